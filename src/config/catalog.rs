@@ -1,0 +1,168 @@
+//! The model catalog: ids, providers, list prices, limits, capabilities and quality priors.
+
+use super::{Config, ConfigError};
+use crate::domain::{Micros, TaskType};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const MODELS_TOML: &str = include_str!("../../assets/models.toml");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInfo {
+    pub id: String,
+    pub provider: String,
+    /// USD per million input tokens (uncached).
+    #[serde(default)]
+    pub input: f64,
+    #[serde(default)]
+    pub cached_input: f64,
+    #[serde(default)]
+    pub output: f64,
+    #[serde(default = "default_context")]
+    pub context_window: u32,
+    #[serde(default = "default_max_output")]
+    pub max_output: u32,
+    #[serde(default)]
+    pub region: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default = "default_latency")]
+    pub latency_ms: u64,
+    #[serde(default)]
+    pub task_types: Vec<String>,
+    #[serde(default = "default_quality")]
+    pub quality: f64,
+    #[serde(default)]
+    pub quality_by_type: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub reasoning: bool,
+}
+
+fn default_context() -> u32 {
+    32768
+}
+fn default_max_output() -> u32 {
+    4096
+}
+fn default_latency() -> u64 {
+    1500
+}
+fn default_quality() -> f64 {
+    0.7
+}
+
+impl ModelInfo {
+    /// A model with no listed task types can do any of them.
+    pub fn capable(&self, t: TaskType) -> bool {
+        self.task_types.is_empty() || self.task_types.iter().any(|s| s == t.as_str())
+    }
+
+    pub fn prior(&self, t: TaskType) -> f64 {
+        self.quality_by_type
+            .get(t.as_str())
+            .copied()
+            .unwrap_or(self.quality)
+    }
+
+    /// Cost of a call from normalised token counts (providers.md, Costs).
+    pub fn cost(&self, uncached_in: u64, cached_in: u64, out_incl_reasoning: u64) -> Micros {
+        Micros::for_tokens(uncached_in, self.input)
+            + Micros::for_tokens(cached_in, self.cached_input)
+            + Micros::for_tokens(out_incl_reasoning, self.output)
+    }
+
+    /// Worst case reserved before a call: all input uncached plus every allowed output token.
+    pub fn worst_case(&self, est_input: u64, max_tokens: u32) -> Micros {
+        Micros::for_tokens(est_input, self.input)
+            + Micros::for_tokens(max_tokens as u64, self.output)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub models: Vec<ModelInfo>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    model: Vec<ModelInfo>,
+}
+
+impl Catalog {
+    pub fn embedded() -> Result<Catalog, ConfigError> {
+        let f: CatalogFile = toml::from_str(MODELS_TOML).map_err(|e| ConfigError::Invalid {
+            file: "assets/models.toml".into(),
+            message: e.to_string(),
+        })?;
+        Ok(Catalog { models: f.model })
+    }
+
+    /// Embedded catalog, then config `[[models]]` (replacing by id), then models named under
+    /// `[providers.X] models = [...]` for OpenAI-compatible servers.
+    pub fn from_config(cfg: &Config) -> Result<Catalog, ConfigError> {
+        let mut cat = Catalog::embedded()?;
+        for m in &cfg.models {
+            match cat.models.iter_mut().find(|x| x.id == m.id) {
+                Some(slot) => *slot = m.clone(),
+                None => cat.models.push(m.clone()),
+            }
+        }
+        for (pname, p) in &cfg.providers {
+            for id in &p.models {
+                if cat.models.iter().any(|x| &x.id == id && &x.provider == pname) {
+                    continue;
+                }
+                cat.models.push(ModelInfo {
+                    id: id.clone(),
+                    provider: pname.clone(),
+                    input: 0.0,
+                    cached_input: 0.0,
+                    output: 0.0,
+                    context_window: default_context(),
+                    max_output: 8192,
+                    region: vec!["local".into()],
+                    tags: vec!["no_train".into(), "pii_ok".into()],
+                    latency_ms: default_latency(),
+                    task_types: vec![],
+                    quality: default_quality(),
+                    quality_by_type: BTreeMap::new(),
+                    reasoning: false,
+                });
+            }
+        }
+        Ok(cat)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ModelInfo> {
+        self.models.iter().find(|m| m.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_catalog_covers_five_providers() {
+        let c = Catalog::embedded().unwrap();
+        for p in ["anthropic", "openai", "google", "kimi", "deepseek"] {
+            assert!(c.models.iter().any(|m| m.provider == p), "{p}");
+        }
+        for m in &c.models {
+            for t in &m.task_types {
+                assert!(t.parse::<TaskType>().is_ok(), "{}: {t}", m.id);
+            }
+            assert!(m.input > 0.0 && m.output > 0.0, "{}", m.id);
+        }
+    }
+
+    #[test]
+    fn cost_uses_cached_price_for_cached_tokens() {
+        let c = Catalog::embedded().unwrap();
+        let m = c.get("claude-sonnet-4-6").unwrap();
+        // 1M uncached in ($3) + 1M cached ($0.30) + 1M out ($15)
+        assert_eq!(m.cost(1_000_000, 1_000_000, 1_000_000), Micros(18_300_000));
+    }
+}

@@ -1,0 +1,131 @@
+//! The provider seam: one trait every backend implements (HTTP clients and the simulator), the
+//! request/response types, and the error taxonomy of providers.md.
+
+pub mod http;
+pub mod registry;
+pub mod simulated;
+
+use crate::domain::{CallRole, TaskType};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub use registry::ProviderRegistry;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Message {
+    /// `user` or `assistant`; the system prompt travels separately.
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub model: String,
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    /// What the call is for; the simulator answers per role, HTTP clients ignore it.
+    pub role: CallRole,
+    pub task_type: Option<TaskType>,
+    /// Iteration number of the attempt (1-based), when the call belongs to one.
+    pub attempt: u32,
+}
+
+impl ChatRequest {
+    /// Rough input-token estimate (4 characters a token) used for reservations and estimates.
+    pub fn estimated_input_tokens(&self) -> u64 {
+        let chars: usize = self.system.as_ref().map_or(0, |s| s.len())
+            + self.messages.iter().map(|m| m.content.len()).sum::<usize>();
+        (chars as u64).div_ceil(4) + 8
+    }
+}
+
+/// Token usage normalised across providers: `input` excludes cached tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input: u64,
+    pub cached_input: u64,
+    pub output: u64,
+    pub reasoning: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatResponse {
+    pub text: String,
+    pub usage: Usage,
+    pub finish_reason: Option<String>,
+    /// Time to first token when streamed.
+    pub ttft: Option<Duration>,
+}
+
+/// Error classes of providers.md; the engine's retry and breaker rules key off these only.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ProviderError {
+    /// 429 with a wait the provider asked for: a wait, not a fault.
+    #[error("rate limited{}: {message}", fmt_wait(.retry_after))]
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    /// 5xx, 529, timeouts, connection errors, truncated streams, malformed bodies.
+    #[error("transient failure{}: {message}", fmt_status(.status))]
+    Transient {
+        status: Option<u16>,
+        message: String,
+    },
+    /// 401, 403, 404, 402, quota/spend-cap 429: the model is disabled until config or reset.
+    #[error("permanent failure{}: {message}", fmt_status(.status))]
+    Permanent {
+        status: Option<u16>,
+        message: String,
+        /// The key itself is bad (401/403): every model using it is affected.
+        key_scoped: bool,
+    },
+    /// 400, 413: this request is wrong; the model is fine.
+    #[error("request rejected{}: {message}", fmt_status(.status))]
+    Request {
+        status: Option<u16>,
+        message: String,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn fmt_wait(d: &Option<Duration>) -> String {
+    d.map(|d| format!(" (retry after {:.1}s)", d.as_secs_f64()))
+        .unwrap_or_default()
+}
+
+fn fmt_status(s: &Option<u16>) -> String {
+    s.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+}
+
+impl ProviderError {
+    pub fn class(&self) -> &'static str {
+        match self {
+            ProviderError::RateLimited { .. } => "rate_limited",
+            ProviderError::Transient { .. } => "transient",
+            ProviderError::Permanent { .. } => "permanent",
+            ProviderError::Request { .. } => "request",
+            ProviderError::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One backend. Implementations must be cancel-safe: when `cancel` fires they return
+/// `ProviderError::Cancelled` promptly.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Provider name as in the catalog (`anthropic`, `openai`, `local`, ...).
+    fn name(&self) -> &str;
+    /// True for the built-in simulator (marked `"simulated": true` in JSON).
+    fn is_simulated(&self) -> bool;
+    async fn chat(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ChatResponse, ProviderError>;
+}

@@ -1,0 +1,143 @@
+//! Versioned schema migrations, applied in order inside one transaction each (`user_version`).
+
+use rusqlite::Connection;
+
+/// Append new migrations; never edit a released one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: runs, tasks, attempts, calls, artifacts, breaker history.
+    r#"
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    norm_description TEXT NOT NULL,
+    criteria TEXT NOT NULL DEFAULT '',
+    team TEXT,
+    strategy TEXT NOT NULL,
+    budget_micros INTEGER NOT NULL,
+    time_limit_secs INTEGER NOT NULL,
+    concurrency INTEGER NOT NULL,
+    output_dir TEXT NOT NULL,
+    plan_json TEXT,                       -- the --plan file's tasks, kept for resume
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    tasks_committed INTEGER NOT NULL DEFAULT 0,
+    exec_ms INTEGER NOT NULL DEFAULT 0,    -- execution time used so far (not downtime)
+    spent_micros INTEGER NOT NULL DEFAULT 0,
+    simulated INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX runs_norm ON runs(norm_description);
+
+CREATE TABLE tasks (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    dependencies TEXT NOT NULL,           -- JSON array of task ids
+    threshold REAL NOT NULL,
+    max_iterations INTEGER NOT NULL,
+    max_output_tokens INTEGER NOT NULL,
+    validators TEXT NOT NULL,             -- JSON array of validator specs
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    model TEXT,
+    reviewer TEXT,
+    score REAL,
+    iterations INTEGER NOT NULL DEFAULT 0,
+    output TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (run_id, id)
+);
+
+CREATE TABLE attempts (
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    model TEXT,
+    reviewer TEXT,
+    evaluator TEXT,
+    score REAL,
+    validators TEXT NOT NULL DEFAULT '[]',
+    failure_reason TEXT,
+    critique TEXT,
+    output TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, task_id, n),
+    FOREIGN KEY (run_id, task_id) REFERENCES tasks(run_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE calls (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT REFERENCES runs(id) ON DELETE CASCADE,
+    task_id TEXT,
+    attempt INTEGER,
+    role TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    simulated INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_micros INTEGER NOT NULL DEFAULT 0,
+    latency_ms INTEGER NOT NULL,
+    ttft_ms INTEGER,
+    outcome TEXT NOT NULL,                -- ok | rate_limited | transient | permanent | request | content | cancelled
+    error TEXT,
+    retry INTEGER NOT NULL DEFAULT 0,
+    breaker_after TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX calls_run ON calls(run_id);
+CREATE INDEX calls_model ON calls(model, at);
+
+CREATE TABLE artifacts (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    task_id TEXT,
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (run_id, path)
+);
+
+CREATE TABLE breaker_events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    run_id TEXT,
+    model TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX breaker_events_run ON breaker_events(run_id);
+
+CREATE TABLE run_events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    run_id TEXT,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+"#,
+];
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the write lock.
+        let now: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now as usize > i {
+            tx.commit()?;
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+        tx.commit()?;
+    }
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
