@@ -2,10 +2,18 @@
 //!
 //! The engine (`engine`) never imports the UI; the TUI and headless mode observe its events.
 
+pub mod budget;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod domain;
+pub mod engine;
+pub mod headless;
 pub mod logging;
 pub mod paths;
 pub mod prompts;
 pub mod providers;
+pub mod report;
+pub mod routing;
+pub mod store;
 pub mod validators;

@@ -1,3 +1,23 @@
+//! Thin binary: parse the command line, install error reporting, dispatch, exit.
+
+use clap::Parser;
+use orchestrator_tui::cli::Cli;
+use orchestrator_tui::commands::dispatch;
+
 fn main() {
-    println!("Hello, world!");
+    // color-eyre's panic hook restores nothing by itself; the TUI adds its own guard on top.
+    let _ = color_eyre::install();
+    let cli = Cli::parse();
+    if cli.no_color {
+        // SAFETY: single-threaded at this point; nothing else reads the environment yet.
+        unsafe { std::env::set_var("NO_COLOR", "1") };
+    }
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
 }

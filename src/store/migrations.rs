@@ -123,6 +123,35 @@ CREATE TABLE run_events (
     message TEXT NOT NULL
 );
 "#,
+    // 2: budgets: caps per level, reservations, spend history for burn-down.
+    r#"
+ALTER TABLE runs ADD COLUMN reserved_micros INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE budget_levels (
+    level TEXT PRIMARY KEY,               -- 'org' or 'team:<name>'
+    cap_micros INTEGER,                   -- NULL: no cap
+    period TEXT,                          -- NULL | daily | weekly | monthly
+    period_key TEXT,                      -- start of the current period
+    spent_micros INTEGER NOT NULL DEFAULT 0,
+    reserved_micros INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO budget_levels (level) VALUES ('org');
+CREATE TABLE reservations (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT,
+    team TEXT,
+    pid INTEGER NOT NULL,
+    amount_micros INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX reservations_run ON reservations(run_id);
+CREATE TABLE spend_series (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    level TEXT NOT NULL,                  -- 'org', 'team:<name>', 'run:<id>'
+    spent_micros INTEGER NOT NULL
+);
+CREATE INDEX spend_series_level ON spend_series(level, id);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

@@ -1,0 +1,383 @@
+//! SQL of the budget hierarchy. Every function runs inside the caller's transaction; the engine
+//! calls `reserve` in a `BEGIN IMMEDIATE` transaction so two processes can never both take the
+//! last dollars.
+
+use super::fits;
+use super::period::period_key;
+use crate::domain::Micros;
+use crate::store::{StoreError, now_rfc3339};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LevelState {
+    pub level: String,
+    pub cap: Option<Micros>,
+    pub spent: Micros,
+    pub reserved: Micros,
+    pub period: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Denial {
+    pub level: String,
+    pub cap: Micros,
+    pub spent: Micros,
+    pub reserved: Micros,
+    pub amount: Micros,
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} budget: ${:.4} needed, ${:.4} left of ${:.2} (spent ${:.4}, reserved ${:.4})",
+            self.level,
+            self.amount.usd(),
+            (self.cap.0 - self.spent.0 - self.reserved.0).max(0) as f64 / 1e6,
+            self.cap.usd(),
+            self.spent.usd(),
+            self.reserved.usd()
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reserve {
+    Reserved(i64),
+    Denied(Denial),
+}
+
+fn team_level(team: &str) -> String {
+    format!("team:{team}")
+}
+
+/// Roll a level into its current period: compare-and-swap on the period key, so a late or
+/// repeated reset can never erase spend of the new period.
+fn roll_period(c: &Connection, level: &str) -> Result<(), StoreError> {
+    let row: Option<(Option<String>, Option<String>)> = c
+        .query_row(
+            "SELECT period, period_key FROM budget_levels WHERE level = ?1",
+            [level],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((Some(period), key)) = row
+        && let Some(now_key) = period_key(&period, chrono::Utc::now())
+        && key.as_deref() != Some(now_key.as_str())
+        && key.as_deref().is_none_or(|k| k < now_key.as_str())
+    {
+        c.execute(
+            "UPDATE budget_levels SET spent_micros = 0, period_key = ?2
+             WHERE level = ?1 AND period_key IS ?3",
+            params![level, now_key, key],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn level(c: &Connection, level: &str) -> Result<Option<LevelState>, StoreError> {
+    roll_period(c, level)?;
+    Ok(c.query_row(
+        "SELECT level, cap_micros, spent_micros, reserved_micros, period FROM budget_levels WHERE level = ?1",
+        [level],
+        |r| {
+            Ok(LevelState {
+                level: r.get(0)?,
+                cap: r.get::<_, Option<i64>>(1)?.map(Micros),
+                spent: Micros(r.get(2)?),
+                reserved: Micros(r.get(3)?),
+                period: r.get(4)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+pub fn all_levels(c: &Connection) -> Result<Vec<LevelState>, StoreError> {
+    let names: Vec<String> = c
+        .prepare("SELECT level FROM budget_levels ORDER BY level = 'org' DESC, level")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for n in names {
+        if let Some(l) = level(c, &n)? {
+            out.push(l);
+        }
+    }
+    Ok(out)
+}
+
+/// Set a cap (USD micros) and optional period at `org` or `team:<name>`.
+pub fn set_cap(
+    c: &Connection,
+    level: &str,
+    cap: Micros,
+    period: Option<&str>,
+) -> Result<(), StoreError> {
+    let key = period.and_then(|p| period_key(p, chrono::Utc::now()));
+    c.execute(
+        "INSERT INTO budget_levels (level, cap_micros, period, period_key) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(level) DO UPDATE SET cap_micros = ?2, period = ?3,
+            period_key = COALESCE(budget_levels.period_key, ?4)",
+        params![level, cap.0, period, key],
+    )?;
+    Ok(())
+}
+
+/// Reserve `amount` at run, team and org level, or say which level refused.
+pub fn reserve(
+    c: &Connection,
+    run_id: Option<&str>,
+    team: Option<&str>,
+    amount: Micros,
+    pid: u32,
+) -> Result<Reserve, StoreError> {
+    if let Some(run) = run_id {
+        let (cap, spent, reserved): (i64, i64, i64) = c.query_row(
+            "SELECT budget_micros, spent_micros, reserved_micros FROM runs WHERE id = ?1",
+            [run],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if !fits(Some(Micros(cap)), Micros(spent), Micros(reserved), amount) {
+            return Ok(Reserve::Denied(Denial {
+                level: "run".into(),
+                cap: Micros(cap),
+                spent: Micros(spent),
+                reserved: Micros(reserved),
+                amount,
+            }));
+        }
+    }
+    let mut levels = vec!["org".to_string()];
+    if let Some(t) = team {
+        let l = team_level(t);
+        c.execute("INSERT OR IGNORE INTO budget_levels (level) VALUES (?1)", [&l])?;
+        levels.push(l);
+    }
+    for l in &levels {
+        if let Some(s) = level(c, l)?
+            && !fits(s.cap, s.spent, s.reserved, amount)
+        {
+            return Ok(Reserve::Denied(Denial {
+                level: if l == "org" { "org".into() } else { l.clone() },
+                cap: s.cap.unwrap_or_default(),
+                spent: s.spent,
+                reserved: s.reserved,
+                amount,
+            }));
+        }
+    }
+    c.execute(
+        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![run_id, team, pid, amount.0, now_rfc3339()],
+    )?;
+    let id = c.last_insert_rowid();
+    adjust_reserved(c, run_id, team, amount.0)?;
+    Ok(Reserve::Reserved(id))
+}
+
+fn adjust_reserved(
+    c: &Connection,
+    run_id: Option<&str>,
+    team: Option<&str>,
+    delta: i64,
+) -> Result<(), StoreError> {
+    if let Some(run) = run_id {
+        c.execute(
+            "UPDATE runs SET reserved_micros = MAX(0, reserved_micros + ?2) WHERE id = ?1",
+            params![run, delta],
+        )?;
+    }
+    c.execute(
+        "UPDATE budget_levels SET reserved_micros = MAX(0, reserved_micros + ?2) WHERE level = 'org'",
+        params!["org", delta],
+    )?;
+    if let Some(t) = team {
+        c.execute(
+            "UPDATE budget_levels SET reserved_micros = MAX(0, reserved_micros + ?2) WHERE level = ?1",
+            params![team_level(t), delta],
+        )?;
+    }
+    Ok(())
+}
+
+fn take(c: &Connection, id: i64) -> Result<Option<(Option<String>, Option<String>, i64)>, StoreError> {
+    let row = c
+        .query_row(
+            "SELECT run_id, team, amount_micros FROM reservations WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if row.is_some() {
+        c.execute("DELETE FROM reservations WHERE id = ?1", [id])?;
+    }
+    Ok(row)
+}
+
+/// Replace a reservation by the actual cost at team and org level (the run's own spend is
+/// charged with the call record). Idempotent: a second settle finds nothing.
+pub fn settle(c: &Connection, id: i64, actual: Micros) -> Result<(), StoreError> {
+    let Some((run, team, amount)) = take(c, id)? else {
+        return Ok(());
+    };
+    adjust_reserved(c, run.as_deref(), team.as_deref(), -amount)?;
+    charge(c, team.as_deref(), actual)
+}
+
+/// Add spend at org (and team) level and record the burn-down point.
+pub fn charge(c: &Connection, team: Option<&str>, actual: Micros) -> Result<(), StoreError> {
+    if actual.0 == 0 {
+        return Ok(());
+    }
+    let now = now_rfc3339();
+    let mut levels = vec!["org".to_string()];
+    if let Some(t) = team {
+        levels.push(team_level(t));
+    }
+    for l in levels {
+        c.execute(
+            "UPDATE budget_levels SET spent_micros = spent_micros + ?2 WHERE level = ?1",
+            params![l, actual.0],
+        )?;
+        c.execute(
+            "INSERT INTO spend_series (at, level, spent_micros)
+             SELECT ?1, level, spent_micros FROM budget_levels WHERE level = ?2",
+            params![now, l],
+        )?;
+    }
+    Ok(())
+}
+
+/// Give a reservation back untouched (error, cancel). Idempotent.
+pub fn release(c: &Connection, id: i64) -> Result<(), StoreError> {
+    if let Some((run, team, amount)) = take(c, id)? {
+        adjust_reserved(c, run.as_deref(), team.as_deref(), -amount)?;
+    }
+    Ok(())
+}
+
+/// Release reservations whose owner is gone. `alive(run_id, pid)` decides.
+pub fn release_stale(
+    c: &Connection,
+    alive: &dyn Fn(Option<&str>, u32) -> bool,
+) -> Result<usize, StoreError> {
+    let rows: Vec<(i64, Option<String>, u32)> = c
+        .prepare("SELECT id, run_id, pid FROM reservations")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut n = 0;
+    for (id, run, pid) in rows {
+        if !alive(run.as_deref(), pid) {
+            release(c, id)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Spend over time at one level, oldest first (for the burn-down chart).
+pub fn series(c: &Connection, level: &str, limit: usize) -> Result<Vec<(String, Micros)>, StoreError> {
+    let mut rows: Vec<(String, Micros)> = c
+        .prepare(
+            "SELECT at, spent_micros FROM spend_series WHERE level = ?1 ORDER BY id DESC LIMIT ?2",
+        )?
+        .query_map(params![level, limit as i64], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
+        .collect::<Result<_, _>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::migrations::migrate;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        c
+    }
+
+    fn usd(x: f64) -> Micros {
+        Micros::from_usd(x)
+    }
+
+    fn reserved(r: Reserve) -> i64 {
+        match r {
+            Reserve::Reserved(id) => id,
+            Reserve::Denied(d) => panic!("denied: {d}"),
+        }
+    }
+
+    #[test]
+    fn originals_org_case() {
+        // org $10: reserve 9 -> charge 9 -> remaining 1; 2 rejected; 0.8 accepted; then 0.3 rejected.
+        let c = db();
+        set_cap(&c, "org", usd(10.0), None).unwrap();
+        let id = reserved(reserve(&c, None, None, usd(9.0), 1).unwrap());
+        settle(&c, id, usd(9.0)).unwrap();
+        let org = level(&c, "org").unwrap().unwrap();
+        assert_eq!(super::super::remaining(org.cap, org.spent, org.reserved), Some(usd(1.0)));
+        assert!(matches!(reserve(&c, None, None, usd(2.0), 1).unwrap(), Reserve::Denied(_)));
+        reserved(reserve(&c, None, None, usd(0.8), 1).unwrap());
+        assert!(matches!(reserve(&c, None, None, usd(0.3), 1).unwrap(), Reserve::Denied(_)));
+    }
+
+    #[test]
+    fn five_jobs_of_thirty_on_a_hundred() {
+        let c = db();
+        set_cap(&c, "org", usd(100.0), None).unwrap();
+        let ok = (0..5)
+            .filter(|_| matches!(reserve(&c, None, None, usd(30.0), 1).unwrap(), Reserve::Reserved(_)))
+            .count();
+        assert_eq!(ok, 3);
+    }
+
+    #[test]
+    fn team_cap_with_reservations_rejects() {
+        let c = db();
+        set_cap(&c, "team:web", usd(80.0), None).unwrap();
+        reserved(reserve(&c, None, Some("web"), usd(60.0), 1).unwrap());
+        match reserve(&c, None, Some("web"), usd(30.0), 1).unwrap() {
+            Reserve::Denied(d) => assert_eq!(d.level, "team:web"),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn releases_are_idempotent_and_never_negative() {
+        let c = db();
+        let id = reserved(reserve(&c, None, Some("a"), usd(5.0), 1).unwrap());
+        release(&c, id).unwrap();
+        release(&c, id).unwrap();
+        settle(&c, id, usd(5.0)).unwrap();
+        for l in all_levels(&c).unwrap() {
+            assert_eq!(l.reserved, Micros::ZERO, "{}", l.level);
+            assert_eq!(l.spent, Micros::ZERO, "{}", l.level);
+        }
+    }
+
+    #[test]
+    fn stale_reservations_are_released() {
+        let c = db();
+        reserved(reserve(&c, None, None, usd(5.0), 4242).unwrap());
+        reserved(reserve(&c, None, None, usd(1.0), 7).unwrap());
+        let n = release_stale(&c, &|_, pid| pid == 7).unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(level(&c, "org").unwrap().unwrap().reserved, usd(1.0));
+    }
+
+    #[test]
+    fn late_period_reset_cannot_erase_new_spend() {
+        let c = db();
+        set_cap(&c, "org", usd(10.0), Some("daily")).unwrap();
+        // Pretend the stored period is old: rolling resets spend once.
+        c.execute("UPDATE budget_levels SET spent_micros = 5000000, period_key = '2000-01-01' WHERE level = 'org'", []).unwrap();
+        assert_eq!(level(&c, "org").unwrap().unwrap().spent, Micros::ZERO);
+        charge(&c, None, usd(2.0)).unwrap();
+        // A second (late) roll finds the current key and changes nothing.
+        assert_eq!(level(&c, "org").unwrap().unwrap().spent, usd(2.0));
+    }
+}

@@ -1,0 +1,206 @@
+//! Command-line definitions (clap) and exit codes (product.md §9).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const BAD_INPUT: i32 = 2;
+    pub const PREFLIGHT: i32 = 8;
+    pub const CANCELLED: i32 = 130;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "orchestrator-tui",
+    version,
+    about = "Run multi-step LLM projects across providers with budgets, breakers and resume.",
+    long_about = "Run multi-step LLM projects across providers with quality-aware routing, budgets \
+that cannot be overspent, per-model circuit breakers and resumable runs.\n\nWith no API key set, \
+built-in simulated providers serve the catalog so everything works offline."
+)]
+pub struct Cli {
+    /// Config file (TOML) merged over the defaults [env: ORCHESTRATOR_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, logs, outputs) [env: ORCHESTRATOR_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Disable colours (also NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Log level for the log file (error, warn, info, debug, trace)
+    #[arg(long, global = true, default_value = "info", value_name = "L")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a run from a description (or a --plan file)
+    Run(RunArgs),
+    /// Resume an interrupted or stopped run
+    Resume(ResumeArgs),
+    /// List runs, newest first
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a run: tasks, attempts, results, costs
+    Show {
+        /// Run id (e.g. r-7f3a9c)
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Analyze a codebase and rank improvements
+    Analyze {
+        /// Folder to analyze (default: current directory)
+        path: Option<PathBuf>,
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        #[arg(long)]
+        markdown: bool,
+        /// Skip the LLM (semantic) stage
+        #[arg(long)]
+        no_llm: bool,
+    },
+    /// Model catalog, health, learned profiles and recommendations
+    Models {
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<ModelsAction>,
+    },
+    /// Budgets: show, or set org and team caps
+    Budget {
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<BudgetAction>,
+    },
+    /// Policies
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+    /// Policy decisions, one JSON object a line with --json
+    Audit {
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Configuration
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// What to build, in plain words
+    pub description: Option<String>,
+    /// Success criteria the evaluator checks
+    #[arg(long, default_value = "")]
+    pub criteria: String,
+    /// Run budget in USD [default: engine.default_budget_usd]
+    #[arg(long, value_name = "USD")]
+    pub budget: Option<f64>,
+    /// Time limit in seconds of execution [default: engine.default_time_secs]
+    #[arg(long, value_name = "SECS")]
+    pub time: Option<u64>,
+    /// Team whose budget is charged
+    #[arg(long, value_name = "NAME")]
+    pub team: Option<String>,
+    /// Tasks executed at once [default: engine.concurrency]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Routing strategy: quality, balanced, cost, latency
+    #[arg(long, value_name = "S")]
+    pub strategy: Option<String>,
+    /// Output directory [default: <data dir>/outputs/<run id>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// JSON task list to run instead of decomposing the description
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Skip the pre-flight budget check
+    #[arg(long)]
+    pub force: bool,
+    /// Show the plan and estimated cost without calling any model
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Resume a resumable run with the same description instead of starting a new one
+    #[arg(long, conflicts_with = "new")]
+    pub resume_match: bool,
+    /// Always start a new run
+    #[arg(long)]
+    pub new: bool,
+    /// No TUI: progress on stderr, result on stdout
+    #[arg(long)]
+    pub headless: bool,
+    /// Print the result as one JSON document
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Run id
+    pub run: Option<String>,
+    /// Resume the newest run
+    #[arg(long, conflicts_with = "run")]
+    pub last: bool,
+    /// New run budget in USD
+    #[arg(long, value_name = "USD")]
+    pub budget: Option<f64>,
+    /// New time limit in seconds
+    #[arg(long, value_name = "SECS")]
+    pub time: Option<u64>,
+    #[arg(long)]
+    pub headless: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Reset a model's circuit breaker (or all of them)
+    Reset {
+        model: Option<String>,
+        #[arg(long, conflicts_with = "model")]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BudgetAction {
+    /// Set the organisation cap
+    SetOrg {
+        usd: f64,
+        #[arg(long)]
+        period: Option<String>,
+    },
+    /// Set a team's cap
+    SetTeam {
+        team: String,
+        usd: f64,
+        #[arg(long)]
+        period: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Validate and explain policies (of FILE, or of the config)
+    Check { file: Option<PathBuf> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the default config, commented
+    PrintDefault,
+}

@@ -1,0 +1,99 @@
+//! `budget`: show caps, spend and reservations; set org and team caps.
+
+use super::{CliError, open_app};
+use crate::budget::ledger::{self, LevelState};
+use crate::budget::period::valid_period;
+use crate::cli::{BudgetAction, Cli, exit};
+use crate::domain::Micros;
+use crate::domain::money::usd_json;
+use crate::store;
+use serde_json::{Value, json};
+
+fn level_json(l: &LevelState) -> Value {
+    json!({
+        "cap_usd": l.cap.map(usd_json),
+        "spent_usd": usd_json(l.spent),
+        "reserved_usd": usd_json(l.reserved),
+        "remaining_usd": crate::budget::remaining(l.cap, l.spent, l.reserved).map(usd_json),
+        "period": l.period,
+    })
+}
+
+pub fn budget_json(levels: &[LevelState]) -> Value {
+    let org = levels
+        .iter()
+        .find(|l| l.level == "org")
+        .map(level_json)
+        .unwrap_or_else(|| json!({"cap_usd": null, "spent_usd": 0.0, "reserved_usd": 0.0, "period": null}));
+    let teams: Vec<Value> = levels
+        .iter()
+        .filter_map(|l| {
+            let name = l.level.strip_prefix("team:")?;
+            let mut v = level_json(l);
+            v["name"] = json!(name);
+            Some(v)
+        })
+        .collect();
+    json!({ "org": org, "teams": teams })
+}
+
+fn check_period(p: Option<&String>) -> Result<Option<&str>, CliError> {
+    match p {
+        Some(p) if !valid_period(p) => Err(CliError::BadInput(format!(
+            "--period `{p}`: use daily, weekly or monthly"
+        ))),
+        other => Ok(other.map(String::as_str)),
+    }
+}
+
+fn cap(usd: f64) -> Result<Micros, CliError> {
+    if !usd.is_finite() || usd < 0.0 {
+        return Err(CliError::BadInput(format!("cap must be a non-negative amount in USD, got {usd}")));
+    }
+    Ok(Micros::from_usd(usd))
+}
+
+pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Result<i32, CliError> {
+    let app = open_app(cli)?;
+    match action {
+        Some(BudgetAction::SetOrg { usd, period }) => {
+            let (c, p) = (cap(*usd)?, check_period(period.as_ref())?.map(String::from));
+            app.store.call_blocking(move |conn| {
+                store::immediate(conn, |tx| ledger::set_cap(tx, "org", c, p.as_deref()))
+            })?;
+            eprintln!("org cap set to ${usd:.2}");
+        }
+        Some(BudgetAction::SetTeam { team, usd, period }) => {
+            if team.trim().is_empty() || team.contains(char::is_whitespace) {
+                return Err(CliError::BadInput(format!("team `{team}`: use a name without spaces")));
+            }
+            let (c, p) = (cap(*usd)?, check_period(period.as_ref())?.map(String::from));
+            let level = format!("team:{team}");
+            app.store.call_blocking(move |conn| {
+                store::immediate(conn, |tx| ledger::set_cap(tx, &level, c, p.as_deref()))
+            })?;
+            eprintln!("team {team} cap set to ${usd:.2}");
+        }
+        None => {}
+    }
+    let levels = app.store.call_blocking(|c| ledger::all_levels(c))?;
+    let v = budget_json(&levels);
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else if action.is_none() {
+        println!("{:<16} {:>10} {:>10} {:>10} {:>10}  period", "level", "cap", "spent", "reserved", "remaining");
+        for l in &levels {
+            let f = |m: Option<Micros>| m.map_or("-".to_string(), |m| format!("${:.4}", m.usd()));
+            println!(
+                "{:<16} {:>10} {:>10} {:>10} {:>10}  {}",
+                l.level,
+                f(l.cap),
+                f(Some(l.spent)),
+                f(Some(l.reserved)),
+                f(crate::budget::remaining(l.cap, l.spent, l.reserved)),
+                l.period.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,158 @@
+//! One-shot commands and the shared setup they need (config, data dir, store, logging).
+
+pub mod budget;
+pub mod inspect;
+pub mod run;
+
+use crate::cli::{Cli, Command, ConfigAction, exit};
+use crate::config::{Catalog, Config};
+use crate::engine::{EngineCtx, EngineHandle};
+use crate::providers::ProviderRegistry;
+use crate::routing::Health;
+use crate::store::Store;
+use std::path::PathBuf;
+use tracing_appender::non_blocking::WorkerGuard;
+
+/// A failure to report as one line on stderr with an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Preflight(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::BadInput(_) => exit::BAD_INPUT,
+            CliError::Preflight(_) => exit::PREFLIGHT,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        CliError::BadInput(e.to_string())
+    }
+}
+
+impl From<crate::engine::EngineError> for CliError {
+    fn from(e: crate::engine::EngineError) -> Self {
+        match e {
+            crate::engine::EngineError::Preflight(m) => CliError::Preflight(m),
+            other => CliError::BadInput(other.to_string()),
+        }
+    }
+}
+
+pub struct App {
+    pub cfg: Config,
+    pub catalog: Catalog,
+    pub data_dir: PathBuf,
+    pub store: Store,
+    pub log_path: PathBuf,
+    _log_guard: WorkerGuard,
+}
+
+pub fn load_config(cli: &Cli) -> Result<Config, CliError> {
+    let file = crate::paths::user_config_file(cli.config.clone());
+    Config::load(file.as_deref()).map_err(|e| CliError::BadInput(e.to_string()))
+}
+
+/// Config, data dir, logging and store: everything a command that touches state needs.
+pub fn open_app(cli: &Cli) -> Result<App, CliError> {
+    let cfg = load_config(cli)?;
+    let catalog = Catalog::from_config(&cfg).map_err(|e| CliError::BadInput(e.to_string()))?;
+    let data_dir = crate::paths::data_dir(cli.data_dir.clone()).ok_or_else(|| {
+        CliError::BadInput(
+            "no data directory: pass --data-dir or set ORCHESTRATOR_DATA_DIR (HOME is not set)".into(),
+        )
+    })?;
+    std::fs::create_dir_all(&data_dir).map_err(|e| {
+        CliError::BadInput(format!(
+            "data directory {} cannot be created: {e}",
+            data_dir.display()
+        ))
+    })?;
+    // Probe writability up front: SQLite's own error for a read-only dir is obscure.
+    let probe = data_dir.join(".write-test");
+    std::fs::write(&probe, b"").map_err(|e| {
+        CliError::BadInput(format!(
+            "data directory {} is not writable: {e}",
+            data_dir.display()
+        ))
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    let (guard, log_path) = crate::logging::init(&data_dir, &cli.log_level).map_err(|e| {
+        CliError::BadInput(format!("cannot open the log file in {}: {e}", data_dir.display()))
+    })?;
+    let store = Store::open(&data_dir)?;
+    Ok(App {
+        cfg,
+        catalog,
+        data_dir,
+        store,
+        log_path,
+        _log_guard: guard,
+    })
+}
+
+impl App {
+    /// Build the engine service (providers, health) for this app. Needs a tokio runtime.
+    pub fn engine(&self) -> Result<EngineHandle, CliError> {
+        let registry = ProviderRegistry::from_config(&self.cfg, &self.catalog)
+            .map_err(|e| CliError::BadInput(e.to_string()))?;
+        let (events, _) = tokio::sync::broadcast::channel(4096);
+        let ctx = EngineCtx {
+            cfg: self.cfg.clone(),
+            catalog: self.catalog.clone(),
+            registry,
+            store: self.store.clone(),
+            health: Health::new(self.cfg.breaker.clone()),
+            events,
+            data_dir: self.data_dir.clone(),
+        };
+        Ok(crate::engine::spawn(ctx))
+    }
+}
+
+/// Dispatch a parsed command line; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
+    match &cli.command {
+        None => {
+            // The TUI arrives with its issue; until then, help.
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            println!();
+            Ok(exit::OK)
+        }
+        Some(Command::Config {
+            action: ConfigAction::PrintDefault,
+        }) => {
+            print!("{}", crate::config::DEFAULT_CONFIG);
+            Ok(exit::OK)
+        }
+        Some(Command::Run(args)) => run::run(&cli, args),
+        Some(Command::Resume(args)) => run::resume(&cli, args),
+        Some(Command::Runs { json }) => inspect::runs(&cli, *json),
+        Some(Command::Show { run, json }) => inspect::show(&cli, run, *json),
+        Some(Command::Budget { json, action }) => budget::budget(&cli, *json, action.as_ref()),
+        Some(Command::Analyze { .. })
+        | Some(Command::Models { .. })
+        | Some(Command::Policy { .. })
+        | Some(Command::Audit { .. }) => Err(CliError::BadInput(
+            "this command is not available in this build yet".into(),
+        )),
+    }
+}
+
+/// A multi-thread runtime for the engine (2 workers: the machines this targets have 2 cores).
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("engine")
+        .build()
+        .map_err(|e| CliError::BadInput(format!("cannot start the async runtime: {e}")))
+}

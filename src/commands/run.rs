@@ -1,0 +1,249 @@
+//! `run` and `resume`: start or continue a run and observe it headless (the TUI observes the same
+//! engine when it owns the terminal).
+
+use super::{App, CliError, open_app, runtime};
+use crate::cli::{Cli, ResumeArgs, RunArgs, exit};
+use crate::config::Strategy;
+use crate::domain::{Micros, TaskSpec};
+use crate::engine::decompose::{MAX_PLAN_TASKS, parse_plan_limited};
+use crate::engine::{EngineHandle, ResumeRequest, RunRequest};
+use crate::headless;
+use crate::report;
+use crate::store;
+use std::io::IsTerminal;
+use std::path::Path;
+
+fn read_plan(path: &Path, app: &App) -> Result<Vec<TaskSpec>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::BadInput(format!("cannot read plan file {}: {e}", path.display()))
+    })?;
+    let parsed = parse_plan_limited(&text, &app.cfg, MAX_PLAN_TASKS).map_err(|e| {
+        CliError::BadInput(format!("plan file {}: {e}", path.display()))
+    })?;
+    // A plan is written by a person or a script: be strict, a dropped item is an error.
+    if let Some(w) = parsed.warnings.first() {
+        return Err(CliError::BadInput(format!("plan file {}: {w}", path.display())));
+    }
+    Ok(parsed.tasks)
+}
+
+fn money(usd: f64, what: &str) -> Result<Micros, CliError> {
+    if !usd.is_finite() || usd <= 0.0 {
+        return Err(CliError::BadInput(format!("{what} must be a positive amount in USD, got {usd}")));
+    }
+    Ok(Micros::from_usd(usd))
+}
+
+pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
+    let description = args.description.clone().unwrap_or_default();
+    if description.trim().is_empty() && args.plan.is_none() {
+        return Err(CliError::BadInput(
+            "the run description is empty: orchestrator-tui run \"what to build\"".into(),
+        ));
+    }
+    let app = open_app(cli)?;
+    let plan = match &args.plan {
+        Some(p) => Some(read_plan(p, &app)?),
+        None => None,
+    };
+    let description = if description.trim().is_empty() {
+        format!(
+            "plan {}",
+            args.plan.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        )
+    } else {
+        description
+    };
+    let strategy = match &args.strategy {
+        Some(s) => Strategy::parse(s).ok_or_else(|| {
+            CliError::BadInput(format!(
+                "unknown --strategy `{s}` (quality, balanced, cost, latency)"
+            ))
+        })?,
+        None => app.cfg.engine.strategy,
+    };
+    let budget = money(args.budget.unwrap_or(app.cfg.engine.default_budget_usd), "--budget")?;
+    let concurrency = args.concurrency.unwrap_or(app.cfg.engine.concurrency);
+    if concurrency == 0 {
+        return Err(CliError::BadInput("--concurrency must be at least 1".into()));
+    }
+    if let Some(team) = &args.team
+        && (team.trim().is_empty() || team.contains(char::is_whitespace))
+    {
+        return Err(CliError::BadInput(format!("--team `{team}`: use a name without spaces")));
+    }
+    let req = RunRequest {
+        description: description.clone(),
+        criteria: args.criteria.clone(),
+        budget,
+        time_limit_secs: args.time.unwrap_or(app.cfg.engine.default_time_secs),
+        team: args.team.clone(),
+        concurrency,
+        strategy,
+        output_dir: args.out.clone(),
+        plan,
+        force: args.force,
+    };
+    let rt = runtime()?;
+    let engine = rt.block_on(async { app.engine() })?;
+
+    if args.dry_run {
+        return dry_run(&engine, &req, args.json);
+    }
+
+    // A resumable run with the same description: offer to resume it.
+    if !args.new && req.plan.is_none() {
+        let d = description.clone();
+        let data_dir = app.data_dir.clone();
+        let matches = app.store.call_blocking(move |c| store::runs::runs_matching(c, &d))?;
+        let resumable = matches
+            .into_iter()
+            .find(|r| report::effective_status(&data_dir, r).is_resumable());
+        if let Some(m) = resumable {
+            let interactive = std::io::stdin().is_terminal()
+                && std::io::stderr().is_terminal()
+                && !args.headless
+                && !args.json;
+            let resume = if args.resume_match {
+                true
+            } else if interactive {
+                ask(&format!(
+                    "Run {} with the same description is resumable ({}). Resume it? [Y/n] ",
+                    m.id,
+                    report::effective_status(&app.data_dir, &m)
+                ))
+            } else {
+                eprintln!(
+                    "note: run {} has the same description and is resumable; starting a new run (use --resume-match to resume it)",
+                    m.id
+                );
+                false
+            };
+            if resume {
+                let rreq = ResumeRequest {
+                    run_id: m.id.clone(),
+                    budget: args.budget.map(Micros::from_usd),
+                    time_limit_secs: args.time,
+                };
+                return rt.block_on(drive_resume(&app, &engine, rreq, args.json));
+            }
+        }
+    }
+
+    rt.block_on(async {
+        let events = engine.subscribe();
+        let (id, join) = engine.start(req).await?;
+        let (status, cancelled) = headless::observe(&engine, events, &id, join).await;
+        finish(&app, &id, status, cancelled, args.json)
+    })
+}
+
+fn ask(q: &str) -> bool {
+    eprint!("{q}");
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return false;
+    }
+    let a = line.trim().to_lowercase();
+    a.is_empty() || a == "y" || a == "yes"
+}
+
+fn finish(
+    app: &App,
+    id: &str,
+    status: crate::domain::status::RunStatus,
+    cancelled: bool,
+    json: bool,
+) -> Result<i32, CliError> {
+    let (id2, dd) = (id.to_string(), app.data_dir.clone());
+    let v = app
+        .store
+        .call_blocking(move |c| report::run_json(c, &dd, &id2))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        print!("{}", headless::render_text(&v));
+    }
+    Ok(headless::exit_code(status, cancelled))
+}
+
+async fn drive_resume(
+    app: &App,
+    engine: &EngineHandle,
+    req: ResumeRequest,
+    json: bool,
+) -> Result<i32, CliError> {
+    let events = engine.subscribe();
+    let (id, join) = engine.resume(req).await?;
+    let (status, cancelled) = headless::observe(engine, events, &id, join).await;
+    finish(app, &id, status, cancelled, json)
+}
+
+pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
+    let app = open_app(cli)?;
+    let budget = match args.budget {
+        Some(b) => Some(money(b, "--budget")?),
+        None => None,
+    };
+    let run_id = match (&args.run, args.last) {
+        (Some(r), _) => r.clone(),
+        (None, true) => app
+            .store
+            .call_blocking(|c| store::runs::last_run_id(c))?
+            .ok_or_else(|| CliError::BadInput("there is no run to resume".into()))?,
+        (None, false) => {
+            return Err(CliError::BadInput(
+                "name the run to resume (see `orchestrator-tui runs`) or pass --last".into(),
+            ));
+        }
+    };
+    let rt = runtime()?;
+    let engine = rt.block_on(async { app.engine() })?;
+    let req = ResumeRequest {
+        run_id,
+        budget,
+        time_limit_secs: args.time,
+    };
+    rt.block_on(drive_resume(&app, &engine, req, args.json))
+}
+
+fn dry_run(engine: &EngineHandle, req: &RunRequest, json: bool) -> Result<i32, CliError> {
+    let per_task = engine.estimate(1, false);
+    let (tasks, decompose): (Vec<(String, String)>, bool) = match &req.plan {
+        Some(p) => (
+            p.iter()
+                .map(|t| (t.id.clone(), t.task_type.to_string()))
+                .collect(),
+            false,
+        ),
+        None => (vec![], true),
+    };
+    let n = if decompose { 5 } else { tasks.len() };
+    let total = engine.estimate(n, decompose);
+    if json {
+        let v = serde_json::json!({
+            "dry_run": true,
+            "description": req.description,
+            "decomposition": decompose,
+            "tasks": tasks.iter().map(|(id, ty)| serde_json::json!({"id": id, "type": ty, "estimated_cost_usd": per_task.usd()})).collect::<Vec<_>>(),
+            "estimated_tasks": n,
+            "estimated_cost_usd": total.usd(),
+            "budget_usd": req.budget.usd(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!("dry run: {}", req.description);
+        if decompose {
+            println!("tasks are decided by decomposition; estimate assumes 5 tasks");
+        }
+        for (id, ty) in &tasks {
+            println!("  {id:<10} {ty:<18} ~${:.4}", per_task.usd());
+        }
+        println!(
+            "estimated minimum cost ${:.4} (budget ${:.2})",
+            total.usd(),
+            req.budget.usd()
+        );
+    }
+    Ok(exit::OK)
+}

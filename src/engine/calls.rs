@@ -1,0 +1,363 @@
+//! The call path: route -> breaker admission -> reserve budget -> provider call -> settle +
+//! telemetry + breaker (one transaction) -> retry / fall back. Every role goes through here.
+
+use super::context::{EngineCtx, RunCtx, Slot};
+use super::EngineEvent;
+use crate::budget::ledger::{self, Denial, Reserve};
+use crate::config::ModelInfo;
+use crate::domain::{CallRole, Micros, TaskType, splitmix64};
+use crate::providers::{ChatRequest, ChatResponse, Message, ProviderError};
+use crate::routing::health::now_ms;
+use crate::routing::router::{RouteQuery, candidates};
+use crate::routing::{Admission, Signal, Transition};
+use crate::store::{self, BreakerEventRow, CallRecord};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct CallSpec {
+    pub role: CallRole,
+    pub task_type: Option<TaskType>,
+    pub task_id: Option<String>,
+    pub attempt: Option<u32>,
+    pub system: Option<String>,
+    pub prompt: String,
+    pub max_tokens: u32,
+    /// Prefer a model of another provider (critique/evaluation of this provider's output).
+    pub avoid_provider: Option<String>,
+    pub prefer_cheap: bool,
+    /// Try this model first when healthy (revision by the generator).
+    pub pinned_model: Option<String>,
+    /// Models not to use at all for this call.
+    pub exclude: Vec<String>,
+}
+
+impl CallSpec {
+    pub fn new(role: CallRole, prompt: String, max_tokens: u32) -> Self {
+        CallSpec {
+            role,
+            task_type: None,
+            task_id: None,
+            attempt: None,
+            system: None,
+            prompt,
+            max_tokens,
+            avoid_provider: None,
+            prefer_cheap: false,
+            pinned_model: None,
+            exclude: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CallOk {
+    pub model: ModelInfo,
+    pub response: ChatResponse,
+    pub cost: Micros,
+}
+
+#[derive(Debug, Clone)]
+pub enum CallFail {
+    /// No capable, healthy, allowed model is left (`no_available_model`).
+    NoModel(String),
+    /// No candidate's reservation fits the budget.
+    Budget(Denial),
+    Cancelled,
+}
+
+impl std::fmt::Display for CallFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallFail::NoModel(s) => write!(f, "no_available_model: {s}"),
+            CallFail::Budget(d) => write!(f, "budget exhausted: {d}"),
+            CallFail::Cancelled => write!(f, "cancelled"),
+        }
+    }
+}
+
+/// Full-jitter exponential backoff (no sleep after the last retry: the caller checks).
+pub fn backoff(retry: u32, base_ms: u64, cap_ms: u64, seed: u64) -> Duration {
+    let ceiling = base_ms.saturating_mul(1u64 << retry.min(20)).min(cap_ms);
+    let r = splitmix64(seed ^ retry as u64) % (ceiling + 1);
+    Duration::from_millis(r)
+}
+
+fn signal_of(e: &ProviderError) -> Signal {
+    match e {
+        ProviderError::RateLimited { retry_after, .. } => Signal::RateLimited {
+            retry_after_ms: retry_after.map_or(1000, |d| d.as_millis() as u64),
+        },
+        ProviderError::Transient { .. } => Signal::Transient,
+        ProviderError::Permanent { .. } => Signal::Permanent,
+        ProviderError::Request { .. } | ProviderError::Cancelled => Signal::Neutral,
+    }
+}
+
+/// Make one logical call for a run (or for no run, e.g. analysis), with retries and fallback.
+pub async fn call(
+    ctx: &EngineCtx,
+    run: Option<&RunCtx>,
+    spec: &CallSpec,
+    mut slot: Option<&mut Slot>,
+) -> Result<CallOk, CallFail> {
+    let never = tokio_util::sync::CancellationToken::new();
+    let cancel = run.map_or(&never, |r| &r.cancel);
+    let strategy = run.map_or(ctx.cfg.engine.strategy, |r| r.strategy);
+    let mut exclude = spec.exclude.clone();
+    let mut denial: Option<Denial> = None;
+    let mut last_error: Option<String> = None;
+    let mut seed = now_ms() ^ spec.prompt.len() as u64;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(CallFail::Cancelled);
+        }
+        let now = now_ms();
+        let q = RouteQuery {
+            task_type: spec.task_type,
+            exclude: &exclude,
+            avoid_provider: spec.avoid_provider.as_deref(),
+            prefer_cheap: spec.prefer_cheap,
+        };
+        let cands = candidates(&ctx.catalog, &ctx.registry, &ctx.health, strategy, &q, now);
+        let model = spec
+            .pinned_model
+            .as_ref()
+            .and_then(|p| cands.iter().find(|m| &m.id == p))
+            .or(cands.first())
+            .map(|m| (*m).clone());
+        let Some(model) = model else {
+            return Err(match denial {
+                Some(d) => CallFail::Budget(d),
+                None => CallFail::NoModel(last_error.unwrap_or_else(|| {
+                    format!("no healthy model can do {}", spec.task_type.map_or("this call".into(), |t| t.to_string()))
+                })),
+            });
+        };
+        let Some(provider) = ctx.registry.get(&model.provider).cloned() else {
+            exclude.push(model.id.clone());
+            continue;
+        };
+        let req = ChatRequest {
+            model: model.id.clone(),
+            system: spec.system.clone(),
+            messages: vec![Message {
+                role: "user".into(),
+                content: spec.prompt.clone(),
+            }],
+            max_tokens: spec.max_tokens.min(model.max_output).max(1),
+            temperature: None,
+            role: spec.role,
+            task_type: spec.task_type,
+            attempt: spec.attempt.unwrap_or(1),
+        };
+        // Reserve the worst case; a little slack on the input estimate.
+        let est_in = req.estimated_input_tokens() + req.estimated_input_tokens() / 10 + 16;
+        let worst = model.worst_case(est_in, req.max_tokens);
+        let mut retry: u32 = 0;
+        let outcome_for_model = loop {
+            // Admission: breaker state and any provider-requested wait.
+            let (adm, t) = ctx.health.admit(&model.id, now_ms());
+            if let Some(t) = t {
+                persist_transition(ctx, run, &model.id, &t).await;
+            }
+            if let Admission::Denied { .. } = adm {
+                break None;
+            }
+            let run_id = run.map(|r| r.id.clone());
+            let team = run.and_then(|r| r.team.clone());
+            let pid = std::process::id();
+            let res = ctx
+                .store
+                .call(move |c| {
+                    store::immediate(c, |tx| {
+                        ledger::reserve(tx, run_id.as_deref(), team.as_deref(), worst, pid)
+                    })
+                })
+                .await;
+            let res_id = match res {
+                Ok(Reserve::Reserved(id)) => id,
+                Ok(Reserve::Denied(d)) => {
+                    denial = Some(d);
+                    // Give the admission back (a probe that never ran).
+                    ctx.health.record(&model.id, Signal::Neutral, now_ms());
+                    break None;
+                }
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    ctx.health.record(&model.id, Signal::Neutral, now_ms());
+                    break None;
+                }
+            };
+            let started = Instant::now();
+            let result = provider.chat(&req, cancel).await;
+            let latency = started.elapsed();
+            let (cost, usage) = match &result {
+                Ok(r) => (
+                    model.cost(r.usage.input, r.usage.cached_input, r.usage.output + r.usage.reasoning),
+                    r.usage,
+                ),
+                Err(_) => (Micros::ZERO, Default::default()),
+            };
+            let sig = match &result {
+                Ok(_) => Signal::Success,
+                Err(e) => signal_of(e),
+            };
+            let (transition, breaker) = ctx.health.record(&model.id, sig, now_ms());
+            let rec = CallRecord {
+                run_id: run.map(|r| r.id.clone()),
+                task_id: spec.task_id.clone(),
+                attempt: spec.attempt,
+                role: spec.role.as_str().into(),
+                provider: model.provider.clone(),
+                model: model.id.clone(),
+                simulated: provider.is_simulated(),
+                input_tokens: usage.input,
+                cached_tokens: usage.cached_input,
+                output_tokens: usage.output,
+                reasoning_tokens: usage.reasoning,
+                cost,
+                latency_ms: latency.as_millis() as u64,
+                ttft_ms: result.as_ref().ok().and_then(|r| r.ttft.map(|t| t.as_millis() as u64)),
+                outcome: match &result {
+                    Ok(_) => "ok".into(),
+                    Err(e) => e.class().into(),
+                },
+                error: result.as_ref().err().map(|e| e.to_string()),
+                retry,
+                breaker_after: Some(breaker.state.as_str().into()),
+            };
+            let team = run.and_then(|r| r.team.clone());
+            let trow = transition.as_ref().map(|t| transition_row(&model.id, t));
+            let run_id = run.map(|r| r.id.clone());
+            let rec2 = rec.clone();
+            let persisted = ctx
+                .store
+                .call(move |c| {
+                    store::immediate(c, |tx| {
+                        if rec2.outcome == "ok" {
+                            ledger::settle(tx, res_id, rec2.cost)?;
+                        } else {
+                            ledger::release(tx, res_id)?;
+                        }
+                        // Spend without a run still counts at team/org level via settle.
+                        let _ = &team;
+                        store::runs::insert_call(tx, &rec2)?;
+                        if let Some(t) = &trow {
+                            store::runs::insert_breaker_event(tx, run_id.as_deref(), t)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            if let Err(e) = persisted {
+                ctx.warn(run.map(|r| r.id.as_str()), format!("could not record a call: {e}"));
+            }
+            ctx.emit(EngineEvent::Call {
+                run_id: rec.run_id.clone(),
+                task_id: rec.task_id.clone(),
+                role: rec.role.clone(),
+                model: rec.model.clone(),
+                provider: rec.provider.clone(),
+                outcome: rec.outcome.clone(),
+                cost,
+                latency_ms: rec.latency_ms,
+                error: rec.error.clone(),
+            });
+            if let Some(t) = transition {
+                emit_transition(ctx, run, &model.id, &t);
+            }
+            match result {
+                Ok(response) => {
+                    return Ok(CallOk {
+                        model,
+                        response,
+                        cost,
+                    });
+                }
+                Err(ProviderError::Cancelled) => return Err(CallFail::Cancelled),
+                Err(e) => {
+                    last_error = Some(format!("{}: {e}", model.id));
+                    let wait = match &e {
+                        ProviderError::RateLimited { retry_after, .. } => {
+                            let d = retry_after.unwrap_or(Duration::from_secs(1));
+                            if d > Duration::from_secs(ctx.cfg.retry.max_retry_after_secs) {
+                                break None; // Too long a wait: fall back instead.
+                            }
+                            d
+                        }
+                        ProviderError::Transient { .. } => {
+                            seed = splitmix64(seed);
+                            backoff(retry, ctx.cfg.retry.backoff_base_ms, ctx.cfg.retry.backoff_cap_ms, seed)
+                        }
+                        _ => break None, // permanent or request: never the same request again
+                    };
+                    if retry >= ctx.cfg.retry.max_retries {
+                        break None; // No sleep after the last attempt.
+                    }
+                    retry += 1;
+                    let slept = match slot.as_deref_mut() {
+                        Some(s) => s.sleep_released(wait, cancel).await,
+                        None => {
+                            tokio::select! {
+                                _ = cancel.cancelled() => false,
+                                _ = tokio::time::sleep(wait) => true,
+                            }
+                        }
+                    };
+                    if !slept {
+                        return Err(CallFail::Cancelled);
+                    }
+                }
+            }
+        };
+        let _: Option<()> = outcome_for_model;
+        exclude.push(model.id.clone());
+    }
+}
+
+fn transition_row(model: &str, t: &Transition) -> BreakerEventRow {
+    BreakerEventRow {
+        at: store::now_rfc3339(),
+        model: model.to_string(),
+        from: t.from.as_str().into(),
+        to: t.to.as_str().into(),
+        reason: t.reason.clone(),
+    }
+}
+
+fn emit_transition(ctx: &EngineCtx, run: Option<&RunCtx>, model: &str, t: &Transition) {
+    tracing::info!(model, from = t.from.as_str(), to = t.to.as_str(), "breaker: {}", t.reason);
+    ctx.emit(EngineEvent::Breaker {
+        run_id: run.map(|r| r.id.clone()),
+        model: model.to_string(),
+        from: t.from.as_str().into(),
+        to: t.to.as_str().into(),
+        reason: t.reason.clone(),
+    });
+}
+
+/// Persist and announce a transition that happened outside a call (open -> half-open).
+async fn persist_transition(ctx: &EngineCtx, run: Option<&RunCtx>, model: &str, t: &Transition) {
+    let row = transition_row(model, t);
+    let run_id = run.map(|r| r.id.clone());
+    let _ = ctx
+        .store
+        .call(move |c| store::runs::insert_breaker_event(c, run_id.as_deref(), &row))
+        .await;
+    emit_transition(ctx, run, model, t);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded_by_cap_and_grows() {
+        for retry in 0..10 {
+            for seed in 0..50 {
+                let d = backoff(retry, 500, 8000, seed);
+                assert!(d <= Duration::from_millis((500u64 << retry).min(8000)));
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Drives one run: decomposition (unless the task list is already committed), DAG scheduling with
+//! a concurrency limit, the time limit, stop requests, and the final status.
+
+use super::EngineEvent;
+use super::calls::{CallFail, CallSpec, call};
+use super::context::{EngineCtx, RunCtx, Slot};
+use super::dag::Dag;
+use super::decompose::parse_plan;
+use super::task_loop::{TaskOutcome, run_task};
+use crate::domain::status::{RunFacts, RunStatus, StopReason, TaskStatus, final_status};
+use crate::domain::{CallRole, TaskSpec};
+use crate::prompts;
+use crate::store::{self, TaskRow};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// Drive the run to a final status, which is committed before this returns.
+pub async fn drive(ctx: Arc<EngineCtx>, run: Arc<RunCtx>, resumed: bool) -> RunStatus {
+    let started = Instant::now();
+    ctx.emit(EngineEvent::RunStarted {
+        run_id: run.id.clone(),
+        description: run.description.clone(),
+        resumed,
+    });
+    let fatal = match execute(&ctx, &run, started).await {
+        Ok(()) => None,
+        Err(reason) => Some(reason),
+    };
+    finalize(&ctx, &run, started.elapsed(), fatal).await
+}
+
+async fn load_run(ctx: &EngineCtx, id: &str) -> Result<store::RunRow, String> {
+    let id = id.to_string();
+    ctx.store
+        .call(move |c| store::runs::get_run(c, &id))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Ask a cheap model for the task list; one retry on a different provider.
+async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Vec<TaskSpec>, String> {
+    let mut spec = CallSpec::new(
+        CallRole::Decompose,
+        prompts::decompose_prompt(&run.description, &run.criteria),
+        4096,
+    );
+    spec.system = Some(prompts::DECOMPOSE_SYSTEM.into());
+    spec.prefer_cheap = true;
+    let mut last = String::new();
+    for _ in 0..2 {
+        match call(ctx, Some(run), &spec, None).await {
+            Ok(ok) => match parse_plan(&ok.response.text, &ctx.cfg) {
+                Ok(p) => {
+                    for w in &p.warnings {
+                        ctx.warn(Some(&run.id), format!("decomposition: {w}"));
+                    }
+                    return Ok(p.tasks);
+                }
+                Err(e) => {
+                    last = format!("{}: {e}", ok.model.id);
+                    ctx.warn(Some(&run.id), format!("decomposition by {last}; retrying on another provider"));
+                    spec.avoid_provider = Some(ok.model.provider.clone());
+                    spec.exclude.push(ok.model.id.clone());
+                }
+            },
+            Err(CallFail::Cancelled) => {
+                run.request_stop(StopReason::Cancelled, true);
+                return Err("cancelled during decomposition".into());
+            }
+            Err(CallFail::Budget(d)) => {
+                run.request_stop(StopReason::BudgetExhausted, false);
+                return Err(format!("budget exhausted during decomposition: {d}"));
+            }
+            Err(e) => return Err(format!("decomposition failed: {e}")),
+        }
+    }
+    Err(format!("decomposition gave no usable task list ({last})"))
+}
+
+async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> Result<(), String> {
+    let row = load_run(ctx, &run.id).await?;
+    let remaining_time = Duration::from_secs(row.time_limit_secs)
+        .saturating_sub(Duration::from_millis(row.exec_ms));
+    let deadline = tokio::time::Instant::from_std(started) + remaining_time;
+
+    if !row.tasks_committed {
+        let tasks = match &row.plan_json {
+            Some(p) => serde_json::from_str::<Vec<TaskSpec>>(p)
+                .map_err(|e| format!("stored plan is unreadable: {e}"))?,
+            None => decompose(ctx, run).await?,
+        };
+        let (id, t2) = (run.id.clone(), tasks.clone());
+        ctx.store
+            .call(move |c| store::immediate(c, |tx| store::runs::insert_tasks(tx, &id, &t2)))
+            .await
+            .map_err(|e| e.to_string())?;
+        ctx.emit(EngineEvent::Planned {
+            run_id: run.id.clone(),
+            tasks: tasks.len(),
+            warnings: vec![],
+        });
+    }
+
+    let id = run.id.clone();
+    let (tasks, attempts) = ctx
+        .store
+        .call(move |c| {
+            let t = store::runs::get_tasks(c, &id)?;
+            let mut a: HashMap<String, u32> = HashMap::new();
+            let mut st = c.prepare("SELECT task_id, MAX(n) FROM attempts WHERE run_id = ?1 GROUP BY task_id")?;
+            for r in st.query_map([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))? {
+                let (k, v) = r?;
+                a.insert(k, v);
+            }
+            Ok((t, a))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let tasks: Arc<Vec<TaskRow>> = Arc::new(tasks);
+    let ids: Vec<String> = tasks.iter().map(|t| t.spec.id.clone()).collect();
+    let specs: Vec<TaskSpec> = tasks.iter().map(|t| t.spec.clone()).collect();
+    let statuses: Vec<TaskStatus> = tasks.iter().map(|t| t.status).collect();
+    let mut outputs: Vec<Option<String>> = tasks.iter().map(|t| t.output.clone()).collect();
+    let (mut dag, cycle) = Dag::new(&specs, &statuses);
+    for (i, reason) in cycle {
+        set_status(ctx, run, &ids[i], TaskStatus::Failed, Some(reason.clone())).await;
+    }
+    // Cycle members failed: skip what depends on them.
+    for i in 0..ids.len() {
+        if dag.status(i) == TaskStatus::Failed && statuses[i] != TaskStatus::Failed {
+            for (k, why) in dag.finish(i, TaskStatus::Failed, &ids) {
+                set_status(ctx, run, &ids[k], TaskStatus::Skipped, Some(why)).await;
+            }
+        }
+    }
+
+    let mut inflight: JoinSet<(usize, TaskOutcome)> = JoinSet::new();
+    loop {
+        let stopping = run.stop_reason().is_some();
+        if inflight.is_empty() && (stopping || !dag.has_ready()) {
+            break;
+        }
+        tokio::select! {
+            permit = run.slots.clone().acquire_owned(), if !stopping && dag.has_ready() => {
+                let Ok(permit) = permit else { break };
+                let Some(i) = dag.next_ready() else { continue };
+                set_status(ctx, run, &ids[i], TaskStatus::Running, None).await;
+                let context: Vec<(String, String)> = dag
+                    .deps(i)
+                    .iter()
+                    .filter_map(|&d| outputs[d].clone().map(|o| (ids[d].clone(), o)))
+                    .collect();
+                let first = attempts.get(&ids[i]).copied().unwrap_or(0) + 1;
+                let (c2, r2, t2) = (ctx.clone(), run.clone(), tasks.clone());
+                let sem = run.slots.clone();
+                inflight.spawn(async move {
+                    let mut slot = Slot::new(sem, permit);
+                    let out = run_task(&c2, &r2, &t2[i], &context, first, &mut slot).await;
+                    (i, out)
+                });
+            }
+            joined = inflight.join_next(), if !inflight.is_empty() => {
+                let Some(joined) = joined else { continue };
+                let (i, outcome) = match joined {
+                    Ok(x) => x,
+                    Err(e) => return Err(format!("a task panicked: {e}")),
+                };
+                match outcome {
+                    TaskOutcome::Done { status, output } => {
+                        write_task_output(ctx, run, &tasks[i], &output).await;
+                        outputs[i] = Some(output);
+                        set_status(ctx, run, &ids[i], status, None).await;
+                        dag.finish(i, status, &ids);
+                    }
+                    TaskOutcome::Failed(reason) => {
+                        set_status(ctx, run, &ids[i], TaskStatus::Failed, Some(reason)).await;
+                        for (k, why) in dag.finish(i, TaskStatus::Failed, &ids) {
+                            set_status(ctx, run, &ids[k], TaskStatus::Skipped, Some(why)).await;
+                        }
+                    }
+                    TaskOutcome::Stopped(why, reason) => {
+                        set_status(ctx, run, &ids[i], TaskStatus::Pending, Some(reason)).await;
+                        dag.unstart(i);
+                        run.request_stop(why, why == StopReason::Cancelled);
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline), if !stopping => {
+                ctx.warn(Some(&run.id), "time limit reached: stopping".into());
+                run.request_stop(StopReason::TimeLimit, true);
+            }
+            _ = run.cancel.cancelled(), if !stopping => {
+                run.request_stop(StopReason::Cancelled, true);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn set_status(ctx: &EngineCtx, run: &RunCtx, task_id: &str, st: TaskStatus, reason: Option<String>) {
+    let (rid, tid, r) = (run.id.clone(), task_id.to_string(), reason.clone());
+    if let Err(e) = ctx
+        .store
+        .call(move |c| store::runs::set_task_status(c, &rid, &tid, st, r.as_deref()))
+        .await
+    {
+        ctx.warn(Some(&run.id), format!("could not record task status: {e}"));
+    }
+    ctx.emit(EngineEvent::TaskChanged {
+        run_id: run.id.clone(),
+        task_id: task_id.to_string(),
+        status: st,
+        model: None,
+        iteration: 0,
+        score: None,
+        reason,
+    });
+}
+
+async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output: &str) {
+    match super::outputs::write_task(&run.output_dir, task, output) {
+        Ok(files) => {
+            let (rid, tid) = (run.id.clone(), task.spec.id.clone());
+            let _ = ctx
+                .store
+                .call(move |c| {
+                    for (p, b) in &files {
+                        store::runs::insert_artifact(c, &rid, Some(&tid), p, *b)?;
+                    }
+                    Ok(())
+                })
+                .await;
+        }
+        Err(e) => ctx.warn(Some(&run.id), format!("task {}: could not write output: {e}", task.spec.id)),
+    }
+}
+
+async fn finalize(ctx: &EngineCtx, run: &RunCtx, elapsed: Duration, fatal: Option<String>) -> RunStatus {
+    let id = run.id.clone();
+    let stop = run.stop_reason();
+    let fatal2 = fatal.clone();
+    let result = ctx
+        .store
+        .call(move |c| {
+            store::immediate(c, |tx| {
+                let tasks = store::runs::get_tasks(tx, &id)?;
+                let counts = store::runs::call_counts(tx, &id)?;
+                let facts = RunFacts {
+                    tasks: tasks.iter().map(|t| t.status).collect(),
+                    successful_calls: counts.ok,
+                    stop,
+                };
+                let status = final_status(&facts);
+                let reason = match (status, &fatal2, stop) {
+                    (_, Some(f), _) => Some(f.clone()),
+                    (RunStatus::SystemFailure, None, _) if counts.ok == 0 => {
+                        Some("no model call succeeded".to_string())
+                    }
+                    (_, None, Some(StopReason::Cancelled)) => Some("cancelled by the user".into()),
+                    (_, None, Some(StopReason::TimeLimit)) => Some("time limit reached".into()),
+                    (_, None, Some(StopReason::BudgetExhausted)) => Some("budget exhausted".into()),
+                    _ => None,
+                };
+                // Tasks left running by a cancelled in-flight call go back to pending.
+                tx.execute(
+                    "UPDATE tasks SET status = 'pending' WHERE run_id = ?1 AND status = 'running'",
+                    [&id],
+                )?;
+                store::runs::add_exec_ms(tx, &id, elapsed.as_millis() as u64)?;
+                store::runs::set_run_status(tx, &id, status, reason.as_deref())?;
+                Ok((status, reason, counts.cost))
+            })
+        })
+        .await;
+    let (status, reason, cost) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            ctx.warn(Some(&run.id), format!("could not record the final status: {e}"));
+            (RunStatus::SystemFailure, Some(e.to_string()), Default::default())
+        }
+    };
+    write_summary(ctx, &run.id, &run.output_dir).await;
+    ctx.emit(EngineEvent::RunFinished {
+        run_id: run.id.clone(),
+        status,
+        cost,
+        reason,
+    });
+    status
+}
+
+async fn write_summary(ctx: &EngineCtx, run_id: &str, out_dir: &Path) {
+    let id = run_id.to_string();
+    let data_dir = ctx.data_dir.clone();
+    let report = ctx
+        .store
+        .call(move |c| {
+            let run = store::runs::get_run(c, &id)?;
+            let tasks = store::runs::get_tasks(c, &id)?;
+            let json = crate::report::run_json(c, &data_dir, &id)?;
+            Ok((run, tasks, json))
+        })
+        .await;
+    match report {
+        Ok((run, tasks, json)) => {
+            if let Err(e) = super::outputs::write_summary(out_dir, &run, &tasks, &json) {
+                ctx.warn(Some(run_id), format!("could not write summary: {e}"));
+            }
+        }
+        Err(e) => ctx.warn(Some(run_id), format!("could not build summary: {e}")),
+    }
+}

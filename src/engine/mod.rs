@@ -1,0 +1,111 @@
+//! The engine: a background service on a tokio runtime, driven by commands and observed through
+//! events. It never imports the UI; the TUI and headless mode are two observers of the same events.
+
+pub mod calls;
+pub mod context;
+pub mod dag;
+pub mod decompose;
+pub mod driver;
+pub mod feedback;
+pub mod lock;
+pub mod outputs;
+pub mod preflight;
+pub mod service;
+pub mod task_loop;
+
+pub use context::{EngineCtx, RunCtx};
+pub use service::{EngineHandle, spawn};
+
+use crate::domain::status::{RunStatus, TaskStatus};
+use crate::domain::{Micros, TaskSpec};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What the engine tells its observers. Serialisable so tests and logs can print it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EngineEvent {
+    RunStarted {
+        run_id: String,
+        description: String,
+        resumed: bool,
+    },
+    Planned {
+        run_id: String,
+        tasks: usize,
+        warnings: Vec<String>,
+    },
+    TaskChanged {
+        run_id: String,
+        task_id: String,
+        status: TaskStatus,
+        model: Option<String>,
+        iteration: u32,
+        score: Option<f64>,
+        reason: Option<String>,
+    },
+    Call {
+        run_id: Option<String>,
+        task_id: Option<String>,
+        role: String,
+        model: String,
+        provider: String,
+        outcome: String,
+        cost: Micros,
+        latency_ms: u64,
+        error: Option<String>,
+    },
+    Breaker {
+        run_id: Option<String>,
+        model: String,
+        from: String,
+        to: String,
+        reason: String,
+    },
+    Warning {
+        run_id: Option<String>,
+        message: String,
+    },
+    RunFinished {
+        run_id: String,
+        status: RunStatus,
+        cost: Micros,
+        reason: Option<String>,
+    },
+}
+
+/// A new run as the user asked for it.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub description: String,
+    pub criteria: String,
+    pub budget: Micros,
+    pub time_limit_secs: u64,
+    pub team: Option<String>,
+    pub concurrency: usize,
+    pub strategy: crate::config::Strategy,
+    pub output_dir: Option<PathBuf>,
+    pub plan: Option<Vec<TaskSpec>>,
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResumeRequest {
+    pub run_id: String,
+    pub budget: Option<Micros>,
+    pub time_limit_secs: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Bad input: exit 2.
+    #[error("{0}")]
+    Invalid(String),
+    /// Pre-flight budget refusal: exit 8.
+    #[error("{0}")]
+    Preflight(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the engine has stopped")]
+    Stopped,
+}

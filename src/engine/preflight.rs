@@ -1,0 +1,79 @@
+//! Pre-flight: the run's minimum expected cost (product.md §2), not the worst case. Refuse only
+//! when even that does not fit the remaining run, team or org budget.
+
+use crate::budget::{ledger, remaining};
+use crate::config::{Catalog, ModelInfo};
+use crate::domain::{Micros, TaskType};
+use crate::providers::ProviderRegistry;
+use rusqlite::Connection;
+
+/// Expected tokens per role: (input, output).
+const DECOMPOSE: (u64, u64) = (600, 900);
+const GENERATE: (u64, u64) = (1500, 1000);
+const CRITIQUE: (u64, u64) = (1600, 300);
+const EVALUATE: (u64, u64) = (1600, 60);
+
+fn cheapest<'a>(
+    catalog: &'a Catalog,
+    registry: &ProviderRegistry,
+    t: Option<TaskType>,
+) -> Option<&'a ModelInfo> {
+    catalog
+        .models
+        .iter()
+        .filter(|m| registry.serves(m) && t.is_none_or(|t| m.capable(t)))
+        .min_by(|a, b| {
+            (a.input + a.output)
+                .partial_cmp(&(b.input + b.output))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+}
+
+/// Minimum estimate for a run of `tasks` tasks (decomposition included unless a plan is given).
+pub fn estimate(
+    catalog: &Catalog,
+    registry: &ProviderRegistry,
+    tasks: usize,
+    decompose: bool,
+) -> Micros {
+    let price = |m: Option<&ModelInfo>, (i, o): (u64, u64)| {
+        m.map_or(Micros::ZERO, |m| m.cost(i, 0, o))
+    };
+    let any = cheapest(catalog, registry, None);
+    let mut total = Micros::ZERO;
+    if decompose {
+        total += price(any, DECOMPOSE);
+    }
+    let per_task = price(cheapest(catalog, registry, Some(TaskType::CodeGeneration)).or(any), GENERATE)
+        + price(cheapest(catalog, registry, Some(TaskType::CodeReview)).or(any), CRITIQUE)
+        + price(cheapest(catalog, registry, Some(TaskType::Evaluation)).or(any), EVALUATE);
+    total + Micros(per_task.0 * tasks as i64)
+}
+
+/// `Err(message)` with the numbers when the estimate exceeds what is left at some level.
+pub fn check(
+    conn: &Connection,
+    estimate: Micros,
+    run_budget: Micros,
+    team: Option<&str>,
+) -> Result<(), String> {
+    let mut levels: Vec<(String, Option<Micros>)> = vec![("run".into(), Some(run_budget))];
+    for l in std::iter::once("org".to_string()).chain(team.map(|t| format!("team:{t}"))) {
+        if let Ok(Some(s)) = ledger::level(conn, &l) {
+            levels.push((l, remaining(s.cap, s.spent, s.reserved)));
+        }
+    }
+    for (name, left) in levels {
+        if let Some(left) = left
+            && estimate > left
+        {
+            return Err(format!(
+                "pre-flight: the run needs at least ${:.4} but the {name} budget has ${:.4} left \
+                 (raise it, or pass --force to start anyway)",
+                estimate.usd(),
+                left.usd()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The background engine service: a command loop on the tokio runtime. Observers subscribe to
+//! events; commands start, resume and cancel runs and reset breakers.
+
+use super::context::{EngineCtx, RunCtx};
+use super::driver::drive;
+use super::preflight;
+use super::{EngineError, EngineEvent, ResumeRequest, RunRequest};
+use crate::budget::ledger;
+use crate::domain::status::StopReason;
+use crate::domain::{Micros, new_run_id};
+use crate::engine::lock;
+use crate::store::{self, NewRun, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+
+/// Cheap to clone; talks to the engine and observes it.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub ctx: Arc<EngineCtx>,
+    active: Arc<Mutex<HashMap<String, Arc<RunCtx>>>>,
+}
+
+/// Start the service. Releases reservations left by processes that died.
+pub fn spawn(ctx: EngineCtx) -> EngineHandle {
+    let ctx = Arc::new(ctx);
+    let data_dir = ctx.data_dir.clone();
+    let me = std::process::id();
+    let released = ctx.store.call_blocking(move |c| {
+        store::immediate(c, |tx| {
+            ledger::release_stale(tx, &|run, pid| match run {
+                Some(r) => lock::is_held(&data_dir, r),
+                None => pid == me || std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            })
+        })
+    });
+    match released {
+        Ok(n) if n > 0 => tracing::info!("released {n} reservations left by dead processes"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not release stale reservations: {e}"),
+    }
+    EngineHandle {
+        ctx,
+        active: Arc::new(Mutex::new(HashMap::new())),
+    }
+}
+
+fn invalid(e: StoreError) -> EngineError {
+    match e {
+        StoreError::NotFound(m) | StoreError::Invalid(m) => EngineError::Invalid(m),
+        other => EngineError::Store(other),
+    }
+}
+
+impl EngineHandle {
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.ctx.events.subscribe()
+    }
+
+    /// Validate, pre-flight, commit the run, and start driving it. Returns the run id and a
+    /// handle that resolves to the final status.
+    pub async fn start(
+        &self,
+        req: RunRequest,
+    ) -> Result<(String, tokio::task::JoinHandle<crate::domain::status::RunStatus>), EngineError> {
+        let description = req.description.trim().to_string();
+        if description.is_empty() {
+            return Err(EngineError::Invalid("the run description is empty".into()));
+        }
+        if !(req.budget.0 > 0) {
+            return Err(EngineError::Invalid("--budget must be a positive amount".into()));
+        }
+        if req.concurrency == 0 {
+            return Err(EngineError::Invalid("--concurrency must be at least 1".into()));
+        }
+        if !req.force {
+            let n = req.plan.as_ref().map_or(5, |p| p.len().min(5));
+            let est = preflight::estimate(&self.ctx.catalog, &self.ctx.registry, n, req.plan.is_none());
+            let (budget, team) = (req.budget, req.team.clone());
+            let verdict = self
+                .ctx
+                .store
+                .call(move |c| Ok(preflight::check(c, est, budget, team.as_deref())))
+                .await?;
+            if let Err(msg) = verdict {
+                return Err(EngineError::Preflight(msg));
+            }
+        }
+        let id = new_run_id();
+        let output_dir = req
+            .output_dir
+            .clone()
+            .unwrap_or_else(|| self.ctx.data_dir.join("outputs").join(&id));
+        std::fs::create_dir_all(&output_dir).map_err(|e| {
+            EngineError::Invalid(format!(
+                "cannot create the output directory {}: {e}",
+                output_dir.display()
+            ))
+        })?;
+        let output_dir = output_dir.canonicalize().unwrap_or(output_dir);
+        let lock = lock::acquire(&self.ctx.data_dir, &id)
+            .map_err(|e| EngineError::Invalid(format!("cannot create the run lock: {e}")))?
+            .ok_or_else(|| EngineError::Invalid(format!("run {id} is already locked")))?;
+        let new = NewRun {
+            id: id.clone(),
+            description: description.clone(),
+            criteria: req.criteria.clone(),
+            team: req.team.clone(),
+            strategy: req.strategy.as_str().into(),
+            budget: req.budget,
+            time_limit_secs: req.time_limit_secs,
+            concurrency: req.concurrency,
+            output_dir: output_dir.display().to_string(),
+            plan: req.plan.clone(),
+            simulated: self.ctx.registry.is_simulated(),
+        };
+        self.ctx
+            .store
+            .call(move |c| store::immediate(c, |tx| store::runs::insert_run(tx, &new)))
+            .await?;
+        let run = Arc::new(RunCtx {
+            id: id.clone(),
+            description,
+            criteria: req.criteria,
+            team: req.team,
+            strategy: req.strategy,
+            output_dir,
+            cancel: CancellationToken::new(),
+            stop: Mutex::new(None),
+            slots: Arc::new(Semaphore::new(req.concurrency)),
+            _lock: lock,
+        });
+        Ok((id, self.launch(run, false)))
+    }
+
+    /// Resume a stored run: only tasks without a passing result are executed again.
+    pub async fn resume(
+        &self,
+        req: ResumeRequest,
+    ) -> Result<(String, tokio::task::JoinHandle<crate::domain::status::RunStatus>), EngineError> {
+        let id = req.run_id.clone();
+        let row = self
+            .ctx
+            .store
+            .call(move |c| store::runs::get_run(c, &id))
+            .await
+            .map_err(invalid)?;
+        if row.status.is_terminal() {
+            return Err(EngineError::Invalid(format!(
+                "run {} ended `{}`: terminal runs are not resumed (start a new run instead)",
+                row.id, row.status
+            )));
+        }
+        if let Some(b) = req.budget
+            && b.0 <= 0
+        {
+            return Err(EngineError::Invalid("--budget must be a positive amount".into()));
+        }
+        let lock = lock::acquire(&self.ctx.data_dir, &row.id)
+            .map_err(|e| EngineError::Invalid(format!("cannot create the run lock: {e}")))?
+            .ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "run {} is being driven by another live process; wait for it or stop it first",
+                    row.id
+                ))
+            })?;
+        let (id, budget, time) = (row.id.clone(), req.budget, req.time_limit_secs);
+        let data_dir = self.ctx.data_dir.clone();
+        self.ctx
+            .store
+            .call(move |c| {
+                store::immediate(c, |tx| {
+                    // Reservations of this run's dead owner go back first.
+                    ledger::release_stale(tx, &|run, _| run != Some(id.as_str()) && run.is_some_and(|r| lock::is_held(&data_dir, r)))?;
+                    store::runs::reopen_run(tx, &id, budget, time)
+                })
+            })
+            .await?;
+        let output_dir = std::path::PathBuf::from(&row.output_dir);
+        if let Err(e) = std::fs::create_dir_all(&output_dir) {
+            return Err(EngineError::Invalid(format!(
+                "cannot create the output directory {}: {e}",
+                output_dir.display()
+            )));
+        }
+        let strategy = crate::config::Strategy::parse(&row.strategy).unwrap_or(self.ctx.cfg.engine.strategy);
+        let run = Arc::new(RunCtx {
+            id: row.id.clone(),
+            description: row.description.clone(),
+            criteria: row.criteria.clone(),
+            team: row.team.clone(),
+            strategy,
+            output_dir,
+            cancel: CancellationToken::new(),
+            stop: Mutex::new(None),
+            slots: Arc::new(Semaphore::new(row.concurrency.max(1))),
+            _lock: lock,
+        });
+        Ok((row.id, self.launch(run, true)))
+    }
+
+    fn launch(&self, run: Arc<RunCtx>, resumed: bool) -> tokio::task::JoinHandle<crate::domain::status::RunStatus> {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run.id.clone(), run.clone());
+        let (ctx, active) = (self.ctx.clone(), self.active.clone());
+        tokio::spawn(async move {
+            let id = run.id.clone();
+            let st = drive(ctx, run, resumed).await;
+            // Dropping the RunCtx releases the liveness lock.
+            active.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            st
+        })
+    }
+
+    /// Cancel a run in flight: calls are cancelled and recorded, the run ends partial_success.
+    pub fn cancel(&self, run_id: &str) {
+        if let Some(r) = self.active.lock().unwrap_or_else(|p| p.into_inner()).get(run_id) {
+            r.request_stop(StopReason::Cancelled, true);
+        }
+    }
+
+    pub fn cancel_all(&self) {
+        for r in self.active.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            r.request_stop(StopReason::Cancelled, true);
+        }
+    }
+
+    pub fn active_runs(&self) -> Vec<String> {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Minimum-cost estimate for a run of `tasks` tasks (dry runs and pre-flight messages).
+    pub fn estimate(&self, tasks: usize, decompose: bool) -> Micros {
+        preflight::estimate(&self.ctx.catalog, &self.ctx.registry, tasks, decompose)
+    }
+}

@@ -1,0 +1,183 @@
+//! Headless observer: progress lines on stderr, the result on stdout (text or one JSON document).
+//! Ctrl-C cancels in-flight calls, stores the run `partial_success` and exits 130.
+
+use crate::cli::exit;
+use crate::domain::status::RunStatus;
+use crate::engine::{EngineEvent, EngineHandle};
+use std::io::Write;
+use tokio::sync::broadcast;
+
+pub struct Options {
+    pub json: bool,
+}
+
+fn progress(line: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{line}");
+}
+
+fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
+    match ev {
+        EngineEvent::RunStarted { resumed, .. } => Some(format!(
+            "[{run_id}] {}",
+            if *resumed { "resuming" } else { "started" }
+        )),
+        EngineEvent::Planned { tasks, .. } => Some(format!("[{run_id}] planned {tasks} tasks")),
+        EngineEvent::TaskChanged {
+            task_id,
+            status,
+            reason,
+            model,
+            iteration,
+            score,
+            ..
+        } => {
+            use crate::domain::status::TaskStatus::*;
+            match status {
+                Running if score.is_some() => Some(format!(
+                    "[{run_id}] {task_id}: iteration {iteration} scored {:.2}{}",
+                    score.unwrap_or_default(),
+                    model.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()
+                )),
+                Running => None,
+                Pending => reason
+                    .as_ref()
+                    .map(|r| format!("[{run_id}] {task_id}: stopped ({r})")),
+                _ => Some(format!(
+                    "[{run_id}] {task_id}: {status}{}",
+                    reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+                )),
+            }
+        }
+        EngineEvent::Breaker {
+            model,
+            from,
+            to,
+            reason,
+            ..
+        } => Some(format!("[{run_id}] breaker {model}: {from} -> {to} ({reason})")),
+        EngineEvent::Warning { message, .. } => Some(format!("[{run_id}] warning: {message}")),
+        EngineEvent::RunFinished {
+            status,
+            cost,
+            reason,
+            ..
+        } => Some(format!(
+            "[{run_id}] finished: {status}, ${:.4}{}",
+            cost.usd(),
+            reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+        )),
+        EngineEvent::Call { .. } => None,
+    }
+}
+
+/// Observe `run_id` until its driver ends; handle Ctrl-C. Returns the final status and whether
+/// the user cancelled.
+pub async fn observe(
+    handle: &EngineHandle,
+    mut events: broadcast::Receiver<EngineEvent>,
+    run_id: &str,
+    mut join: tokio::task::JoinHandle<RunStatus>,
+) -> (RunStatus, bool) {
+    let mut cancelled = false;
+    loop {
+        tokio::select! {
+            st = &mut join => {
+                // Drain what is left so the last lines are printed.
+                while let Ok(ev) = events.try_recv() {
+                    print_event(&ev, run_id);
+                }
+                return (st.unwrap_or(RunStatus::SystemFailure), cancelled);
+            }
+            ev = events.recv() => match ev {
+                Ok(ev) => print_event(&ev, run_id),
+                Err(broadcast::error::RecvError::Lagged(n)) => progress(&format!("[{run_id}] ({n} progress events skipped)")),
+                Err(broadcast::error::RecvError::Closed) => {}
+            },
+            _ = tokio::signal::ctrl_c(), if !cancelled => {
+                cancelled = true;
+                progress(&format!("[{run_id}] cancelling: in-flight calls are stopped and recorded (Ctrl-C again to quit at once)"));
+                handle.cancel(run_id);
+                let second = tokio::spawn(async {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(exit::CANCELLED);
+                    }
+                });
+                drop(second);
+            }
+        }
+    }
+}
+
+fn print_event(ev: &EngineEvent, run_id: &str) {
+    let mine = match ev {
+        EngineEvent::RunStarted { run_id: r, .. }
+        | EngineEvent::Planned { run_id: r, .. }
+        | EngineEvent::TaskChanged { run_id: r, .. }
+        | EngineEvent::RunFinished { run_id: r, .. } => r == run_id,
+        EngineEvent::Breaker { run_id: r, .. } | EngineEvent::Warning { run_id: r, .. } => {
+            r.as_deref().is_none_or(|r| r == run_id)
+        }
+        EngineEvent::Call { .. } => false,
+    };
+    if mine && let Some(line) = describe(ev, run_id) {
+        progress(&line);
+    }
+}
+
+/// Exit code for a finished run.
+pub fn exit_code(status: RunStatus, cancelled: bool) -> i32 {
+    if cancelled { exit::CANCELLED } else { status.exit_code() }
+}
+
+/// Human summary of a run (stdout, text mode).
+pub fn render_text(v: &serde_json::Value) -> String {
+    let mut s = String::new();
+    let g = |k: &str| v.get(k).cloned().unwrap_or_default();
+    s.push_str(&format!(
+        "run {}  {}{}\n",
+        g("id").as_str().unwrap_or(""),
+        g("status").as_str().unwrap_or(""),
+        if g("resumable").as_bool().unwrap_or(false) {
+            " (resumable)"
+        } else {
+            ""
+        }
+    ));
+    s.push_str(&format!(
+        "cost ${:.4} of ${:.2}  calls {}{}\n",
+        g("total_cost_usd").as_f64().unwrap_or(0.0),
+        g("budget_usd").as_f64().unwrap_or(0.0),
+        g("calls"),
+        if g("simulated").as_bool().unwrap_or(false) {
+            "  [sim]"
+        } else {
+            ""
+        }
+    ));
+    if let Some(r) = g("status_reason").as_str() {
+        s.push_str(&format!("reason: {r}\n"));
+    }
+    s.push_str(&format!("output {}\n\n", g("output_dir").as_str().unwrap_or("")));
+    s.push_str(&format!(
+        "{:<8} {:<18} {:<10} {:<22} {:>6} {:>5} {:>9}\n",
+        "task", "type", "status", "model", "score", "iter", "cost"
+    ));
+    for t in g("tasks").as_array().cloned().unwrap_or_default() {
+        let score = t["score"].as_f64().map_or("-".into(), |x| format!("{x:.2}"));
+        s.push_str(&format!(
+            "{:<8} {:<18} {:<10} {:<22} {:>6} {:>5} {:>9}\n",
+            t["id"].as_str().unwrap_or(""),
+            t["type"].as_str().unwrap_or(""),
+            t["status"].as_str().unwrap_or(""),
+            t["model"].as_str().unwrap_or("-"),
+            score,
+            t["iterations"],
+            format!("${:.4}", t["cost_usd"].as_f64().unwrap_or(0.0))
+        ));
+        if let Some(r) = t["status_reason"].as_str() {
+            s.push_str(&format!("         reason: {r}\n"));
+        }
+    }
+    s
+}

@@ -1,0 +1,136 @@
+//! The JSON documents of `cli-contract.md` (`show`, `run`, `resume`, `runs`), built from the store.
+//! Every field is always present (`null` or `[]` when empty).
+
+use crate::domain::Micros;
+use crate::domain::money::usd_json;
+use crate::domain::status::RunStatus;
+use crate::engine::lock;
+use crate::store::{self, RunRow, StoreError};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A stored status with liveness folded in: `running` without a live owner is `interrupted`.
+pub fn effective_status(data_dir: &Path, run: &RunRow) -> RunStatus {
+    if run.status == RunStatus::Running && !lock::is_held(data_dir, &run.id) {
+        RunStatus::Interrupted
+    } else {
+        run.status
+    }
+}
+
+fn round(m: Micros) -> f64 {
+    usd_json(m)
+}
+
+pub fn run_json(c: &Connection, data_dir: &Path, id: &str) -> Result<Value, StoreError> {
+    let run = store::runs::get_run(c, id)?;
+    let status = effective_status(data_dir, &run);
+    let tasks = store::runs::get_tasks(c, id)?;
+    let attempts = store::runs::get_attempts(c, id)?;
+    let costs: HashMap<String, Micros> = store::runs::task_costs(c, id)?.into_iter().collect();
+    let counts = store::runs::call_counts(c, id)?;
+    let breaker = store::runs::breaker_events(c, id)?;
+    let simulated: bool = c
+        .query_row(
+            "SELECT COALESCE(MAX(simulated), 0) FROM calls WHERE run_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap_or(run.simulated);
+    let mut by_task: HashMap<&str, Vec<Value>> = HashMap::new();
+    for a in &attempts {
+        by_task.entry(a.task_id.as_str()).or_default().push(json!({
+            "n": a.n,
+            "model": a.model,
+            "reviewer": a.reviewer,
+            "evaluator": a.evaluator,
+            "score": a.score,
+            "cost_usd": round(a.cost),
+            "validators": a.validators,
+            "failure_reason": a.failure_reason,
+            "critique": a.critique,
+            "at": a.created_at,
+        }));
+    }
+    let last_validators: HashMap<&str, Value> = attempts
+        .iter()
+        .map(|a| (a.task_id.as_str(), json!(a.validators)))
+        .collect();
+    let tasks_json: Vec<Value> = tasks
+        .iter()
+        .map(|t| {
+            let id = t.spec.id.as_str();
+            json!({
+                "id": id,
+                "type": t.spec.task_type,
+                "status": t.status,
+                "status_reason": t.status_reason,
+                "prompt": t.spec.prompt,
+                "dependencies": t.spec.dependencies,
+                "model": t.model,
+                "reviewer": t.reviewer,
+                "score": t.score,
+                "threshold": t.spec.threshold,
+                "iterations": t.iterations,
+                "max_iterations": t.spec.max_iterations,
+                "cost_usd": round(costs.get(id).copied().unwrap_or_default()),
+                "validators": last_validators.get(id).cloned().unwrap_or(json!([])),
+                "attempts": by_task.remove(id).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let tasks_done = tasks.iter().filter(|t| t.status.is_done()).count();
+    Ok(json!({
+        "id": run.id,
+        "status": status,
+        "resumable": status.is_resumable(),
+        "status_reason": run.status_reason,
+        "description": run.description,
+        "criteria": run.criteria,
+        "team": run.team,
+        "strategy": run.strategy,
+        "simulated": simulated,
+        "budget_usd": round(run.budget),
+        "time_limit_secs": run.time_limit_secs,
+        "total_cost_usd": round(run.spent),
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "updated_at": run.updated_at,
+        "output_dir": run.output_dir,
+        "tasks_done": tasks_done,
+        "tasks_total": tasks.len(),
+        "tasks": tasks_json,
+        "calls": counts.total,
+        "calls_ok": counts.ok,
+        "breaker_events": breaker,
+    }))
+}
+
+pub fn runs_json(c: &Connection, data_dir: &Path) -> Result<Value, StoreError> {
+    let runs = store::runs::list_runs(c)?;
+    let v: Vec<Value> = runs
+        .iter()
+        .map(|r| {
+            let status = if r.status == RunStatus::Running && !lock::is_held(data_dir, &r.id) {
+                RunStatus::Interrupted
+            } else {
+                r.status
+            };
+            json!({
+                "id": r.id,
+                "status": status,
+                "resumable": status.is_resumable(),
+                "description": r.description,
+                "team": r.team,
+                "total_cost_usd": round(r.spent),
+                "tasks_done": r.tasks_done,
+                "tasks_total": r.tasks_total,
+                "created_at": r.created_at,
+                "updated_at": r.updated_at,
+            })
+        })
+        .collect();
+    Ok(Value::Array(v))
+}

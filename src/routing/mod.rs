@@ -1,0 +1,8 @@
+//! Which model serves a call: breakers (health), candidate filtering and ranking.
+
+pub mod breaker;
+pub mod health;
+pub mod router;
+
+pub use breaker::{Admission, Breaker, BreakerState, Signal, Transition};
+pub use health::Health;

@@ -1,0 +1,483 @@
+//! Runs, tasks, attempts, calls and artifacts: the SQL behind the engine's state changes.
+
+use super::records::*;
+use super::{StoreError, now_rfc3339};
+use crate::domain::status::{RunStatus, TaskStatus};
+use crate::domain::{Micros, TaskSpec, TaskType, normalize_description};
+use crate::validators::{ValidatorResult, ValidatorSpec};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+pub fn insert_run(c: &Connection, r: &NewRun) -> Result<(), StoreError> {
+    let now = now_rfc3339();
+    let plan = match &r.plan {
+        Some(p) => Some(serde_json::to_string(p).map_err(|e| StoreError::Invalid(e.to_string()))?),
+        None => None,
+    };
+    c.execute(
+        "INSERT INTO runs (id, description, norm_description, criteria, team, strategy, budget_micros,
+            time_limit_secs, concurrency, output_dir, plan_json, status, simulated, created_at,
+            started_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?13, ?13)",
+        params![
+            r.id,
+            r.description,
+            normalize_description(&r.description),
+            r.criteria,
+            r.team,
+            r.strategy,
+            r.budget.0,
+            r.time_limit_secs as i64,
+            r.concurrency as i64,
+            r.output_dir,
+            plan,
+            r.simulated,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+const RUN_COLS: &str = "id, description, criteria, team, strategy, budget_micros, time_limit_secs,
+    concurrency, output_dir, plan_json, status, status_reason, tasks_committed, exec_ms,
+    spent_micros, simulated, created_at, started_at, updated_at, finished_at";
+
+fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
+    let status: String = r.get(10)?;
+    Ok(RunRow {
+        id: r.get(0)?,
+        description: r.get(1)?,
+        criteria: r.get(2)?,
+        team: r.get(3)?,
+        strategy: r.get(4)?,
+        budget: Micros(r.get(5)?),
+        time_limit_secs: r.get::<_, i64>(6)?.max(0) as u64,
+        concurrency: r.get::<_, i64>(7)?.max(1) as usize,
+        output_dir: r.get(8)?,
+        plan_json: r.get(9)?,
+        status: status.parse().unwrap_or(RunStatus::SystemFailure),
+        status_reason: r.get(11)?,
+        tasks_committed: r.get(12)?,
+        exec_ms: r.get::<_, i64>(13)?.max(0) as u64,
+        spent: Micros(r.get(14)?),
+        simulated: r.get(15)?,
+        created_at: r.get(16)?,
+        started_at: r.get(17)?,
+        updated_at: r.get(18)?,
+        finished_at: r.get(19)?,
+    })
+}
+
+pub fn get_run(c: &Connection, id: &str) -> Result<RunRow, StoreError> {
+    c.query_row(
+        &format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"),
+        [id],
+        run_row,
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("no run with id `{id}` (see `orchestrator-tui runs`)")))
+}
+
+/// Newest run id, for `resume --last`.
+pub fn last_run_id(c: &Connection) -> Result<Option<String>, StoreError> {
+    Ok(c.query_row(
+        "SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        [],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
+
+/// Runs with the same normalised description, newest first.
+pub fn runs_matching(c: &Connection, description: &str) -> Result<Vec<RunRow>, StoreError> {
+    let mut st = c.prepare(&format!(
+        "SELECT {RUN_COLS} FROM runs WHERE norm_description = ?1 ORDER BY created_at DESC, rowid DESC"
+    ))?;
+    let rows = st
+        .query_map([normalize_description(description)], run_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT r.id, r.status, r.description, r.team, r.spent_micros, r.updated_at, r.created_at,
+            (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id AND t.status IN ('completed','degraded')),
+            (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id)
+         FROM runs r ORDER BY r.created_at DESC, r.rowid DESC",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            let status: String = r.get(1)?;
+            Ok(RunSummary {
+                id: r.get(0)?,
+                status: status.parse().unwrap_or(RunStatus::SystemFailure),
+                description: r.get(2)?,
+                team: r.get(3)?,
+                spent: Micros(r.get(4)?),
+                updated_at: r.get(5)?,
+                created_at: r.get(6)?,
+                tasks_done: r.get::<_, i64>(7)? as u64,
+                tasks_total: r.get::<_, i64>(8)? as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn set_run_status(
+    c: &Connection,
+    id: &str,
+    status: RunStatus,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let now = now_rfc3339();
+    let finished = (status != RunStatus::Running).then_some(now.clone());
+    c.execute(
+        "UPDATE runs SET status = ?2, status_reason = ?3, updated_at = ?4, finished_at = ?5 WHERE id = ?1",
+        params![id, status.as_str(), reason, now, finished],
+    )?;
+    Ok(())
+}
+
+/// Mark a run as driven again (resume): running, not finished, new limits if given.
+pub fn reopen_run(
+    c: &Connection,
+    id: &str,
+    budget: Option<Micros>,
+    time_limit_secs: Option<u64>,
+) -> Result<(), StoreError> {
+    let now = now_rfc3339();
+    c.execute(
+        "UPDATE runs SET status = 'running', status_reason = NULL, updated_at = ?2, finished_at = NULL,
+            budget_micros = COALESCE(?3, budget_micros), time_limit_secs = COALESCE(?4, time_limit_secs)
+         WHERE id = ?1",
+        params![id, now, budget.map(|b| b.0), time_limit_secs.map(|t| t as i64)],
+    )?;
+    // Tasks caught mid-flight by a crash start over; their attempts so far are kept.
+    c.execute(
+        "UPDATE tasks SET status = 'pending', status_reason = NULL
+         WHERE run_id = ?1 AND status IN ('running', 'failed', 'skipped')",
+        [id],
+    )?;
+    Ok(())
+}
+
+pub fn add_exec_ms(c: &Connection, id: &str, ms: u64) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE runs SET exec_ms = exec_ms + ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, ms as i64, now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// Commit the task list and mark it committed in one step (resume then skips decomposition).
+pub fn insert_tasks(c: &Connection, run_id: &str, tasks: &[TaskSpec]) -> Result<(), StoreError> {
+    let mut st = c.prepare(
+        "INSERT INTO tasks (run_id, id, seq, type, prompt, dependencies, threshold, max_iterations,
+            max_output_tokens, validators, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
+    )?;
+    for (i, t) in tasks.iter().enumerate() {
+        st.execute(params![
+            run_id,
+            t.id,
+            i as i64,
+            t.task_type.as_str(),
+            t.prompt,
+            serde_json::to_string(&t.dependencies).unwrap_or_else(|_| "[]".into()),
+            t.threshold,
+            t.max_iterations,
+            t.max_output_tokens,
+            serde_json::to_string(&t.validators).unwrap_or_else(|_| "[]".into()),
+        ])?;
+    }
+    c.execute(
+        "UPDATE runs SET tasks_committed = 1, updated_at = ?2 WHERE id = ?1",
+        params![run_id, now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+fn task_row(r: &Row) -> rusqlite::Result<TaskRow> {
+    let ty: String = r.get(1)?;
+    let deps: String = r.get(3)?;
+    let vals: String = r.get(7)?;
+    let status: String = r.get(8)?;
+    Ok(TaskRow {
+        spec: TaskSpec {
+            id: r.get(0)?,
+            task_type: ty.parse().unwrap_or(TaskType::CodeGeneration),
+            prompt: r.get(2)?,
+            dependencies: serde_json::from_str(&deps).unwrap_or_default(),
+            threshold: r.get(4)?,
+            max_iterations: r.get(5)?,
+            max_output_tokens: r.get(6)?,
+            validators: serde_json::from_str::<Vec<ValidatorSpec>>(&vals).unwrap_or_default(),
+        },
+        status: status.parse().unwrap_or(TaskStatus::Pending),
+        status_reason: r.get(9)?,
+        model: r.get(10)?,
+        reviewer: r.get(11)?,
+        score: r.get(12)?,
+        iterations: r.get(13)?,
+        output: r.get(14)?,
+    })
+}
+
+pub fn get_tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskRow>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT id, type, prompt, dependencies, threshold, max_iterations, max_output_tokens,
+            validators, status, status_reason, model, reviewer, score, iterations, output
+         FROM tasks WHERE run_id = ?1 ORDER BY seq",
+    )?;
+    let rows = st
+        .query_map([run_id], task_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn set_task_status(
+    c: &Connection,
+    run_id: &str,
+    task_id: &str,
+    status: TaskStatus,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let now = now_rfc3339();
+    c.execute(
+        "UPDATE tasks SET status = ?3, status_reason = ?4,
+            started_at = CASE WHEN ?3 = 'running' THEN ?5 ELSE started_at END,
+            finished_at = CASE WHEN ?3 IN ('completed','degraded','failed','skipped') THEN ?5 ELSE NULL END
+         WHERE run_id = ?1 AND id = ?2",
+        params![run_id, task_id, status.as_str(), reason, now],
+    )?;
+    Ok(())
+}
+
+/// Everything an attempt produced, recorded whole; the task row reflects its best attempt.
+pub struct AttemptWrite<'a> {
+    pub run_id: &'a str,
+    pub task_id: &'a str,
+    pub n: u32,
+    pub model: Option<&'a str>,
+    pub reviewer: Option<&'a str>,
+    pub evaluator: Option<&'a str>,
+    pub score: Option<f64>,
+    pub validators: &'a [ValidatorResult],
+    pub failure_reason: Option<&'a str>,
+    pub critique: Option<&'a str>,
+    pub output: Option<&'a str>,
+}
+
+pub fn insert_attempt(c: &Connection, a: &AttemptWrite) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT OR REPLACE INTO attempts (run_id, task_id, n, model, reviewer, evaluator, score,
+            validators, failure_reason, critique, output, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            a.run_id,
+            a.task_id,
+            a.n,
+            a.model,
+            a.reviewer,
+            a.evaluator,
+            a.score,
+            serde_json::to_string(a.validators).unwrap_or_else(|_| "[]".into()),
+            a.failure_reason,
+            a.critique,
+            a.output,
+            now_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+/// The task's current result: best attempt so far and iteration count.
+#[allow(clippy::too_many_arguments)]
+pub fn update_task_result(
+    c: &Connection,
+    run_id: &str,
+    task_id: &str,
+    model: Option<&str>,
+    reviewer: Option<&str>,
+    score: Option<f64>,
+    iterations: u32,
+    output: Option<&str>,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE tasks SET model = COALESCE(?3, model), reviewer = COALESCE(?4, reviewer),
+            score = COALESCE(?5, score), iterations = ?6, output = COALESCE(?7, output)
+         WHERE run_id = ?1 AND id = ?2",
+        params![run_id, task_id, model, reviewer, score, iterations, output],
+    )?;
+    Ok(())
+}
+
+pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT a.task_id, a.n, a.model, a.reviewer, a.evaluator, a.score, a.validators,
+            a.failure_reason, a.critique, a.output, a.created_at,
+            (SELECT COALESCE(SUM(cost_micros), 0) FROM calls k
+               WHERE k.run_id = a.run_id AND k.task_id = a.task_id AND k.attempt = a.n)
+         FROM attempts a WHERE a.run_id = ?1 ORDER BY a.task_id, a.n",
+    )?;
+    let rows = st
+        .query_map([run_id], |r| {
+            let v: String = r.get(6)?;
+            Ok(AttemptRow {
+                task_id: r.get(0)?,
+                n: r.get(1)?,
+                model: r.get(2)?,
+                reviewer: r.get(3)?,
+                evaluator: r.get(4)?,
+                score: r.get(5)?,
+                validators: serde_json::from_str(&v).unwrap_or_default(),
+                failure_reason: r.get(7)?,
+                critique: r.get(8)?,
+                output: r.get(9)?,
+                created_at: r.get(10)?,
+                cost: Micros(r.get(11)?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Record one provider request and charge its settled cost to the run in the same transaction.
+pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
+    let now = now_rfc3339();
+    c.execute(
+        "INSERT INTO calls (run_id, task_id, attempt, role, provider, model, simulated, input_tokens,
+            cached_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, ttft_ms, outcome,
+            error, retry, breaker_after, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+        params![
+            k.run_id,
+            k.task_id,
+            k.attempt,
+            k.role,
+            k.provider,
+            k.model,
+            k.simulated,
+            k.input_tokens as i64,
+            k.cached_tokens as i64,
+            k.output_tokens as i64,
+            k.reasoning_tokens as i64,
+            k.cost.0,
+            k.latency_ms as i64,
+            k.ttft_ms.map(|t| t as i64),
+            k.outcome,
+            k.error,
+            k.retry,
+            k.breaker_after,
+            now
+        ],
+    )?;
+    let id = c.last_insert_rowid();
+    if let Some(run) = &k.run_id
+        && k.cost.0 != 0
+    {
+        c.execute(
+            "UPDATE runs SET spent_micros = spent_micros + ?2 WHERE id = ?1",
+            params![run, k.cost.0],
+        )?;
+    }
+    Ok(id)
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallCounts {
+    pub total: u64,
+    pub ok: u64,
+    pub cost: Micros,
+}
+
+pub fn call_counts(c: &Connection, run_id: &str) -> Result<CallCounts, StoreError> {
+    Ok(c.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0), COALESCE(SUM(cost_micros), 0)
+         FROM calls WHERE run_id = ?1",
+        [run_id],
+        |r| {
+            Ok(CallCounts {
+                total: r.get::<_, i64>(0)? as u64,
+                ok: r.get::<_, i64>(1)? as u64,
+                cost: Micros(r.get(2)?),
+            })
+        },
+    )?)
+}
+
+/// Settled cost per task of a run.
+pub fn task_costs(c: &Connection, run_id: &str) -> Result<Vec<(String, Micros)>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT task_id, SUM(cost_micros) FROM calls WHERE run_id = ?1 AND task_id IS NOT NULL GROUP BY task_id",
+    )?;
+    let rows = st
+        .query_map([run_id], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn insert_breaker_event(
+    c: &Connection,
+    run_id: Option<&str>,
+    e: &BreakerEventRow,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO breaker_events (at, run_id, model, from_state, to_state, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![e.at, run_id, e.model, e.from, e.to, e.reason],
+    )?;
+    Ok(())
+}
+
+pub fn breaker_events(c: &Connection, run_id: &str) -> Result<Vec<BreakerEventRow>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT at, model, from_state, to_state, reason FROM breaker_events WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let rows = st
+        .query_map([run_id], |r| {
+            Ok(BreakerEventRow {
+                at: r.get(0)?,
+                model: r.get(1)?,
+                from: r.get(2)?,
+                to: r.get(3)?,
+                reason: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn insert_artifact(
+    c: &Connection,
+    run_id: &str,
+    task_id: Option<&str>,
+    path: &str,
+    bytes: u64,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT OR REPLACE INTO artifacts (run_id, task_id, path, bytes) VALUES (?1, ?2, ?3, ?4)",
+        params![run_id, task_id, path, bytes as i64],
+    )?;
+    Ok(())
+}
+
+pub fn log_event(
+    c: &Connection,
+    run_id: Option<&str>,
+    level: &str,
+    message: &str,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO run_events (at, run_id, level, message) VALUES (?1, ?2, ?3, ?4)",
+        params![now_rfc3339(), run_id, level, message],
+    )?;
+    Ok(())
+}
+
+pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
+    c.execute("DELETE FROM calls WHERE run_id = ?1", [run_id])?;
+    c.execute("DELETE FROM runs WHERE id = ?1", [run_id])?;
+    Ok(())
+}
