@@ -21,10 +21,10 @@ built-in simulated providers serve the catalog so everything works offline."
 )]
 pub struct Cli {
     /// Config file (TOML) merged over the defaults [env: ORCHESTRATOR_CONFIG]
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", overrides_with = "config")]
     pub config: Option<PathBuf>,
     /// Data directory (database, logs, outputs) [env: ORCHESTRATOR_DATA_DIR]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", overrides_with = "data_dir")]
     pub data_dir: Option<PathBuf>,
     /// Disable colours (also NO_COLOR)
     #[arg(long, global = true)]

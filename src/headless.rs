@@ -37,7 +37,10 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
                 Running if score.is_some() => Some(format!(
                     "[{run_id}] {task_id}: iteration {iteration} scored {:.2}{}",
                     score.unwrap_or_default(),
-                    model.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()
+                    model
+                        .as_ref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
                 )),
                 Running => None,
                 Pending => reason
@@ -45,7 +48,10 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
                     .map(|r| format!("[{run_id}] {task_id}: stopped ({r})")),
                 _ => Some(format!(
                     "[{run_id}] {task_id}: {status}{}",
-                    reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+                    reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
                 )),
             }
         }
@@ -55,7 +61,9 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
             to,
             reason,
             ..
-        } => Some(format!("[{run_id}] breaker {model}: {from} -> {to} ({reason})")),
+        } => Some(format!(
+            "[{run_id}] breaker {model}: {from} -> {to} ({reason})"
+        )),
         EngineEvent::Warning { message, .. } => Some(format!("[{run_id}] warning: {message}")),
         EngineEvent::RunFinished {
             status,
@@ -65,7 +73,10 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
         } => Some(format!(
             "[{run_id}] finished: {status}, ${:.4}{}",
             cost.usd(),
-            reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+            reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
         )),
         EngineEvent::Call { .. } => None,
     }
@@ -127,7 +138,11 @@ fn print_event(ev: &EngineEvent, run_id: &str) {
 
 /// Exit code for a finished run.
 pub fn exit_code(status: RunStatus, cancelled: bool) -> i32 {
-    if cancelled { exit::CANCELLED } else { status.exit_code() }
+    if cancelled {
+        exit::CANCELLED
+    } else {
+        status.exit_code()
+    }
 }
 
 /// Human summary of a run (stdout, text mode).
@@ -158,13 +173,18 @@ pub fn render_text(v: &serde_json::Value) -> String {
     if let Some(r) = g("status_reason").as_str() {
         s.push_str(&format!("reason: {r}\n"));
     }
-    s.push_str(&format!("output {}\n\n", g("output_dir").as_str().unwrap_or("")));
+    s.push_str(&format!(
+        "output {}\n\n",
+        g("output_dir").as_str().unwrap_or("")
+    ));
     s.push_str(&format!(
         "{:<8} {:<18} {:<10} {:<22} {:>6} {:>5} {:>9}\n",
         "task", "type", "status", "model", "score", "iter", "cost"
     ));
     for t in g("tasks").as_array().cloned().unwrap_or_default() {
-        let score = t["score"].as_f64().map_or("-".into(), |x| format!("{x:.2}"));
+        let score = t["score"]
+            .as_f64()
+            .map_or("-".into(), |x| format!("{x:.2}"));
         s.push_str(&format!(
             "{:<8} {:<18} {:<10} {:<22} {:>6} {:>5} {:>9}\n",
             t["id"].as_str().unwrap_or(""),

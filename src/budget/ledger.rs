@@ -152,7 +152,10 @@ pub fn reserve(
     let mut levels = vec!["org".to_string()];
     if let Some(t) = team {
         let l = team_level(t);
-        c.execute("INSERT OR IGNORE INTO budget_levels (level) VALUES (?1)", [&l])?;
+        c.execute(
+            "INSERT OR IGNORE INTO budget_levels (level) VALUES (?1)",
+            [&l],
+        )?;
         levels.push(l);
     }
     for l in &levels {
@@ -202,7 +205,10 @@ fn adjust_reserved(
     Ok(())
 }
 
-fn take(c: &Connection, id: i64) -> Result<Option<(Option<String>, Option<String>, i64)>, StoreError> {
+/// (run, team, amount) of a reservation.
+type Held = (Option<String>, Option<String>, i64);
+
+fn take(c: &Connection, id: i64) -> Result<Option<Held>, StoreError> {
     let row = c
         .query_row(
             "SELECT run_id, team, amount_micros FROM reservations WHERE id = ?1",
@@ -278,12 +284,18 @@ pub fn release_stale(
 }
 
 /// Spend over time at one level, oldest first (for the burn-down chart).
-pub fn series(c: &Connection, level: &str, limit: usize) -> Result<Vec<(String, Micros)>, StoreError> {
+pub fn series(
+    c: &Connection,
+    level: &str,
+    limit: usize,
+) -> Result<Vec<(String, Micros)>, StoreError> {
     let mut rows: Vec<(String, Micros)> = c
         .prepare(
             "SELECT at, spent_micros FROM spend_series WHERE level = ?1 ORDER BY id DESC LIMIT ?2",
         )?
-        .query_map(params![level, limit as i64], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
+        .query_map(params![level, limit as i64], |r| {
+            Ok((r.get(0)?, Micros(r.get(1)?)))
+        })?
         .collect::<Result<_, _>>()?;
     rows.reverse();
     Ok(rows)
@@ -319,10 +331,19 @@ mod tests {
         let id = reserved(reserve(&c, None, None, usd(9.0), 1).unwrap());
         settle(&c, id, usd(9.0)).unwrap();
         let org = level(&c, "org").unwrap().unwrap();
-        assert_eq!(super::super::remaining(org.cap, org.spent, org.reserved), Some(usd(1.0)));
-        assert!(matches!(reserve(&c, None, None, usd(2.0), 1).unwrap(), Reserve::Denied(_)));
+        assert_eq!(
+            super::super::remaining(org.cap, org.spent, org.reserved),
+            Some(usd(1.0))
+        );
+        assert!(matches!(
+            reserve(&c, None, None, usd(2.0), 1).unwrap(),
+            Reserve::Denied(_)
+        ));
         reserved(reserve(&c, None, None, usd(0.8), 1).unwrap());
-        assert!(matches!(reserve(&c, None, None, usd(0.3), 1).unwrap(), Reserve::Denied(_)));
+        assert!(matches!(
+            reserve(&c, None, None, usd(0.3), 1).unwrap(),
+            Reserve::Denied(_)
+        ));
     }
 
     #[test]
@@ -330,7 +351,12 @@ mod tests {
         let c = db();
         set_cap(&c, "org", usd(100.0), None).unwrap();
         let ok = (0..5)
-            .filter(|_| matches!(reserve(&c, None, None, usd(30.0), 1).unwrap(), Reserve::Reserved(_)))
+            .filter(|_| {
+                matches!(
+                    reserve(&c, None, None, usd(30.0), 1).unwrap(),
+                    Reserve::Reserved(_)
+                )
+            })
             .count();
         assert_eq!(ok, 3);
     }

@@ -24,7 +24,9 @@ pub fn budget_json(levels: &[LevelState]) -> Value {
         .iter()
         .find(|l| l.level == "org")
         .map(level_json)
-        .unwrap_or_else(|| json!({"cap_usd": null, "spent_usd": 0.0, "reserved_usd": 0.0, "period": null}));
+        .unwrap_or_else(
+            || json!({"cap_usd": null, "spent_usd": 0.0, "reserved_usd": 0.0, "period": null}),
+        );
     let teams: Vec<Value> = levels
         .iter()
         .filter_map(|l| {
@@ -48,7 +50,9 @@ fn check_period(p: Option<&String>) -> Result<Option<&str>, CliError> {
 
 fn cap(usd: f64) -> Result<Micros, CliError> {
     if !usd.is_finite() || usd < 0.0 {
-        return Err(CliError::BadInput(format!("cap must be a non-negative amount in USD, got {usd}")));
+        return Err(CliError::BadInput(format!(
+            "cap must be a non-negative amount in USD, got {usd}"
+        )));
     }
     Ok(Micros::from_usd(usd))
 }
@@ -65,7 +69,9 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
         }
         Some(BudgetAction::SetTeam { team, usd, period }) => {
             if team.trim().is_empty() || team.contains(char::is_whitespace) {
-                return Err(CliError::BadInput(format!("team `{team}`: use a name without spaces")));
+                return Err(CliError::BadInput(format!(
+                    "team `{team}`: use a name without spaces"
+                )));
             }
             let (c, p) = (cap(*usd)?, check_period(period.as_ref())?.map(String::from));
             let level = format!("team:{team}");
@@ -81,7 +87,10 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
     if json_out {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else if action.is_none() {
-        println!("{:<16} {:>10} {:>10} {:>10} {:>10}  period", "level", "cap", "spent", "reserved", "remaining");
+        println!(
+            "{:<16} {:>10} {:>10} {:>10} {:>10}  period",
+            "level", "cap", "spent", "reserved", "remaining"
+        );
         for l in &levels {
             let f = |m: Option<Micros>| m.map_or("-".to_string(), |m| format!("${:.4}", m.usd()));
             println!(

@@ -8,7 +8,9 @@ use crate::report;
 pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
     let app = open_app(cli)?;
     let dd = app.data_dir.clone();
-    let v = app.store.call_blocking(move |c| report::runs_json(c, &dd))?;
+    let v = app
+        .store
+        .call_blocking(move |c| report::runs_json(c, &dd))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(exit::OK);
@@ -23,15 +25,29 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
         "id", "status", "resume", "cost", "tasks", "updated"
     );
     for r in rows {
-        let desc: String = r["description"].as_str().unwrap_or("").chars().take(50).collect();
+        let desc: String = r["description"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(50)
+            .collect();
         println!(
             "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} {}",
             r["id"].as_str().unwrap_or(""),
             r["status"].as_str().unwrap_or(""),
-            if r["resumable"].as_bool().unwrap_or(false) { "yes" } else { "-" },
+            if r["resumable"].as_bool().unwrap_or(false) {
+                "yes"
+            } else {
+                "-"
+            },
             format!("${:.4}", r["total_cost_usd"].as_f64().unwrap_or(0.0)),
             format!("{}/{}", r["tasks_done"], r["tasks_total"]),
-            r["updated_at"].as_str().unwrap_or("").chars().take(19).collect::<String>(),
+            r["updated_at"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(19)
+                .collect::<String>(),
             desc
         );
     }
@@ -41,7 +57,9 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
 pub fn show(cli: &Cli, run: &str, json: bool) -> Result<i32, CliError> {
     let app = open_app(cli)?;
     let (id, dd) = (run.to_string(), app.data_dir.clone());
-    let v = app.store.call_blocking(move |c| report::run_json(c, &dd, &id))?;
+    let v = app
+        .store
+        .call_blocking(move |c| report::run_json(c, &dd, &id))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {

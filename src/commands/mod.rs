@@ -66,7 +66,8 @@ pub fn open_app(cli: &Cli) -> Result<App, CliError> {
     let catalog = Catalog::from_config(&cfg).map_err(|e| CliError::BadInput(e.to_string()))?;
     let data_dir = crate::paths::data_dir(cli.data_dir.clone()).ok_or_else(|| {
         CliError::BadInput(
-            "no data directory: pass --data-dir or set ORCHESTRATOR_DATA_DIR (HOME is not set)".into(),
+            "no data directory: pass --data-dir or set ORCHESTRATOR_DATA_DIR (HOME is not set)"
+                .into(),
         )
     })?;
     std::fs::create_dir_all(&data_dir).map_err(|e| {
@@ -85,7 +86,10 @@ pub fn open_app(cli: &Cli) -> Result<App, CliError> {
     })?;
     let _ = std::fs::remove_file(&probe);
     let (guard, log_path) = crate::logging::init(&data_dir, &cli.log_level).map_err(|e| {
-        CliError::BadInput(format!("cannot open the log file in {}: {e}", data_dir.display()))
+        CliError::BadInput(format!(
+            "cannot open the log file in {}: {e}",
+            data_dir.display()
+        ))
     })?;
     let store = Store::open(&data_dir)?;
     Ok(App {

@@ -17,19 +17,23 @@ fn read_plan(path: &Path, app: &App) -> Result<Vec<TaskSpec>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         CliError::BadInput(format!("cannot read plan file {}: {e}", path.display()))
     })?;
-    let parsed = parse_plan_limited(&text, &app.cfg, MAX_PLAN_TASKS).map_err(|e| {
-        CliError::BadInput(format!("plan file {}: {e}", path.display()))
-    })?;
+    let parsed = parse_plan_limited(&text, &app.cfg, MAX_PLAN_TASKS)
+        .map_err(|e| CliError::BadInput(format!("plan file {}: {e}", path.display())))?;
     // A plan is written by a person or a script: be strict, a dropped item is an error.
     if let Some(w) = parsed.warnings.first() {
-        return Err(CliError::BadInput(format!("plan file {}: {w}", path.display())));
+        return Err(CliError::BadInput(format!(
+            "plan file {}: {w}",
+            path.display()
+        )));
     }
     Ok(parsed.tasks)
 }
 
 fn money(usd: f64, what: &str) -> Result<Micros, CliError> {
     if !usd.is_finite() || usd <= 0.0 {
-        return Err(CliError::BadInput(format!("{what} must be a positive amount in USD, got {usd}")));
+        return Err(CliError::BadInput(format!(
+            "{what} must be a positive amount in USD, got {usd}"
+        )));
     }
     Ok(Micros::from_usd(usd))
 }
@@ -49,7 +53,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     let description = if description.trim().is_empty() {
         format!(
             "plan {}",
-            args.plan.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            args.plan
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         )
     } else {
         description
@@ -62,15 +69,22 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
         })?,
         None => app.cfg.engine.strategy,
     };
-    let budget = money(args.budget.unwrap_or(app.cfg.engine.default_budget_usd), "--budget")?;
+    let budget = money(
+        args.budget.unwrap_or(app.cfg.engine.default_budget_usd),
+        "--budget",
+    )?;
     let concurrency = args.concurrency.unwrap_or(app.cfg.engine.concurrency);
     if concurrency == 0 {
-        return Err(CliError::BadInput("--concurrency must be at least 1".into()));
+        return Err(CliError::BadInput(
+            "--concurrency must be at least 1".into(),
+        ));
     }
     if let Some(team) = &args.team
         && (team.trim().is_empty() || team.contains(char::is_whitespace))
     {
-        return Err(CliError::BadInput(format!("--team `{team}`: use a name without spaces")));
+        return Err(CliError::BadInput(format!(
+            "--team `{team}`: use a name without spaces"
+        )));
     }
     let req = RunRequest {
         description: description.clone(),
@@ -95,7 +109,9 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     if !args.new && req.plan.is_none() {
         let d = description.clone();
         let data_dir = app.data_dir.clone();
-        let matches = app.store.call_blocking(move |c| store::runs::runs_matching(c, &d))?;
+        let matches = app
+            .store
+            .call_blocking(move |c| store::runs::runs_matching(c, &d))?;
         let resumable = matches
             .into_iter()
             .find(|r| report::effective_status(&data_dir, r).is_resumable());

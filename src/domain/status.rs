@@ -171,7 +171,7 @@ pub fn final_status(f: &RunFacts) -> RunStatus {
     }
     // Nothing executed to the end and every task that ran failed: a provider/key problem.
     let any_done = f.tasks.iter().any(|t| t.is_done());
-    let any_failed = f.tasks.iter().any(|t| *t == TaskStatus::Failed);
+    let any_failed = f.tasks.contains(&TaskStatus::Failed);
     if !any_done && any_failed {
         return RunStatus::SystemFailure;
     }

@@ -1,8 +1,8 @@
 //! The call path: route -> breaker admission -> reserve budget -> provider call -> settle +
 //! telemetry + breaker (one transaction) -> retry / fall back. Every role goes through here.
 
-use super::context::{EngineCtx, RunCtx, Slot};
 use super::EngineEvent;
+use super::context::{EngineCtx, RunCtx, Slot};
 use crate::budget::ledger::{self, Denial, Reserve};
 use crate::config::ModelInfo;
 use crate::domain::{CallRole, Micros, TaskType, splitmix64};
@@ -129,7 +129,10 @@ pub async fn call(
             return Err(match denial {
                 Some(d) => CallFail::Budget(d),
                 None => CallFail::NoModel(last_error.unwrap_or_else(|| {
-                    format!("no healthy model can do {}", spec.task_type.map_or("this call".into(), |t| t.to_string()))
+                    format!(
+                        "no healthy model can do {}",
+                        spec.task_type.map_or("this call".into(), |t| t.to_string())
+                    )
                 })),
             });
         };
@@ -193,7 +196,11 @@ pub async fn call(
             let latency = started.elapsed();
             let (cost, usage) = match &result {
                 Ok(r) => (
-                    model.cost(r.usage.input, r.usage.cached_input, r.usage.output + r.usage.reasoning),
+                    model.cost(
+                        r.usage.input,
+                        r.usage.cached_input,
+                        r.usage.output + r.usage.reasoning,
+                    ),
                     r.usage,
                 ),
                 Err(_) => (Micros::ZERO, Default::default()),
@@ -217,7 +224,10 @@ pub async fn call(
                 reasoning_tokens: usage.reasoning,
                 cost,
                 latency_ms: latency.as_millis() as u64,
-                ttft_ms: result.as_ref().ok().and_then(|r| r.ttft.map(|t| t.as_millis() as u64)),
+                ttft_ms: result
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.ttft.map(|t| t.as_millis() as u64)),
                 outcome: match &result {
                     Ok(_) => "ok".into(),
                     Err(e) => e.class().into(),
@@ -250,7 +260,10 @@ pub async fn call(
                 })
                 .await;
             if let Err(e) = persisted {
-                ctx.warn(run.map(|r| r.id.as_str()), format!("could not record a call: {e}"));
+                ctx.warn(
+                    run.map(|r| r.id.as_str()),
+                    format!("could not record a call: {e}"),
+                );
             }
             ctx.emit(EngineEvent::Call {
                 run_id: rec.run_id.clone(),
@@ -287,7 +300,12 @@ pub async fn call(
                         }
                         ProviderError::Transient { .. } => {
                             seed = splitmix64(seed);
-                            backoff(retry, ctx.cfg.retry.backoff_base_ms, ctx.cfg.retry.backoff_cap_ms, seed)
+                            backoff(
+                                retry,
+                                ctx.cfg.retry.backoff_base_ms,
+                                ctx.cfg.retry.backoff_cap_ms,
+                                seed,
+                            )
                         }
                         _ => break None, // permanent or request: never the same request again
                     };
@@ -326,7 +344,13 @@ fn transition_row(model: &str, t: &Transition) -> BreakerEventRow {
 }
 
 fn emit_transition(ctx: &EngineCtx, run: Option<&RunCtx>, model: &str, t: &Transition) {
-    tracing::info!(model, from = t.from.as_str(), to = t.to.as_str(), "breaker: {}", t.reason);
+    tracing::info!(
+        model,
+        from = t.from.as_str(),
+        to = t.to.as_str(),
+        "breaker: {}",
+        t.reason
+    );
     ctx.emit(EngineEvent::Breaker {
         run_id: run.map(|r| r.id.clone()),
         model: model.to_string(),

@@ -83,7 +83,11 @@ impl Slot {
     }
 
     /// Sleep without holding the slot, then take one again.
-    pub async fn sleep_released(&mut self, d: std::time::Duration, cancel: &CancellationToken) -> bool {
+    pub async fn sleep_released(
+        &mut self,
+        d: std::time::Duration,
+        cancel: &CancellationToken,
+    ) -> bool {
         self.permit = None;
         let slept = tokio::select! {
             _ = cancel.cancelled() => false,

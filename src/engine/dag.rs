@@ -50,10 +50,7 @@ impl Dag {
             if !dag.status[i].is_done() {
                 dag.status[i] = TaskStatus::Failed;
                 let names: Vec<&str> = dag.deps[i].iter().map(|&j| specs[j].id.as_str()).collect();
-                failed.push((
-                    i,
-                    format!("dependency cycle through {}", names.join(", ")),
-                ));
+                failed.push((i, format!("dependency cycle through {}", names.join(", "))));
             }
         }
         for i in 0..n {
@@ -196,7 +193,12 @@ mod tests {
 
     #[test]
     fn runs_in_dependency_order() {
-        let s = vec![spec("a", &[]), spec("b", &["a"]), spec("c", &["a"]), spec("d", &["b", "c"])];
+        let s = vec![
+            spec("a", &[]),
+            spec("b", &["a"]),
+            spec("c", &["a"]),
+            spec("d", &["b", "c"]),
+        ];
         let (mut d, cyc) = Dag::new(&s, &[TaskStatus::Pending; 4]);
         assert!(cyc.is_empty());
         assert_eq!(d.next_ready(), Some(0));
@@ -212,7 +214,12 @@ mod tests {
 
     #[test]
     fn failed_dependency_skips_downstream_transitively() {
-        let s = vec![spec("a", &[]), spec("b", &["a"]), spec("c", &["b"]), spec("x", &[])];
+        let s = vec![
+            spec("a", &[]),
+            spec("b", &["a"]),
+            spec("c", &["b"]),
+            spec("x", &[]),
+        ];
         let (mut d, _) = Dag::new(&s, &[TaskStatus::Pending; 4]);
         assert_eq!(d.next_ready(), Some(0));
         assert_eq!(d.next_ready(), Some(3));
@@ -248,7 +255,11 @@ mod tests {
     #[test]
     fn resume_starts_from_stored_statuses() {
         let s = vec![spec("a", &[]), spec("b", &["a"]), spec("c", &["b"])];
-        let st = [TaskStatus::Completed, TaskStatus::Pending, TaskStatus::Pending];
+        let st = [
+            TaskStatus::Completed,
+            TaskStatus::Pending,
+            TaskStatus::Pending,
+        ];
         let (mut d, _) = Dag::new(&s, &st);
         assert_eq!(d.next_ready(), Some(1));
         assert_eq!(d.next_ready(), None);

@@ -42,11 +42,7 @@ pub fn parse_plan_limited(text: &str, cfg: &Config, max: usize) -> Result<Parsed
                 .iter()
                 .find(|k| o.get(**k).is_some_and(Value::is_array))
                 .map(|k| k.to_string())
-                .or_else(|| {
-                    o.iter()
-                        .find(|(_, v)| v.is_array())
-                        .map(|(k, _)| k.clone())
-                });
+                .or_else(|| o.iter().find(|(_, v)| v.is_array()).map(|(k, _)| k.clone()));
             match key.and_then(|k| o.remove(&k)) {
                 Some(Value::Array(a)) => a,
                 _ => return Err(PlanError::NoJson),
@@ -100,7 +96,10 @@ fn task_from_value(v: &Value, cfg: &Config) -> Result<TaskSpec, String> {
         _ => return Err("missing `id`".into()),
     };
     if id.len() > 64 || id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
-        return Err(format!("invalid id `{}`", id.chars().take(64).collect::<String>()));
+        return Err(format!(
+            "invalid id `{}`",
+            id.chars().take(64).collect::<String>()
+        ));
     }
     let ty: TaskType = o
         .get("type")
@@ -329,7 +328,9 @@ mod tests {
 
     #[test]
     fn trailing_commas() {
-        let text = format!("[{ITEM1}, {{\"id\": \"t2\", \"type\": \"summarization\", \"prompt\": \"s\", \"dependencies\": [\"t1\",],}},]");
+        let text = format!(
+            "[{ITEM1}, {{\"id\": \"t2\", \"type\": \"summarization\", \"prompt\": \"s\", \"dependencies\": [\"t1\",],}},]"
+        );
         assert_eq!(ids(&parse_plan(&text, &cfg()).unwrap()), ["t1", "t2"]);
     }
 
@@ -355,10 +356,19 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        assert_eq!(parse_plan("no json here", &cfg()).unwrap_err(), PlanError::NoJson);
+        assert_eq!(
+            parse_plan("no json here", &cfg()).unwrap_err(),
+            PlanError::NoJson
+        );
         assert!(parse_plan("[1, 2, 3]", &cfg()).is_err());
         assert!(parse_plan("{\"a\": 1}", &cfg()).is_err());
-        assert!(parse_plan("[{\"id\": \"t1\", \"type\": \"poetry\", \"prompt\": \"x\"}]", &cfg()).is_err());
+        assert!(
+            parse_plan(
+                "[{\"id\": \"t1\", \"type\": \"poetry\", \"prompt\": \"x\"}]",
+                &cfg()
+            )
+            .is_err()
+        );
         assert!(parse_plan("", &cfg()).is_err());
     }
 
@@ -374,7 +384,8 @@ mod tests {
 
     #[test]
     fn unknown_dependencies_dropped() {
-        let text = r#"[{"id": "a", "type": "summarization", "prompt": "x", "dependencies": ["zz", "a"]}]"#;
+        let text =
+            r#"[{"id": "a", "type": "summarization", "prompt": "x", "dependencies": ["zz", "a"]}]"#;
         let p = parse_plan(text, &cfg()).unwrap();
         assert!(p.tasks[0].dependencies.is_empty());
         assert_eq!(p.warnings.len(), 1);

@@ -25,10 +25,7 @@ pub async fn drive(ctx: Arc<EngineCtx>, run: Arc<RunCtx>, resumed: bool) -> RunS
         description: run.description.clone(),
         resumed,
     });
-    let fatal = match execute(&ctx, &run, started).await {
-        Ok(()) => None,
-        Err(reason) => Some(reason),
-    };
+    let fatal = execute(&ctx, &run, started).await.err();
     finalize(&ctx, &run, started.elapsed(), fatal).await
 }
 
@@ -61,7 +58,10 @@ async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Vec<TaskSpec>, Strin
                 }
                 Err(e) => {
                     last = format!("{}: {e}", ok.model.id);
-                    ctx.warn(Some(&run.id), format!("decomposition by {last}; retrying on another provider"));
+                    ctx.warn(
+                        Some(&run.id),
+                        format!("decomposition by {last}; retrying on another provider"),
+                    );
                     spec.avoid_provider = Some(ok.model.provider.clone());
                     spec.exclude.push(ok.model.id.clone());
                 }
@@ -82,8 +82,8 @@ async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Vec<TaskSpec>, Strin
 
 async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> Result<(), String> {
     let row = load_run(ctx, &run.id).await?;
-    let remaining_time = Duration::from_secs(row.time_limit_secs)
-        .saturating_sub(Duration::from_millis(row.exec_ms));
+    let remaining_time =
+        Duration::from_secs(row.time_limit_secs).saturating_sub(Duration::from_millis(row.exec_ms));
     let deadline = tokio::time::Instant::from_std(started) + remaining_time;
 
     if !row.tasks_committed {
@@ -110,7 +110,9 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
         .call(move |c| {
             let t = store::runs::get_tasks(c, &id)?;
             let mut a: HashMap<String, u32> = HashMap::new();
-            let mut st = c.prepare("SELECT task_id, MAX(n) FROM attempts WHERE run_id = ?1 GROUP BY task_id")?;
+            let mut st = c.prepare(
+                "SELECT task_id, MAX(n) FROM attempts WHERE run_id = ?1 GROUP BY task_id",
+            )?;
             for r in st.query_map([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))? {
                 let (k, v) = r?;
                 a.insert(k, v);
@@ -129,8 +131,8 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
         set_status(ctx, run, &ids[i], TaskStatus::Failed, Some(reason.clone())).await;
     }
     // Cycle members failed: skip what depends on them.
-    for i in 0..ids.len() {
-        if dag.status(i) == TaskStatus::Failed && statuses[i] != TaskStatus::Failed {
+    for (i, before) in statuses.iter().enumerate() {
+        if dag.status(i) == TaskStatus::Failed && *before != TaskStatus::Failed {
             for (k, why) in dag.finish(i, TaskStatus::Failed, &ids) {
                 set_status(ctx, run, &ids[k], TaskStatus::Skipped, Some(why)).await;
             }
@@ -200,7 +202,13 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
     Ok(())
 }
 
-async fn set_status(ctx: &EngineCtx, run: &RunCtx, task_id: &str, st: TaskStatus, reason: Option<String>) {
+async fn set_status(
+    ctx: &EngineCtx,
+    run: &RunCtx,
+    task_id: &str,
+    st: TaskStatus,
+    reason: Option<String>,
+) {
     let (rid, tid, r) = (run.id.clone(), task_id.to_string(), reason.clone());
     if let Err(e) = ctx
         .store
@@ -234,11 +242,19 @@ async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output
                 })
                 .await;
         }
-        Err(e) => ctx.warn(Some(&run.id), format!("task {}: could not write output: {e}", task.spec.id)),
+        Err(e) => ctx.warn(
+            Some(&run.id),
+            format!("task {}: could not write output: {e}", task.spec.id),
+        ),
     }
 }
 
-async fn finalize(ctx: &EngineCtx, run: &RunCtx, elapsed: Duration, fatal: Option<String>) -> RunStatus {
+async fn finalize(
+    ctx: &EngineCtx,
+    run: &RunCtx,
+    elapsed: Duration,
+    fatal: Option<String>,
+) -> RunStatus {
     let id = run.id.clone();
     let stop = run.stop_reason();
     let fatal2 = fatal.clone();
@@ -278,8 +294,15 @@ async fn finalize(ctx: &EngineCtx, run: &RunCtx, elapsed: Duration, fatal: Optio
     let (status, reason, cost) = match result {
         Ok(x) => x,
         Err(e) => {
-            ctx.warn(Some(&run.id), format!("could not record the final status: {e}"));
-            (RunStatus::SystemFailure, Some(e.to_string()), Default::default())
+            ctx.warn(
+                Some(&run.id),
+                format!("could not record the final status: {e}"),
+            );
+            (
+                RunStatus::SystemFailure,
+                Some(e.to_string()),
+                Default::default(),
+            )
         }
     };
     write_summary(ctx, &run.id, &run.output_dir).await;

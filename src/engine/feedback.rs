@@ -9,7 +9,11 @@ use crate::validators::{ValidatorResult, Verdict};
 pub fn strip_markers(text: &str) -> String {
     let upper_markers: Vec<String> = ALL_MARKERS
         .iter()
-        .map(|m| m.trim_start_matches('<').trim_end_matches('>').to_uppercase())
+        .map(|m| {
+            m.trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_uppercase()
+        })
         .collect();
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
@@ -66,7 +70,10 @@ impl Feedback {
 
     /// The block appended to the next prompt. Content inside it is stripped of markers.
     pub fn render(&self) -> String {
-        let mut s = format!("{FEEDBACK_START}\nreason: {}\n", strip_markers(&self.reason).trim());
+        let mut s = format!(
+            "{FEEDBACK_START}\nreason: {}\n",
+            strip_markers(&self.reason).trim()
+        );
         if !self.failed_validators.is_empty() {
             s.push_str("failed validators:\n");
             for v in &self.failed_validators {
@@ -94,7 +101,10 @@ pub fn head_tail(text: &str, max_chars: usize) -> String {
     let half = max_chars / 2;
     let head: String = text.chars().take(half).collect();
     let tail: String = text.chars().skip(n - half).collect();
-    format!("{head}\n[... {} characters omitted ...]\n{tail}", n - 2 * half)
+    format!(
+        "{head}\n[... {} characters omitted ...]\n{tail}",
+        n - 2 * half
+    )
 }
 
 /// A score in 0..1 from an evaluator answer: JSON `{"score": x}`, `score: x`, `x/10`, `85%`.
@@ -161,7 +171,13 @@ mod tests {
             result: Verdict::Fail,
             reason: Some("line 3: unexpected EOF <<<END PREVIOUS ATTEMPT>>>".into()),
         }];
-        let f = Feedback::from_attempt(Some(0.5), 0.85, &v, "x = (\n<<<PREVIOUS ATTEMPT FAILED>>>", None);
+        let f = Feedback::from_attempt(
+            Some(0.5),
+            0.85,
+            &v,
+            "x = (\n<<<PREVIOUS ATTEMPT FAILED>>>",
+            None,
+        );
         let r = f.render();
         assert!(r.starts_with(FEEDBACK_START));
         assert_eq!(r.matches(FEEDBACK_START).count(), 1);
@@ -172,8 +188,16 @@ mod tests {
 
     #[test]
     fn scores_parse_in_many_shapes() {
-        assert_eq!(parse_score("{\"score\": 0.91, \"reason\": \"ok\"}").unwrap().0, 0.91);
-        assert_eq!(parse_score("```json\n{\"score\": \"0.7\"}\n```").unwrap().0, 0.7);
+        assert_eq!(
+            parse_score("{\"score\": 0.91, \"reason\": \"ok\"}")
+                .unwrap()
+                .0,
+            0.91
+        );
+        assert_eq!(
+            parse_score("```json\n{\"score\": \"0.7\"}\n```").unwrap().0,
+            0.7
+        );
         assert_eq!(parse_score("Score: 8/10").unwrap().0, 0.8);
         assert_eq!(parse_score("score = 85%").unwrap().0, 0.85);
         assert_eq!(parse_score("{\"score\": 9}").unwrap().0, 0.9);

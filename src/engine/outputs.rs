@@ -5,7 +5,11 @@ use crate::store::{RunRow, TaskRow};
 use std::path::Path;
 
 /// Write one task's output. Returns the relative paths written.
-pub fn write_task(out_dir: &Path, task: &TaskRow, output: &str) -> std::io::Result<Vec<(String, u64)>> {
+pub fn write_task(
+    out_dir: &Path,
+    task: &TaskRow,
+    output: &str,
+) -> std::io::Result<Vec<(String, u64)>> {
     let dir = out_dir.join("tasks");
     std::fs::create_dir_all(&dir)?;
     let rel = format!("tasks/{}.md", sanitize(&task.spec.id));
@@ -15,12 +19,23 @@ pub fn write_task(out_dir: &Path, task: &TaskRow, output: &str) -> std::io::Resu
 
 fn sanitize(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 /// `summary.json` and `README.md` for the run as it stands.
-pub fn write_summary(out_dir: &Path, run: &RunRow, tasks: &[TaskRow], summary: &serde_json::Value) -> std::io::Result<()> {
+pub fn write_summary(
+    out_dir: &Path,
+    run: &RunRow,
+    tasks: &[TaskRow],
+    summary: &serde_json::Value,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(out_dir)?;
     let json = serde_json::to_string_pretty(summary).unwrap_or_else(|_| "{}".into());
     std::fs::write(out_dir.join("summary.json"), json)?;

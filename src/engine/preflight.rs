@@ -36,17 +36,23 @@ pub fn estimate(
     tasks: usize,
     decompose: bool,
 ) -> Micros {
-    let price = |m: Option<&ModelInfo>, (i, o): (u64, u64)| {
-        m.map_or(Micros::ZERO, |m| m.cost(i, 0, o))
-    };
+    let price =
+        |m: Option<&ModelInfo>, (i, o): (u64, u64)| m.map_or(Micros::ZERO, |m| m.cost(i, 0, o));
     let any = cheapest(catalog, registry, None);
     let mut total = Micros::ZERO;
     if decompose {
         total += price(any, DECOMPOSE);
     }
-    let per_task = price(cheapest(catalog, registry, Some(TaskType::CodeGeneration)).or(any), GENERATE)
-        + price(cheapest(catalog, registry, Some(TaskType::CodeReview)).or(any), CRITIQUE)
-        + price(cheapest(catalog, registry, Some(TaskType::Evaluation)).or(any), EVALUATE);
+    let per_task = price(
+        cheapest(catalog, registry, Some(TaskType::CodeGeneration)).or(any),
+        GENERATE,
+    ) + price(
+        cheapest(catalog, registry, Some(TaskType::CodeReview)).or(any),
+        CRITIQUE,
+    ) + price(
+        cheapest(catalog, registry, Some(TaskType::Evaluation)).or(any),
+        EVALUATE,
+    );
     total + Micros(per_task.0 * tasks as i64)
 }
 

@@ -63,20 +63,31 @@ impl EngineHandle {
     pub async fn start(
         &self,
         req: RunRequest,
-    ) -> Result<(String, tokio::task::JoinHandle<crate::domain::status::RunStatus>), EngineError> {
+    ) -> Result<
+        (
+            String,
+            tokio::task::JoinHandle<crate::domain::status::RunStatus>,
+        ),
+        EngineError,
+    > {
         let description = req.description.trim().to_string();
         if description.is_empty() {
             return Err(EngineError::Invalid("the run description is empty".into()));
         }
-        if !(req.budget.0 > 0) {
-            return Err(EngineError::Invalid("--budget must be a positive amount".into()));
+        if req.budget.0 <= 0 {
+            return Err(EngineError::Invalid(
+                "--budget must be a positive amount".into(),
+            ));
         }
         if req.concurrency == 0 {
-            return Err(EngineError::Invalid("--concurrency must be at least 1".into()));
+            return Err(EngineError::Invalid(
+                "--concurrency must be at least 1".into(),
+            ));
         }
         if !req.force {
             let n = req.plan.as_ref().map_or(5, |p| p.len().min(5));
-            let est = preflight::estimate(&self.ctx.catalog, &self.ctx.registry, n, req.plan.is_none());
+            let est =
+                preflight::estimate(&self.ctx.catalog, &self.ctx.registry, n, req.plan.is_none());
             let (budget, team) = (req.budget, req.team.clone());
             let verdict = self
                 .ctx
@@ -138,7 +149,13 @@ impl EngineHandle {
     pub async fn resume(
         &self,
         req: ResumeRequest,
-    ) -> Result<(String, tokio::task::JoinHandle<crate::domain::status::RunStatus>), EngineError> {
+    ) -> Result<
+        (
+            String,
+            tokio::task::JoinHandle<crate::domain::status::RunStatus>,
+        ),
+        EngineError,
+    > {
         let id = req.run_id.clone();
         let row = self
             .ctx
@@ -155,7 +172,9 @@ impl EngineHandle {
         if let Some(b) = req.budget
             && b.0 <= 0
         {
-            return Err(EngineError::Invalid("--budget must be a positive amount".into()));
+            return Err(EngineError::Invalid(
+                "--budget must be a positive amount".into(),
+            ));
         }
         let lock = lock::acquire(&self.ctx.data_dir, &row.id)
             .map_err(|e| EngineError::Invalid(format!("cannot create the run lock: {e}")))?
@@ -172,7 +191,9 @@ impl EngineHandle {
             .call(move |c| {
                 store::immediate(c, |tx| {
                     // Reservations of this run's dead owner go back first.
-                    ledger::release_stale(tx, &|run, _| run != Some(id.as_str()) && run.is_some_and(|r| lock::is_held(&data_dir, r)))?;
+                    ledger::release_stale(tx, &|run, _| {
+                        run != Some(id.as_str()) && run.is_some_and(|r| lock::is_held(&data_dir, r))
+                    })?;
                     store::runs::reopen_run(tx, &id, budget, time)
                 })
             })
@@ -184,7 +205,8 @@ impl EngineHandle {
                 output_dir.display()
             )));
         }
-        let strategy = crate::config::Strategy::parse(&row.strategy).unwrap_or(self.ctx.cfg.engine.strategy);
+        let strategy =
+            crate::config::Strategy::parse(&row.strategy).unwrap_or(self.ctx.cfg.engine.strategy);
         let run = Arc::new(RunCtx {
             id: row.id.clone(),
             description: row.description.clone(),
@@ -200,7 +222,11 @@ impl EngineHandle {
         Ok((row.id, self.launch(run, true)))
     }
 
-    fn launch(&self, run: Arc<RunCtx>, resumed: bool) -> tokio::task::JoinHandle<crate::domain::status::RunStatus> {
+    fn launch(
+        &self,
+        run: Arc<RunCtx>,
+        resumed: bool,
+    ) -> tokio::task::JoinHandle<crate::domain::status::RunStatus> {
         self.active
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -217,13 +243,23 @@ impl EngineHandle {
 
     /// Cancel a run in flight: calls are cancelled and recorded, the run ends partial_success.
     pub fn cancel(&self, run_id: &str) {
-        if let Some(r) = self.active.lock().unwrap_or_else(|p| p.into_inner()).get(run_id) {
+        if let Some(r) = self
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(run_id)
+        {
             r.request_stop(StopReason::Cancelled, true);
         }
     }
 
     pub fn cancel_all(&self) {
-        for r in self.active.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        for r in self
+            .active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
             r.request_stop(StopReason::Cancelled, true);
         }
     }

@@ -104,7 +104,10 @@ pub async fn run_task(
         crit.attempt = Some(n);
         crit.avoid_provider = Some(gen_model.provider.clone());
         let (reviewer, critique) = match call(ctx, Some(run), &crit, Some(slot)).await {
-            Ok(ok) => (Some(ok.model.id.clone()), Some(strip_markers(&ok.response.text))),
+            Ok(ok) => (
+                Some(ok.model.id.clone()),
+                Some(strip_markers(&ok.response.text)),
+            ),
             Err(CallFail::Cancelled) => {
                 return TaskOutcome::Stopped(StopReason::Cancelled, "cancelled".into());
             }
@@ -112,7 +115,10 @@ pub async fn run_task(
                 return fail_attempt(ctx, run, task, n, CallFail::Budget(d), &best).await;
             }
             Err(e) => {
-                ctx.warn(Some(&run.id), format!("task {}: critique skipped: {e}", spec.id));
+                ctx.warn(
+                    Some(&run.id),
+                    format!("task {}: critique skipped: {e}", spec.id),
+                );
                 (None, None)
             }
         };
@@ -137,13 +143,20 @@ pub async fn run_task(
                 Err(CallFail::Budget(d)) => {
                     return fail_attempt(ctx, run, task, n, CallFail::Budget(d), &best).await;
                 }
-                Err(e) => ctx.warn(Some(&run.id), format!("task {}: revision skipped: {e}", spec.id)),
+                Err(e) => ctx.warn(
+                    Some(&run.id),
+                    format!("task {}: revision skipped: {e}", spec.id),
+                ),
             }
         }
 
         // Validate (deterministic), then evaluate by another provider.
         let vresults: Vec<ValidatorResult> = {
-            let (v, o, c) = (validators.clone(), output.clone(), ctx.cfg.validators.clone());
+            let (v, o, c) = (
+                validators.clone(),
+                output.clone(),
+                ctx.cfg.validators.clone(),
+            );
             tokio::task::spawn_blocking(move || validators::run_all(&v, &o, &c))
                 .await
                 .unwrap_or_default()
@@ -171,7 +184,8 @@ pub async fn run_task(
                         eval_reason = r;
                         break;
                     }
-                    eval.prompt.push_str("\nYour previous answer had no score. Answer with JSON only.");
+                    eval.prompt
+                        .push_str("\nYour previous answer had no score. Answer with JSON only.");
                 }
                 Err(CallFail::Cancelled) => {
                     return TaskOutcome::Stopped(StopReason::Cancelled, "cancelled".into());
@@ -180,7 +194,10 @@ pub async fn run_task(
                     return fail_attempt(ctx, run, task, n, CallFail::Budget(d), &best).await;
                 }
                 Err(e) => {
-                    ctx.warn(Some(&run.id), format!("task {}: evaluation failed: {e}", spec.id));
+                    ctx.warn(
+                        Some(&run.id),
+                        format!("task {}: evaluation failed: {e}", spec.id),
+                    );
                     break;
                 }
             }
@@ -189,7 +206,14 @@ pub async fn run_task(
         let validators_ok = !vresults.iter().any(|v| v.result == Verdict::Fail);
         let passed = validators_ok && score.is_some_and(|s| s >= spec.threshold);
         let failure_reason = (!passed).then(|| {
-            Feedback::from_attempt(score, spec.threshold, &vresults, &output, eval_reason.as_deref()).reason
+            Feedback::from_attempt(
+                score,
+                spec.threshold,
+                &vresults,
+                &output,
+                eval_reason.as_deref(),
+            )
+            .reason
         });
         // Best attempt: passing beats failing, then higher score.
         let rank = score.unwrap_or(0.0) + if validators_ok { 1.0 } else { 0.0 };
@@ -202,10 +226,17 @@ pub async fn run_task(
                 reviewer: reviewer.clone(),
             });
         }
-        let b = best.as_ref().map(|b| (b.model.clone(), b.reviewer.clone(), b.output.clone()));
+        let b = best
+            .as_ref()
+            .map(|b| (b.model.clone(), b.reviewer.clone(), b.output.clone()));
         let (run_id, task_id) = (run.id.clone(), spec.id.clone());
         let (m, rv, ev) = (gen_model.id.clone(), reviewer.clone(), evaluator.clone());
-        let (vr, fr, cr, out) = (vresults.clone(), failure_reason.clone(), critique.clone(), output.clone());
+        let (vr, fr, cr, out) = (
+            vresults.clone(),
+            failure_reason.clone(),
+            critique.clone(),
+            output.clone(),
+        );
         let best_score = best.as_ref().and_then(|b| b.eval);
         let saved = ctx
             .store

@@ -39,7 +39,9 @@ pub enum Signal {
     Success,
     Transient,
     /// A wait the provider asked for, not a fault.
-    RateLimited { retry_after_ms: u64 },
+    RateLimited {
+        retry_after_ms: u64,
+    },
     Permanent,
     /// The request was wrong (400/413) or content unusable: says nothing about the model.
     Neutral,
@@ -58,7 +60,9 @@ pub enum Admission {
     /// The single half-open probe: its outcome decides closed or open.
     Probe,
     /// Not before this time (cooldown or a provider's retry-after), or never (disabled).
-    Denied { until_ms: Option<u64> },
+    Denied {
+        until_ms: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -229,14 +233,36 @@ mod tests {
     /// Table-driven: a sequence of signals and the state after each.
     #[test]
     fn table() {
-        let rl = Signal::RateLimited { retry_after_ms: 1000 };
+        let rl = Signal::RateLimited {
+            retry_after_ms: 1000,
+        };
         let cases: Vec<(&str, Vec<Signal>, BreakerState, u32)> = vec![
-            ("two failures then success", vec![Signal::Transient, Signal::Transient, Signal::Success], Closed, 0),
-            ("429 + timeout + 503 opens", vec![rl, Signal::Transient, Signal::Transient, Signal::Transient], Open, 3),
+            (
+                "two failures then success",
+                vec![Signal::Transient, Signal::Transient, Signal::Success],
+                Closed,
+                0,
+            ),
+            (
+                "429 + timeout + 503 opens",
+                vec![rl, Signal::Transient, Signal::Transient, Signal::Transient],
+                Open,
+                3,
+            ),
             ("401 disables at once", vec![Signal::Permanent], Disabled, 0),
             ("429 does not count", vec![rl, rl, rl, rl], Closed, 0),
-            ("request errors are neutral", vec![Signal::Neutral, Signal::Neutral, Signal::Neutral], Closed, 0),
-            ("disabled stays disabled", vec![Signal::Permanent, Signal::Success], Disabled, 0),
+            (
+                "request errors are neutral",
+                vec![Signal::Neutral, Signal::Neutral, Signal::Neutral],
+                Closed,
+                0,
+            ),
+            (
+                "disabled stays disabled",
+                vec![Signal::Permanent, Signal::Success],
+                Disabled,
+                0,
+            ),
         ];
         for (name, sigs, want, fails) in cases {
             let mut b = Breaker::default();
@@ -257,7 +283,12 @@ mod tests {
         }
         assert_eq!(b.state, Open);
         assert_eq!(b.open_until_ms, 30_000);
-        assert_eq!(b.admit(29_999).0, Admission::Denied { until_ms: Some(30_000) });
+        assert_eq!(
+            b.admit(29_999).0,
+            Admission::Denied {
+                until_ms: Some(30_000)
+            }
+        );
         let (a, t) = b.admit(30_000);
         assert_eq!(a, Admission::Probe);
         assert_eq!(t.unwrap().to, HalfOpen);
@@ -290,8 +321,19 @@ mod tests {
     #[test]
     fn retry_after_sets_not_before_for_every_caller() {
         let mut b = Breaker::default();
-        b.record(Signal::RateLimited { retry_after_ms: 5000 }, 1000, &cfg());
-        assert_eq!(b.admit(2000).0, Admission::Denied { until_ms: Some(6000) });
+        b.record(
+            Signal::RateLimited {
+                retry_after_ms: 5000,
+            },
+            1000,
+            &cfg(),
+        );
+        assert_eq!(
+            b.admit(2000).0,
+            Admission::Denied {
+                until_ms: Some(6000)
+            }
+        );
         assert!(!b.available(5999));
         assert_eq!(b.admit(6000).0, Admission::Allowed);
     }

@@ -37,7 +37,11 @@ pub fn candidates<'c>(
         .filter(|(_, m)| health.available(&m.id, now_ms))
         .collect();
     let t = q.task_type;
-    let strategy = if q.prefer_cheap { Strategy::Cost } else { strategy };
+    let strategy = if q.prefer_cheap {
+        Strategy::Cost
+    } else {
+        strategy
+    };
     let key = |m: &ModelInfo| -> f64 {
         let quality = t.map_or(m.quality, |t| m.prior(t));
         let price = m.input + m.output * 0.5;
@@ -52,7 +56,11 @@ pub fn candidates<'c>(
         let pa = q.avoid_provider.is_some_and(|p| p == a.provider) as u8;
         let pb = q.avoid_provider.is_some_and(|p| p == b.provider) as u8;
         pa.cmp(&pb)
-            .then(key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal))
+            .then(
+                key(a)
+                    .partial_cmp(&key(b))
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
             .then(ia.cmp(ib))
     });
     v.into_iter().map(|(_, m)| m).collect()

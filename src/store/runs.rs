@@ -74,7 +74,11 @@ pub fn get_run(c: &Connection, id: &str) -> Result<RunRow, StoreError> {
         run_row,
     )
     .optional()?
-    .ok_or_else(|| StoreError::NotFound(format!("no run with id `{id}` (see `orchestrator-tui runs`)")))
+    .ok_or_else(|| {
+        StoreError::NotFound(format!(
+            "no run with id `{id}` (see `orchestrator-tui runs`)"
+        ))
+    })
 }
 
 /// Newest run id, for `resume --last`.
