@@ -296,8 +296,7 @@ pub fn insert_attempt(c: &Connection, a: &AttemptWrite) -> Result<(), StoreError
     Ok(())
 }
 
-/// The task's current result: best attempt so far and iteration count.
-#[allow(clippy::too_many_arguments)]
+/// The task's current result: best attempt so far; iterations = attempts recorded.
 pub fn update_task_result(
     c: &Connection,
     run_id: &str,
@@ -305,14 +304,14 @@ pub fn update_task_result(
     model: Option<&str>,
     reviewer: Option<&str>,
     score: Option<f64>,
-    iterations: u32,
     output: Option<&str>,
 ) -> Result<(), StoreError> {
     c.execute(
         "UPDATE tasks SET model = COALESCE(?3, model), reviewer = COALESCE(?4, reviewer),
-            score = COALESCE(?5, score), iterations = ?6, output = COALESCE(?7, output)
+            score = COALESCE(?5, score), output = COALESCE(?6, output),
+            iterations = (SELECT COUNT(*) FROM attempts a WHERE a.run_id = ?1 AND a.task_id = ?2)
          WHERE run_id = ?1 AND id = ?2",
-        params![run_id, task_id, model, reviewer, score, iterations, output],
+        params![run_id, task_id, model, reviewer, score, output],
     )?;
     Ok(())
 }
