@@ -1,9 +1,14 @@
 //! The provider seam: one trait every backend implements (HTTP clients and the simulator), the
 //! request/response types, and the error taxonomy of providers.md.
 
+mod anthropic;
+pub mod classify;
+mod gemini;
 pub mod http;
+mod openai;
 pub mod registry;
 pub mod simulated;
+pub mod sse;
 
 use crate::domain::{CallRole, TaskType};
 use async_trait::async_trait;
@@ -11,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+pub use classify::{WireFormat, classify};
+pub use http::{HttpOptions, HttpProvider, Timeouts};
+pub use openai::is_openai_reasoning_model;
 pub use registry::ProviderRegistry;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
