@@ -138,11 +138,11 @@ impl StreamDecoder for Stream {
             }
             "content_block_start" => {
                 let block = v.get("content_block").unwrap_or(&Value::Null);
-                if block.get("type").and_then(Value::as_str) == Some("text") {
-                    if let Some(t) = block.get("text").and_then(Value::as_str) {
-                        self.text.push_str(t);
-                        step.token = !t.is_empty();
-                    }
+                if block.get("type").and_then(Value::as_str) == Some("text")
+                    && let Some(t) = block.get("text").and_then(Value::as_str)
+                {
+                    self.text.push_str(t);
+                    step.token = !t.is_empty();
                 }
             }
             "content_block_delta" => {

@@ -131,10 +131,10 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 /// The HTTP status an in-stream error stands for, from its structured type.
 fn inferred_status(err: &Value, format: WireFormat) -> Option<u16> {
-    if let Some(n) = err.get("code").and_then(Value::as_u64) {
-        if (400..600).contains(&n) {
-            return u16::try_from(n).ok();
-        }
+    if let Some(n) = err.get("code").and_then(Value::as_u64)
+        && (400..600).contains(&n)
+    {
+        return u16::try_from(n).ok();
     }
     let by_name = |name: &str| -> Option<u16> {
         Some(match name {
@@ -288,7 +288,7 @@ fn gemini_retry_delay(err: &Value) -> Option<Duration> {
 
 fn parse_seconds(s: &str) -> Option<Duration> {
     let v: f64 = s.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0 && v < 1e9).then(|| Duration::from_secs_f64(v))
+    (0.0..1e9).contains(&v).then(|| Duration::from_secs_f64(v))
 }
 
 /// `retry-after-ms`, else `retry-after` as seconds or as an HTTP date.

@@ -528,10 +528,10 @@ fn transport_error(e: &reqwest::Error, during: &str) -> ProviderError {
 fn msg_is_timeout(e: &reqwest::Error) -> bool {
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return true;
-            }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return true;
         }
         src = s.source();
     }
