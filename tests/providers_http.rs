@@ -533,6 +533,33 @@ async fn retry_after_ms_and_http_date_headers() {
 }
 
 #[tokio::test]
+async fn redirects_are_not_followed() {
+    let s = MockProvider::start().await;
+    let elsewhere = MockProvider::start().await;
+    for f in FORMATS {
+        let target = format!("{}/v1/chat/completions", elsewhere.base_url());
+        s.script("m", [Reply::status(307, "").header("location", &target)]);
+        let e = chat(&client(&s, f, true), "m").await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ProviderError::Permanent {
+                    status: Some(307),
+                    key_scoped: true,
+                    ..
+                }
+            ),
+            "{f:?}: {e:?}"
+        );
+    }
+    assert_eq!(
+        elsewhere.served(),
+        0,
+        "the key never travels to another host"
+    );
+}
+
+#[tokio::test]
 async fn key_never_appears_in_errors() {
     let s = MockProvider::start().await;
     let body = format!(

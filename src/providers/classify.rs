@@ -217,6 +217,20 @@ fn decide(
             status: reported,
             message,
         },
+        // Redirects are not followed (they would carry the key elsewhere): the base URL is wrong.
+        s if (300..400).contains(&s) => {
+            let to = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?");
+            permanent(
+                true,
+                truncate(
+                    format!("redirected to {to}; fix the provider's base_url"),
+                    300,
+                ),
+            )
+        }
         // 5xx, 529, and anything else unexpected (1xx/3xx/2xx-with-error).
         _ => ProviderError::Transient {
             status: reported,
@@ -482,7 +496,8 @@ mod tests {
             (504, "transient", None),
             (529, "transient", None),
             (408, "transient", None),
-            (302, "transient", None),
+            (302, "permanent", Some(true)),
+            (200, "transient", None),
         ] {
             for f in [A, O, G] {
                 let e = c(s, &[], "", f);

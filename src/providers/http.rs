@@ -206,6 +206,8 @@ impl HttpProvider {
         let auth = auth_headers(opts.format, key.as_deref())?;
         let client = reqwest::Client::builder()
             .use_rustls_tls()
+            // Never follow redirects: they would carry `x-api-key` / `x-goog-api-key` elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(opts.timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)

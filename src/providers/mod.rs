@@ -54,10 +54,23 @@ impl ChatRequest {
 /// Token usage normalised across providers: `input` excludes cached tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Uncached input tokens (priced as input). Anthropic cache writes are counted here.
     pub input: u64,
+    /// Input tokens read from the provider's cache (priced as cached input).
     pub cached_input: u64,
+    /// Visible output tokens, excluding `reasoning` (Anthropic thinking is not reported
+    /// separately and stays here).
     pub output: u64,
+    /// Reasoning/thinking tokens reported separately (OpenAI `reasoning_tokens`, Gemini
+    /// `thoughtsTokenCount`); billed at the output price.
     pub reasoning: u64,
+}
+
+impl Usage {
+    /// Tokens billed at the output price: `output + reasoning` (providers.md, Costs).
+    pub fn billed_output(&self) -> u64 {
+        self.output + self.reasoning
+    }
 }
 
 #[derive(Debug, Clone)]
