@@ -3,8 +3,8 @@
 //! writes are counted as (uncached) input.
 
 use super::classify::{WireFormat, classify_stream_error};
-use super::http::{Step, StreamDecoder, malformed, truncated_stream};
 use super::sse::SseEvent;
+use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
 use super::{ChatRequest, ChatResponse, ProviderError, Usage};
 use serde_json::{Map, Value, json};
 

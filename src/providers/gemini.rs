@@ -5,8 +5,8 @@
 //! `thoughtsTokenCount` (billed as output) is reported as reasoning.
 
 use super::classify::{WireFormat, classify_stream_error};
-use super::http::{Step, StreamDecoder, malformed, truncated_stream};
 use super::sse::SseEvent;
+use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
 use super::{ChatRequest, ChatResponse, ProviderError, Usage};
 use serde_json::{Map, Value, json};
 

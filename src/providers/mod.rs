@@ -9,6 +9,7 @@ mod openai;
 pub mod registry;
 pub mod simulated;
 pub mod sse;
+mod transport;
 
 use crate::domain::{CallRole, TaskType};
 use async_trait::async_trait;
@@ -17,9 +18,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use classify::{WireFormat, classify};
-pub use http::{HttpOptions, HttpProvider, Timeouts};
+pub use http::{HttpOptions, HttpProvider};
 pub use openai::is_openai_reasoning_model;
 pub use registry::ProviderRegistry;
+pub use transport::Timeouts;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Message {

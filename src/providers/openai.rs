@@ -8,8 +8,9 @@
 //! `completion_tokens` includes reasoning tokens; both are split out here.
 
 use super::classify::{WireFormat, classify_stream_error};
-use super::http::{Step, StreamDecoder, Vendor, malformed, truncated_stream};
+use super::http::Vendor;
 use super::sse::SseEvent;
+use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
 use super::{ChatRequest, ChatResponse, ProviderError, Usage};
 use serde_json::{Map, Value, json};
 

@@ -17,6 +17,7 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod clients;
 mod http1;
 mod render;
 
