@@ -63,13 +63,16 @@ pub fn check_indentation(code: &str) -> Result<(), IndentError> {
             expect_indent = None;
         }
         continuation = false;
+        let mut continued_string = false;
         let b = line.as_bytes();
         let mut j = 0;
         while j < b.len() {
             let c = b[j];
             match string {
                 Str::Single(q) => {
-                    if c == b'\\' {
+                    if c == b'\\' && j + 1 == b.len() {
+                        continued_string = true; // `\` at the end of the line continues it
+                    } else if c == b'\\' {
                         j += 1;
                     } else if c == q {
                         string = Str::None;
@@ -112,7 +115,9 @@ pub fn check_indentation(code: &str) -> Result<(), IndentError> {
             }
             j += 1;
         }
-        if let Str::Single(_) = string {
+        if let Str::Single(_) = string
+            && !continued_string
+        {
             string = Str::None; // unterminated; the grammar check reports it
         }
         if string == Str::None && depth == 0 && !continuation && last_sig == Some(b':') {
@@ -162,6 +167,8 @@ mod tests {
         let ok = "import os\n\n\nclass A:\n    \"\"\"Doc\n  with odd indent\"\"\"\n\n    def m(self, x=(1,\n            2)):\n        if x:  # c\n            return [\n    1]\n        else:\n            pass\n        s = 'a:' \\\n            'b'\n        return s\n\n\ndef f(): return 1\nx = {\n  'a': 1,\n}\n";
         assert_eq!(check_indentation(ok), Ok(()));
         assert_eq!(check_indentation("if x:\n\tpass\nelse:\n\tpass\n"), Ok(()));
+        let continued = "def f():\n    s = 'a \\\n  b'\n    t = \"x\\\n        y\"\n    return s\n";
+        assert_eq!(check_indentation(continued), Ok(()));
     }
 
     #[test]

@@ -217,7 +217,12 @@ fn first_of_kinds<'t, 'k>(
     let mut cursor = root.walk();
     loop {
         let node = cursor.node();
-        if let Some((_, why)) = kinds.iter().find(|(k, _)| *k == node.kind()) {
+        // `print >> f, x` is valid Python 3 (a tuple), though the grammar calls it a statement.
+        if let Some((_, why)) = kinds.iter().find(|(k, _)| *k == node.kind())
+            && !(0..node.child_count())
+                .filter_map(|i| node.child(i as u32))
+                .any(|c| c.kind() == "chevron")
+        {
             return Some((node, why));
         }
         if cursor.goto_first_child() {
