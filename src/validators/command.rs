@@ -15,7 +15,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Characters of tool output kept (from the end) in a reason.
+/// Characters of tool output kept (head and tail) in a reason.
 const OUTPUT_TAIL_CHARS: usize = 1500;
 /// Bytes of each output stream read at most (the rest is drained and dropped).
 const MAX_CAPTURE_BYTES: usize = 1 << 20;
@@ -46,6 +46,9 @@ pub struct CommandValidator {
     /// Extra environment variables passed through (besides PATH, HOME and LANG).
     #[serde(default)]
     pub env: Vec<String>,
+    /// Exit codes meaning "nothing to check" (pytest's 5: no tests collected): `skipped`.
+    #[serde(default)]
+    pub skip_exit_codes: Vec<i32>,
 }
 
 fn default_timeout() -> u64 {
@@ -63,6 +66,7 @@ impl CommandValidator {
             timeout_secs: default_timeout(),
             files: BTreeMap::new(),
             env: Vec::new(),
+            skip_exit_codes: Vec::new(),
         }
     }
 
@@ -135,6 +139,22 @@ pub fn run(name: &str, cv: &CommandValidator, output: &str) -> (Verdict, Option<
             )),
         ),
         Ok(o) if o.status.is_some_and(|s| s.success()) => (Verdict::Pass, None),
+        Ok(o)
+            if o.status
+                .and_then(|s| s.code())
+                .is_some_and(|c| cv.skip_exit_codes.contains(&c)) =>
+        {
+            (
+                Verdict::Skipped,
+                Some(with_output(
+                    format!(
+                        "`{program}` {} (nothing to check)",
+                        describe_status(o.status)
+                    ),
+                    &tidy(&o.output),
+                )),
+            )
+        }
         Ok(o) => (
             Verdict::Fail,
             Some(with_output(
@@ -387,15 +407,19 @@ fn kill_group(pid: u32) {
 #[cfg(not(unix))]
 fn kill_group(_pid: u32) {}
 
-/// The last `OUTPUT_TAIL_CHARS` characters of `s`, trimmed.
+/// `s` trimmed, cut to about `OUTPUT_TAIL_CHARS` characters keeping its head (compilers print
+/// the first error first) and its tail (test runners print their summary last).
 fn tail(s: &str) -> String {
     let t = s.trim();
     let n = t.chars().count();
     if n <= OUTPUT_TAIL_CHARS {
         return t.to_string();
     }
-    let cut: String = t.chars().skip(n - OUTPUT_TAIL_CHARS).collect();
-    format!("…{cut}")
+    let head_n = OUTPUT_TAIL_CHARS * 2 / 5;
+    let tail_n = OUTPUT_TAIL_CHARS - head_n;
+    let head: String = t.chars().take(head_n).collect();
+    let end: String = t.chars().skip(n - tail_n).collect();
+    format!("{head}\n…\n{end}")
 }
 
 #[cfg(test)]
@@ -427,6 +451,16 @@ mod tests {
     }
 
     #[test]
+    fn skip_exit_codes_give_skipped() {
+        let mut cv = sh("exit 5");
+        cv.skip_exit_codes = vec![5];
+        let (v, r) = run("pytest", &cv, "x");
+        assert_eq!(v, Verdict::Skipped);
+        assert!(r.unwrap_or_default().contains("status 5"));
+        assert_eq!(run("pytest", &sh("exit 4"), "x").0, Verdict::Fail);
+    }
+
+    #[test]
     fn artifact_and_placeholders() {
         let mut cv = sh("cat {file}; test -f {dir}/main.py && test -f extra.cfg");
         cv.language = Some("python".into());
@@ -441,16 +475,17 @@ mod tests {
 
     #[test]
     fn environment_is_cleaned() {
-        // SAFETY: tests in this module do not read this variable concurrently elsewhere.
-        let cv = sh("test -z \"$SECRET_FOR_VALIDATOR_TEST\" && test -n \"$PATH\"");
+        // Cargo sets CARGO_MANIFEST_DIR for test runs; the command must not see it.
+        let cv = sh("test -z \"$CARGO_MANIFEST_DIR\" && test -n \"$PATH\"");
         assert_eq!(run("env", &cv, "x").0, Verdict::Pass);
     }
 
     #[test]
-    fn tail_keeps_the_end() {
-        let s = "a".repeat(5000) + "END";
+    fn tail_keeps_head_and_end() {
+        let s = "START".to_string() + &"a".repeat(5000) + "END";
         let t = tail(&s);
-        assert!(t.ends_with("END") && t.chars().count() <= OUTPUT_TAIL_CHARS + 1);
+        assert!(t.starts_with("START") && t.ends_with("END"), "{t}");
+        assert!(t.chars().count() <= OUTPUT_TAIL_CHARS + 3);
     }
 
     #[test]

@@ -220,7 +220,7 @@ fn first_of_kinds<'t, 'k>(
         // `print >> f, x` is valid Python 3 (a tuple), though the grammar calls it a statement.
         if let Some((_, why)) = kinds.iter().find(|(k, _)| *k == node.kind())
             && !(0..node.child_count())
-                .filter_map(|i| node.child(i as u32))
+                .filter_map(|i| node.child(i))
                 .any(|c| c.kind() == "chevron")
         {
             return Some((node, why));
