@@ -238,3 +238,26 @@ async fn async_runner_does_not_block_the_runtime() {
     assert_eq!(r[1].result, Verdict::Pass);
     assert_eq!(ticker.await.expect("ticker"), 5);
 }
+
+#[test]
+fn user_config_file_configures_command_validators() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "[validators.commands.ruff]\ncommand = [\"ruff\", \"check\", \"{dir}\"]\ntask_types = [\"code_generation\"]\nlanguage = \"python\"\ntimeout_secs = 30\n",
+    )
+    .expect("write");
+    let cfg = orchestrator_tui::config::Config::load(Some(&path)).expect("config loads");
+    let ruff = &cfg.validators.commands["ruff"];
+    assert_eq!(ruff.timeout_secs, 30);
+    let specs = validators_for("code_generation", &[], &cfg.validators);
+    assert_eq!(specs, [ValidatorSpec::named("ruff")]);
+
+    std::fs::write(
+        &path,
+        "[validators.commands.ruff]\ncommand = [\"ruff\"]\ntimeout = 3\n",
+    )
+    .expect("write");
+    assert!(orchestrator_tui::config::Config::load(Some(&path)).is_err());
+}

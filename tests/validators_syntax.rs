@@ -219,3 +219,79 @@ fn simulated_provider_outputs() {
     assert_eq!(v, Verdict::Fail);
     assert!(why.contains("line 2"), "{why}");
 }
+
+mod no_panics {
+    use super::*;
+    use orchestrator_tui::artifacts::{extract_files, path_components};
+    use proptest::prelude::*;
+
+    const PIECES: &[&str] = &[
+        "```",
+        "```python",
+        "```py:src/a.py",
+        "~~~~",
+        "\n",
+        "\r\n",
+        "File: ",
+        "### ",
+        "**",
+        "`",
+        "é",
+        "日本",
+        "../",
+        "/",
+        "\\",
+        "# path: ",
+        "// ",
+        "  ",
+        "\t",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        "def f(:",
+        ":",
+        "'''",
+        "\"",
+        "'",
+        "x = 1",
+        "a.py",
+        "```json",
+        "{\"a\":",
+        "---",
+        "- ",
+        "```rust",
+        "fn main() {",
+        "```yaml",
+        "key: [",
+        "```toml",
+        "[t]",
+        "```go",
+        "package p",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn validators_and_extraction_never_panic(out in text()) {
+            let specs: Vec<ValidatorSpec> = [
+                "python_syntax", "javascript_syntax", "typescript_syntax", "rust_syntax",
+                "go_syntax", "json_syntax", "json", "toml_syntax", "yaml_syntax", "length",
+            ]
+            .iter()
+            .map(|n| ValidatorSpec::named(n))
+            .collect();
+            let r = run_all(&specs, &out, &ValidatorsConfig::default());
+            prop_assert_eq!(r.len(), specs.len());
+            for f in extract_files(&out) {
+                let _ = path_components(&f.path);
+            }
+        }
+    }
+}
