@@ -177,14 +177,14 @@ fn line_path(line: &str, b: &CodeBlock<'_>) -> Option<String> {
     }
     // The whole line is the path: `### src/app.py`, `**app.py**`, `` `app.py`: ``.
     if let Some(p) = clean_candidate(&s)
-        && (s.contains('`') || plausible_bare(&p, b))
+        && plausible_bare(&p, b)
     {
         return Some(p);
     }
     // A single code span ending the line: "Then create `src/app.py`:".
     let spans: Vec<&str> = s.split('`').collect();
     if spans.len() == 3 && spans[2].trim_matches([':', '.', ' ', '*', ')']).is_empty() {
-        return clean_candidate(spans[1]);
+        return clean_candidate(spans[1]).filter(|p| plausible_bare(p, b));
     }
     None
 }
@@ -265,9 +265,16 @@ fn after_label(rest: &str) -> Option<String> {
 }
 
 fn trim_candidate(raw: &str) -> &str {
-    raw.trim()
-        .trim_matches(|c: char| matches!(c, '`' | '"' | '\'' | '*' | '[' | ']' | '(' | ')'))
+    let t = raw
+        .trim()
+        .trim_matches(|c: char| matches!(c, '`' | '"' | '\'' | '*'))
         .trim_end_matches([':', ','])
+        .trim();
+    // `(src/app.py)` and `[src/app.py]` are unwrapped; `api.get()` stays and is not a path.
+    t.strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .or_else(|| t.strip_prefix('[').and_then(|x| x.strip_suffix(']')))
+        .unwrap_or(t)
         .trim()
 }
 
@@ -276,9 +283,12 @@ fn looks_like_path(c: &str) -> bool {
     if c.is_empty() || c.chars().any(char::is_whitespace) || c.contains("://") {
         return false;
     }
-    if c.chars()
-        .any(|ch| matches!(ch, '<' | '>' | '|' | '"' | '?' | '*' | '`'))
-    {
+    if c.chars().any(|ch| {
+        matches!(
+            ch,
+            '<' | '>' | '|' | '"' | '?' | '*' | '`' | '(' | ')' | '[' | ']' | '=' | ','
+        )
+    }) {
         return false;
     }
     let name = c.rsplit(['/', '\\']).next().unwrap_or(c);
@@ -309,7 +319,8 @@ fn plausible_bare(p: &str, b: &CodeBlock<'_>) -> bool {
     if NOT_FILES.contains(&p.to_ascii_lowercase().as_str()) {
         return false;
     }
-    if p.contains('/') || p.contains('\\') {
+    let name = p.rsplit(['/', '\\']).next().unwrap_or(p);
+    if p.contains('/') || p.contains('\\') || name.starts_with('.') {
         return true;
     }
     match (b.language, extract::language_of_path(p)) {
@@ -396,6 +407,14 @@ mod tests {
         assert!(paths("### Node.js\n```js\nx\n```").is_empty());
         assert!(paths("Run `python main.py`:\n```bash\npython main.py\n```").is_empty());
         assert!(paths("Version 1.2 notes\n```\nx\n```").is_empty());
+        assert!(paths("Call `api.get()`:\n```python\nx\n```").is_empty());
+        assert!(paths("Use `console.log`:\n```js\nx\n```").is_empty());
+        assert!(paths("We use `Array.prototype.map`:\n```js\nx\n```").is_empty());
+        assert_eq!(paths("Save as `.env`:\n```bash\nA=1\n```"), [".env"]);
+        assert_eq!(
+            paths("### (app/main.py)\n```python\nx\n```"),
+            ["app/main.py"]
+        );
         assert!(paths("```python\n# compute the sum.\nx\n```").is_empty());
         // A label two blank lines up or before another block does not count.
         assert!(paths("File: a.py\n\n\n```python\nx\n```").is_empty());
