@@ -52,12 +52,31 @@ fn invalid_schema_is_skipped_not_passed() {
     let (v, why) = run(json!({"json": {"schema": {"type": 12}}}), "{}");
     assert_eq!(v, Verdict::Skipped);
     assert!(why.contains("schema"), "{why}");
-    // A remote reference is not fetched.
-    let (v, _) = run(
+    // A remote reference is not fetched: with nothing else to check, that is not a pass.
+    let (v, why) = run(
         json!({"json": {"schema": {"$ref": "https://example.invalid/schema.json"}}}),
         "{}",
     );
-    assert_ne!(v, Verdict::Pass);
+    assert_eq!(v, Verdict::Skipped, "{why}");
+}
+
+#[test]
+fn unchecked_schema_keywords_are_named_in_a_pass() {
+    let (v, why) = run(
+        json!({"json": {"schema": {"type": "object", "properties": {"e": {"type": "string", "format": "email", "pattern": "@"}}}}}),
+        "{\"e\": \"a@b.c\"}",
+    );
+    assert_eq!(v, Verdict::Pass);
+    assert!(why.contains("format") && why.contains("pattern"), "{why}");
+    let (v, why) = run(
+        json!({"json": {"schema": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "maximum": 9}}, "additionalProperties": false}}}),
+        "{\"n\": 10, \"x\": 1}",
+    );
+    assert_eq!(v, Verdict::Fail);
+    assert!(
+        why.contains("/n") && why.contains("greater than 9") && why.contains("`x` is not allowed"),
+        "{why}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ pub mod annotate;
 pub mod command;
 pub mod extract;
 pub mod python;
+pub mod schema;
 pub mod syntax;
 
 pub use command::CommandValidator;
@@ -290,25 +291,14 @@ fn json(p: &serde_json::Value, output: &str) -> Outcome {
     let Some(schema) = p.get("schema") else {
         return (Verdict::Pass, None);
     };
-    let validator = match jsonschema::validator_for(schema) {
-        Ok(v) => v,
-        Err(e) => {
-            return (
-                Verdict::Skipped,
-                Some(format!("the JSON parses, but its schema is invalid: {e}")),
-            );
-        }
-    };
+    if let Err(e) = schema::check_schema(schema) {
+        return (
+            Verdict::Skipped,
+            Some(format!("the JSON parses, but its schema is invalid: {e}")),
+        );
+    }
     for v in &values {
-        let errors: Vec<String> = validator
-            .iter_errors(v)
-            .take(3)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                let at = if at.is_empty() { "/".to_string() } else { at };
-                format!("at `{at}`: {e}")
-            })
-            .collect();
+        let errors = schema::validate(schema, v);
         if !errors.is_empty() {
             return (
                 Verdict::Fail,
@@ -319,7 +309,27 @@ fn json(p: &serde_json::Value, output: &str) -> Outcome {
             );
         }
     }
-    (Verdict::Pass, None)
+    let (checked, unchecked) = schema::coverage(schema);
+    if checked == 0 && !unchecked.is_empty() {
+        return (
+            Verdict::Skipped,
+            Some(format!(
+                "the JSON parses, but none of its schema's keywords can be checked here: {}",
+                unchecked.join(", ")
+            )),
+        );
+    }
+    if unchecked.is_empty() {
+        (Verdict::Pass, None)
+    } else {
+        (
+            Verdict::Pass,
+            Some(format!(
+                "schema keywords not checked: {}",
+                unchecked.join(", ")
+            )),
+        )
+    }
 }
 
 /// The first fenced block tagged `lang` (or an alias of it), if any.
