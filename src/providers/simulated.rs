@@ -302,9 +302,14 @@ fn analysis_json() -> String {
 }
 
 fn deliverable(prompt: &str, t: Option<TaskType>, broken: bool, r: u64) -> String {
-    let task_line = prompt
+    // The task's own line: after "Task:" (dependency context comes before it).
+    let task_part = prompt
+        .rfind("Task:\n")
+        .map(|i| &prompt[i + 6..])
+        .unwrap_or(prompt);
+    let task_line = task_part
         .lines()
-        .find(|l| !l.trim().is_empty() && !l.starts_with("<<<") && !l.starts_with("Task:"))
+        .find(|l| !l.trim().is_empty() && !l.starts_with("<<<"))
         .unwrap_or("the task")
         .trim()
         .chars()
@@ -360,7 +365,8 @@ fn code(task: &str, lang: &str, broken: bool, r: u64) -> String {
     } else {
         body
     };
-    let test = task.to_lowercase().contains("test");
+    let lower = task.to_lowercase();
+    let test = lower.starts_with("write") && lower.contains("test");
     let file = match (lang, test) {
         ("rust", false) => "src/lib.rs",
         ("rust", true) => "tests/items.rs",
