@@ -2,6 +2,7 @@
 //!
 //! The engine (`engine`) never imports the UI; the TUI and headless mode observe its events.
 
+pub mod analysis;
 pub mod config;
 pub mod domain;
 pub mod logging;

@@ -1,0 +1,6 @@
+//! Codebase analyzer (issue 9): a static stage (walk, languages, project types, checks, ranking)
+//! and an optional semantic stage through a model.
+
+pub mod counter;
+pub mod lang_table;
+pub mod languages;
