@@ -67,7 +67,13 @@ fn interesting(id: LangId) -> &'static [bool; 256] {
                         t[b as usize] = true;
                     }
                 };
-                for p in [l.quotes, l.doc_quotes, l.verbatim_quotes, l.multi_line, l.nested_comments] {
+                for p in [
+                    l.quotes,
+                    l.doc_quotes,
+                    l.verbatim_quotes,
+                    l.multi_line,
+                    l.nested_comments,
+                ] {
                     for (s, e) in p {
                         mark(s);
                         mark(e);
@@ -230,8 +236,17 @@ impl LineCounter {
     }
 
     fn start_doc(&mut self, s: &[u8]) -> LineKind {
-        let marker: &'static [u8] = if s.starts_with(b"///") { b"///" } else { b"//!" };
-        self.doc = Some(DocBlock { marker, started: false, blank_docs: 0, gap: 0 });
+        let marker: &'static [u8] = if s.starts_with(b"///") {
+            b"///"
+        } else {
+            b"//!"
+        };
+        self.doc = Some(DocBlock {
+            marker,
+            started: false,
+            blank_docs: 0,
+            gap: 0,
+        });
         self.doc_line(s)
     }
 
@@ -294,7 +309,10 @@ impl LineCounter {
             }
             if !self.quote_verbatim && b == b'\\' {
                 if w.get(1) == Some(&b'\\')
-                    || lang.quotes.iter().any(|(s, _)| w[1..].starts_with(s.as_bytes()))
+                    || lang
+                        .quotes
+                        .iter()
+                        .any(|(s, _)| w[1..].starts_with(s.as_bytes()))
                 {
                     i += 2;
                     continue;
@@ -328,7 +346,12 @@ impl LineCounter {
                 i += n;
                 continue;
             }
-            if plain && lang.line_comments.iter().any(|c| w.starts_with(c.as_bytes())) {
+            if plain
+                && lang
+                    .line_comments
+                    .iter()
+                    .any(|c| w.starts_with(c.as_bytes()))
+            {
                 return Scan::LineComment;
             }
             i += 1;
@@ -356,7 +379,10 @@ impl LineCounter {
         let lang = self.lang;
         for pair @ (s, e) in lang.multi_line.iter().chain(lang.nested_comments) {
             if w.starts_with(s.as_bytes()) {
-                if self.stack.is_empty() || lang.allows_nested || lang.nested_comments.contains(pair) {
+                if self.stack.is_empty()
+                    || lang.allows_nested
+                    || lang.nested_comments.contains(pair)
+                {
                     self.stack.push(e);
                 }
                 return Some(s.len());
@@ -373,7 +399,11 @@ impl LineCounter {
         }
         let comment = if self.quote.is_some() {
             false
-        } else if started_in_comments && l.doc_quotes.iter().any(|(_, e)| find(t, e.as_bytes()).is_some()) {
+        } else if started_in_comments
+            && l.doc_quotes
+                .iter()
+                .any(|(_, e)| find(t, e.as_bytes()).is_some())
+        {
             true
         } else if l.line_comments.iter().any(|c| t.starts_with(c.as_bytes()))
             || l.multi_line
@@ -392,7 +422,11 @@ impl LineCounter {
         } else {
             false
         };
-        if comment { LineKind::Comment } else { LineKind::Code }
+        if comment {
+            LineKind::Comment
+        } else {
+            LineKind::Code
+        }
     }
 
     /// Markdown and plain text: prose is comment; fenced code with a language tag is code.

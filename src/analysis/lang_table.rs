@@ -1,4 +1,4 @@
-use super::languages::{lang, Class::*, Embed::*, Family::*, Lang, LangId};
+use super::languages::{Class::*, Embed::*, Family::*, Lang, LangId, lang};
 
 // Generated from tokei 15.0.0's languages.json (MIT/Apache-2.0) for the languages listed;
 // `class` and `family` are this project's additions. Keep the order: ids index `LANGS`.

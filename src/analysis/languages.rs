@@ -223,7 +223,10 @@ mod tests {
         assert_eq!(detect(".gitignore"), Detected::CheckShebang);
         assert_eq!(detect("BUILD"), Detected::Unknown);
         assert_eq!(detect("image.png"), Detected::Unknown);
-        assert_eq!(from_shebang(b"#!/usr/bin/env python3\nprint(1)\n"), Some(PYTHON));
+        assert_eq!(
+            from_shebang(b"#!/usr/bin/env python3\nprint(1)\n"),
+            Some(PYTHON)
+        );
         assert_eq!(from_shebang(b"#!/bin/bash\n"), Some(BASH));
         assert_eq!(from_shebang(b"#!/usr/bin/env node\n"), None);
         assert_eq!(from_shebang(b"hello"), None);

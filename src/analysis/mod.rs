@@ -4,3 +4,5 @@
 pub mod counter;
 pub mod lang_table;
 pub mod languages;
+pub mod metrics;
+pub mod probes;

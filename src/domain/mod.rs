@@ -1,8 +1,8 @@
 //! Core vocabulary shared by every layer: task types, statuses, money.
 
 pub mod money;
-pub mod task;
 pub mod status;
+pub mod task;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

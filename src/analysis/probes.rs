@@ -1,0 +1,452 @@
+//! Content probes run once over each text file with one Aho-Corasick automaton: secret patterns,
+//! secret-like assignments, TODO markers, framework footguns, `curl | sh`, Rust test modules.
+//! A secret never leaves this module unmasked.
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use super::languages::{self, LangId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HitKind {
+    /// A known credential format (AWS, GitHub, Slack, Stripe) or a private key block.
+    SecretPattern,
+    /// A high-entropy literal assigned to a secret-like name.
+    SecretAssignment,
+    DebugEnabled,
+    HardcodedSecretKey,
+    CorsWildcard,
+    CurlPipeShell,
+}
+
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub kind: HitKind,
+    pub file: u32,
+    pub line: u32,
+    /// Human note; secrets appear masked.
+    pub note: String,
+}
+
+/// Per-file counters the probes maintain.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProbeStats {
+    pub todo: u32,
+    /// First `#[cfg(test)]` line of a Rust file.
+    pub cfg_test_line: Option<u32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum P {
+    Aws,
+    PrivateKey,
+    GitHub,
+    GitHubPat,
+    Slack,
+    Stripe,
+    SecretName,
+    Todo,
+    CfgTest,
+    Debug,
+    SecretKey,
+    Cors,
+    CorsAll,
+    AllowOrigin,
+    CorsCall,
+    Curl,
+}
+
+const PATTERNS: &[(&str, P)] = &[
+    ("AKIA", P::Aws),
+    ("ASIA", P::Aws),
+    ("-----BEGIN ", P::PrivateKey),
+    ("github_pat_", P::GitHubPat),
+    ("ghp_", P::GitHub),
+    ("gho_", P::GitHub),
+    ("ghu_", P::GitHub),
+    ("ghs_", P::GitHub),
+    ("ghr_", P::GitHub),
+    ("xoxb-", P::Slack),
+    ("xoxa-", P::Slack),
+    ("xoxp-", P::Slack),
+    ("xoxr-", P::Slack),
+    ("xoxs-", P::Slack),
+    ("sk_live_", P::Stripe),
+    ("rk_live_", P::Stripe),
+    ("secret_key", P::SecretKey),
+    ("client_secret", P::SecretName),
+    ("secret", P::SecretName),
+    ("password", P::SecretName),
+    ("passwd", P::SecretName),
+    ("api_key", P::SecretName),
+    ("apikey", P::SecretName),
+    ("api-key", P::SecretName),
+    ("access_key", P::SecretName),
+    ("private_key", P::SecretName),
+    ("auth_token", P::SecretName),
+    ("token", P::SecretName),
+    ("TODO", P::Todo),
+    ("FIXME", P::Todo),
+    ("HACK", P::Todo),
+    ("XXX", P::Todo),
+    ("#[cfg(test)]", P::CfgTest),
+    ("debug = true", P::Debug),
+    ("debug=true", P::Debug),
+    ("allow_origins", P::Cors),
+    ("cors_allow_all_origins", P::CorsAll),
+    ("cors_origin_allow_all", P::CorsAll),
+    ("access-control-allow-origin", P::AllowOrigin),
+    ("cors(", P::CorsCall),
+    ("curl ", P::Curl),
+    ("wget ", P::Curl),
+];
+
+fn automaton() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(PATTERNS.iter().map(|(p, _)| p))
+            .unwrap_or_else(|_| AhoCorasick::new::<_, &str>([]).expect("empty automaton"))
+    })
+}
+
+/// What the probes need to know about the file.
+pub struct Ctx<'a> {
+    pub lang: Option<LangId>,
+    pub file_name: &'a str,
+    pub file: u32,
+    /// Lock files and minified bundles: only key patterns are looked for.
+    pub quiet: bool,
+}
+
+/// Scan a block of complete lines; `base_line` is the 1-based number of its first line.
+pub fn scan(data: &[u8], base_line: u32, ctx: &Ctx, out: &mut Vec<Hit>, stats: &mut ProbeStats) {
+    let mut line = base_line;
+    let mut counted_to = 0;
+    let mut last_hit_line = (0u32, None::<HitKind>);
+    for m in automaton().find_iter(data) {
+        let (start, end) = (m.start(), m.end());
+        line += memchr::memchr_iter(b'\n', &data[counted_to..start]).count() as u32;
+        counted_to = start;
+        let ls = memchr::memrchr(b'\n', &data[..start]).map_or(0, |p| p + 1);
+        let le = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |p| start + p);
+        let text = &data[ls..le];
+        let at = start - ls;
+        let kind = PATTERNS[m.pattern().as_usize()].1;
+        let exact = &data[start..end];
+        let found = match kind {
+            P::Todo => {
+                if is_upper(exact) && word_bounded(data, start, end) {
+                    stats.todo += 1;
+                }
+                None
+            }
+            P::CfgTest => {
+                if ctx.lang == Some(languages::RUST) && stats.cfg_test_line.is_none() {
+                    stats.cfg_test_line = Some(line);
+                }
+                None
+            }
+            P::Aws | P::PrivateKey | P::GitHub | P::GitHubPat | P::Slack | P::Stripe => {
+                key_pattern(kind, data, start, exact).map(|note| (HitKind::SecretPattern, note))
+            }
+            _ if ctx.quiet => None,
+            P::SecretName | P::SecretKey => secret_assignment(kind, ctx, text, at, end - start),
+            P::Debug => debug_enabled(ctx, text, exact).map(|n| (HitKind::DebugEnabled, n)),
+            P::Cors | P::CorsAll | P::AllowOrigin | P::CorsCall => {
+                cors_wildcard(kind, ctx, text, at, exact).map(|n| (HitKind::CorsWildcard, n))
+            }
+            P::Curl => curl_pipe(ctx, text, at).map(|n| (HitKind::CurlPipeShell, n)),
+        };
+        if let Some((kind, note)) = found {
+            // One hit of a kind per line is enough evidence.
+            if last_hit_line != (line, Some(kind)) {
+                last_hit_line = (line, Some(kind));
+                out.push(Hit {
+                    kind,
+                    file: ctx.file,
+                    line,
+                    note,
+                });
+            }
+        }
+    }
+}
+
+fn is_upper(s: &[u8]) -> bool {
+    s.iter().all(|b| !b.is_ascii_lowercase())
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn word_bounded(data: &[u8], start: usize, end: usize) -> bool {
+    (start == 0 || !is_ident(data[start - 1])) && data.get(end).is_none_or(|&b| !is_ident(b))
+}
+
+/// Show a few leading characters and the length, never the secret itself.
+pub fn mask(secret: &str) -> String {
+    let n = secret.chars().count();
+    let keep = (n / 5).min(4);
+    let head: String = secret.chars().take(keep).collect();
+    format!("{head}{} ({n} chars)", "*".repeat(8))
+}
+
+fn run_len(data: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
+    data[from.min(data.len())..]
+        .iter()
+        .take_while(|&&b| ok(b))
+        .count()
+}
+
+fn key_pattern(kind: P, data: &[u8], start: usize, exact: &[u8]) -> Option<String> {
+    let prefix_ok = start == 0 || !data[start - 1].is_ascii_alphanumeric();
+    let end = start + exact.len();
+    let token = |len: usize| String::from_utf8_lossy(&data[start..start + len]).into_owned();
+    match kind {
+        P::Aws => {
+            let n = run_len(data, end, |b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !prefix_ok || !is_upper(exact) || n != 16 {
+                return None;
+            }
+            let t = token(20);
+            (!t.contains("EXAMPLE")).then(|| format!("AWS access key id {}", mask(&t)))
+        }
+        P::PrivateKey => {
+            let line_end = memchr::memchr(b'\n', &data[end..]).map_or(data.len(), |p| end + p);
+            let rest = &data[end..line_end];
+            (exact == b"-----BEGIN " && memchr::memmem::find(rest, b"PRIVATE KEY-----").is_some())
+                .then(|| {
+                    format!(
+                        "private key block ({})",
+                        String::from_utf8_lossy(trim_ws(rest))
+                    )
+                })
+        }
+        P::GitHub | P::GitHubPat => {
+            let (n, min) = if kind == P::GitHubPat {
+                (
+                    run_len(data, end, |b| b.is_ascii_alphanumeric() || b == b'_'),
+                    22,
+                )
+            } else {
+                (run_len(data, end, |b| b.is_ascii_alphanumeric()), 36)
+            };
+            (prefix_ok && exact.iter().all(|b| !b.is_ascii_uppercase()) && n >= min)
+                .then(|| format!("GitHub token {}", mask(&token(exact.len() + n))))
+        }
+        P::Slack => {
+            let n = run_len(data, end, |b| b.is_ascii_alphanumeric() || b == b'-');
+            (prefix_ok && exact.iter().all(|b| !b.is_ascii_uppercase()) && n >= 10)
+                .then(|| format!("Slack token {}", mask(&token(exact.len() + n))))
+        }
+        _ => {
+            let n = run_len(data, end, |b| b.is_ascii_alphanumeric());
+            (prefix_ok && exact.iter().all(|b| !b.is_ascii_uppercase()) && n >= 16)
+                .then(|| format!("Stripe live key {}", mask(&token(exact.len() + n))))
+        }
+    }
+}
+
+fn trim_ws(s: &[u8]) -> &[u8] {
+    super::counter::trim(s)
+}
+
+/// Shannon entropy in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut freq = [0u32; 256];
+    for b in s.bytes() {
+        freq[b as usize] += 1;
+    }
+    let n = s.len() as f64;
+    freq.iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A literal value assigned after `at..at+len` on the line: `name = "value"`, `name: 'value'`,
+/// `"name": "value"`, or `NAME=value` in env-style files.
+fn assigned_literal(text: &[u8], after: usize, env_style: bool) -> Option<&[u8]> {
+    let mut i = after + run_len(text, after, |b| is_ident(b) || b == b'-' || b == b'.');
+    i += run_len(text, i, |b| {
+        b == b'"' || b == b'\'' || b == b' ' || b == b'\t'
+    });
+    let op = run_len(text, i, |b| b == b'=' || b == b':' || b == b'>');
+    if op == 0 || op > 2 || text[i..].starts_with(b"==") {
+        return None;
+    }
+    i += op;
+    i += run_len(text, i, |b| b == b' ' || b == b'\t');
+    match text.get(i) {
+        Some(&q @ (b'"' | b'\'' | b'`')) => {
+            let len = memchr::memchr(q, &text[i + 1..])?;
+            Some(&text[i + 1..i + 1 + len])
+        }
+        Some(_) if env_style => Some(trim_ws(&text[i..])),
+        _ => None,
+    }
+}
+
+fn looks_random(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    let placeholder = [
+        "example",
+        "changeme",
+        "your",
+        "xxxx",
+        "dummy",
+        "placeholder",
+        "redacted",
+        "test",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
+    let templated = ["${", "{{", "%(", "<", "$(", "process.env", "os.environ"]
+        .iter()
+        .any(|p| v.contains(p));
+    v.len() >= 16
+        && v.len() <= 256
+        && !placeholder
+        && !templated
+        && !v.contains(' ')
+        && v.bytes().any(|b| b.is_ascii_digit())
+        && v.bytes().any(|b| b.is_ascii_alphabetic())
+        && entropy(v) >= 3.5
+}
+
+fn secret_assignment(
+    kind: P,
+    ctx: &Ctx,
+    text: &[u8],
+    at: usize,
+    len: usize,
+) -> Option<(HitKind, String)> {
+    let env_style = ctx.file_name.starts_with(".env")
+        || matches!(ctx.lang, None | Some(languages::YAML | languages::INI));
+    let name_start = at
+        - text[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| is_ident(b))
+            .count();
+    let name =
+        String::from_utf8_lossy(&text[name_start..at + len + run_len(text, at + len, is_ident)])
+            .into_owned();
+    let value = assigned_literal(text, at + len, env_style)?;
+    let value = String::from_utf8_lossy(value);
+    let is_python = matches!(ctx.lang, Some(languages::PYTHON));
+    if kind == P::SecretKey
+        && is_python
+        && !value.is_empty()
+        && name.eq_ignore_ascii_case("secret_key")
+    {
+        return Some((
+            HitKind::HardcodedSecretKey,
+            format!("{name} = {}", mask(&value)),
+        ));
+    }
+    looks_random(&value).then(|| {
+        (
+            HitKind::SecretAssignment,
+            format!("{name} = {}", mask(&value)),
+        )
+    })
+}
+
+fn debug_enabled(ctx: &Ctx, text: &[u8], exact: &[u8]) -> Option<String> {
+    if ctx.lang != Some(languages::PYTHON) {
+        return None;
+    }
+    let t = trim_ws(text);
+    if exact == b"DEBUG = True" || exact == b"DEBUG=True" {
+        return t.starts_with(b"DEBUG").then(|| "DEBUG = True".to_string());
+    }
+    let call = [
+        &b"app.run("[..],
+        b"FastAPI(",
+        b"Flask(",
+        b".run(",
+        b"uvicorn.run(",
+    ]
+    .iter()
+    .any(|c| memchr::memmem::find(t, c).is_some());
+    (exact == b"debug=True" && call).then(|| String::from_utf8_lossy(t).chars().take(120).collect())
+}
+
+fn cors_wildcard(kind: P, ctx: &Ctx, text: &[u8], at: usize, exact: &[u8]) -> Option<String> {
+    let rest = &text[at..];
+    let star = |s: &[u8]| {
+        [&b"\"*\""[..], b"'*'", b": *", b":*"]
+            .iter()
+            .any(|p| memchr::memmem::find(s, p).is_some())
+    };
+    let hit = match kind {
+        P::Cors => ctx.lang == Some(languages::PYTHON) && star(rest),
+        P::CorsAll => {
+            ctx.lang == Some(languages::PYTHON) && memchr::memmem::find(rest, b"True").is_some()
+        }
+        P::AllowOrigin => star(rest),
+        _ => {
+            let js = matches!(
+                ctx.lang,
+                Some(
+                    languages::JAVA_SCRIPT
+                        | languages::TYPE_SCRIPT
+                        | languages::JSX
+                        | languages::TSX
+                )
+            );
+            js && exact == b"cors("
+                && (at == 0 || !is_ident(text[at - 1]))
+                && (rest.starts_with(b"cors()") || star(rest))
+        }
+    };
+    hit.then(|| {
+        String::from_utf8_lossy(trim_ws(text))
+            .chars()
+            .take(120)
+            .collect()
+    })
+}
+
+fn curl_pipe(ctx: &Ctx, text: &[u8], at: usize) -> Option<String> {
+    let scripted = match ctx.lang {
+        Some(l) => matches!(
+            l,
+            languages::SH
+                | languages::BASH
+                | languages::ZSH
+                | languages::DOCKERFILE
+                | languages::MAKEFILE
+                | languages::YAML
+                | languages::JUST
+        ),
+        None => false,
+    } || ctx.file_name.starts_with("Dockerfile");
+    if !scripted {
+        return None;
+    }
+    let rest = &text[at..];
+    let pipe = memchr::memchr(b'|', rest)?;
+    let after = trim_ws(&rest[pipe + 1..]);
+    let after = after.strip_prefix(b"sudo ").map_or(after, trim_ws);
+    let shells: [&[u8]; 5] = [b"sh", b"bash", b"zsh", b"python", b"/bin/"];
+    shells.iter().any(|s| after.starts_with(s)).then(|| {
+        String::from_utf8_lossy(trim_ws(text))
+            .chars()
+            .take(120)
+            .collect()
+    })
+}
+
+#[cfg(test)]
+#[path = "probes_tests.rs"]
+mod tests;
