@@ -50,6 +50,12 @@ pub fn trim(s: &[u8]) -> &[u8] {
     &s[start..end.max(start)]
 }
 
+/// `w.starts_with(p)` without a `memcmp` call: patterns are a few bytes long.
+#[inline]
+fn starts(w: &[u8], p: &[u8]) -> bool {
+    w.len() >= p.len() && w.iter().zip(p).all(|(a, b)| a == b)
+}
+
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
 }
@@ -281,6 +287,11 @@ impl LineCounter {
 
     fn has_important(&self, t: &[u8]) -> bool {
         let l = self.lang;
+        if l.embed == Embed::RustDoc {
+            // Rust: `"`, `#"`, `/*`, `///`, `//!` (doc lines never get here).
+            return memchr::memchr(b'"', t).is_some()
+                || memchr::memchr_iter(b'*', t).any(|p| p > 0 && t[p - 1] == b'/');
+        }
         l.quotes
             .iter()
             .chain(l.doc_quotes)
@@ -301,7 +312,7 @@ impl LineCounter {
             }
             let w = &raw[i..];
             if let Some(q) = self.quote
-                && w.starts_with(q.as_bytes())
+                && starts(w, q.as_bytes())
             {
                 self.quote = None;
                 i += q.len();
@@ -312,14 +323,14 @@ impl LineCounter {
                     || lang
                         .quotes
                         .iter()
-                        .any(|(s, _)| w[1..].starts_with(s.as_bytes()))
+                        .any(|(s, _)| starts(&w[1..], s.as_bytes()))
                 {
                     i += 2;
                     continue;
                 }
             }
             if let Some(top) = self.stack.last()
-                && w.starts_with(top.as_bytes())
+                && starts(w, top.as_bytes())
             {
                 i += top.len();
                 self.stack.pop();
@@ -333,7 +344,7 @@ impl LineCounter {
             if plain {
                 if lang.embed == Embed::RustDoc
                     && b == b'/'
-                    && (w.starts_with(b"///") || w.starts_with(b"//!"))
+                    && (starts(w, b"///") || starts(w, b"//!"))
                 {
                     return Scan::DocAt(i);
                 }
@@ -346,12 +357,7 @@ impl LineCounter {
                 i += n;
                 continue;
             }
-            if plain
-                && lang
-                    .line_comments
-                    .iter()
-                    .any(|c| w.starts_with(c.as_bytes()))
-            {
+            if plain && lang.line_comments.iter().any(|c| starts(w, c.as_bytes())) {
                 return Scan::LineComment;
             }
             i += 1;
@@ -366,7 +372,7 @@ impl LineCounter {
             (lang.verbatim_quotes, true),
             (lang.quotes, false),
         ] {
-            if let Some((s, e)) = list.iter().find(|(s, _)| w.starts_with(s.as_bytes())) {
+            if let Some((s, e)) = list.iter().find(|(s, _)| starts(w, s.as_bytes())) {
                 self.quote = Some(e);
                 self.quote_verbatim = verbatim;
                 return Some(s.len());
@@ -378,7 +384,7 @@ impl LineCounter {
     fn start_comment(&mut self, w: &[u8]) -> Option<usize> {
         let lang = self.lang;
         for pair @ (s, e) in lang.multi_line.iter().chain(lang.nested_comments) {
-            if w.starts_with(s.as_bytes()) {
+            if starts(w, s.as_bytes()) {
                 if self.stack.is_empty()
                     || lang.allows_nested
                     || lang.nested_comments.contains(pair)

@@ -50,10 +50,22 @@ pub struct MetricsBuilder {
     pub windows: Vec<(u64, u32)>,
 }
 
-const BRANCH_WORDS: &[&[u8]] = &[
-    b"if", b"elif", b"elsif", b"for", b"foreach", b"while", b"until", b"case", b"when", b"catch",
-    b"except", b"rescue", b"unless",
-];
+fn is_branch_word(w: &[u8]) -> bool {
+    match w.len() {
+        2 => w == b"if",
+        3 => w == b"for",
+        4 => matches!(w, b"elif" | b"case" | b"when"),
+        5 => matches!(w, b"elsif" | b"while" | b"until" | b"catch"),
+        6 => matches!(w, b"except" | b"rescue" | b"unless"),
+        7 => w == b"foreach",
+        _ => false,
+    }
+}
+
+/// `kw` in `t` at a word start.
+fn find_word(t: &[u8], kw: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(kw[0], t).find(|&p| t[p..].starts_with(kw) && (p == 0 || !ident(t[p - 1])))
+}
 
 const CONTROL: &[&[u8]] = &[
     b"if",
@@ -89,6 +101,31 @@ pub fn fast_hash(data: &[u8]) -> u64 {
     }
     h ^ (h >> 29)
 }
+
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+const WORD: u8 = ALPHA | DIGIT;
+const OP: u8 = 4;
+
+/// Byte classes for the keyword scan: letters and `_`, digits, `&` and `|`.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() || c == b'_' {
+            ALPHA
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c == b'&' || c == b'|' {
+            OP
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
 
 fn ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
@@ -149,27 +186,38 @@ impl MetricsBuilder {
     }
 
     fn branches(&mut self, t: &[u8]) {
-        let mut i = 0;
-        while i < t.len() {
-            let b = t[i];
-            if ident_start(b) && (i == 0 || !ident(t[i - 1])) {
-                let len = t[i..].iter().take_while(|&&c| ident(c)).count();
-                if BRANCH_WORDS.contains(&&t[i..i + len]) {
-                    self.m.branches += 1;
-                }
-                i += len;
-            } else {
-                if (b == b'&' || b == b'|') && t.get(i + 1) == Some(&b) {
+        let (mut i, n) = (0, t.len());
+        while i < n {
+            let c = CLASS[t[i] as usize];
+            if c == 0 {
+                i += 1;
+            } else if c == OP {
+                if i + 1 < n && t[i + 1] == t[i] {
                     self.m.branches += 1;
                     i += 1;
                 }
                 i += 1;
+            } else {
+                let s = i;
+                i += 1;
+                while i < n && CLASS[t[i] as usize] & WORD != 0 {
+                    i += 1;
+                }
+                if c == ALPHA && i - s <= 7 && is_branch_word(&t[s..i]) {
+                    self.m.branches += 1;
+                }
             }
         }
     }
 
     fn window(&mut self, t: &[u8], line_no: u32) {
-        if t.len() < 6 || t.iter().filter(|b| b.is_ascii_alphanumeric()).count() < 3 {
+        if t.len() < 6
+            || t.iter()
+                .filter(|b| b.is_ascii_alphanumeric())
+                .take(3)
+                .count()
+                < 3
+        {
             return;
         }
         self.ring.copy_within(1.., 0);
@@ -189,6 +237,7 @@ impl MetricsBuilder {
     }
 
     fn signature_name(&self, t: &[u8]) -> Option<String> {
+        let paren = memchr::memchr(b'(', t)?;
         let kw: &[&[u8]] = match self.lang {
             languages::RUST | languages::ZIG => &[b"fn "],
             languages::GO | languages::SWIFT => &[b"func "],
@@ -208,15 +257,12 @@ impl MetricsBuilder {
             _ => &[],
         };
         for k in kw {
-            if let Some(p) = memchr::memmem::find(t, k)
-                && (p == 0 || !ident(t[p - 1]))
-            {
+            if let Some(p) = find_word(t, k) {
                 let name = first_ident(&t[p + k.len()..]);
                 return Some(String::from_utf8_lossy(name).into_owned());
             }
         }
         // C-like methods and shell `name() {`: `ident ... name(args) [...] {`
-        let paren = memchr::memchr(b'(', t)?;
         let head = &t[..paren];
         let name_start = head.iter().rposition(|&b| !ident(b)).map_or(0, |p| p + 1);
         let name = &head[name_start..];
@@ -234,18 +280,18 @@ impl MetricsBuilder {
         if matches!(self.family, Family::Shell) && !t.contains(&b'{') {
             return None;
         }
-        let arrow_fn = memchr::memmem::find(t, b"=> {").is_some();
+        let arrow_fn = find_word(t, b"=> {").is_some();
         (!arrow_fn).then(|| String::from_utf8_lossy(name).into_owned())
     }
 
     fn brace_line(&mut self, t: &[u8], line_no: u32) {
         let before = self.depth;
         let (mut opens, mut closes, mut peak) = (0i64, 0i64, before);
-        for &b in t {
-            if b == b'{' {
+        for p in memchr::memchr2_iter(b'{', b'}', t) {
+            if t[p] == b'{' {
                 opens += 1;
                 peak = peak.max(before + opens - closes);
-            } else if b == b'}' {
+            } else {
                 closes += 1;
             }
         }

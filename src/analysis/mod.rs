@@ -2,7 +2,13 @@
 //! and an optional semantic stage through a model.
 
 pub mod counter;
+pub mod known_files;
 pub mod lang_table;
 pub mod languages;
 pub mod metrics;
 pub mod probes;
+pub mod report;
+pub mod scan;
+pub mod walk;
+
+pub use report::*;

@@ -57,6 +57,8 @@ enum P {
     Curl,
 }
 
+/// Case-sensitive (with the usual spellings of each name) so that the automaton keeps its fast
+/// SIMD prefilter.
 const PATTERNS: &[(&str, P)] = &[
     ("AKIA", P::Aws),
     ("ASIA", P::Aws),
@@ -74,28 +76,44 @@ const PATTERNS: &[(&str, P)] = &[
     ("xoxs-", P::Slack),
     ("sk_live_", P::Stripe),
     ("rk_live_", P::Stripe),
+    ("SECRET_KEY", P::SecretKey),
     ("secret_key", P::SecretKey),
-    ("client_secret", P::SecretName),
     ("secret", P::SecretName),
+    ("Secret", P::SecretName),
+    ("SECRET", P::SecretName),
     ("password", P::SecretName),
+    ("Password", P::SecretName),
+    ("PASSWORD", P::SecretName),
     ("passwd", P::SecretName),
+    ("PASSWD", P::SecretName),
     ("api_key", P::SecretName),
+    ("apiKey", P::SecretName),
+    ("ApiKey", P::SecretName),
+    ("API_KEY", P::SecretName),
     ("apikey", P::SecretName),
+    ("APIKEY", P::SecretName),
     ("api-key", P::SecretName),
     ("access_key", P::SecretName),
+    ("accessKey", P::SecretName),
+    ("ACCESS_KEY", P::SecretName),
     ("private_key", P::SecretName),
-    ("auth_token", P::SecretName),
+    ("privateKey", P::SecretName),
+    ("PRIVATE_KEY", P::SecretName),
     ("token", P::SecretName),
+    ("Token", P::SecretName),
+    ("TOKEN", P::SecretName),
     ("TODO", P::Todo),
     ("FIXME", P::Todo),
     ("HACK", P::Todo),
     ("XXX", P::Todo),
     ("#[cfg(test)]", P::CfgTest),
-    ("debug = true", P::Debug),
-    ("debug=true", P::Debug),
+    ("DEBUG = True", P::Debug),
+    ("DEBUG=True", P::Debug),
+    ("debug=True", P::Debug),
     ("allow_origins", P::Cors),
-    ("cors_allow_all_origins", P::CorsAll),
-    ("cors_origin_allow_all", P::CorsAll),
+    ("CORS_ALLOW_ALL_ORIGINS", P::CorsAll),
+    ("CORS_ORIGIN_ALLOW_ALL", P::CorsAll),
+    ("Access-Control-Allow-Origin", P::AllowOrigin),
     ("access-control-allow-origin", P::AllowOrigin),
     ("cors(", P::CorsCall),
     ("curl ", P::Curl),
@@ -106,7 +124,6 @@ fn automaton() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
         AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
             .build(PATTERNS.iter().map(|(p, _)| p))
             .unwrap_or_else(|_| AhoCorasick::new::<_, &str>([]).expect("empty automaton"))
@@ -366,7 +383,7 @@ fn debug_enabled(ctx: &Ctx, text: &[u8], exact: &[u8]) -> Option<String> {
         return None;
     }
     let t = trim_ws(text);
-    if exact == b"DEBUG = True" || exact == b"DEBUG=True" {
+    if exact.starts_with(b"DEBUG") {
         return t.starts_with(b"DEBUG").then(|| "DEBUG = True".to_string());
     }
     let call = [
