@@ -7,6 +7,17 @@ fn main() {
     let t = std::time::Instant::now();
     let acc = walk::walk(&path, 0, &|_| {});
     let el = t.elapsed();
+    if let Ok(l) = std::env::var("PER_FILE") {
+        for r in &acc.records {
+            if r.lang.is_some_and(|x| languages::name(x) == l) {
+                println!(
+                    "{} {} {} {}",
+                    r.rel, r.counts.code, r.counts.comments, r.counts.blanks
+                );
+            }
+        }
+        return;
+    }
     let mut per: std::collections::BTreeMap<&str, (u64, u64, u64, u64)> = Default::default();
     for r in &acc.records {
         if let Some(l) = r.lang {

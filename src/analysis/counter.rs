@@ -455,15 +455,14 @@ impl LineCounter {
 
     /// `<script>`, `<style>` and `<template>` blocks of HTML-like files.
     fn html_context(&mut self, raw: &[u8]) -> Option<LineKind> {
-        const TAGS: [(&[u8], &[u8], LangId); 3] = [
-            (b"<script", b"</script>", languages::JAVA_SCRIPT),
-            (b"<style", b"</style>", languages::CSS),
-            (b"<template", b"</template>", languages::HTML),
+        const TAGS: [(&[u8], &[u8], &[u8], LangId); 3] = [
+            (b"<script", b"type=\"", b"</script>", languages::JAVA_SCRIPT),
+            (b"<style", b"lang=\"", b"</style>", languages::CSS),
+            (b"<template", b"lang=\"", b"</template>", languages::HTML),
         ];
-        for (open, close, child) in TAGS {
+        for (open, attr, close, child) in TAGS {
             let Some(p) = find(raw, open) else { continue };
-            let gt = find(&raw[p..], b">")?;
-            let start = p + gt + 1;
+            let start = p + open.len() + tag_end(&raw[p + open.len()..], attr)?;
             let rest = &raw[start..];
             if let Some(c) = find(rest, close) {
                 if trim(&rest[..c]).is_empty() {
@@ -525,6 +524,23 @@ impl LineCounter {
             self.counts.blanks += p.gap;
         }
     }
+}
+
+/// End (after `>`) of an opening tag, as tokei's `<script(?:.*type="(.*)")?.*?>` matches it: the
+/// greedy optional attribute may reach the last `type="` of the line.
+fn tag_end(after: &[u8], attr: &[u8]) -> Option<usize> {
+    let mut starts: Vec<usize> = memchr::memmem::find_iter(after, attr).collect();
+    while let Some(t) = starts.pop() {
+        let region = &after[t + attr.len()..];
+        let Some(last_gt) = memchr::memrchr(b'>', region) else {
+            continue;
+        };
+        if let Some(q) = memchr::memrchr(b'"', &region[..last_gt]) {
+            let gt = memchr::memchr(b'>', &region[q + 1..])?;
+            return Some(t + attr.len() + q + 1 + gt + 1);
+        }
+    }
+    memchr::memchr(b'>', after).map(|g| g + 1)
 }
 
 /// Count a whole text (tests and small inputs).
