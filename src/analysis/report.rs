@@ -201,6 +201,31 @@ pub struct AnalysisReport {
 }
 
 impl AnalysisReport {
+    /// An empty report for `path` (nothing counted, no findings).
+    pub fn empty(path: &str) -> Self {
+        Self {
+            path: path.to_string(),
+            files: 0,
+            lines: LineTotals::default(),
+            languages: Vec::new(),
+            project_types: Vec::new(),
+            has_tests: false,
+            has_ci: false,
+            has_docs: false,
+            findings: Vec::new(),
+            semantic: None,
+            semantic_note: None,
+            duration_ms: 0,
+            test_to_source_ratio: None,
+            test_code_lines: 0,
+            source_code_lines: 0,
+            bytes: 0,
+            skipped: Skipped::default(),
+            large_files: Vec::new(),
+            analyzed_at: String::new(),
+        }
+    }
+
     pub fn findings_by_priority(&self, p: Priority) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(move |f| f.priority == p)
     }
