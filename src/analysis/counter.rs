@@ -56,6 +56,11 @@ fn starts(w: &[u8], p: &[u8]) -> bool {
     w.len() >= p.len() && w.iter().zip(p).all(|(a, b)| a == b)
 }
 
+#[inline]
+fn ends(w: &[u8], p: &[u8]) -> bool {
+    w.len() >= p.len() && w[w.len() - p.len()..].iter().zip(p).all(|(a, b)| a == b)
+}
+
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
 }
@@ -73,17 +78,22 @@ fn interesting(id: LangId) -> &'static [bool; 256] {
                         t[b as usize] = true;
                     }
                 };
-                for p in [
-                    l.quotes,
-                    l.doc_quotes,
-                    l.verbatim_quotes,
-                    l.multi_line,
-                    l.nested_comments,
-                ] {
+                for p in [l.quotes, l.doc_quotes, l.multi_line, l.nested_comments] {
                     for (s, e) in p {
                         mark(s);
                         mark(e);
                     }
+                }
+                // Verbatim openers that start with a letter (`r#"`, `R"(`) are found from their
+                // second byte (see `scan`), so ordinary letters stay uninteresting.
+                for (s, e) in l.verbatim_quotes {
+                    let b = s.as_bytes();
+                    if b.len() > 1 && b[0].is_ascii_alphabetic() {
+                        mark(&s[1..]);
+                    } else {
+                        mark(s);
+                    }
+                    mark(e);
                 }
                 for c in l.line_comments {
                     mark(c);
@@ -97,6 +107,28 @@ fn interesting(id: LangId) -> &'static [bool; 256] {
             .collect()
     });
     &tables[id as usize]
+}
+
+/// Distinct first bytes of a language's block-comment openers.
+fn comment_first_bytes(id: LangId) -> &'static [u8] {
+    static FIRST: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let all = FIRST.get_or_init(|| {
+        languages::LANGS
+            .iter()
+            .map(|l| {
+                let mut v: Vec<u8> = l
+                    .multi_line
+                    .iter()
+                    .chain(l.nested_comments)
+                    .map(|(s, _)| s.as_bytes()[0])
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect()
+    });
+    &all[id as usize]
 }
 
 struct DocBlock {
@@ -126,6 +158,7 @@ enum Scan {
 pub struct LineCounter {
     lang: &'static Lang,
     table: &'static [bool; 256],
+    comment_first: &'static [u8],
     quote: Option<&'static str>,
     quote_verbatim: bool,
     stack: Vec<&'static str>,
@@ -142,6 +175,7 @@ impl LineCounter {
         Self {
             lang: languages::get(id),
             table: interesting(id),
+            comment_first: comment_first_bytes(id),
             quote: None,
             quote_verbatim: false,
             stack: Vec::new(),
@@ -177,7 +211,7 @@ impl LineCounter {
                 doc.gap += 1;
                 return LineKind::Blank;
             }
-            if t.starts_with(doc.marker) {
+            if starts(t, doc.marker) {
                 doc.gap = 0; // blank lines inside a doc block vanish, as in tokei
                 return self.doc_line(t);
             }
@@ -301,15 +335,38 @@ impl LineCounter {
             || l.important.iter().any(|s| find(t, s.as_bytes()).is_some())
     }
 
+    /// Next position at or after `i` where something can happen in the current mode: inside a
+    /// string only its end or a backslash, inside a comment only its end, a backslash or a nested
+    /// start (SIMD searches); otherwise any interesting byte.
+    #[inline]
+    fn next_interesting(&self, raw: &[u8], i: usize) -> Option<usize> {
+        let rest = &raw[i..];
+        if let Some(q) = self.quote {
+            return memchr::memchr2(q.as_bytes()[0], b'\\', rest).map(|p| i + p);
+        }
+        if let Some(top) = self.stack.last() {
+            let starts = self.comment_first;
+            let t0 = top.as_bytes()[0];
+            match starts {
+                [] => return memchr::memchr2(t0, b'\\', rest).map(|p| i + p),
+                [a] => return memchr::memchr3(t0, b'\\', *a, rest).map(|p| i + p),
+                _ => {}
+            }
+        }
+        rest.iter()
+            .position(|&b| self.table[b as usize])
+            .map(|p| i + p)
+    }
+
     fn scan(&mut self, raw: &[u8]) -> Scan {
         let lang = self.lang;
         let mut i = 0;
         while i < raw.len() {
+            let Some(at) = self.next_interesting(raw, i) else {
+                break;
+            };
+            i = at;
             let b = raw[i];
-            if !self.table[b as usize] {
-                i += 1;
-                continue;
-            }
             let w = &raw[i..];
             if let Some(q) = self.quote
                 && starts(w, q.as_bytes())
@@ -347,6 +404,18 @@ impl LineCounter {
                     && (starts(w, b"///") || starts(w, b"//!"))
                 {
                     return Scan::DocAt(i);
+                }
+                if i > 0
+                    && raw[i - 1].is_ascii_alphabetic()
+                    && let Some((s, e)) = lang
+                        .verbatim_quotes
+                        .iter()
+                        .find(|(s, _)| starts(&raw[i - 1..], s.as_bytes()))
+                {
+                    self.quote = Some(e);
+                    self.quote_verbatim = true;
+                    i += s.len() - 1;
+                    continue;
                 }
                 if let Some(n) = self.start_quote(w) {
                     i += n;
@@ -411,11 +480,11 @@ impl LineCounter {
                 .any(|(_, e)| find(t, e.as_bytes()).is_some())
         {
             true
-        } else if l.line_comments.iter().any(|c| t.starts_with(c.as_bytes()))
+        } else if l.line_comments.iter().any(|c| starts(t, c.as_bytes()))
             || l.multi_line
                 .iter()
                 .chain(l.nested_comments)
-                .any(|(s, e)| t.starts_with(s.as_bytes()) && t.ends_with(e.as_bytes()))
+                .any(|(s, e)| starts(t, s.as_bytes()) && ends(t, e.as_bytes()))
         {
             true
         } else if started_in_comments {
@@ -424,7 +493,7 @@ impl LineCounter {
             l.multi_line
                 .iter()
                 .chain(l.nested_comments)
-                .any(|(s, e)| e == top && t.starts_with(s.as_bytes()))
+                .any(|(s, e)| e == top && starts(t, s.as_bytes()))
         } else {
             false
         };

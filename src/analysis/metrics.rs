@@ -262,6 +262,17 @@ impl MetricsBuilder {
                 return Some(String::from_utf8_lossy(name).into_owned());
             }
         }
+        if matches!(
+            self.lang,
+            languages::RUST
+                | languages::ZIG
+                | languages::GO
+                | languages::SWIFT
+                | languages::KOTLIN
+                | languages::PERL
+        ) {
+            return None;
+        }
         // C-like methods and shell `name() {`: `ident ... name(args) [...] {`
         let head = &t[..paren];
         let name_start = head.iter().rposition(|&b| !ident(b)).map_or(0, |p| p + 1);

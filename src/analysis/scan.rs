@@ -161,12 +161,12 @@ impl FileScan<'_> {
             hits,
             &mut self.probe_stats,
         );
-        let mut rest = block;
-        while !rest.is_empty() {
-            let (line, next) = match memchr::memchr(b'\n', rest) {
-                Some(i) => (&rest[..i], &rest[i + 1..]),
-                None => (rest, &rest[rest.len()..]),
-            };
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', block)
+            .chain((block.last() != Some(&b'\n') && !block.is_empty()).then_some(block.len()));
+        for end in ends {
+            let line = &block[start..end];
+            start = end + 1;
             self.line_no = self.line_no.saturating_add(1);
             self.lines += 1;
             if let Some(c) = self.counter.as_mut() {
@@ -175,7 +175,6 @@ impl FileScan<'_> {
                     m.line(line, kind, self.line_no);
                 }
             }
-            rest = next;
         }
     }
 
