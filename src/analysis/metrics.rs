@@ -278,7 +278,9 @@ impl MetricsBuilder {
         let name_start = head.iter().rposition(|&b| !ident(b)).map_or(0, |p| p + 1);
         let name = &head[name_start..];
         let first = first_ident(t);
+        let after_args = memchr::memrchr(b')', t).map_or(&t[..0], |p| &t[p..]);
         if name.is_empty()
+            || after_args.contains(&b'=')
             || CONTROL.contains(&first)
             || CONTROL.contains(&name)
             || head.contains(&b'=')
@@ -299,6 +301,10 @@ impl MetricsBuilder {
         let before = self.depth;
         let (mut opens, mut closes, mut peak) = (0i64, 0i64, before);
         for p in memchr::memchr2_iter(b'{', b'}', t) {
+            // `'{'` and `"}"` are characters, not blocks.
+            if p > 0 && matches!(t[p - 1], b'\'' | b'"') && t.get(p + 1) == Some(&t[p - 1]) {
+                continue;
+            }
             if t[p] == b'{' {
                 opens += 1;
                 peak = peak.max(before + opens - closes);

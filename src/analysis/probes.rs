@@ -234,15 +234,26 @@ fn key_pattern(kind: P, data: &[u8], start: usize, exact: &[u8]) -> Option<Strin
             (!t.contains("EXAMPLE")).then(|| format!("AWS access key id {}", mask(&t)))
         }
         P::PrivateKey => {
+            // `-----BEGIN [A-Z ]*PRIVATE KEY-----` then the end of the line or an escaped newline
+            // and key material: not a regex or a marker constant in a PEM parser.
             let line_end = memchr::memchr(b'\n', &data[end..]).map_or(data.len(), |p| end + p);
             let rest = &data[end..line_end];
-            (exact == b"-----BEGIN " && memchr::memmem::find(rest, b"PRIVATE KEY-----").is_some())
-                .then(|| {
-                    format!(
-                        "private key block ({})",
-                        String::from_utf8_lossy(trim_ws(rest))
-                    )
-                })
+            let at = memchr::memmem::find(rest, b"PRIVATE KEY-----")?;
+            let kind = &rest[..at];
+            let after = &rest[at + 16..];
+            let body = |s: &[u8]| {
+                s.first()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+            };
+            let followed = trim_ws(after).is_empty()
+                || after.strip_prefix(b"\\n").is_some_and(body)
+                || after.strip_prefix(b"\\r\\n").is_some_and(body);
+            (kind.iter().all(|b| b.is_ascii_uppercase() || *b == b' ') && followed).then(|| {
+                format!(
+                    "private key block ({}PRIVATE KEY)",
+                    String::from_utf8_lossy(kind)
+                )
+            })
         }
         P::GitHub | P::GitHubPat => {
             let (n, min) = if kind == P::GitHubPat {
@@ -329,7 +340,11 @@ fn looks_random(v: &str) -> bool {
     let templated = ["${", "{{", "%(", "<", "$(", "process.env", "os.environ"]
         .iter()
         .any(|p| v.contains(p));
-    v.len() >= 16
+    let token_chars = v
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-' | b'.'));
+    token_chars
+        && v.len() >= 16
         && v.len() <= 256
         && !placeholder
         && !templated
@@ -410,7 +425,8 @@ fn cors_wildcard(kind: P, ctx: &Ctx, text: &[u8], at: usize, exact: &[u8]) -> Op
         P::CorsAll => {
             ctx.lang == Some(languages::PYTHON) && memchr::memmem::find(rest, b"True").is_some()
         }
-        P::AllowOrigin => star(rest),
+        // In a string literal (a header being set), not prose about the header.
+        P::AllowOrigin => at > 0 && matches!(text[at - 1], b'"' | b'\'') && star(rest),
         _ => {
             let js = matches!(
                 ctx.lang,

@@ -119,3 +119,20 @@ fn entropy_and_mask() {
     let m = mask("abcdefghijklmnopqrst");
     assert_eq!(m, "abcd******** (20 chars)");
 }
+
+#[test]
+fn pem_markers_in_code_and_prose_are_not_keys() {
+    let text = "let re = \"-----BEGIN (RSA )?PRIVATE KEY-----\";\nconst TAG: &str = \"-----BEGIN PRIVATE KEY-----\";\nk = \"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\"\n/// with `Access-Control-Allow-Origin: *`\nh.insert(\"Access-Control-Allow-Origin\", \"*\");\n";
+    let (h, _) = hits(Some(languages::RUST), "a.rs", text);
+    let got: Vec<_> = h.iter().map(|h| (h.kind, h.line)).collect();
+    assert_eq!(
+        got,
+        vec![(HitKind::SecretPattern, 3), (HitKind::CorsWildcard, 5)]
+    );
+    let (h, _) = hits(
+        None,
+        "t.json",
+        "{\"password\": \"%00%01%02%03%04%05%06%07%08\"}",
+    );
+    assert!(h.is_empty(), "{h:?}");
+}

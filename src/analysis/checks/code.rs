@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::super::facts::Facts;
+use super::super::known_files as known;
 use super::super::languages::{self, Family};
 use super::super::metrics::SAMPLE_MASK;
 use super::super::report::{Category, Evidence, Finding, Priority};
@@ -63,11 +64,13 @@ fn binaries(f: &Facts, out: &mut Vec<Finding>) {
 }
 
 fn huge_and_generated(f: &Facts, out: &mut Vec<Finding>) {
+    // Lock files are generated and may be large by design.
+    let lock = |rel: &str| known::LOCKFILES.contains(&known::file_name(rel));
     let mut huge: Vec<_> = f
         .acc
         .records
         .iter()
-        .filter(|r| r.kind == FileKind::Text && r.is_huge())
+        .filter(|r| r.kind == FileKind::Text && r.is_huge() && !lock(&r.rel))
         .collect();
     huge.sort_by(|a, b| b.size.cmp(&a.size).then(a.rel.cmp(&b.rel)));
     if !huge.is_empty() {
@@ -96,7 +99,7 @@ fn huge_and_generated(f: &Facts, out: &mut Vec<Finding>) {
         .acc
         .records
         .iter()
-        .filter(|r| r.kind == FileKind::Text && (r.generated || r.minified))
+        .filter(|r| r.kind == FileKind::Text && (r.generated || r.minified) && !lock(&r.rel))
         .collect();
     if !generated.is_empty() {
         let ev = generated

@@ -40,6 +40,10 @@ fn env_assignments(text: &str) -> Vec<(u32, String)> {
 
 fn secrets(f: &Facts, out: &mut Vec<Finding>) {
     let mut ev = hits_of(f, HitKind::SecretPattern);
+    let pattern_at: std::collections::HashSet<(String, Option<u32>)> =
+        ev.iter().map(|e| (e.path.clone(), e.line)).collect();
+    let pattern_files: std::collections::HashSet<String> =
+        ev.iter().map(|e| e.path.clone()).collect();
     for (i, r) in f.acc.records.iter().enumerate() {
         let name = known::file_name(&r.rel);
         if known::is_env_file(name) {
@@ -58,7 +62,9 @@ fn secrets(f: &Facts, out: &mut Vec<Finding>) {
                     ));
                 }
             }
-        } else if known::is_private_key_name(name) || known::is_keystore(name) {
+        } else if (known::is_private_key_name(name) || known::is_keystore(name))
+            && !pattern_files.contains(&r.rel)
+        {
             ev.push(Evidence::at(
                 &r.rel,
                 None,
@@ -91,7 +97,8 @@ fn secrets(f: &Facts, out: &mut Vec<Finding>) {
             ev,
         ));
     }
-    let ev = hits_of(f, HitKind::SecretAssignment);
+    let mut ev = hits_of(f, HitKind::SecretAssignment);
+    ev.retain(|e| !pattern_at.contains(&(e.path.clone(), e.line)));
     if !ev.is_empty() {
         out.push(finding(
             "possible-secrets",
