@@ -375,16 +375,16 @@ impl LineCounter {
                 i += q.len();
                 continue;
             }
-            if !self.quote_verbatim && b == b'\\' {
-                if w.get(1) == Some(&b'\\')
+            if !self.quote_verbatim
+                && b == b'\\'
+                && (w.get(1) == Some(&b'\\')
                     || lang
                         .quotes
                         .iter()
-                        .any(|(s, _)| starts(&w[1..], s.as_bytes()))
-                {
-                    i += 2;
-                    continue;
-                }
+                        .any(|(s, _)| starts(&w[1..], s.as_bytes())))
+            {
+                i += 2;
+                continue;
             }
             if let Some(top) = self.stack.last()
                 && starts(w, top.as_bytes())
@@ -472,31 +472,25 @@ impl LineCounter {
         if l.literate {
             return self.literate(t);
         }
-        let comment = if self.quote.is_some() {
-            false
-        } else if started_in_comments
-            && l.doc_quotes
-                .iter()
-                .any(|(_, e)| find(t, e.as_bytes()).is_some())
-        {
-            true
-        } else if l.line_comments.iter().any(|c| starts(t, c.as_bytes()))
-            || l.multi_line
-                .iter()
-                .chain(l.nested_comments)
-                .any(|(s, e)| starts(t, s.as_bytes()) && ends(t, e.as_bytes()))
-        {
-            true
-        } else if started_in_comments {
-            true
-        } else if let Some(top) = self.stack.last() {
-            l.multi_line
-                .iter()
-                .chain(l.nested_comments)
-                .any(|(s, e)| e == top && starts(t, s.as_bytes()))
-        } else {
-            false
+        // tokei's order: inside a string it is code; a line that starts a comment, continues one
+        // or closes a docstring in a comment is a comment.
+        let whole_line = || {
+            l.line_comments.iter().any(|c| starts(t, c.as_bytes()))
+                || l.multi_line
+                    .iter()
+                    .chain(l.nested_comments)
+                    .any(|(s, e)| starts(t, s.as_bytes()) && ends(t, e.as_bytes()))
         };
+        let opens_block = || {
+            self.stack.last().is_some_and(|top| {
+                l.multi_line
+                    .iter()
+                    .chain(l.nested_comments)
+                    .any(|(s, e)| e == top && starts(t, s.as_bytes()))
+            })
+        };
+        let comment =
+            self.quote.is_none() && (started_in_comments || whole_line() || opens_block());
         if comment {
             LineKind::Comment
         } else {
@@ -524,7 +518,8 @@ impl LineCounter {
 
     /// `<script>`, `<style>` and `<template>` blocks of HTML-like files.
     fn html_context(&mut self, raw: &[u8]) -> Option<LineKind> {
-        const TAGS: [(&[u8], &[u8], &[u8], LangId); 3] = [
+        type Tag = (&'static [u8], &'static [u8], &'static [u8], LangId);
+        const TAGS: [Tag; 3] = [
             (b"<script", b"type=\"", b"</script>", languages::JAVA_SCRIPT),
             (b"<style", b"lang=\"", b"</style>", languages::CSS),
             (b"<template", b"lang=\"", b"</template>", languages::HTML),

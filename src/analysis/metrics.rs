@@ -400,7 +400,7 @@ impl MetricsBuilder {
                 line: start,
                 len,
             });
-            self.m.long_fns.sort_by(|a, b| b.len.cmp(&a.len));
+            self.m.long_fns.sort_by_key(|f| std::cmp::Reverse(f.len));
             self.m.long_fns.truncate(5);
         }
     }

@@ -311,7 +311,7 @@ fn hotspots(f: &Facts, out: &mut Vec<Finding>) {
         .filter_map(|(_, r)| {
             let m = r.metrics.as_ref()?;
             let c = *f.commits.get(&r.rel)?;
-            (c >= 3 && m.branches >= 10).then(|| (r, m.branches, c, m.branches as f64 * c as f64))
+            (c >= 3 && m.branches >= 10).then_some((r, m.branches, c, m.branches as f64 * c as f64))
         })
         .collect();
     if spots.is_empty() {

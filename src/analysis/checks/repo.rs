@@ -62,6 +62,9 @@ fn tests(f: &Facts, out: &mut Vec<Finding>) {
 }
 
 fn readme(f: &Facts, out: &mut Vec<Finding>) {
+    if f.acc.records.is_empty() {
+        return;
+    }
     let Some(i) = f.readme else {
         out.push(finding(
             "missing-readme",
