@@ -6,6 +6,7 @@
 //! [`AnalysisProgress`]), [`semantic::semantic_stage`], [`render::render_text`] /
 //! [`render::render_markdown`], [`persist::save`] / [`persist::load_latest`].
 
+pub mod bytes;
 pub mod checks;
 pub mod counter;
 pub mod facts;

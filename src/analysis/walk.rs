@@ -78,7 +78,7 @@ impl ParallelVisitor for Worker<'_> {
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
-        self.flush(false);
+        self.flush(true);
         let acc = std::mem::take(&mut self.acc);
         self.shared
             .results
