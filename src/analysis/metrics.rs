@@ -349,8 +349,29 @@ impl MetricsBuilder {
     fn indent_line(&mut self, raw: &[u8], t: &[u8], line_no: u32) {
         let indent = indent_width(raw);
         let unit = if self.family == Family::Indent { 4 } else { 2 };
+        // Only lines that open a block count (continuation lines may be indented anywhere).
+        let opens = if self.family == Family::Indent {
+            t.ends_with(b":")
+        } else {
+            const KW: &[&[u8]] = &[
+                b"if",
+                b"unless",
+                b"while",
+                b"until",
+                b"for",
+                b"def",
+                b"class",
+                b"module",
+                b"case",
+                b"begin",
+                b"function",
+            ];
+            KW.contains(&first_ident(t))
+                || t.ends_with(b" do")
+                || memchr::memmem::find(t, b" do |").is_some()
+        };
         let level = (indent / unit) as u32 + 1;
-        if level > self.m.max_depth {
+        if opens && level > self.m.max_depth {
             self.m.max_depth = level;
             self.m.deepest_line = line_no;
         }
@@ -461,7 +482,7 @@ mod tests {
         assert_eq!(m.long_fns[0].name, "f");
         assert_eq!(m.long_fns[0].len, 89);
         assert_eq!(m.branches, 1);
-        assert_eq!(m.max_depth, 3);
+        assert_eq!(m.max_depth, 2, "def, then if");
     }
 
     #[test]

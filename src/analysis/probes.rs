@@ -363,6 +363,18 @@ fn secret_assignment(
 ) -> Option<(HitKind, String)> {
     let env_style = ctx.file_name.starts_with(".env")
         || matches!(ctx.lang, None | Some(languages::YAML | languages::INI));
+    let value = assigned_literal(text, at + len, env_style)?;
+    let is_python = ctx.lang == Some(languages::PYTHON);
+    if kind == P::SecretKey && is_python {
+        return framework_secret_key(text, at, value);
+    }
+    // Prose (docs, READMEs) is full of sample values; key formats are still checked there.
+    let prose = ctx
+        .lang
+        .is_some_and(|l| languages::get(l).class == languages::Class::Prose);
+    if value.len() < 16 || prose {
+        return None;
+    }
     let name_start = at
         - text[..at]
             .iter()
@@ -370,21 +382,16 @@ fn secret_assignment(
             .take_while(|&&b| is_ident(b))
             .count();
     let name =
-        String::from_utf8_lossy(&text[name_start..at + len + run_len(text, at + len, is_ident)])
-            .into_owned();
-    let value = assigned_literal(text, at + len, env_style)?;
-    let value = String::from_utf8_lossy(value);
-    let is_python = matches!(ctx.lang, Some(languages::PYTHON));
-    if kind == P::SecretKey
-        && is_python
-        && !value.is_empty()
-        && name.eq_ignore_ascii_case("secret_key")
+        String::from_utf8_lossy(&text[name_start..at + len + run_len(text, at + len, is_ident)]);
+    let lower = name.to_ascii_lowercase();
+    // Pagination cursors and the like are not credentials.
+    if ["next", "page", "continuation", "cursor", "marker", "csrf"]
+        .iter()
+        .any(|w| lower.contains(w))
     {
-        return Some((
-            HitKind::HardcodedSecretKey,
-            format!("{name} = {}", mask(&value)),
-        ));
+        return None;
     }
+    let value = String::from_utf8_lossy(value);
     looks_random(&value).then(|| {
         (
             HitKind::SecretAssignment,
@@ -393,23 +400,39 @@ fn secret_assignment(
     })
 }
 
+/// Django's module-level `SECRET_KEY = '...'`, Flask's `app.secret_key = '...'` or
+/// `app.config['SECRET_KEY'] = '...'`: a literal, not an environment variable's name.
+fn framework_secret_key(text: &[u8], at: usize, value: &[u8]) -> Option<(HitKind, String)> {
+    let module_level = at == 0 && text.starts_with(b"SECRET_KEY");
+    let flask =
+        text[..at].ends_with(b".") || text[..at].ends_with(b"['") || text[..at].ends_with(b"[\"");
+    let env_name = value
+        .iter()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_');
+    if !(module_level || flask) || value.len() < 8 || env_name {
+        return None;
+    }
+    let value = String::from_utf8_lossy(value);
+    Some((
+        HitKind::HardcodedSecretKey,
+        format!("SECRET_KEY = {}", mask(&value)),
+    ))
+}
+
 fn debug_enabled(ctx: &Ctx, text: &[u8], exact: &[u8]) -> Option<String> {
     if ctx.lang != Some(languages::PYTHON) {
         return None;
     }
-    let t = trim_ws(text);
     if exact.starts_with(b"DEBUG") {
-        return t.starts_with(b"DEBUG").then(|| "DEBUG = True".to_string());
+        // A module-level setting (Django settings, Flask config), not an indented example.
+        return text
+            .starts_with(b"DEBUG")
+            .then(|| "DEBUG = True".to_string());
     }
-    let call = [
-        &b"app.run("[..],
-        b"FastAPI(",
-        b"Flask(",
-        b".run(",
-        b"uvicorn.run(",
-    ]
-    .iter()
-    .any(|c| memchr::memmem::find(t, c).is_some());
+    let t = trim_ws(text);
+    let call = [&b"app.run("[..], b"FastAPI(", b"Flask(", b"uvicorn.run("]
+        .iter()
+        .any(|c| memchr::memmem::find(t, c).is_some());
     (exact == b"debug=True" && call).then(|| String::from_utf8_lossy(t).chars().take(120).collect())
 }
 

@@ -136,3 +136,19 @@ fn pem_markers_in_code_and_prose_are_not_keys() {
     );
     assert!(h.is_empty(), "{h:?}");
 }
+
+#[test]
+fn framework_keys_debug_and_cursor_rules() {
+    let text = "class C:\n    SECRET_KEY = 'django-insecure-abcdefgh'\nSECRET_KEY = 'AWS_SECRET_ACCESS_KEY'\napp.secret_key = 'x9Lm2Qr7Tz4Wv8Kp'\nasyncio.run(main(), debug=True)\n    DEBUG = True\nNextToken = \"eyJOZXh0VG9rZW4iOiAiMTIzIn0x\"\n";
+    let (h, _) = hits(Some(languages::PYTHON), "c.py", text);
+    assert_eq!(
+        h.iter().map(|h| (h.kind, h.line)).collect::<Vec<_>>(),
+        vec![(HitKind::HardcodedSecretKey, 4)]
+    );
+    let (h, _) = hits(
+        Some(languages::MARKDOWN),
+        "README.md",
+        "token = \"q8Zr2Lm9Xv4Tn7Wp1Ks6\"\n",
+    );
+    assert!(h.is_empty(), "{h:?}");
+}

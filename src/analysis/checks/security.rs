@@ -38,6 +38,17 @@ fn env_assignments(text: &str) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// Tests, samples, docs and prose, where credentials are often fakes.
+fn sample_location(rel: &str) -> bool {
+    let prose = super::super::languages::extension(rel).is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "md" | "rst" | "txt" | "adoc"
+        )
+    });
+    known::is_test_path(rel) || known::is_sample_path(rel) || known::is_docs_marker(rel) || prose
+}
+
 fn secrets(f: &Facts, out: &mut Vec<Finding>) {
     let mut ev = hits_of(f, HitKind::SecretPattern);
     let pattern_at: std::collections::HashSet<(String, Option<u32>)> =
@@ -75,9 +86,7 @@ fn secrets(f: &Facts, out: &mut Vec<Finding>) {
     if !ev.is_empty() {
         ev.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
         ev.dedup_by(|a, b| a.path == b.path && a.line == b.line);
-        let in_tests = ev
-            .iter()
-            .all(|e| known::is_test_path(&e.path) || known::is_sample_path(&e.path));
+        let in_tests = ev.iter().all(|e| sample_location(&e.path));
         let files: std::collections::BTreeSet<_> = ev.iter().map(|e| e.path.as_str()).collect();
         out.push(finding(
             "committed-secrets",
@@ -91,7 +100,7 @@ fn secrets(f: &Facts, out: &mut Vec<Finding>) {
                  them from the history, and load secrets from the environment or a secret manager.{}",
                 plural(ev.len(), "value", "values"),
                 plural(files.len(), "file", "files"),
-                if in_tests { " All are under test or sample folders: they may be fixtures." } else { "" }
+                if in_tests { " All are in tests, samples or documentation: they may be examples." } else { "" }
             ),
             "Anyone with read access to the code (or its history) can use these credentials.",
             ev,
