@@ -5,13 +5,13 @@
 //! `tokei` binary is on PATH or in $TOKEI), the median of tokei run alternately with it on the same
 //! tree (hidden files included and the analyzer's always-skipped folders excluded, so both see the
 //! same files). `--report` prints the analysis report instead; `--languages` just the per-language
-//! table.
+//! table; `--files LANGUAGE` the per-file counts of one language (to chase count differences).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use orchestrator_tui::analysis::{analyze_static, known_files::SKIP_DIRS};
+use orchestrator_tui::analysis::{analyze_static, known_files::SKIP_DIRS, languages, walk};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -42,6 +42,7 @@ fn main() {
     let mut path = PathBuf::from(".");
     let mut runs = 7usize;
     let (mut with_tokei, mut report, mut languages) = (false, false, false);
+    let mut files_of: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -55,8 +56,23 @@ fn main() {
             "--tokei" => with_tokei = true,
             "--report" => report = true,
             "--languages" => languages = true,
+            "--files" => files_of = it.next().cloned(),
             p => path = PathBuf::from(p),
         }
+    }
+    if let Some(lang) = files_of {
+        let acc = walk::walk(&path, 0, &|_| {});
+        for r in acc
+            .records
+            .iter()
+            .filter(|r| r.lang.is_some_and(|l| languages::name(l) == lang))
+        {
+            println!(
+                "{} {} {} {}",
+                r.rel, r.counts.code, r.counts.comments, r.counts.blanks
+            );
+        }
+        return;
     }
     if report || languages {
         match analyze_static(&path, &|_| {}) {

@@ -157,3 +157,25 @@ fn a_200_mb_file_is_streamed_counted_and_reported() {
     assert_eq!(rep.large_files[0].bytes, size as u64);
     assert!(size >= 200 << 20);
 }
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_not_opened() {
+    let r = clean_rust();
+    let made = std::process::Command::new("mkfifo")
+        .arg(r.abs("pipe.rs"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("mkfifo unavailable: skipping");
+        return;
+    }
+    // Opening a FIFO for reading would block forever; the walk only reads regular files.
+    let rep = r.analyze();
+    let rust = rep
+        .languages
+        .iter()
+        .find(|l| l.name == "Rust")
+        .expect("rust");
+    assert_eq!(rust.files, 3);
+}

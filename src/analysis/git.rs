@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 /// Commits looked at.
-pub const MAX_COMMITS: u32 = 2000;
+pub const MAX_COMMITS: u32 = 1000;
 
 pub struct GitLog {
     child: Child,

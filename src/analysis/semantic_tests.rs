@@ -130,3 +130,11 @@ fn slug_and_extract() {
     assert!(extract_object("{\"a\": \"}\"} trailing").is_some());
     assert!(extract_object("[1, 2]").is_none());
 }
+
+#[test]
+fn the_stage_future_is_send() {
+    fn assert_send<T: Send>(_: T) {}
+    let mut r = report();
+    let model = Fixed(Ok("{}".into()));
+    assert_send(semantic_stage(&mut r, Path::new("."), Some(&model), None));
+}
