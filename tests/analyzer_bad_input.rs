@@ -179,3 +179,18 @@ fn fifos_and_devices_are_not_opened() {
         .expect("rust");
     assert_eq!(rust.files, 3);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_to_the_folder_is_analysed() {
+    let r = clean_rust();
+    let outer = tempfile::tempdir().expect("tempdir");
+    let link = outer.path().join("repo");
+    std::os::unix::fs::symlink(r.path(), &link).expect("symlink");
+    let via_link = analyze_static(&link, &|_| {}).expect("analysis");
+    let direct = r.analyze();
+    assert_eq!(
+        (via_link.files, via_link.lines),
+        (direct.files, direct.lines)
+    );
+}

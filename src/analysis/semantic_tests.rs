@@ -122,6 +122,16 @@ fn prompt_frames_files_as_untrusted_and_respects_budget() {
     assert!(p.contains("budget reached"));
     assert!(p.len() < 1000 * 4 + 2000);
     assert!(p.contains("[HIGH] No license (missing-license)"));
+    std::fs::write(
+        dir.path().join("README.md"),
+        "token = q8Zr2Lm9Xv4Tn7Wp1Ks6\n",
+    )
+    .expect("write");
+    let p = build_prompt(&report(), dir.path(), 1000);
+    assert!(
+        p.contains("token = q8Zr") && !p.contains("q8Zr2Lm9Xv4Tn7Wp1Ks6"),
+        "secrets never go to the model"
+    );
 }
 
 #[test]

@@ -198,7 +198,7 @@ fn workflows(f: &Facts, out: &mut Vec<Finding>) {
                 injection.push(Evidence::at(
                     rel,
                     Some(n),
-                    l.trim().chars().take(120).collect::<String>(),
+                    super::super::probes::quote_line(l.as_bytes()),
                 ));
             }
         }
