@@ -74,7 +74,11 @@ pub struct LineCounter {
     child: Option<Box<Child>>,
     /// Markdown only: inside a fenced block that names its language (its lines are code).
     fence: Option<bool>,
+    /// Inline `<script>...</script>` blocks handled on the current line.
+    html_depth: u32,
 }
+
+const MAX_INLINE_TAGS: u32 = 64;
 
 impl LineCounter {
     pub fn new(id: LangId) -> Self {
@@ -90,6 +94,7 @@ impl LineCounter {
             pending: None,
             child: None,
             fence: None,
+            html_depth: 0,
         }
     }
 
@@ -424,6 +429,10 @@ impl LineCounter {
 
     /// `<script>`, `<style>` and `<template>` blocks of HTML-like files.
     fn html_context(&mut self, raw: &[u8]) -> Option<LineKind> {
+        // Inline blocks recurse on the rest of the line; a minified page may hold thousands.
+        if self.html_depth >= MAX_INLINE_TAGS {
+            return None;
+        }
         type Tag = (&'static [u8], &'static [u8], &'static [u8], LangId);
         const TAGS: [Tag; 3] = [
             (b"<script", b"type=\"", b"</script>", languages::JAVA_SCRIPT),
@@ -445,7 +454,9 @@ impl LineCounter {
                 inner.finish();
                 self.counts.add(&inner.counts);
                 let tail = &rest[c..];
+                self.html_depth += 1;
                 self.normal_line(tail, trim(tail));
+                self.html_depth -= 1;
                 return Some(LineKind::Code);
             }
             self.counts.code += 1;

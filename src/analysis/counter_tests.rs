@@ -151,3 +151,10 @@ fn quotes_are_tried_longest_first_like_tokei() {
     let c = count_text(TOML, b"a = ''''\nb = 1\n\nc = 2\n");
     assert_eq!((c.code, c.blanks), (4, 0));
 }
+
+#[test]
+fn thousands_of_inline_scripts_on_one_line_do_not_overflow() {
+    let line = "<script>a()</script>".repeat(20_000);
+    let c = count_text(HTML, line.as_bytes());
+    assert!(c.code >= 1);
+}

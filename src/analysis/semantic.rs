@@ -172,7 +172,7 @@ pub fn build_prompt(report: &AnalysisReport, root: &Path, token_budget: usize) -
 /// The first balanced JSON object in `text` that parses (fences and prose around it ignored).
 fn extract_object(text: &str) -> Option<Value> {
     let bytes = text.as_bytes();
-    for (start, _) in text.match_indices('{') {
+    for (start, _) in text.match_indices('{').take(64) {
         let (mut depth, mut in_str, mut esc) = (0i32, false, false);
         for (i, &b) in bytes[start..].iter().enumerate() {
             if in_str {
