@@ -111,11 +111,7 @@ impl Catalog {
         }
         for (pname, p) in &cfg.providers {
             for id in &p.models {
-                if cat
-                    .models
-                    .iter()
-                    .any(|x| &x.id == id && &x.provider == pname)
-                {
+                if cat.models.iter().any(|x| &x.id == id && &x.provider == pname) {
                     continue;
                 }
                 cat.models.push(ModelInfo {

@@ -283,22 +283,19 @@ impl Config {
                 message: describe(&e, &text),
             })?;
             merge(&mut merged, user);
-            let cfg: Config =
-                merged
-                    .try_into()
-                    .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                        file: file.clone(),
-                        message: e.message().to_string(),
-                    })?;
+            let cfg: Config = merged.try_into().map_err(|e: toml::de::Error| {
+                ConfigError::Invalid {
+                    file: file.clone(),
+                    message: e.message().to_string(),
+                }
+            })?;
             cfg.validate(&file)?;
             return Ok(cfg);
         }
-        let cfg: Config = merged
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                file: "<embedded defaults>".into(),
-                message: e.message().to_string(),
-            })?;
+        let cfg: Config = merged.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
+            file: "<embedded defaults>".into(),
+            message: e.message().to_string(),
+        })?;
         Ok(cfg)
     }
 
@@ -325,9 +322,7 @@ impl Config {
             ("timeout_rate", s.timeout_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return bad(format!(
-                    "key `simulated.{k}`: must be between 0.0 and 1.0, got {v}"
-                ));
+                return bad(format!("key `simulated.{k}`: must be between 0.0 and 1.0, got {v}"));
             }
         }
         if s.latency_ms_min > s.latency_ms_max {
@@ -402,11 +397,7 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         }
     }
     if line.starts_with('[') {
-        return Some(
-            line.trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_string(),
-        );
+        return Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_string());
     }
     let key = line.split('=').next()?.trim();
     if key.is_empty() {
@@ -476,10 +467,7 @@ mod tests {
     fn wrong_type_names_key_and_line() {
         let f = write("[retry]\n\nmax_retries = \"many\"\n");
         let e = Config::load(Some(f.path())).unwrap_err().to_string();
-        assert!(
-            e.contains("line 3") && e.contains("retry.max_retries"),
-            "{e}"
-        );
+        assert!(e.contains("line 3") && e.contains("retry.max_retries"), "{e}");
     }
 
     #[test]

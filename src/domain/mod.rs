@@ -1,8 +1,8 @@
 //! Core vocabulary shared by every layer: task types, statuses, money.
 
 pub mod money;
-pub mod status;
 pub mod task;
+pub mod status;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

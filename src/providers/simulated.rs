@@ -134,11 +134,8 @@ impl SimulatedProvider {
             CallRole::Generate | CallRole::Revise => {
                 let q = self.quality(&req.model, req.task_type);
                 // Revisions and later attempts get better, as real ones tend to.
-                let bonus = if req.role == CallRole::Revise {
-                    0.04
-                } else {
-                    0.0
-                } + 0.03 * (req.attempt.saturating_sub(1) as f64);
+                let bonus = if req.role == CallRole::Revise { 0.04 } else { 0.0 }
+                    + 0.03 * (req.attempt.saturating_sub(1) as f64);
                 let noise = (unit(splitmix64(r ^ 0x51)) - 0.5) * 0.12;
                 let true_q = (q + bonus + noise).clamp(0.05, 0.99);
                 let broken = unit(splitmix64(r ^ 0xB0)) < (1.0 - true_q) * 0.6;
@@ -146,10 +143,7 @@ impl SimulatedProvider {
                 self.qualities
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(
-                        stable_hash(&[text.trim()]),
-                        if broken { true_q * 0.8 } else { true_q },
-                    );
+                    .insert(stable_hash(&[text.trim()]), if broken { true_q * 0.8 } else { true_q });
                 text
             }
         }
@@ -196,10 +190,7 @@ impl Provider for SimulatedProvider {
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, ProviderError> {
         let r = self.dice(req);
-        let (lo, hi) = (
-            self.cfg.latency_ms_min,
-            self.cfg.latency_ms_max.max(self.cfg.latency_ms_min),
-        );
+        let (lo, hi) = (self.cfg.latency_ms_min, self.cfg.latency_ms_max.max(self.cfg.latency_ms_min));
         let latency = lo + ((hi - lo) as f64 * unit(splitmix64(r ^ 0x1A7))) as u64;
         let fault = self.fault(req, r);
         let wait = match &fault {
@@ -250,21 +241,11 @@ fn decomposition(prompt: &str, r: u64) -> String {
     let lang = prompts::detect_language(desc);
     let syntax = format!("{lang}_syntax");
     let mut tasks = vec![
-        format!(
-            r#"{{"id": "t1", "type": "complex_reasoning", "prompt": "Design the architecture, modules and data model for: {d}", "dependencies": []}}"#
-        ),
-        format!(
-            r#"{{"id": "t2", "type": "code_generation", "prompt": "Implement the core logic in {lang} for: {d}", "dependencies": ["t1"], "validators": ["{syntax}"]}}"#
-        ),
-        format!(
-            r#"{{"id": "t3", "type": "code_generation", "prompt": "Write automated tests in {lang} for the core logic of: {d}", "dependencies": ["t2"], "validators": ["{syntax}"]}}"#
-        ),
-        format!(
-            r#"{{"id": "t4", "type": "code_review", "prompt": "Review the implementation and tests for correctness, security and style: {d}", "dependencies": ["t2", "t3"]}}"#
-        ),
-        format!(
-            r#"{{"id": "t5", "type": "creative_writing", "prompt": "Write the README with usage examples for: {d}", "dependencies": ["t2"], "validators": [{{"length": {{"min": 200}}}}]}}"#
-        ),
+        format!(r#"{{"id": "t1", "type": "complex_reasoning", "prompt": "Design the architecture, modules and data model for: {d}", "dependencies": []}}"#),
+        format!(r#"{{"id": "t2", "type": "code_generation", "prompt": "Implement the core logic in {lang} for: {d}", "dependencies": ["t1"], "validators": ["{syntax}"]}}"#),
+        format!(r#"{{"id": "t3", "type": "code_generation", "prompt": "Write automated tests in {lang} for the core logic of: {d}", "dependencies": ["t2"], "validators": ["{syntax}"]}}"#),
+        format!(r#"{{"id": "t4", "type": "code_review", "prompt": "Review the implementation and tests for correctness, security and style: {d}", "dependencies": ["t2", "t3"]}}"#),
+        format!(r#"{{"id": "t5", "type": "creative_writing", "prompt": "Write the README with usage examples for: {d}", "dependencies": ["t2"], "validators": [{{"length": {{"min": 200}}}}]}}"#),
     ];
     if r % 3 == 0 {
         tasks.push(format!(r#"{{"id": "t6", "type": "summarization", "prompt": "Summarise design decisions and trade-offs of: {d}", "dependencies": ["t1", "t4"]}}"#));
@@ -282,10 +263,7 @@ fn decomposition(prompt: &str, r: u64) -> String {
         r#"{{"id": "t{n}", "type": "evaluation", "prompt": "Evaluate the finished project against its success criteria: {d}", "dependencies": [{}]}}"#,
         deps.join(", ")
     ));
-    format!(
-        "Here is the plan:\n```json\n[\n  {}\n]\n```\n",
-        tasks.join(",\n  ")
-    )
+    format!("Here is the plan:\n```json\n[\n  {}\n]\n```\n", tasks.join(",\n  "))
 }
 
 fn critique(prompt: &str, r: u64) -> String {
@@ -313,16 +291,24 @@ fn analysis_json(prompt: &str) -> String {
         .lines()
         .find(|l| l.starts_with("- ["))
         .map(|l| l.trim_start_matches("- ").to_string());
+    let coverage = if line("Tests:").starts_with("true") {
+        "some tests present"
+    } else {
+        "unknown"
+    };
     serde_json::json!({
         "purpose": format!("A {types} project (simulated analysis)"),
         "patterns": ["modular layout"],
         "anti_patterns": [],
-        "test_coverage": if line("Tests:").starts_with("true") { "some tests present" } else { "unknown" },
+        "test_coverage": coverage,
         "documentation": "present",
         "suggestions": [{
             "title": "Address the top static finding first",
             "description": top.unwrap_or_else(|| "No static findings to build on.".into()),
-            "priority": "MEDIUM", "category": "maintainability", "effort_hours": 1.0, "confidence": 0.5,
+            "priority": "MEDIUM",
+            "category": "maintainability",
+            "effort_hours": 1.0,
+            "confidence": 0.5,
             "evidence": []
         }]
     })
@@ -339,9 +325,7 @@ fn deliverable(prompt: &str, t: Option<TaskType>, broken: bool, r: u64) -> Strin
         .take(160)
         .collect::<String>();
     match t {
-        Some(TaskType::CodeGeneration) => {
-            code(&task_line, prompts::detect_language(prompt), broken, r)
-        }
+        Some(TaskType::CodeGeneration) => code(&task_line, prompts::detect_language(prompt), broken, r),
         Some(TaskType::DataExtraction) => {
             if broken {
                 "{\"items\": [1, 2,, 3]".into()

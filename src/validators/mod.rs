@@ -152,10 +152,7 @@ mod tests {
         assert_eq!(a.name, "python_syntax");
         let b: ValidatorSpec = serde_json::from_str(r#"{"length": {"min": 5}}"#).unwrap();
         assert_eq!(b.name, "length");
-        assert_eq!(
-            serde_json::to_string(&b).unwrap(),
-            r#"{"length":{"min":5}}"#
-        );
+        assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"length":{"min":5}}"#);
     }
 
     #[test]
