@@ -8,7 +8,6 @@ use orchestrator_tui::config::{Catalog, Config, Strategy};
 use orchestrator_tui::domain::{Micros, TaskSpec, TaskType};
 use orchestrator_tui::engine::{EngineCtx, EngineEvent, EngineHandle, ResumeRequest, RunRequest};
 use orchestrator_tui::providers::ProviderRegistry;
-use orchestrator_tui::routing::Health;
 use orchestrator_tui::store::Store;
 use std::path::Path;
 use std::time::Instant;
@@ -29,16 +28,8 @@ fn engine(dir: &Path) -> EngineHandle {
     let catalog = Catalog::from_config(&cfg).expect("catalog");
     let registry = ProviderRegistry::from_config(&cfg, &catalog).expect("registry");
     let store = Store::open(dir).expect("store");
-    let (events, _) = tokio::sync::broadcast::channel(1 << 16);
-    orchestrator_tui::engine::spawn(EngineCtx {
-        health: Health::new(cfg.breaker.clone()),
-        cfg,
-        catalog,
-        registry,
-        store,
-        events,
-        data_dir: dir.to_path_buf(),
-    })
+    let ctx = EngineCtx::new(cfg, catalog, registry, store, dir.to_path_buf()).expect("engine");
+    orchestrator_tui::engine::spawn(ctx)
 }
 
 fn plan(n: usize) -> Vec<TaskSpec> {

@@ -8,7 +8,6 @@ use crate::cli::{Cli, Command, ConfigAction, exit};
 use crate::config::{Catalog, Config};
 use crate::engine::{EngineCtx, EngineHandle};
 use crate::providers::ProviderRegistry;
-use crate::routing::Health;
 use crate::store::Store;
 use std::path::PathBuf;
 use tracing_appender::non_blocking::WorkerGuard;
@@ -109,16 +108,14 @@ impl App {
     pub fn engine(&self) -> Result<EngineHandle, CliError> {
         let registry = ProviderRegistry::from_config(&self.cfg, &self.catalog)
             .map_err(|e| CliError::BadInput(e.to_string()))?;
-        let (events, _) = tokio::sync::broadcast::channel(4096);
-        let ctx = EngineCtx {
-            cfg: self.cfg.clone(),
-            catalog: self.catalog.clone(),
+        let ctx = EngineCtx::new(
+            self.cfg.clone(),
+            self.catalog.clone(),
             registry,
-            store: self.store.clone(),
-            health: Health::new(self.cfg.breaker.clone()),
-            events,
-            data_dir: self.data_dir.clone(),
-        };
+            self.store.clone(),
+            self.data_dir.clone(),
+        )
+        .map_err(CliError::BadInput)?;
         Ok(crate::engine::spawn(ctx))
     }
 }

@@ -29,6 +29,7 @@ pub struct Config {
     pub retry: RetryConfig,
     pub timeouts: TimeoutConfig,
     pub breaker: BreakerConfig,
+    pub routing: RoutingConfig,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub simulated: SimulatedConfig,
     pub tui: TuiConfig,
@@ -150,6 +151,19 @@ impl Default for BreakerConfig {
             cooldown_secs: 30,
             max_cooldown_secs: 600,
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Share of generations routed to another capable model so learning gets samples.
+    pub explore_rate: f64,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig { explore_rate: 0.05 }
     }
 }
 
@@ -329,6 +343,15 @@ impl Config {
                     "key `simulated.{k}`: must be between 0.0 and 1.0, got {v}"
                 ));
             }
+        }
+        if !(0.0..=1.0).contains(&self.routing.explore_rate) {
+            return bad(format!(
+                "key `routing.explore_rate`: must be between 0.0 and 1.0, got {}",
+                self.routing.explore_rate
+            ));
+        }
+        if let Err(e) = crate::routing::policy::parse(&self.policies) {
+            return bad(e);
         }
         if s.latency_ms_min > s.latency_ms_max {
             return bad(format!(

@@ -8,7 +8,7 @@ use crate::config::ModelInfo;
 use crate::domain::{CallRole, Micros, TaskType, splitmix64};
 use crate::providers::{ChatRequest, ChatResponse, Message, ProviderError};
 use crate::routing::health::now_ms;
-use crate::routing::router::{RouteQuery, candidates};
+use crate::routing::router::{Inputs, RouteQuery, route};
 use crate::routing::{Admission, Signal, Transition};
 use crate::store::{self, BreakerEventRow, CallRecord};
 use std::time::{Duration, Instant};
@@ -29,6 +29,8 @@ pub struct CallSpec {
     pub pinned_model: Option<String>,
     /// Models not to use at all for this call.
     pub exclude: Vec<String>,
+    /// The task's acceptance threshold (cost/balanced routing pick models expected to reach it).
+    pub threshold: Option<f64>,
 }
 
 impl CallSpec {
@@ -45,6 +47,7 @@ impl CallSpec {
             prefer_cheap: false,
             pinned_model: None,
             exclude: vec![],
+            threshold: None,
         }
     }
 }
@@ -107,32 +110,86 @@ pub async fn call(
     let mut denial: Option<Denial> = None;
     let mut last_error: Option<String> = None;
     let mut seed = now_ms() ^ spec.prompt.len() as u64;
+    // After a model fails, prefer another provider for the fallback.
+    let mut avoid: Option<String> = None;
+    let mut audited: Vec<String> = Vec::new();
     loop {
         if cancel.is_cancelled() {
             return Err(CallFail::Cancelled);
         }
         let now = now_ms();
+        let est_in =
+            (spec.prompt.len() + spec.system.as_ref().map_or(0, |s| s.len())) as u64 / 4 + 8;
+        // Exploration for learning: a deterministic share of first-try generations.
+        let explore = (spec.role == CallRole::Generate && exclude.len() == spec.exclude.len())
+            .then(|| {
+                crate::domain::stable_hash(&[
+                    run.map_or("", |r| r.id.as_str()),
+                    spec.task_id.as_deref().unwrap_or(""),
+                    &spec.attempt.unwrap_or(0).to_string(),
+                ])
+            })
+            .filter(|h| ((h >> 11) as f64 / (1u64 << 53) as f64) < ctx.cfg.routing.explore_rate);
         let q = RouteQuery {
             task_type: spec.task_type,
             exclude: &exclude,
-            avoid_provider: spec.avoid_provider.as_deref(),
+            avoid_provider: avoid.as_deref().or(spec.avoid_provider.as_deref()),
             prefer_cheap: spec.prefer_cheap,
+            threshold: spec.threshold,
+            explore: if spec.pinned_model.is_some() {
+                None
+            } else {
+                explore
+            },
+            team: run.and_then(|r| r.team.as_deref()),
+            est_input: est_in,
+            max_tokens: spec.max_tokens,
         };
-        let cands = candidates(&ctx.catalog, &ctx.registry, &ctx.health, strategy, &q, now);
+        let inputs = Inputs {
+            catalog: &ctx.catalog,
+            registry: &ctx.registry,
+            health: &ctx.health,
+            learning: &ctx.learning,
+            policies: &ctx.policies,
+        };
+        let routed = route(&inputs, strategy, &q, now);
         let model = spec
             .pinned_model
             .as_ref()
-            .and_then(|p| cands.iter().find(|m| &m.id == p))
-            .or(cands.first())
+            .and_then(|p| routed.ranked.iter().find(|m| &m.id == p))
+            .or(routed.ranked.first())
             .map(|m| (*m).clone());
+        if !ctx.policies.is_empty() {
+            audit(
+                ctx,
+                run,
+                spec,
+                &routed,
+                model.as_ref().map(|m| m.id.as_str()),
+                &mut audited,
+            )
+            .await;
+        }
         let Some(model) = model else {
             return Err(match denial {
                 Some(d) => CallFail::Budget(d),
                 None => CallFail::NoModel(last_error.unwrap_or_else(|| {
-                    format!(
-                        "no healthy model can do {}",
-                        spec.task_type.map_or("this call".into(), |t| t.to_string())
-                    )
+                    if !routed.blocked.is_empty() {
+                        format!(
+                            "every capable model is blocked by policy ({})",
+                            routed
+                                .blocked
+                                .iter()
+                                .map(|(m, _)| m.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    } else {
+                        format!(
+                            "no healthy model can do {}",
+                            spec.task_type.map_or("this call".into(), |t| t.to_string())
+                        )
+                    }
                 })),
             });
         };
@@ -210,6 +267,18 @@ pub async fn call(
                 Err(e) => signal_of(e),
             };
             let (transition, breaker) = ctx.health.record(&model.id, sig, now_ms());
+            let profile_type = spec
+                .task_type
+                .unwrap_or(crate::domain::TaskType::Evaluation);
+            let profile = (!matches!(sig, Signal::Neutral)).then(|| {
+                ctx.learning.record_call(
+                    &model.id,
+                    profile_type,
+                    matches!(sig, Signal::Success),
+                    latency.as_millis() as u64,
+                )
+            });
+            let breaker_row = (breaker.clone(), ctx.hash_of(&model.id));
             let rec = CallRecord {
                 run_id: run.map(|r| r.id.clone()),
                 task_id: spec.task_id.clone(),
@@ -252,6 +321,15 @@ pub async fn call(
                         // Spend without a run still counts at team/org level via settle.
                         let _ = &team;
                         store::runs::insert_call(tx, &rec2)?;
+                        store::models::save_breaker(
+                            tx,
+                            &rec2.model,
+                            &breaker_row.0,
+                            &breaker_row.1,
+                        )?;
+                        if let Some(p) = &profile {
+                            store::models::save_profile(tx, &rec2.model, profile_type, p)?;
+                        }
                         if let Some(t) = &trow {
                             store::runs::insert_breaker_event(tx, run_id.as_deref(), t)?;
                         }
@@ -329,8 +407,86 @@ pub async fn call(
             }
         };
         let _: Option<()> = outcome_for_model;
+        if spec.avoid_provider.is_none() {
+            avoid = Some(model.provider.clone());
+        }
         exclude.push(model.id.clone());
     }
+}
+
+/// Audit the routing decision under policies: blocked models once per call, and the chosen one.
+async fn audit(
+    ctx: &EngineCtx,
+    run: Option<&RunCtx>,
+    spec: &CallSpec,
+    routed: &crate::routing::router::Routed<'_>,
+    chosen: Option<&str>,
+    audited: &mut Vec<String>,
+) {
+    let mut rows: Vec<(String, Vec<String>, Option<String>, Vec<String>, bool)> = Vec::new();
+    for (m, d) in &routed.blocked {
+        if audited.contains(&m.id) {
+            continue;
+        }
+        audited.push(m.id.clone());
+        rows.push((
+            m.id.clone(),
+            d.policies.clone(),
+            d.mode.map(|x| x.as_str().to_string()),
+            d.violations
+                .iter()
+                .map(|v| format!("{}: {}", v.policy, v.what))
+                .collect(),
+            false,
+        ));
+    }
+    if let Some(c) = chosen
+        && let Some((_, d)) = routed.allowed.iter().find(|(m, _)| m.id == c)
+    {
+        for w in &d.warnings {
+            ctx.warn(
+                run.map(|r| r.id.as_str()),
+                format!("policy warning for {c}: {w}"),
+            );
+        }
+        rows.push((
+            c.to_string(),
+            d.policies.clone(),
+            d.mode.map(|x| x.as_str().to_string()),
+            d.violations
+                .iter()
+                .map(|v| format!("{}: {}", v.policy, v.what))
+                .collect(),
+            true,
+        ));
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let run_id = run.map(|r| r.id.clone());
+    let task_id = spec.task_id.clone();
+    let _ = ctx
+        .store
+        .call(move |c| {
+            store::immediate(c, |tx| {
+                for (model, policies, mode, violations, allowed) in &rows {
+                    store::models::insert_audit(
+                        tx,
+                        &store::models::AuditRow {
+                            run_id: run_id.as_deref(),
+                            task_id: task_id.as_deref(),
+                            model,
+                            policies,
+                            mode: mode.as_deref(),
+                            violations,
+                            allowed: *allowed,
+                        },
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .await;
 }
 
 fn transition_row(model: &str, t: &Transition) -> BreakerEventRow {

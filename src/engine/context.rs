@@ -6,7 +6,10 @@ use crate::config::{Catalog, Config, Strategy};
 use crate::domain::status::StopReason;
 use crate::providers::ProviderRegistry;
 use crate::routing::Health;
+use crate::routing::learning::Learning;
+use crate::routing::policy::Policy;
 use crate::store::Store;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
@@ -18,11 +21,107 @@ pub struct EngineCtx {
     pub registry: ProviderRegistry,
     pub store: Store,
     pub health: Health,
+    pub learning: Learning,
+    pub policies: Vec<Policy>,
+    /// Hash of each model's provider settings: a change resets its persisted breaker.
+    pub model_hashes: HashMap<String, String>,
     pub events: broadcast::Sender<EngineEvent>,
     pub data_dir: PathBuf,
 }
 
+/// What identifies a model's provider settings (base URL, key variable, simulated faults).
+pub fn model_config_hash(cfg: &Config, m: &crate::config::ModelInfo, simulated: bool) -> String {
+    let p = cfg.providers.get(&m.provider).cloned().unwrap_or_default();
+    let s = &cfg.simulated;
+    let h = crate::domain::stable_hash(&[
+        &m.provider,
+        p.base_url.as_deref().unwrap_or(""),
+        p.api_key_env.as_deref().unwrap_or(""),
+        if simulated { "sim" } else { "real" },
+        if s.failing_models.contains(&m.id) {
+            "failing"
+        } else {
+            ""
+        },
+        if s.unauthorized_models.contains(&m.id) {
+            "401"
+        } else {
+            ""
+        },
+    ]);
+    format!("{h:016x}")
+}
+
 impl EngineCtx {
+    /// Build the engine context: parse policies, load learned profiles and persisted breakers
+    /// (a breaker whose provider settings changed starts closed again).
+    pub fn new(
+        cfg: Config,
+        catalog: Catalog,
+        registry: ProviderRegistry,
+        store: Store,
+        data_dir: PathBuf,
+    ) -> Result<EngineCtx, String> {
+        let policies = crate::routing::policy::parse(&cfg.policies)?;
+        let model_hashes: HashMap<String, String> = catalog
+            .models
+            .iter()
+            .map(|m| {
+                (
+                    m.id.clone(),
+                    model_config_hash(&cfg, m, registry.is_simulated()),
+                )
+            })
+            .collect();
+        let (profiles, breakers) = store
+            .call_blocking(|c| {
+                Ok((
+                    crate::store::models::load_profiles(c)?,
+                    crate::store::models::load_breakers(c)?,
+                ))
+            })
+            .map_err(|e| e.to_string())?;
+        let health = Health::new(cfg.breaker.clone());
+        let mut changed = Vec::new();
+        for (model, b, hash) in breakers {
+            if model_hashes.get(&model) == Some(&hash) {
+                health.load(&model, b);
+            } else if b.state != crate::routing::BreakerState::Closed {
+                changed.push(model);
+            }
+        }
+        if !changed.is_empty() {
+            let hashes = model_hashes.clone();
+            let _ = store.call_blocking(move |c| {
+                crate::store::immediate(c, |tx| {
+                    for m in &changed {
+                        let b = crate::routing::Breaker::default();
+                        let h = hashes.get(m).cloned().unwrap_or_default();
+                        crate::store::models::save_breaker(tx, m, &b, &h)?;
+                    }
+                    Ok(())
+                })
+            });
+        }
+        let (events, _) = broadcast::channel(8192);
+        Ok(EngineCtx {
+            learning: Learning::load(profiles),
+            policies,
+            model_hashes,
+            health,
+            cfg,
+            catalog,
+            registry,
+            store,
+            events,
+            data_dir,
+        })
+    }
+
+    pub fn hash_of(&self, model: &str) -> String {
+        self.model_hashes.get(model).cloned().unwrap_or_default()
+    }
+
     pub fn emit(&self, e: EngineEvent) {
         // No receiver is fine: events are for observers, the store has the truth.
         let _ = self.events.send(e);

@@ -88,11 +88,13 @@ pub async fn run_task(
         gen_spec.task_type = Some(spec.task_type);
         gen_spec.task_id = Some(spec.id.clone());
         gen_spec.attempt = Some(n);
+        gen_spec.threshold = Some(spec.threshold);
         let generated = match call(ctx, Some(run), &gen_spec, Some(slot)).await {
             Ok(ok) => ok,
             Err(f) => return fail_attempt(ctx, run, task, n, f, &best).await,
         };
         let gen_model = generated.model.clone();
+        let mut gen_cost = generated.cost;
         emit(TaskStatus::Running, Some(gen_model.id.clone()), None);
         let mut output = strip_markers(&generated.response.text);
 
@@ -140,7 +142,10 @@ pub async fn run_task(
             rev.attempt = Some(n);
             rev.pinned_model = Some(gen_model.id.clone());
             match call(ctx, Some(run), &rev, Some(slot)).await {
-                Ok(ok) => output = strip_markers(&ok.response.text),
+                Ok(ok) => {
+                    gen_cost += ok.cost;
+                    output = strip_markers(&ok.response.text);
+                }
                 Err(CallFail::Cancelled) => {
                     return TaskOutcome::Stopped(StopReason::Cancelled, "cancelled".into());
                 }
@@ -199,7 +204,19 @@ pub async fn run_task(
             }
         }
 
+        // Learning: the generator's quality on this task type (validator failures count as 0).
         let validators_ok = !vresults.iter().any(|v| v.result == Verdict::Fail);
+        if let Some(s) = score {
+            let learned = if validators_ok { s } else { s.min(0.5) };
+            let p = ctx
+                .learning
+                .record_score(&gen_model.id, spec.task_type, learned, gen_cost);
+            let (m, t) = (gen_model.id.clone(), spec.task_type);
+            let _ = ctx
+                .store
+                .call(move |c| store::models::save_profile(c, &m, t, &p))
+                .await;
+        }
         let passed = validators_ok && score.is_some_and(|s| s >= spec.threshold);
         let failure_reason = (!passed).then(|| {
             Feedback::from_attempt(

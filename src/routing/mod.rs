@@ -2,6 +2,8 @@
 
 pub mod breaker;
 pub mod health;
+pub mod learning;
+pub mod policy;
 pub mod router;
 
 pub use breaker::{Admission, Breaker, BreakerState, Signal, Transition};

@@ -76,7 +76,10 @@ pub struct Decision {
 }
 
 pub fn parse(cfgs: &[PolicyConfig]) -> Result<Vec<Policy>, String> {
-    cfgs.iter().enumerate().map(|(i, c)| parse_one(i, c)).collect()
+    cfgs.iter()
+        .enumerate()
+        .map(|(i, c)| parse_one(i, c))
+        .collect()
 }
 
 fn parse_one(i: usize, c: &PolicyConfig) -> Result<Policy, String> {
@@ -90,7 +93,11 @@ fn parse_one(i: usize, c: &PolicyConfig) -> Result<Policy, String> {
         "soft" => Mode::Soft,
         "monitor" => Mode::Monitor,
         "" => Mode::Hard,
-        other => return Err(format!("policy `{name}`: mode `{other}` (use hard, soft or monitor)")),
+        other => {
+            return Err(format!(
+                "policy `{name}`: mode `{other}` (use hard, soft or monitor)"
+            ));
+        }
     };
     let scope = match c.scope.as_str() {
         "" | "org" => Scope::Org,
@@ -109,7 +116,9 @@ fn parse_one(i: usize, c: &PolicyConfig) -> Result<Policy, String> {
     if let Some(c) = c.max_cost_per_call_usd
         && !(c.is_finite() && c >= 0.0)
     {
-        return Err(format!("policy `{name}`: max_cost_per_call_usd must be >= 0"));
+        return Err(format!(
+            "policy `{name}`: max_cost_per_call_usd must be >= 0"
+        ));
     }
     Ok(Policy {
         name,
@@ -156,7 +165,10 @@ impl Policy {
         if let Some(regions) = &self.allowed_regions
             && !m.region.iter().any(|r| regions.contains(r))
         {
-            add(format!("{} has no allowed region ({})", m.id, m.region.join(",")), false);
+            add(
+                format!("{} has no allowed region ({})", m.id, m.region.join(",")),
+                false,
+            );
         }
         if self.blocked_models.iter().any(|b| b == &m.id) {
             add(format!("model {} blocked", m.id), false);
@@ -169,7 +181,10 @@ impl Policy {
         if let (Some(max), Some(cost)) = (self.max_cost_per_call, f.worst_cost)
             && cost > max
         {
-            add(format!("call may cost ${:.4} > ${:.4}", cost.usd(), max.usd()), false);
+            add(
+                format!("call may cost ${:.4} > ${:.4}", cost.usd(), max.usd()),
+                false,
+            );
         }
         let p95 = f.p95_ms.unwrap_or(m.latency_ms);
         if let Some(max) = self.max_latency_p95_ms
@@ -203,7 +218,8 @@ pub fn decide(policies: &[Policy], m: &ModelInfo, f: &CallFacts) -> Decision {
             if blocks {
                 d.allowed = false;
             } else {
-                d.warnings.push(format!("{}: {} ({})", v.policy, v.what, v.mode.as_str()));
+                d.warnings
+                    .push(format!("{}: {} ({})", v.policy, v.what, v.mode.as_str()));
             }
             violated_modes.push(v.mode);
             d.violations.push(v);
@@ -221,24 +237,39 @@ pub fn check(policies: &[Policy], models: &[ModelInfo]) -> (Vec<String>, Vec<Str
     let mut notes = Vec::new();
     for p in policies {
         if let Some(a) = &p.allowed_providers {
-            let both: Vec<&String> = a.iter().filter(|x| p.blocked_providers.contains(x)).collect();
+            let both: Vec<&String> = a
+                .iter()
+                .filter(|x| p.blocked_providers.contains(x))
+                .collect();
             if !both.is_empty() {
                 errors.push(format!(
                     "policy `{}`: providers both allowed and blocked: {}",
                     p.name,
-                    both.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    both.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             if a.is_empty() {
-                errors.push(format!("policy `{}`: allowed_providers is empty: nothing can run", p.name));
+                errors.push(format!(
+                    "policy `{}`: allowed_providers is empty: nothing can run",
+                    p.name
+                ));
             }
         }
         if p.allowed_regions.as_ref().is_some_and(|r| r.is_empty()) {
-            errors.push(format!("policy `{}`: allowed_regions is empty: nothing can run", p.name));
+            errors.push(format!(
+                "policy `{}`: allowed_regions is empty: nothing can run",
+                p.name
+            ));
         }
         for b in &p.blocked_models {
             if !models.iter().any(|m| &m.id == b) {
-                notes.push(format!("policy `{}`: blocked model `{b}` is not in the catalog", p.name));
+                notes.push(format!(
+                    "policy `{}`: blocked model `{b}` is not in the catalog",
+                    p.name
+                ));
             }
         }
     }
@@ -253,7 +284,9 @@ pub fn check(policies: &[Policy], models: &[ModelInfo]) -> (Vec<String>, Vec<Str
             .filter(|m| m.capable(t))
             .any(|m| decide(policies, m, &f).allowed);
         if !any {
-            errors.push(format!("no model is allowed for task type {t} at org level"));
+            errors.push(format!(
+                "no model is allowed for task type {t} at org level"
+            ));
         }
     }
     for p in policies {
@@ -303,7 +336,9 @@ mod tests {
 
     #[test]
     fn hard_blocks_provider() {
-        let p = pol("[[policy]]\nname='no-ds'\nmode='hard'\nscope='org'\nblocked_providers=['deepseek']\n");
+        let p = pol(
+            "[[policy]]\nname='no-ds'\nmode='hard'\nscope='org'\nblocked_providers=['deepseek']\n",
+        );
         let d = decide(&p, &model("deepseek-chat"), &CallFacts::default());
         assert!(!d.allowed);
         assert_eq!(d.mode, Some(Mode::Hard));
@@ -312,7 +347,9 @@ mod tests {
 
     #[test]
     fn soft_lets_latency_through_with_warning_but_blocks_hard_constraints() {
-        let p = pol("[[policy]]\nname='fast'\nmode='soft'\nmax_latency_p95_ms=100\nblocked_models=['gpt-4o']\n");
+        let p = pol(
+            "[[policy]]\nname='fast'\nmode='soft'\nmax_latency_p95_ms=100\nblocked_models=['gpt-4o']\n",
+        );
         let d = decide(&p, &model("gpt-5"), &CallFacts::default());
         assert!(d.allowed);
         assert_eq!(d.warnings.len(), 1);
@@ -330,8 +367,13 @@ mod tests {
 
     #[test]
     fn most_restrictive_mode_wins_and_scopes_apply() {
-        let p = pol("[[policy]]\nname='a'\nmode='monitor'\nblocked_providers=['openai']\n[[policy]]\nname='b'\nmode='hard'\nscope='team:web'\nblocked_providers=['openai']\n");
-        let web = CallFacts { team: Some("web"), ..Default::default() };
+        let p = pol(
+            "[[policy]]\nname='a'\nmode='monitor'\nblocked_providers=['openai']\n[[policy]]\nname='b'\nmode='hard'\nscope='team:web'\nblocked_providers=['openai']\n",
+        );
+        let web = CallFacts {
+            team: Some("web"),
+            ..Default::default()
+        };
         let d = decide(&p, &model("gpt-4o"), &web);
         assert!(!d.allowed);
         assert_eq!(d.mode, Some(Mode::Hard));
@@ -340,28 +382,48 @@ mod tests {
 
     #[test]
     fn regions_tags_and_cost() {
-        let p = pol("[[policy]]\nname='eu'\nallowed_regions=['eu']\nrequired_tags=['no_train']\nmax_cost_per_call_usd=0.01\n");
+        let p = pol(
+            "[[policy]]\nname='eu'\nallowed_regions=['eu']\nrequired_tags=['no_train']\nmax_cost_per_call_usd=0.01\n",
+        );
         assert!(!decide(&p, &model("deepseek-chat"), &CallFacts::default()).allowed);
-        let cheap = CallFacts { worst_cost: Some(Micros(100)), ..Default::default() };
+        let cheap = CallFacts {
+            worst_cost: Some(Micros(100)),
+            ..Default::default()
+        };
         assert!(decide(&p, &model("claude-sonnet-4-6"), &cheap).allowed);
-        let dear = CallFacts { worst_cost: Some(Micros::from_usd(1.0)), ..Default::default() };
+        let dear = CallFacts {
+            worst_cost: Some(Micros::from_usd(1.0)),
+            ..Default::default()
+        };
         assert!(!decide(&p, &model("claude-sonnet-4-6"), &dear).allowed);
     }
 
     #[test]
     fn check_finds_contradictions() {
-        let p = pol("[[policy]]\nname='x'\nallowed_providers=['openai']\nblocked_providers=['openai']\n[[policy]]\nname='y'\nallowed_regions=[]\n");
+        let p = pol(
+            "[[policy]]\nname='x'\nallowed_providers=['openai']\nblocked_providers=['openai']\n[[policy]]\nname='y'\nallowed_regions=[]\n",
+        );
         let (errors, _) = check(&p, &Catalog::embedded().unwrap().models);
-        assert!(errors.iter().any(|e| e.contains("both allowed and blocked")));
-        assert!(errors.iter().any(|e| e.contains("allowed_regions is empty")));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("both allowed and blocked"))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("allowed_regions is empty"))
+        );
         assert!(errors.iter().any(|e| e.contains("no model is allowed")));
     }
 
     #[test]
     fn bad_mode_and_scope_are_errors() {
-        let cfg: crate::config::Config = toml::from_str("[[policy]]\nname='x'\nmode='strict'\n").unwrap();
+        let cfg: crate::config::Config =
+            toml::from_str("[[policy]]\nname='x'\nmode='strict'\n").unwrap();
         assert!(parse(&cfg.policies).unwrap_err().contains("strict"));
-        let cfg: crate::config::Config = toml::from_str("[[policy]]\nname='x'\nscope='galaxy'\n").unwrap();
+        let cfg: crate::config::Config =
+            toml::from_str("[[policy]]\nname='x'\nscope='galaxy'\n").unwrap();
         assert!(parse(&cfg.policies).unwrap_err().contains("galaxy"));
     }
 }

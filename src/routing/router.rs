@@ -1,8 +1,11 @@
-//! Candidate selection. Candidates are capable, served, healthy models; ranked by strategy.
+//! Candidate selection: capable, served, healthy, policy-allowed models, ranked by strategy with
+//! expected quality = catalog prior blended with learned scores. Pure apart from the shared maps.
 
 use super::health::Health;
+use super::learning::Learning;
+use super::policy::{CallFacts, Decision, Policy, decide};
 use crate::config::{Catalog, ModelInfo, Strategy};
-use crate::domain::TaskType;
+use crate::domain::{Micros, TaskType, splitmix64};
 use crate::providers::ProviderRegistry;
 
 /// What a call needs from routing.
@@ -16,52 +19,226 @@ pub struct RouteQuery<'a> {
     pub avoid_provider: Option<&'a str>,
     /// Prefer cheap models (decomposition, analysis).
     pub prefer_cheap: bool,
+    /// The task's acceptance threshold: `cost` and `balanced` pick among models expected to reach it.
+    pub threshold: Option<f64>,
+    /// Exploration: put a pseudo-random other candidate first (learning needs samples).
+    pub explore: Option<u64>,
+    pub team: Option<&'a str>,
+    /// For cost estimates and the max-cost policy: expected input tokens and max output tokens.
+    pub est_input: u64,
+    pub max_tokens: u32,
 }
 
-/// Rank candidates best first. Ties keep catalog order.
-pub fn candidates<'c>(
-    catalog: &'c Catalog,
-    registry: &ProviderRegistry,
-    health: &Health,
-    strategy: Strategy,
-    q: &RouteQuery,
-    now_ms: u64,
-) -> Vec<&'c ModelInfo> {
-    let mut v: Vec<(usize, &ModelInfo)> = catalog
-        .models
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| registry.serves(m))
-        .filter(|(_, m)| q.task_type.is_none_or(|t| m.capable(t)))
-        .filter(|(_, m)| !q.exclude.iter().any(|e| e == &m.id))
-        .filter(|(_, m)| health.available(&m.id, now_ms))
-        .collect();
-    let t = q.task_type;
+pub struct Routed<'c> {
+    pub ranked: Vec<&'c ModelInfo>,
+    /// Models a policy blocked, with the decision (for the audit trail).
+    pub blocked: Vec<(&'c ModelInfo, Decision)>,
+    /// Decisions of allowed models that had applicable policies (warnings, monitor logs).
+    pub allowed: Vec<(&'c ModelInfo, Decision)>,
+}
+
+/// Everything routing reads.
+pub struct Inputs<'a> {
+    pub catalog: &'a Catalog,
+    pub registry: &'a ProviderRegistry,
+    pub health: &'a Health,
+    pub learning: &'a Learning,
+    pub policies: &'a [Policy],
+}
+
+/// Typical cost of a call on `m`, for ranking (not for reservations).
+fn typical_cost(m: &ModelInfo) -> Micros {
+    m.cost(1500, 0, 800)
+}
+
+pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u64) -> Routed<'c> {
+    let mut blocked = Vec::new();
+    let mut allowed = Vec::new();
+    let mut v: Vec<(usize, &'c ModelInfo, f64)> = Vec::new();
+    for (i, m) in inp.catalog.models.iter().enumerate() {
+        if !inp.registry.serves(m)
+            || q.task_type.is_some_and(|t| !m.capable(t))
+            || q.exclude.iter().any(|e| e == &m.id)
+            || !inp.health.available(&m.id, now_ms)
+        {
+            continue;
+        }
+        if !inp.policies.is_empty() {
+            let facts = CallFacts {
+                team: q.team,
+                task_type: q.task_type,
+                worst_cost: Some(m.worst_case(q.est_input, q.max_tokens.min(m.max_output))),
+                p95_ms: inp.learning.latency_ms(&m.id).map(|l| l as u64),
+            };
+            let d = decide(inp.policies, m, &facts);
+            if !d.allowed {
+                blocked.push((m, d));
+                continue;
+            }
+            if !d.policies.is_empty() {
+                allowed.push((m, d));
+            }
+        }
+        let quality = match q.task_type {
+            Some(t) => inp.learning.expected_quality(m, t),
+            None => m.quality,
+        };
+        v.push((i, m, quality));
+    }
     let strategy = if q.prefer_cheap {
         Strategy::Cost
     } else {
         strategy
     };
-    let key = |m: &ModelInfo| -> f64 {
-        let quality = t.map_or(m.quality, |t| m.prior(t));
-        let price = m.input + m.output * 0.5;
+    let threshold = q.threshold.unwrap_or(0.0);
+    let latency = |m: &ModelInfo| {
+        inp.learning
+            .latency_ms(&m.id)
+            .unwrap_or(m.latency_ms as f64)
+    };
+    // Lower key = better. Models expected to reach the threshold come first for cost/balanced.
+    let key = |m: &ModelInfo, quality: f64| -> (u8, f64) {
+        let cost = typical_cost(m).0.max(1) as f64;
         match strategy {
-            Strategy::Quality => -quality,
-            Strategy::Cost => price,
-            Strategy::Latency => m.latency_ms as f64,
-            Strategy::Balanced => -(quality / (0.25 + price).sqrt()),
+            Strategy::Quality => (0, -quality),
+            Strategy::Cost => (
+                (quality < threshold) as u8,
+                if quality < threshold { -quality } else { cost },
+            ),
+            Strategy::Balanced => (
+                (quality < threshold - 0.03) as u8,
+                if quality < threshold - 0.03 {
+                    -quality
+                } else {
+                    -(quality / cost.sqrt())
+                },
+            ),
+            Strategy::Latency => (0, latency(m)),
         }
     };
-    v.sort_by(|(ia, a), (ib, b)| {
+    v.sort_by(|(ia, a, qa), (ib, b, qb)| {
         let pa = q.avoid_provider.is_some_and(|p| p == a.provider) as u8;
         let pb = q.avoid_provider.is_some_and(|p| p == b.provider) as u8;
+        let (ka, kb) = (key(a, *qa), key(b, *qb));
         pa.cmp(&pb)
-            .then(
-                key(a)
-                    .partial_cmp(&key(b))
-                    .unwrap_or(std::cmp::Ordering::Equal),
-            )
+            .then(ka.0.cmp(&kb.0))
+            .then(ka.1.partial_cmp(&kb.1).unwrap_or(std::cmp::Ordering::Equal))
             .then(ia.cmp(ib))
     });
-    v.into_iter().map(|(_, m)| m).collect()
+    let mut ranked: Vec<&ModelInfo> = v.into_iter().map(|(_, m, _)| m).collect();
+    if let Some(seed) = q.explore
+        && ranked.len() > 1
+    {
+        let i = 1 + (splitmix64(seed) % (ranked.len() as u64 - 1)) as usize;
+        let m = ranked.remove(i);
+        ranked.insert(0, m);
+    }
+    Routed {
+        ranked,
+        blocked,
+        allowed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BreakerConfig, Config};
+    use crate::routing::Signal;
+
+    fn setup() -> (Config, Catalog, ProviderRegistry) {
+        let cfg = Config::defaults();
+        let cat = Catalog::from_config(&cfg).unwrap();
+        let mut c2 = cfg.clone();
+        c2.simulated.enabled = crate::config::SimulatedMode::Always;
+        let reg = ProviderRegistry::from_config(&c2, &cat).unwrap();
+        (cfg, cat, reg)
+    }
+
+    fn first<'a>(r: &Routed<'a>) -> &'a str {
+        r.ranked[0].id.as_str()
+    }
+
+    #[test]
+    fn strategies_rank_differently_and_learning_moves_cost_routing() {
+        let (_, cat, reg) = setup();
+        let health = Health::new(BreakerConfig::default());
+        let learning = Learning::default();
+        let inp = Inputs {
+            catalog: &cat,
+            registry: &reg,
+            health: &health,
+            learning: &learning,
+            policies: &[],
+        };
+        let q = RouteQuery {
+            task_type: Some(TaskType::CodeGeneration),
+            threshold: Some(0.85),
+            ..Default::default()
+        };
+        assert_eq!(
+            first(&route(&inp, Strategy::Quality, &q, 0)),
+            "claude-opus-4-1"
+        );
+        let cost_pick = first(&route(&inp, Strategy::Cost, &q, 0)).to_string();
+        assert_ne!(
+            cost_pick, "deepseek-chat",
+            "prior 0.82 is below the threshold"
+        );
+        // deepseek-chat learns to score well: cost routing moves to it.
+        for _ in 0..5 {
+            learning.record_score("deepseek-chat", TaskType::CodeGeneration, 0.97, Micros(100));
+        }
+        assert_eq!(first(&route(&inp, Strategy::Cost, &q, 0)), "deepseek-chat");
+        assert_eq!(
+            first(&route(&inp, Strategy::Balanced, &q, 0)),
+            "deepseek-chat"
+        );
+    }
+
+    #[test]
+    fn unhealthy_excluded_and_avoided_provider_last() {
+        let (cfg, cat, reg) = setup();
+        let health = Health::new(cfg.breaker.clone());
+        health.record("claude-opus-4-1", Signal::Permanent, 0);
+        let learning = Learning::default();
+        let inp = Inputs {
+            catalog: &cat,
+            registry: &reg,
+            health: &health,
+            learning: &learning,
+            policies: &[],
+        };
+        let q = RouteQuery {
+            task_type: Some(TaskType::CodeGeneration),
+            avoid_provider: Some("anthropic"),
+            ..Default::default()
+        };
+        let r = route(&inp, Strategy::Quality, &q, 0);
+        assert!(r.ranked.iter().all(|m| m.id != "claude-opus-4-1"));
+        assert_ne!(r.ranked[0].provider, "anthropic");
+        assert_eq!(r.ranked.last().unwrap().provider, "anthropic");
+    }
+
+    #[test]
+    fn hard_policy_blocks_and_reports() {
+        let (_, cat, reg) = setup();
+        let health = Health::new(BreakerConfig::default());
+        let learning = Learning::default();
+        let cfg: Config = toml::from_str(
+            "[[policy]]\nname='no-anthropic'\nmode='hard'\nblocked_providers=['anthropic']\n",
+        )
+        .unwrap();
+        let policies = crate::routing::policy::parse(&cfg.policies).unwrap();
+        let inp = Inputs {
+            catalog: &cat,
+            registry: &reg,
+            health: &health,
+            learning: &learning,
+            policies: &policies,
+        };
+        let r = route(&inp, Strategy::Quality, &RouteQuery::default(), 0);
+        assert!(r.ranked.iter().all(|m| m.provider != "anthropic"));
+        assert_eq!(r.blocked.len(), 3);
+    }
 }

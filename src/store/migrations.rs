@@ -165,6 +165,45 @@ CREATE TABLE artifact_refusals (
     at TEXT NOT NULL
 );
 "#,
+    // 5: analyses and their findings.
+    crate::analysis::persist::MIGRATION_SQL,
+    // 6: persisted breakers, learned model profiles, policy audit trail.
+    r#"
+CREATE TABLE breakers (
+    model TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    consecutive_failures INTEGER NOT NULL,
+    trips INTEGER NOT NULL,
+    open_until_ms INTEGER NOT NULL,
+    not_before_ms INTEGER NOT NULL,
+    config_hash TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE model_profiles (
+    model TEXT NOT NULL,
+    task_type TEXT NOT NULL,
+    samples INTEGER NOT NULL,
+    quality REAL NOT NULL,
+    calls INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    latency_ema_ms REAL NOT NULL,
+    cost_total_micros INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (model, task_type)
+);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    run_id TEXT,
+    task_id TEXT,
+    model TEXT NOT NULL,
+    policies TEXT NOT NULL,
+    mode TEXT,
+    violations TEXT NOT NULL,
+    allowed INTEGER NOT NULL
+);
+CREATE INDEX audit_run ON audit(run_id);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

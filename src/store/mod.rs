@@ -2,6 +2,7 @@
 //! closures over a channel; every state change is committed before the engine acts on it.
 
 pub mod migrations;
+pub mod models;
 pub mod records;
 pub mod runs;
 

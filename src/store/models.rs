@@ -1,0 +1,214 @@
+//! Persisted breakers, learned model profiles and the policy audit trail.
+
+use super::{StoreError, exec, now_rfc3339};
+use crate::domain::{Micros, TaskType};
+use crate::routing::learning::Profile;
+use crate::routing::{Breaker, BreakerState};
+use rusqlite::{Connection, params};
+use serde_json::{Value, json};
+
+pub fn save_breaker(
+    c: &Connection,
+    model: &str,
+    b: &Breaker,
+    config_hash: &str,
+) -> Result<(), StoreError> {
+    exec(
+        c,
+        "INSERT INTO breakers (model, state, consecutive_failures, trips, open_until_ms, not_before_ms,
+            config_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(model) DO UPDATE SET state = ?2, consecutive_failures = ?3, trips = ?4,
+            open_until_ms = ?5, not_before_ms = ?6, config_hash = ?7, updated_at = ?8",
+        params![
+            model,
+            b.state.as_str(),
+            b.consecutive_failures,
+            b.trips,
+            b.open_until_ms as i64,
+            b.not_before_ms as i64,
+            config_hash,
+            now_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+/// (model, breaker, config hash) of every persisted breaker.
+pub fn load_breakers(c: &Connection) -> Result<Vec<(String, Breaker, String)>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT model, state, consecutive_failures, trips, open_until_ms, not_before_ms, config_hash FROM breakers",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            let state: String = r.get(1)?;
+            Ok((
+                r.get(0)?,
+                Breaker {
+                    state: BreakerState::parse(&state),
+                    consecutive_failures: r.get(2)?,
+                    trips: r.get(3)?,
+                    open_until_ms: r.get::<_, i64>(4)?.max(0) as u64,
+                    not_before_ms: r.get::<_, i64>(5)?.max(0) as u64,
+                    // A probe in flight belonged to a process that is gone.
+                    probe_in_flight: false,
+                },
+                r.get(6)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn save_profile(
+    c: &Connection,
+    model: &str,
+    t: TaskType,
+    p: &Profile,
+) -> Result<(), StoreError> {
+    exec(
+        c,
+        "INSERT INTO model_profiles (model, task_type, samples, quality, calls, successes,
+            latency_ema_ms, cost_total_micros, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(model, task_type) DO UPDATE SET samples = ?3, quality = ?4, calls = ?5,
+            successes = ?6, latency_ema_ms = ?7, cost_total_micros = ?8, updated_at = ?9",
+        params![
+            model,
+            t.as_str(),
+            p.samples as i64,
+            p.quality,
+            p.calls as i64,
+            p.successes as i64,
+            p.latency_ema_ms,
+            p.cost_total.0,
+            now_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn load_profiles(c: &Connection) -> Result<Vec<(String, TaskType, Profile)>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT model, task_type, samples, quality, calls, successes, latency_ema_ms, cost_total_micros
+         FROM model_profiles",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            let t: String = r.get(1)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                t,
+                Profile {
+                    samples: r.get::<_, i64>(2)?.max(0) as u64,
+                    quality: r.get(3)?,
+                    calls: r.get::<_, i64>(4)?.max(0) as u64,
+                    successes: r.get::<_, i64>(5)?.max(0) as u64,
+                    latency_ema_ms: r.get(6)?,
+                    cost_total: Micros(r.get(7)?),
+                },
+            ))
+        })?
+        .filter_map(|r| match r {
+            Ok((m, t, p)) => t.parse::<TaskType>().ok().map(|t| Ok((m, t, p))),
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// One routing decision under policies.
+pub struct AuditRow<'a> {
+    pub run_id: Option<&'a str>,
+    pub task_id: Option<&'a str>,
+    pub model: &'a str,
+    pub policies: &'a [String],
+    pub mode: Option<&'a str>,
+    pub violations: &'a [String],
+    pub allowed: bool,
+}
+
+pub fn insert_audit(c: &Connection, a: &AuditRow) -> Result<(), StoreError> {
+    exec(
+        c,
+        "INSERT INTO audit (at, run_id, task_id, model, policies, mode, violations, allowed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            now_rfc3339(),
+            a.run_id,
+            a.task_id,
+            a.model,
+            serde_json::to_string(a.policies).unwrap_or_else(|_| "[]".into()),
+            a.mode,
+            serde_json::to_string(a.violations).unwrap_or_else(|_| "[]".into()),
+            a.allowed
+        ],
+    )?;
+    Ok(())
+}
+
+/// Audit records as the contract's JSON objects, oldest first.
+pub fn audit(c: &Connection, run: Option<&str>) -> Result<Vec<Value>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT at, run_id, task_id, model, policies, mode, violations, allowed FROM audit
+         WHERE ?1 IS NULL OR run_id = ?1 ORDER BY id",
+    )?;
+    let rows = st
+        .query_map([run], |r| {
+            let p: String = r.get(4)?;
+            let v: String = r.get(6)?;
+            Ok(json!({
+                "at": r.get::<_, String>(0)?,
+                "run": r.get::<_, Option<String>>(1)?,
+                "task": r.get::<_, Option<String>>(2)?,
+                "model": r.get::<_, String>(3)?,
+                "policies": serde_json::from_str::<Value>(&p).unwrap_or(json!([])),
+                "mode": r.get::<_, Option<String>>(5)?,
+                "violations": serde_json::from_str::<Value>(&v).unwrap_or(json!([])),
+                "allowed": r.get::<_, bool>(7)?,
+            }))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Per model: calls, successes and latency percentiles from the telemetry.
+pub struct CallStats {
+    pub calls: u64,
+    pub ok: u64,
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+    pub recent_ms: Vec<u64>,
+}
+
+pub fn call_stats(c: &Connection, model: &str) -> Result<CallStats, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT latency_ms, outcome = 'ok' FROM calls WHERE model = ?1 ORDER BY id DESC LIMIT 2000",
+    )?;
+    let rows: Vec<(u64, bool)> = st
+        .query_map([model], |r| {
+            Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let (calls, ok): (u64, u64) = c.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0) FROM calls WHERE model = ?1",
+        [model],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )?;
+    let mut lat: Vec<u64> = rows.iter().filter(|(_, ok)| *ok).map(|(l, _)| *l).collect();
+    let recent: Vec<u64> = lat.iter().take(40).rev().copied().collect();
+    lat.sort_unstable();
+    let pct = |p: f64| -> Option<u64> {
+        if lat.is_empty() {
+            None
+        } else {
+            let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
+            lat.get(i).copied()
+        }
+    };
+    Ok(CallStats {
+        calls,
+        ok,
+        p50_ms: pct(0.5),
+        p95_ms: pct(0.95),
+        recent_ms: recent,
+    })
+}
