@@ -28,12 +28,16 @@ pub struct Projection {
     pub cap_in_ms: Option<i64>,
 }
 
-/// Linear projection over the last (up to) 20 points of `series`.
+/// Linear projection over the last (up to) 20 points of `series`; none from fewer than 3
+/// points or less than a minute of history (a burst of calls says little about a rate).
 pub fn project(series: &[(i64, Micros)], cap: Option<Micros>) -> Option<Projection> {
+    if series.len() < 3 {
+        return None;
+    }
     let last = *series.last()?;
     let first = series[series.len().saturating_sub(20)];
     let (dt, ds) = (last.0 - first.0, last.1.0 - first.1.0);
-    if dt <= 0 || ds <= 0 {
+    if dt < 60_000 || ds <= 0 {
         return None;
     }
     let per_ms = ds as f64 / dt as f64;
@@ -141,25 +145,40 @@ fn chart(l: &LevelItem, area: Rect, buf: &mut Buffer, t: &Theme) {
         .render(inner, buf);
         return;
     }
+    // Work in ms, then show seconds, minutes or hours depending on the span.
     let t0 = l.series[0].0;
-    let min = |ms: i64| (ms - t0) as f64 / 60_000.0;
-    let spent: Vec<(f64, f64)> = l.series.iter().map(|(at, m)| (min(*at), m.usd())).collect();
-    let (x_last, y_last) = spent.last().copied().unwrap_or((0.0, 0.0));
-    let span = x_last.max(1.0);
-    let mut x_end = x_last + span * 0.5;
-    let mut proj: Vec<(f64, f64)> = vec![];
+    let last_ms = (l.series[l.series.len() - 1].0 - t0) as f64;
+    let y_last = l.series[l.series.len() - 1].1.usd();
+    let span = last_ms.max(1000.0);
+    let mut end_ms = last_ms + span * 0.5;
+    let mut proj_ms: Vec<(f64, f64)> = vec![];
     if let Some(p) = &p {
         let horizon = match p.cap_in_ms {
-            Some(ms) => (ms as f64 / 60_000.0).min(span * 2.0),
+            Some(ms) => (ms as f64).min(span * 2.0),
             None => span * 0.5,
         };
-        x_end = x_last + horizon.max(span * 0.1);
-        let rate_min = p.usd_per_hour / 60.0;
-        proj = vec![
-            (x_last, y_last),
-            (x_end, y_last + rate_min * (x_end - x_last)),
+        end_ms = last_ms + horizon.max(span * 0.1);
+        let per_ms = p.usd_per_hour / 3_600_000.0;
+        proj_ms = vec![
+            (last_ms, y_last),
+            (end_ms, y_last + per_ms * (end_ms - last_ms)),
         ];
     }
+    let (unit, suffix) = if end_ms < 120_000.0 {
+        (1000.0, "s")
+    } else if end_ms < 3.0 * 3_600_000.0 {
+        (60_000.0, "m")
+    } else {
+        (3_600_000.0, "h")
+    };
+    let spent: Vec<(f64, f64)> = l
+        .series
+        .iter()
+        .map(|(at, m)| ((at - t0) as f64 / unit, m.usd()))
+        .collect();
+    let proj: Vec<(f64, f64)> = proj_ms.iter().map(|(x, y)| (x / unit, *y)).collect();
+    let x_end = end_ms / unit;
+    let prec = usize::from(suffix == "h");
     let cap_line: Vec<(f64, f64)> = l
         .cap
         .map_or(vec![], |c| vec![(0.0, c.usd()), (x_end, c.usd())]);
@@ -201,8 +220,8 @@ fn chart(l: &LevelItem, area: Rect, buf: &mut Buffer, t: &Theme) {
     }
     let x_labels = vec![
         Span::raw("0"),
-        Span::raw(format!("{:.0}m", x_end / 2.0)),
-        Span::raw(format!("{:.0}m", x_end)),
+        Span::raw(format!("{:.prec$}{suffix}", x_end / 2.0)),
+        Span::raw(format!("{:.prec$}{suffix}", x_end)),
     ];
     let y_labels = vec![Span::raw("$0"), Span::raw(format!("${:.2}", y_top / 1.1))];
     Chart::new(sets)
@@ -315,13 +334,15 @@ mod tests {
     fn projection_is_linear_over_recent_points() {
         let m = Micros::from_usd;
         // $1 per hour, $2 spent, cap $5: 3 hours to go.
-        let s = vec![(0, m(1.0)), (3_600_000, m(2.0))];
+        let s = vec![(0, m(1.0)), (1_800_000, m(1.5)), (3_600_000, m(2.0))];
         let p = project(&s, Some(m(5.0))).unwrap();
         assert!((p.usd_per_hour - 1.0).abs() < 1e-9);
         assert_eq!(p.cap_in_ms, Some(3 * 3_600_000));
         assert_eq!(project(&s, Some(m(1.5))).unwrap().cap_in_ms, Some(0));
         assert_eq!(project(&s, None).unwrap().cap_in_ms, None);
-        assert!(project(&s[..1], None).is_none());
-        assert!(project(&[(0, m(1.0)), (10, m(1.0))], None).is_none());
+        assert!(project(&s[..2], None).is_none());
+        assert!(project(&[(0, m(1.0)), (10, m(1.0)), (20, m(1.0))], None).is_none());
+        // A burst within seconds: no projection.
+        assert!(project(&[(0, m(1.0)), (10, m(2.0)), (20, m(3.0))], None).is_none());
     }
 }
