@@ -166,6 +166,19 @@ fn budget(c: &Connection) -> Result<BudgetSnap, StoreError> {
     })
 }
 
+/// Model and budget aggregates only change when the database (or the engine's breakers) do:
+/// they are reused while `PRAGMA data_version` and the breakers are unchanged, so an idle UI's
+/// periodic reload costs only the cheap queries. Recomputed at least every `MAX_AGE`.
+#[derive(Default)]
+pub struct Cache {
+    key: Option<(i64, Vec<(String, Breaker)>)>,
+    at: Option<std::time::Instant>,
+    models: Vec<ModelRow>,
+    budget: BudgetSnap,
+}
+
+const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Load one snapshot. `health` is the engine's live breakers (this process).
 pub fn load(
     c: &Connection,
@@ -173,6 +186,18 @@ pub fn load(
     catalog: &ModelList,
     health: &[(String, Breaker)],
     req: &SnapshotReq,
+) -> Result<Snapshot, StoreError> {
+    load_cached(c, data_dir, catalog, health, req, &mut Cache::default())
+}
+
+/// `load`, reusing unchanged aggregates from `cache`.
+pub fn load_cached(
+    c: &Connection,
+    data_dir: &Path,
+    catalog: &ModelList,
+    health: &[(String, Breaker)],
+    req: &SnapshotReq,
+    cache: &mut Cache,
 ) -> Result<Snapshot, StoreError> {
     let effective = |id: &str, st: RunStatus| {
         if st == RunStatus::Running && !lock::is_held(data_dir, id) {
@@ -278,12 +303,21 @@ pub fn load(
     } else {
         None
     };
+    let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    let key = Some((version, health.to_vec()));
+    let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
+    if !fresh {
+        cache.models = models(c, catalog, health)?;
+        cache.budget = budget(c)?;
+        cache.key = key;
+        cache.at = Some(std::time::Instant::now());
+    }
     Ok(Snapshot {
         runs,
         detail,
         attempts,
-        models: models(c, catalog, health)?,
-        budget: budget(c)?,
+        models: cache.models.clone(),
+        budget: cache.budget.clone(),
         history,
     })
 }
@@ -314,11 +348,14 @@ impl Loader {
                     }
                 };
                 let mut last_err: Option<String> = None;
+                let mut cache = Cache::default();
                 while let Ok(mut req) = rx.recv() {
                     while let Ok(newer) = rx.try_recv() {
                         req = req.merge(newer);
                     }
-                    let msg = match load(&conn, &data_dir, &catalog, &health(), &req) {
+                    let loaded =
+                        load_cached(&conn, &data_dir, &catalog, &health(), &req, &mut cache);
+                    let msg = match loaded {
                         Ok(s) => {
                             last_err = None;
                             Msg::Snapshot(Box::new(s))
@@ -365,6 +402,31 @@ mod tests {
             r#"[{"name":"length","result":"pass"},{"name":"json","result":"fail","reason":"x"}]"#;
         assert_eq!(validators_line(j), "length ✓, json ✕");
         assert_eq!(validators_line("not json"), "");
+    }
+
+    #[test]
+    fn aggregates_are_reused_until_another_connection_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("db");
+        let mut w = store::open_connection(&path).unwrap();
+        store::migrations::migrate(&mut w).unwrap();
+        let r = store::open_connection(&path).unwrap();
+        let cat = vec![("m1".to_string(), "p".to_string())];
+        let mut cache = Cache::default();
+        let req = SnapshotReq::default();
+        let s = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        assert_eq!(s.models[0].calls, 0);
+        w.execute(
+            "INSERT INTO calls (role, provider, model, simulated, latency_ms, outcome, at)
+             VALUES ('generate', 'p', 'm1', 1, 42, 'ok', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        let s = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        assert_eq!((s.models[0].calls, s.models[0].p50_ms), (1, Some(42)));
+        // Nothing written since: the cached aggregates are reused (and equal).
+        let again = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        assert_eq!(again, s);
     }
 
     #[test]
