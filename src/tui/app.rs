@@ -355,6 +355,17 @@ fn snapshot(s: &mut State, snap: Snapshot) {
         s.runs_nav.reselect(&keys);
         s.dirty = true;
     }
+    // The open run is gone (deleted elsewhere): close it rather than wait for it.
+    if snap.detail.is_none()
+        && let Some(open) = &s.open_run
+        && !s.runs.iter().any(|r| &r.id == open)
+        && !s.active.contains(open)
+    {
+        s.open_run = None;
+        s.detail = None;
+        s.task_view = None;
+        s.dirty = true;
+    }
     if snap.detail.as_ref().map(|d| &d.id) == s.open_run.as_ref() && snap.detail != s.detail {
         s.detail = snap.detail;
         let keys: Vec<String> = s

@@ -4,7 +4,7 @@
 //! the runtime (never awaiting the engine or the store itself); and draws only when something
 //! changed, at most once per frame interval, inside synchronized output.
 
-use super::action::{Effect, Msg, NewRun};
+use super::action::{Action, Effect, Msg, NewRun};
 use super::app::{State, update};
 use super::data::{Loader, ModelList, SnapshotReq};
 use super::terminal::FrameSync;
@@ -14,7 +14,7 @@ use crate::domain::status::RunStatus;
 use crate::engine::{EngineEvent, EngineHandle, ResumeRequest, RunRequest};
 use crate::routing::breaker::BreakerState;
 use crate::store::{self, BreakerEventRow};
-use crossterm::event::Event;
+use crossterm::event::{Event, MouseEventKind};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -292,6 +292,12 @@ where
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
                 Some(Ok(Event::Resize(..))) => { clear = true; Msg::Resize }
+                // Only with `[tui] mouse = true`: the wheel scrolls lists.
+                Some(Ok(Event::Mouse(m))) => match m.kind {
+                    MouseEventKind::ScrollDown => Msg::Action(Action::Down),
+                    MouseEventKind::ScrollUp => Msg::Action(Action::Up),
+                    _ => continue,
+                },
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => Msg::Failed(format!("terminal input: {e}")),
                 None => break,

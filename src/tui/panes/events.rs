@@ -7,18 +7,43 @@ use crate::tui::state::EventKind;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{block, fit, one_line};
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Paragraph, Table, Widget};
+use ratatui::widgets::{Cell, Paragraph, Table, Widget, Wrap};
 
 pub struct EventsPane<'a> {
     pub state: &'a State,
     pub theme: &'a Theme,
 }
 
+/// The selected event in full (the list cuts long texts).
+fn selected(s: &State, view: &[usize], area: Rect, buf: &mut Buffer, t: &Theme) {
+    let Some(e) = view
+        .get(s.events_nav.selected)
+        .and_then(|i| s.events.get(*i))
+    else {
+        block(" Event ", t, false).render(area, buf);
+        return;
+    };
+    let title = format!(
+        " {} {} · {} · {} ",
+        e.kind.symbol(),
+        e.kind.label(),
+        e.time,
+        e.run_id.as_deref().unwrap_or("no run")
+    );
+    Paragraph::new(e.text.clone())
+        .wrap(Wrap { trim: true })
+        .block(block(title, t, false))
+        .render(area, buf);
+}
+
 impl Widget for EventsPane<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
+    fn render(self, full: Rect, buf: &mut Buffer) {
         let (s, t) = (self.state, self.theme);
+        let [area, bottom] =
+            Layout::vertical([Constraint::Min(4), Constraint::Length(4)]).areas(full);
+        selected(s, &s.events_view(), bottom, buf, t);
         let view = s.events_view();
         let blk = block(
             list_title("Events", view.len(), s.events.len(), &s.events_nav, t),
