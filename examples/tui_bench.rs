@@ -55,8 +55,10 @@ fn main() {
         let p50 = times[times.len() / 2];
         let p99 = times[times.len() * 99 / 100];
         worst = worst.max(p50);
+        let over = times.iter().filter(|t| **t > 2.0).count();
         results.push(serde_json::json!({
             "pane": pane.title(),
+            "frames_over_2ms": over,
             "mean_ms": (mean * 1000.0).round() / 1000.0,
             "p50_ms": (p50 * 1000.0).round() / 1000.0,
             "p99_ms": (p99 * 1000.0).round() / 1000.0,
