@@ -2,6 +2,7 @@
 //!
 //! The engine (`engine`) never imports the UI; the TUI and headless mode observe its events.
 
+pub mod artifacts;
 pub mod budget;
 pub mod cli;
 pub mod commands;

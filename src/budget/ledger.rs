@@ -67,7 +67,8 @@ fn roll_period(c: &Connection, level: &str) -> Result<(), StoreError> {
         && key.as_deref() != Some(now_key.as_str())
         && key.as_deref().is_none_or(|k| k < now_key.as_str())
     {
-        c.execute(
+        crate::store::exec(
+            c,
             "UPDATE budget_levels SET spent_micros = 0, period_key = ?2
              WHERE level = ?1 AND period_key IS ?3",
             params![level, now_key, key],
@@ -78,7 +79,7 @@ fn roll_period(c: &Connection, level: &str) -> Result<(), StoreError> {
 
 pub fn level(c: &Connection, level: &str) -> Result<Option<LevelState>, StoreError> {
     roll_period(c, level)?;
-    Ok(c.query_row(
+    Ok(crate::store::query_row(c,
         "SELECT level, cap_micros, spent_micros, reserved_micros, period FROM budget_levels WHERE level = ?1",
         [level],
         |r| {
@@ -116,7 +117,8 @@ pub fn set_cap(
     period: Option<&str>,
 ) -> Result<(), StoreError> {
     let key = period.and_then(|p| period_key(p, chrono::Utc::now()));
-    c.execute(
+    crate::store::exec(
+        c,
         "INSERT INTO budget_levels (level, cap_micros, period, period_key) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(level) DO UPDATE SET cap_micros = ?2, period = ?3,
             period_key = COALESCE(budget_levels.period_key, ?4)",
@@ -134,7 +136,8 @@ pub fn reserve(
     pid: u32,
 ) -> Result<Reserve, StoreError> {
     if let Some(run) = run_id {
-        let (cap, spent, reserved): (i64, i64, i64) = c.query_row(
+        let (cap, spent, reserved): (i64, i64, i64) = crate::store::query_row(
+            c,
             "SELECT budget_micros, spent_micros, reserved_micros FROM runs WHERE id = ?1",
             [run],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -152,7 +155,8 @@ pub fn reserve(
     let mut levels = vec!["org".to_string()];
     if let Some(t) = team {
         let l = team_level(t);
-        c.execute(
+        crate::store::exec(
+            c,
             "INSERT OR IGNORE INTO budget_levels (level) VALUES (?1)",
             [&l],
         )?;
@@ -171,7 +175,8 @@ pub fn reserve(
             }));
         }
     }
-    c.execute(
+    crate::store::exec(
+        c,
         "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![run_id, team, pid, amount.0, now_rfc3339()],
     )?;
@@ -187,17 +192,20 @@ fn adjust_reserved(
     delta: i64,
 ) -> Result<(), StoreError> {
     if let Some(run) = run_id {
-        c.execute(
+        crate::store::exec(
+            c,
             "UPDATE runs SET reserved_micros = MAX(0, reserved_micros + ?2) WHERE id = ?1",
             params![run, delta],
         )?;
     }
-    c.execute(
+    crate::store::exec(
+        c,
         "UPDATE budget_levels SET reserved_micros = MAX(0, reserved_micros + ?2) WHERE level = 'org'",
         params!["org", delta],
     )?;
     if let Some(t) = team {
-        c.execute(
+        crate::store::exec(
+            c,
             "UPDATE budget_levels SET reserved_micros = MAX(0, reserved_micros + ?2) WHERE level = ?1",
             params![team_level(t), delta],
         )?;
@@ -217,7 +225,7 @@ fn take(c: &Connection, id: i64) -> Result<Option<Held>, StoreError> {
         )
         .optional()?;
     if row.is_some() {
-        c.execute("DELETE FROM reservations WHERE id = ?1", [id])?;
+        crate::store::exec(c, "DELETE FROM reservations WHERE id = ?1", [id])?;
     }
     Ok(row)
 }
@@ -243,11 +251,13 @@ pub fn charge(c: &Connection, team: Option<&str>, actual: Micros) -> Result<(), 
         levels.push(team_level(t));
     }
     for l in levels {
-        c.execute(
+        crate::store::exec(
+            c,
             "UPDATE budget_levels SET spent_micros = spent_micros + ?2 WHERE level = ?1",
             params![l, actual.0],
         )?;
-        c.execute(
+        crate::store::exec(
+            c,
             "INSERT INTO spend_series (at, level, spent_micros)
              SELECT ?1, level, spent_micros FROM budget_levels WHERE level = ?2",
             params![now, l],
@@ -400,7 +410,7 @@ mod tests {
         let c = db();
         set_cap(&c, "org", usd(10.0), Some("daily")).unwrap();
         // Pretend the stored period is old: rolling resets spend once.
-        c.execute("UPDATE budget_levels SET spent_micros = 5000000, period_key = '2000-01-01' WHERE level = 'org'", []).unwrap();
+        crate::store::exec(c, "UPDATE budget_levels SET spent_micros = 5000000, period_key = '2000-01-01' WHERE level = 'org'", []).unwrap();
         assert_eq!(level(&c, "org").unwrap().unwrap().spent, Micros::ZERO);
         charge(&c, None, usd(2.0)).unwrap();
         // A second (late) roll finds the current key and changes nothing.

@@ -111,7 +111,12 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
             let t = store::runs::get_tasks(c, &id)?;
             let mut a: HashMap<String, u32> = HashMap::new();
             let mut st = c.prepare(
-                "SELECT task_id, MAX(n) FROM attempts WHERE run_id = ?1 GROUP BY task_id",
+                "SELECT task_id, MAX(n) FROM (
+                    SELECT task_id, n FROM attempts WHERE run_id = ?1
+                    UNION ALL
+                    SELECT task_id, attempt FROM calls
+                    WHERE run_id = ?1 AND task_id IS NOT NULL AND attempt IS NOT NULL)
+                 GROUP BY task_id",
             )?;
             for r in st.query_map([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))? {
                 let (k, v) = r?;

@@ -266,7 +266,6 @@ pub async fn run_task(
                         Some(&bm),
                         br.as_deref(),
                         best_score,
-                        iter,
                         Some(&bo),
                     )
                 })
@@ -339,7 +338,8 @@ async fn fail_attempt(
                     critique: None,
                     output: None,
                 },
-            )
+            )?;
+            store::runs::update_task_result(c, &run_id, &task_id, None, None, None, None)
         })
         .await;
     match f {

@@ -1,17 +1,527 @@
-//! Real HTTP provider clients (Anthropic, OpenAI format, Gemini). Built by the provider issue.
+//! Real HTTP provider clients: one [`HttpProvider`] per configured provider, sharing one pooled
+//! `reqwest::Client` (rustls, HTTP/2 when the server offers it over ALPN), speaking one of three
+//! wire formats (`anthropic.rs`, `openai.rs`, `gemini.rs`). Responses are streamed (SSE) by
+//! default so time to first token is known and an idle timeout applies between chunks.
+//!
+//! Keys are held in memory only, sent as sensitive headers, and scrubbed from error messages.
 
-use super::Provider;
-use crate::config::{Config, ProviderConfig};
+use super::classify::{self, WireFormat};
+use super::sse::{SseEvent, SseParser};
+use super::transport::{Clock, StreamDecoder, malformed, read_capped, transport_error};
+use super::{ChatRequest, ChatResponse, Provider, ProviderError, Timeouts, Usage};
+use super::{anthropic, gemini, openai};
+use crate::config::{Config, ProviderConfig, ProviderKind};
+use async_trait::async_trait;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
-/// Build the client for one configured provider.
+/// Everything needed to build one client.
+#[derive(Clone)]
+pub struct HttpOptions {
+    /// Provider name as in the config (`openai`, `deepseek`, `local`, ...).
+    pub name: String,
+    pub format: WireFormat,
+    /// Base URL; OpenAI format includes the version (`.../v1`), the others do not.
+    pub base_url: String,
+    /// `None` for keyless local servers (OpenAI format only).
+    pub key: Option<String>,
+    pub timeouts: Timeouts,
+    /// Ask for SSE streaming (default). Without it the body is one JSON document.
+    pub stream: bool,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("name", &self.name)
+            .field("format", &self.format)
+            .field("base_url", &self.base_url)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("timeouts", &self.timeouts)
+            .field("stream", &self.stream)
+            .finish()
+    }
+}
+
+impl HttpOptions {
+    pub fn new(name: &str, format: WireFormat, base_url: &str, key: Option<String>) -> Self {
+        HttpOptions {
+            name: name.to_string(),
+            format,
+            base_url: base_url.to_string(),
+            key,
+            timeouts: Timeouts::default(),
+            stream: true,
+        }
+    }
+}
+
+/// Which OpenAI-compatible vendor is behind a base URL: selects request quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vendor {
+    Generic,
+    DeepSeek,
+    Moonshot,
+}
+
+impl Vendor {
+    fn detect(name: &str, base_url: &str) -> Vendor {
+        let host = reqwest::Url::parse(base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let name = name.to_ascii_lowercase();
+        if name == "deepseek" || host.ends_with("deepseek.com") {
+            Vendor::DeepSeek
+        } else if name == "kimi" || name == "moonshot" || host.contains("moonshot") {
+            Vendor::Moonshot
+        } else {
+            Vendor::Generic
+        }
+    }
+}
+
+/// One provider's client.
+pub struct HttpProvider {
+    name: String,
+    format: WireFormat,
+    vendor: Vendor,
+    base_url: String,
+    key: Option<String>,
+    auth: HeaderMap,
+    client: reqwest::Client,
+    timeouts: Timeouts,
+    stream: bool,
+}
+
+impl std::fmt::Debug for HttpProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpProvider")
+            .field("name", &self.name)
+            .field("format", &self.format)
+            .field("base_url", &self.base_url)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Build the client for one configured provider (called by the registry).
 pub fn build(
     name: &str,
-    _p: &ProviderConfig,
-    _key: Option<String>,
-    _cfg: &Config,
+    p: &ProviderConfig,
+    key: Option<String>,
+    cfg: &Config,
 ) -> Result<Arc<dyn Provider>, String> {
-    Err(format!(
-        "real HTTP clients are not built yet; unset the key for `{name}` or set [simulated] enabled = \"always\""
-    ))
+    let format = match p.kind {
+        Some(ProviderKind::Anthropic) => WireFormat::Anthropic,
+        Some(ProviderKind::Gemini) => WireFormat::Gemini,
+        Some(ProviderKind::Openai) => WireFormat::OpenAi,
+        None => match name {
+            "anthropic" => WireFormat::Anthropic,
+            "google" | "gemini" => WireFormat::Gemini,
+            _ => WireFormat::OpenAi,
+        },
+    };
+    let base_url = match p.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(u) => u.trim().to_string(),
+        None => default_base_url(name, format)
+            .ok_or_else(|| format!("set `providers.{name}.base_url`"))?
+            .to_string(),
+    };
+    let mut opts = HttpOptions::new(name, format, &base_url, key);
+    opts.timeouts = Timeouts::from_config(&cfg.timeouts);
+    Ok(Arc::new(HttpProvider::new(opts)?))
+}
+
+fn default_base_url(name: &str, format: WireFormat) -> Option<&'static str> {
+    Some(match (format, name) {
+        (WireFormat::Anthropic, _) => "https://api.anthropic.com",
+        (WireFormat::Gemini, _) => "https://generativelanguage.googleapis.com",
+        (WireFormat::OpenAi, "openai") => "https://api.openai.com/v1",
+        (WireFormat::OpenAi, "deepseek") => "https://api.deepseek.com",
+        (WireFormat::OpenAi, "kimi" | "moonshot") => "https://api.moonshot.ai/v1",
+        _ => return None,
+    })
+}
+
+impl HttpProvider {
+    /// Validate the options and build the pooled client. Errors never contain the key.
+    pub fn new(opts: HttpOptions) -> Result<Self, String> {
+        let base_url = opts.base_url.trim().trim_end_matches('/').to_string();
+        let url = reqwest::Url::parse(&base_url)
+            .map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("base_url `{base_url}` must be http or https"));
+        }
+        let key = opts.key.filter(|k| !k.trim().is_empty());
+        if key.is_none() && opts.format != WireFormat::OpenAi {
+            return Err(format!(
+                "provider `{}` needs an API key ({} format)",
+                opts.name,
+                opts.format.as_str()
+            ));
+        }
+        let auth = auth_headers(opts.format, key.as_deref())?;
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            // Never follow redirects: they would carry `x-api-key` / `x-goog-api-key` elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(opts.timeouts.connect)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .tcp_keepalive(Duration::from_secs(30))
+            .user_agent(concat!("orchestrator-tui/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(HttpProvider {
+            vendor: Vendor::detect(&opts.name, &base_url),
+            name: opts.name,
+            format: opts.format,
+            base_url,
+            key,
+            auth,
+            client,
+            timeouts: opts.timeouts,
+            stream: opts.stream,
+        })
+    }
+
+    pub fn format(&self) -> WireFormat {
+        self.format
+    }
+
+    /// The base URL with any trailing `/` trimmed.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// The URL a call to `model` posts to.
+    pub fn endpoint(&self, model: &str, stream: bool) -> String {
+        match self.format {
+            WireFormat::Anthropic => format!("{}/v1/messages", self.base_url),
+            WireFormat::OpenAi => format!("{}/chat/completions", self.base_url),
+            WireFormat::Gemini => gemini::endpoint(&self.base_url, model, stream),
+        }
+    }
+
+    /// The JSON body a call sends (exposed for tests and diagnostics).
+    pub fn request_body(&self, req: &ChatRequest, stream: bool) -> serde_json::Value {
+        match self.format {
+            WireFormat::Anthropic => anthropic::body(req, stream),
+            WireFormat::OpenAi => openai::body(req, stream, self.vendor),
+            WireFormat::Gemini => gemini::body(req),
+        }
+    }
+
+    async fn call(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ChatResponse, ProviderError> {
+        if cancel.is_cancelled() {
+            return Err(ProviderError::Cancelled);
+        }
+        let body = serde_json::to_vec(&self.request_body(req, self.stream)).map_err(|e| {
+            ProviderError::Request {
+                status: None,
+                message: format!("cannot encode the request: {e}"),
+            }
+        })?;
+        let mut clock = Clock::start(self.timeouts);
+        let request = self
+            .client
+            .post(self.endpoint(&req.model, self.stream))
+            .headers(self.auth.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let mut resp = clock
+            .guard(request.send(), cancel)
+            .await?
+            .map_err(|e| transport_error(&e, "sending the request"))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let headers = std::mem::take(resp.headers_mut());
+            let text = read_capped(&mut resp, &mut clock, cancel, 64 * 1024).await?;
+            return Err(classify::classify(
+                status.as_u16(),
+                &headers,
+                &text,
+                self.format,
+            ));
+        }
+        let is_sse = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        if is_sse {
+            self.read_stream(resp, req, clock, cancel).await
+        } else {
+            let text = read_capped(&mut resp, &mut clock, cancel, 64 * 1024 * 1024).await?;
+            let mut out = match self.format {
+                WireFormat::Anthropic => anthropic::decode_full(&text),
+                WireFormat::OpenAi => openai::decode_full(&text),
+                WireFormat::Gemini => gemini::decode_full(&text),
+            }?;
+            fill_missing_usage(&mut out, req);
+            Ok(out)
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        mut resp: reqwest::Response,
+        req: &ChatRequest,
+        mut clock: Clock,
+        cancel: &CancellationToken,
+    ) -> Result<ChatResponse, ProviderError> {
+        let mut decoder: Box<dyn StreamDecoder> = match self.format {
+            WireFormat::Anthropic => Box::<anthropic::Stream>::default(),
+            WireFormat::OpenAi => Box::<openai::Stream>::default(),
+            WireFormat::Gemini => Box::<gemini::Stream>::default(),
+        };
+        let mut parser = SseParser::new();
+        let mut events: Vec<SseEvent> = Vec::new();
+        let mut ttft: Option<Duration> = None;
+        let mut done = false;
+        let mut eof = false;
+        while !done {
+            let chunk = clock
+                .guard(resp.chunk(), cancel)
+                .await?
+                .map_err(|e| transport_error(&e, "reading the stream"))?;
+            match chunk {
+                Some(bytes) => {
+                    clock.got_bytes();
+                    parser
+                        .feed(&bytes, &mut events)
+                        .map_err(|e| malformed(e.to_string()))?;
+                }
+                None => {
+                    events.extend(parser.finish());
+                    done = true;
+                    eof = true;
+                }
+            }
+            for ev in events.drain(..) {
+                let step = decoder.on_event(&ev)?;
+                if step.token && ttft.is_none() {
+                    ttft = Some(clock.elapsed());
+                }
+                if step.done {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        let mut out = decoder.finish()?;
+        out.ttft = ttft.or(Some(clock.elapsed()));
+        fill_missing_usage(&mut out, req);
+        if !eof {
+            // Let the connection go back to the pool when the body end is already on its way.
+            let _ = tokio::time::timeout(Duration::from_millis(20), resp.chunk()).await;
+        }
+        Ok(out)
+    }
+
+    /// Remove the key from a message, should a server ever echo it back.
+    fn scrub(&self, e: ProviderError) -> ProviderError {
+        let Some(key) = self.key.as_deref().filter(|k| k.len() >= 4) else {
+            return e;
+        };
+        let fix = |m: String| {
+            if m.contains(key) {
+                m.replace(key, "[redacted]")
+            } else {
+                m
+            }
+        };
+        match e {
+            ProviderError::RateLimited {
+                retry_after,
+                message,
+            } => ProviderError::RateLimited {
+                retry_after,
+                message: fix(message),
+            },
+            ProviderError::Transient { status, message } => ProviderError::Transient {
+                status,
+                message: fix(message),
+            },
+            ProviderError::Permanent {
+                status,
+                message,
+                key_scoped,
+            } => ProviderError::Permanent {
+                status,
+                message: fix(message),
+                key_scoped,
+            },
+            ProviderError::Request { status, message } => ProviderError::Request {
+                status,
+                message: fix(message),
+            },
+            ProviderError::Cancelled => ProviderError::Cancelled,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for HttpProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_simulated(&self) -> bool {
+        false
+    }
+
+    async fn chat(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ChatResponse, ProviderError> {
+        self.call(req, cancel).await.map_err(|e| self.scrub(e))
+    }
+}
+
+fn auth_headers(format: WireFormat, key: Option<&str>) -> Result<HeaderMap, String> {
+    let mut h = HeaderMap::new();
+    let secret = |v: String| {
+        let mut v = HeaderValue::from_str(&v)
+            .map_err(|_| "the API key contains characters not allowed in a header".to_string())?;
+        v.set_sensitive(true);
+        Ok::<_, String>(v)
+    };
+    match (format, key) {
+        (WireFormat::Anthropic, Some(k)) => {
+            h.insert(HeaderName::from_static("x-api-key"), secret(k.to_string())?);
+            h.insert(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static("2023-06-01"),
+            );
+        }
+        (WireFormat::OpenAi, Some(k)) => {
+            h.insert(header::AUTHORIZATION, secret(format!("Bearer {k}"))?);
+        }
+        (WireFormat::Gemini, Some(k)) => {
+            h.insert(
+                HeaderName::from_static("x-goog-api-key"),
+                secret(k.to_string())?,
+            );
+        }
+        (_, None) => {}
+    }
+    Ok(h)
+}
+
+/// When a server reported no usage at all, estimate it so budgets stay safe.
+fn fill_missing_usage(out: &mut ChatResponse, req: &ChatRequest) {
+    if out.usage == Usage::default() {
+        out.usage.input = req.estimated_input_tokens();
+        out.usage.output = (out.text.len() as u64).div_ceil(4);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_picks_format_and_default_urls() {
+        let cfg = Config::default();
+        let p = ProviderConfig::default();
+        assert!(build("anthropic", &p, None, &cfg).is_err(), "needs a key");
+        assert!(build("anthropic", &p, Some("k".into()), &cfg).is_ok());
+        assert!(build("mystery", &p, Some("k".into()), &cfg).is_err());
+        let local = ProviderConfig {
+            kind: Some(ProviderKind::Openai),
+            base_url: Some("http://127.0.0.1:11434/v1/".into()),
+            ..Default::default()
+        };
+        assert!(build("local", &local, None, &cfg).is_ok());
+        let bad = ProviderConfig {
+            base_url: Some("ftp://x".into()),
+            ..local.clone()
+        };
+        assert!(build("local", &bad, None, &cfg).is_err());
+    }
+
+    #[test]
+    fn endpoints_trim_slash_and_keep_versions_where_they_belong() {
+        let mk = |f, url: &str| HttpProvider::new(HttpOptions::new("x", f, url, Some("k".into())));
+        let a = mk(WireFormat::Anthropic, "https://api.anthropic.com/").unwrap();
+        assert_eq!(
+            a.endpoint("m", true),
+            "https://api.anthropic.com/v1/messages"
+        );
+        let o = mk(WireFormat::OpenAi, "https://api.openai.com/v1/").unwrap();
+        assert_eq!(
+            o.endpoint("m", true),
+            "https://api.openai.com/v1/chat/completions"
+        );
+        let g = mk(
+            WireFormat::Gemini,
+            "https://generativelanguage.googleapis.com",
+        )
+        .unwrap();
+        assert_eq!(
+            g.endpoint("gemini-2.5-pro", false),
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:generateContent"
+        );
+        assert_eq!(
+            g.endpoint("models/gemini-2.5-pro", true),
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let o = HttpOptions::new(
+            "x",
+            WireFormat::OpenAi,
+            "http://h/v1",
+            Some("sk-secret-123".into()),
+        );
+        assert!(!format!("{o:?}").contains("sk-secret"));
+        let p = HttpProvider::new(o).unwrap();
+        assert!(!format!("{p:?}").contains("sk-secret"));
+        let e = p.scrub(ProviderError::Permanent {
+            status: Some(401),
+            message: "bad key sk-secret-123".into(),
+            key_scoped: true,
+        });
+        assert!(!e.to_string().contains("sk-secret"), "{e}");
+    }
+
+    #[test]
+    fn vendor_detection() {
+        assert_eq!(
+            Vendor::detect("deepseek", "https://api.deepseek.com"),
+            Vendor::DeepSeek
+        );
+        assert_eq!(
+            Vendor::detect("ds", "https://api.deepseek.com"),
+            Vendor::DeepSeek
+        );
+        assert_eq!(
+            Vendor::detect("kimi", "https://api.moonshot.ai/v1"),
+            Vendor::Moonshot
+        );
+        assert_eq!(
+            Vendor::detect("x", "https://api.moonshot.cn/v1"),
+            Vendor::Moonshot
+        );
+        assert_eq!(
+            Vendor::detect("local", "http://127.0.0.1:8080/v1"),
+            Vendor::Generic
+        );
+    }
 }

@@ -1,9 +1,15 @@
 //! The provider seam: one trait every backend implements (HTTP clients and the simulator), the
 //! request/response types, and the error taxonomy of providers.md.
 
+mod anthropic;
+pub mod classify;
+mod gemini;
 pub mod http;
+mod openai;
 pub mod registry;
 pub mod simulated;
+pub mod sse;
+mod transport;
 
 use crate::domain::{CallRole, TaskType};
 use async_trait::async_trait;
@@ -11,7 +17,11 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+pub use classify::{WireFormat, classify};
+pub use http::{HttpOptions, HttpProvider};
+pub use openai::is_openai_reasoning_model;
 pub use registry::ProviderRegistry;
+pub use transport::Timeouts;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Message {
@@ -46,10 +56,23 @@ impl ChatRequest {
 /// Token usage normalised across providers: `input` excludes cached tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Uncached input tokens (priced as input). Anthropic cache writes are counted here.
     pub input: u64,
+    /// Input tokens read from the provider's cache (priced as cached input).
     pub cached_input: u64,
+    /// Visible output tokens, excluding `reasoning` (Anthropic thinking is not reported
+    /// separately and stays here).
     pub output: u64,
+    /// Reasoning/thinking tokens reported separately (OpenAI `reasoning_tokens`, Gemini
+    /// `thoughtsTokenCount`); billed at the output price.
     pub reasoning: u64,
+}
+
+impl Usage {
+    /// Tokens billed at the output price: `output + reasoning` (providers.md, Costs).
+    pub fn billed_output(&self) -> u64 {
+        self.output + self.reasoning
+    }
 }
 
 #[derive(Debug, Clone)]

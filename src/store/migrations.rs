@@ -152,6 +152,8 @@ CREATE TABLE spend_series (
 );
 CREATE INDEX spend_series_level ON spend_series(level, id);
 "#,
+    // 3: per-attempt cost lookups.
+    "CREATE INDEX calls_task ON calls(run_id, task_id, attempt);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

@@ -154,6 +154,21 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// `execute` through the connection's statement cache: hot statements are parsed once.
+pub fn exec(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(p)
+}
+
+/// `query_row` through the statement cache.
+pub fn query_row<T>(
+    c: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(p, f)
+}
+
 /// RFC 3339 timestamp (UTC, milliseconds).
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

@@ -13,7 +13,7 @@ pub fn insert_run(c: &Connection, r: &NewRun) -> Result<(), StoreError> {
         Some(p) => Some(serde_json::to_string(p).map_err(|e| StoreError::Invalid(e.to_string()))?),
         None => None,
     };
-    c.execute(
+    crate::store::exec(c,
         "INSERT INTO runs (id, description, norm_description, criteria, team, strategy, budget_micros,
             time_limit_secs, concurrency, output_dir, plan_json, status, simulated, created_at,
             started_at, updated_at)
@@ -68,7 +68,8 @@ fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
 }
 
 pub fn get_run(c: &Connection, id: &str) -> Result<RunRow, StoreError> {
-    c.query_row(
+    crate::store::query_row(
+        c,
         &format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"),
         [id],
         run_row,
@@ -83,7 +84,8 @@ pub fn get_run(c: &Connection, id: &str) -> Result<RunRow, StoreError> {
 
 /// Newest run id, for `resume --last`.
 pub fn last_run_id(c: &Connection) -> Result<Option<String>, StoreError> {
-    Ok(c.query_row(
+    Ok(crate::store::query_row(
+        c,
         "SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1",
         [],
         |r| r.get(0),
@@ -136,7 +138,8 @@ pub fn set_run_status(
 ) -> Result<(), StoreError> {
     let now = now_rfc3339();
     let finished = (status != RunStatus::Running).then_some(now.clone());
-    c.execute(
+    crate::store::exec(
+        c,
         "UPDATE runs SET status = ?2, status_reason = ?3, updated_at = ?4, finished_at = ?5 WHERE id = ?1",
         params![id, status.as_str(), reason, now, finished],
     )?;
@@ -151,14 +154,15 @@ pub fn reopen_run(
     time_limit_secs: Option<u64>,
 ) -> Result<(), StoreError> {
     let now = now_rfc3339();
-    c.execute(
+    crate::store::exec(c,
         "UPDATE runs SET status = 'running', status_reason = NULL, updated_at = ?2, finished_at = NULL,
             budget_micros = COALESCE(?3, budget_micros), time_limit_secs = COALESCE(?4, time_limit_secs)
          WHERE id = ?1",
         params![id, now, budget.map(|b| b.0), time_limit_secs.map(|t| t as i64)],
     )?;
     // Tasks caught mid-flight by a crash start over; their attempts so far are kept.
-    c.execute(
+    crate::store::exec(
+        c,
         "UPDATE tasks SET status = 'pending', status_reason = NULL
          WHERE run_id = ?1 AND status IN ('running', 'failed', 'skipped')",
         [id],
@@ -167,7 +171,8 @@ pub fn reopen_run(
 }
 
 pub fn add_exec_ms(c: &Connection, id: &str, ms: u64) -> Result<(), StoreError> {
-    c.execute(
+    crate::store::exec(
+        c,
         "UPDATE runs SET exec_ms = exec_ms + ?2, updated_at = ?3 WHERE id = ?1",
         params![id, ms as i64, now_rfc3339()],
     )?;
@@ -195,8 +200,11 @@ pub fn insert_tasks(c: &Connection, run_id: &str, tasks: &[TaskSpec]) -> Result<
             serde_json::to_string(&t.validators).unwrap_or_else(|_| "[]".into()),
         ])?;
     }
-    c.execute(
-        "UPDATE runs SET tasks_committed = 1, updated_at = ?2 WHERE id = ?1",
+    crate::store::exec(
+        c,
+        // The plan now lives in `tasks`; dropping the copy keeps the hot run row small (every
+        // call updates it, and SQLite rewrites the whole row).
+        "UPDATE runs SET tasks_committed = 1, plan_json = NULL, updated_at = ?2 WHERE id = ?1",
         params![run_id, now_rfc3339()],
     )?;
     Ok(())
@@ -248,7 +256,7 @@ pub fn set_task_status(
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
     let now = now_rfc3339();
-    c.execute(
+    crate::store::exec(c,
         "UPDATE tasks SET status = ?3, status_reason = ?4,
             started_at = CASE WHEN ?3 = 'running' THEN ?5 ELSE started_at END,
             finished_at = CASE WHEN ?3 IN ('completed','degraded','failed','skipped') THEN ?5 ELSE NULL END
@@ -274,7 +282,8 @@ pub struct AttemptWrite<'a> {
 }
 
 pub fn insert_attempt(c: &Connection, a: &AttemptWrite) -> Result<(), StoreError> {
-    c.execute(
+    crate::store::exec(
+        c,
         "INSERT OR REPLACE INTO attempts (run_id, task_id, n, model, reviewer, evaluator, score,
             validators, failure_reason, critique, output, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -296,8 +305,7 @@ pub fn insert_attempt(c: &Connection, a: &AttemptWrite) -> Result<(), StoreError
     Ok(())
 }
 
-/// The task's current result: best attempt so far and iteration count.
-#[allow(clippy::too_many_arguments)]
+/// The task's current result: best attempt so far; iterations = attempts recorded.
 pub fn update_task_result(
     c: &Connection,
     run_id: &str,
@@ -305,14 +313,15 @@ pub fn update_task_result(
     model: Option<&str>,
     reviewer: Option<&str>,
     score: Option<f64>,
-    iterations: u32,
     output: Option<&str>,
 ) -> Result<(), StoreError> {
-    c.execute(
+    crate::store::exec(
+        c,
         "UPDATE tasks SET model = COALESCE(?3, model), reviewer = COALESCE(?4, reviewer),
-            score = COALESCE(?5, score), iterations = ?6, output = COALESCE(?7, output)
+            score = COALESCE(?5, score), output = COALESCE(?6, output),
+            iterations = (SELECT COUNT(*) FROM attempts a WHERE a.run_id = ?1 AND a.task_id = ?2)
          WHERE run_id = ?1 AND id = ?2",
-        params![run_id, task_id, model, reviewer, score, iterations, output],
+        params![run_id, task_id, model, reviewer, score, output],
     )?;
     Ok(())
 }
@@ -320,11 +329,25 @@ pub fn update_task_result(
 pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
     let mut st = c.prepare(
         "SELECT a.task_id, a.n, a.model, a.reviewer, a.evaluator, a.score, a.validators,
-            a.failure_reason, a.critique, a.output, a.created_at,
-            (SELECT COALESCE(SUM(cost_micros), 0) FROM calls k
-               WHERE k.run_id = a.run_id AND k.task_id = a.task_id AND k.attempt = a.n)
+            a.failure_reason, a.critique, a.output, a.created_at
          FROM attempts a WHERE a.run_id = ?1 ORDER BY a.task_id, a.n",
     )?;
+    // One grouped pass over the calls instead of a subquery per attempt.
+    let mut costs: std::collections::HashMap<(String, u32), i64> = std::collections::HashMap::new();
+    let mut cq = c.prepare(
+        "SELECT task_id, attempt, SUM(cost_micros) FROM calls
+         WHERE run_id = ?1 AND task_id IS NOT NULL AND attempt IS NOT NULL GROUP BY task_id, attempt",
+    )?;
+    for r in cq.query_map([run_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })? {
+        let (t, n, m) = r?;
+        costs.insert((t, n), m);
+    }
     let rows = st
         .query_map([run_id], |r| {
             let v: String = r.get(6)?;
@@ -340,17 +363,24 @@ pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, Sto
                 critique: r.get(8)?,
                 output: r.get(9)?,
                 created_at: r.get(10)?,
-                cost: Micros(r.get(11)?),
+                cost: Micros::ZERO,
             })
         })?
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<AttemptRow>, _>>()?;
+    let rows = rows
+        .into_iter()
+        .map(|mut a| {
+            a.cost = Micros(costs.get(&(a.task_id.clone(), a.n)).copied().unwrap_or(0));
+            a
+        })
+        .collect();
     Ok(rows)
 }
 
 /// Record one provider request and charge its settled cost to the run in the same transaction.
 pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
     let now = now_rfc3339();
-    c.execute(
+    crate::store::exec(c,
         "INSERT INTO calls (run_id, task_id, attempt, role, provider, model, simulated, input_tokens,
             cached_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, ttft_ms, outcome,
             error, retry, breaker_after, at)
@@ -381,7 +411,8 @@ pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
     if let Some(run) = &k.run_id
         && k.cost.0 != 0
     {
-        c.execute(
+        crate::store::exec(
+            c,
             "UPDATE runs SET spent_micros = spent_micros + ?2 WHERE id = ?1",
             params![run, k.cost.0],
         )?;
@@ -397,7 +428,8 @@ pub struct CallCounts {
 }
 
 pub fn call_counts(c: &Connection, run_id: &str) -> Result<CallCounts, StoreError> {
-    Ok(c.query_row(
+    Ok(crate::store::query_row(
+        c,
         "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0), COALESCE(SUM(cost_micros), 0)
          FROM calls WHERE run_id = ?1",
         [run_id],
@@ -427,7 +459,8 @@ pub fn insert_breaker_event(
     run_id: Option<&str>,
     e: &BreakerEventRow,
 ) -> Result<(), StoreError> {
-    c.execute(
+    crate::store::exec(
+        c,
         "INSERT INTO breaker_events (at, run_id, model, from_state, to_state, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![e.at, run_id, e.model, e.from, e.to, e.reason],
@@ -460,7 +493,8 @@ pub fn insert_artifact(
     path: &str,
     bytes: u64,
 ) -> Result<(), StoreError> {
-    c.execute(
+    crate::store::exec(
+        c,
         "INSERT OR REPLACE INTO artifacts (run_id, task_id, path, bytes) VALUES (?1, ?2, ?3, ?4)",
         params![run_id, task_id, path, bytes as i64],
     )?;
@@ -473,7 +507,8 @@ pub fn log_event(
     level: &str,
     message: &str,
 ) -> Result<(), StoreError> {
-    c.execute(
+    crate::store::exec(
+        c,
         "INSERT INTO run_events (at, run_id, level, message) VALUES (?1, ?2, ?3, ?4)",
         params![now_rfc3339(), run_id, level, message],
     )?;
@@ -481,7 +516,7 @@ pub fn log_event(
 }
 
 pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
-    c.execute("DELETE FROM calls WHERE run_id = ?1", [run_id])?;
-    c.execute("DELETE FROM runs WHERE id = ?1", [run_id])?;
+    crate::store::exec(c, "DELETE FROM calls WHERE run_id = ?1", [run_id])?;
+    crate::store::exec(c, "DELETE FROM runs WHERE id = ?1", [run_id])?;
     Ok(())
 }

@@ -1,7 +1,18 @@
 //! Deterministic validators: checks of a task's output that do not depend on a model's opinion.
 //! A validator that cannot run (unknown name, missing tool) reports `skipped`, never `pass`.
 
+pub mod annotate;
+pub mod command;
+pub mod extract;
+pub mod python;
+pub mod schema;
+pub mod syntax;
+
+pub use command::CommandValidator;
+use extract::Extraction;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+pub use syntax::SyntaxLanguage;
 
 /// A validator named in a plan: `"python_syntax"` or `{"length": {"min": 200}}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,28 +83,75 @@ pub struct ValidatorResult {
     pub reason: Option<String>,
 }
 
-/// `[validators]` config (command validators are added by the validators issue).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// `[validators]` config: command validators by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ValidatorsConfig {}
+pub struct ValidatorsConfig {
+    pub commands: BTreeMap<String, CommandValidator>,
+}
 
-/// Run every validator of a task on its output.
+/// The validators of a task: those its plan names, then the configured command validators that
+/// apply to its type (each name once).
+pub fn validators_for(
+    task_type: &str,
+    explicit: &[ValidatorSpec],
+    cfg: &ValidatorsConfig,
+) -> Vec<ValidatorSpec> {
+    let mut out = explicit.to_vec();
+    for (name, cv) in &cfg.commands {
+        if cv.applies_to(task_type) && !out.iter().any(|s| &s.name == name) {
+            out.push(ValidatorSpec::named(name));
+        }
+    }
+    out
+}
+
+/// Run every validator of a task on its output. Command validators block (up to their timeout);
+/// async callers use [`run_all_async`].
 pub fn run_all(
     specs: &[ValidatorSpec],
     output: &str,
-    _cfg: &ValidatorsConfig,
+    cfg: &ValidatorsConfig,
 ) -> Vec<ValidatorResult> {
-    specs.iter().map(|s| run_one(s, output)).collect()
+    specs.iter().map(|s| run_one(s, output, cfg)).collect()
 }
 
-fn run_one(spec: &ValidatorSpec, output: &str) -> ValidatorResult {
-    let (result, reason) = match spec.name.as_str() {
-        "length" => length(&spec.params, output),
-        "json" => json(output),
-        other => (
-            Verdict::Skipped,
-            Some(format!("validator `{other}` is not available")),
-        ),
+/// [`run_all`] on tokio's blocking pool, so command validators do not stall the runtime.
+pub async fn run_all_async(
+    specs: &[ValidatorSpec],
+    output: &str,
+    cfg: &ValidatorsConfig,
+) -> Vec<ValidatorResult> {
+    let (s, o, c) = (specs.to_vec(), output.to_string(), cfg.clone());
+    match tokio::task::spawn_blocking(move || run_all(&s, &o, &c)).await {
+        Ok(r) => r,
+        Err(e) => specs
+            .iter()
+            .map(|s| ValidatorResult {
+                name: s.name.clone(),
+                result: Verdict::Skipped,
+                reason: Some(format!("validator did not finish: {e}")),
+            })
+            .collect(),
+    }
+}
+
+/// Run one validator. Built-in names win over configured commands of the same name.
+pub fn run_one(spec: &ValidatorSpec, output: &str, cfg: &ValidatorsConfig) -> ValidatorResult {
+    let (result, reason) = if let Some(lang) = SyntaxLanguage::from_validator_name(&spec.name) {
+        syntax_validator(lang, output)
+    } else {
+        match spec.name.as_str() {
+            "length" => length(&spec.params, output),
+            "json" => json(&spec.params, output),
+            other => match cfg.commands.get(other) {
+                Some(cv) => command::run(other, cv, output),
+                None => (
+                    Verdict::Skipped,
+                    Some(format!("validator `{other}` is not available")),
+                ),
+            },
+        }
     };
     ValidatorResult {
         name: spec.name.clone(),
@@ -102,44 +160,181 @@ fn run_one(spec: &ValidatorSpec, output: &str) -> ValidatorResult {
     }
 }
 
-fn length(p: &serde_json::Value, output: &str) -> (Verdict, Option<String>) {
-    let n = output.trim().chars().count() as u64;
-    let min = p.get("min").and_then(|v| v.as_u64()).unwrap_or(1);
-    let max = p.get("max").and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
+type Outcome = (Verdict, Option<String>);
+
+fn syntax_validator(lang: SyntaxLanguage, output: &str) -> Outcome {
+    let label = lang.label();
+    let snippets = match extract::extract_code(output, lang.language()) {
+        Extraction::Found(s) => s,
+        Extraction::OtherLanguages(tags) => {
+            return (
+                Verdict::Fail,
+                Some(format!(
+                    "no {label} code found: the output's fenced blocks are tagged {}",
+                    tags.iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+        }
+    };
+    if snippets.iter().all(|s| s.code.trim().is_empty()) {
+        return (
+            Verdict::Fail,
+            Some(format!("no {label} code found (empty)")),
+        );
+    }
+    for s in &snippets {
+        // A `tsx` block under typescript_syntax is parsed with the TSX grammar.
+        let l = if lang == SyntaxLanguage::TypeScript && is_tsx(output, s) {
+            SyntaxLanguage::Tsx
+        } else {
+            lang
+        };
+        if let Err(e) = syntax::check(l, &s.code) {
+            let where_ = if s.origin.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", s.origin)
+            };
+            return (Verdict::Fail, Some(format!("{label}{where_}: {e}")));
+        }
+    }
+    (Verdict::Pass, None)
+}
+
+fn is_tsx(output: &str, s: &extract::Snippet<'_>) -> bool {
+    extract::code_blocks(output)
+        .iter()
+        .any(|b| b.language == Some("tsx") && b.code == s.code)
+}
+
+/// `{"length": {"min": N, "max": M, "unit": "chars" | "words" | "lines"}}` on the trimmed output.
+fn length(p: &serde_json::Value, output: &str) -> Outcome {
+    let bound = |k: &str| -> Result<Option<u64>, String> {
+        match p.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+                .map(Some)
+                .ok_or_else(|| format!("`{k}` must be a non-negative number, got {v}")),
+        }
+    };
+    let (min, max) = match (bound("min"), bound("max")) {
+        (Ok(a), Ok(b)) => (a.unwrap_or(1), b.unwrap_or(u64::MAX)),
+        (Err(e), _) | (_, Err(e)) => {
+            return (
+                Verdict::Skipped,
+                Some(format!("invalid length bounds: {e}")),
+            );
+        }
+    };
+    if min > max {
+        return (
+            Verdict::Skipped,
+            Some(format!("invalid length bounds: min {min} > max {max}")),
+        );
+    }
+    let unit = p.get("unit").and_then(|u| u.as_str()).unwrap_or("chars");
+    let t = output.trim();
+    let (n, what) = match unit {
+        "words" => (t.split_whitespace().count() as u64, "words"),
+        "lines" => (t.lines().count() as u64, "lines"),
+        "chars" | "characters" => (t.chars().count() as u64, "characters"),
+        other => {
+            return (
+                Verdict::Skipped,
+                Some(format!(
+                    "invalid length unit `{other}` (chars, words or lines)"
+                )),
+            );
+        }
+    };
     if n < min {
         (
             Verdict::Fail,
-            Some(format!("output has {n} characters, fewer than {min}")),
+            Some(format!(
+                "output has {n} {what}, fewer than the minimum {min}"
+            )),
         )
     } else if n > max {
         (
             Verdict::Fail,
-            Some(format!("output has {n} characters, more than {max}")),
+            Some(format!(
+                "output has {n} {what}, more than the maximum {max}"
+            )),
         )
     } else {
         (Verdict::Pass, None)
     }
 }
 
-fn json(output: &str) -> (Verdict, Option<String>) {
-    let body = fenced(output, "json").unwrap_or(output.trim());
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(_) => (Verdict::Pass, None),
-        Err(e) => (
-            Verdict::Fail,
-            Some(format!("invalid JSON at line {}: {e}", e.line())),
-        ),
+/// `json` / `{"json": {"schema": {...}}}`: the output's JSON parses and, given a schema, is valid.
+fn json(p: &serde_json::Value, output: &str) -> Outcome {
+    let snippets = match extract::extract_code(output, "json") {
+        Extraction::Found(s) => s,
+        Extraction::OtherLanguages(_) => vec![extract::Snippet {
+            code: output.trim().into(),
+            origin: String::new(),
+        }],
+    };
+    let mut values = Vec::new();
+    for s in &snippets {
+        match syntax::json_check(&s.code) {
+            Ok(v) => values.push(v),
+            Err(e) if s.origin.is_empty() => return (Verdict::Fail, Some(e)),
+            Err(e) => return (Verdict::Fail, Some(format!("{}: {e}", s.origin))),
+        }
+    }
+    let Some(schema) = p.get("schema") else {
+        return (Verdict::Pass, None);
+    };
+    if let Err(e) = schema::check_schema(schema) {
+        return (
+            Verdict::Skipped,
+            Some(format!("the JSON parses, but its schema is invalid: {e}")),
+        );
+    }
+    for v in &values {
+        let errors = schema::validate(schema, v);
+        if !errors.is_empty() {
+            return (
+                Verdict::Fail,
+                Some(format!(
+                    "JSON does not match the schema: {}",
+                    errors.join("; ")
+                )),
+            );
+        }
+    }
+    let (checked, unchecked) = schema::coverage(schema);
+    if checked == 0 && !unchecked.is_empty() {
+        return (
+            Verdict::Skipped,
+            Some(format!(
+                "the JSON parses, but none of its schema's keywords can be checked here: {}",
+                unchecked.join(", ")
+            )),
+        );
+    }
+    if unchecked.is_empty() {
+        (Verdict::Pass, None)
+    } else {
+        (
+            Verdict::Pass,
+            Some(format!(
+                "schema keywords not checked: {}",
+                unchecked.join(", ")
+            )),
+        )
     }
 }
 
-/// The first fenced block tagged `lang`, if any.
+/// The first fenced block tagged `lang` (or an alias of it), if any.
 pub fn fenced<'a>(output: &'a str, lang: &str) -> Option<&'a str> {
-    let tag = format!("```{lang}");
-    let start = output.find(&tag)? + tag.len();
-    let rest = &output[start..];
-    let nl = rest.find('\n')? + 1;
-    let end = rest[nl..].find("```")? + nl;
-    Some(&rest[nl..end])
+    extract::fenced(output, lang)
 }
 
 #[cfg(test)]

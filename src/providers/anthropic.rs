@@ -1,0 +1,248 @@
+//! Anthropic Messages: `POST {base_url}/v1/messages` with `x-api-key` and
+//! `anthropic-version: 2023-06-01`. Usage: `input_tokens` already excludes cache reads; cache
+//! writes are counted as (uncached) input.
+
+use super::classify::{WireFormat, classify_stream_error};
+use super::sse::SseEvent;
+use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
+use super::{ChatRequest, ChatResponse, ProviderError, Usage};
+use serde_json::{Map, Value, json};
+
+pub(crate) fn body(req: &ChatRequest, stream: bool) -> Value {
+    let mut system: Vec<&str> = req.system.as_deref().into_iter().collect();
+    let mut messages = Vec::with_capacity(req.messages.len());
+    for m in &req.messages {
+        if m.role == "system" {
+            system.push(&m.content);
+        } else {
+            messages.push(json!({"role": m.role, "content": m.content}));
+        }
+    }
+    let mut b = Map::new();
+    b.insert("model".into(), json!(req.model));
+    b.insert("max_tokens".into(), json!(req.max_tokens));
+    if !system.is_empty() {
+        b.insert("system".into(), json!(system.join("\n\n")));
+    }
+    b.insert("messages".into(), Value::Array(messages));
+    if let Some(t) = req.temperature {
+        // Anthropic accepts 0..=1.
+        b.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
+    }
+    if stream {
+        b.insert("stream".into(), json!(true));
+    }
+    Value::Object(b)
+}
+
+fn n(v: &Value, k: &str) -> Option<u64> {
+    v.get(k).and_then(Value::as_u64)
+}
+
+/// Raw Anthropic usage; later values (message_delta) overwrite earlier ones field by field.
+#[derive(Debug, Default, Clone, Copy)]
+struct RawUsage {
+    input: Option<u64>,
+    cache_write: Option<u64>,
+    cache_read: Option<u64>,
+    output: Option<u64>,
+}
+
+impl RawUsage {
+    fn merge(&mut self, u: &Value) {
+        self.input = n(u, "input_tokens").or(self.input);
+        self.cache_write = n(u, "cache_creation_input_tokens").or(self.cache_write);
+        self.cache_read = n(u, "cache_read_input_tokens").or(self.cache_read);
+        self.output = n(u, "output_tokens").or(self.output);
+    }
+
+    fn normalised(&self) -> Usage {
+        Usage {
+            input: self.input.unwrap_or(0) + self.cache_write.unwrap_or(0),
+            cached_input: self.cache_read.unwrap_or(0),
+            output: self.output.unwrap_or(0),
+            reasoning: 0,
+        }
+    }
+}
+
+/// Anthropic stop reasons in the OpenAI vocabulary the engine uses (`stop`, `length`, ...).
+pub(crate) fn finish_reason(r: &str) -> String {
+    match r {
+        "end_turn" | "stop_sequence" => "stop",
+        "max_tokens" | "model_context_window_exceeded" => "length",
+        "refusal" => "content_filter",
+        "tool_use" => "tool_calls",
+        other => other,
+    }
+    .to_string()
+}
+
+pub(crate) fn decode_full(text: &str) -> Result<ChatResponse, ProviderError> {
+    let v: Value = serde_json::from_str(text).map_err(malformed)?;
+    if v.get("type").and_then(Value::as_str) == Some("error") {
+        return Err(classify_stream_error(text, WireFormat::Anthropic));
+    }
+    let content = v
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("no `content` array"))?;
+    let text: String = content
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect();
+    let mut usage = RawUsage::default();
+    if let Some(u) = v.get("usage") {
+        usage.merge(u);
+    }
+    Ok(ChatResponse {
+        text,
+        usage: usage.normalised(),
+        finish_reason: v
+            .get("stop_reason")
+            .and_then(Value::as_str)
+            .map(finish_reason),
+        ttft: None,
+    })
+}
+
+/// Streaming state: message_start (usage), content_block_delta (text), message_delta (stop
+/// reason, output usage), message_stop (end). `error` events map to the taxonomy.
+#[derive(Debug, Default)]
+pub(crate) struct Stream {
+    text: String,
+    usage: RawUsage,
+    stop_reason: Option<String>,
+    started: bool,
+    stopped: bool,
+}
+
+impl StreamDecoder for Stream {
+    fn on_event(&mut self, ev: &SseEvent) -> Result<Step, ProviderError> {
+        if ev.data.trim().is_empty() {
+            return Ok(Step::default());
+        }
+        let v: Value = serde_json::from_str(&ev.data).map_err(malformed)?;
+        let kind = match ev.event.as_deref() {
+            Some(k) if k != "message" => k,
+            _ => v.get("type").and_then(Value::as_str).unwrap_or(""),
+        };
+        let mut step = Step::default();
+        match kind {
+            "message_start" => {
+                self.started = true;
+                if let Some(u) = v.pointer("/message/usage") {
+                    self.usage.merge(u);
+                }
+            }
+            "content_block_start" => {
+                let block = v.get("content_block").unwrap_or(&Value::Null);
+                if block.get("type").and_then(Value::as_str) == Some("text")
+                    && let Some(t) = block.get("text").and_then(Value::as_str)
+                {
+                    self.text.push_str(t);
+                    step.token = !t.is_empty();
+                }
+            }
+            "content_block_delta" => {
+                let delta = v.get("delta").unwrap_or(&Value::Null);
+                match delta.get("type").and_then(Value::as_str) {
+                    Some("text_delta") => {
+                        if let Some(t) = delta.get("text").and_then(Value::as_str) {
+                            self.text.push_str(t);
+                            step.token = true;
+                        }
+                    }
+                    Some("thinking_delta") => step.token = true,
+                    _ => {}
+                }
+            }
+            "message_delta" => {
+                if let Some(r) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                    self.stop_reason = Some(finish_reason(r));
+                }
+                if let Some(u) = v.get("usage") {
+                    self.usage.merge(u);
+                }
+            }
+            "message_stop" => {
+                self.stopped = true;
+                step.done = true;
+            }
+            "error" => return Err(classify_stream_error(&ev.data, WireFormat::Anthropic)),
+            _ => {} // ping, content_block_stop, future event types
+        }
+        Ok(step)
+    }
+
+    fn finish(self: Box<Self>) -> Result<ChatResponse, ProviderError> {
+        if !self.stopped {
+            return Err(truncated_stream(if self.started {
+                "`message_stop`"
+            } else {
+                "`message_start`"
+            }));
+        }
+        Ok(ChatResponse {
+            text: self.text,
+            usage: self.usage.normalised(),
+            finish_reason: self.stop_reason,
+            ttft: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CallRole;
+    use crate::providers::Message;
+
+    fn req() -> ChatRequest {
+        ChatRequest {
+            model: "claude-x".into(),
+            system: Some("be brief".into()),
+            messages: vec![Message {
+                role: "user".into(),
+                content: "hi".into(),
+            }],
+            max_tokens: 100,
+            temperature: Some(1.5),
+            role: CallRole::Generate,
+            task_type: None,
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn body_shape() {
+        let b = body(&req(), true);
+        assert_eq!(b["model"], "claude-x");
+        assert_eq!(b["max_tokens"], 100);
+        assert_eq!(b["system"], "be brief");
+        assert_eq!(b["messages"][0]["role"], "user");
+        assert_eq!(b["temperature"], 1.0);
+        assert_eq!(b["stream"], true);
+        assert!(body(&req(), false).get("stream").is_none());
+    }
+
+    #[test]
+    fn full_response_usage_normalisation() {
+        let r = decode_full(r#"{"content":[{"type":"thinking","thinking":"..."},{"type":"text","text":"Hello"},{"type":"text","text":"!"}],
+            "stop_reason":"max_tokens","usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"output_tokens":7}}"#).unwrap();
+        assert_eq!(r.text, "Hello!");
+        assert_eq!(r.finish_reason.as_deref(), Some("length"));
+        assert_eq!(
+            r.usage,
+            Usage {
+                input: 15,
+                cached_input: 100,
+                output: 7,
+                reasoning: 0
+            }
+        );
+        assert_eq!(decode_full("{}").unwrap_err().class(), "transient");
+        assert_eq!(decode_full("not json").unwrap_err().class(), "transient");
+    }
+}

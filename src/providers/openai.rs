@@ -1,0 +1,361 @@
+//! OpenAI Chat Completions and compatible servers (DeepSeek, Kimi/Moonshot, Ollama, llama.cpp,
+//! vLLM, LiteLLM): `POST {base_url}/chat/completions` with `Authorization: Bearer`.
+//!
+//! Quirks: OpenAI reasoning models (o1/o3/o4 series, gpt-5) take `max_completion_tokens`, the
+//! system prompt as role `developer` and no temperature; `deepseek-reasoner` takes no
+//! temperature; Moonshot accepts temperature in [0, 1] (clamped) and its fixed-sampling models
+//! (K2 thinking, K2.5 and later) none. Usage: `prompt_tokens` includes cached tokens,
+//! `completion_tokens` includes reasoning tokens; both are split out here.
+
+use super::classify::{WireFormat, classify_stream_error};
+use super::http::Vendor;
+use super::sse::SseEvent;
+use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
+use super::{ChatRequest, ChatResponse, ProviderError, Usage};
+use serde_json::{Map, Value, json};
+
+/// The model id without a routing prefix (`openai/o3` on a LiteLLM proxy), lowercased.
+fn bare(model: &str) -> String {
+    model
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
+        .to_ascii_lowercase()
+}
+
+/// OpenAI reasoning models: o-series and gpt-5 (but not the `gpt-5-chat` variants).
+pub fn is_openai_reasoning_model(model: &str) -> bool {
+    let m = bare(model);
+    let o_series = ["o1", "o3", "o4"]
+        .iter()
+        .any(|p| m == *p || m.strip_prefix(p).is_some_and(|r| r.starts_with('-')));
+    o_series || (m.starts_with("gpt-5") && !m.contains("-chat"))
+}
+
+/// Kimi models whose sampling parameters are fixed by Moonshot (any temperature but the default
+/// is refused): the thinking models and K2.5 onwards.
+fn kimi_fixed_sampling(model: &str) -> bool {
+    let m = bare(model);
+    m.contains("thinking") || ["kimi-k2.", "kimi-k3"].iter().any(|p| m.starts_with(p))
+}
+
+/// The temperature actually sent for `model`, after the vendor's rules.
+pub(crate) fn temperature(model: &str, vendor: Vendor, t: Option<f32>) -> Option<f32> {
+    let t = t?;
+    if is_openai_reasoning_model(model) || bare(model).starts_with("deepseek-reasoner") {
+        return None;
+    }
+    match vendor {
+        Vendor::Moonshot if kimi_fixed_sampling(model) => None,
+        Vendor::Moonshot => Some(t.clamp(0.0, 1.0)),
+        Vendor::DeepSeek | Vendor::Generic => Some(t.clamp(0.0, 2.0)),
+    }
+}
+
+pub(crate) fn body(req: &ChatRequest, stream: bool, vendor: Vendor) -> Value {
+    let reasoning = is_openai_reasoning_model(&req.model);
+    let system_role = if reasoning { "developer" } else { "system" };
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if let Some(s) = &req.system {
+        messages.push(json!({"role": system_role, "content": s}));
+    }
+    for m in &req.messages {
+        let role = if m.role == "system" {
+            system_role
+        } else {
+            &m.role
+        };
+        messages.push(json!({"role": role, "content": m.content}));
+    }
+    let mut b = Map::new();
+    b.insert("model".into(), json!(req.model));
+    b.insert("messages".into(), Value::Array(messages));
+    let max_key = if reasoning {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    };
+    b.insert(max_key.into(), json!(req.max_tokens));
+    if let Some(t) = temperature(&req.model, vendor, req.temperature) {
+        b.insert("temperature".into(), json!(t));
+    }
+    if stream {
+        b.insert("stream".into(), json!(true));
+        b.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    Value::Object(b)
+}
+
+fn n(v: &Value, path: &str) -> Option<u64> {
+    v.pointer(path).and_then(Value::as_u64)
+}
+
+/// Normalise an OpenAI-format `usage` object (OpenAI, DeepSeek, Moonshot, local servers).
+pub(crate) fn usage(u: &Value) -> Usage {
+    let prompt = n(u, "/prompt_tokens").unwrap_or(0);
+    let cached = n(u, "/prompt_cache_hit_tokens") // DeepSeek
+        .or_else(|| n(u, "/prompt_tokens_details/cached_tokens"))
+        .or_else(|| n(u, "/cached_tokens")) // Moonshot context caching
+        .unwrap_or(0)
+        .min(prompt);
+    let completion = n(u, "/completion_tokens").unwrap_or(0);
+    let reasoning = n(u, "/completion_tokens_details/reasoning_tokens")
+        .unwrap_or(0)
+        .min(completion);
+    Usage {
+        input: prompt - cached,
+        cached_input: cached,
+        output: completion - reasoning,
+        reasoning,
+    }
+}
+
+fn error_in(v: &Value) -> bool {
+    v.get("error").is_some_and(|e| e.is_object())
+}
+
+pub(crate) fn decode_full(text: &str) -> Result<ChatResponse, ProviderError> {
+    let v: Value = serde_json::from_str(text).map_err(malformed)?;
+    if error_in(&v) {
+        return Err(classify_stream_error(text, WireFormat::OpenAi));
+    }
+    let choice = v
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .ok_or_else(|| malformed("no `choices`"))?;
+    let message = choice.get("message").unwrap_or(&Value::Null);
+    Ok(ChatResponse {
+        text: message
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        usage: v.get("usage").map(usage).unwrap_or_default(),
+        finish_reason: choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        ttft: None,
+    })
+}
+
+/// Streaming state: `chat.completion.chunk`s with `choices[].delta`, an optional usage chunk
+/// (with `choices: []` or `null`), then `data: [DONE]`.
+#[derive(Debug, Default)]
+pub(crate) struct Stream {
+    text: String,
+    usage: Option<Usage>,
+    finish_reason: Option<String>,
+    done: bool,
+}
+
+impl StreamDecoder for Stream {
+    fn on_event(&mut self, ev: &SseEvent) -> Result<Step, ProviderError> {
+        let data = ev.data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(Step {
+                token: false,
+                done: true,
+            });
+        }
+        if data.is_empty() {
+            return Ok(Step::default());
+        }
+        let v: Value = serde_json::from_str(data).map_err(malformed)?;
+        if error_in(&v) || ev.event.as_deref() == Some("error") {
+            return Err(classify_stream_error(data, WireFormat::OpenAi));
+        }
+        let mut step = Step::default();
+        let choice = v
+            .get("choices")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first());
+        if let Some(choice) = choice {
+            let delta = choice.get("delta").unwrap_or(&Value::Null);
+            if let Some(t) = delta.get("content").and_then(Value::as_str) {
+                self.text.push_str(t);
+                step.token |= !t.is_empty();
+            }
+            for k in ["reasoning_content", "reasoning"] {
+                if delta
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|r| !r.is_empty())
+                {
+                    step.token = true;
+                }
+            }
+            if let Some(r) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish_reason = Some(r.to_string());
+            }
+            // Moonshot puts the usage of a stream inside the last choice.
+            if let Some(u) = choice.get("usage").filter(|u| u.is_object()) {
+                self.usage = Some(usage(u));
+            }
+        }
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(usage(u));
+        }
+        Ok(step)
+    }
+
+    fn finish(self: Box<Self>) -> Result<ChatResponse, ProviderError> {
+        if !self.done {
+            return Err(truncated_stream("`data: [DONE]`"));
+        }
+        Ok(ChatResponse {
+            text: self.text,
+            usage: self.usage.unwrap_or_default(),
+            finish_reason: self.finish_reason,
+            ttft: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CallRole;
+    use crate::providers::Message;
+
+    fn req(model: &str, t: Option<f32>) -> ChatRequest {
+        ChatRequest {
+            model: model.into(),
+            system: Some("sys".into()),
+            messages: vec![Message {
+                role: "user".into(),
+                content: "hi".into(),
+            }],
+            max_tokens: 64,
+            temperature: t,
+            role: CallRole::Generate,
+            task_type: None,
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn reasoning_model_detection() {
+        for m in [
+            "o1",
+            "o3-mini",
+            "o4-mini-2025-04-16",
+            "gpt-5",
+            "gpt-5-mini",
+            "openai/o3",
+        ] {
+            assert!(is_openai_reasoning_model(m), "{m}");
+        }
+        for m in ["gpt-4o", "o1x", "gpt-5-chat-latest", "llama3.2", "omni"] {
+            assert!(!is_openai_reasoning_model(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn standard_body() {
+        let b = body(&req("gpt-4o", Some(0.3)), true, Vendor::Generic);
+        assert_eq!(b["messages"][0], json!({"role":"system","content":"sys"}));
+        assert_eq!(b["messages"][1], json!({"role":"user","content":"hi"}));
+        assert_eq!(b["max_tokens"], 64);
+        assert!((b["temperature"].as_f64().unwrap() - 0.3).abs() < 1e-6);
+        assert_eq!(b["stream"], true);
+        assert_eq!(b["stream_options"]["include_usage"], true);
+        let nb = body(&req("gpt-4o", None), false, Vendor::Generic);
+        assert!(nb.get("temperature").is_none() && nb.get("stream").is_none());
+    }
+
+    #[test]
+    fn reasoning_body_uses_developer_and_max_completion_tokens() {
+        let b = body(&req("o3-mini", Some(0.5)), false, Vendor::Generic);
+        assert_eq!(b["messages"][0]["role"], "developer");
+        assert_eq!(b["max_completion_tokens"], 64);
+        assert!(b.get("max_tokens").is_none());
+        assert!(b.get("temperature").is_none());
+    }
+
+    #[test]
+    fn vendor_temperature_rules() {
+        assert_eq!(
+            temperature("deepseek-reasoner", Vendor::DeepSeek, Some(0.7)),
+            None
+        );
+        assert_eq!(
+            temperature("deepseek-chat", Vendor::DeepSeek, Some(0.7)),
+            Some(0.7)
+        );
+        assert_eq!(
+            temperature("moonshot-v1-8k", Vendor::Moonshot, Some(1.7)),
+            Some(1.0)
+        );
+        assert_eq!(
+            temperature("moonshot-v1-8k", Vendor::Moonshot, Some(-1.0)),
+            Some(0.0)
+        );
+        assert_eq!(
+            temperature("kimi-k2-thinking", Vendor::Moonshot, Some(0.5)),
+            None
+        );
+        assert_eq!(temperature("kimi-k2.5", Vendor::Moonshot, Some(0.5)), None);
+        assert_eq!(
+            temperature("kimi-k2-0905-preview", Vendor::Moonshot, Some(0.5)),
+            Some(0.5)
+        );
+        assert_eq!(
+            temperature("llama3.2", Vendor::Generic, Some(3.0)),
+            Some(2.0)
+        );
+    }
+
+    #[test]
+    fn usage_variants() {
+        let openai = json!({"prompt_tokens":100,"completion_tokens":50,"prompt_tokens_details":{"cached_tokens":60},
+            "completion_tokens_details":{"reasoning_tokens":20}});
+        assert_eq!(
+            usage(&openai),
+            Usage {
+                input: 40,
+                cached_input: 60,
+                output: 30,
+                reasoning: 20
+            }
+        );
+        let deepseek = json!({"prompt_tokens":100,"completion_tokens":10,"prompt_cache_hit_tokens":70,"prompt_cache_miss_tokens":30});
+        assert_eq!(
+            usage(&deepseek),
+            Usage {
+                input: 30,
+                cached_input: 70,
+                output: 10,
+                reasoning: 0
+            }
+        );
+        let moonshot = json!({"prompt_tokens":10,"completion_tokens":5,"cached_tokens":4});
+        assert_eq!(usage(&moonshot).cached_input, 4);
+        let nonsense = json!({"prompt_tokens":10,"prompt_tokens_details":{"cached_tokens":99}});
+        assert_eq!(usage(&nonsense).input, 0);
+    }
+
+    #[test]
+    fn full_response() {
+        let r = decode_full(
+            r#"{"choices":[{"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":3,"completion_tokens":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.text, "Hi");
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(r.usage.input, 3);
+        assert_eq!(
+            decode_full(r#"{"choices":[]}"#).unwrap_err().class(),
+            "transient"
+        );
+        assert_eq!(
+            decode_full(r#"{"error":{"message":"x","type":"invalid_request_error"}}"#)
+                .unwrap_err()
+                .class(),
+            "request"
+        );
+    }
+}
