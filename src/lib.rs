@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod budget;
 pub mod cli;
 pub mod commands;
+pub mod analysis;
 pub mod config;
 pub mod domain;
 pub mod engine;

@@ -32,6 +32,8 @@ pub fn run_json(c: &Connection, data_dir: &Path, id: &str) -> Result<Value, Stor
     let costs: HashMap<String, Micros> = store::runs::task_costs(c, id)?.into_iter().collect();
     let counts = store::runs::call_counts(c, id)?;
     let breaker = store::runs::breaker_events(c, id)?;
+    let files = store::runs::artifacts(c, id)?;
+    let mut refused = store::runs::refusals(c, id)?;
     let simulated: bool = c
         .query_row(
             "SELECT COALESCE(MAX(simulated), 0) FROM calls WHERE run_id = ?1",
@@ -78,6 +80,17 @@ pub fn run_json(c: &Connection, data_dir: &Path, id: &str) -> Result<Value, Stor
                 "cost_usd": round(costs.get(id).copied().unwrap_or_default()),
                 "validators": last_validators.get(id).cloned().unwrap_or(json!([])),
                 "attempts": by_task.remove(id).unwrap_or_default(),
+                "artifacts": files
+                    .iter()
+                    .filter(|(_, t)| t.as_deref() == Some(id))
+                    .map(|(p, _)| p.clone())
+                    .collect::<Vec<_>>(),
+                "refused_paths": refused
+                    .remove(id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(p, r)| json!({"path": p, "reason": r}))
+                    .collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -410,7 +410,7 @@ mod tests {
         let c = db();
         set_cap(&c, "org", usd(10.0), Some("daily")).unwrap();
         // Pretend the stored period is old: rolling resets spend once.
-        crate::store::exec(c, "UPDATE budget_levels SET spent_micros = 5000000, period_key = '2000-01-01' WHERE level = 'org'", []).unwrap();
+        crate::store::exec(&c, "UPDATE budget_levels SET spent_micros = 5000000, period_key = '2000-01-01' WHERE level = 'org'", []).unwrap();
         assert_eq!(level(&c, "org").unwrap().unwrap().spent, Micros::ZERO);
         charge(&c, None, usd(2.0)).unwrap();
         // A second (late) roll finds the current key and changes nothing.

@@ -92,6 +92,8 @@ pub fn open_app(cli: &Cli) -> Result<App, CliError> {
         ))
     })?;
     let store = Store::open(&data_dir)?;
+    // Every start recovers from crashes: reservations of dead processes go back.
+    crate::engine::service::release_stale_reservations(&store, &data_dir);
     Ok(App {
         cfg,
         catalog,

@@ -234,23 +234,47 @@ async fn set_status(
 }
 
 async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output: &str) {
-    match super::outputs::write_task(&run.output_dir, task, output) {
-        Ok(files) => {
-            let (rid, tid) = (run.id.clone(), task.spec.id.clone());
-            let _ = ctx
-                .store
-                .call(move |c| {
-                    for (p, b) in &files {
-                        store::runs::insert_artifact(c, &rid, Some(&tid), p, *b)?;
-                    }
-                    Ok(())
-                })
-                .await;
-        }
-        Err(e) => ctx.warn(
+    let (dir, t, o) = (run.output_dir.clone(), task.clone(), output.to_string());
+    let report =
+        match tokio::task::spawn_blocking(move || super::outputs::write_task(&dir, &t, &o)).await {
+            Ok(r) => r,
+            Err(e) => {
+                ctx.warn(
+                    Some(&run.id),
+                    format!("task {}: could not write output: {e}", task.spec.id),
+                );
+                return;
+            }
+        };
+    for r in &report.refused {
+        ctx.warn(
             Some(&run.id),
-            format!("task {}: could not write output: {e}", task.spec.id),
-        ),
+            format!(
+                "task {}: refused to write `{}`: {}",
+                task.spec.id, r.path, r.reason
+            ),
+        );
+    }
+    let (rid, tid) = (run.id.clone(), task.spec.id.clone());
+    let saved = ctx
+        .store
+        .call(move |c| {
+            store::immediate(c, |tx| {
+                for w in &report.written {
+                    store::runs::insert_artifact(tx, &rid, Some(&tid), &w.path, w.bytes)?;
+                }
+                for r in &report.refused {
+                    store::runs::insert_refusal(tx, &rid, &tid, &r.path, &r.reason)?;
+                }
+                Ok(())
+            })
+        })
+        .await;
+    if let Err(e) = saved {
+        ctx.warn(
+            Some(&run.id),
+            format!("task {}: could not record artifacts: {e}", task.spec.id),
+        );
     }
 }
 
@@ -329,12 +353,13 @@ async fn write_summary(ctx: &EngineCtx, run_id: &str, out_dir: &Path) {
             let run = store::runs::get_run(c, &id)?;
             let tasks = store::runs::get_tasks(c, &id)?;
             let json = crate::report::run_json(c, &data_dir, &id)?;
-            Ok((run, tasks, json))
+            let files = store::runs::artifacts(c, &id)?;
+            Ok((run, tasks, json, files))
         })
         .await;
     match report {
-        Ok((run, tasks, json)) => {
-            if let Err(e) = super::outputs::write_summary(out_dir, &run, &tasks, &json) {
+        Ok((run, tasks, json, files)) => {
+            if let Err(e) = super::outputs::write_summary(out_dir, &run, &tasks, &files, &json) {
                 ctx.warn(Some(run_id), format!("could not write summary: {e}"));
             }
         }

@@ -22,12 +22,12 @@ pub struct EngineHandle {
     active: Arc<Mutex<HashMap<String, Arc<RunCtx>>>>,
 }
 
-/// Start the service. Releases reservations left by processes that died.
-pub fn spawn(ctx: EngineCtx) -> EngineHandle {
-    let ctx = Arc::new(ctx);
-    let data_dir = ctx.data_dir.clone();
+/// Release reservations whose owner died (crash recovery): a run's owner is alive while it holds
+/// the run lock; a reservation without a run belongs to a process id.
+pub fn release_stale_reservations(store: &store::Store, data_dir: &std::path::Path) {
+    let data_dir = data_dir.to_path_buf();
     let me = std::process::id();
-    let released = ctx.store.call_blocking(move |c| {
+    let released = store.call_blocking(move |c| {
         store::immediate(c, |tx| {
             ledger::release_stale(tx, &|run, pid| match run {
                 Some(r) => lock::is_held(&data_dir, r),
@@ -40,6 +40,12 @@ pub fn spawn(ctx: EngineCtx) -> EngineHandle {
         Ok(_) => {}
         Err(e) => tracing::warn!("could not release stale reservations: {e}"),
     }
+}
+
+/// Start the service. Releases reservations left by processes that died.
+pub fn spawn(ctx: EngineCtx) -> EngineHandle {
+    let ctx = Arc::new(ctx);
+    release_stale_reservations(&ctx.store, &ctx.data_dir);
     EngineHandle {
         ctx,
         active: Arc::new(Mutex::new(HashMap::new())),

@@ -43,7 +43,11 @@ pub async fn run_task(
     slot: &mut Slot,
 ) -> TaskOutcome {
     let spec = &task.spec;
-    let validators = spec.validators.clone();
+    let validators = validators::validators_for(
+        spec.task_type.as_str(),
+        &spec.validators,
+        &ctx.cfg.validators,
+    );
     let mut feedback: Option<Feedback> = None;
     let mut best: Option<Best> = None;
     let mut prev_score: Option<f64> = None;
@@ -151,16 +155,8 @@ pub async fn run_task(
         }
 
         // Validate (deterministic), then evaluate by another provider.
-        let vresults: Vec<ValidatorResult> = {
-            let (v, o, c) = (
-                validators.clone(),
-                output.clone(),
-                ctx.cfg.validators.clone(),
-            );
-            tokio::task::spawn_blocking(move || validators::run_all(&v, &o, &c))
-                .await
-                .unwrap_or_default()
-        };
+        let vresults: Vec<ValidatorResult> =
+            validators::run_all_async(&validators, &output, &ctx.cfg.validators).await;
         let mut eval = CallSpec::new(
             CallRole::Evaluate,
             prompts::evaluate_prompt(&spec.prompt, &run.criteria, &output),

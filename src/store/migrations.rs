@@ -154,6 +154,17 @@ CREATE INDEX spend_series_level ON spend_series(level, id);
 "#,
     // 3: per-attempt cost lookups.
     "CREATE INDEX calls_task ON calls(run_id, task_id, attempt);",
+    // 4: paths from model output refused by the artifact writer (findings of the task).
+    r#"
+CREATE TABLE artifact_refusals (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    task_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

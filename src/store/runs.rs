@@ -501,6 +501,53 @@ pub fn insert_artifact(
     Ok(())
 }
 
+/// A path from model output that was refused: a finding of the task.
+pub fn insert_refusal(
+    c: &Connection,
+    run_id: &str,
+    task_id: &str,
+    path: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    crate::store::exec(
+        c,
+        "INSERT INTO artifact_refusals (run_id, task_id, path, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![run_id, task_id, path, reason, now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// Files written for a run: (relative path, task id).
+pub fn artifacts(
+    c: &Connection,
+    run_id: &str,
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let mut st =
+        c.prepare("SELECT path, task_id FROM artifacts WHERE run_id = ?1 ORDER BY path")?;
+    let rows = st
+        .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Refused paths per task: task id -> [(path, reason)].
+pub fn refusals(
+    c: &Connection,
+    run_id: &str,
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT task_id, path, reason FROM artifact_refusals WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let mut m: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    for r in st.query_map([run_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+    })? {
+        let (t, p, why) = r?;
+        m.entry(t).or_default().push((p, why));
+    }
+    Ok(m)
+}
+
 pub fn log_event(
     c: &Connection,
     run_id: Option<&str>,
