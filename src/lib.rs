@@ -2,11 +2,11 @@
 //!
 //! The engine (`engine`) never imports the UI; the TUI and headless mode observe its events.
 
+pub mod analysis;
 pub mod artifacts;
 pub mod budget;
 pub mod cli;
 pub mod commands;
-pub mod analysis;
 pub mod config;
 pub mod domain;
 pub mod engine;
