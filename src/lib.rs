@@ -18,4 +18,5 @@ pub mod providers;
 pub mod report;
 pub mod routing;
 pub mod store;
+pub mod tui;
 pub mod validators;

@@ -124,7 +124,11 @@ impl App {
 pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
     match &cli.command {
         None => {
-            // The TUI arrives with its issue; until then, help.
+            // The TUI owns an interactive terminal; anything else (pipes, scripts) gets help.
+            use std::io::IsTerminal;
+            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+                return crate::tui::launch(&cli);
+            }
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
             println!();

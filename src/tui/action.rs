@@ -1,0 +1,171 @@
+//! The vocabulary of the UI: one serde `Action` enum (snake_case) used by the keymap, the help
+//! popup, the status bar and `update`. Inputs that are not keys (engine events, snapshots, ticks,
+//! command results) arrive as `Msg`; what the UI asks the outside world to do is an `Effect`.
+
+use crate::domain::Micros;
+use crate::engine::EngineEvent;
+use serde::{Deserialize, Serialize};
+
+use super::state::Snapshot;
+
+/// The six panes, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Pane {
+    #[default]
+    Runs,
+    Tasks,
+    Models,
+    Budget,
+    Analysis,
+    Events,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 6] = [
+        Pane::Runs,
+        Pane::Tasks,
+        Pane::Models,
+        Pane::Budget,
+        Pane::Analysis,
+        Pane::Events,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Runs => "Runs",
+            Pane::Tasks => "Tasks",
+            Pane::Models => "Models",
+            Pane::Budget => "Budget",
+            Pane::Analysis => "Analysis",
+            Pane::Events => "Events",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> Pane {
+        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
+    }
+
+    pub fn prev(self) -> Pane {
+        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+
+    /// Panes with a filterable list.
+    pub fn has_filter(self) -> bool {
+        matches!(self, Pane::Runs | Pane::Tasks | Pane::Models | Pane::Events)
+    }
+}
+
+/// What a key (or a test) asks the UI to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    Help,
+    NextPane,
+    PrevPane,
+    GoPane(Pane),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// `Enter` on a list: open the run / the task detail.
+    Open,
+    /// `Esc`: close the popup, the detail or the filter.
+    Back,
+    Filter,
+    NewRun,
+    Resume,
+    Delete,
+    ResetBreaker,
+    /// Popups: yes / submit.
+    Confirm,
+    /// Popups: no / cancel.
+    Deny,
+    NextField,
+    PrevField,
+    /// Text input: delete the character before the cursor.
+    Backspace,
+}
+
+/// The new-run form's values, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub description: String,
+    pub criteria: String,
+    pub budget: Micros,
+    pub team: Option<String>,
+}
+
+/// Everything `update` can receive.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key event (only `Press` kinds are acted on).
+    Key(crossterm::event::KeyEvent),
+    /// An action directly (tests, future mouse support).
+    Action(Action),
+    Engine(Box<EngineEvent>),
+    /// Fresh data from the store; parts equal to what is shown change nothing.
+    Snapshot(Box<Snapshot>),
+    /// The clock, epoch milliseconds (render never reads the clock itself).
+    Tick(i64),
+    Resize,
+    /// A run was started or resumed by this UI.
+    Started {
+        run_id: String,
+        resumed: bool,
+    },
+    Deleted(String),
+    BreakerReset(String),
+    /// A command failed: shown in the status bar and the Events pane.
+    Failed(String),
+    /// Some of the engine's events were dropped because the UI fell behind.
+    Lagged(u64),
+}
+
+/// What the UI asks the driver to do (engine commands and store work, never done in `update`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Reload the snapshot (coalesced and rate-limited by the driver).
+    Refresh,
+    StartRun(NewRun),
+    ResumeRun(String),
+    DeleteRun(String),
+    ResetBreaker {
+        model: String,
+        from: String,
+    },
+    /// Leave the UI; with `cancel_active`, cancel the runs in flight and wait until they are
+    /// stored `partial_success` first.
+    Quit {
+        cancel_active: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_snake_case_json() {
+        let j = serde_json::to_string(&Action::ResetBreaker).unwrap();
+        assert_eq!(j, "\"reset_breaker\"");
+        let j = serde_json::to_string(&Action::GoPane(Pane::Budget)).unwrap();
+        assert_eq!(j, "{\"go_pane\":\"budget\"}");
+        let back: Action = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, Action::GoPane(Pane::Budget));
+    }
+
+    #[test]
+    fn panes_cycle() {
+        assert_eq!(Pane::Events.next(), Pane::Runs);
+        assert_eq!(Pane::Runs.prev(), Pane::Events);
+        assert_eq!(Pane::Models.index(), 2);
+    }
+}

@@ -1,0 +1,450 @@
+//! Snapshot loading, off the UI thread: a dedicated thread with its own read connection (WAL lets
+//! it read while the engine's store thread writes) turns store rows into view data and sends them
+//! back on the UI's channel. Requests that pile up are merged, so a burst of engine events costs
+//! one load.
+
+use super::action::Msg;
+use super::app::classify_warning;
+use super::queries;
+use super::state::*;
+use crate::budget::ledger;
+use crate::domain::status::{RunStatus, TaskStatus};
+use crate::engine::lock;
+use crate::routing::breaker::{Breaker, BreakerState};
+use crate::store::{self, StoreError};
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What to load besides the always-loaded lists.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapshotReq {
+    pub open_run: Option<String>,
+    /// (run, task) of the detail view.
+    pub task: Option<(String, String)>,
+    /// Include the stored event history (first load only).
+    pub history: bool,
+}
+
+impl SnapshotReq {
+    fn merge(self, newer: SnapshotReq) -> SnapshotReq {
+        SnapshotReq {
+            history: self.history || newer.history,
+            ..newer
+        }
+    }
+}
+
+/// The catalog models to list: (id, provider).
+pub type ModelList = Vec<(String, String)>;
+
+/// Latencies kept per model for p50/p95 and the sparkline.
+pub const RECENT_CALLS: usize = 200;
+const SPARK_POINTS: usize = 60;
+
+fn epoch_ms(rfc3339: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+fn local(rfc3339: &str, fmt: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.with_timezone(&chrono::Local).format(fmt).to_string())
+        .unwrap_or_default()
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
+}
+
+fn validators_line(json: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    let name = x["name"].as_str().unwrap_or("?");
+                    match x["result"].as_str().unwrap_or("") {
+                        "pass" | "passed" | "ok" => format!("{name} ✓"),
+                        "fail" | "failed" => format!("{name} ✕"),
+                        other => format!("{name} {other}"),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn models(
+    c: &Connection,
+    catalog: &ModelList,
+    health: &[(String, Breaker)],
+) -> Result<Vec<ModelRow>, StoreError> {
+    let totals: HashMap<String, (u64, u64, crate::domain::Micros)> = queries::call_totals(c)?
+        .into_iter()
+        .map(|(m, n, ok, cost)| (m, (n, ok, cost)))
+        .collect();
+    let mut recent: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    for (m, outcome, lat) in queries::recent_calls(c, RECENT_CALLS)? {
+        recent.entry(m).or_default().push((outcome, lat));
+    }
+    let stored: HashMap<String, String> = queries::last_breaker_states(c)?.into_iter().collect();
+    let mut quality: HashMap<String, Vec<(String, f64, u64)>> = HashMap::new();
+    for (m, ty, avg, n) in queries::quality(c)? {
+        quality.entry(m).or_default().push((ty, avg, n));
+    }
+    let live: HashMap<&str, &Breaker> = health.iter().map(|(m, b)| (m.as_str(), b)).collect();
+    Ok(catalog
+        .iter()
+        .map(|(id, provider)| {
+            let (calls, ok, cost) = totals.get(id).copied().unwrap_or_default();
+            let rec = recent.remove(id).unwrap_or_default();
+            // Newest first in `rec`: trailing failures, and successful latencies oldest first.
+            let trailing = rec
+                .iter()
+                .filter(|(o, _)| !matches!(o.as_str(), "cancelled" | "request" | "content"))
+                .take_while(|(o, _)| o != "ok")
+                .count() as u32;
+            let mut ok_lat: Vec<u64> = rec.iter().filter(|(o, _)| o == "ok").map(|x| x.1).collect();
+            ok_lat.reverse();
+            let mut sorted = ok_lat.clone();
+            sorted.sort_unstable();
+            let (breaker, failures) = match live.get(id.as_str()) {
+                Some(b) => (b.state, b.consecutive_failures),
+                None => (
+                    stored
+                        .get(id)
+                        .map_or(BreakerState::Closed, |s| BreakerState::parse(s)),
+                    trailing,
+                ),
+            };
+            ModelRow {
+                id: id.clone(),
+                provider: provider.clone(),
+                breaker,
+                failures,
+                calls,
+                ok,
+                cost,
+                p50_ms: percentile(&sorted, 50.0),
+                p95_ms: percentile(&sorted, 95.0),
+                recent_ms: ok_lat[ok_lat.len().saturating_sub(SPARK_POINTS)..].to_vec(),
+                quality: quality.remove(id).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+fn budget(c: &Connection) -> Result<BudgetSnap, StoreError> {
+    let mut levels = Vec::new();
+    for l in ledger::all_levels(c)? {
+        let series = ledger::series(c, &l.level, 500)?
+            .into_iter()
+            .filter_map(|(at, m)| epoch_ms(&at).map(|t| (t, m)))
+            .collect();
+        levels.push(LevelItem {
+            level: l.level,
+            cap: l.cap,
+            spent: l.spent,
+            reserved: l.reserved,
+            period: l.period,
+            series,
+        });
+    }
+    Ok(BudgetSnap {
+        levels,
+        by_run: queries::spend_by_run(c, 8)?,
+        by_phase: queries::spend_by_phase(c)?,
+    })
+}
+
+/// Model and budget aggregates only change when the database (or the engine's breakers) do:
+/// they are reused while `PRAGMA data_version` and the breakers are unchanged, so an idle UI's
+/// periodic reload costs only the cheap queries. Recomputed at least every `MAX_AGE`.
+#[derive(Default)]
+pub struct Cache {
+    key: Option<(i64, Vec<(String, Breaker)>)>,
+    at: Option<std::time::Instant>,
+    models: Vec<ModelRow>,
+    budget: BudgetSnap,
+}
+
+const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Load one snapshot. `health` is the engine's live breakers (this process).
+pub fn load(
+    c: &Connection,
+    data_dir: &Path,
+    catalog: &ModelList,
+    health: &[(String, Breaker)],
+    req: &SnapshotReq,
+) -> Result<Snapshot, StoreError> {
+    load_cached(c, data_dir, catalog, health, req, &mut Cache::default())
+}
+
+/// `load`, reusing unchanged aggregates from `cache`.
+pub fn load_cached(
+    c: &Connection,
+    data_dir: &Path,
+    catalog: &ModelList,
+    health: &[(String, Breaker)],
+    req: &SnapshotReq,
+    cache: &mut Cache,
+) -> Result<Snapshot, StoreError> {
+    let effective = |id: &str, st: RunStatus| {
+        if st == RunStatus::Running && !lock::is_held(data_dir, id) {
+            RunStatus::Interrupted
+        } else {
+            st
+        }
+    };
+    let runs: Vec<RunItem> = queries::runs(c)?
+        .into_iter()
+        .map(|r| {
+            let st = r.status.parse().unwrap_or(RunStatus::SystemFailure);
+            RunItem {
+                status: effective(&r.id, st),
+                created: local(&r.created_at, "%m-%d %H:%M"),
+                id: r.id,
+                description: r.description,
+                team: r.team,
+                spent: r.spent,
+                budget: r.budget,
+                tasks_done: r.tasks_done,
+                tasks_total: r.tasks_total,
+            }
+        })
+        .collect();
+    let detail = match &req.open_run {
+        Some(id) => match store::runs::get_run(c, id) {
+            Ok(run) => Some(RunDetail {
+                status: effective(&run.id, run.status),
+                tasks: queries::tasks(c, id)?
+                    .into_iter()
+                    .map(|t| TaskItem {
+                        id: t.id,
+                        task_type: t.task_type,
+                        status: t.status.parse().unwrap_or(TaskStatus::Pending),
+                        status_reason: t.status_reason,
+                        model: t.model,
+                        iteration: t.iterations,
+                        max_iterations: t.max_iterations,
+                        score: t.score,
+                        threshold: t.threshold,
+                        cost: t.cost,
+                        started_ms: t.started_at.as_deref().and_then(epoch_ms),
+                        finished_ms: t.finished_at.as_deref().and_then(epoch_ms),
+                    })
+                    .collect(),
+                id: run.id,
+                description: run.description,
+                status_reason: run.status_reason,
+                team: run.team,
+                budget: run.budget,
+                spent: run.spent,
+            }),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let attempts = match &req.task {
+        Some((run, task)) => queries::task_text(c, run, task)?.map(|(prompt, output)| {
+            let attempts = queries::attempts(c, run, task).unwrap_or_default();
+            TaskAttempts {
+                run_id: run.clone(),
+                task_id: task.clone(),
+                prompt,
+                output,
+                attempts: attempts
+                    .into_iter()
+                    .map(|a| AttemptItem {
+                        n: a.n,
+                        model: a.model,
+                        reviewer: a.reviewer,
+                        score: a.score,
+                        cost: a.cost,
+                        failure_reason: a.failure_reason,
+                        validators: validators_line(&a.validators_json),
+                        critique: a.critique,
+                        output: a.output,
+                    })
+                    .collect(),
+            }
+        }),
+        None => None,
+    };
+    let history = if req.history {
+        Some(
+            queries::history(c, 200)?
+                .into_iter()
+                .map(|(at, kind, run_id, text)| EventItem {
+                    seq: 0,
+                    time: local(&at, "%H:%M:%S"),
+                    kind: match kind {
+                        "breaker" => EventKind::Breaker,
+                        "error" => EventKind::Error,
+                        "warning" => classify_warning(&text),
+                        _ => EventKind::Info,
+                    },
+                    run_id,
+                    text,
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    let key = Some((version, health.to_vec()));
+    let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
+    if !fresh {
+        cache.models = models(c, catalog, health)?;
+        cache.budget = budget(c)?;
+        cache.key = key;
+        cache.at = Some(std::time::Instant::now());
+    }
+    Ok(Snapshot {
+        runs,
+        detail,
+        attempts,
+        models: cache.models.clone(),
+        budget: cache.budget.clone(),
+        history,
+    })
+}
+
+/// The loader thread's handle: send requests, snapshots come back as `Msg::Snapshot`.
+pub struct Loader {
+    tx: std::sync::mpsc::Sender<SnapshotReq>,
+}
+
+impl Loader {
+    /// Start the loader. `health` is read on the loader thread, never on the UI thread.
+    pub fn spawn(
+        db_path: PathBuf,
+        data_dir: PathBuf,
+        catalog: ModelList,
+        health: impl Fn() -> Vec<(String, Breaker)> + Send + 'static,
+        out: UnboundedSender<Msg>,
+    ) -> std::io::Result<Loader> {
+        let (tx, rx) = std::sync::mpsc::channel::<SnapshotReq>();
+        std::thread::Builder::new()
+            .name("tui-data".into())
+            .spawn(move || {
+                let conn = match store::open_connection(&db_path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = out.send(Msg::Failed(format!("cannot read the store: {e}")));
+                        return;
+                    }
+                };
+                let mut last_err: Option<String> = None;
+                let mut cache = Cache::default();
+                while let Ok(mut req) = rx.recv() {
+                    while let Ok(newer) = rx.try_recv() {
+                        req = req.merge(newer);
+                    }
+                    let loaded =
+                        load_cached(&conn, &data_dir, &catalog, &health(), &req, &mut cache);
+                    let msg = match loaded {
+                        Ok(s) => {
+                            last_err = None;
+                            Msg::Snapshot(Box::new(s))
+                        }
+                        Err(e) => {
+                            let text = format!("loading data: {e}");
+                            if last_err.as_ref() == Some(&text) {
+                                continue;
+                            }
+                            last_err = Some(text.clone());
+                            Msg::Failed(text)
+                        }
+                    };
+                    if out.send(msg).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Loader { tx })
+    }
+
+    /// Ask for a snapshot (never blocks).
+    pub fn request(&self, req: SnapshotReq) {
+        let _ = self.tx.send(req);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50));
+        assert_eq!(percentile(&v, 95.0), Some(95));
+        assert_eq!(percentile(&[7], 95.0), Some(7));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn validators_read_as_one_line() {
+        let j =
+            r#"[{"name":"length","result":"pass"},{"name":"json","result":"fail","reason":"x"}]"#;
+        assert_eq!(validators_line(j), "length ✓, json ✕");
+        assert_eq!(validators_line("not json"), "");
+    }
+
+    #[test]
+    fn aggregates_are_reused_until_another_connection_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("db");
+        let mut w = store::open_connection(&path).unwrap();
+        store::migrations::migrate(&mut w).unwrap();
+        let r = store::open_connection(&path).unwrap();
+        let cat = vec![("m1".to_string(), "p".to_string())];
+        let mut cache = Cache::default();
+        let req = SnapshotReq::default();
+        let s = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        assert_eq!(s.models[0].calls, 0);
+        w.execute(
+            "INSERT INTO calls (role, provider, model, simulated, latency_ms, outcome, at)
+             VALUES ('generate', 'p', 'm1', 1, 42, 'ok', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        let s = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        assert_eq!((s.models[0].calls, s.models[0].p50_ms), (1, Some(42)));
+        // Nothing written since: the cached aggregates are reused (and equal).
+        let again = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        assert_eq!(again, s);
+    }
+
+    #[test]
+    fn loads_from_an_empty_store() {
+        let mut c = Connection::open_in_memory().unwrap();
+        store::migrations::migrate(&mut c).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let cat = vec![("m1".to_string(), "p".to_string())];
+        let req = SnapshotReq {
+            open_run: Some("r-none".into()),
+            task: None,
+            history: true,
+        };
+        let s = load(&c, d.path(), &cat, &[], &req).unwrap();
+        assert!(s.runs.is_empty() && s.detail.is_none());
+        assert_eq!(s.models.len(), 1);
+        assert_eq!(s.models[0].breaker, BreakerState::Closed);
+        assert_eq!(s.budget.levels[0].level, "org");
+        assert_eq!(s.history, Some(vec![]));
+    }
+}

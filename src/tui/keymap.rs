@@ -1,0 +1,378 @@
+//! Keymap data: one table drives key lookup, the status bar hints and the `?` help popup, so they
+//! can never disagree.
+
+use super::action::{Action, Pane};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where a binding applies. Modal contexts (popups, text input) see only their own bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ctx {
+    Global,
+    Pane(Pane),
+    TaskDetail,
+    Form,
+    Confirm,
+    Help,
+    Filter,
+}
+
+impl Ctx {
+    pub fn title(self) -> &'static str {
+        match self {
+            Ctx::Global => "Everywhere",
+            Ctx::Pane(p) => p.title(),
+            Ctx::TaskDetail => "Task detail",
+            Ctx::Form => "New-run form",
+            Ctx::Confirm => "Confirmation",
+            Ctx::Help => "Help",
+            Ctx::Filter => "Filter",
+        }
+    }
+
+    /// Modal contexts do not fall back to the global bindings.
+    pub fn modal(self) -> bool {
+        matches!(self, Ctx::Form | Ctx::Confirm | Ctx::Help | Ctx::Filter)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+impl KeySpec {
+    /// Does this key event match? Shift is implied by the character itself (`G`, `?`).
+    pub fn matches(&self, ev: &KeyEvent) -> bool {
+        let relevant = KeyModifiers::CONTROL | KeyModifiers::ALT;
+        let code = match ev.code {
+            // Some terminals send Shift-Tab as Tab + SHIFT.
+            KeyCode::Tab if ev.modifiers.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
+            c => c,
+        };
+        code == self.code && (ev.modifiers & relevant) == (self.mods & relevant)
+    }
+}
+
+/// Parse `"j"`, `"G"`, `"ctrl-c"`, `"shift-tab"`, `"enter"`, `"pagedown"`, `"f1"`...
+pub fn parse_key(s: &str) -> Result<KeySpec, String> {
+    let mut mods = KeyModifiers::NONE;
+    let mut rest = s;
+    loop {
+        if let Some(r) = rest.strip_prefix("ctrl-") {
+            mods |= KeyModifiers::CONTROL;
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("alt-") {
+            mods |= KeyModifiers::ALT;
+            rest = r;
+        } else {
+            break;
+        }
+    }
+    let code = match rest {
+        "shift-tab" | "backtab" => KeyCode::BackTab,
+        "tab" => KeyCode::Tab,
+        "enter" => KeyCode::Enter,
+        "esc" => KeyCode::Esc,
+        "backspace" => KeyCode::Backspace,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "pageup" => KeyCode::PageUp,
+        "pagedown" => KeyCode::PageDown,
+        "space" => KeyCode::Char(' '),
+        f if f.len() > 1 && f.starts_with('f') => {
+            KeyCode::F(f[1..].parse().map_err(|_| format!("unknown key `{s}`"))?)
+        }
+        c if c.chars().count() == 1 => KeyCode::Char(c.chars().next().unwrap_or(' ')),
+        _ => return Err(format!("unknown key `{s}`")),
+    };
+    Ok(KeySpec { code, mods })
+}
+
+/// How a key is shown in hints and help.
+pub fn key_label(s: &str) -> String {
+    match s {
+        "up" => "↑".into(),
+        "down" => "↓".into(),
+        "enter" => "Enter".into(),
+        "esc" => "Esc".into(),
+        "tab" => "Tab".into(),
+        "shift-tab" => "S-Tab".into(),
+        "pageup" => "PgUp".into(),
+        "pagedown" => "PgDn".into(),
+        "home" => "Home".into(),
+        "end" => "End".into(),
+        "backspace" => "Bksp".into(),
+        other => match other.strip_prefix("ctrl-") {
+            Some(k) => format!("Ctrl-{}", k.to_uppercase()),
+            None => other.to_string(),
+        },
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub ctx: Ctx,
+    pub keys: Vec<KeySpec>,
+    /// e.g. `j/↓`
+    pub label: String,
+    pub action: Action,
+    pub desc: &'static str,
+    /// Shown in the status bar (all bindings are in the help popup).
+    pub hint: bool,
+}
+
+type Row = (Ctx, &'static [&'static str], Action, &'static str, bool);
+
+use Ctx::*;
+const RUNS: Ctx = Ctx::Pane(Pane::Runs);
+const TASKS: Ctx = Ctx::Pane(Pane::Tasks);
+const MODELS: Ctx = Ctx::Pane(Pane::Models);
+const BUDGET: Ctx = Ctx::Pane(Pane::Budget);
+const EVENTS: Ctx = Ctx::Pane(Pane::Events);
+
+/// The default keymap. Order matters for hints: most useful first.
+pub const DEFAULT: &[Row] = &[
+    (RUNS, &["enter"], Action::Open, "open in Tasks", true),
+    (RUNS, &["r"], Action::Resume, "resume", true),
+    (RUNS, &["d"], Action::Delete, "delete", true),
+    (RUNS, &["/"], Action::Filter, "filter", true),
+    (TASKS, &["enter"], Action::Open, "detail", true),
+    (TASKS, &["/"], Action::Filter, "filter", true),
+    (MODELS, &["x"], Action::ResetBreaker, "reset breaker", true),
+    (MODELS, &["/"], Action::Filter, "filter", true),
+    (BUDGET, &["j", "down"], Action::Down, "next level", true),
+    (BUDGET, &["k", "up"], Action::Up, "previous level", false),
+    (EVENTS, &["/"], Action::Filter, "filter", true),
+    (TaskDetail, &["esc"], Action::Back, "close", true),
+    (TaskDetail, &["j", "down"], Action::Down, "scroll", true),
+    (TaskDetail, &["k", "up"], Action::Up, "scroll up", false),
+    (Global, &["n"], Action::NewRun, "new run", true),
+    (Global, &["tab"], Action::NextPane, "next pane", false),
+    (
+        Global,
+        &["shift-tab"],
+        Action::PrevPane,
+        "previous pane",
+        false,
+    ),
+    (Global, &["1"], Action::GoPane(Pane::Runs), "Runs", false),
+    (Global, &["2"], Action::GoPane(Pane::Tasks), "Tasks", false),
+    (
+        Global,
+        &["3"],
+        Action::GoPane(Pane::Models),
+        "Models",
+        false,
+    ),
+    (
+        Global,
+        &["4"],
+        Action::GoPane(Pane::Budget),
+        "Budget",
+        false,
+    ),
+    (
+        Global,
+        &["5"],
+        Action::GoPane(Pane::Analysis),
+        "Analysis",
+        false,
+    ),
+    (
+        Global,
+        &["6"],
+        Action::GoPane(Pane::Events),
+        "Events",
+        false,
+    ),
+    (Global, &["j", "down"], Action::Down, "down", false),
+    (Global, &["k", "up"], Action::Up, "up", false),
+    (Global, &["g", "home"], Action::Top, "top", false),
+    (Global, &["G", "end"], Action::Bottom, "bottom", false),
+    (
+        Global,
+        &["pagedown", "ctrl-d"],
+        Action::PageDown,
+        "page down",
+        false,
+    ),
+    (
+        Global,
+        &["pageup", "ctrl-u"],
+        Action::PageUp,
+        "page up",
+        false,
+    ),
+    (
+        Global,
+        &["esc"],
+        Action::Back,
+        "close / clear filter",
+        false,
+    ),
+    (Global, &["?"], Action::Help, "help", true),
+    (Global, &["q", "ctrl-c"], Action::Quit, "quit", true),
+    (Form, &["enter"], Action::Confirm, "start run", true),
+    (
+        Form,
+        &["tab", "down"],
+        Action::NextField,
+        "next field",
+        true,
+    ),
+    (
+        Form,
+        &["shift-tab", "up"],
+        Action::PrevField,
+        "previous field",
+        false,
+    ),
+    (Form, &["backspace"], Action::Backspace, "delete", false),
+    (Form, &["esc"], Action::Deny, "cancel", true),
+    (Confirm, &["y", "enter"], Action::Confirm, "yes", true),
+    (Confirm, &["n", "esc"], Action::Deny, "no", true),
+    (Filter, &["enter"], Action::Confirm, "keep filter", true),
+    (Filter, &["backspace"], Action::Backspace, "delete", false),
+    (Filter, &["esc"], Action::Deny, "clear filter", true),
+    (Help, &["esc", "?", "q"], Action::Back, "close", true),
+    (Help, &["j", "down"], Action::Down, "scroll", false),
+    (Help, &["k", "up"], Action::Up, "scroll up", false),
+];
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    pub bindings: Vec<Binding>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap::from_rows(DEFAULT).unwrap_or(Keymap { bindings: vec![] })
+    }
+}
+
+impl Keymap {
+    pub fn from_rows(rows: &[Row]) -> Result<Keymap, String> {
+        let mut bindings = Vec::with_capacity(rows.len());
+        for (ctx, keys, action, desc, hint) in rows {
+            let specs = keys
+                .iter()
+                .map(|k| parse_key(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            bindings.push(Binding {
+                ctx: *ctx,
+                keys: specs,
+                label: keys
+                    .iter()
+                    .map(|k| key_label(k))
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                action: *action,
+                desc,
+                hint: *hint,
+            });
+        }
+        Ok(Keymap { bindings })
+    }
+
+    /// The action of a key in a context: the context's own bindings, then (unless modal) global.
+    pub fn lookup(&self, ctx: Ctx, ev: &KeyEvent) -> Option<Action> {
+        let find = |c: Ctx| {
+            self.bindings
+                .iter()
+                .find(|b| b.ctx == c && b.keys.iter().any(|k| k.matches(ev)))
+                .map(|b| b.action)
+        };
+        find(ctx).or_else(|| if ctx.modal() { None } else { find(Global) })
+    }
+
+    /// Status bar hints for a context: its own, then the global ones marked as hints.
+    pub fn hints(&self, ctx: Ctx) -> Vec<(&str, &str)> {
+        // `? help` first, so it is shown however narrow the terminal is.
+        let global = |help: bool| {
+            self.bindings.iter().filter(move |b| {
+                !ctx.modal() && b.ctx == Global && b.hint && (b.action == Action::Help) == help
+            })
+        };
+        let own = self.bindings.iter().filter(|b| b.ctx == ctx && b.hint);
+        global(true)
+            .chain(own)
+            .chain(global(false))
+            .map(|b| (b.label.as_str(), b.desc))
+            .collect()
+    }
+
+    /// Help popup sections: (context title, [(keys, description)]), in table order.
+    pub fn sections(&self) -> Vec<(&'static str, Vec<(&str, &str)>)> {
+        let mut out: Vec<(Ctx, Vec<(&str, &str)>)> = Vec::new();
+        for b in &self.bindings {
+            match out.iter_mut().find(|(c, _)| *c == b.ctx) {
+                Some((_, v)) => v.push((b.label.as_str(), b.desc)),
+                None => out.push((b.ctx, vec![(b.label.as_str(), b.desc)])),
+            }
+        }
+        // Global first: it is what people look for.
+        out.sort_by_key(|(c, _)| *c != Global);
+        out.into_iter().map(|(c, v)| (c.title(), v)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyEvent;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn every_default_key_parses() {
+        let k = Keymap::from_rows(DEFAULT).unwrap();
+        assert_eq!(k.bindings.len(), DEFAULT.len());
+        assert!(parse_key("ctrl-").is_err());
+        assert!(parse_key("hyper-x").is_err());
+        assert_eq!(parse_key("f5").unwrap().code, KeyCode::F(5));
+    }
+
+    #[test]
+    fn lookup_prefers_context_and_respects_modal() {
+        let k = Keymap::default();
+        let enter = key(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(k.lookup(RUNS, &enter), Some(Action::Open));
+        assert_eq!(k.lookup(Form, &enter), Some(Action::Confirm));
+        let j = key(KeyCode::Char('j'), KeyModifiers::NONE);
+        assert_eq!(k.lookup(RUNS, &j), Some(Action::Down));
+        assert_eq!(k.lookup(Form, &j), None, "typing j in a form is text");
+        let big_g = key(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(k.lookup(EVENTS, &big_g), Some(Action::Bottom));
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(k.lookup(MODELS, &ctrl_c), Some(Action::Quit));
+        let c = key(KeyCode::Char('c'), KeyModifiers::NONE);
+        assert_eq!(k.lookup(MODELS, &c), None);
+        let shift_tab = key(KeyCode::Tab, KeyModifiers::SHIFT);
+        assert_eq!(k.lookup(RUNS, &shift_tab), Some(Action::PrevPane));
+    }
+
+    #[test]
+    fn hints_and_help_come_from_the_same_table() {
+        let k = Keymap::default();
+        let hints = k.hints(MODELS);
+        assert_eq!(hints[0], ("?", "help"));
+        assert_eq!(hints[1], ("x", "reset breaker"));
+        assert!(hints.contains(&("q/Ctrl-C", "quit")));
+        let sections = k.sections();
+        assert_eq!(sections[0].0, "Everywhere");
+        for (key, desc) in hints {
+            assert!(
+                sections.iter().any(|(_, v)| v.contains(&(key, desc))),
+                "{key} {desc} missing from help"
+            );
+        }
+        assert!(k.hints(Form).iter().all(|(_, d)| *d != "quit"));
+    }
+}

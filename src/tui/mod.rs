@@ -1,0 +1,62 @@
+//! The interactive terminal UI (`orchestrator-tui` with no command). The engine is an observed
+//! background service on the tokio runtime: the UI sends it commands and renders its events and
+//! store snapshots from channels; it never blocks on the engine or the store.
+//!
+//! - `app.rs`: state + pure `update(state, msg) -> effects`; `events.rs`: engine events into state
+//! - `runner.rs`: the async loop, generic over `Backend` and the input stream
+//! - `view.rs`, `panes/`, `widgets/`: render-only widgets; `theme.rs`, `keymap.rs`, `action.rs`
+//! - `data.rs` + `queries.rs`: snapshots loaded on their own thread and read connection
+//! - `terminal.rs`: RAII guard, chained panic hook, synchronized output
+
+pub mod action;
+pub mod app;
+pub mod data;
+pub mod events;
+#[doc(hidden)]
+pub mod fixtures;
+mod input;
+pub mod keymap;
+pub mod panes;
+pub mod queries;
+pub mod runner;
+pub mod state;
+pub mod terminal;
+pub mod theme;
+pub mod view;
+pub mod widgets;
+
+use crate::cli::{Cli, exit};
+use crate::commands::{CliError, open_app, runtime};
+
+/// Open the TUI on this terminal; returns the exit code once the user quits.
+pub fn launch(cli: &Cli) -> Result<i32, CliError> {
+    let app = open_app(cli)?;
+    let no_color = cli.no_color || theme::no_color_env();
+    let theme = theme::Theme::resolve(&app.cfg.tui.theme, no_color)
+        .map_err(|e| CliError::BadInput(format!("[tui] theme: {e}")))?;
+    let rt = runtime()?;
+    let engine = rt.block_on(async { app.engine() })?;
+    let mut state = app::State::new(
+        runner::now_ms(),
+        app.cfg.engine.default_budget_usd,
+        engine.ctx.registry.is_simulated(),
+    );
+    let result = rt.block_on(async {
+        let (guard, mut term) = terminal::enter(app.cfg.tui.mouse)?;
+        let r = runner::run(
+            &mut term,
+            &mut state,
+            &theme,
+            engine.clone(),
+            crossterm::event::EventStream::new(),
+            &mut terminal::Dec2026,
+            runner::Options::default(),
+        )
+        .await;
+        drop(guard);
+        r
+    });
+    tracing::info!("TUI closed");
+    result.map_err(|e: std::io::Error| CliError::BadInput(format!("terminal error: {e}")))?;
+    Ok(exit::OK)
+}

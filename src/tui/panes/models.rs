@@ -1,0 +1,167 @@
+//! Models pane: every catalog model with breaker state (symbol + word + colour), consecutive
+//! failures, calls, success rate, latency p50/p95 with a sparkline, cost, and quality per task
+//! type of the selected model. `x` resets the selected model's breaker.
+
+use super::{empty, header, list_title, row, widths, window};
+use crate::tui::app::State;
+use crate::tui::state::ModelRow;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::{bar, block, breaker, fit, sparkline, usd};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Sparkline, Table, Widget};
+
+pub struct ModelsPane<'a> {
+    pub state: &'a State,
+    pub theme: &'a Theme,
+}
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or("-".into(), |x| x.to_string())
+}
+
+fn selected_detail(m: &ModelRow, area: Rect, buf: &mut Buffer, t: &Theme) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let blk = block(format!(" Quality by task type · {} ", m.id), t, false);
+    let inner = blk.inner(left);
+    blk.render(left, buf);
+    let mut lines: Vec<Line> = Vec::new();
+    if m.quality.is_empty() {
+        lines.push(empty("no scored attempts yet", t.muted));
+    }
+    let bar_w = (inner.width as usize).saturating_sub(18 + 12).min(20);
+    for (ty, avg, n) in &m.quality {
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<18}", fit(ty, 17))),
+            Span::styled(bar(*avg, bar_w), t.chart_spent),
+            Span::raw(format!(" {avg:.2} ({n})")),
+        ]));
+    }
+    Paragraph::new(lines).render(inner, buf);
+    let title = format!(
+        " Latency of the last {} calls (p50 {} ms, p95 {} ms) ",
+        m.recent_ms.len(),
+        ms(m.p50_ms),
+        ms(m.p95_ms)
+    );
+    let blk = block(title, t, false);
+    let inner = blk.inner(right);
+    blk.render(right, buf);
+    if m.recent_ms.is_empty() {
+        Paragraph::new(empty("no successful calls yet", t.muted)).render(inner, buf);
+        return;
+    }
+    let tail = &m.recent_ms[m.recent_ms.len().saturating_sub(inner.width as usize)..];
+    Sparkline::default()
+        .data(tail)
+        .style(t.chart_spent)
+        .render(inner, buf);
+}
+
+impl Widget for ModelsPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (s, t) = (self.state, self.theme);
+        let detail_h = if area.height >= 30 { 9 } else { 7 };
+        let [list, bottom] =
+            Layout::vertical([Constraint::Min(5), Constraint::Length(detail_h)]).areas(area);
+        let view = s.models_view();
+        let blk = block(
+            list_title("Models", view.len(), s.models.len(), &s.models_nav, t),
+            t,
+            true,
+        );
+        let inner = blk.inner(list);
+        blk.render(list, buf);
+        if view.is_empty() {
+            let msg = if s.models.is_empty() {
+                "Loading…"
+            } else {
+                "No model matches the filter."
+            };
+            Paragraph::new(empty(msg, t.muted)).render(inner, buf);
+        } else {
+            let wide = inner.width >= 110;
+            let model_w = if wide { 24 } else { 18 };
+            let spark_w = if wide { 16 } else { 8 };
+            let mut cols = vec![Constraint::Length(model_w)];
+            let mut titles = vec!["", "Model"];
+            if wide {
+                cols.push(Constraint::Length(10));
+                titles.push("Provider");
+            }
+            cols.extend([
+                Constraint::Length(11),
+                Constraint::Length(5),
+                Constraint::Length(6),
+                Constraint::Length(7),
+                Constraint::Length(11),
+                Constraint::Length(spark_w),
+            ]);
+            titles.extend([
+                "Breaker",
+                "Fails",
+                "Calls",
+                "Success",
+                "p50/p95 ms",
+                "Latency",
+            ]);
+            if wide {
+                cols.extend([Constraint::Length(9), Constraint::Length(7)]);
+                titles.extend(["Cost", "Quality"]);
+            }
+            let (first, n) = window(
+                &s.models_nav,
+                view.len(),
+                inner.height.saturating_sub(1) as usize,
+            );
+            let rows = view[first..first + n].iter().enumerate().map(|(k, &i)| {
+                let m = &s.models[i];
+                let fails = Span::styled(
+                    m.failures.to_string(),
+                    if m.failures > 0 { t.warn } else { t.base },
+                );
+                let rate = m
+                    .success_rate()
+                    .map_or("-".into(), |r| format!("{:.1}%", r * 100.0));
+                let mut cells = vec![Cell::from(fit(&m.id, model_w as usize))];
+                if wide {
+                    cells.push(Cell::from(Span::styled(m.provider.clone(), t.muted)));
+                }
+                cells.extend([
+                    Cell::from(breaker(m.breaker, t)),
+                    Cell::from(fails),
+                    Cell::from(m.calls.to_string()),
+                    Cell::from(rate),
+                    Cell::from(format!("{}/{}", ms(m.p50_ms), ms(m.p95_ms))),
+                    Cell::from(Span::styled(
+                        sparkline(&m.recent_ms, spark_w as usize),
+                        t.chart_spent,
+                    )),
+                ]);
+                if wide {
+                    let q = if m.quality.is_empty() {
+                        "-".to_string()
+                    } else {
+                        let (sum, n) = m
+                            .quality
+                            .iter()
+                            .fold((0.0, 0u64), |(s, c), (_, a, n)| (s + a * *n as f64, c + n));
+                        format!("{:.2}", sum / n.max(1) as f64)
+                    };
+                    cells.extend([Cell::from(usd(m.cost)), Cell::from(q)]);
+                }
+                row(cells, first + k == s.models_nav.selected, t)
+            });
+            Table::new(rows, widths(&cols))
+                .header(header(&titles, t))
+                .column_spacing(1)
+                .render(inner, buf);
+        }
+        match s.selected_model() {
+            Some(m) => selected_detail(m, bottom, buf, t),
+            None => block(" Model ", t, false).render(bottom, buf),
+        }
+    }
+}

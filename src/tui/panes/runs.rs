@@ -1,0 +1,106 @@
+//! Runs pane: every stored run, newest first, with status (symbol + word), resumability, progress,
+//! spend vs budget. `n` new run, `r` resume, `Enter` open in Tasks, `d` delete.
+
+use super::{empty, header, list_title, row, widths, window};
+use crate::tui::app::State;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::{block, fit, one_line, run_status_span, usd};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Paragraph, Table, Widget};
+
+pub struct RunsPane<'a> {
+    pub state: &'a State,
+    pub theme: &'a Theme,
+}
+
+impl Widget for RunsPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (s, t) = (self.state, self.theme);
+        let view = s.runs_view();
+        let blk = block(
+            list_title("Runs", view.len(), s.runs.len(), &s.runs_nav, t),
+            t,
+            true,
+        );
+        let inner = blk.inner(area);
+        blk.render(area, buf);
+        if view.is_empty() {
+            let msg = if !s.loaded {
+                "Loading…"
+            } else if s.runs.is_empty() {
+                "No runs yet. Press n to start one."
+            } else {
+                "No run matches the filter (Esc clears it)."
+            };
+            Paragraph::new(empty(msg, t.muted)).render(inner, buf);
+            return;
+        }
+        let wide = inner.width >= 110;
+        let mut cols = vec![
+            Constraint::Length(8),
+            Constraint::Length(20),
+            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Length(16),
+        ];
+        let mut titles = vec!["", "Run", "Status", "Resume", "Tasks", "Spent/Budget"];
+        if wide {
+            cols.extend([Constraint::Length(10), Constraint::Length(11)]);
+            titles.extend(["Team", "Created"]);
+        }
+        cols.push(Constraint::Fill(1));
+        titles.push("Description");
+        let desc_w = inner.width.saturating_sub(
+            cols.iter()
+                .map(|c| match c {
+                    Constraint::Length(n) => *n + 1,
+                    _ => 0,
+                })
+                .sum::<u16>()
+                + 2,
+        ) as usize;
+        let (first, n) = window(
+            &s.runs_nav,
+            view.len(),
+            inner.height.saturating_sub(1) as usize,
+        );
+        let rows = view[first..first + n].iter().enumerate().map(|(k, &i)| {
+            let r = &s.runs[i];
+            let open = s.open_run.as_deref() == Some(r.id.as_str());
+            let resume = if s.active.contains(&r.id) {
+                Span::styled("▶ here", t.running)
+            } else if r.status.is_resumable() {
+                Span::styled("↻ yes", t.accent)
+            } else {
+                Span::styled("- no", t.muted)
+            };
+            let mut cells = vec![
+                Cell::from(Span::styled(
+                    r.id.clone(),
+                    if open { t.title } else { t.base },
+                )),
+                Cell::from(run_status_span(r.status, t)),
+                Cell::from(resume),
+                Cell::from(format!("{}/{}", r.tasks_done, r.tasks_total)),
+                Cell::from(format!("{}/{}", usd(r.spent), format_budget(r.budget))),
+            ];
+            if wide {
+                cells.push(Cell::from(fit(r.team.as_deref().unwrap_or("-"), 10)));
+                cells.push(Cell::from(Span::styled(r.created.clone(), t.muted)));
+            }
+            cells.push(Cell::from(fit(&one_line(&r.description), desc_w)));
+            row(cells, first + k == s.runs_nav.selected, t)
+        });
+        Table::new(rows, widths(&cols))
+            .header(header(&titles, t))
+            .column_spacing(1)
+            .render(inner, buf);
+    }
+}
+
+/// Budgets are round numbers: `$8.00`.
+pub fn format_budget(m: crate::domain::Micros) -> String {
+    format!("${:.2}", m.usd())
+}

@@ -1,0 +1,271 @@
+//! Tasks pane: the open run's live task table (status, type, model, iteration k/n, score vs
+//! threshold, cost, elapsed) under an overall gauge; `Enter` shows a task's attempts, critique
+//! and output.
+
+use super::{empty, header, list_title, row, widths, window};
+use crate::domain::status::TaskStatus;
+use crate::tui::app::State;
+use crate::tui::state::{RunDetail, TaskItem};
+use crate::tui::theme::Theme;
+use crate::tui::widgets::{
+    block, duration, fit, one_line, run_status_span, score_vs, task_status_span, usd,
+};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Cell, Gauge, Paragraph, Table, Widget, Wrap};
+
+pub struct TasksPane<'a> {
+    pub state: &'a State,
+    pub theme: &'a Theme,
+}
+
+/// Elapsed time of a task against `now` (the state's clock).
+pub fn elapsed(t: &TaskItem, now_ms: i64) -> String {
+    match t.started_ms {
+        Some(s) => duration(t.finished_ms.unwrap_or(now_ms) - s),
+        None => "-".into(),
+    }
+}
+
+fn summary(d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
+    let [info, gauge] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let mut spans = vec![
+        run_status_span(d.status, t),
+        Span::raw(format!(
+            "  {} of {}",
+            usd(d.spent),
+            super::runs::format_budget(d.budget)
+        )),
+    ];
+    if let Some(team) = &d.team {
+        spans.push(Span::styled(format!("  team {team}"), t.muted));
+    }
+    spans.push(Span::raw("  "));
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    spans.push(Span::raw(fit(
+        &one_line(&d.description),
+        (info.width as usize).saturating_sub(used),
+    )));
+    Line::from(spans).render(info, buf);
+    let total = d.tasks.len();
+    let done = d.tasks.iter().filter(|t| t.status.is_done()).count();
+    let failed = d
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Failed)
+        .count();
+    let running = d
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Running)
+        .count();
+    let ratio = if total == 0 {
+        0.0
+    } else {
+        done as f64 / total as f64
+    };
+    let mut label = format!("{done}/{total} tasks done · {:.0}%", ratio * 100.0);
+    if running > 0 {
+        label.push_str(&format!(" · {running} running"));
+    }
+    if failed > 0 {
+        label.push_str(&format!(" · {failed} failed"));
+    }
+    Gauge::default()
+        .ratio(ratio)
+        .label(label)
+        .gauge_style(t.gauge)
+        .use_unicode(true)
+        .render(gauge, buf);
+}
+
+fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
+    let view = s.tasks_view();
+    let blk = block(
+        list_title("Tasks", view.len(), d.tasks.len(), &s.tasks_nav, t),
+        t,
+        true,
+    );
+    let inner = blk.inner(area);
+    blk.render(area, buf);
+    if view.is_empty() {
+        let msg = if d.tasks.is_empty() {
+            "No tasks yet: the run is being planned."
+        } else {
+            "No task matches the filter (Esc clears it)."
+        };
+        Paragraph::new(empty(msg, t.muted)).render(inner, buf);
+        return;
+    }
+    let wide = inner.width >= 100;
+    let (id_w, model_w) = if wide { (10, 22) } else { (8, 16) };
+    let mut cols = vec![Constraint::Length(12), Constraint::Length(id_w)];
+    let mut titles = vec!["", "Status", "Task"];
+    if wide {
+        cols.push(Constraint::Length(17));
+        titles.push("Type");
+    }
+    cols.extend([
+        Constraint::Length(model_w),
+        Constraint::Length(5),
+        Constraint::Length(11),
+        Constraint::Length(9),
+        Constraint::Length(7),
+    ]);
+    titles.extend(["Model", "Iter", "Score/Thr", "Cost", "Elapsed"]);
+    if wide {
+        cols.push(Constraint::Fill(1));
+        titles.push("Reason");
+    }
+    let (first, n) = window(
+        &s.tasks_nav,
+        view.len(),
+        inner.height.saturating_sub(1) as usize,
+    );
+    let rows = view[first..first + n].iter().enumerate().map(|(k, &i)| {
+        let x = &d.tasks[i];
+        let mut cells = vec![
+            Cell::from(task_status_span(x.status, t)),
+            Cell::from(fit(&x.id, id_w as usize)),
+        ];
+        if wide {
+            cells.push(Cell::from(Span::styled(x.task_type.clone(), t.muted)));
+        }
+        cells.extend([
+            Cell::from(fit(x.model.as_deref().unwrap_or("-"), model_w as usize)),
+            Cell::from(format!("{}/{}", x.iteration, x.max_iterations)),
+            Cell::from(score_vs(x.score, x.threshold, t)),
+            Cell::from(usd(x.cost)),
+            Cell::from(elapsed(x, s.now_ms)),
+        ]);
+        if wide {
+            let reason = x.status_reason.as_deref().map(one_line).unwrap_or_default();
+            cells.push(Cell::from(Span::styled(reason, t.muted)));
+        }
+        row(cells, first + k == s.tasks_nav.selected, t)
+    });
+    Table::new(rows, widths(&cols))
+        .header(header(&titles, t))
+        .column_spacing(1)
+        .render(inner, buf);
+}
+
+/// The detail of one task: header, prompt, every attempt with critique, and the output.
+pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>> {
+    let mut l: Vec<Line> = vec![Line::from(vec![
+        task_status_span(task.status, t),
+        Span::raw(format!("  {}  {}  ", task.id, task.task_type)),
+        Span::raw(format!("model {}  ", task.model.as_deref().unwrap_or("-"))),
+        Span::raw(format!(
+            "iteration {}/{}  score ",
+            task.iteration, task.max_iterations
+        )),
+        score_vs(task.score, task.threshold, t),
+        Span::raw(format!(
+            "  cost {}  elapsed {}",
+            usd(task.cost),
+            elapsed(task, s.now_ms)
+        )),
+    ])];
+    if let Some(r) = &task.status_reason {
+        l.push(Line::from(Span::styled(
+            format!("reason: {}", one_line(r)),
+            t.warn,
+        )));
+    }
+    let Some(a) = s.attempts.as_ref().filter(|a| a.task_id == task.id) else {
+        l.push(Line::from(Span::styled("Loading attempts…", t.muted)));
+        return l;
+    };
+    l.push(Line::default());
+    l.push(Line::from(Span::styled("Prompt", t.header)));
+    l.extend(a.prompt.lines().map(|x| Line::from(x.to_string())));
+    l.push(Line::default());
+    l.push(Line::from(Span::styled(
+        format!("Attempts ({})", a.attempts.len()),
+        t.header,
+    )));
+    if a.attempts.is_empty() {
+        l.push(Line::from(Span::styled("none yet", t.muted)));
+    }
+    for at in &a.attempts {
+        let mut head = vec![
+            Span::styled(format!("#{} ", at.n), t.accent),
+            Span::raw(format!("{}  score ", at.model.as_deref().unwrap_or("-"))),
+            score_vs(at.score, task.threshold, t),
+            Span::raw(format!("  {}", usd(at.cost))),
+        ];
+        if let Some(r) = &at.reviewer {
+            head.push(Span::styled(format!("  reviewed by {r}"), t.muted));
+        }
+        l.push(Line::from(head));
+        if !at.validators.is_empty() {
+            l.push(Line::from(Span::styled(
+                format!("   validators: {}", at.validators),
+                t.muted,
+            )));
+        }
+        if let Some(f) = &at.failure_reason {
+            l.push(Line::from(Span::styled(
+                format!("   ✕ {}", one_line(f)),
+                t.error,
+            )));
+        }
+        if let Some(c) = &at.critique {
+            l.push(Line::from(Span::styled("   critique:", t.muted)));
+            l.extend(c.lines().map(|x| Line::from(format!("     {x}"))));
+        }
+    }
+    l.push(Line::default());
+    l.push(Line::from(Span::styled("Output", t.header)));
+    match &a.output {
+        Some(o) => l.extend(o.lines().map(|x| Line::from(x.to_string()))),
+        None => l.push(Line::from(Span::styled("no output yet", t.muted))),
+    }
+    l
+}
+
+impl Widget for TasksPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (s, t) = (self.state, self.theme);
+        let Some(d) = s.detail.as_ref() else {
+            let blk = block(" Tasks ", t, true);
+            let inner = blk.inner(area);
+            blk.render(area, buf);
+            let msg = match &s.open_run {
+                Some(id) => format!("Loading run {id}…"),
+                None => {
+                    "No run open: pick one in Runs (1) and press Enter, or press n for a new run."
+                        .into()
+                }
+            };
+            Paragraph::new(empty(&msg, t.muted))
+                .wrap(Wrap { trim: true })
+                .render(inner, buf);
+            return;
+        };
+        let [top, body] = Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(area);
+        let blk = block(format!(" Run {} ", d.id), t, false);
+        let inner = blk.inner(top);
+        blk.render(top, buf);
+        summary(d, inner, buf, t);
+        let task = s
+            .task_view
+            .as_ref()
+            .and_then(|v| d.tasks.iter().find(|x| x.id == v.task_id).map(|x| (v, x)));
+        match task {
+            Some((v, task)) => {
+                let blk = block(format!(" Task {} — Esc to close ", task.id), t, true);
+                let lines = detail_lines(s, task, t);
+                Paragraph::new(Text::from(lines))
+                    .wrap(Wrap { trim: false })
+                    .scroll((v.scroll, 0))
+                    .block(blk)
+                    .render(body, buf);
+            }
+            None => table(s, d, body, buf, t),
+        }
+    }
+}

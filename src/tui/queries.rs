@@ -1,0 +1,289 @@
+//! Read-only SQL behind the TUI's snapshots. Plain rows; `data.rs` turns them into view data.
+
+use crate::domain::Micros;
+use crate::store::StoreError;
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub struct RunRow {
+    pub id: String,
+    pub status: String,
+    pub description: String,
+    pub team: Option<String>,
+    pub spent: Micros,
+    pub budget: Micros,
+    pub tasks_done: u64,
+    pub tasks_total: u64,
+    pub created_at: String,
+}
+
+/// Every run, newest first.
+pub fn runs(c: &Connection) -> Result<Vec<RunRow>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT r.id, r.status, r.description, r.team, r.spent_micros, r.budget_micros, r.created_at,
+            (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id AND t.status IN ('completed','degraded')),
+            (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id)
+         FROM runs r ORDER BY r.created_at DESC, r.rowid DESC",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(RunRow {
+                id: r.get(0)?,
+                status: r.get(1)?,
+                description: r.get(2)?,
+                team: r.get(3)?,
+                spent: Micros(r.get(4)?),
+                budget: Micros(r.get(5)?),
+                created_at: r.get(6)?,
+                tasks_done: r.get::<_, i64>(7)?.max(0) as u64,
+                tasks_total: r.get::<_, i64>(8)?.max(0) as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub struct TaskRow {
+    pub id: String,
+    pub task_type: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub model: Option<String>,
+    pub iterations: u32,
+    pub max_iterations: u32,
+    pub score: Option<f64>,
+    pub threshold: f64,
+    pub cost: Micros,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// The tasks of a run in plan order, with their settled cost.
+pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskRow>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT t.id, t.type, t.status, t.status_reason, t.model, t.iterations, t.max_iterations,
+            t.score, t.threshold, COALESCE(k.cost, 0), t.started_at, t.finished_at
+         FROM tasks t
+         LEFT JOIN (SELECT task_id, SUM(cost_micros) AS cost FROM calls
+                    WHERE run_id = ?1 AND task_id IS NOT NULL GROUP BY task_id) k
+           ON k.task_id = t.id
+         WHERE t.run_id = ?1 ORDER BY t.seq",
+    )?;
+    let rows = st
+        .query_map([run_id], |r| {
+            Ok(TaskRow {
+                id: r.get(0)?,
+                task_type: r.get(1)?,
+                status: r.get(2)?,
+                status_reason: r.get(3)?,
+                model: r.get(4)?,
+                iterations: r.get(5)?,
+                max_iterations: r.get(6)?,
+                score: r.get(7)?,
+                threshold: r.get(8)?,
+                cost: Micros(r.get(9)?),
+                started_at: r.get(10)?,
+                finished_at: r.get(11)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// (prompt, final output) of one task.
+pub fn task_text(
+    c: &Connection,
+    run_id: &str,
+    task_id: &str,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    Ok(c.query_row(
+        "SELECT prompt, output FROM tasks WHERE run_id = ?1 AND id = ?2",
+        params![run_id, task_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?)
+}
+
+pub struct AttemptRow {
+    pub n: u32,
+    pub model: Option<String>,
+    pub reviewer: Option<String>,
+    pub score: Option<f64>,
+    pub validators_json: String,
+    pub failure_reason: Option<String>,
+    pub critique: Option<String>,
+    pub output: Option<String>,
+    pub cost: Micros,
+}
+
+pub fn attempts(
+    c: &Connection,
+    run_id: &str,
+    task_id: &str,
+) -> Result<Vec<AttemptRow>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT a.n, a.model, a.reviewer, a.score, a.validators, a.failure_reason, a.critique,
+            a.output,
+            (SELECT COALESCE(SUM(cost_micros), 0) FROM calls k
+               WHERE k.run_id = a.run_id AND k.task_id = a.task_id AND k.attempt = a.n)
+         FROM attempts a WHERE a.run_id = ?1 AND a.task_id = ?2 ORDER BY a.n",
+    )?;
+    let rows = st
+        .query_map(params![run_id, task_id], |r| {
+            Ok(AttemptRow {
+                n: r.get(0)?,
+                model: r.get(1)?,
+                reviewer: r.get(2)?,
+                score: r.get(3)?,
+                validators_json: r.get(4)?,
+                failure_reason: r.get(5)?,
+                critique: r.get(6)?,
+                output: r.get(7)?,
+                cost: Micros(r.get(8)?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Per model: (calls, successful calls, cost).
+pub fn call_totals(c: &Connection) -> Result<Vec<(String, u64, u64, Micros)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT model, COUNT(*), COALESCE(SUM(outcome = 'ok'), 0), COALESCE(SUM(cost_micros), 0)
+         FROM calls GROUP BY model",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)?.max(0) as u64,
+                r.get::<_, i64>(2)?.max(0) as u64,
+                Micros(r.get(3)?),
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The latest `per_model` calls of every model, newest first: (model, outcome, latency ms).
+pub fn recent_calls(
+    c: &Connection,
+    per_model: usize,
+) -> Result<Vec<(String, String, u64)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT model, outcome, latency_ms FROM (
+            SELECT model, outcome, latency_ms, id,
+                ROW_NUMBER() OVER (PARTITION BY model ORDER BY id DESC) AS rn
+            FROM calls)
+         WHERE rn <= ?1 ORDER BY model, id DESC",
+    )?;
+    let rows = st
+        .query_map([per_model as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The state each model's breaker moved to last, as recorded by any process.
+pub fn last_breaker_states(c: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT model, to_state FROM breaker_events
+         WHERE id IN (SELECT MAX(id) FROM breaker_events GROUP BY model)",
+    )?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Average attempt score per (model, task type): (model, type, average, attempts).
+pub fn quality(c: &Connection) -> Result<Vec<(String, String, f64, u64)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT a.model, t.type, AVG(a.score), COUNT(*) FROM attempts a
+         JOIN tasks t ON t.run_id = a.run_id AND t.id = a.task_id
+         WHERE a.score IS NOT NULL AND a.model IS NOT NULL
+         GROUP BY a.model, t.type ORDER BY a.model, t.type",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, i64>(3)?.max(0) as u64,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The most expensive runs: (id, description, spent).
+pub fn spend_by_run(
+    c: &Connection,
+    limit: usize,
+) -> Result<Vec<(String, String, Micros)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT id, description, spent_micros FROM runs WHERE spent_micros > 0
+         ORDER BY spent_micros DESC, created_at DESC LIMIT ?1",
+    )?;
+    let rows = st
+        .query_map([limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, Micros(r.get(2)?)))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Spend per phase (call role), most expensive first.
+pub fn spend_by_phase(c: &Connection) -> Result<Vec<(String, Micros)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT role, SUM(cost_micros) AS s FROM calls GROUP BY role HAVING s > 0 ORDER BY s DESC",
+    )?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// (at, kind, run, text) of a stored event.
+pub type HistoryRow = (String, &'static str, Option<String>, String);
+
+/// Stored history for the Events pane, newest first.
+pub fn history(c: &Connection, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+    let mut out = Vec::new();
+    let mut st = c.prepare_cached(
+        "SELECT at, run_id, model, from_state, to_state, reason FROM breaker_events
+         ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = st.query_map([limit as i64], |r| {
+        let (model, from, to, reason): (String, String, String, String) =
+            (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+        Ok((
+            r.get::<_, String>(0)?,
+            "breaker",
+            r.get(1)?,
+            format!("{model}: {from} → {to} ({reason})"),
+        ))
+    })?;
+    for r in rows {
+        out.push(r?);
+    }
+    let mut st = c.prepare_cached(
+        "SELECT at, run_id, level, message FROM run_events ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = st.query_map([limit as i64], |r| {
+        let level: String = r.get(2)?;
+        let kind = match level.as_str() {
+            "error" => "error",
+            "warn" | "warning" => "warning",
+            _ => "info",
+        };
+        Ok((r.get::<_, String>(0)?, kind, r.get(1)?, r.get(3)?))
+    })?;
+    for r in rows {
+        out.push(r?);
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.truncate(limit);
+    Ok(out)
+}

@@ -1,0 +1,102 @@
+//! Terminal lifecycle: an RAII guard that undoes every mode it enabled (in reverse order) on drop,
+//! a panic hook chained in front of color-eyre's that restores the terminal before the report is
+//! printed, and synchronized output (DEC 2026) around each frame.
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode,
+};
+use crossterm::{cursor, execute};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{self, Stdout, Write};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Whether the terminal is currently in TUI mode (so restoring twice is harmless).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static MOUSE: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+/// Undo everything `enter` did, in reverse order. Safe to call more than once.
+pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = io::stdout();
+    // End any half-drawn synchronized frame first so the terminal shows what follows.
+    let _ = execute!(out, EndSynchronizedUpdate);
+    if MOUSE.load(Ordering::SeqCst) {
+        let _ = execute!(out, DisableMouseCapture);
+    }
+    let _ = execute!(out, LeaveAlternateScreen, cursor::Show);
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Restore the terminal before any panic report is printed (chained: the previous hook, e.g.
+/// color-eyre's, still runs).
+pub fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            prev(info);
+        }));
+    });
+}
+
+/// Restores the terminal when dropped: normal exit, `?` error paths and unwinding alike.
+pub struct TerminalGuard {
+    _private: (),
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Raw mode, alternate screen, hidden cursor, and mouse capture when asked for.
+pub fn enter(mouse: bool) -> io::Result<(TerminalGuard, Term)> {
+    install_panic_hook();
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    MOUSE.store(mouse, Ordering::SeqCst);
+    // From here on a failure drops the guard, which restores what was done.
+    let guard = TerminalGuard { _private: () };
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, cursor::Hide)?;
+    if mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    term.clear()?;
+    Ok((guard, term))
+}
+
+/// Frame brackets for synchronized output; no-ops for test backends.
+pub trait FrameSync {
+    fn begin(&mut self) {}
+    fn end(&mut self) {}
+}
+
+/// Synchronized output on the real terminal.
+pub struct Dec2026;
+
+impl FrameSync for Dec2026 {
+    fn begin(&mut self) {
+        let _ = execute!(io::stdout(), BeginSynchronizedUpdate);
+    }
+    fn end(&mut self) {
+        let _ = execute!(io::stdout(), EndSynchronizedUpdate);
+    }
+}
+
+/// No synchronized output (TestBackend).
+pub struct NoSync;
+
+impl FrameSync for NoSync {}

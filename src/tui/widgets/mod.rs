@@ -1,0 +1,179 @@
+//! Render-only widgets and the small formatting helpers every pane shares: symbols that pair
+//! each state with a word (never colour alone), money, durations, blocks, popups.
+
+pub mod confirm;
+pub mod form;
+pub mod help;
+pub mod status_bar;
+
+use super::theme::Theme;
+use crate::domain::Micros;
+use crate::domain::status::{RunStatus, TaskStatus};
+use crate::routing::breaker::BreakerState;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders};
+
+/// Symbol and style of a run status.
+pub fn run_status(st: RunStatus, t: &Theme) -> (&'static str, Style) {
+    match st {
+        RunStatus::Running => ("▶", t.running),
+        RunStatus::Interrupted => ("‖", t.warn),
+        RunStatus::Success => ("✓", t.ok),
+        RunStatus::PartialSuccess => ("◑", t.warn),
+        RunStatus::CompletedDegraded => ("≈", t.warn),
+        RunStatus::BudgetExhausted => ("$", t.error),
+        RunStatus::Timeout => ("◷", t.error),
+        RunStatus::SystemFailure => ("✕", t.error),
+    }
+}
+
+/// `✓ success` as a styled span.
+pub fn run_status_span(st: RunStatus, t: &Theme) -> Span<'static> {
+    let (sym, style) = run_status(st, t);
+    Span::styled(format!("{sym} {st}"), style)
+}
+
+pub fn task_status(st: TaskStatus, t: &Theme) -> (&'static str, Style) {
+    match st {
+        TaskStatus::Pending => ("·", t.muted),
+        TaskStatus::Running => ("▶", t.running),
+        TaskStatus::Completed => ("✓", t.ok),
+        TaskStatus::Degraded => ("≈", t.warn),
+        TaskStatus::Failed => ("✕", t.error),
+        TaskStatus::Skipped => ("↷", t.muted),
+    }
+}
+
+pub fn task_status_span(st: TaskStatus, t: &Theme) -> Span<'static> {
+    let (sym, style) = task_status(st, t);
+    Span::styled(format!("{sym} {st}"), style)
+}
+
+/// Breaker state as symbol + word + colour: `● closed`, `◐ half_open`, `○ open`, `✕ disabled`.
+pub fn breaker(st: BreakerState, t: &Theme) -> Span<'static> {
+    let (sym, style) = match st {
+        BreakerState::Closed => ("●", t.ok),
+        BreakerState::HalfOpen => ("◐", t.warn),
+        BreakerState::Open => ("○", t.error),
+        BreakerState::Disabled => ("✕", t.muted),
+    };
+    Span::styled(format!("{sym} {}", st.as_str()), style)
+}
+
+/// `$0.0123` below $10, `$12.34` above.
+pub fn usd(m: Micros) -> String {
+    let v = m.usd();
+    if v.abs() < 10.0 {
+        format!("${v:.4}")
+    } else {
+        format!("${v:.2}")
+    }
+}
+
+/// `7s`, `2m05s`, `1h02m`.
+pub fn duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// Cut `s` to `w` display columns (chars; the symbols used are single-width), with `…`.
+pub fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(w - 1).collect();
+    out.push('…');
+    out
+}
+
+/// One line of text: newlines and tabs flattened.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A bordered block with a title.
+pub fn block<'a>(title: impl Into<Line<'a>>, t: &Theme, focus: bool) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(if focus { t.border_focus } else { t.border })
+        .title(title.into().style(t.title))
+}
+
+/// A rectangle of at most `w` x `h` centred in `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A text sparkline of the last `w` values (for table cells).
+pub fn sparkline(values: &[u64], w: usize) -> String {
+    let tail = &values[values.len().saturating_sub(w)..];
+    let max = tail.iter().copied().max().unwrap_or(0).max(1);
+    tail.iter()
+        .map(|v| BARS[((*v as f64 / max as f64) * 7.0).round().clamp(0.0, 7.0) as usize])
+        .collect()
+}
+
+/// A horizontal bar of `frac` (0..1) over `w` cells.
+pub fn bar(frac: f64, w: usize) -> String {
+    let cells = (frac.clamp(0.0, 1.0) * w as f64).round() as usize;
+    format!("{}{}", "█".repeat(cells), "░".repeat(w - cells.min(w)))
+}
+
+/// `0.87/0.85 ✓` (meets) or `0.72/0.85 ✕` (below); `-/0.85` before any score.
+pub fn score_vs(score: Option<f64>, threshold: f64, t: &Theme) -> Span<'static> {
+    match score {
+        Some(x) if x >= threshold => Span::styled(format!("{x:.2}/{threshold:.2} ✓"), t.ok),
+        Some(x) => Span::styled(format!("{x:.2}/{threshold:.2} ✕"), t.warn),
+        None => Span::styled(format!("   -/{threshold:.2}"), t.muted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(usd(Micros(12_300)), "$0.0123");
+        assert_eq!(usd(Micros(12_340_000)), "$12.34");
+        assert_eq!(duration(7_400), "7s");
+        assert_eq!(duration(125_000), "2m05s");
+        assert_eq!(duration(3_720_000), "1h02m");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(sparkline(&[1, 2, 4, 8], 3), "▃▅█");
+        assert_eq!(sparkline(&[], 3), "");
+        assert_eq!(bar(0.5, 4), "██░░");
+        assert_eq!(one_line("a\n b\tc"), "a b c");
+    }
+
+    #[test]
+    fn centred_rect_fits_inside() {
+        let r = centered(Rect::new(0, 0, 30, 8), 60, 10);
+        assert_eq!(r, Rect::new(0, 0, 30, 8));
+        let r = centered(Rect::new(0, 0, 100, 40), 60, 10);
+        assert_eq!(r, Rect::new(20, 15, 60, 10));
+    }
+}

@@ -1,0 +1,250 @@
+//! End-to-end tests of the real binary's TUI in tmux (120x40): keys in with `send-keys`, the
+//! screen out with `capture-pane -p`, polled until the expected text appears (bounded, never a
+//! fixed sleep). Skipped with a note when tmux is not installed.
+
+mod common;
+
+use common::{BIN, Env, flat_plan};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn have_tmux() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("note: tmux is not installed; skipping the TUI end-to-end test");
+    }
+    ok
+}
+
+/// One tmux server (own socket, no user config) with one 120x40 session running `cmd`.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, cmd: &str) -> Tmux {
+        let t = Tmux {
+            socket: format!("orch-tui-{name}-{}", std::process::id()),
+        };
+        let st = t
+            .tmux()
+            .args(["new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd])
+            .status()
+            .expect("tmux new-session");
+        assert!(st.success(), "tmux new-session failed");
+        t
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let st = self
+            .tmux()
+            .args(["send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .expect("send-keys");
+        assert!(st.success());
+    }
+
+    fn text(&self, text: &str) {
+        let st = self
+            .tmux()
+            .args(["send-keys", "-t", "t", "-l", text])
+            .status()
+            .expect("send-keys -l");
+        assert!(st.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-t", "t"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn query(&self, format: &str) -> String {
+        let out = self
+            .tmux()
+            .args(["display-message", "-p", "-t", "t", format])
+            .output()
+            .expect("display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Poll the screen until `ok` holds (bounded).
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > WAIT {
+                panic!("waited {WAIT:?} for {what}; the screen shows:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait(&format!("`{text}`"), |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").status();
+    }
+}
+
+/// The binary under a clean environment; afterwards the exit status and the terminal modes are
+/// printed so the test can check that the terminal was restored.
+fn tui_command(data: &Path, config: &Path) -> String {
+    let unset: String = [
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "MOONSHOT_API_KEY",
+        "KIMI_API_KEY",
+        "DEEPSEEK_API_KEY",
+        "ORCHESTRATOR_CONFIG",
+        "ORCHESTRATOR_DATA_DIR",
+        "NO_COLOR",
+    ]
+    .iter()
+    .map(|k| format!("-u {k} "))
+    .collect();
+    format!(
+        "env {unset} '{BIN}' --data-dir '{}' --config '{}'; echo \"EXIT=$?\"; \
+         stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; \
+         echo MODES; sleep 600",
+        data.display(),
+        config.display()
+    )
+}
+
+/// After `q`: exit status 0, canonical mode and echo back on, alternate screen left.
+fn assert_quit_cleanly(t: &Tmux) {
+    let s = t.wait_for("MODES");
+    assert!(s.contains("EXIT=0"), "exit status:\n{s}");
+    assert!(
+        s.contains("icanon echo MODES"),
+        "terminal not restored:\n{s}"
+    );
+    assert!(
+        !s.contains("Runs   2 Tasks"),
+        "the TUI is still on screen:\n{s}"
+    );
+    assert_eq!(t.query("#{alternate_on}"), "0");
+}
+
+fn finished(s: &str) -> bool {
+    s.contains("✓ success") || s.contains("≈ completed_degraded")
+}
+
+#[test]
+fn new_run_from_the_tui_completes_then_q_quits() {
+    if !have_tmux() {
+        return;
+    }
+    let env = Env::new("[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 20\n");
+    let t = Tmux::start("new", &tui_command(&env.data(), &env.config));
+    t.wait_for("No runs yet");
+    t.keys(&["n"]);
+    t.wait_for("New run");
+    t.text("Build a todo app in Python");
+    t.keys(&["Enter"]);
+    let s = t.wait("the run to finish in Tasks", |s| {
+        s.contains("╭ Run r-") && s.contains("Tasks (") && finished(s)
+    });
+    assert!(s.contains("tasks done · 100%"), "{s}");
+    t.keys(&["3"]);
+    t.wait("the Models pane", |s| {
+        s.contains("Models (") && s.contains("● closed")
+    });
+    t.keys(&["4"]);
+    t.wait("the Budget pane", |s| {
+        s.contains("Budgets") && s.contains("Burn-down")
+    });
+    t.keys(&["q"]);
+    assert_quit_cleanly(&t);
+    let (v, _) = env.json(&["runs", "--json"]);
+    let status = v[0]["status"].as_str().unwrap_or_default().to_string();
+    assert!(
+        status == "success" || status == "completed_degraded",
+        "{status}"
+    );
+}
+
+#[test]
+fn interrupted_run_is_resumed_with_r_and_completes() {
+    if !have_tmux() {
+        return;
+    }
+    let env = Env::new("[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 20\n");
+    let slow = env.write(
+        "slow.toml",
+        "[simulated]\nlatency_ms_min = 400\nlatency_ms_max = 800\n",
+    );
+    let plan = env.write("plan.json", &flat_plan(6));
+    // A headless run of the plan, killed with SIGKILL once some of it is done.
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(env.data())
+        .arg("--config")
+        .arg(&slow)
+        .args(["run", "--headless", "--concurrency", "1", "--plan"])
+        .arg(&plan)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("headless run");
+    let start = Instant::now();
+    let run_id = loop {
+        let (v, _) = env.json(&["runs", "--json"]);
+        if v[0]["tasks_done"].as_u64().unwrap_or(0) >= 1 {
+            break v[0]["id"].as_str().unwrap_or_default().to_string();
+        }
+        assert!(start.elapsed() < WAIT, "the headless run made no progress");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let (v, _) = env.json(&["runs", "--json"]);
+    assert_eq!(v[0]["status"], "interrupted", "{v}");
+
+    let t = Tmux::start("resume", &tui_command(&env.data(), &env.config));
+    t.wait("the interrupted run in Runs", |s| {
+        s.contains(&run_id) && s.contains("‖ interrupted")
+    });
+    // The newest run is selected; make the selection explicit anyway.
+    t.keys(&["g"]);
+    t.keys(&["r"]);
+    let s = t.wait("the resumed run to finish in Tasks", |s| {
+        s.contains(&format!("╭ Run {run_id}")) && finished(s)
+    });
+    assert!(s.contains("6/6 tasks done"), "{s}");
+    t.keys(&["q"]);
+    assert_quit_cleanly(&t);
+    let (v, _) = env.json(&["show", &run_id, "--json"]);
+    let status = v["status"].as_str().unwrap_or_default().to_string();
+    assert!(
+        status == "success" || status == "completed_degraded",
+        "{status}"
+    );
+}
