@@ -423,7 +423,9 @@ async fn audit(
     chosen: Option<&str>,
     audited: &mut Vec<String>,
 ) {
-    let mut rows: Vec<(String, Vec<String>, Option<String>, Vec<String>, bool)> = Vec::new();
+    // (model, policies, mode, violations, allowed)
+    type Row = (String, Vec<String>, Option<String>, Vec<String>, bool);
+    let mut rows: Vec<Row> = Vec::new();
     for (m, d) in &routed.blocked {
         if audited.contains(&m.id) {
             continue;
