@@ -5,6 +5,12 @@ use orchestrator_tui::cli::Cli;
 use orchestrator_tui::commands::dispatch;
 
 fn main() {
+    // Piping into `head` must end quietly, as for any Unix tool, not panic on a closed stdout.
+    // SAFETY: resetting a signal disposition at start-up, before any thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // color-eyre's panic hook restores nothing by itself; the TUI adds its own guard on top.
     let _ = color_eyre::install();
     let cli = Cli::parse();

@@ -2,6 +2,8 @@
 
 pub mod budget;
 pub mod inspect;
+pub mod models;
+pub mod policy;
 pub mod run;
 
 use crate::cli::{Cli, Command, ConfigAction, exit};
@@ -145,10 +147,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Runs { json }) => inspect::runs(&cli, *json),
         Some(Command::Show { run, json }) => inspect::show(&cli, run, *json),
         Some(Command::Budget { json, action }) => budget::budget(&cli, *json, action.as_ref()),
-        Some(Command::Analyze { .. })
-        | Some(Command::Models { .. })
-        | Some(Command::Policy { .. })
-        | Some(Command::Audit { .. }) => Err(CliError::BadInput(
+        Some(Command::Models { json, action }) => models::models(&cli, *json, action.as_ref()),
+        Some(Command::Policy {
+            action: crate::cli::PolicyAction::Check { file },
+        }) => policy::check(&cli, file.as_deref()),
+        Some(Command::Audit { run, json }) => policy::audit(&cli, run.as_deref(), *json),
+        Some(Command::Analyze { .. }) => Err(CliError::BadInput(
             "this command is not available in this build yet".into(),
         )),
     }

@@ -1,0 +1,170 @@
+//! `models`: catalog, breaker health, learned profiles and recommendations; `models reset`.
+
+use super::{CliError, open_app};
+use crate::cli::{Cli, ModelsAction, exit};
+use crate::domain::money::usd_json;
+use crate::engine::context::model_config_hash;
+use crate::providers::ProviderRegistry;
+use crate::routing::learning::{Profile, recommendations};
+use crate::routing::{Breaker, BreakerState};
+use crate::store::{self, BreakerEventRow};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+fn symbol(s: BreakerState) -> &'static str {
+    match s {
+        BreakerState::Closed => "●",
+        BreakerState::HalfOpen => "◐",
+        BreakerState::Open => "○",
+        BreakerState::Disabled => "✕",
+    }
+}
+
+pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Result<i32, CliError> {
+    let app = open_app(cli)?;
+    let registry = ProviderRegistry::from_config(&app.cfg, &app.catalog).ok();
+    let simulated = registry.as_ref().is_some_and(|r| r.is_simulated());
+    if let Some(ModelsAction::Reset { model, all }) = action {
+        let targets: Vec<String> = match (model, all) {
+            (Some(m), _) => {
+                if app.catalog.get(m).is_none() {
+                    return Err(CliError::BadInput(format!(
+                        "unknown model `{m}` (see `orchestrator-tui models`)"
+                    )));
+                }
+                vec![m.clone()]
+            }
+            (None, true) => app.catalog.models.iter().map(|m| m.id.clone()).collect(),
+            (None, false) => {
+                return Err(CliError::BadInput("name a model to reset, or pass --all".into()));
+            }
+        };
+        let hashes: HashMap<String, String> = app
+            .catalog
+            .models
+            .iter()
+            .map(|m| (m.id.clone(), model_config_hash(&app.cfg, m, simulated)))
+            .collect();
+        let n = app.store.call_blocking(move |c| {
+            store::immediate(c, |tx| {
+                let current: HashMap<String, Breaker> = store::models::load_breakers(tx)?
+                    .into_iter()
+                    .map(|(m, b, _)| (m, b))
+                    .collect();
+                let mut n = 0;
+                for m in &targets {
+                    let was = current.get(m).map_or(BreakerState::Closed, |b| b.state);
+                    store::models::save_breaker(tx, m, &Breaker::default(), hashes.get(m).map_or("", |s| s))?;
+                    if was != BreakerState::Closed {
+                        n += 1;
+                        store::runs::insert_breaker_event(
+                            tx,
+                            None,
+                            &BreakerEventRow {
+                                at: store::now_rfc3339(),
+                                model: m.clone(),
+                                from: was.as_str().into(),
+                                to: "closed".into(),
+                                reason: "reset by user".into(),
+                            },
+                        )?;
+                    }
+                }
+                Ok(n)
+            })
+        })?;
+        eprintln!("reset {n} breaker(s)");
+        if !json_out {
+            return Ok(exit::OK);
+        }
+    }
+    let (breakers, profiles) = app.store.call_blocking(|c| {
+        Ok((store::models::load_breakers(c)?, store::models::load_profiles(c)?))
+    })?;
+    let breakers: HashMap<String, Breaker> = breakers.into_iter().map(|(m, b, _)| (m, b)).collect();
+    let mut by_model: HashMap<String, Vec<(String, Profile)>> = HashMap::new();
+    for (m, t, p) in &profiles {
+        by_model.entry(m.clone()).or_default().push((t.to_string(), p.clone()));
+    }
+    let ids: Vec<String> = app.catalog.models.iter().map(|m| m.id.clone()).collect();
+    let stats = app.store.call_blocking(move |c| {
+        ids.iter()
+            .map(|id| store::models::call_stats(c, id).map(|s| (id.clone(), s)))
+            .collect::<Result<HashMap<_, _>, _>>()
+    })?;
+    let mut rows = Vec::new();
+    for m in &app.catalog.models {
+        let b = breakers.get(&m.id).cloned().unwrap_or_default();
+        let s = stats.get(&m.id);
+        let served = registry.as_ref().is_some_and(|r| r.serves(m));
+        let profiles: Vec<Value> = by_model
+            .get(&m.id)
+            .map(|v| {
+                v.iter()
+                    .filter(|(_, p)| p.samples > 0)
+                    .map(|(t, p)| {
+                        json!({"task_type": t, "samples": p.samples,
+                               "quality": (p.quality * 1000.0).round() / 1000.0,
+                               "mean_cost_usd": usd_json(p.mean_cost())})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        rows.push(json!({
+            "id": m.id,
+            "provider": m.provider,
+            "simulated": simulated && served,
+            "available": served,
+            "breaker": b.state.as_str(),
+            "consecutive_failures": b.consecutive_failures,
+            "calls": s.map_or(0, |s| s.calls),
+            "success_rate": s.map_or(1.0, |s| if s.calls == 0 { 1.0 } else { s.ok as f64 / s.calls as f64 }),
+            "latency_p50_ms": s.and_then(|s| s.p50_ms),
+            "latency_p95_ms": s.and_then(|s| s.p95_ms),
+            "price_input_per_mtok": m.input,
+            "price_output_per_mtok": m.output,
+            "profiles": profiles,
+        }));
+    }
+    let recs = recommendations(&profiles);
+    if json_out {
+        let v = json!({"models": rows, "recommendations": recs});
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    println!(
+        "{:<22} {:<10} {:<13} {:>5} {:>6} {:>7} {:>7}  quality by task type",
+        "model", "provider", "breaker", "calls", "ok%", "p50ms", "p95ms"
+    );
+    for (r, m) in rows.iter().zip(&app.catalog.models) {
+        let st = BreakerState::parse(r["breaker"].as_str().unwrap_or("closed"));
+        let q: Vec<String> = by_model
+            .get(&m.id)
+            .map(|v| {
+                v.iter()
+                    .filter(|(_, p)| p.samples > 0)
+                    .map(|(t, p)| format!("{t}={:.2}({})", p.quality, p.samples))
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "{:<22} {:<10} {:<13} {:>5} {:>5.0}% {:>7} {:>7}  {}{}",
+            m.id,
+            m.provider,
+            format!("{} {}", symbol(st), st.as_str()),
+            r["calls"],
+            r["success_rate"].as_f64().unwrap_or(1.0) * 100.0,
+            r["latency_p50_ms"].as_u64().map_or("-".into(), |v| v.to_string()),
+            r["latency_p95_ms"].as_u64().map_or("-".into(), |v| v.to_string()),
+            q.join(" "),
+            if r["simulated"].as_bool().unwrap_or(false) { " [sim]" } else { "" }
+        );
+    }
+    if !recs.is_empty() {
+        println!("\nrecommendations:");
+        for r in &recs {
+            println!("  {}", r.text);
+        }
+    }
+    Ok(exit::OK)
+}
