@@ -36,7 +36,9 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
             }
             (None, true) => app.catalog.models.iter().map(|m| m.id.clone()).collect(),
             (None, false) => {
-                return Err(CliError::BadInput("name a model to reset, or pass --all".into()));
+                return Err(CliError::BadInput(
+                    "name a model to reset, or pass --all".into(),
+                ));
             }
         };
         let hashes: HashMap<String, String> = app
@@ -54,7 +56,12 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
                 let mut n = 0;
                 for m in &targets {
                     let was = current.get(m).map_or(BreakerState::Closed, |b| b.state);
-                    store::models::save_breaker(tx, m, &Breaker::default(), hashes.get(m).map_or("", |s| s))?;
+                    store::models::save_breaker(
+                        tx,
+                        m,
+                        &Breaker::default(),
+                        hashes.get(m).map_or("", |s| s),
+                    )?;
                     if was != BreakerState::Closed {
                         n += 1;
                         store::runs::insert_breaker_event(
@@ -79,12 +86,18 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
         }
     }
     let (breakers, profiles) = app.store.call_blocking(|c| {
-        Ok((store::models::load_breakers(c)?, store::models::load_profiles(c)?))
+        Ok((
+            store::models::load_breakers(c)?,
+            store::models::load_profiles(c)?,
+        ))
     })?;
     let breakers: HashMap<String, Breaker> = breakers.into_iter().map(|(m, b, _)| (m, b)).collect();
     let mut by_model: HashMap<String, Vec<(String, Profile)>> = HashMap::new();
     for (m, t, p) in &profiles {
-        by_model.entry(m.clone()).or_default().push((t.to_string(), p.clone()));
+        by_model
+            .entry(m.clone())
+            .or_default()
+            .push((t.to_string(), p.clone()));
     }
     let ids: Vec<String> = app.catalog.models.iter().map(|m| m.id.clone()).collect();
     let stats = app.store.call_blocking(move |c| {
@@ -154,10 +167,18 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
             format!("{} {}", symbol(st), st.as_str()),
             r["calls"],
             r["success_rate"].as_f64().unwrap_or(1.0) * 100.0,
-            r["latency_p50_ms"].as_u64().map_or("-".into(), |v| v.to_string()),
-            r["latency_p95_ms"].as_u64().map_or("-".into(), |v| v.to_string()),
+            r["latency_p50_ms"]
+                .as_u64()
+                .map_or("-".into(), |v| v.to_string()),
+            r["latency_p95_ms"]
+                .as_u64()
+                .map_or("-".into(), |v| v.to_string()),
             q.join(" "),
-            if r["simulated"].as_bool().unwrap_or(false) { " [sim]" } else { "" }
+            if r["simulated"].as_bool().unwrap_or(false) {
+                " [sim]"
+            } else {
+                ""
+            }
         );
     }
     if !recs.is_empty() {

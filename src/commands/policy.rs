@@ -17,7 +17,8 @@ pub fn check(cli: &Cli, file: Option<&Path>) -> Result<i32, CliError> {
         println!("{where_}: no policies: every model is allowed");
         return Ok(exit::OK);
     }
-    let policies = policy::parse(&cfg.policies).map_err(|e| CliError::BadInput(format!("{where_}: {e}")))?;
+    let policies =
+        policy::parse(&cfg.policies).map_err(|e| CliError::BadInput(format!("{where_}: {e}")))?;
     let catalog = Catalog::from_config(&cfg).map_err(|e| CliError::BadInput(e.to_string()))?;
     let (errors, notes) = policy::check(&policies, &catalog.models);
     for n in &notes {
@@ -41,7 +42,9 @@ pub fn check(cli: &Cli, file: Option<&Path>) -> Result<i32, CliError> {
 pub fn audit(cli: &Cli, run: Option<&str>, json: bool) -> Result<i32, CliError> {
     let app = open_app(cli)?;
     let r = run.map(String::from);
-    let rows = app.store.call_blocking(move |c| store::models::audit(c, r.as_deref()))?;
+    let rows = app
+        .store
+        .call_blocking(move |c| store::models::audit(c, r.as_deref()))?;
     for row in &rows {
         if json {
             println!("{}", serde_json::to_string(row).unwrap_or_default());
@@ -52,10 +55,18 @@ pub fn audit(cli: &Cli, run: Option<&str>, json: bool) -> Result<i32, CliError> 
                 row["run"].as_str().unwrap_or("-"),
                 row["task"].as_str().unwrap_or("-"),
                 row["model"].as_str().unwrap_or(""),
-                if row["allowed"].as_bool().unwrap_or(false) { "allowed" } else { "blocked" },
+                if row["allowed"].as_bool().unwrap_or(false) {
+                    "allowed"
+                } else {
+                    "blocked"
+                },
                 row["violations"]
                     .as_array()
-                    .map(|v| v.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; "))
+                    .map(|v| v
+                        .iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "))
                     .unwrap_or_default()
             );
         }
