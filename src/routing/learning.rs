@@ -46,9 +46,29 @@ pub fn blend(prior: f64, learned: f64, samples: u64) -> f64 {
     (prior * PRIOR_WEIGHT + learned * n) / (PRIOR_WEIGHT + n)
 }
 
+/// Profiles of one model: per task type, plus a running latency aggregate over all types.
+#[derive(Default)]
+struct ModelEntry {
+    by_type: HashMap<TaskType, Profile>,
+}
+
+impl ModelEntry {
+    fn latency(&self) -> Option<f64> {
+        let (sum, n) = self
+            .by_type
+            .values()
+            .filter(|p| p.calls > 0)
+            .fold((0.0, 0u64), |(s, n), p| {
+                (s + p.latency_ema_ms * p.calls as f64, n + p.calls)
+            });
+        (n > 0).then(|| sum / n as f64)
+    }
+}
+
+/// Keyed by model id then task type, so lookups by `&str` allocate nothing (routing is hot).
 #[derive(Default)]
 pub struct Learning {
-    map: Mutex<HashMap<(String, TaskType), Profile>>,
+    map: Mutex<HashMap<String, ModelEntry>>,
 }
 
 impl Learning {
@@ -57,7 +77,7 @@ impl Learning {
         {
             let mut m = l.map.lock().unwrap_or_else(|p| p.into_inner());
             for (model, t, p) in rows {
-                m.insert((model, t), p);
+                m.entry(model).or_default().by_type.insert(t, p);
             }
         }
         l
@@ -65,11 +85,12 @@ impl Learning {
 
     pub fn get(&self, model: &str, t: TaskType) -> Option<Profile> {
         let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(&(model.to_string(), t)).cloned()
+        m.get(model).and_then(|e| e.by_type.get(&t)).cloned()
     }
 
     pub fn expected_quality(&self, m: &ModelInfo, t: TaskType) -> f64 {
-        match self.get(&m.id, t) {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(&m.id).and_then(|e| e.by_type.get(&t)) {
             Some(p) if p.samples > 0 => blend(m.prior(t), p.quality, p.samples),
             _ => m.prior(t),
         }
@@ -78,18 +99,16 @@ impl Learning {
     /// Learned latency of a model (any task type), if any call was seen.
     pub fn latency_ms(&self, model: &str) -> Option<f64> {
         let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let (sum, n) = m
-            .iter()
-            .filter(|((id, _), p)| id == model && p.calls > 0)
-            .fold((0.0, 0u64), |(s, n), (_, p)| {
-                (s + p.latency_ema_ms * p.calls as f64, n + p.calls)
-            });
-        (n > 0).then(|| sum / n as f64)
+        m.get(model).and_then(ModelEntry::latency)
     }
 
     fn update(&self, model: &str, t: TaskType, f: impl FnOnce(&mut Profile)) -> Profile {
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let p = m.entry((model.to_string(), t)).or_default();
+        let entry = match m.get_mut(model) {
+            Some(e) => e,
+            None => m.entry(model.to_string()).or_default(),
+        };
+        let p = entry.by_type.entry(t).or_default();
         f(p);
         p.clone()
     }
@@ -126,7 +145,11 @@ impl Learning {
         let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let mut v: Vec<_> = m
             .iter()
-            .map(|((id, t), p)| (id.clone(), *t, p.clone()))
+            .flat_map(|(id, e)| {
+                e.by_type
+                    .iter()
+                    .map(move |(t, p)| (id.clone(), *t, p.clone()))
+            })
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
         v

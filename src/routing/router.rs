@@ -54,7 +54,15 @@ fn typical_cost(m: &ModelInfo) -> Micros {
 pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u64) -> Routed<'c> {
     let mut blocked = Vec::new();
     let mut allowed = Vec::new();
-    let mut v: Vec<(usize, &'c ModelInfo, f64)> = Vec::new();
+    let strategy = if q.prefer_cheap {
+        Strategy::Cost
+    } else {
+        strategy
+    };
+    let needs_latency = strategy == Strategy::Latency
+        || inp.policies.iter().any(|p| p.max_latency_p95_ms.is_some());
+    // (catalog index, model, expected quality, latency ms, typical cost)
+    let mut v: Vec<(usize, &'c ModelInfo, f64, f64, f64)> = Vec::new();
     for (i, m) in inp.catalog.models.iter().enumerate() {
         if !inp.registry.serves(m)
             || q.task_type.is_some_and(|t| !m.capable(t))
@@ -63,12 +71,19 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
         {
             continue;
         }
+        let latency = if needs_latency {
+            inp.learning
+                .latency_ms(&m.id)
+                .unwrap_or(m.latency_ms as f64)
+        } else {
+            m.latency_ms as f64
+        };
         if !inp.policies.is_empty() {
             let facts = CallFacts {
                 team: q.team,
                 task_type: q.task_type,
                 worst_cost: Some(m.worst_case(q.est_input, q.max_tokens.min(m.max_output))),
-                p95_ms: inp.learning.latency_ms(&m.id).map(|l| l as u64),
+                p95_ms: Some(latency as u64),
             };
             let d = decide(inp.policies, m, &facts);
             if !d.allowed {
@@ -83,22 +98,11 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
             Some(t) => inp.learning.expected_quality(m, t),
             None => m.quality,
         };
-        v.push((i, m, quality));
+        v.push((i, m, quality, latency, typical_cost(m).0.max(1) as f64));
     }
-    let strategy = if q.prefer_cheap {
-        Strategy::Cost
-    } else {
-        strategy
-    };
     let threshold = q.threshold.unwrap_or(0.0);
-    let latency = |m: &ModelInfo| {
-        inp.learning
-            .latency_ms(&m.id)
-            .unwrap_or(m.latency_ms as f64)
-    };
     // Lower key = better. Models expected to reach the threshold come first for cost/balanced.
-    let key = |m: &ModelInfo, quality: f64| -> (u8, f64) {
-        let cost = typical_cost(m).0.max(1) as f64;
+    let key = |quality: f64, latency: f64, cost: f64| -> (u8, f64) {
         match strategy {
             Strategy::Quality => (0, -quality),
             Strategy::Cost => (
@@ -113,19 +117,23 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
                     -(quality / cost.sqrt())
                 },
             ),
-            Strategy::Latency => (0, latency(m)),
+            Strategy::Latency => (0, latency),
         }
     };
-    v.sort_by(|(ia, a, qa), (ib, b, qb)| {
-        let pa = q.avoid_provider.is_some_and(|p| p == a.provider) as u8;
-        let pb = q.avoid_provider.is_some_and(|p| p == b.provider) as u8;
-        let (ka, kb) = (key(a, *qa), key(b, *qb));
+    let mut keyed: Vec<(u8, (u8, f64), usize, &'c ModelInfo)> = v
+        .into_iter()
+        .map(|(i, m, quality, latency, cost)| {
+            let avoid = q.avoid_provider.is_some_and(|p| p == m.provider) as u8;
+            (avoid, key(quality, latency, cost), i, m)
+        })
+        .collect();
+    keyed.sort_by(|(pa, ka, ia, _), (pb, kb, ib, _)| {
         pa.cmp(&pb)
             .then(ka.0.cmp(&kb.0))
             .then(ka.1.partial_cmp(&kb.1).unwrap_or(std::cmp::Ordering::Equal))
             .then(ia.cmp(ib))
     });
-    let mut ranked: Vec<&ModelInfo> = v.into_iter().map(|(_, m, _)| m).collect();
+    let mut ranked: Vec<&ModelInfo> = keyed.into_iter().map(|(_, _, _, m)| m).collect();
     if let Some(seed) = q.explore
         && ranked.len() > 1
     {
