@@ -128,7 +128,7 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
         })
         .collect();
     keyed.sort_by(|(pa, ka, ia, _), (pb, kb, ib, _)| {
-        pa.cmp(&pb)
+        pa.cmp(pb)
             .then(ka.0.cmp(&kb.0))
             .then(ka.1.partial_cmp(&kb.1).unwrap_or(std::cmp::Ordering::Equal))
             .then(ia.cmp(ib))
