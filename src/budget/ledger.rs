@@ -256,14 +256,35 @@ pub fn charge(c: &Connection, team: Option<&str>, actual: Micros) -> Result<(), 
             "UPDATE budget_levels SET spent_micros = spent_micros + ?2 WHERE level = ?1",
             params![l, actual.0],
         )?;
-        crate::store::exec(
-            c,
-            "INSERT INTO spend_series (at, level, spent_micros)
-             SELECT ?1, level, spent_micros FROM budget_levels WHERE level = ?2",
-            params![now, l],
-        )?;
+        if series_due(&l) {
+            crate::store::exec(
+                c,
+                "INSERT INTO spend_series (at, level, spent_micros)
+                 SELECT ?1, level, spent_micros FROM budget_levels WHERE level = ?2",
+                params![now, l],
+            )?;
+        }
     }
     Ok(())
+}
+
+/// The burn-down series needs a point per level every ~half second, not one per call (writes on
+/// the hot path cost tail latency).
+fn series_due(level: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static LAST: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+    let mut g = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    let map = g.get_or_insert_with(HashMap::new);
+    let now = Instant::now();
+    match map.get(level) {
+        Some(t) if now.duration_since(*t) < Duration::from_millis(500) => false,
+        _ => {
+            map.insert(level.to_string(), now);
+            true
+        }
+    }
 }
 
 /// Give a reservation back untouched (error, cancel). Idempotent.

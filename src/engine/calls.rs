@@ -278,7 +278,13 @@ pub async fn call(
                     latency.as_millis() as u64,
                 )
             });
-            let breaker_row = (breaker.clone(), ctx.hash_of(&model.id));
+            // Persist the breaker only when it says something new (a closed breaker with no
+            // failures is the default); profiles are persisted with each evaluated attempt.
+            let breaker_row = (transition.is_some()
+                || breaker.consecutive_failures > 0
+                || !matches!(sig, Signal::Success))
+            .then(|| (breaker.clone(), ctx.hash_of(&model.id)));
+            let profile = profile.filter(|p| p.calls % 20 == 1);
             let rec = CallRecord {
                 run_id: run.map(|r| r.id.clone()),
                 task_id: spec.task_id.clone(),
@@ -305,7 +311,6 @@ pub async fn call(
                 retry,
                 breaker_after: Some(breaker.state.as_str().into()),
             };
-            let team = run.and_then(|r| r.team.clone());
             let trow = transition.as_ref().map(|t| transition_row(&model.id, t));
             let run_id = run.map(|r| r.id.clone());
             let rec2 = rec.clone();
@@ -318,15 +323,10 @@ pub async fn call(
                         } else {
                             ledger::release(tx, res_id)?;
                         }
-                        // Spend without a run still counts at team/org level via settle.
-                        let _ = &team;
                         store::runs::insert_call(tx, &rec2)?;
-                        store::models::save_breaker(
-                            tx,
-                            &rec2.model,
-                            &breaker_row.0,
-                            &breaker_row.1,
-                        )?;
+                        if let Some((b, h)) = &breaker_row {
+                            store::models::save_breaker(tx, &rec2.model, b, h)?;
+                        }
                         if let Some(p) = &profile {
                             store::models::save_profile(tx, &rec2.model, profile_type, p)?;
                         }

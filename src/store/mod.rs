@@ -69,6 +69,14 @@ impl Store {
             path: path.display().to_string(),
             message: format!("migration failed: {e}"),
         })?;
+        // Checkpoints run on their own connection and thread: a checkpoint inside a writer's
+        // commit (the default) stalls that call for milliseconds, which shows in tail latency.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        spawn_checkpointer(&path);
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("store".into())
@@ -117,6 +125,22 @@ impl Store {
             .map_err(|_| StoreError::Closed)?;
         orx.recv().map_err(|_| StoreError::Closed)?
     }
+}
+
+/// Background WAL checkpoints (PASSIVE: never blocks the writer). Stops when the process ends.
+fn spawn_checkpointer(path: &Path) {
+    let path = path.to_path_buf();
+    let _ = std::thread::Builder::new()
+        .name("store-checkpoint".into())
+        .spawn(move || {
+            let Ok(conn) = open_connection(&path) else {
+                return;
+            };
+            loop {
+                std::thread::sleep(Duration::from_millis(250));
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        });
 }
 
 /// Run `f` in a `BEGIN IMMEDIATE` transaction, retrying while another process holds the lock
