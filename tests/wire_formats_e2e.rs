@@ -3,7 +3,6 @@
 //! and cost match what the server reported.
 
 mod common;
-#[allow(dead_code)]
 mod support;
 
 use common::*;
