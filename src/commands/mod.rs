@@ -1,5 +1,6 @@
 //! One-shot commands and the shared setup they need (config, data dir, store, logging).
 
+pub mod analyze;
 pub mod budget;
 pub mod inspect;
 pub mod run;
@@ -145,8 +146,13 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Runs { json }) => inspect::runs(&cli, *json),
         Some(Command::Show { run, json }) => inspect::show(&cli, run, *json),
         Some(Command::Budget { json, action }) => budget::budget(&cli, *json, action.as_ref()),
-        Some(Command::Analyze { .. })
-        | Some(Command::Models { .. })
+        Some(Command::Analyze {
+            path,
+            json,
+            markdown,
+            no_llm,
+        }) => analyze::analyze(&cli, path.as_deref(), *json, *markdown, *no_llm),
+        Some(Command::Models { .. })
         | Some(Command::Policy { .. })
         | Some(Command::Audit { .. }) => Err(CliError::BadInput(
             "this command is not available in this build yet".into(),
