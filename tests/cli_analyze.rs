@@ -162,7 +162,7 @@ fn no_llm_gives_a_null_semantic_and_a_note() {
             .iter()
             .all(|f| f["source"] == "static")
     );
-    assert_eq!(stored_analyses(&env.data())[0].1, false);
+    assert!(!stored_analyses(&env.data())[0].1);
 }
 
 #[test]
