@@ -88,6 +88,16 @@ fn counts_line(r: &AnalysisReport, w: usize, t: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Cut a path from the left (`…/checks/security.rs:179`): its end says the most.
+fn fit_end(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    let tail: String = s.chars().skip(n + 1 - w.max(1)).collect();
+    format!("…{tail}")
+}
+
 /// A header cell aligned right (numeric columns).
 fn right(s: &str) -> Cell<'static> {
     Cell::from(Line::from(s.to_string()).right_aligned())
@@ -287,7 +297,7 @@ fn findings(st: &AnalysisState, area: Rect, buf: &mut Buffer, t: &Theme) {
                 Some(l) if !e.path.is_empty() => format!("{}:{l}", e.path),
                 _ => e.path.clone(),
             });
-            cells.push(Cell::from(Span::styled(fit(&at, 30), t.muted)));
+            cells.push(Cell::from(Span::styled(fit_end(&at, 30), t.muted)));
         }
         row(cells, first + k == st.nav.selected, t)
     });
@@ -357,5 +367,22 @@ impl Widget for AnalysisPane<'_> {
             .render(inner, buf);
         languages(r, right, buf, t);
         findings(st, list, buf, t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_cut_from_the_left_and_sizes_are_short() {
+        assert_eq!(fit_end("src/a/b.rs:12", 20), "src/a/b.rs:12");
+        assert_eq!(fit_end("tests/analyzer_checks.rs:179", 12), "…ecks.rs:179");
+        assert_eq!(
+            fit_end("tests/analyzer_checks.rs:179", 12).chars().count(),
+            12
+        );
+        assert_eq!(size(3 << 20), "3.0 MB");
+        assert_eq!(size(1000), "1 KB");
     }
 }
