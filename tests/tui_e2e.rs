@@ -248,3 +248,69 @@ fn interrupted_run_is_resumed_with_r_and_completes() {
         "{status}"
     );
 }
+
+#[test]
+fn analysis_from_the_tui_shows_ranked_findings_exports_and_is_there_at_the_next_start() {
+    if !have_tmux() {
+        return;
+    }
+    let env = Env::new("[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 20\n");
+    let repo = env.dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("src")).expect("mkdir");
+    std::fs::write(
+        repo.join("Cargo.toml"),
+        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join("src/main.rs"),
+        "fn main() {\n    // TODO: more\n}\n",
+    )
+    .expect("write");
+    let repo_s = repo.display().to_string();
+
+    let t = Tmux::start("analysis", &tui_command(&env.data(), &env.config));
+    t.wait_for("No runs yet");
+    t.keys(&["5"]);
+    t.wait_for("No analysis yet.");
+    t.keys(&["a"]);
+    t.wait_for("Analyze a folder");
+    t.keys(&["C-u"]);
+    t.text(&repo_s);
+    t.keys(&["Enter"]);
+    let s = t.wait("the finished analysis", |s| {
+        s.contains("Findings (") && s.contains("Model ")
+    });
+    assert!(s.contains("rust"), "{s}");
+    assert!(
+        s.contains("LOW") || s.contains("MEDIUM") || s.contains("HIGH"),
+        "{s}"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("Evidence (");
+    t.keys(&["Escape"]);
+    t.keys(&["e"]);
+    let s = t.wait_for("exported to ");
+    let exported: Vec<_> = std::fs::read_dir(env.data())
+        .expect("data dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("analysis-") && n.ends_with(".md"))
+        .collect();
+    assert_eq!(exported.len(), 1, "{exported:?}\n{s}");
+    let md = std::fs::read_to_string(env.data().join(&exported[0])).expect("export");
+    assert!(md.starts_with("# Analysis of `"), "{md}");
+    t.keys(&["q"]);
+    assert_quit_cleanly(&t);
+    drop(t);
+
+    // The next start shows the stored analysis.
+    let t = Tmux::start("analysis2", &tui_command(&env.data(), &env.config));
+    t.wait_for("No runs yet");
+    t.keys(&["5"]);
+    t.wait("the stored analysis", |s| {
+        s.contains("╭ Analysis · ") && s.contains("repo") && s.contains("Findings (")
+    });
+    t.keys(&["q"]);
+    assert_quit_cleanly(&t);
+}

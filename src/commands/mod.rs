@@ -1,5 +1,6 @@
 //! One-shot commands and the shared setup they need (config, data dir, store, logging).
 
+pub mod analyze;
 pub mod budget;
 pub mod inspect;
 pub mod models;
@@ -152,9 +153,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             action: crate::cli::PolicyAction::Check { file },
         }) => policy::check(&cli, file.as_deref()),
         Some(Command::Audit { run, json }) => policy::audit(&cli, run.as_deref(), *json),
-        Some(Command::Analyze { .. }) => Err(CliError::BadInput(
-            "this command is not available in this build yet".into(),
-        )),
+        Some(Command::Analyze {
+            path,
+            json,
+            markdown,
+            no_llm,
+        }) => analyze::analyze(&cli, path.as_deref(), *json, *markdown, *no_llm),
     }
 }
 

@@ -6,7 +6,9 @@ use crate::domain::Micros;
 use crate::engine::EngineEvent;
 use serde::{Deserialize, Serialize};
 
+use super::analysis::AnalysisMsg;
 use super::state::Snapshot;
+use crate::analysis::AnalysisReport;
 
 /// The six panes, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -56,7 +58,10 @@ impl Pane {
 
     /// Panes with a filterable list.
     pub fn has_filter(self) -> bool {
-        matches!(self, Pane::Runs | Pane::Tasks | Pane::Models | Pane::Events)
+        matches!(
+            self,
+            Pane::Runs | Pane::Tasks | Pane::Models | Pane::Analysis | Pane::Events
+        )
     }
 }
 
@@ -92,6 +97,14 @@ pub enum Action {
     PrevField,
     /// Text input: delete the character before the cursor.
     Backspace,
+    /// Text input: clear the line.
+    ClearInput,
+    /// Analysis: open the path prompt.
+    Analyze,
+    /// Analysis: all → CRITICAL → HIGH → MEDIUM → LOW → all.
+    CyclePriority,
+    /// Analysis: write the report as Markdown in the data dir.
+    Export,
 }
 
 /// The new-run form's values, validated.
@@ -127,6 +140,8 @@ pub enum Msg {
     Failed(String),
     /// Some of the engine's events were dropped because the UI fell behind.
     Lagged(u64),
+    /// Progress and results of an analysis or an export.
+    Analysis(AnalysisMsg),
 }
 
 /// What the UI asks the driver to do (engine commands and store work, never done in `update`).
@@ -141,6 +156,10 @@ pub enum Effect {
         model: String,
         from: String,
     },
+    /// Analyze this folder (static stage on a thread, then the semantic stage, then saved).
+    Analyze(String),
+    /// Write this report as Markdown to `analysis-<timestamp>.md` in the data dir.
+    ExportAnalysis(Box<AnalysisReport>),
     /// Leave the UI; with `cancel_active`, cancel the runs in flight and wait until they are
     /// stored `partial_success` first.
     Quit {

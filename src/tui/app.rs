@@ -3,6 +3,7 @@
 //! and draws when `dirty` is set.
 
 use super::action::{Effect, Msg, Pane};
+use super::analysis::AnalysisState;
 use super::keymap::{Ctx, Keymap};
 use super::state::*;
 use crate::routing::breaker::BreakerState;
@@ -31,6 +32,8 @@ pub enum Overlay {
     Confirm(Confirm),
     /// Editing the filter of the current pane.
     Filter,
+    /// The Analysis pane's path prompt (the text typed so far).
+    Prompt(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +71,7 @@ pub struct State {
     pub events: VecDeque<EventItem>,
     pub events_nav: ListNav,
     event_seq: u64,
+    pub analysis: AnalysisState,
     /// Runs driven by this process.
     pub active: BTreeSet<String>,
     pub flash: Option<Flash>,
@@ -102,6 +106,7 @@ impl State {
             events: VecDeque::new(),
             events_nav: ListNav::default(),
             event_seq: 0,
+            analysis: AnalysisState::default(),
             active: BTreeSet::new(),
             flash: None,
             stopping: false,
@@ -119,8 +124,12 @@ impl State {
             Overlay::Form(_) => Ctx::Form,
             Overlay::Confirm(_) => Ctx::Confirm,
             Overlay::Filter => Ctx::Filter,
+            Overlay::Prompt(_) => Ctx::Prompt,
             Overlay::None if self.pane == Pane::Tasks && self.task_view.is_some() => {
                 Ctx::TaskDetail
+            }
+            Overlay::None if self.pane == Pane::Analysis && self.analysis.detail.is_some() => {
+                Ctx::FindingDetail
             }
             Overlay::None => Ctx::Pane(self.pane),
         }
@@ -330,6 +339,7 @@ pub fn update(s: &mut State, msg: Msg) -> Vec<Effect> {
             );
             vec![Effect::Refresh]
         }
+        Msg::Analysis(m) => super::analysis::on_msg(s, m),
     }
 }
 
@@ -398,6 +408,9 @@ fn snapshot(s: &mut State, snap: Snapshot) {
         s.budget = snap.budget;
         s.budget_sel = s.budget_sel.min(s.budget.levels.len().saturating_sub(1));
         s.dirty = true;
+    }
+    if let Some(a) = snap.analysis {
+        super::analysis::stored(s, a);
     }
     if let Some(h) = snap.history
         && !h.is_empty()

@@ -4,6 +4,7 @@
 //! one load.
 
 use super::action::Msg;
+use super::analysis::StoredAnalysis;
 use super::app::classify_warning;
 use super::queries;
 use super::state::*;
@@ -175,6 +176,8 @@ pub struct Cache {
     at: Option<std::time::Instant>,
     models: Vec<ModelRow>,
     budget: BudgetSnap,
+    /// The stored analysis last sent (a report is sent once, when a newer one is stored).
+    analysis_id: Option<i64>,
 }
 
 const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -312,7 +315,9 @@ pub fn load_cached(
         cache.key = key;
         cache.at = Some(std::time::Instant::now());
     }
+    let analysis = latest_analysis(c, cache);
     Ok(Snapshot {
+        analysis,
         runs,
         detail,
         attempts,
@@ -320,6 +325,31 @@ pub fn load_cached(
         budget: cache.budget.clone(),
         history,
     })
+}
+
+/// The latest stored analysis when it is newer than the one last sent. A failure here is logged
+/// and leaves the rest of the snapshot intact.
+fn latest_analysis(c: &Connection, cache: &mut Cache) -> Option<StoredAnalysis> {
+    let latest: Option<i64> = match c.query_row("SELECT MAX(id) FROM analyses", [], |r| r.get(0)) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!("reading the latest analysis: {e}");
+            return None;
+        }
+    };
+    let id = latest.filter(|id| cache.analysis_id != Some(*id))?;
+    match crate::analysis::persist::load_latest(c) {
+        Ok(Some(report)) => {
+            cache.analysis_id = Some(id);
+            Some(StoredAnalysis { id, report })
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!("loading analysis {id}: {e}");
+            cache.analysis_id = Some(id);
+            None
+        }
+    }
 }
 
 /// The loader thread's handle: send requests, snapshots come back as `Msg::Snapshot`.
@@ -427,6 +457,31 @@ mod tests {
         // Nothing written since: the cached aggregates are reused (and equal).
         let again = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
         assert_eq!(again, s);
+    }
+
+    #[test]
+    fn the_latest_analysis_is_sent_once_then_only_when_a_newer_one_is_stored() {
+        let mut c = Connection::open_in_memory().unwrap();
+        store::migrations::migrate(&mut c).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let req = SnapshotReq::default();
+        let mut cache = Cache::default();
+        let s = load_cached(&c, d.path(), &vec![], &[], &req, &mut cache).unwrap();
+        assert_eq!(s.analysis, None, "nothing stored yet");
+        let mut a = crate::analysis::AnalysisReport::empty("/a");
+        a.files = 3;
+        crate::analysis::persist::save(&c, &a).unwrap();
+        let s = load_cached(&c, d.path(), &vec![], &[], &req, &mut cache).unwrap();
+        assert_eq!(s.analysis, Some(StoredAnalysis { id: 1, report: a }));
+        let s = load_cached(&c, d.path(), &vec![], &[], &req, &mut cache).unwrap();
+        assert_eq!(s.analysis, None, "already sent");
+        let b = crate::analysis::AnalysisReport::empty("/b");
+        crate::analysis::persist::save(&c, &b).unwrap();
+        let s = load_cached(&c, d.path(), &vec![], &[], &req, &mut cache).unwrap();
+        assert_eq!(
+            s.analysis.map(|x| (x.id, x.report.path)),
+            Some((2, "/b".into()))
+        );
     }
 
     #[test]

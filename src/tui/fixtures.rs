@@ -2,6 +2,9 @@
 //! Not used by the application itself.
 #![allow(clippy::too_many_arguments)]
 
+#[path = "fixtures_analysis.rs"]
+pub mod analysis;
+
 use super::action::Msg;
 use super::app::{State, update};
 use super::state::*;
@@ -468,6 +471,7 @@ pub fn snapshot() -> Snapshot {
         models: models(),
         budget: budget(),
         history: Some(history()),
+        analysis: Some(analysis::stored()),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::routing::breaker::BreakerState;
 pub(super) fn text_input(s: &mut State, c: char) {
     match &mut s.overlay {
         Overlay::Form(f) => f.input(c),
+        Overlay::Prompt(p) => p.push(c),
         Overlay::Filter => {
             nav_mut(s).filter.push(c);
             nav_mut(s).selected = 0;
@@ -23,6 +24,7 @@ fn nav_mut(s: &mut State) -> &mut ListNav {
         Pane::Tasks => &mut s.tasks_nav,
         Pane::Models => &mut s.models_nav,
         Pane::Events => &mut s.events_nav,
+        Pane::Analysis => &mut s.analysis.nav,
         _ => &mut s.runs_nav,
     }
 }
@@ -63,7 +65,7 @@ fn navigate(s: &mut State, delta: isize) {
                 .and_then(|i| s.events.get(*i))
                 .map(|e| e.seq.to_string());
         }
-        Pane::Analysis => {}
+        Pane::Analysis => s.analysis.step(delta),
     }
 }
 
@@ -115,6 +117,9 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
         }
         return vec![];
     }
+    if let Overlay::Prompt(_) = s.overlay {
+        return super::analysis::prompt_action(s, a);
+    }
     if s.overlay == Overlay::Filter {
         match a {
             Action::Backspace => {
@@ -127,6 +132,11 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
             _ => s.overlay = Overlay::None,
         }
         return vec![];
+    }
+    if s.pane == Pane::Analysis
+        && let Some(fx) = super::analysis::action(s, a)
+    {
+        return fx;
     }
     match a {
         Action::Quit => {

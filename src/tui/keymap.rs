@@ -14,6 +14,9 @@ pub enum Ctx {
     Confirm,
     Help,
     Filter,
+    /// The Analysis pane's path prompt.
+    Prompt,
+    FindingDetail,
 }
 
 impl Ctx {
@@ -26,12 +29,17 @@ impl Ctx {
             Ctx::Confirm => "Confirmation",
             Ctx::Help => "Help",
             Ctx::Filter => "Filter",
+            Ctx::Prompt => "Analyze prompt",
+            Ctx::FindingDetail => "Finding detail",
         }
     }
 
     /// Modal contexts do not fall back to the global bindings.
     pub fn modal(self) -> bool {
-        matches!(self, Ctx::Form | Ctx::Confirm | Ctx::Help | Ctx::Filter)
+        matches!(
+            self,
+            Ctx::Form | Ctx::Confirm | Ctx::Help | Ctx::Filter | Ctx::Prompt
+        )
     }
 }
 
@@ -133,6 +141,7 @@ const RUNS: Ctx = Ctx::Pane(Pane::Runs);
 const TASKS: Ctx = Ctx::Pane(Pane::Tasks);
 const MODELS: Ctx = Ctx::Pane(Pane::Models);
 const BUDGET: Ctx = Ctx::Pane(Pane::Budget);
+const ANALYSIS: Ctx = Ctx::Pane(Pane::Analysis);
 const EVENTS: Ctx = Ctx::Pane(Pane::Events);
 
 /// The default keymap. Order matters for hints: most useful first.
@@ -147,10 +156,18 @@ pub const DEFAULT: &[Row] = &[
     (MODELS, &["/"], Action::Filter, "filter", true),
     (BUDGET, &["j", "down"], Action::Down, "next level", true),
     (BUDGET, &["k", "up"], Action::Up, "previous level", false),
+    (ANALYSIS, &["a"], Action::Analyze, "analyze", true),
+    (ANALYSIS, &["enter"], Action::Open, "detail", true),
+    (ANALYSIS, &["p"], Action::CyclePriority, "priority", true),
+    (ANALYSIS, &["/"], Action::Filter, "filter", true),
+    (ANALYSIS, &["e"], Action::Export, "export", true),
     (EVENTS, &["/"], Action::Filter, "filter", true),
     (TaskDetail, &["esc"], Action::Back, "close", true),
     (TaskDetail, &["j", "down"], Action::Down, "scroll", true),
     (TaskDetail, &["k", "up"], Action::Up, "scroll up", false),
+    (FindingDetail, &["esc"], Action::Back, "close", true),
+    (FindingDetail, &["j", "down"], Action::Down, "scroll", true),
+    (FindingDetail, &["k", "up"], Action::Up, "scroll up", false),
     (Global, &["n"], Action::NewRun, "new run", true),
     (Global, &["tab"], Action::NextPane, "next pane", false),
     (
@@ -236,6 +253,10 @@ pub const DEFAULT: &[Row] = &[
     (Form, &["esc"], Action::Deny, "cancel", true),
     (Confirm, &["y", "enter"], Action::Confirm, "yes", true),
     (Confirm, &["n", "esc"], Action::Deny, "no", true),
+    (Prompt, &["enter"], Action::Confirm, "analyze", true),
+    (Prompt, &["backspace"], Action::Backspace, "delete", false),
+    (Prompt, &["ctrl-u"], Action::ClearInput, "clear", true),
+    (Prompt, &["esc"], Action::Deny, "cancel", true),
     (Filter, &["enter"], Action::Confirm, "keep filter", true),
     (Filter, &["backspace"], Action::Backspace, "delete", false),
     (Filter, &["esc"], Action::Deny, "clear filter", true),

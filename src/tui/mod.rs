@@ -9,6 +9,8 @@
 //! - `terminal.rs`: RAII guard, chained panic hook, synchronized output
 
 pub mod action;
+pub mod analysis;
+pub mod analysis_io;
 pub mod app;
 pub mod data;
 pub mod events;
@@ -41,6 +43,9 @@ pub fn launch(cli: &Cli) -> Result<i32, CliError> {
         app.cfg.engine.default_budget_usd,
         engine.ctx.registry.is_simulated(),
     );
+    state.analysis.cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
     let result = rt.block_on(async {
         let (guard, mut term) = terminal::enter(app.cfg.tui.mouse)?;
         let r = runner::run(

@@ -160,6 +160,14 @@ fn spawn_effect(engine: &EngineHandle, joins: &Joins, tx: &mpsc::UnboundedSender
                 }
             }
             Effect::ResetBreaker { model, from } => reset_breaker(&engine, model, from).await,
+            Effect::Analyze(path) => {
+                super::analysis_io::spawn_analysis(engine, tx, path);
+                return;
+            }
+            Effect::ExportAnalysis(report) => {
+                super::analysis_io::spawn_export(engine.ctx.data_dir.clone(), tx, report);
+                return;
+            }
             Effect::Refresh | Effect::Quit { .. } => return,
         };
         let _ = tx.send(msg);

@@ -2,6 +2,7 @@
 //! data never causes a redraw), list navigation and the new-run form. No I/O, no clock.
 
 use super::action::NewRun;
+use super::analysis::StoredAnalysis;
 use crate::domain::Micros;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::routing::breaker::BreakerState;
@@ -18,6 +19,8 @@ pub struct Snapshot {
     pub budget: BudgetSnap,
     /// Stored history for the Events pane: only in the first load.
     pub history: Option<Vec<EventItem>>,
+    /// The latest stored analysis, when it is new to this loader.
+    pub analysis: Option<StoredAnalysis>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,12 @@ use super::panes::{
 };
 use super::theme::Theme;
 use super::widgets::{
-    centered, confirm::ConfirmPopup, form::FormPopup, help::HelpPopup, status_bar::StatusBar,
+    centered,
+    confirm::ConfirmPopup,
+    finding::{FindingPopup, PromptPopup},
+    form::FormPopup,
+    help::HelpPopup,
+    status_bar::StatusBar,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -86,6 +91,22 @@ fn stopping(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
     .render(r, buf);
 }
 
+/// The Analysis pane's detail popup of the selected finding, when open.
+fn finding_detail(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
+    let a = &s.analysis;
+    let (Some(v), Some(f)) = (&a.detail, a.detail_finding()) else {
+        return;
+    };
+    let rank = a.findings().iter().position(|x| x.id == f.id).unwrap_or(0) + 1;
+    FindingPopup {
+        finding: f,
+        rank,
+        scroll: v.scroll,
+        theme: t,
+    }
+    .render(area, buf);
+}
+
 impl Widget for Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (s, t) = (self.state, self.theme);
@@ -106,7 +127,15 @@ impl Widget for Screen<'_> {
             Pane::Tasks => TasksPane { state: s, theme: t }.render(body, buf),
             Pane::Models => ModelsPane { state: s, theme: t }.render(body, buf),
             Pane::Budget => BudgetPane { state: s, theme: t }.render(body, buf),
-            Pane::Analysis => AnalysisPane { theme: t }.render(body, buf),
+            Pane::Analysis => {
+                AnalysisPane {
+                    state: &s.analysis,
+                    loaded: s.loaded,
+                    theme: t,
+                }
+                .render(body, buf);
+                finding_detail(s, t, body, buf);
+            }
             Pane::Events => EventsPane { state: s, theme: t }.render(body, buf),
         }
         StatusBar { state: s, theme: t }.render(bottom, buf);
@@ -124,6 +153,7 @@ impl Widget for Screen<'_> {
                 theme: t,
             }
             .render(body, buf),
+            Overlay::Prompt(text) => PromptPopup { text, theme: t }.render(body, buf),
             Overlay::Filter | Overlay::None => {}
         }
         if s.stopping && !s.active.is_empty() {

@@ -2,11 +2,13 @@
 //! each state with a word (never colour alone), money, durations, blocks, popups.
 
 pub mod confirm;
+pub mod finding;
 pub mod form;
 pub mod help;
 pub mod status_bar;
 
 use super::theme::Theme;
+use crate::analysis::Priority;
 use crate::domain::Micros;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::routing::breaker::BreakerState;
@@ -60,6 +62,17 @@ pub fn breaker(st: BreakerState, t: &Theme) -> Span<'static> {
         BreakerState::Disabled => ("✕", t.muted),
     };
     Span::styled(format!("{sym} {}", st.as_str()), style)
+}
+
+/// Finding priority as symbol + word + colour: `‼ CRITICAL`, `▲ HIGH`, `◆ MEDIUM`, `▽ LOW`.
+pub fn priority(p: Priority, t: &Theme) -> Span<'static> {
+    let (sym, style) = match p {
+        Priority::Critical => ("‼", t.error),
+        Priority::High => ("▲", t.warn),
+        Priority::Medium => ("◆", t.info),
+        Priority::Low => ("▽", t.muted),
+    };
+    Span::styled(format!("{sym} {}", p.as_str()), style)
 }
 
 /// `$0.0123` below $10, `$12.34` above.

@@ -27,6 +27,7 @@ impl StatusBar<'_> {
                 crate::tui::action::Pane::Tasks => &s.tasks_nav,
                 crate::tui::action::Pane::Models => &s.models_nav,
                 crate::tui::action::Pane::Events => &s.events_nav,
+                crate::tui::action::Pane::Analysis => &s.analysis.nav,
                 _ => &s.runs_nav,
             };
             return vec![
