@@ -210,6 +210,21 @@ pub async fn call(
                 Err(e) => signal_of(e),
             };
             let (transition, breaker) = ctx.health.record(&model.id, sig, now_ms());
+            // A bad key (401/403) disables every model that uses it (providers.md).
+            let mut key_transitions = Vec::new();
+            if let Err(ProviderError::Permanent {
+                key_scoped: true, ..
+            }) = &result
+            {
+                for m in ctx.catalog.models.iter() {
+                    if m.provider == model.provider
+                        && m.id != model.id
+                        && let (Some(t), _) = ctx.health.record(&m.id, Signal::Permanent, now_ms())
+                    {
+                        key_transitions.push((m.id.clone(), t));
+                    }
+                }
+            }
             let rec = CallRecord {
                 run_id: run.map(|r| r.id.clone()),
                 task_id: spec.task_id.clone(),
@@ -238,6 +253,10 @@ pub async fn call(
             };
             let team = run.and_then(|r| r.team.clone());
             let trow = transition.as_ref().map(|t| transition_row(&model.id, t));
+            let krows: Vec<BreakerEventRow> = key_transitions
+                .iter()
+                .map(|(m, t)| transition_row(m, t))
+                .collect();
             let run_id = run.map(|r| r.id.clone());
             let rec2 = rec.clone();
             let persisted = ctx
@@ -253,6 +272,9 @@ pub async fn call(
                         let _ = &team;
                         store::runs::insert_call(tx, &rec2)?;
                         if let Some(t) = &trow {
+                            store::runs::insert_breaker_event(tx, run_id.as_deref(), t)?;
+                        }
+                        for t in &krows {
                             store::runs::insert_breaker_event(tx, run_id.as_deref(), t)?;
                         }
                         Ok(())
@@ -278,6 +300,9 @@ pub async fn call(
             });
             if let Some(t) = transition {
                 emit_transition(ctx, run, &model.id, &t);
+            }
+            for (m, t) in &key_transitions {
+                emit_transition(ctx, run, m, t);
             }
             match result {
                 Ok(response) => {
