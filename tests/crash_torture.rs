@@ -144,22 +144,24 @@ fn torture(tasks: usize, kills: usize) {
 
     let mut snapshots: Vec<(BTreeMap<String, Vec<Attempt>>, i64)> = vec![];
     let mut killed = 0;
-    let mut child = spawn(&env, &["run", "--plan", &plan_path, "--json"]);
+    let mut next = Some(spawn(&env, &["run", "--plan", &plan_path, "--json"]));
     wait_for("the run row", &ctx, || {
         one(&env, "SELECT COUNT(*) FROM runs") == 1
     });
-    while killed < kills {
+    let mut rounds = 0;
+    while let Some(mut child) = next.take() {
+        rounds += 1;
+        assert!(
+            rounds <= 3 * kills + 3,
+            "{ctx}: resumes keep ending on their own"
+        );
         // A random moment: most kills land mid-run, some right after start.
         let delay = Duration::from_millis(rng.range(0, 300));
         let deadline = Instant::now() + delay;
-        while Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
+        while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
             std::thread::sleep(Duration::from_millis(2));
         }
-        let exited = child.try_wait().unwrap().is_some();
-        if !exited {
+        if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             killed += 1;
         }
@@ -182,11 +184,12 @@ fn torture(tasks: usize, kills: usize) {
             "{ctx}: after a kill the run is `{st}`"
         );
         assert_eq!(runs[0]["resumable"], true, "{ctx}");
-        child = spawn(&env, &["resume", "--last", "--json"]);
+        if killed < kills {
+            next = Some(spawn(&env, &["resume", "--last", "--json"]));
+        }
     }
     if !terminal(&env) {
-        let _ = child.kill();
-        let _ = child.wait();
+        // The last resume runs to the end.
         let (v, out) = env.json(&["resume", "--last", "--json"]);
         let status = v["status"].as_str().unwrap_or("");
         assert!(
