@@ -148,7 +148,21 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
 
     rt.block_on(async {
         let events = engine.subscribe();
-        let (id, join) = engine.start(req).await?;
+        let (id, join) = match engine.start(req).await {
+            Ok(x) => x,
+            // cli-contract.md: with --json, one JSON document on stdout for every exit code
+            // but 2; the refusal message still goes to stderr.
+            Err(crate::engine::EngineError::Preflight(msg)) if args.json => {
+                let v = serde_json::json!({
+                    "id": null, "status": null, "resumable": false,
+                    "error": "preflight", "message": msg,
+                });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                eprintln!("error: {msg}");
+                return Ok(exit::PREFLIGHT);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (status, cancelled) = headless::observe(&engine, events, &id, join).await;
         finish(&app, &id, status, cancelled, args.json)
     })

@@ -285,6 +285,21 @@ pub async fn call(
                 || !matches!(sig, Signal::Success))
             .then(|| (breaker.clone(), ctx.hash_of(&model.id)));
             let profile = profile.filter(|p| p.calls % 20 == 1);
+            // A bad key (401/403) disables every model that uses it (providers.md).
+            let mut key_transitions = Vec::new();
+            if let Err(ProviderError::Permanent {
+                key_scoped: true, ..
+            }) = &result
+            {
+                for m in ctx.catalog.models.iter() {
+                    if m.provider == model.provider
+                        && m.id != model.id
+                        && let (Some(t), _) = ctx.health.record(&m.id, Signal::Permanent, now_ms())
+                    {
+                        key_transitions.push((m.id.clone(), t));
+                    }
+                }
+            }
             let rec = CallRecord {
                 run_id: run.map(|r| r.id.clone()),
                 task_id: spec.task_id.clone(),
@@ -312,6 +327,10 @@ pub async fn call(
                 breaker_after: Some(breaker.state.as_str().into()),
             };
             let trow = transition.as_ref().map(|t| transition_row(&model.id, t));
+            let krows: Vec<(BreakerEventRow, crate::routing::Breaker, String)> = key_transitions
+                .iter()
+                .map(|(m, t)| (transition_row(m, t), ctx.health.get(m), ctx.hash_of(m)))
+                .collect();
             let run_id = run.map(|r| r.id.clone());
             let rec2 = rec.clone();
             let persisted = ctx
@@ -332,6 +351,10 @@ pub async fn call(
                         }
                         if let Some(t) = &trow {
                             store::runs::insert_breaker_event(tx, run_id.as_deref(), t)?;
+                        }
+                        for (t, b, h) in &krows {
+                            store::runs::insert_breaker_event(tx, run_id.as_deref(), t)?;
+                            store::models::save_breaker(tx, &t.model, b, h)?;
                         }
                         Ok(())
                     })
@@ -356,6 +379,9 @@ pub async fn call(
             });
             if let Some(t) = transition {
                 emit_transition(ctx, run, &model.id, &t);
+            }
+            for (m, t) in &key_transitions {
+                emit_transition(ctx, run, m, t);
             }
             match result {
                 Ok(response) => {

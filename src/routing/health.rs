@@ -10,12 +10,26 @@ pub struct Health {
     map: Mutex<HashMap<String, Breaker>>,
 }
 
-/// Wall-clock epoch milliseconds: breaker state is shared with other processes via the store.
+/// Epoch milliseconds (breaker state means the same to another process), read on a monotonic
+/// clock: the wall clock is sampled once per process and advanced by tokio's clock, the one
+/// retry sleeps use. A provider's retry-after is slept on tokio's clock and then checked against
+/// the not-before time here, so both must be the same clock: with the wall clock, a clock step
+/// (NTP) or a paused test clock made the engine wait and then drop the model anyway.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    static ANCHOR: std::sync::OnceLock<(u64, std::time::Instant)> = std::sync::OnceLock::new();
+    let (epoch_ms, at) = *ANCHOR.get_or_init(|| {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        (wall, std::time::Instant::now())
+    });
+    let now = tokio::time::Instant::now().into_std();
+    // Linear in `now` on both sides of the anchor (a paused clock may start before it).
+    match now.checked_duration_since(at) {
+        Some(d) => epoch_ms.saturating_add(d.as_millis() as u64),
+        None => epoch_ms.saturating_sub(at.duration_since(now).as_millis() as u64),
+    }
 }
 
 impl Health {
