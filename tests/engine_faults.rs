@@ -19,7 +19,6 @@ use orchestrator_tui::engine::{EngineCtx, EngineHandle, RunRequest};
 use orchestrator_tui::providers::{
     ChatRequest, ChatResponse, Provider, ProviderError, ProviderRegistry, Usage,
 };
-use orchestrator_tui::routing::Health;
 use orchestrator_tui::store::Store;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -205,16 +204,17 @@ fn harness(tune: impl FnOnce(&mut Config)) -> Harness {
     let mut map: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
     map.insert("alpha".into(), fake.clone());
     map.insert("beta".into(), fake.clone());
-    let (events, _) = tokio::sync::broadcast::channel(1024);
-    let engine = orchestrator_tui::engine::spawn(EngineCtx {
-        health: Health::new(cfg.breaker.clone()),
+    // Deterministic routing: no exploration.
+    cfg.routing.explore_rate = 0.0;
+    let ctx = EngineCtx::new(
         cfg,
         catalog,
-        registry: ProviderRegistry::with(map, false),
-        store: Store::open(dir.path()).unwrap(),
-        events,
-        data_dir: dir.path().to_path_buf(),
-    });
+        ProviderRegistry::with(map, false),
+        Store::open(dir.path()).unwrap(),
+        dir.path().to_path_buf(),
+    )
+    .unwrap();
+    let engine = orchestrator_tui::engine::spawn(ctx);
     Harness {
         dir,
         fake,

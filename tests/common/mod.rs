@@ -16,7 +16,8 @@ impl Env {
     pub fn new(extra_config: &str) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("config.toml");
-        let base = "[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 3\n[retry]\nbackoff_base_ms = 1\nbackoff_cap_ms = 2\n";
+        // No exploration: routing is deterministic unless a test asks for it.
+        let base = "[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 3\n[retry]\nbackoff_base_ms = 1\nbackoff_cap_ms = 2\n[routing]\nexplore_rate = 0.0\n";
         std::fs::write(&config, merge(base, extra_config)).expect("write config");
         Env { dir, config }
     }
