@@ -56,6 +56,34 @@ pub fn estimate(
     total + Micros(per_task.0 * tasks as i64)
 }
 
+/// Minimum estimate for a `--plan`: its first five tasks, each on the cheapest model capable of
+/// its type, with generation capped by the task's own `max_output_tokens`.
+pub fn estimate_plan(
+    catalog: &Catalog,
+    registry: &ProviderRegistry,
+    plan: &[crate::domain::TaskSpec],
+) -> Micros {
+    let price =
+        |m: Option<&ModelInfo>, (i, o): (u64, u64)| m.map_or(Micros::ZERO, |m| m.cost(i, 0, o));
+    let any = cheapest(catalog, registry, None);
+    plan.iter()
+        .take(5)
+        .map(|t| {
+            let out = GENERATE.1.min(t.max_output_tokens as u64);
+            price(
+                cheapest(catalog, registry, Some(t.task_type)).or(any),
+                (GENERATE.0, out),
+            ) + price(
+                cheapest(catalog, registry, Some(TaskType::CodeReview)).or(any),
+                CRITIQUE,
+            ) + price(
+                cheapest(catalog, registry, Some(TaskType::Evaluation)).or(any),
+                EVALUATE,
+            )
+        })
+        .sum()
+}
+
 /// `Err(message)` with the numbers when the estimate exceeds what is left at some level.
 pub fn check(
     conn: &Connection,
@@ -82,4 +110,35 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, SimulatedMode};
+    use crate::domain::TaskSpec;
+
+    #[test]
+    fn plan_estimate_respects_task_output_caps_and_types() {
+        let mut cfg = Config::defaults();
+        cfg.simulated.enabled = SimulatedMode::Always;
+        let cat = Catalog::from_config(&cfg).unwrap();
+        let reg = ProviderRegistry::from_config(&cfg, &cat).unwrap();
+        let task = |max: u32| TaskSpec {
+            id: "t".into(),
+            task_type: TaskType::Summarization,
+            prompt: "p".into(),
+            dependencies: vec![],
+            threshold: 0.8,
+            max_iterations: 1,
+            max_output_tokens: max,
+            validators: vec![],
+        };
+        let small = estimate_plan(&cat, &reg, &vec![task(40); 8]);
+        let large = estimate_plan(&cat, &reg, &vec![task(4096); 8]);
+        assert!(small < large, "{small:?} < {large:?}");
+        // Only the first five tasks count, like the decomposition estimate.
+        assert_eq!(estimate_plan(&cat, &reg, &vec![task(40); 5]), small);
+        assert!(large <= estimate(&cat, &reg, 5, false));
+    }
 }

@@ -91,9 +91,10 @@ impl EngineHandle {
             ));
         }
         if !req.force {
-            let n = req.plan.as_ref().map_or(5, |p| p.len().min(5));
-            let est =
-                preflight::estimate(&self.ctx.catalog, &self.ctx.registry, n, req.plan.is_none());
+            let est = match &req.plan {
+                Some(p) => preflight::estimate_plan(&self.ctx.catalog, &self.ctx.registry, p),
+                None => preflight::estimate(&self.ctx.catalog, &self.ctx.registry, 5, true),
+            };
             let (budget, team) = (req.budget, req.team.clone());
             let verdict = self
                 .ctx
