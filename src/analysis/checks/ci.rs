@@ -4,7 +4,7 @@ use super::super::facts::Facts;
 use super::super::known_files as known;
 use super::super::project_types::Stack;
 use super::super::report::{Category, Evidence, Finding, Priority};
-use super::{finding, plural};
+use super::{finding, plural, push_counted};
 
 pub fn run(f: &Facts, out: &mut Vec<Finding>) {
     presence(f, out);
@@ -278,22 +278,7 @@ fn workflows(f: &Facts, out: &mut Vec<Finding>) {
             "A compromised step can push code, create releases or alter issues.",
         ),
     ];
-    for (ev, id, title, prio, cat, effort, conf, desc, impact) in specs {
-        if !ev.is_empty() {
-            let description = format!("{desc} {}.", plural(ev.len(), "occurrence", "occurrences"));
-            out.push(finding(
-                id,
-                title,
-                prio,
-                cat,
-                effort,
-                conf,
-                description,
-                impact,
-                ev,
-            ));
-        }
-    }
+    push_counted(out, specs);
 }
 
 #[cfg(test)]

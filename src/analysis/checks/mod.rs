@@ -45,6 +45,40 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A check that fires when its evidence list is not empty:
+/// (evidence, id, title, priority, category, effort hours, confidence, description, impact).
+pub type CountedSpec = (
+    Vec<Evidence>,
+    &'static str,
+    &'static str,
+    Priority,
+    Category,
+    f64,
+    f64,
+    &'static str,
+    &'static str,
+);
+
+/// One finding per spec with evidence; the description ends with the occurrence count.
+pub fn push_counted(out: &mut Vec<Finding>, specs: impl IntoIterator<Item = CountedSpec>) {
+    for (ev, id, title, prio, cat, effort, conf, desc, impact) in specs {
+        if !ev.is_empty() {
+            let description = format!("{desc} {}.", plural(ev.len(), "occurrence", "occurrences"));
+            out.push(finding(
+                id,
+                title,
+                prio,
+                cat,
+                effort,
+                conf,
+                description,
+                impact,
+                ev,
+            ));
+        }
+    }
+}
+
 /// Every check, in a fixed order (ranking sorts them afterwards).
 pub fn run_all(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();

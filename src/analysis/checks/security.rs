@@ -4,7 +4,7 @@ use super::super::facts::Facts;
 use super::super::known_files as known;
 use super::super::probes::{HitKind, mask};
 use super::super::report::{Category, Evidence, Finding, Priority};
-use super::{finding, plural};
+use super::{finding, plural, push_counted};
 
 pub fn run(f: &Facts, out: &mut Vec<Finding>) {
     secrets(f, out);
@@ -315,22 +315,7 @@ fn dockerfiles(f: &Facts, out: &mut Vec<Finding>) {
             "Large, slow build contexts that can leak local secrets into images.",
         ),
     ];
-    for (ev, id, title, prio, cat, effort, conf, desc, impact) in specs {
-        if !ev.is_empty() {
-            let description = format!("{desc} {}.", plural(ev.len(), "occurrence", "occurrences"));
-            out.push(finding(
-                id,
-                title,
-                prio,
-                cat,
-                effort,
-                conf,
-                description,
-                impact,
-                ev,
-            ));
-        }
-    }
+    push_counted(out, specs);
 }
 
 #[cfg(test)]
