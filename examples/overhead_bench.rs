@@ -1,17 +1,21 @@
 //! Engine overhead per model call (benchmarks.md §1): a loopback server answering instantly in
 //! OpenAI and Anthropic formats; calls at fixed offered rates through the full engine path
 //! (routing, policy, budget reserve/settle, breaker, telemetry, SQLite) versus the same request
-//! sent straight to the server in the same run. Prints JSON.
+//! sent straight to the server in the same run. The calls are made within a run, as a project's
+//! calls are (its budget lease, run/org ledger and call rows all in play). Prints JSON.
 //!
 //! cargo run --release --example overhead_bench [-- --rates 100,500,1000 --secs 5]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use orchestrator_tui::config::{Catalog, Config, ProviderConfig, ProviderKind, SimulatedMode};
+use orchestrator_tui::config::{
+    Catalog, Config, ProviderConfig, ProviderKind, SimulatedMode, Strategy,
+};
 use orchestrator_tui::domain::CallRole;
+use orchestrator_tui::domain::Micros;
 use orchestrator_tui::engine::calls::{CallSpec, call};
-use orchestrator_tui::engine::{EngineCtx, EngineHandle};
+use orchestrator_tui::engine::{EngineCtx, EngineHandle, RunRequest};
 use orchestrator_tui::providers::ProviderRegistry;
 use orchestrator_tui::store::Store;
 use serde_json::{Value, json};
@@ -176,6 +180,21 @@ fn main() {
         ));
         let dir = tempfile::tempdir().expect("tempdir");
         let e = engine(&server, dir.path());
+        let run = e
+            .open_run(RunRequest {
+                description: "overhead benchmark".into(),
+                criteria: String::new(),
+                budget: Micros::from_usd(10_000.0),
+                time_limit_secs: 3600,
+                team: None,
+                concurrency: 64,
+                strategy: Strategy::Quality,
+                output_dir: Some(dir.path().join("out")),
+                plan: None,
+                force: true,
+            })
+            .await
+            .expect("bench run");
         let client = reqwest::Client::builder().tcp_nodelay(true).build().expect("client");
         let mut results = Vec::new();
         for (format, model) in [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-6")] {
@@ -204,9 +223,10 @@ fn main() {
                     s.exclude = others;
                     s
                 });
+                let r2 = run.clone();
                 let through = open_loop(rate, secs, move || {
-                    let (ctx, spec) = (ctx.clone(), spec.clone());
-                    async move { call(&ctx, None, &spec, None).await.is_ok() }
+                    let (ctx, spec, run) = (ctx.clone(), spec.clone(), r2.clone());
+                    async move { call(&ctx, Some(&run), &spec, None).await.is_ok() }
                 })
                 .await;
                 let (cpu1, rss) = proc_stat();
@@ -222,15 +242,27 @@ fn main() {
                 }));
             }
         }
-        let calls: i64 = e
+        // Queued behind every settle: the ledger must equal the recorded call costs.
+        let (calls, cost, run_spent, org_spent): (i64, i64, i64, i64) = e
             .ctx
             .store
-            .call(|c| Ok(c.query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))?))
+            .call(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM calls), (SELECT COALESCE(SUM(cost_micros), 0) FROM calls),
+                            (SELECT SUM(spent_micros) FROM runs),
+                            (SELECT COALESCE(MAX(spent_micros), 0) FROM budget_levels WHERE level = 'org')",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?)
+            })
             .await
-            .unwrap_or(0);
+            .unwrap_or_default();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"bench": "engine_overhead", "persisted_calls": calls, "results": results}))
+            serde_json::to_string_pretty(&json!({"bench": "engine_overhead", "persisted_calls": calls,
+                "ledger": {"calls_cost_micros": cost, "run_spent_micros": run_spent, "org_spent_micros": org_spent,
+                           "consistent": cost == run_spent && cost == org_spent},
+                "results": results}))
                 .unwrap_or_default()
         );
     });

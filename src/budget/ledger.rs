@@ -135,6 +135,85 @@ pub fn reserve(
     amount: Micros,
     pid: u32,
 ) -> Result<Reserve, StoreError> {
+    if let Some(d) = refusal(c, run_id, team, amount)? {
+        return Ok(Reserve::Denied(d));
+    }
+    crate::store::exec(
+        c,
+        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![run_id, team, pid, amount.0, now_rfc3339()],
+    )?;
+    let id = c.last_insert_rowid();
+    adjust_reserved(c, run_id, team, amount.0)?;
+    Ok(Reserve::Reserved(id))
+}
+
+/// Open a run's lease: a reservation row that starts empty and grows with [`grow`], so calls can
+/// take their worst case from it in memory (budget/lease.rs). Released like any reservation.
+pub fn open_lease(
+    c: &Connection,
+    run_id: &str,
+    team: Option<&str>,
+    pid: u32,
+) -> Result<i64, StoreError> {
+    crate::store::exec(
+        c,
+        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, 0, ?4)",
+        params![run_id, team, pid, now_rfc3339()],
+    )?;
+    Ok(c.last_insert_rowid())
+}
+
+/// Add `amount` to lease `id` if it fits at run, team and org level (the same checks as
+/// [`reserve`]), or say which level refused.
+pub fn grow(c: &Connection, id: i64, amount: Micros) -> Result<Reserve, StoreError> {
+    let Some((run, team, _)) = held(c, id)? else {
+        return Err(StoreError::NotFound(format!("budget lease {id} is gone")));
+    };
+    if let Some(d) = refusal(c, run.as_deref(), team.as_deref(), amount)? {
+        return Ok(Reserve::Denied(d));
+    }
+    crate::store::exec(
+        c,
+        "UPDATE reservations SET amount_micros = amount_micros + ?2 WHERE id = ?1",
+        params![id, amount.0],
+    )?;
+    adjust_reserved(c, run.as_deref(), team.as_deref(), amount.0)?;
+    Ok(Reserve::Reserved(id))
+}
+
+/// Charge `actual` against lease `id`: the lease shrinks by it (never below zero) and the spend
+/// is added at team and org level, in one step, so headroom seen by others never grows.
+pub fn settle_part(
+    c: &Connection,
+    id: i64,
+    team: Option<&str>,
+    actual: Micros,
+) -> Result<(), StoreError> {
+    if actual.0 <= 0 {
+        return Ok(());
+    }
+    let Some((run, team, amount)) = held(c, id)? else {
+        // The lease is gone (released already): the money was still spent.
+        return charge(c, team, actual);
+    };
+    let part = actual.0.min(amount);
+    crate::store::exec(
+        c,
+        "UPDATE reservations SET amount_micros = amount_micros - ?2 WHERE id = ?1",
+        params![id, part],
+    )?;
+    adjust_reserved(c, run.as_deref(), team.as_deref(), -part)?;
+    charge(c, team.as_deref(), actual)
+}
+
+/// Which level (run, team, org) cannot take `amount` more, if any.
+fn refusal(
+    c: &Connection,
+    run_id: Option<&str>,
+    team: Option<&str>,
+    amount: Micros,
+) -> Result<Option<Denial>, StoreError> {
     if let Some(run) = run_id {
         let (cap, spent, reserved): (i64, i64, i64) = crate::store::query_row(
             c,
@@ -143,7 +222,7 @@ pub fn reserve(
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         if !fits(Some(Micros(cap)), Micros(spent), Micros(reserved), amount) {
-            return Ok(Reserve::Denied(Denial {
+            return Ok(Some(Denial {
                 level: "run".into(),
                 cap: Micros(cap),
                 spent: Micros(spent),
@@ -166,7 +245,7 @@ pub fn reserve(
         if let Some(s) = level(c, l)?
             && !fits(s.cap, s.spent, s.reserved, amount)
         {
-            return Ok(Reserve::Denied(Denial {
+            return Ok(Some(Denial {
                 level: if l == "org" { "org".into() } else { l.clone() },
                 cap: s.cap.unwrap_or_default(),
                 spent: s.spent,
@@ -175,14 +254,7 @@ pub fn reserve(
             }));
         }
     }
-    crate::store::exec(
-        c,
-        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![run_id, team, pid, amount.0, now_rfc3339()],
-    )?;
-    let id = c.last_insert_rowid();
-    adjust_reserved(c, run_id, team, amount.0)?;
-    Ok(Reserve::Reserved(id))
+    Ok(None)
 }
 
 fn adjust_reserved(
@@ -216,14 +288,18 @@ fn adjust_reserved(
 /// (run, team, amount) of a reservation.
 type Held = (Option<String>, Option<String>, i64);
 
+fn held(c: &Connection, id: i64) -> Result<Option<Held>, StoreError> {
+    Ok(crate::store::query_row(
+        c,
+        "SELECT run_id, team, amount_micros FROM reservations WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()?)
+}
+
 fn take(c: &Connection, id: i64) -> Result<Option<Held>, StoreError> {
-    let row = c
-        .query_row(
-            "SELECT run_id, team, amount_micros FROM reservations WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
+    let row = held(c, id)?;
     if row.is_some() {
         crate::store::exec(c, "DELETE FROM reservations WHERE id = ?1", [id])?;
     }

@@ -1,7 +1,9 @@
 //! Budget hierarchy (org, team, run) with reservations that make overspending impossible under
 //! any concurrency: the worst case of a call is reserved at every level in one `BEGIN IMMEDIATE`
-//! transaction before the call, then settled to the actual cost.
+//! transaction before the call, then settled to the actual cost. A run holds its reservations as
+//! one growing lease (lease.rs) so its calls take their worst case in memory.
 
+pub mod lease;
 pub mod ledger;
 pub mod period;
 

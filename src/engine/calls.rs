@@ -3,6 +3,7 @@
 
 use super::EngineEvent;
 use super::context::{EngineCtx, RunCtx, Slot};
+use crate::budget::lease::{self, Take};
 use crate::budget::ledger::{self, Denial, Reserve};
 use crate::config::ModelInfo;
 use crate::domain::{CallRole, Micros, TaskType, splitmix64};
@@ -223,27 +224,14 @@ pub async fn call(
             if let Admission::Denied { .. } = adm {
                 break None;
             }
-            let run_id = run.map(|r| r.id.clone());
-            let team = run.and_then(|r| r.team.clone());
-            let pid = std::process::id();
-            let res = ctx
-                .store
-                .call(move |c| {
-                    store::immediate(c, |tx| {
-                        ledger::reserve(tx, run_id.as_deref(), team.as_deref(), worst, pid)
-                    })
-                })
-                .await;
-            let res_id = match res {
-                Ok(Reserve::Reserved(id)) => id,
-                Ok(Reserve::Denied(d)) => {
-                    denial = Some(d);
+            let hold = match hold_budget(ctx, run, worst).await {
+                Ok(h) => h,
+                Err(fail) => {
+                    match fail {
+                        Held::Denied(d) => denial = Some(d),
+                        Held::Error(e) => last_error = Some(e),
+                    }
                     // Give the admission back (a probe that never ran).
-                    ctx.health.record(&model.id, Signal::Neutral, now_ms());
-                    break None;
-                }
-                Err(e) => {
-                    last_error = Some(e.to_string());
                     ctx.health.record(&model.id, Signal::Neutral, now_ms());
                     break None;
                 }
@@ -326,62 +314,86 @@ pub async fn call(
                 retry,
                 breaker_after: Some(breaker.state.as_str().into()),
             };
-            let trow = transition.as_ref().map(|t| transition_row(&model.id, t));
-            let krows: Vec<(BreakerEventRow, crate::routing::Breaker, String)> = key_transitions
+            let key_breakers: Vec<(String, crate::routing::Breaker, String)> = key_transitions
                 .iter()
-                .map(|(m, t)| (transition_row(m, t), ctx.health.get(m), ctx.hash_of(m)))
+                .map(|(m, _)| (m.clone(), ctx.health.get(m), ctx.hash_of(m)))
                 .collect();
+            // Settle and record without waiting: the reservation holds the worst case until the
+            // commit, and whatever the engine writes next is queued behind it (FIFO), so nothing
+            // that depends on this call can be durable before it is. Observers hear of the call
+            // once it is committed.
+            if let (Hold::Lease(_), Some(r)) = (hold, run) {
+                r.lease.with(|l| l.finish(worst.0, cost.0));
+            }
             let run_id = run.map(|r| r.id.clone());
-            let rec2 = rec.clone();
-            let persisted = ctx
-                .store
-                .call(move |c| {
-                    store::immediate(c, |tx| {
-                        if rec2.outcome == "ok" {
-                            ledger::settle(tx, res_id, rec2.cost)?;
-                        } else {
-                            ledger::release(tx, res_id)?;
+            let team = run.and_then(|r| r.team.clone());
+            let err_run = run_id.clone();
+            let events = ctx.events.clone();
+            let transitions: Vec<(String, Transition)> = transition
+                .map(|t| (model.id.clone(), t))
+                .into_iter()
+                .chain(key_transitions)
+                .collect();
+            let ev_transitions = transitions.clone();
+            let submitted = ctx.store.submit(
+                move |tx| {
+                    match hold {
+                        Hold::Lease(id) => ledger::settle_part(tx, id, team.as_deref(), rec.cost)?,
+                        Hold::Row(id) if rec.outcome == "ok" => ledger::settle(tx, id, rec.cost)?,
+                        Hold::Row(id) => ledger::release(tx, id)?,
+                    }
+                    store::runs::insert_call(tx, &rec)?;
+                    if let Some((b, h)) = &breaker_row {
+                        store::models::save_breaker(tx, &rec.model, b, h)?;
+                    }
+                    if let Some(p) = &profile {
+                        store::models::save_profile(tx, &rec.model, profile_type, p)?;
+                    }
+                    for (m, t) in &transitions {
+                        store::runs::insert_breaker_event(
+                            tx,
+                            run_id.as_deref(),
+                            &transition_row(m, t),
+                        )?;
+                    }
+                    for (m, b, h) in &key_breakers {
+                        store::models::save_breaker(tx, m, b, h)?;
+                    }
+                    Ok(rec)
+                },
+                move |r| match r {
+                    Ok(rec) => {
+                        let run_id = rec.run_id.clone();
+                        let _ = events.send(EngineEvent::Call {
+                            run_id: rec.run_id,
+                            task_id: rec.task_id,
+                            role: rec.role,
+                            model: rec.model,
+                            provider: rec.provider,
+                            outcome: rec.outcome,
+                            cost,
+                            latency_ms: rec.latency_ms,
+                            error: rec.error,
+                        });
+                        for (m, t) in &ev_transitions {
+                            emit_transition(&events, run_id.as_deref(), m, t);
                         }
-                        store::runs::insert_call(tx, &rec2)?;
-                        if let Some((b, h)) = &breaker_row {
-                            store::models::save_breaker(tx, &rec2.model, b, h)?;
-                        }
-                        if let Some(p) = &profile {
-                            store::models::save_profile(tx, &rec2.model, profile_type, p)?;
-                        }
-                        if let Some(t) = &trow {
-                            store::runs::insert_breaker_event(tx, run_id.as_deref(), t)?;
-                        }
-                        for (t, b, h) in &krows {
-                            store::runs::insert_breaker_event(tx, run_id.as_deref(), t)?;
-                            store::models::save_breaker(tx, &t.model, b, h)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .await;
-            if let Err(e) = persisted {
+                    }
+                    Err(e) => {
+                        let message = format!("could not record a call: {e}");
+                        tracing::warn!(run = err_run.as_deref(), "{message}");
+                        let _ = events.send(EngineEvent::Warning {
+                            run_id: err_run,
+                            message,
+                        });
+                    }
+                },
+            );
+            if let Err(e) = submitted {
                 ctx.warn(
                     run.map(|r| r.id.as_str()),
                     format!("could not record a call: {e}"),
                 );
-            }
-            ctx.emit(EngineEvent::Call {
-                run_id: rec.run_id.clone(),
-                task_id: rec.task_id.clone(),
-                role: rec.role.clone(),
-                model: rec.model.clone(),
-                provider: rec.provider.clone(),
-                outcome: rec.outcome.clone(),
-                cost,
-                latency_ms: rec.latency_ms,
-                error: rec.error.clone(),
-            });
-            if let Some(t) = transition {
-                emit_transition(ctx, run, &model.id, &t);
-            }
-            for (m, t) in &key_transitions {
-                emit_transition(ctx, run, m, t);
             }
             match result {
                 Ok(response) => {
@@ -440,6 +452,73 @@ pub async fn call(
     }
 }
 
+/// How a call's worst case is held: taken from the run's lease, or a reservation row of its own
+/// (calls outside a run).
+#[derive(Debug, Clone, Copy)]
+enum Hold {
+    Lease(i64),
+    Row(i64),
+}
+
+enum Held {
+    Denied(Denial),
+    Error(String),
+}
+
+/// Hold `worst` against the budget before a call. In a run: from the lease in memory, growing it
+/// in a transaction only when it falls short (and in the background before it does).
+async fn hold_budget(ctx: &EngineCtx, run: Option<&RunCtx>, worst: Micros) -> Result<Hold, Held> {
+    let Some(run) = run else {
+        let pid = std::process::id();
+        return match ctx
+            .store
+            .transact(move |tx| ledger::reserve(tx, None, None, worst, pid))
+            .await
+        {
+            Ok(Reserve::Reserved(id)) => Ok(Hold::Row(id)),
+            Ok(Reserve::Denied(d)) => Err(Held::Denied(d)),
+            Err(e) => Err(Held::Error(e.to_string())),
+        };
+    };
+    let lease = run.lease.clone();
+    // Each round either takes from the lease or grows it (bounded by the caps) or is refused.
+    for _ in 0..64 {
+        match lease.with(|l| l.take(worst.0)) {
+            Take::Taken { refill } => {
+                if let Some(amount) = refill {
+                    let (l2, id) = (lease.clone(), lease.id);
+                    let queued = ctx.store.submit(
+                        move |tx| ledger::grow(tx, id, Micros(amount)),
+                        move |r| {
+                            let ok = matches!(r, Ok(Reserve::Reserved(_)));
+                            l2.with(|l| l.refill_done(ok.then_some(amount)));
+                        },
+                    );
+                    if queued.is_err() {
+                        lease.with(|l| l.refill_done(None));
+                    }
+                }
+                return Ok(Hold::Lease(lease.id));
+            }
+            Take::Short { grow, at_least } => {
+                let id = lease.id;
+                let grown = ctx
+                    .store
+                    .transact(move |tx| lease::grow_short(tx, id, grow, at_least))
+                    .await;
+                match grown {
+                    Ok(Ok(a)) => lease.with(|l| l.grown(a)),
+                    Ok(Err(d)) => return Err(Held::Denied(d)),
+                    Err(e) => return Err(Held::Error(e.to_string())),
+                }
+            }
+        }
+    }
+    Err(Held::Error(
+        "the run's budget lease kept being used up by other calls".into(),
+    ))
+}
+
 /// Audit the routing decision under policies: blocked models once per call, and the chosen one.
 async fn audit(
     ctx: &EngineCtx,
@@ -495,24 +574,22 @@ async fn audit(
     let task_id = spec.task_id.clone();
     let _ = ctx
         .store
-        .call(move |c| {
-            store::immediate(c, |tx| {
-                for (model, policies, mode, violations, allowed) in &rows {
-                    store::models::insert_audit(
-                        tx,
-                        &store::models::AuditRow {
-                            run_id: run_id.as_deref(),
-                            task_id: task_id.as_deref(),
-                            model,
-                            policies,
-                            mode: mode.as_deref(),
-                            violations,
-                            allowed: *allowed,
-                        },
-                    )?;
-                }
-                Ok(())
-            })
+        .transact(move |tx| {
+            for (model, policies, mode, violations, allowed) in &rows {
+                store::models::insert_audit(
+                    tx,
+                    &store::models::AuditRow {
+                        run_id: run_id.as_deref(),
+                        task_id: task_id.as_deref(),
+                        model,
+                        policies,
+                        mode: mode.as_deref(),
+                        violations,
+                        allowed: *allowed,
+                    },
+                )?;
+            }
+            Ok(())
         })
         .await;
 }
@@ -527,7 +604,12 @@ fn transition_row(model: &str, t: &Transition) -> BreakerEventRow {
     }
 }
 
-fn emit_transition(ctx: &EngineCtx, run: Option<&RunCtx>, model: &str, t: &Transition) {
+fn emit_transition(
+    events: &tokio::sync::broadcast::Sender<EngineEvent>,
+    run_id: Option<&str>,
+    model: &str,
+    t: &Transition,
+) {
     tracing::info!(
         model,
         from = t.from.as_str(),
@@ -535,8 +617,8 @@ fn emit_transition(ctx: &EngineCtx, run: Option<&RunCtx>, model: &str, t: &Trans
         "breaker: {}",
         t.reason
     );
-    ctx.emit(EngineEvent::Breaker {
-        run_id: run.map(|r| r.id.clone()),
+    let _ = events.send(EngineEvent::Breaker {
+        run_id: run_id.map(String::from),
         model: model.to_string(),
         from: t.from.as_str().into(),
         to: t.to.as_str().into(),
@@ -552,7 +634,7 @@ async fn persist_transition(ctx: &EngineCtx, run: Option<&RunCtx>, model: &str, 
         .store
         .call(move |c| store::runs::insert_breaker_event(c, run_id.as_deref(), &row))
         .await;
-    emit_transition(ctx, run, model, t);
+    emit_transition(&ctx.events, run.map(|r| r.id.as_str()), model, t);
 }
 
 #[cfg(test)]

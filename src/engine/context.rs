@@ -146,6 +146,8 @@ pub struct RunCtx {
     pub cancel: CancellationToken,
     pub stop: Mutex<Option<StopReason>>,
     pub slots: Arc<Semaphore>,
+    /// The run's budget lease (its reservations, held as one growing row).
+    pub lease: Arc<crate::budget::lease::Lease>,
     pub _lock: RunLock,
 }
 

@@ -258,16 +258,14 @@ async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output
     let (rid, tid) = (run.id.clone(), task.spec.id.clone());
     let saved = ctx
         .store
-        .call(move |c| {
-            store::immediate(c, |tx| {
-                for w in &report.written {
-                    store::runs::insert_artifact(tx, &rid, Some(&tid), &w.path, w.bytes)?;
-                }
-                for r in &report.refused {
-                    store::runs::insert_refusal(tx, &rid, &tid, &r.path, &r.reason)?;
-                }
-                Ok(())
-            })
+        .transact(move |tx| {
+            for w in &report.written {
+                store::runs::insert_artifact(tx, &rid, Some(&tid), &w.path, w.bytes)?;
+            }
+            for r in &report.refused {
+                store::runs::insert_refusal(tx, &rid, &tid, &r.path, &r.reason)?;
+            }
+            Ok(())
         })
         .await;
     if let Err(e) = saved {
@@ -287,10 +285,14 @@ async fn finalize(
     let id = run.id.clone();
     let stop = run.stop_reason();
     let fatal2 = fatal.clone();
+    let lease = run.lease.id;
     let result = ctx
         .store
         .call(move |c| {
             store::immediate(c, |tx| {
+                // Every call of the run has ended and been settled (settles are queued ahead of
+                // this job): the lease's unused part goes back.
+                crate::budget::ledger::release(tx, lease)?;
                 let tasks = store::runs::get_tasks(tx, &id)?;
                 let counts = store::runs::call_counts(tx, &id)?;
                 let facts = RunFacts {

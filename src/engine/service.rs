@@ -5,6 +5,7 @@ use super::context::{EngineCtx, RunCtx};
 use super::driver::drive;
 use super::preflight;
 use super::{EngineError, EngineEvent, ResumeRequest, RunRequest};
+use crate::budget::lease::Lease;
 use crate::budget::ledger;
 use crate::domain::status::StopReason;
 use crate::domain::{Micros, new_run_id};
@@ -76,6 +77,13 @@ impl EngineHandle {
         ),
         EngineError,
     > {
+        let run = self.open_run(req).await?;
+        Ok((run.id.clone(), self.launch(run, false)))
+    }
+
+    /// Validate, pre-flight and commit a new run, without driving it (`start` drives it; the
+    /// overhead benchmark makes its own calls within it).
+    pub async fn open_run(&self, req: RunRequest) -> Result<Arc<RunCtx>, EngineError> {
         let description = req.description.trim().to_string();
         if description.is_empty() {
             return Err(EngineError::Invalid("the run description is empty".into()));
@@ -133,9 +141,14 @@ impl EngineHandle {
             plan: req.plan.clone(),
             simulated: self.ctx.registry.is_simulated(),
         };
-        self.ctx
+        let (team, pid) = (req.team.clone(), std::process::id());
+        let lease_id = self
+            .ctx
             .store
-            .call(move |c| store::immediate(c, |tx| store::runs::insert_run(tx, &new)))
+            .transact(move |tx| {
+                store::runs::insert_run(tx, &new)?;
+                ledger::open_lease(tx, &new.id, team.as_deref(), pid)
+            })
             .await?;
         let run = Arc::new(RunCtx {
             id: id.clone(),
@@ -147,9 +160,10 @@ impl EngineHandle {
             cancel: CancellationToken::new(),
             stop: Mutex::new(None),
             slots: Arc::new(Semaphore::new(req.concurrency)),
+            lease: Arc::new(Lease::new(lease_id)),
             _lock: lock,
         });
-        Ok((id, self.launch(run, false)))
+        Ok(run)
     }
 
     /// Resume a stored run: only tasks without a passing result are executed again.
@@ -193,7 +207,9 @@ impl EngineHandle {
             })?;
         let (id, budget, time) = (row.id.clone(), req.budget, req.time_limit_secs);
         let data_dir = self.ctx.data_dir.clone();
-        self.ctx
+        let (team, pid) = (row.team.clone(), std::process::id());
+        let lease_id = self
+            .ctx
             .store
             .call(move |c| {
                 store::immediate(c, |tx| {
@@ -201,7 +217,8 @@ impl EngineHandle {
                     ledger::release_stale(tx, &|run, _| {
                         run != Some(id.as_str()) && run.is_some_and(|r| lock::is_held(&data_dir, r))
                     })?;
-                    store::runs::reopen_run(tx, &id, budget, time)
+                    store::runs::reopen_run(tx, &id, budget, time)?;
+                    ledger::open_lease(tx, &id, team.as_deref(), pid)
                 })
             })
             .await?;
@@ -224,6 +241,7 @@ impl EngineHandle {
             cancel: CancellationToken::new(),
             stop: Mutex::new(None),
             slots: Arc::new(Semaphore::new(row.concurrency.max(1))),
+            lease: Arc::new(Lease::new(lease_id)),
             _lock: lock,
         });
         Ok((row.id, self.launch(run, true)))

@@ -253,35 +253,33 @@ pub async fn run_task(
         let best_score = best.as_ref().and_then(|b| b.eval);
         let saved = ctx
             .store
-            .call(move |c| {
-                store::immediate(c, |tx| {
-                    store::runs::insert_attempt(
-                        tx,
-                        &AttemptWrite {
-                            run_id: &run_id,
-                            task_id: &task_id,
-                            n,
-                            model: Some(&m),
-                            reviewer: rv.as_deref(),
-                            evaluator: ev.as_deref(),
-                            score,
-                            validators: &vr,
-                            failure_reason: fr.as_deref(),
-                            critique: cr.as_deref(),
-                            output: Some(&out),
-                        },
-                    )?;
-                    let (bm, br, bo) = b.clone().unwrap_or_default();
-                    store::runs::update_task_result(
-                        tx,
-                        &run_id,
-                        &task_id,
-                        Some(&bm),
-                        br.as_deref(),
-                        best_score,
-                        Some(&bo),
-                    )
-                })
+            .transact(move |tx| {
+                store::runs::insert_attempt(
+                    tx,
+                    &AttemptWrite {
+                        run_id: &run_id,
+                        task_id: &task_id,
+                        n,
+                        model: Some(&m),
+                        reviewer: rv.as_deref(),
+                        evaluator: ev.as_deref(),
+                        score,
+                        validators: &vr,
+                        failure_reason: fr.as_deref(),
+                        critique: cr.as_deref(),
+                        output: Some(&out),
+                    },
+                )?;
+                let (bm, br, bo) = b.clone().unwrap_or_default();
+                store::runs::update_task_result(
+                    tx,
+                    &run_id,
+                    &task_id,
+                    Some(&bm),
+                    br.as_deref(),
+                    best_score,
+                    Some(&bo),
+                )
             })
             .await;
         if let Err(e) = saved {

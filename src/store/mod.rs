@@ -27,7 +27,25 @@ pub enum StoreError {
     Closed,
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// What a transactional job hands back: whether its writes stand, and how to deliver its result
+/// once the group's commit has succeeded (`Ok`) or failed (`Err` with the reason).
+struct TxOutcome {
+    ok: bool,
+    deliver: Box<dyn FnOnce(Result<(), String>) + Send>,
+}
+
+/// A transactional job; `Err` means no transaction could be opened for it.
+type TxJob = Box<dyn FnOnce(Result<&Connection, &str>) -> TxOutcome + Send>;
+
+enum Job {
+    /// Runs alone with the connection; manages its own transactions.
+    Plain(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// Runs inside a transaction the store thread opens; queued ones share one commit.
+    Tx(TxJob),
+}
+
+/// Most transactional jobs committed together (bounds the latency one commit adds).
+const MAX_GROUP: usize = 128;
 
 /// Handle to the store thread; cheap to clone.
 #[derive(Clone)]
@@ -80,11 +98,7 @@ impl Store {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || {
-                for job in rx {
-                    job(&mut conn);
-                }
-            })
+            .spawn(move || serve(&mut conn, &rx))
             .map_err(|e| StoreError::Open {
                 path: path.display().to_string(),
                 message: e.to_string(),
@@ -104,11 +118,53 @@ impl Store {
     {
         let (otx, orx) = tokio::sync::oneshot::channel();
         self.tx
-            .send(Box::new(move |c| {
+            .send(Job::Plain(Box::new(move |c| {
                 let _ = otx.send(f(c));
-            }))
+            })))
             .map_err(|_| StoreError::Closed)?;
         orx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Run `f` in a write transaction on the store thread and await its result, delivered only
+    /// after the commit. Jobs queued together share one commit (group commit); each runs in its
+    /// own savepoint, so an `Err` from `f` undoes only its own writes.
+    pub async fn transact<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (otx, orx) = tokio::sync::oneshot::channel();
+        self.submit(f, move |r| {
+            let _ = otx.send(r);
+        })?;
+        orx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queue `f` as `transact` does without waiting: `done` runs on the store thread after the
+    /// commit. Later jobs from any caller are committed after this one (the queue is FIFO), so
+    /// whatever the engine writes next can never be durable without it.
+    pub fn submit<R, F, D>(&self, f: F, done: D) -> Result<(), StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        D: FnOnce(Result<R, StoreError>) + Send + 'static,
+    {
+        let job: TxJob = Box::new(move |c| {
+            let r = match c {
+                Ok(c) => f(c),
+                Err(why) => Err(StoreError::Invalid(why.to_string())),
+            };
+            TxOutcome {
+                ok: r.is_ok(),
+                deliver: Box::new(move |commit| {
+                    done(match commit {
+                        Ok(()) => r,
+                        Err(why) => r.and(Err(StoreError::Invalid(why))),
+                    })
+                }),
+            }
+        });
+        self.tx.send(Job::Tx(job)).map_err(|_| StoreError::Closed)
     }
 
     /// Blocking variant for one-shot commands and non-async callers.
@@ -119,11 +175,99 @@ impl Store {
     {
         let (otx, orx) = mpsc::channel();
         self.tx
-            .send(Box::new(move |c| {
+            .send(Job::Plain(Box::new(move |c| {
                 let _ = otx.send(f(c));
-            }))
+            })))
             .map_err(|_| StoreError::Closed)?;
         orx.recv().map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// The store thread: plain jobs one by one; transactional jobs already queued are drained into
+/// one transaction, so under load a commit (WAL append + locks) is paid once per group.
+fn serve(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
+    let mut next: Option<Job> = None;
+    loop {
+        let job = match next.take() {
+            Some(j) => j,
+            None => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+        };
+        match job {
+            Job::Plain(f) => f(conn),
+            Job::Tx(f) => {
+                let mut group = vec![f];
+                while group.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(Job::Tx(g)) => group.push(g),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                run_group(conn, group);
+            }
+        }
+    }
+}
+
+fn run_group(conn: &mut Connection, group: Vec<TxJob>) {
+    if let Err(e) = begin_immediate(conn) {
+        let why = format!("cannot start a write transaction: {e}");
+        for f in group {
+            (f(Err(&why)).deliver)(Err(why.clone()));
+        }
+        return;
+    }
+    let alone = group.len() == 1;
+    let mut outcomes = Vec::with_capacity(group.len());
+    let mut all_ok = true;
+    for f in group {
+        // A savepoint per job so one job's error undoes only its own writes.
+        let sp = alone || conn.execute_batch("SAVEPOINT job").is_ok();
+        all_ok &= sp;
+        let out = f(Ok(conn));
+        if !alone && sp {
+            let end = if out.ok {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
+            if conn.execute_batch(end).is_err() {
+                all_ok = false;
+            }
+        }
+        all_ok &= out.ok || !alone;
+        outcomes.push(out);
+    }
+    let commit = if all_ok {
+        conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+    } else {
+        Err("the transaction was rolled back".to_string())
+    };
+    if commit.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for out in outcomes {
+        (out.deliver)(commit.clone());
+    }
+}
+
+/// `BEGIN IMMEDIATE`, retrying while another process holds the write lock beyond the timeout.
+fn begin_immediate(conn: &Connection) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Err(e) if is_busy(&e) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(5 * tries));
+            }
+            r => return r,
+        }
     }
 }
 
@@ -197,4 +341,106 @@ pub fn query_row<T>(
 /// RFC 3339 timestamp (UTC, milliseconds).
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestJob = Box<dyn FnOnce(&Connection) -> Result<i64, StoreError> + Send>;
+
+    fn count(c: &Connection) -> Result<i64, StoreError> {
+        Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?)
+    }
+
+    #[tokio::test]
+    async fn queued_transactions_share_a_commit_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?))
+            .await
+            .unwrap();
+        // Hold the store thread so the next jobs queue up and are drained as one group.
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (held_tx, held_rx) = mpsc::channel::<()>();
+        store
+            .submit(
+                |_| Ok(()),
+                move |_| {
+                    let _ = held_tx.send(());
+                    let _ = go_rx.recv();
+                },
+            )
+            .unwrap();
+        held_rx.recv().unwrap();
+        let (rtx, rrx) = mpsc::channel::<(u8, Result<i64, String>)>();
+        let jobs: Vec<(u8, TestJob)> = vec![
+            (
+                1,
+                Box::new(|c| Ok(c.execute("INSERT INTO t VALUES (1)", [])? as i64)),
+            ),
+            // Writes a row, then fails: its row must be undone, the others kept.
+            (
+                2,
+                Box::new(|c| {
+                    c.execute("INSERT INTO t VALUES (2)", [])?;
+                    Ok(c.execute("INSERT INTO t VALUES (1)", [])? as i64)
+                }),
+            ),
+            (
+                3,
+                Box::new(|c| {
+                    c.execute("INSERT INTO t VALUES (3)", [])?;
+                    count(c)
+                }),
+            ),
+        ];
+        for (k, f) in jobs {
+            let rtx = rtx.clone();
+            store
+                .submit(f, move |r| {
+                    let _ = rtx.send((k, r.map_err(|e| e.to_string())));
+                })
+                .unwrap();
+        }
+        go_tx.send(()).unwrap();
+        let mut got: Vec<(u8, Result<i64, String>)> = (0..3).map(|_| rrx.recv().unwrap()).collect();
+        got.sort_by_key(|g| g.0);
+        assert_eq!(got[0].1, Ok(1));
+        assert!(got[1].1.is_err(), "the failing job reports its own error");
+        assert_eq!(got[2].1, Ok(2), "sees rows 1 and 3, not the undone 2");
+        let rows: Vec<i64> = store
+            .call(|c| {
+                let mut st = c.prepare("SELECT v FROM t ORDER BY v")?;
+                let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                Ok(v)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![1, 3]);
+    }
+
+    #[tokio::test]
+    async fn submitted_job_is_done_before_later_jobs_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .call(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER)")?))
+            .await
+            .unwrap();
+        let (dtx, drx) = mpsc::channel();
+        store
+            .submit(
+                |c| Ok(c.execute("INSERT INTO t VALUES (7)", [])?),
+                move |r| {
+                    let _ = dtx.send(r.is_ok());
+                },
+            )
+            .unwrap();
+        // A plain read queued afterwards sees the committed row, and `done` already ran.
+        let n = store.call(|c| count(c)).await.unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(drx.try_recv().ok(), Some(true));
+    }
 }
