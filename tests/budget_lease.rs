@@ -3,10 +3,13 @@
 //! a team and an org cap. Nothing may exceed a cap, a run must refuse exactly when a per-call
 //! reservation would have, and everything returns to zero at the end.
 
+mod common;
+
+use common::call_record;
 use orchestrator_tui::budget::lease::{self, State, Take};
 use orchestrator_tui::budget::ledger::{self, Reserve};
 use orchestrator_tui::domain::Micros;
-use orchestrator_tui::store::{self, CallRecord, NewRun, migrations::migrate};
+use orchestrator_tui::store::{self, NewRun, migrations::migrate};
 use proptest::prelude::*;
 use rusqlite::Connection;
 
@@ -73,27 +76,20 @@ fn setup(org: i64, web: i64, budgets: &[i64; 3]) -> (Connection, Vec<Run>) {
     (c, runs)
 }
 
-fn record(run: usize, cost: i64) -> CallRecord {
-    CallRecord {
-        run_id: Some(RUNS[run].0.to_string()),
-        task_id: None,
-        attempt: None,
-        role: "generate".into(),
-        provider: "p".into(),
-        model: "m".into(),
-        simulated: true,
-        input_tokens: 1,
-        cached_tokens: 0,
-        output_tokens: 1,
-        reasoning_tokens: 0,
-        cost: Micros(cost),
-        latency_ms: 1,
-        ttft_ms: None,
-        outcome: "ok".into(),
-        error: None,
-        retry: 0,
-        breaker_after: None,
-    }
+fn record(run: usize, cost: i64) -> orchestrator_tui::store::CallRecord {
+    call_record(Some(RUNS[run].0), cost)
+}
+
+/// Settle a call as the engine does: shrink the lease, charge spend, record the call.
+fn settle(c: &mut Connection, runs: &mut [Run], run: usize, worst: i64, actual: i64) {
+    runs[run].state.finish(worst, actual);
+    let (id, team) = (runs[run].lease, RUNS[run].1);
+    store::immediate(c, |tx| {
+        ledger::settle_part(tx, id, team, Micros(actual))?;
+        store::runs::insert_call(tx, &record(run, actual))?;
+        Ok(())
+    })
+    .unwrap();
 }
 
 fn one(c: &Connection, sql: &str, p: impl rusqlite::Params) -> i64 {
@@ -208,15 +204,7 @@ proptest! {
                 }
                 Op::Finish { pick, pct } if !live.is_empty() => {
                     let (run, worst) = live.remove(pick % live.len());
-                    let actual = worst * pct / 100;
-                    runs[run].state.finish(worst, actual);
-                    let (id, team) = (runs[run].lease, RUNS[run].1);
-                    store::immediate(&mut c, |tx| {
-                        ledger::settle_part(tx, id, team, Micros(actual))?;
-                        store::runs::insert_call(tx, &record(run, actual))?;
-                        Ok(())
-                    })
-                    .unwrap();
+                    settle(&mut c, &mut runs, run, worst, worst * pct / 100);
                 }
                 Op::Fail { pick } if !live.is_empty() => {
                     let (run, worst) = live.remove(pick % live.len());
@@ -233,14 +221,7 @@ proptest! {
         }
         // Everything in flight settles at its worst case, then every run ends.
         for (run, worst) in std::mem::take(&mut live) {
-            runs[run].state.finish(worst, worst);
-            let (id, team) = (runs[run].lease, RUNS[run].1);
-            store::immediate(&mut c, |tx| {
-                ledger::settle_part(tx, id, team, Micros(worst))?;
-                store::runs::insert_call(tx, &record(run, worst))?;
-                Ok(())
-            })
-            .unwrap();
+            settle(&mut c, &mut runs, run, worst, worst);
             check(&c, &runs, (org, web))?;
         }
         for r in runs.iter_mut().filter(|r| !r.ended) {

@@ -12,7 +12,7 @@ mod common;
 use common::*;
 use orchestrator_tui::budget::ledger::{self, Reserve};
 use orchestrator_tui::domain::Micros;
-use orchestrator_tui::store::{self, CallRecord, NewRun};
+use orchestrator_tui::store::{self, NewRun};
 use proptest::prelude::*;
 use rusqlite::Connection;
 use std::process::{Child, Stdio};
@@ -171,35 +171,12 @@ fn setup(caps: &Caps) -> Connection {
     c
 }
 
-fn call_record(owner: usize, cost: i64) -> CallRecord {
-    CallRecord {
-        run_id: OWNERS[owner].0.map(String::from),
-        task_id: None,
-        attempt: None,
-        role: "generate".into(),
-        provider: "p".into(),
-        model: "m".into(),
-        simulated: true,
-        input_tokens: 1,
-        cached_tokens: 0,
-        output_tokens: 1,
-        reasoning_tokens: 0,
-        cost: Micros(cost),
-        latency_ms: 1,
-        ttft_ms: None,
-        outcome: "ok".into(),
-        error: None,
-        retry: 0,
-        breaker_after: None,
-    }
-}
-
 /// Settle as the engine does: settle at team/org level and record the call (run spend) in one
 /// transaction.
 fn settle(c: &mut Connection, id: i64, owner: usize, actual: i64) {
     store::immediate(c, |tx| {
         ledger::settle(tx, id, Micros(actual))?;
-        store::runs::insert_call(tx, &call_record(owner, actual))?;
+        store::runs::insert_call(tx, &call_record(OWNERS[owner].0, actual))?;
         Ok(())
     })
     .unwrap();

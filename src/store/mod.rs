@@ -349,18 +349,23 @@ mod tests {
 
     type TestJob = Box<dyn FnOnce(&Connection) -> Result<i64, StoreError> + Send>;
 
+    async fn store_with(schema: &'static str) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .call(move |c| Ok(c.execute_batch(schema)?))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
     fn count(c: &Connection) -> Result<i64, StoreError> {
         Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?)
     }
 
     #[tokio::test]
     async fn queued_transactions_share_a_commit_and_fail_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        store
-            .call(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?))
-            .await
-            .unwrap();
+        let (_dir, store) = store_with("CREATE TABLE t (v INTEGER UNIQUE)").await;
         // Hold the store thread so the next jobs queue up and are drained as one group.
         let (go_tx, go_rx) = mpsc::channel::<()>();
         let (held_tx, held_rx) = mpsc::channel::<()>();
@@ -423,12 +428,7 @@ mod tests {
 
     #[tokio::test]
     async fn submitted_job_is_done_before_later_jobs_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        store
-            .call(|c| Ok(c.execute_batch("CREATE TABLE t (v INTEGER)")?))
-            .await
-            .unwrap();
+        let (_dir, store) = store_with("CREATE TABLE t (v INTEGER)").await;
         let (dtx, drx) = mpsc::channel();
         store
             .submit(

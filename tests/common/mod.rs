@@ -165,3 +165,27 @@ pub fn flat_plan(n: usize) -> String {
         .collect();
     format!("[{}]", items.join(","))
 }
+
+/// A successful call row costing `cost` micros (ledger tests record calls as the engine does).
+pub fn call_record(run_id: Option<&str>, cost: i64) -> orchestrator_tui::store::CallRecord {
+    orchestrator_tui::store::CallRecord {
+        run_id: run_id.map(String::from),
+        task_id: None,
+        attempt: None,
+        role: "generate".into(),
+        provider: "p".into(),
+        model: "m".into(),
+        simulated: true,
+        input_tokens: 1,
+        cached_tokens: 0,
+        output_tokens: 1,
+        reasoning_tokens: 0,
+        cost: orchestrator_tui::domain::Micros(cost),
+        latency_ms: 1,
+        ttft_ms: None,
+        outcome: "ok".into(),
+        error: None,
+        retry: 0,
+        breaker_after: None,
+    }
+}
