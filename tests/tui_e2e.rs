@@ -114,6 +114,11 @@ impl Drop for Tmux {
 /// The binary under a clean environment; afterwards the exit status and the terminal modes are
 /// printed so the test can check that the terminal was restored.
 fn tui_command(data: &Path, config: &Path) -> String {
+    command_with(data, config, "")
+}
+
+/// [`tui_command`] with arguments after the global flags (e.g. `run '...'`).
+fn command_with(data: &Path, config: &Path, args: &str) -> String {
     let unset: String = [
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
@@ -130,7 +135,7 @@ fn tui_command(data: &Path, config: &Path) -> String {
     .map(|k| format!("-u {k} "))
     .collect();
     format!(
-        "env {unset} '{BIN}' --data-dir '{}' --config '{}'; echo \"EXIT=$?\"; \
+        "env {unset} '{BIN}' --data-dir '{}' --config '{}' {args}; echo \"EXIT=$?\"; \
          stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; \
          echo MODES; sleep 600",
         data.display(),
@@ -189,6 +194,42 @@ fn new_run_from_the_tui_completes_then_q_quits() {
         status == "success" || status == "completed_degraded",
         "{status}"
     );
+}
+
+#[test]
+fn run_on_a_terminal_watches_the_run_in_the_tui_and_prints_the_result_after_q() {
+    if !have_tmux() {
+        return;
+    }
+    let env = Env::new("[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 20\n");
+    let cmd = command_with(
+        &env.data(),
+        &env.config,
+        "run 'Build a todo app in Python' --budget 2",
+    );
+    let t = Tmux::start("runcmd", &cmd);
+    // The TUI opens on this run's Tasks pane, without pressing anything.
+    let s = t.wait("the run to finish in Tasks", |s| {
+        s.contains("╭ Run r-") && s.contains("Tasks (") && finished(s)
+    });
+    assert!(s.contains("tasks done · 100%"), "{s}");
+    t.keys(&["q"]);
+    let s = t.wait_for("MODES");
+    // After the TUI: the terminal is restored and the result is printed as headless prints it.
+    assert!(
+        s.contains("EXIT=0") || s.contains("EXIT=4"),
+        "exit status:\n{s}"
+    );
+    assert!(
+        s.contains("icanon echo MODES"),
+        "terminal not restored:\n{s}"
+    );
+    assert!(
+        s.lines().any(|l| l.starts_with("run r-")
+            && (l.contains("success") || l.contains("completed_degraded"))),
+        "no result printed after the TUI closed:\n{s}"
+    );
+    assert_eq!(t.query("#{alternate_on}"), "0");
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `run` and `resume`: start or continue a run and observe it headless (the TUI observes the same
-//! engine when it owns the terminal).
+//! `run` and `resume`: start or continue a run and watch it: in the TUI when the user is at a
+//! terminal, headless otherwise (`--headless`, `--json`, or stdout not a terminal).
 
 use super::{App, CliError, open_app, runtime};
 use crate::cli::{Cli, ResumeArgs, RunArgs, exit};
@@ -141,31 +141,80 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
                     budget: args.budget.map(Micros::from_usd),
                     time_limit_secs: args.time,
                 };
-                return rt.block_on(drive_resume(&app, &engine, rreq, args.json));
+                return drive_resume(cli, &app, &rt, &engine, rreq, args.json, args.headless);
             }
         }
     }
 
-    rt.block_on(async {
-        let events = engine.subscribe();
-        let (id, join) = match engine.start(req).await {
-            Ok(x) => x,
-            // cli-contract.md: with --json, one JSON document on stdout for every exit code
-            // but 2; the refusal message still goes to stderr.
-            Err(crate::engine::EngineError::Preflight(msg)) if args.json => {
-                let v = serde_json::json!({
-                    "id": null, "status": null, "resumable": false,
-                    "error": "preflight", "message": msg,
-                });
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                eprintln!("error: {msg}");
-                return Ok(exit::PREFLIGHT);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let (status, cancelled) = headless::observe(&engine, events, &id, join).await;
-        finish(&app, &id, status, cancelled, args.json)
-    })
+    let events = engine.subscribe();
+    let (id, join) = match rt.block_on(engine.start(req)) {
+        Ok(x) => x,
+        // cli-contract.md: with --json, one JSON document on stdout for every exit code but 2;
+        // the refusal message still goes to stderr.
+        Err(crate::engine::EngineError::Preflight(msg)) if args.json => {
+            let v = serde_json::json!({
+                "id": null, "status": null, "resumable": false,
+                "error": "preflight", "message": msg,
+            });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            eprintln!("error: {msg}");
+            return Ok(exit::PREFLIGHT);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let started = Started {
+        id,
+        join,
+        events,
+        resumed: false,
+    };
+    observe(cli, &app, &rt, &engine, started, args.json, args.headless)
+}
+
+/// A run that has just been started or resumed, with a subscription taken before it began.
+struct Started {
+    id: String,
+    join: tokio::task::JoinHandle<crate::domain::status::RunStatus>,
+    events: tokio::sync::broadcast::Receiver<crate::engine::EngineEvent>,
+    resumed: bool,
+}
+
+/// The TUI watches a run when the user is at a terminal and did not ask for headless or JSON
+/// output (product.md: headless is automatic when stdout is not a terminal).
+fn tui_wanted(headless: bool, json: bool) -> bool {
+    !headless && !json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+/// Watch the run to its end (TUI or headless), print the result, and map it to the exit code.
+fn observe(
+    cli: &Cli,
+    app: &App,
+    rt: &tokio::runtime::Runtime,
+    engine: &EngineHandle,
+    s: Started,
+    json: bool,
+    headless: bool,
+) -> Result<i32, CliError> {
+    let tui = tui_wanted(headless, json);
+    if !tui {
+        let (status, cancelled) = rt.block_on(headless::observe(engine, s.events, &s.id, s.join));
+        return finish(app, &s.id, status, cancelled, json);
+    }
+    let id = s.id.clone();
+    let adopt = crate::tui::runner::Adopt {
+        run_id: s.id,
+        resumed: s.resumed,
+        join: s.join,
+        events: s.events,
+    };
+    crate::tui::open(cli, app, rt, engine.clone(), Some(adopt))?;
+    // Quitting the TUI cancels a run still in flight and stores it (partial_success, resumable).
+    let id2 = id.clone();
+    let row = app
+        .store
+        .call_blocking(move |c| store::runs::get_run(c, &id2))?;
+    let status = report::effective_status(&app.data_dir, &row);
+    finish(app, &id, status, false, false)
 }
 
 fn ask(q: &str) -> bool {
@@ -197,16 +246,25 @@ fn finish(
     Ok(headless::exit_code(status, cancelled))
 }
 
-async fn drive_resume(
+#[allow(clippy::too_many_arguments)]
+fn drive_resume(
+    cli: &Cli,
     app: &App,
+    rt: &tokio::runtime::Runtime,
     engine: &EngineHandle,
     req: ResumeRequest,
     json: bool,
+    headless: bool,
 ) -> Result<i32, CliError> {
     let events = engine.subscribe();
-    let (id, join) = engine.resume(req).await?;
-    let (status, cancelled) = headless::observe(engine, events, &id, join).await;
-    finish(app, &id, status, cancelled, json)
+    let (id, join) = rt.block_on(engine.resume(req))?;
+    let started = Started {
+        id,
+        join,
+        events,
+        resumed: true,
+    };
+    observe(cli, app, rt, engine, started, json, headless)
 }
 
 pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
@@ -234,7 +292,7 @@ pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
         budget,
         time_limit_secs: args.time,
     };
-    rt.block_on(drive_resume(&app, &engine, req, args.json))
+    drive_resume(cli, &app, &rt, &engine, req, args.json, args.headless)
 }
 
 fn dry_run(engine: &EngineHandle, req: &RunRequest, json: bool) -> Result<i32, CliError> {

@@ -28,16 +28,31 @@ pub mod view;
 pub mod widgets;
 
 use crate::cli::{Cli, exit};
-use crate::commands::{CliError, open_app, runtime};
+use crate::commands::{App, CliError, open_app, runtime};
+use crate::engine::EngineHandle;
 
 /// Open the TUI on this terminal; returns the exit code once the user quits.
 pub fn launch(cli: &Cli) -> Result<i32, CliError> {
     let app = open_app(cli)?;
+    let rt = runtime()?;
+    let engine = rt.block_on(async { app.engine() })?;
+    open(cli, &app, &rt, engine, None)?;
+    Ok(exit::OK)
+}
+
+/// Run the TUI on this terminal with an engine already built, optionally owning a run that was
+/// started before it (`run`/`resume` on a terminal). Returns once the user quits, after runs in
+/// flight are cancelled and stored.
+pub fn open(
+    cli: &Cli,
+    app: &App,
+    rt: &tokio::runtime::Runtime,
+    engine: EngineHandle,
+    adopt: Option<runner::Adopt>,
+) -> Result<(), CliError> {
     let no_color = cli.no_color || theme::no_color_env();
     let theme = theme::Theme::resolve(&app.cfg.tui.theme, no_color)
         .map_err(|e| CliError::BadInput(format!("[tui] theme: {e}")))?;
-    let rt = runtime()?;
-    let engine = rt.block_on(async { app.engine() })?;
     let mut state = app::State::new(
         runner::now_ms(),
         app.cfg.engine.default_budget_usd,
@@ -48,20 +63,20 @@ pub fn launch(cli: &Cli) -> Result<i32, CliError> {
         .unwrap_or_default();
     let result = rt.block_on(async {
         let (guard, mut term) = terminal::enter(app.cfg.tui.mouse)?;
-        let r = runner::run(
+        let r = runner::run_adopting(
             &mut term,
             &mut state,
             &theme,
-            engine.clone(),
+            engine,
             crossterm::event::EventStream::new(),
             &mut terminal::Dec2026,
             runner::Options::default(),
+            adopt,
         )
         .await;
         drop(guard);
         r
     });
     tracing::info!("TUI closed");
-    result.map_err(|e: std::io::Error| CliError::BadInput(format!("terminal error: {e}")))?;
-    Ok(exit::OK)
+    result.map_err(|e: std::io::Error| CliError::BadInput(format!("terminal error: {e}")))
 }

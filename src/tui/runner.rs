@@ -222,6 +222,15 @@ async fn stop_runs(engine: &EngineHandle, joins: &Joins, timeout: Duration) {
     }
 }
 
+/// A run started before the TUI opened (`run`/`resume` on a terminal): the TUI opens it and owns
+/// it like one started with `n`. `events` was subscribed before the start, so nothing is missed.
+pub struct Adopt {
+    pub run_id: String,
+    pub resumed: bool,
+    pub join: JoinHandle<RunStatus>,
+    pub events: broadcast::Receiver<EngineEvent>,
+}
+
 /// The UI loop. Returns when the user quits (after runs in flight are stored) or input ends.
 #[allow(clippy::too_many_arguments)]
 pub async fn run<B, S>(
@@ -229,7 +238,7 @@ pub async fn run<B, S>(
     state: &mut State,
     theme: &Theme,
     engine: EngineHandle,
-    mut input: S,
+    input: S,
     sync: &mut dyn FrameSync,
     opts: Options,
 ) -> Result<(), B::Error>
@@ -237,8 +246,43 @@ where
     B: Backend,
     S: Stream<Item = std::io::Result<Event>> + Unpin,
 {
-    let mut events = engine.subscribe();
+    run_adopting(term, state, theme, engine, input, sync, opts, None).await
+}
+
+/// [`run`], opening a run that was started before the UI (see [`Adopt`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_adopting<B, S>(
+    term: &mut Terminal<B>,
+    state: &mut State,
+    theme: &Theme,
+    engine: EngineHandle,
+    mut input: S,
+    sync: &mut dyn FrameSync,
+    opts: Options,
+    adopt: Option<Adopt>,
+) -> Result<(), B::Error>
+where
+    B: Backend,
+    S: Stream<Item = std::io::Result<Event>> + Unpin,
+{
+    let joins: Joins = Arc::new(Mutex::new(HashMap::new()));
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut events = match adopt {
+        Some(a) => {
+            lock(&joins).insert(a.run_id.clone(), a.join);
+            // Applied before any event so its RunFinished cannot come first; the first
+            // snapshot request below already includes the run.
+            let _ = update(
+                state,
+                Msg::Started {
+                    run_id: a.run_id,
+                    resumed: a.resumed,
+                },
+            );
+            a.events
+        }
+        None => engine.subscribe(),
+    };
     let catalog: ModelList = engine
         .ctx
         .catalog
@@ -266,7 +310,6 @@ where
         }
     };
     request(state, true);
-    let joins: Joins = Arc::new(Mutex::new(HashMap::new()));
     let mut tick = tokio::time::interval(opts.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_draw = Instant::now()
