@@ -114,13 +114,17 @@ pub async fn call(
     // After a model fails, prefer another provider for the fallback.
     let mut avoid: Option<String> = None;
     let mut audited: Vec<String> = Vec::new();
+    let est_in = crate::providers::estimate_tokens(&spec.prompt)
+        + spec
+            .system
+            .as_deref()
+            .map_or(0, crate::providers::estimate_tokens)
+        + 8;
     loop {
         if cancel.is_cancelled() {
             return Err(CallFail::Cancelled);
         }
         let now = now_ms();
-        let est_in =
-            (spec.prompt.len() + spec.system.as_ref().map_or(0, |s| s.len())) as u64 / 4 + 8;
         // Exploration for learning: a deterministic share of first-try generations.
         let explore = (spec.role == CallRole::Generate && exclude.len() == spec.exclude.len())
             .then(|| {

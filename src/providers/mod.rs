@@ -47,10 +47,31 @@ pub struct ChatRequest {
 impl ChatRequest {
     /// Rough input-token estimate (4 characters a token) used for reservations and estimates.
     pub fn estimated_input_tokens(&self) -> u64 {
-        let chars: usize = self.system.as_ref().map_or(0, |s| s.len())
-            + self.messages.iter().map(|m| m.content.len()).sum::<usize>();
-        (chars as u64).div_ceil(4) + 8
+        self.system.as_deref().map_or(0, estimate_tokens)
+            + self
+                .messages
+                .iter()
+                .map(|m| estimate_tokens(&m.content))
+                .sum::<u64>()
+            + 8
     }
+}
+
+/// Input tokens of `text`, estimated high rather than low because budgets reserve with it:
+/// ASCII at 4 bytes a token (English and code tokenize at 3.5-4.5), every other character at 2
+/// tokens or its UTF-8 length if smaller (CJK and emoji run 1-2 tokens a character, and a
+/// byte-level tokenizer never needs more tokens than bytes).
+pub fn estimate_tokens(text: &str) -> u64 {
+    let ascii = text.bytes().filter(u8::is_ascii).count() as u64;
+    if ascii == text.len() as u64 {
+        return ascii.div_ceil(4);
+    }
+    let other: u64 = text
+        .chars()
+        .filter(|c| !c.is_ascii())
+        .map(|c| c.len_utf8().min(2) as u64)
+        .sum();
+    ascii.div_ceil(4) + other
 }
 
 /// Token usage normalised across providers: `input` excludes cached tokens.
@@ -151,4 +172,32 @@ pub trait Provider: Send + Sync {
         req: &ChatRequest,
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, ProviderError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_estimate_is_bytes_over_four_for_ascii() {
+        assert_eq!(estimate_tokens(""), 0);
+        assert_eq!(estimate_tokens("abcd"), 1);
+        assert_eq!(estimate_tokens("abcde"), 2);
+        let code = "fn main() { println!(\"hello\"); }\n".repeat(100);
+        assert_eq!(estimate_tokens(&code), (code.len() as u64).div_ceil(4));
+    }
+
+    #[test]
+    fn token_estimate_is_high_for_cjk_and_never_above_the_byte_count() {
+        // 12 CJK characters: byte/4 would say 9; tokenizers use 12-24.
+        let cjk = "预算不能超支即使在并发下";
+        assert_eq!(cjk.chars().count(), 12);
+        assert_eq!(estimate_tokens(cjk), 24);
+        assert!(estimate_tokens(cjk) <= cjk.len() as u64);
+        // Mixed text: the ASCII part at 4 bytes a token, accents at their UTF-8 length (2).
+        assert_eq!(estimate_tokens("café au lait"), 3 + 2);
+        for s in ["é", "日本", "🙂", "a🙂b", "Ωmega"] {
+            assert!(estimate_tokens(s) <= s.len() as u64, "{s}");
+        }
+    }
 }
