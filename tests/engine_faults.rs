@@ -30,6 +30,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone)]
 enum Step {
     Ok,
+    /// Succeeds, but the provider reports far more input tokens than the prompt could hold.
+    OkHugeInput,
     RateLimited(Duration),
     Transient,
     /// 401: a bad key (key scoped).
@@ -103,10 +105,14 @@ impl Provider for Fake {
             .and_then(|q| q.pop_front())
             .unwrap_or(Step::Ok);
         match step {
-            Step::Ok => Ok(ChatResponse {
+            Step::Ok | Step::OkHugeInput => Ok(ChatResponse {
                 text: answer(req.role),
                 usage: Usage {
-                    input: 100,
+                    input: if matches!(step, Step::OkHugeInput) {
+                        1_000_000
+                    } else {
+                        100
+                    },
                     cached_input: 0,
                     output: 20,
                     reasoning: 0,
@@ -626,4 +632,39 @@ async fn unauthorized_key_disables_every_model_of_that_key() {
         );
     }
     assert!(!ev.iter().any(|(m, _, _)| m == "b1"), "{ev:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_costing_more_than_held_is_charged_in_full_and_reported() {
+    let h = harness(|_| {});
+    h.fake.script("a1", [Step::OkHugeInput]);
+    let mut events = h.engine.subscribe();
+    let (id, status) = h.run().await;
+    assert_eq!(status, RunStatus::Success);
+    let mut warned = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let orchestrator_tui::engine::EngineEvent::Warning { message, .. } = ev {
+            warned.push(message);
+        }
+    }
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.starts_with("a1 cost $") && w.contains("above the $")),
+        "{warned:?}"
+    );
+    // The whole cost is charged at run and org level, and nothing stays reserved.
+    let c = h.db();
+    let one = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let calls = one("SELECT SUM(cost_micros) FROM calls");
+    assert!(calls > Micros::from_usd(1.0).0, "{calls}");
+    assert_eq!(
+        one(&format!("SELECT spent_micros FROM runs WHERE id = '{id}'")),
+        calls
+    );
+    assert_eq!(
+        one("SELECT spent_micros FROM budget_levels WHERE level = 'org'"),
+        calls
+    );
+    h.assert_no_reservation_left();
 }

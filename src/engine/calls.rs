@@ -329,6 +329,18 @@ pub async fn call(
             if let (Hold::Lease(_), Some(r)) = (hold, run) {
                 r.lease.with(|l| l.finish(worst.0, cost.0));
             }
+            if cost > worst {
+                // Only the input estimate can be low (output is capped by max_tokens).
+                ctx.warn(
+                    run.map(|r| r.id.as_str()),
+                    format!(
+                        "{} cost ${:.6}, above the ${:.6} held for it: the provider counted more input tokens than estimated",
+                        model.id,
+                        cost.usd(),
+                        worst.usd()
+                    ),
+                );
+            }
             let run_id = run.map(|r| r.id.clone());
             let team = run.and_then(|r| r.team.clone());
             let err_run = run_id.clone();
