@@ -322,10 +322,6 @@ pub async fn call(
                 .iter()
                 .map(|(m, _)| (m.clone(), ctx.health.get(m), ctx.hash_of(m)))
                 .collect();
-            // Settle and record without waiting: the reservation holds the worst case until the
-            // commit, and whatever the engine writes next is queued behind it (FIFO), so nothing
-            // that depends on this call can be durable before it is. Observers hear of the call
-            // once it is committed.
             if let (Hold::Lease(_), Some(r)) = (hold, run) {
                 r.lease.with(|l| l.finish(worst.0, cost.0));
             }
@@ -351,6 +347,10 @@ pub async fn call(
                 .chain(key_transitions)
                 .collect();
             let ev_transitions = transitions.clone();
+            // Settle and record without waiting: the reservation holds the worst case until the
+            // commit, and whatever the engine writes next is queued behind it (FIFO), so nothing
+            // that depends on this call can be durable before it is. Observers hear of the call
+            // once it is committed.
             let submitted = ctx.store.submit(
                 move |tx| {
                     match hold {
