@@ -13,48 +13,8 @@ use orchestrator_tui::tui::app::{Overlay, State, update};
 use orchestrator_tui::tui::fixtures;
 use orchestrator_tui::tui::keymap::Ctx;
 use orchestrator_tui::tui::state::Snapshot;
-use orchestrator_tui::tui::theme::Theme;
-use orchestrator_tui::tui::view::Screen;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use orchestrator_tui::tui::testkit::*;
 use std::time::Duration;
-
-fn screen(s: &State, w: u16, h: u16) -> String {
-    let theme = Theme::builtin("default").expect("theme");
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| {
-        f.render_widget(
-            Screen {
-                state: s,
-                theme: &theme,
-            },
-            f.area(),
-        )
-    })
-    .expect("draw");
-    let buf = term.backend().buffer();
-    let mut out = String::new();
-    for y in 0..h {
-        let line: String = (0..w).map(|x| buf[(x, y)].symbol()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn key(s: &mut State, code: KeyCode) -> Vec<Effect> {
-    update(s, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
-fn ch(s: &mut State, c: char) -> Vec<Effect> {
-    key(s, KeyCode::Char(c))
-}
-
-fn typed(s: &mut State, text: &str) {
-    for c in text.chars() {
-        assert!(ch(s, c).is_empty());
-    }
-}
 
 /// The fixture state on the Analysis pane (the stored analysis arrived with the snapshot).
 fn on_analysis() -> State {

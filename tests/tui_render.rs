@@ -4,37 +4,8 @@
 use orchestrator_tui::tui::action::{Action, Msg, Pane};
 use orchestrator_tui::tui::app::{State, update};
 use orchestrator_tui::tui::fixtures;
+use orchestrator_tui::tui::testkit::*;
 use orchestrator_tui::tui::theme::Theme;
-use orchestrator_tui::tui::view::Screen;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-
-fn buffer(s: &State, theme: &Theme, w: u16, h: u16) -> Buffer {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| f.render_widget(Screen { state: s, theme }, f.area()))
-        .expect("draw");
-    term.backend().buffer().clone()
-}
-
-/// The screen as text, one line per row, trailing spaces trimmed.
-fn text(buf: &Buffer) -> String {
-    let a = buf.area;
-    let mut out = String::new();
-    for y in 0..a.height {
-        let mut line = String::new();
-        for x in 0..a.width {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn screen(s: &State, w: u16, h: u16) -> String {
-    text(&buffer(s, &Theme::builtin("default").expect("theme"), w, h))
-}
 
 fn on(pane: Pane) -> State {
     let mut s = fixtures::state();

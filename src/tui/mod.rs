@@ -23,6 +23,8 @@ pub mod queries;
 pub mod runner;
 pub mod state;
 pub mod terminal;
+#[doc(hidden)]
+pub mod testkit;
 pub mod theme;
 pub mod view;
 pub mod widgets;
