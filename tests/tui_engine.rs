@@ -79,16 +79,7 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
 }
 
 fn text(term: &Terminal<TestBackend>) -> String {
-    let buf = term.backend().buffer();
-    let a = buf.area;
-    (0..a.height)
-        .map(|y| {
-            (0..a.width)
-                .map(|x| buf[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    orchestrator_tui::tui::testkit::text(term.backend().buffer())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
