@@ -172,8 +172,7 @@ pub async fn call(
                 &routed,
                 model.as_ref().map(|m| m.id.as_str()),
                 &mut audited,
-            )
-            .await;
+            );
         }
         let Some(model) = model else {
             return Err(match denial {
@@ -536,7 +535,7 @@ async fn hold_budget(ctx: &EngineCtx, run: Option<&RunCtx>, worst: Micros) -> Re
 }
 
 /// Audit the routing decision under policies: blocked models once per call, and the chosen one.
-async fn audit(
+fn audit(
     ctx: &EngineCtx,
     run: Option<&RunCtx>,
     spec: &CallSpec,
@@ -588,9 +587,10 @@ async fn audit(
     }
     let run_id = run.map(|r| r.id.clone());
     let task_id = spec.task_id.clone();
-    let _ = ctx
-        .store
-        .transact(move |tx| {
+    // Write-behind like the call record (which it precedes in the queue): nothing waits on it.
+    let events = ctx.events.clone();
+    let queued = ctx.store.submit(
+        move |tx| {
             for (model, policies, mode, violations, allowed) in &rows {
                 store::models::insert_audit(
                     tx,
@@ -606,8 +606,24 @@ async fn audit(
                 )?;
             }
             Ok(())
-        })
-        .await;
+        },
+        move |r| {
+            if let Err(e) = r {
+                let message = format!("could not record a policy decision: {e}");
+                tracing::warn!("{message}");
+                let _ = events.send(EngineEvent::Warning {
+                    run_id: None,
+                    message,
+                });
+            }
+        },
+    );
+    if let Err(e) = queued {
+        ctx.warn(
+            run.map(|r| r.id.as_str()),
+            format!("could not record a policy decision: {e}"),
+        );
+    }
 }
 
 fn transition_row(model: &str, t: &Transition) -> BreakerEventRow {

@@ -70,7 +70,10 @@ pub fn save_profile(
         "INSERT INTO model_profiles (model, task_type, samples, quality, calls, successes,
             latency_ema_ms, cost_total_micros, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(model, task_type) DO UPDATE SET samples = ?3, quality = ?4, calls = ?5,
-            successes = ?6, latency_ema_ms = ?7, cost_total_micros = ?8, updated_at = ?9",
+            successes = ?6, latency_ema_ms = ?7, cost_total_micros = ?8, updated_at = ?9
+         -- Snapshots are taken on several threads and queued in any order: never let an older
+         -- one (fewer calls and samples) overwrite a newer one.
+         WHERE ?3 + ?5 >= model_profiles.samples + model_profiles.calls",
         params![
             model,
             t.as_str(),
@@ -211,4 +214,32 @@ pub fn call_stats(c: &Connection, model: &str) -> Result<CallStats, StoreError> 
         p95_ms: pct(0.95),
         recent_ms: recent,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_profile_snapshot_never_overwrites_a_newer_one() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::migrations::migrate(&mut c).unwrap();
+        let snap = |samples, calls, quality| Profile {
+            samples,
+            quality,
+            calls,
+            successes: calls,
+            latency_ema_ms: 10.0,
+            cost_total: crate::domain::Micros(100 * samples as i64),
+        };
+        let t = TaskType::CodeGeneration;
+        save_profile(&c, "m", t, &snap(5, 20, 0.9)).unwrap();
+        // Queued late: a snapshot from before the last two samples.
+        save_profile(&c, "m", t, &snap(3, 20, 0.7)).unwrap();
+        let loaded = load_profiles(&c).unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!((loaded[0].2.samples, loaded[0].2.quality), (5, 0.9));
+        save_profile(&c, "m", t, &snap(5, 21, 0.9)).unwrap();
+        assert_eq!(load_profiles(&c).unwrap()[0].2.calls, 21);
+    }
 }
