@@ -10,7 +10,7 @@
 mod support;
 
 use orchestrator_tui::config::{
-    Catalog, Config, ProviderConfig, ProviderKind, SimulatedMode, Strategy,
+    Catalog, Config, PolicyConfig, ProviderConfig, ProviderKind, SimulatedMode, Strategy,
 };
 use orchestrator_tui::domain::CallRole;
 use orchestrator_tui::domain::Micros;
@@ -123,6 +123,24 @@ fn engine(server: &MockProvider, dir: &std::path::Path) -> EngineHandle {
             ..Default::default()
         },
     );
+    // Policies on the path as a team would have them: a hard one every call passes, and a monitor
+    // one every call violates (so each call also writes an audit row).
+    cfg.policies = vec![
+        PolicyConfig {
+            name: "no-deepseek".into(),
+            mode: "hard".into(),
+            scope: "org".into(),
+            blocked_providers: vec!["deepseek".into()],
+            ..Default::default()
+        },
+        PolicyConfig {
+            name: "watch-cost".into(),
+            mode: "monitor".into(),
+            scope: "org".into(),
+            max_cost_per_call_usd: Some(0.000_001),
+            ..Default::default()
+        },
+    ];
     let catalog = Catalog::from_config(&cfg).expect("catalog");
     let registry = ProviderRegistry::from_config(&cfg, &catalog).expect("registry");
     let store = Store::open(dir).expect("store");
@@ -243,16 +261,17 @@ fn main() {
             }
         }
         // Queued behind every settle: the ledger must equal the recorded call costs.
-        let (calls, cost, run_spent, org_spent): (i64, i64, i64, i64) = e
+        let (calls, cost, run_spent, org_spent, audits): (i64, i64, i64, i64, i64) = e
             .ctx
             .store
             .call(|c| {
                 Ok(c.query_row(
                     "SELECT (SELECT COUNT(*) FROM calls), (SELECT COALESCE(SUM(cost_micros), 0) FROM calls),
                             (SELECT SUM(spent_micros) FROM runs),
-                            (SELECT COALESCE(MAX(spent_micros), 0) FROM budget_levels WHERE level = 'org')",
+                            (SELECT COALESCE(MAX(spent_micros), 0) FROM budget_levels WHERE level = 'org'),
+                            (SELECT COUNT(*) FROM audit)",
                     [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )?)
             })
             .await
@@ -260,6 +279,7 @@ fn main() {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({"bench": "engine_overhead", "persisted_calls": calls,
+                "policies": e.ctx.policies.len(), "audit_rows": audits,
                 "ledger": {"calls_cost_micros": cost, "run_spent_micros": run_spent, "org_spent_micros": org_spent,
                            "consistent": cost == run_spent && cost == org_spent},
                 "results": results}))
