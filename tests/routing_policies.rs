@@ -249,21 +249,49 @@ fn learning_recommends_a_cheaper_model_and_cost_routing_follows() {
     }
     let (m, _) = env.json(&["models", "--json"]);
     let recs = m["recommendations"].as_array().unwrap();
-    assert!(
-        recs.iter()
-            .any(|r| r["task_type"] == "code_generation" && r["to"] == "deepseek-chat"),
-        "{recs:?}"
-    );
-    for k in [
-        "task_type",
-        "from",
-        "to",
-        "cost_change_pct",
-        "quality_ratio",
-        "samples",
-        "text",
-    ] {
-        assert!(recs[0].get(k).is_some(), "recommendation missing {k}");
+    // (samples, quality) learned for code generation, per model.
+    let learned = |id: &str| -> (u64, f64) {
+        m["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["id"] == id)
+            .flat_map(|x| x["profiles"].as_array().unwrap())
+            .find(|p| p["task_type"] == "code_generation")
+            .map_or((0, 0.0), |p| {
+                (
+                    p["samples"].as_u64().unwrap(),
+                    p["quality"].as_f64().unwrap(),
+                )
+            })
+    };
+    if recs
+        .iter()
+        .any(|r| r["task_type"] == "code_generation" && r["to"] == "deepseek-chat")
+    {
+        for k in [
+            "task_type",
+            "from",
+            "to",
+            "cost_change_pct",
+            "quality_ratio",
+            "samples",
+            "text",
+        ] {
+            assert!(recs[0].get(k).is_some(), "recommendation missing {k}");
+        }
+    } else {
+        // Exploration is random per run: sometimes learning has already moved most generations
+        // to deepseek-chat, and there is no costlier incumbent left to recommend it over. Then
+        // it must be the most sampled model for code generation, at least as good as opus.
+        let (ds, dq) = learned("deepseek-chat");
+        let (os, oq) = learned("claude-opus-4-1");
+        assert!(
+            ds > os && dq >= 0.97 * oq,
+            "no recommendation and deepseek-chat not the incumbent: {recs:?} {:?} {:?}",
+            (ds, dq),
+            (os, oq)
+        );
     }
     // With exploration off, cost and balanced strategies now route code generation to it.
     let env2_cfg = env.write("noexplore.toml", "[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 2\nquality = { \"deepseek-chat\" = 0.97 }\n[routing]\nexplore_rate = 0.0\n");
