@@ -141,7 +141,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
                     budget: args.budget.map(Micros::from_usd),
                     time_limit_secs: args.time,
                 };
-                return drive_resume(cli, &app, &rt, &engine, rreq, args.json, args.headless);
+                let w = Watch::new(cli, &app, &rt, &engine, args.json, args.headless);
+                return drive_resume(&w, rreq);
             }
         }
     }
@@ -168,7 +169,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
         events,
         resumed: false,
     };
-    observe(cli, &app, &rt, &engine, started, args.json, args.headless)
+    let w = Watch::new(cli, &app, &rt, &engine, args.json, args.headless);
+    observe(&w, started)
 }
 
 /// A run that has just been started or resumed, with a subscription taken before it began.
@@ -185,16 +187,46 @@ fn tui_wanted(headless: bool, json: bool) -> bool {
     !headless && !json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
-/// Watch the run to its end (TUI or headless), print the result, and map it to the exit code.
-fn observe(
-    cli: &Cli,
-    app: &App,
-    rt: &tokio::runtime::Runtime,
-    engine: &EngineHandle,
-    s: Started,
+/// What watching a run needs: the command's setup and how the user asked to see it.
+struct Watch<'a> {
+    cli: &'a Cli,
+    app: &'a App,
+    rt: &'a tokio::runtime::Runtime,
+    engine: &'a EngineHandle,
     json: bool,
     headless: bool,
-) -> Result<i32, CliError> {
+}
+
+impl<'a> Watch<'a> {
+    fn new(
+        cli: &'a Cli,
+        app: &'a App,
+        rt: &'a tokio::runtime::Runtime,
+        engine: &'a EngineHandle,
+        json: bool,
+        headless: bool,
+    ) -> Self {
+        Watch {
+            cli,
+            app,
+            rt,
+            engine,
+            json,
+            headless,
+        }
+    }
+}
+
+/// Watch the run to its end (TUI or headless), print the result, and map it to the exit code.
+fn observe(w: &Watch, s: Started) -> Result<i32, CliError> {
+    let Watch {
+        cli,
+        app,
+        rt,
+        engine,
+        json,
+        headless,
+    } = *w;
     let tui = tui_wanted(headless, json);
     if !tui {
         let (status, cancelled) = rt.block_on(headless::observe(engine, s.events, &s.id, s.join));
@@ -246,25 +278,16 @@ fn finish(
     Ok(headless::exit_code(status, cancelled))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn drive_resume(
-    cli: &Cli,
-    app: &App,
-    rt: &tokio::runtime::Runtime,
-    engine: &EngineHandle,
-    req: ResumeRequest,
-    json: bool,
-    headless: bool,
-) -> Result<i32, CliError> {
-    let events = engine.subscribe();
-    let (id, join) = rt.block_on(engine.resume(req))?;
+fn drive_resume(w: &Watch, req: ResumeRequest) -> Result<i32, CliError> {
+    let events = w.engine.subscribe();
+    let (id, join) = w.rt.block_on(w.engine.resume(req))?;
     let started = Started {
         id,
         join,
         events,
         resumed: true,
     };
-    observe(cli, app, rt, engine, started, json, headless)
+    observe(w, started)
 }
 
 pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
@@ -292,7 +315,8 @@ pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
         budget,
         time_limit_secs: args.time,
     };
-    drive_resume(cli, &app, &rt, &engine, req, args.json, args.headless)
+    let w = Watch::new(cli, &app, &rt, &engine, args.json, args.headless);
+    drive_resume(&w, req)
 }
 
 fn dry_run(engine: &EngineHandle, req: &RunRequest, json: bool) -> Result<i32, CliError> {

@@ -394,21 +394,11 @@ pub async fn call(
                             emit_transition(&events, run_id.as_deref(), m, t);
                         }
                     }
-                    Err(e) => {
-                        let message = format!("could not record a call: {e}");
-                        tracing::warn!(run = err_run.as_deref(), "{message}");
-                        let _ = events.send(EngineEvent::Warning {
-                            run_id: err_run,
-                            message,
-                        });
-                    }
+                    Err(e) => not_recorded(&events, err_run, "a call", &e),
                 },
             );
             if let Err(e) = submitted {
-                ctx.warn(
-                    run.map(|r| r.id.as_str()),
-                    format!("could not record a call: {e}"),
-                );
+                not_recorded(&ctx.events, run.map(|r| r.id.clone()), "a call", &e);
             }
             match result {
                 Ok(response) => {
@@ -588,7 +578,7 @@ fn audit(
     let run_id = run.map(|r| r.id.clone());
     let task_id = spec.task_id.clone();
     // Write-behind like the call record (which it precedes in the queue): nothing waits on it.
-    let events = ctx.events.clone();
+    let (events, err_run) = (ctx.events.clone(), run_id.clone());
     let queued = ctx.store.submit(
         move |tx| {
             for (model, policies, mode, violations, allowed) in &rows {
@@ -609,21 +599,30 @@ fn audit(
         },
         move |r| {
             if let Err(e) = r {
-                let message = format!("could not record a policy decision: {e}");
-                tracing::warn!("{message}");
-                let _ = events.send(EngineEvent::Warning {
-                    run_id: None,
-                    message,
-                });
+                not_recorded(&events, err_run, "a policy decision", &e);
             }
         },
     );
     if let Err(e) = queued {
-        ctx.warn(
-            run.map(|r| r.id.as_str()),
-            format!("could not record a policy decision: {e}"),
+        not_recorded(
+            &ctx.events,
+            run.map(|r| r.id.clone()),
+            "a policy decision",
+            &e,
         );
     }
+}
+
+/// A write the engine did not wait for failed: log it and tell observers (from any thread).
+fn not_recorded(
+    events: &tokio::sync::broadcast::Sender<EngineEvent>,
+    run_id: Option<String>,
+    what: &str,
+    e: &crate::store::StoreError,
+) {
+    let message = format!("could not record {what}: {e}");
+    tracing::warn!(run = run_id.as_deref(), "{message}");
+    let _ = events.send(EngineEvent::Warning { run_id, message });
 }
 
 fn transition_row(model: &str, t: &Transition) -> BreakerEventRow {
