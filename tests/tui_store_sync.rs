@@ -1,7 +1,8 @@
 //! An open TUI shows what other processes store: breaker changes written by another connection
 //! (as another engine writes them) and by a second `orchestrator-tui models reset` process reach
-//! the Models and Events panes through the TUI's data loader, even though the TUI process's own
-//! engine still holds the model's breaker in memory in another state.
+//! the Models and Events panes through the TUI's data loader, without being asked (it watches
+//! `PRAGMA data_version`). Before, the TUI process's own in-memory breakers overrode the stored
+//! state and breaker transitions of other processes never reached the Events pane.
 
 mod common;
 
@@ -32,6 +33,28 @@ async fn next_snapshot(rx: &mut UnboundedReceiver<Msg>) -> Snapshot {
     got.unwrap_or_else(|_| panic!("no snapshot within 30 s"))
 }
 
+/// Feed snapshots into `state` until one satisfies `ok` (commits of unrelated rows by the other
+/// process may bring snapshots before the one awaited).
+async fn until(
+    rx: &mut UnboundedReceiver<Msg>,
+    state: &mut State,
+    what: &str,
+    ok: impl Fn(&Snapshot) -> bool,
+) {
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let snap = next_snapshot(rx).await;
+            let done = ok(&snap);
+            update(state, Msg::Snapshot(Box::new(snap)));
+            if done {
+                return;
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no snapshot with {what} within 30 s"));
+}
+
 /// The Models pane's line for `model`.
 fn model_line(s: &mut State, model: &str) -> String {
     update(s, Msg::Action(Action::GoPane(Pane::Models)));
@@ -59,17 +82,10 @@ async fn breaker_changes_by_other_processes_reach_an_open_tui() {
         .to_string();
     let db = env.data().join("orchestrator.db");
 
-    // The TUI's loader. Its engine holds the model's breaker in memory, closed.
+    // The TUI's loader, on its own connection.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let live = vec![(model.clone(), Breaker::default())];
-    let loader = Loader::spawn(
-        db.clone(),
-        env.data(),
-        vec![(model.clone(), provider)],
-        move || live.clone(),
-        tx,
-    )
-    .expect("loader");
+    let loader = Loader::spawn(db.clone(), env.data(), vec![(model.clone(), provider)], tx)
+        .expect("loader");
     let mut state = State::new(0, 8.0, true);
     loader.request(SnapshotReq {
         history: true,
@@ -83,7 +99,8 @@ async fn breaker_changes_by_other_processes_reach_an_open_tui() {
 
     // Another process disables the model (its own connection, the rows its engine writes).
     {
-        let c = rusqlite::Connection::open(&db).expect("second connection");
+        let mut c = rusqlite::Connection::open(&db).expect("second connection");
+        let c = c.transaction().expect("transaction");
         let disabled = Breaker {
             state: BreakerState::Disabled,
             consecutive_failures: 1,
@@ -98,11 +115,13 @@ async fn breaker_changes_by_other_processes_reach_an_open_tui() {
             reason: "401 from another process".into(),
         };
         store::runs::insert_breaker_event(&c, None, &row).expect("breaker event");
+        c.commit().expect("commit");
     }
-    loader.request(SnapshotReq::default());
-    let snap = next_snapshot(&mut rx).await;
-    assert_eq!(snap.models[0].breaker, BreakerState::Disabled, "{:?}", snap.models);
-    update(&mut state, Msg::Snapshot(Box::new(snap)));
+    // No request: the loader notices the other connection's commit by itself.
+    until(&mut rx, &mut state, "the model disabled", |s| {
+        s.models[0].breaker == BreakerState::Disabled
+    })
+    .await;
     assert!(
         model_line(&mut state, &model).contains("disabled"),
         "{}",
@@ -117,9 +136,10 @@ async fn breaker_changes_by_other_processes_reach_an_open_tui() {
     // A second process closes it again with `models reset`.
     let out = env.run(&["models", "reset", &model]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    loader.request(SnapshotReq::default());
-    let snap = next_snapshot(&mut rx).await;
-    update(&mut state, Msg::Snapshot(Box::new(snap)));
+    until(&mut rx, &mut state, "the model closed", |s| {
+        s.models[0].breaker == BreakerState::Closed
+    })
+    .await;
     assert!(model_line(&mut state, &model).contains("closed"));
     assert!(events_pane(&mut state).contains("disabled → closed (reset by user)"));
 }
