@@ -254,12 +254,19 @@ pub fn task_file_name(task_id: &str, language: Option<&str>, task_type: &str) ->
 }
 
 fn task_file_stem(task_id: &str, task_type: &str) -> String {
-    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+    let plain =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
     let clean = |s: &str| -> String {
         let mut c: String = s
             .trim()
             .chars()
-            .map(|c| if plain(c.to_ascii_lowercase()) { c } else { '_' })
+            .map(|c| {
+                if plain(c.to_ascii_lowercase()) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(100)
             .collect();
         while c.starts_with('.') {
@@ -495,7 +502,16 @@ mod tests {
     #[test]
     fn ids_that_clean_to_the_same_name_get_different_files() {
         let ids = [
-            "a b", "a_b", "a?b", "A_B", "a*b", "a_b-00000000", "...", "..", "?", "a\tb",
+            "a b",
+            "a_b",
+            "a?b",
+            "A_B",
+            "a*b",
+            "a_b-00000000",
+            "...",
+            "..",
+            "?",
+            "a\tb",
         ];
         let mut names: Vec<String> = ids
             .iter()

@@ -261,7 +261,12 @@ fn task_ids_that_clean_to_one_name_do_not_overwrite_each_other() {
         let text = fs::read_to_string(s.out.join(p)).expect(p);
         assert_eq!(text, format!("output of {id}\n"), "{p}");
     }
-    assert_eq!(files_under(&s.out).len(), ids.len(), "{:?}", files_under(&s.out));
+    assert_eq!(
+        files_under(&s.out).len(),
+        ids.len(),
+        "{:?}",
+        files_under(&s.out)
+    );
 }
 
 #[test]
@@ -276,7 +281,12 @@ fn hidden_files_from_model_output_are_written_and_reported() {
     assert!(warnings[0].contains("task t1") && warnings[0].contains("`.envrc`"));
     assert!(s.out.join(".envrc").is_file());
     // The marker of an output directory is the program's own: model output may not write it.
-    let r = write_task_artifacts(&s.out, "t2", "summarization", "File: .orchestrator-tui-output\n```\nx\n```\n");
+    let r = write_task_artifacts(
+        &s.out,
+        "t2",
+        "summarization",
+        "File: .orchestrator-tui-output\n```\nx\n```\n",
+    );
     assert_eq!(r.refused.len(), 1, "{r:?}");
     assert!(r.refused[0].reason.contains("reserved"));
 }

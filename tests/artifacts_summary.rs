@@ -28,7 +28,10 @@ fn summary_and_readme_are_written_atomically() {
         .collect();
     names.sort();
     // The marker says the directory is an output directory (`run --out` may reuse it).
-    assert_eq!(names, [".orchestrator-tui-output", "README.md", "summary.json"]);
+    assert_eq!(
+        names,
+        [".orchestrator-tui-output", "README.md", "summary.json"]
+    );
 }
 
 #[cfg(unix)]

@@ -15,7 +15,11 @@ fn refused(env: &Env, args: &[&str], needles: &[&str]) {
         assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
     }
     assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
-    assert_eq!(table_counts(&env.data()), before, "{args:?} changed the store");
+    assert_eq!(
+        table_counts(&env.data()),
+        before,
+        "{args:?} changed the store"
+    );
 }
 
 #[test]
@@ -23,12 +27,21 @@ fn absurd_time_limits_and_concurrency_exit_2() {
     let env = Env::new("");
     let plan = env.write("plan.json", &flat_plan(1));
     let p = plan.to_str().unwrap();
-    for t in ["9223372036854775807", "18446744073709551615", "0", "2592001"] {
+    for t in [
+        "9223372036854775807",
+        "18446744073709551615",
+        "0",
+        "2592001",
+    ] {
         refused(&env, &["run", "x", "--time", t, "--json"], &["--time", t]);
         refused(&env, &["run", "--plan", p, "--time", t], &["--time"]);
     }
     for n in ["100000", "0", "257"] {
-        refused(&env, &["run", "x", "--concurrency", n], &["--concurrency", n]);
+        refused(
+            &env,
+            &["run", "x", "--concurrency", n],
+            &["--concurrency", n],
+        );
     }
     // A run to resume: resume's --time is bounded the same way.
     let out = env.run(&["run", "--plan", p, "--json", "--time", "2592000"]);
@@ -48,8 +61,14 @@ fn nan_and_out_of_range_config_values_name_the_file_and_key() {
     for (text, key) in [
         ("[engine]\nplateau_delta = nan\n", "engine.plateau_delta"),
         ("[engine]\nconcurrency = 100000\n", "engine.concurrency"),
-        ("[engine]\ndefault_time_secs = 0\n", "engine.default_time_secs"),
-        ("[breaker]\ncooldown_secs = 9223372036854775807\n", "breaker.cooldown_secs"),
+        (
+            "[engine]\ndefault_time_secs = 0\n",
+            "engine.default_time_secs",
+        ),
+        (
+            "[breaker]\ncooldown_secs = 9223372036854775807\n",
+            "breaker.cooldown_secs",
+        ),
     ] {
         let cfg = env.write("bad.toml", text);
         let c = cfg.to_str().unwrap();
@@ -72,15 +91,26 @@ fn a_plan_with_a_dependency_cycle_is_refused_naming_the_cycle() {
     let p = plan.to_str().unwrap();
     // The store exists before, so "nothing stored" is checked on its tables.
     assert_eq!(code(&env.run(&["runs"])), 0);
-    refused(&env, &["run", "--plan", p, "--json"], &["cycle.json", "t1 -> t2 -> t1"]);
-    refused(&env, &["run", "--plan", p, "--dry-run"], &["t1 -> t2 -> t1"]);
+    refused(
+        &env,
+        &["run", "--plan", p, "--json"],
+        &["cycle.json", "t1 -> t2 -> t1"],
+    );
+    refused(
+        &env,
+        &["run", "--plan", p, "--dry-run"],
+        &["t1 -> t2 -> t1"],
+    );
     let (v, _) = env.json(&["runs", "--json"]);
     assert_eq!(v, serde_json::json!([]), "no run was stored");
 }
 
 /// A run stored by an older version with a time limit it should never have accepted.
 fn resumable_run_with_stored_time(env: &Env, stored: i64) -> String {
-    let failing = env.write("failing.toml", "[simulated]\ntransient_failure_rate = 1.0\n");
+    let failing = env.write(
+        "failing.toml",
+        "[simulated]\ntransient_failure_rate = 1.0\n",
+    );
     let plan = env.write("plan.json", &flat_plan(2));
     let out = env
         .cmd()
@@ -113,7 +143,11 @@ fn resuming_a_run_with_an_old_out_of_range_time_limit_neither_panics_nor_times_o
         let (v, out) = env.json(&["resume", &id, "--json"]);
         let err = stderr(&out);
         assert!(!err.contains("panicked"), "{stored}: {err}");
-        assert!(matches!(code(&out), 0 | 4), "{stored}: exit {}: {err}", code(&out));
+        assert!(
+            matches!(code(&out), 0 | 4),
+            "{stored}: exit {}: {err}",
+            code(&out)
+        );
         assert!(
             matches!(v["status"].as_str(), Some("success" | "completed_degraded")),
             "{stored}: {v}"

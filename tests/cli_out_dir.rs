@@ -7,7 +7,13 @@ use common::*;
 use std::fs;
 use std::path::Path;
 
-fn run_out(env: &Env, home: &Path, plan: &Path, out: &Path, flags: &[&str]) -> std::process::Output {
+fn run_out(
+    env: &Env,
+    home: &Path,
+    plan: &Path,
+    out: &Path,
+    flags: &[&str],
+) -> std::process::Output {
     env.cmd()
         .env("HOME", home)
         .args(["run", "--json", "--plan"])
@@ -49,7 +55,10 @@ fn out_on_home_root_the_data_dir_or_a_foreign_directory_is_refused() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert_eq!(table_counts(&env.data()), before, "{dir:?} {flags:?}");
     }
-    assert_eq!(fs::read_to_string(home.join(".bashrc")).unwrap(), "# mine\n");
+    assert_eq!(
+        fs::read_to_string(home.join(".bashrc")).unwrap(),
+        "# mine\n"
+    );
     assert_eq!(fs::read_dir(&home).unwrap().count(), 1);
     assert_eq!(fs::read_dir(&project).unwrap().count(), 1);
 
@@ -57,7 +66,10 @@ fn out_on_home_root_the_data_dir_or_a_foreign_directory_is_refused() {
     let out = run_out(&env, &home, &plan, &project, &["--overwrite"]);
     assert!(matches!(code(&out), 0 | 4), "{}", stderr(&out));
     assert!(project.join("summary.json").is_file());
-    assert_eq!(fs::read_to_string(project.join("main.py")).unwrap(), "x = 1\n");
+    assert_eq!(
+        fs::read_to_string(project.join("main.py")).unwrap(),
+        "x = 1\n"
+    );
     // --overwrite means nothing without --out.
     let out = env.run(&["run", "x", "--overwrite"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));

@@ -46,7 +46,10 @@ fn a_paste_is_text_for_the_focused_field_never_keys() {
     // With no field open a paste is ignored: `q6` neither quits nor changes the pane.
     let pane = s.pane;
     assert!(update(&mut s, Msg::Paste("q6".into())).is_empty());
-    assert_eq!((s.pane, s.stopping, &s.overlay), (pane, false, &Overlay::None));
+    assert_eq!(
+        (s.pane, s.stopping, &s.overlay),
+        (pane, false, &Overlay::None)
+    );
     // The filter takes a paste as text too.
     ch(&mut s, '1');
     ch(&mut s, '/');

@@ -84,8 +84,8 @@ async fn breaker_changes_by_other_processes_reach_an_open_tui() {
 
     // The TUI's loader, on its own connection.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let loader = Loader::spawn(db.clone(), env.data(), vec![(model.clone(), provider)], tx)
-        .expect("loader");
+    let loader =
+        Loader::spawn(db.clone(), env.data(), vec![(model.clone(), provider)], tx).expect("loader");
     let mut state = State::new(0, 8.0, true);
     loader.request(SnapshotReq {
         history: true,

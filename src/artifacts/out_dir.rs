@@ -36,7 +36,9 @@ pub enum OutDirState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutDirError {
-    #[error("--out {0}: refusing to write run output into the filesystem root; name a new directory")]
+    #[error(
+        "--out {0}: refusing to write run output into the filesystem root; name a new directory"
+    )]
     Root(String),
     #[error(
         "--out {0}: refusing to write run output into your home directory itself; name a new \
@@ -50,9 +52,10 @@ pub enum OutDirError {
     #[error("--out {0}: exists and is not a directory")]
     NotADirectory(String),
     #[error(
-        "--out {dir}: the directory is not empty ({entries} entries, e.g. `{example}`) and is not \
-         an output directory of orchestrator-tui: files from model output could replace yours; \
-         name a new or empty directory, or pass --overwrite"
+        "--out {dir}: the directory is not empty ({n}, e.g. `{example}`) and is not an output \
+         directory of orchestrator-tui: files from model output could replace yours; name a new \
+         or empty directory, or pass --overwrite",
+        n = entries_text(.entries)
     )]
     NotEmpty {
         dir: String,
@@ -61,6 +64,13 @@ pub enum OutDirError {
     },
     #[error("--out {dir}: {source}")]
     Io { dir: String, source: io::Error },
+}
+
+fn entries_text(n: &usize) -> String {
+    match n {
+        1 => "1 entry".into(),
+        n => format!("{n} entries"),
+    }
 }
 
 /// Check `dir` for `run --out` (nothing is created; see [`claim`]).
@@ -255,7 +265,10 @@ mod tests {
     fn root_home_and_data_dir_ancestors_are_refused_even_with_overwrite() {
         let t = setup();
         for ow in [false, true] {
-            assert!(matches!(check(&t, Path::new("/"), ow), Err(OutDirError::Root(_))));
+            assert!(matches!(
+                check(&t, Path::new("/"), ow),
+                Err(OutDirError::Root(_))
+            ));
             assert!(matches!(check(&t, &t.home, ow), Err(OutDirError::Home(_))));
             // The same directory spelled through `..` of a directory not created yet.
             let sneaky = t.home.join("new/..");

@@ -41,14 +41,18 @@ fn float_in(key: &str, v: f64, lo: f64, hi: f64) -> Result<(), String> {
     if v.is_finite() && (lo..=hi).contains(&v) {
         return Ok(());
     }
-    Err(format!("key `{key}`: must be between {lo} and {hi}, got {v}"))
+    Err(format!(
+        "key `{key}`: must be between {lo} and {hi}, got {v}"
+    ))
 }
 
 fn int_in(key: &str, v: u64, lo: u64, hi: u64) -> Result<(), String> {
     if (lo..=hi).contains(&v) {
         return Ok(());
     }
-    Err(format!("key `{key}`: must be between {lo} and {hi}, got {v}"))
+    Err(format!(
+        "key `{key}`: must be between {lo} and {hi}, got {v}"
+    ))
 }
 
 impl Config {
@@ -96,8 +100,18 @@ impl Config {
         let r = &self.retry;
         int_in("retry.max_retries", r.max_retries as u64, 0, 20)?;
         int_in("retry.backoff_cap_ms", r.backoff_cap_ms, 0, HOUR_MS)?;
-        int_in("retry.backoff_base_ms", r.backoff_base_ms, 0, r.backoff_cap_ms)?;
-        int_in("retry.max_retry_after_secs", r.max_retry_after_secs, 0, DAY_SECS)?;
+        int_in(
+            "retry.backoff_base_ms",
+            r.backoff_base_ms,
+            0,
+            r.backoff_cap_ms,
+        )?;
+        int_in(
+            "retry.max_retry_after_secs",
+            r.max_retry_after_secs,
+            0,
+            DAY_SECS,
+        )?;
 
         let t = &self.timeouts;
         for (k, v) in [
@@ -155,7 +169,12 @@ impl Config {
                 float_in(&format!("task_types.{name}.threshold"), th, 0.0, 1.0)?;
             }
             if let Some(it) = o.max_iterations {
-                int_in(&format!("task_types.{name}.max_iterations"), it as u64, 1, 20)?;
+                int_in(
+                    &format!("task_types.{name}.max_iterations"),
+                    it as u64,
+                    1,
+                    20,
+                )?;
             }
             if let Some(mt) = o.max_output_tokens {
                 int_in(
@@ -185,7 +204,12 @@ impl Config {
                 float_in(&at(&format!("quality_by_type.{ty}")), *q, 0.0, 1.0)?;
             }
             int_in(&at("max_output"), m.max_output as u64, 1, 10_000_000)?;
-            int_in(&at("context_window"), m.context_window as u64, 1, 100_000_000)?;
+            int_in(
+                &at("context_window"),
+                m.context_window as u64,
+                1,
+                100_000_000,
+            )?;
             int_in(&at("latency_ms"), m.latency_ms, 0, HOUR_MS)?;
         }
         Ok(())
@@ -221,13 +245,22 @@ mod tests {
         refused("[engine]\nplateau_delta = inf\n", "engine.plateau_delta");
         refused("[engine]\nplateau_delta = -0.5\n", "engine.plateau_delta");
         refused("[engine]\nconcurrency = 100000\n", "engine.concurrency");
-        refused("[engine]\ndefault_time_secs = 0\n", "engine.default_time_secs");
+        refused(
+            "[engine]\ndefault_time_secs = 0\n",
+            "engine.default_time_secs",
+        );
         refused(
             "[engine]\ndefault_time_secs = 9223372036854775807\n",
             "engine.default_time_secs",
         );
-        refused("[engine]\ndefault_budget_usd = nan\n", "engine.default_budget_usd");
-        refused("[engine]\ndefault_budget_usd = 1e300\n", "engine.default_budget_usd");
+        refused(
+            "[engine]\ndefault_budget_usd = nan\n",
+            "engine.default_budget_usd",
+        );
+        refused(
+            "[engine]\ndefault_budget_usd = 1e300\n",
+            "engine.default_budget_usd",
+        );
         refused(
             "[engine]\ncontext_chars_per_dependency = 9223372036854775807\n",
             "engine.context_chars_per_dependency",
@@ -243,7 +276,10 @@ mod tests {
             "[timeouts]\ntotal_secs = 18446744073709551615\n",
             "timeouts.total_secs",
         );
-        refused("[breaker]\nfailure_threshold = 0\n", "breaker.failure_threshold");
+        refused(
+            "[breaker]\nfailure_threshold = 0\n",
+            "breaker.failure_threshold",
+        );
         refused(
             "[breaker]\ncooldown_secs = 9223372036854775807\n",
             "breaker.cooldown_secs",
@@ -252,7 +288,10 @@ mod tests {
             "[breaker]\ncooldown_secs = 60\nmax_cooldown_secs = 10\n",
             "breaker.max_cooldown_secs",
         );
-        refused("[simulated.quality]\ngpt-4o = nan\n", "simulated.quality.gpt-4o");
+        refused(
+            "[simulated.quality]\ngpt-4o = nan\n",
+            "simulated.quality.gpt-4o",
+        );
         refused(
             "[task_types.summarization]\nthreshold = nan\n",
             "task_types.summarization.threshold",

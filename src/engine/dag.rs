@@ -398,7 +398,10 @@ mod tests {
         assert_eq!(c[0].members, vec![0, 1]);
         let ids: Vec<&str> = s.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(describe_path(&c[0].path, &ids), "t1 -> t2 -> t1");
-        assert_eq!(cycle_reason(&c[0], &ids), "dependency cycle: t1 -> t2 -> t1");
+        assert_eq!(
+            cycle_reason(&c[0], &ids),
+            "dependency cycle: t1 -> t2 -> t1"
+        );
         let (_, failed) = Dag::new(&s, &[TaskStatus::Pending; 3]);
         assert_eq!(
             failed,
@@ -458,7 +461,10 @@ mod tests {
         let names: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
         let ids: Vec<&str> = names.iter().map(String::as_str).collect();
         let d = describe_path(&c[0].path, &ids);
-        assert!(d.starts_with("t0 -> t1 -> t2") && d.ends_with("t99999 -> t0"), "{d}");
+        assert!(
+            d.starts_with("t0 -> t1 -> t2") && d.ends_with("t99999 -> t0"),
+            "{d}"
+        );
         assert!(d.len() < 200, "{d}");
     }
 

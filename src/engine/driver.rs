@@ -208,7 +208,12 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
 /// When the time limit is reached. Older versions stored any `--time` (`u64::MAX` as -1, read
 /// back as 0): a stored limit of 0 means the configured default and one above the maximum is
 /// clamped, with a warning, so such a run neither panics nor times out at once on resume.
-fn deadline(ctx: &EngineCtx, run: &RunCtx, row: &store::RunRow, started: Instant) -> tokio::time::Instant {
+fn deadline(
+    ctx: &EngineCtx,
+    run: &RunCtx,
+    row: &store::RunRow,
+    started: Instant,
+) -> tokio::time::Instant {
     let max = crate::config::MAX_TIME_SECS;
     let limit = match row.time_limit_secs {
         0 => ctx.cfg.engine.default_time_secs.clamp(1, max),

@@ -560,7 +560,10 @@ mod tests {
         store::runs::insert_breaker_event(&w, None, &e).unwrap();
         let req = SnapshotReq::default();
         let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
-        assert_eq!((s.models[0].breaker, s.models[0].failures), (BreakerState::Open, 3));
+        assert_eq!(
+            (s.models[0].breaker, s.models[0].failures),
+            (BreakerState::Open, 3)
+        );
         let texts: Vec<&str> = s.breaker_events.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(texts, ["m1: closed → open (test)"]);
         let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();

@@ -47,7 +47,10 @@ pub(super) fn paste(s: &mut State, text: &str) {
             nav_mut(s).selected = 0;
         }
         _ => {
-            s.flash("paste ignored: no text field is open (n opens the new-run form)", false);
+            s.flash(
+                "paste ignored: no text field is open (n opens the new-run form)",
+                false,
+            );
             return;
         }
     }

@@ -199,9 +199,8 @@ pub fn last_breaker_states(c: &Connection) -> Result<Vec<(String, String, String
 /// Persisted breakers, the state every process shares: (model, state, consecutive failures,
 /// updated_at).
 pub fn stored_breakers(c: &Connection) -> Result<Vec<(String, String, u32, String)>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT model, state, consecutive_failures, updated_at FROM breakers",
-    )?;
+    let mut st =
+        c.prepare_cached("SELECT model, state, consecutive_failures, updated_at FROM breakers")?;
     let rows = st
         .query_map([], |r| {
             Ok((
@@ -217,7 +216,11 @@ pub fn stored_breakers(c: &Connection) -> Result<Vec<(String, String, u32, Strin
 
 /// The newest breaker transition id (0 when there is none).
 pub fn last_breaker_event_id(c: &Connection) -> Result<i64, StoreError> {
-    Ok(c.query_row("SELECT COALESCE(MAX(id), 0) FROM breaker_events", [], |r| r.get(0))?)
+    Ok(
+        c.query_row("SELECT COALESCE(MAX(id), 0) FROM breaker_events", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// Breaker transitions with `after < id <= upto`, oldest first: (at, run, text). At most `limit`
@@ -236,7 +239,11 @@ pub fn breaker_events_between(
         .query_map(params![after, upto, limit as i64], |r| {
             let (model, from, to, reason): (String, String, String, String) =
                 (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
-            Ok((r.get(0)?, r.get(1)?, breaker_text(&model, &from, &to, &reason)))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                breaker_text(&model, &from, &to, &reason),
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.reverse();

@@ -73,7 +73,12 @@ pub fn enter(mouse: bool) -> io::Result<(TerminalGuard, Term)> {
     // From here on a failure drops the guard, which restores what was done.
     let guard = TerminalGuard { _private: () };
     let mut out = io::stdout();
-    execute!(out, EnterAlternateScreen, cursor::Hide, EnableBracketedPaste)?;
+    execute!(
+        out,
+        EnterAlternateScreen,
+        cursor::Hide,
+        EnableBracketedPaste
+    )?;
     if mouse {
         execute!(out, EnableMouseCapture)?;
     }
