@@ -450,6 +450,54 @@ mod tests {
     }
 
     #[test]
+    fn cycles_match_brute_force_reachability_on_random_graphs() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |m: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % m
+        };
+        for _ in 0..2000 {
+            let n = 1 + next(8) as usize;
+            let deps: Vec<Vec<usize>> = (0..n)
+                .map(|i| {
+                    let mut d: Vec<usize> = (0..next(3))
+                        .map(|_| next(n as u64) as usize)
+                        .filter(|&j| j != i)
+                        .collect();
+                    d.dedup();
+                    d
+                })
+                .collect();
+            // i is on a cycle iff it reaches itself through at least one edge.
+            let on_cycle = |start: usize| {
+                let (mut seen, mut stack) = (vec![false; n], deps[start].clone());
+                while let Some(x) = stack.pop() {
+                    if x == start {
+                        return true;
+                    }
+                    if !std::mem::replace(&mut seen[x], true) {
+                        stack.extend(&deps[x]);
+                    }
+                }
+                false
+            };
+            let want: Vec<usize> = (0..n).filter(|&i| on_cycle(i)).collect();
+            let cycles = find_cycles(&deps);
+            let mut got: Vec<usize> = cycles.iter().flat_map(|c| c.members.clone()).collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "{deps:?}");
+            for c in &cycles {
+                assert_eq!(c.path.first(), Some(&c.members[0]), "{deps:?}");
+                assert_eq!(c.path.last(), Some(&c.members[0]), "{deps:?}");
+                for w in c.path.windows(2) {
+                    assert!(deps[w[0]].contains(&w[1]), "{w:?} not an edge: {deps:?}");
+                    assert!(c.members.contains(&w[1]));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_long_cycle_is_found_in_linear_time_and_shortened() {
         // 100,000 tasks in one ring: quadratic or recursive search would hang or overflow.
         let n = 100_000;
