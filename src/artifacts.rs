@@ -5,6 +5,10 @@
 //! `**src/app.py**`, a first-line comment `# path: app.py`, or an info string `py:src/app.py`) are
 //! written at that path. A path that is absolute, holds `..`, is too long, or resolves through a
 //! symlink outside the directory is refused and reported; nothing is written outside it.
+//! Hidden files (`.gitignore`, `.envrc`) are written but reported, so the run warns about each.
+//! Which directory may be used at all is decided by [`out_dir`].
+
+pub mod out_dir;
 
 pub use crate::validators::annotate::{ExtractedFile, extract_files};
 use crate::validators::extract::{self, CodeBlock};
@@ -76,6 +80,33 @@ pub struct Refusal {
 pub struct ArtifactReport {
     pub written: Vec<WrittenFile>,
     pub refused: Vec<Refusal>,
+}
+
+impl ArtifactReport {
+    /// Written paths with a hidden component (`.envrc`, `.github/workflows/ci.yml`).
+    pub fn hidden(&self) -> impl Iterator<Item = &str> {
+        self.written
+            .iter()
+            .map(|w| w.path.as_str())
+            .filter(|p| p.split('/').any(|c| c.starts_with('.')))
+    }
+
+    /// One warning line per refused path and per hidden file written, naming the task and file.
+    pub fn warnings(&self, task_id: &str) -> Vec<String> {
+        let refused = self.refused.iter().map(|r| {
+            format!(
+                "task {task_id}: refused to write `{}`: {}",
+                r.path, r.reason
+            )
+        });
+        let hidden = self.hidden().map(|p| {
+            format!(
+                "task {task_id}: wrote hidden file `{}` from model output (review it before use)",
+                display_path(p)
+            )
+        });
+        refused.chain(hidden).collect()
+    }
 }
 
 /// The normal components of a relative path from model output (`/` and `\` both separate).
@@ -201,14 +232,36 @@ fn atomic_write(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<()> 
     result
 }
 
-/// The artifact file name of a task: `t2.py`, `t4.md` (id sanitised to `[A-Za-z0-9._-]`).
+/// The artifact file name of a task: `t2.py`, `t4.md`. Unique per task id: an id that is not
+/// already a plain lowercase name (`[a-z0-9._-]`, no leading dot, at most 100 bytes) is cleaned
+/// and gets a hash of the exact id (`a b` -> `a_b-5b0e7c1a.md`, `a?b` -> `a_b-08d2f1c3.md`), so
+/// ids that clean to the same name never overwrite each other's files, even on a file system
+/// that ignores case. A plain id that itself ends like such a hash gets one too.
 pub fn task_file_name(task_id: &str, language: Option<&str>, task_type: &str) -> String {
+    let ext = match language {
+        Some(l) => extract::extension_for(l).map(str::to_string).or_else(|| {
+            let l = l.trim().to_ascii_lowercase();
+            (!l.is_empty() && l.len() <= 10 && l.chars().all(|c| c.is_ascii_alphanumeric()))
+                .then_some(l)
+        }),
+        None => None,
+    };
+    format!(
+        "{}.{}",
+        task_file_stem(task_id, task_type),
+        ext.unwrap_or_else(|| "md".into())
+    )
+}
+
+fn task_file_stem(task_id: &str, task_type: &str) -> String {
+    let plain =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
     let clean = |s: &str| -> String {
         let mut c: String = s
             .trim()
             .chars()
             .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                if plain(c.to_ascii_lowercase()) {
                     c
                 } else {
                     '_'
@@ -221,6 +274,14 @@ pub fn task_file_name(task_id: &str, language: Option<&str>, task_type: &str) ->
         }
         c
     };
+    let is_plain = !task_id.is_empty()
+        && task_id.len() <= 100
+        && !task_id.starts_with('.')
+        && task_id.chars().all(plain)
+        && !looks_hashed(task_id);
+    if is_plain {
+        return task_id.to_string();
+    }
     let mut stem = clean(task_id);
     if stem.is_empty() {
         stem = clean(task_type);
@@ -228,15 +289,24 @@ pub fn task_file_name(task_id: &str, language: Option<&str>, task_type: &str) ->
     if stem.is_empty() {
         stem = "task".into();
     }
-    let ext = match language {
-        Some(l) => extract::extension_for(l).map(str::to_string).or_else(|| {
-            let l = l.trim().to_ascii_lowercase();
-            (!l.is_empty() && l.len() <= 10 && l.chars().all(|c| c.is_ascii_alphanumeric()))
-                .then_some(l)
-        }),
-        None => None,
-    };
-    format!("{stem}.{}", ext.unwrap_or_else(|| "md".into()))
+    format!("{stem}-{:08x}", fnv1a32(task_id))
+}
+
+/// Ends in `-` and 8 lowercase hex digits, like the names [`task_file_stem`] makes.
+fn looks_hashed(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 9
+        && b[b.len() - 9] == b'-'
+        && b[b.len() - 8..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// FNV-1a, 32 bits: stable across versions and platforms (file names must not change on resume).
+fn fnv1a32(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Write a task's artifacts: `tasks/<task_file_name>` plus every path-annotated file.
@@ -291,7 +361,9 @@ fn record(report: &mut ArtifactReport, out_dir: &Path, rel: &str, bytes: &[u8]) 
 fn reserved(rel: &str) -> Option<PathRefusal> {
     let comps = path_components(rel).ok()?;
     let first = comps[0].to_ascii_lowercase();
-    if comps.len() == 1 && (first == "summary.json" || first == "readme.md") {
+    if comps.len() == 1
+        && (first == "summary.json" || first == "readme.md" || first == out_dir::MARKER)
+    {
         return Some(PathRefusal::Reserved(comps[0].to_string()));
     }
     (first == "tasks").then(|| PathRefusal::Reserved("tasks/".into()))
@@ -356,7 +428,8 @@ pub fn write_run_summary(
     };
     write_file(out_dir, "summary.json", &json).map_err(io)?;
     write_file(out_dir, "README.md", readme_markdown.as_bytes()).map_err(io)?;
-    Ok(())
+    // Marks the default output directory too, so a later `run --out` may reuse it.
+    out_dir::mark(out_dir)
 }
 
 /// A path from model output made safe to show: control characters escaped, cut to 200 chars.
@@ -417,16 +490,71 @@ mod tests {
             "t2.py"
         );
         assert_eq!(task_file_name("t4", None, "creative_writing"), "t4.md");
-        assert_eq!(
-            task_file_name("../x y", Some("rs"), "code_generation"),
-            "_x_y.rs"
-        );
-        assert_eq!(
-            task_file_name("", Some("elm"), "code_generation"),
-            "code_generation.elm"
-        );
+        assert_eq!(task_file_name("t1.v2", None, "x"), "t1.v2.md");
+        let odd = task_file_name("../x y", Some("rs"), "code_generation");
+        assert!(odd.starts_with("_x_y-") && odd.ends_with(".rs"), "{odd}");
+        let empty = task_file_name("", Some("elm"), "code_generation");
+        assert!(empty.starts_with("code_generation-"), "{empty}");
         assert_eq!(task_file_name("t1", Some("c#"), "x"), "t1.cs");
         assert_eq!(task_file_name("t1", Some("weird lang"), "x"), "t1.md");
+    }
+
+    #[test]
+    fn ids_that_clean_to_the_same_name_get_different_files() {
+        let ids = [
+            "a b",
+            "a_b",
+            "a?b",
+            "A_B",
+            "a*b",
+            "a_b-00000000",
+            "...",
+            "..",
+            "?",
+            "a\tb",
+        ];
+        let mut names: Vec<String> = ids
+            .iter()
+            .map(|id| task_file_name(id, None, "summarization").to_ascii_lowercase())
+            .collect();
+        assert_eq!(names[1], "a_b.md", "a plain id keeps its name");
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ids.len(), "{names:?}");
+        // Stable: the same id always gets the same name (resume rewrites the same file).
+        assert_eq!(
+            task_file_name("a b", None, "x"),
+            task_file_name("a b", None, "x")
+        );
+    }
+
+    #[test]
+    fn hidden_files_are_reported_with_the_refusals() {
+        let r = ArtifactReport {
+            written: vec![
+                WrittenFile {
+                    path: "tasks/t1.md".into(),
+                    bytes: 1,
+                },
+                WrittenFile {
+                    path: ".envrc".into(),
+                    bytes: 1,
+                },
+                WrittenFile {
+                    path: ".github/workflows/ci.yml".into(),
+                    bytes: 1,
+                },
+            ],
+            refused: vec![Refusal {
+                path: "/etc/x".into(),
+                reason: "absolute path".into(),
+            }],
+        };
+        let w = r.warnings("t1");
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].contains("refused to write `/etc/x`"));
+        assert!(w[1].contains("hidden file `.envrc`"));
+        assert!(w[2].contains("`.github/workflows/ci.yml`"));
     }
 
     #[test]

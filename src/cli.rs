@@ -109,21 +109,26 @@ pub struct RunArgs {
     /// Run budget in USD [default: engine.default_budget_usd]
     #[arg(long, value_name = "USD")]
     pub budget: Option<f64>,
-    /// Time limit in seconds of execution [default: engine.default_time_secs]
+    /// Time limit in seconds of execution, 1 to 2592000 (30 days) [default: engine.default_time_secs]
     #[arg(long, value_name = "SECS")]
     pub time: Option<u64>,
     /// Team whose budget is charged
     #[arg(long, value_name = "NAME")]
     pub team: Option<String>,
-    /// Tasks executed at once [default: engine.concurrency]
+    /// Tasks executed at once, 1 to 256 [default: engine.concurrency]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Routing strategy: quality, balanced, cost, latency
     #[arg(long, value_name = "S")]
     pub strategy: Option<String>,
-    /// Output directory [default: <data dir>/outputs/<run id>]
+    /// Output directory: new, empty, or an earlier output directory of this program
+    /// [default: <data dir>/outputs/<run id>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Allow --out on a non-empty directory this program did not create (files in it may be
+    /// replaced; never `/`, $HOME or a directory holding the data dir)
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// JSON task list to run instead of decomposing the description
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
@@ -157,7 +162,7 @@ pub struct ResumeArgs {
     /// New run budget in USD
     #[arg(long, value_name = "USD")]
     pub budget: Option<f64>,
-    /// New time limit in seconds
+    /// New time limit in seconds, 1 to 2592000 (30 days)
     #[arg(long, value_name = "SECS")]
     pub time: Option<u64>,
     #[arg(long)]

@@ -242,5 +242,51 @@ fn prose_tasks_are_written_as_markdown() {
         "data_extraction",
         "```json\n{\"a\": 1}\n```\n",
     );
-    assert_eq!(r.written[0].path, "tasks/_t6.json");
+    let p = &r.written[0].path;
+    assert!(p.starts_with("tasks/_t6-") && p.ends_with(".json"), "{p}");
+}
+
+#[test]
+fn task_ids_that_clean_to_one_name_do_not_overwrite_each_other() {
+    let s = sandbox();
+    let ids = ["a b", "a_b", "a?b", "A_B"];
+    let mut paths = Vec::new();
+    for id in ids {
+        let r = write_task_artifacts(&s.out, id, "summarization", &format!("output of {id}\n"));
+        assert!(r.refused.is_empty(), "{id}: {:?}", r.refused);
+        paths.push(r.written[0].path.clone());
+    }
+    assert_eq!(paths[1], "tasks/a_b.md", "a plain id keeps its plain name");
+    for (id, p) in ids.iter().zip(&paths) {
+        let text = fs::read_to_string(s.out.join(p)).expect(p);
+        assert_eq!(text, format!("output of {id}\n"), "{p}");
+    }
+    assert_eq!(
+        files_under(&s.out).len(),
+        ids.len(),
+        "{:?}",
+        files_under(&s.out)
+    );
+}
+
+#[test]
+fn hidden_files_from_model_output_are_written_and_reported() {
+    let s = sandbox();
+    let output = "File: .envrc\n```bash\nexport X=1\n```\n\nFile: .github/workflows/ci.yml\n```yaml\non: push\n```\n\nFile: src/app.py\n```python\nx = 1\n```\n";
+    let r = write_task_artifacts(&s.out, "t1", "code_generation", output);
+    let hidden: Vec<&str> = r.hidden().collect();
+    assert_eq!(hidden, [".envrc", ".github/workflows/ci.yml"]);
+    let warnings = r.warnings("t1");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("task t1") && warnings[0].contains("`.envrc`"));
+    assert!(s.out.join(".envrc").is_file());
+    // The marker of an output directory is the program's own: model output may not write it.
+    let r = write_task_artifacts(
+        &s.out,
+        "t2",
+        "summarization",
+        "File: .orchestrator-tui-output\n```\nx\n```\n",
+    );
+    assert_eq!(r.refused.len(), 1, "{r:?}");
+    assert!(r.refused[0].reason.contains("reserved"));
 }

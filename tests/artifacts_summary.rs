@@ -27,7 +27,11 @@ fn summary_and_readme_are_written_atomically() {
         .map(|e| e.file_name().to_string_lossy().to_string())
         .collect();
     names.sort();
-    assert_eq!(names, ["README.md", "summary.json"]);
+    // The marker says the directory is an output directory (`run --out` may reuse it).
+    assert_eq!(
+        names,
+        [".orchestrator-tui-output", "README.md", "summary.json"]
+    );
 }
 
 #[cfg(unix)]

@@ -67,6 +67,23 @@ impl Tmux {
         assert!(st.success());
     }
 
+    /// Paste `text` as a terminal does: bracketed (`paste-buffer -p`) when the application asked
+    /// for bracketed paste, raw otherwise; newlines arrive as Enter (CR).
+    fn paste(&self, text: &str) {
+        let st = self
+            .tmux()
+            .args(["set-buffer", "-b", "clip", "--", text])
+            .status()
+            .expect("set-buffer");
+        assert!(st.success());
+        let st = self
+            .tmux()
+            .args(["paste-buffer", "-p", "-d", "-b", "clip", "-t", "t"])
+            .status()
+            .expect("paste-buffer");
+        assert!(st.success());
+    }
+
     fn screen(&self) -> String {
         let out = self
             .tmux()
@@ -194,6 +211,30 @@ fn new_run_from_the_tui_completes_then_q_quits() {
         status == "success" || status == "completed_degraded",
         "{status}"
     );
+}
+
+#[test]
+fn a_pasted_description_with_newlines_stays_text_in_the_form() {
+    if !have_tmux() {
+        return;
+    }
+    let env = Env::new("[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 20\n");
+    let t = Tmux::start("paste", &tui_command(&env.data(), &env.config));
+    t.wait_for("No runs yet");
+    t.keys(&["n"]);
+    t.wait_for("New run");
+    // Before: the newline submitted "Build a todo app" and `q` asked to quit.
+    t.paste("Build a todo app\nq with tests\n");
+    t.wait_for("Build a todo app q with tests");
+    let (v, _) = env.json(&["runs", "--json"]);
+    assert_eq!(v, serde_json::json!([]), "a paste started a run");
+    t.keys(&["Escape"]);
+    t.wait("the form to close", |s| !s.contains("New run"));
+    // A paste with no field open is ignored, not read as keys (`q` would quit).
+    t.paste("q");
+    t.wait_for("paste ignored");
+    t.keys(&["q"]);
+    assert_quit_cleanly(&t);
 }
 
 #[test]

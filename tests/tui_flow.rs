@@ -9,6 +9,7 @@ use orchestrator_tui::routing::breaker::BreakerState;
 use orchestrator_tui::tui::action::{Action, Effect, Msg, NewRun, Pane};
 use orchestrator_tui::tui::app::{Overlay, State, update};
 use orchestrator_tui::tui::fixtures;
+use orchestrator_tui::tui::state::{EventItem, EventKind, Snapshot};
 use orchestrator_tui::tui::testkit::*;
 
 fn engine(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
@@ -22,6 +23,39 @@ fn opens_on_runs_with_the_newest_run_selected() {
     update(&mut s, Msg::Snapshot(Box::new(fixtures::snapshot())));
     assert_eq!(s.selected_run().map(|r| r.id.as_str()), Some("r-7f3a9c"));
     assert_eq!(s.open_run.as_deref(), Some("r-7f3a9c"));
+}
+
+#[test]
+fn a_paste_is_text_for_the_focused_field_never_keys() {
+    let mut s = fixtures::state();
+    ch(&mut s, 'n');
+    let pasted = "Build a todo app\nq with tests\r\nand docs\t\u{1b}[2J";
+    assert!(update(&mut s, Msg::Paste(pasted.into())).is_empty());
+    let Overlay::Form(f) = &s.overlay else {
+        panic!("the form closed: {:?}", s.overlay)
+    };
+    assert_eq!(f.fields[0], "Build a todo app q with tests and docs [2J");
+    assert!(screen(&s, 120, 40).contains("Build a todo app q with tests and docs"));
+    // Enter submits the whole description, once.
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(
+        matches!(&fx[..], [Effect::StartRun(NewRun { description, .. })]
+            if description == "Build a todo app q with tests and docs [2J"),
+        "{fx:?}"
+    );
+    // With no field open a paste is ignored: `q6` neither quits nor changes the pane.
+    let pane = s.pane;
+    assert!(update(&mut s, Msg::Paste("q6".into())).is_empty());
+    assert_eq!(
+        (s.pane, s.stopping, &s.overlay),
+        (pane, false, &Overlay::None)
+    );
+    // The filter takes a paste as text too.
+    ch(&mut s, '1');
+    ch(&mut s, '/');
+    update(&mut s, Msg::Paste("r-7f\n".into()));
+    assert_eq!(s.overlay, Overlay::Filter);
+    assert_eq!(s.runs_nav.filter, "r-7f ");
 }
 
 #[test]
@@ -229,14 +263,36 @@ fn engine_events_update_the_task_table_and_events_pane() {
     );
     let tasks = screen(&s, 120, 40);
     assert!(tasks.contains("gpt-5-mini"), "{tasks}");
-    ch(&mut s, '6');
-    let events = screen(&s, 120, 40);
-    assert!(events.contains("$ budget"), "{events}");
-    assert!(events.contains("gpt-5: half_open → closed (probe succeeded)"));
+    // The model's row changes at once; the transition is listed once the store has it (the
+    // Events pane lists stored transitions of every process, this one's included, once each).
     assert_eq!(
         s.models.iter().find(|m| m.id == "gpt-5").map(|m| m.breaker),
         Some(BreakerState::Closed)
     );
+    let stored = EventItem {
+        seq: 0,
+        time: "12:00:01".into(),
+        kind: EventKind::Breaker,
+        run_id: Some("r-7f3a9c".into()),
+        text: "gpt-5: half_open → closed (probe succeeded)".into(),
+    };
+    let snap = Snapshot {
+        runs: s.runs.clone(),
+        detail: s.detail.clone(),
+        models: s.models.clone(),
+        budget: s.budget.clone(),
+        breaker_events: vec![stored],
+        ..Snapshot::default()
+    };
+    update(&mut s, Msg::Snapshot(Box::new(snap)));
+    ch(&mut s, '6');
+    let events = screen(&s, 120, 40);
+    assert!(events.contains("$ budget"), "{events}");
+    let rows = events
+        .lines()
+        .filter(|l| l.contains("breaker") && l.contains("gpt-5: half_open → closed"))
+        .count();
+    assert_eq!(rows, 1, "listed once:\n{events}");
     engine(
         &mut s,
         EngineEvent::RunFinished {

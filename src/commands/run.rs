@@ -2,6 +2,7 @@
 //! terminal, headless otherwise (`--headless`, `--json`, or stdout not a terminal).
 
 use super::{App, CliError, open_app, runtime};
+use crate::artifacts::out_dir;
 use crate::cli::{Cli, ResumeArgs, RunArgs, exit};
 use crate::config::Strategy;
 use crate::domain::{Micros, TaskSpec};
@@ -26,7 +27,25 @@ fn read_plan(path: &Path, app: &App) -> Result<Vec<TaskSpec>, CliError> {
             path.display()
         )));
     }
+    // A cycle can never run: refuse it here rather than store a run that can only fail.
+    let cycles = crate::engine::dag::plan_cycles(&parsed.tasks);
+    if let Some(first) = cycles.first() {
+        let ids: Vec<&str> = parsed.tasks.iter().map(|t| t.id.as_str()).collect();
+        let more = match cycles.len() {
+            1 => String::new(),
+            n => format!(" (and {} more cycles)", n - 1),
+        };
+        return Err(CliError::BadInput(format!(
+            "plan file {}: {}{more}; remove one of these dependencies",
+            path.display(),
+            crate::engine::dag::cycle_reason(first, &ids)
+        )));
+    }
     Ok(parsed.tasks)
+}
+
+fn time_limit(secs: u64, flag: &str) -> Result<u64, CliError> {
+    crate::config::check_time_limit(secs, flag).map_err(CliError::BadInput)
 }
 
 fn money(usd: f64, what: &str) -> Result<Micros, CliError> {
@@ -45,7 +64,18 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
             "the run description is empty: orchestrator-tui run \"what to build\"".into(),
         ));
     }
+    let time = args.time.map(|t| time_limit(t, "--time")).transpose()?;
+    if let Some(n) = args.concurrency {
+        crate::config::check_concurrency(n, "--concurrency").map_err(CliError::BadInput)?;
+    }
     let app = open_app(cli)?;
+    let out = match &args.out {
+        Some(dir) => Some(
+            out_dir::check(dir, &app.data_dir, args.overwrite)
+                .map_err(|e| CliError::BadInput(e.to_string()))?,
+        ),
+        None => None,
+    };
     let plan = match &args.plan {
         Some(p) => Some(read_plan(p, &app)?),
         None => None,
@@ -74,11 +104,6 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
         "--budget",
     )?;
     let concurrency = args.concurrency.unwrap_or(app.cfg.engine.concurrency);
-    if concurrency == 0 {
-        return Err(CliError::BadInput(
-            "--concurrency must be at least 1".into(),
-        ));
-    }
     if let Some(team) = &args.team
         && (team.trim().is_empty() || team.contains(char::is_whitespace))
     {
@@ -90,11 +115,11 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
         description: description.clone(),
         criteria: args.criteria.clone(),
         budget,
-        time_limit_secs: args.time.unwrap_or(app.cfg.engine.default_time_secs),
+        time_limit_secs: time.unwrap_or(app.cfg.engine.default_time_secs),
         team: args.team.clone(),
         concurrency,
         strategy,
-        output_dir: args.out.clone(),
+        output_dir: out.as_ref().map(|o| o.path.clone()),
         plan,
         force: args.force,
     };
@@ -139,7 +164,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
                 let rreq = ResumeRequest {
                     run_id: m.id.clone(),
                     budget: args.budget.map(Micros::from_usd),
-                    time_limit_secs: args.time,
+                    time_limit_secs: time,
                 };
                 let w = Watch::new(cli, &app, &rt, &engine, args.json, args.headless);
                 return drive_resume(&w, rreq);
@@ -147,6 +172,9 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
         }
     }
 
+    if let Some(o) = &out {
+        out_dir::claim(o).map_err(|e| CliError::BadInput(e.to_string()))?;
+    }
     let events = engine.subscribe();
     let (id, join) = match rt.block_on(engine.start(req)) {
         Ok(x) => x,
@@ -291,6 +319,7 @@ fn drive_resume(w: &Watch, req: ResumeRequest) -> Result<i32, CliError> {
 }
 
 pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
+    let time = args.time.map(|t| time_limit(t, "--time")).transpose()?;
     let app = open_app(cli)?;
     let budget = match args.budget {
         Some(b) => Some(money(b, "--budget")?),
@@ -313,7 +342,7 @@ pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
     let req = ResumeRequest {
         run_id,
         budget,
-        time_limit_secs: args.time,
+        time_limit_secs: time,
     };
     let w = Watch::new(cli, &app, &rt, &engine, args.json, args.headless);
     drive_resume(&w, req)

@@ -2,12 +2,14 @@
 //! them. Unknown keys and wrong types are errors naming the file, the key and the line.
 
 pub mod catalog;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use catalog::{Catalog, ModelInfo};
+pub use validate::{MAX_CONCURRENCY, MAX_TIME_SECS, check_concurrency, check_time_limit};
 
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.default.toml");
 
@@ -314,57 +316,6 @@ impl Config {
                 message: e.message().to_string(),
             })?;
         Ok(cfg)
-    }
-
-    fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |m: String| {
-            Err(ConfigError::Invalid {
-                file: file.to_string(),
-                message: m,
-            })
-        };
-        if self.engine.concurrency == 0 || self.engine.concurrency > 256 {
-            return bad(format!(
-                "key `engine.concurrency`: must be between 1 and 256, got {}",
-                self.engine.concurrency
-            ));
-        }
-        if !(self.engine.default_budget_usd.is_finite() && self.engine.default_budget_usd > 0.0) {
-            return bad("key `engine.default_budget_usd`: must be a positive number".into());
-        }
-        let s = &self.simulated;
-        for (k, v) in [
-            ("transient_failure_rate", s.transient_failure_rate),
-            ("rate_limit_rate", s.rate_limit_rate),
-            ("timeout_rate", s.timeout_rate),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return bad(format!(
-                    "key `simulated.{k}`: must be between 0.0 and 1.0, got {v}"
-                ));
-            }
-        }
-        if !(0.0..=1.0).contains(&self.routing.explore_rate) {
-            return bad(format!(
-                "key `routing.explore_rate`: must be between 0.0 and 1.0, got {}",
-                self.routing.explore_rate
-            ));
-        }
-        if let Err(e) = crate::routing::policy::parse(&self.policies) {
-            return bad(e);
-        }
-        if s.latency_ms_min > s.latency_ms_max {
-            return bad(format!(
-                "key `simulated.latency_ms_min` ({}) is greater than `latency_ms_max` ({})",
-                s.latency_ms_min, s.latency_ms_max
-            ));
-        }
-        for name in self.task_types.keys() {
-            if name.parse::<crate::domain::TaskType>().is_err() {
-                return bad(format!("key `task_types.{name}`: unknown task type"));
-            }
-        }
-        Ok(())
     }
 
     /// Threshold, iterations, max tokens for a type, after overrides.

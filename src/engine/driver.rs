@@ -82,9 +82,7 @@ async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Vec<TaskSpec>, Strin
 
 async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> Result<(), String> {
     let row = load_run(ctx, &run.id).await?;
-    let remaining_time =
-        Duration::from_secs(row.time_limit_secs).saturating_sub(Duration::from_millis(row.exec_ms));
-    let deadline = tokio::time::Instant::from_std(started) + remaining_time;
+    let deadline = deadline(ctx, run, &row, started);
 
     if !row.tasks_committed {
         let tasks = match &row.plan_json {
@@ -207,6 +205,37 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
     Ok(())
 }
 
+/// When the time limit is reached. Older versions stored any `--time` (`u64::MAX` as -1, read
+/// back as 0): a stored limit of 0 means the configured default and one above the maximum is
+/// clamped, with a warning, so such a run neither panics nor times out at once on resume.
+fn deadline(
+    ctx: &EngineCtx,
+    run: &RunCtx,
+    row: &store::RunRow,
+    started: Instant,
+) -> tokio::time::Instant {
+    let max = crate::config::MAX_TIME_SECS;
+    let limit = match row.time_limit_secs {
+        0 => ctx.cfg.engine.default_time_secs.clamp(1, max),
+        t => t.min(max),
+    };
+    if limit != row.time_limit_secs {
+        ctx.warn(
+            Some(&run.id),
+            format!(
+                "stored time limit {}s is out of range: using {limit}s",
+                row.time_limit_secs
+            ),
+        );
+    }
+    let remaining = Duration::from_secs(limit).saturating_sub(Duration::from_millis(row.exec_ms));
+    let start = tokio::time::Instant::from_std(started);
+    start
+        .checked_add(remaining)
+        .or_else(|| start.checked_add(Duration::from_secs(3600)))
+        .unwrap_or(start)
+}
+
 async fn set_status(
     ctx: &EngineCtx,
     run: &RunCtx,
@@ -246,14 +275,8 @@ async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output
                 return;
             }
         };
-    for r in &report.refused {
-        ctx.warn(
-            Some(&run.id),
-            format!(
-                "task {}: refused to write `{}`: {}",
-                task.spec.id, r.path, r.reason
-            ),
-        );
+    for w in report.warnings(&task.spec.id) {
+        ctx.warn(Some(&run.id), w);
     }
     let (rid, tid) = (run.id.clone(), task.spec.id.clone());
     let saved = ctx

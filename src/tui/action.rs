@@ -121,6 +121,8 @@ pub struct NewRun {
 pub enum Msg {
     /// A key event (only `Press` kinds are acted on).
     Key(crossterm::event::KeyEvent),
+    /// Pasted text (bracketed paste): always text for the focused input, never keys.
+    Paste(String),
     /// An action directly (tests, future mouse support).
     Action(Action),
     Engine(Box<EngineEvent>),

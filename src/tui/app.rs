@@ -221,7 +221,6 @@ impl State {
     }
 
     pub fn push_event(&mut self, kind: EventKind, run_id: Option<String>, text: String) {
-        self.event_seq += 1;
         let time = chrono::DateTime::from_timestamp_millis(self.now_ms)
             .map(|t| {
                 t.with_timezone(&chrono::Local)
@@ -229,13 +228,20 @@ impl State {
                     .to_string()
             })
             .unwrap_or_default();
-        self.events.push_front(EventItem {
-            seq: self.event_seq,
+        self.push_event_item(EventItem {
+            seq: 0,
             time,
             kind,
             run_id,
             text,
         });
+    }
+
+    /// Put an event on top of the Events pane (its `seq` is assigned here).
+    pub fn push_event_item(&mut self, mut e: EventItem) {
+        self.event_seq += 1;
+        e.seq = self.event_seq;
+        self.events.push_front(e);
         self.events.truncate(MAX_EVENTS);
         // Keep the selection on the same event (new ones arrive on top).
         if self.events_nav.key.is_some() {
@@ -278,6 +284,10 @@ pub fn update(s: &mut State, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Action(a) => super::input::action(s, a),
+        Msg::Paste(text) => {
+            super::input::paste(s, &text);
+            vec![]
+        }
         Msg::Engine(ev) => super::events::engine_event(s, *ev),
         Msg::Snapshot(snap) => {
             snapshot(s, *snap);
@@ -411,6 +421,9 @@ fn snapshot(s: &mut State, snap: Snapshot) {
     }
     if let Some(a) = snap.analysis {
         super::analysis::stored(s, a);
+    }
+    for e in snap.breaker_events {
+        s.push_event_item(e);
     }
     if let Some(h) = snap.history
         && !h.is_empty()

@@ -11,7 +11,7 @@ use super::state::*;
 use crate::budget::ledger;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::engine::lock;
-use crate::routing::breaker::{Breaker, BreakerState};
+use crate::routing::breaker::BreakerState;
 use crate::store::{self, StoreError};
 use rusqlite::Connection;
 use std::collections::HashMap;
@@ -84,11 +84,31 @@ fn validators_line(json: &str) -> String {
         .unwrap_or_default()
 }
 
-fn models(
-    c: &Connection,
-    catalog: &ModelList,
-    health: &[(String, Breaker)],
-) -> Result<Vec<ModelRow>, StoreError> {
+/// The breaker state to show: the persisted row every process writes, unless a transition was
+/// recorded after it (open -> half_open is recorded as an event only). This process's in-memory
+/// breakers are not consulted: its engine persists them too, and they would hide what other
+/// processes store (a model disabled elsewhere showed `closed` here).
+fn breaker_shown(
+    row: Option<&(String, u32, String)>,
+    last_event: Option<&(String, String)>,
+    trailing_failures: u32,
+) -> (BreakerState, u32) {
+    let failures = |st: BreakerState, n: u32| if st == BreakerState::Closed { 0 } else { n };
+    match (row, last_event) {
+        (Some((_, n, updated)), Some((to, at))) if at > updated => {
+            let st = BreakerState::parse(to);
+            (st, failures(st, *n))
+        }
+        (Some((st, n, _)), _) => (BreakerState::parse(st), *n),
+        (None, Some((to, _))) => {
+            let st = BreakerState::parse(to);
+            (st, failures(st, trailing_failures))
+        }
+        (None, None) => (BreakerState::Closed, trailing_failures),
+    }
+}
+
+fn models(c: &Connection, catalog: &ModelList) -> Result<Vec<ModelRow>, StoreError> {
     let totals: HashMap<String, (u64, u64, crate::domain::Micros)> = queries::call_totals(c)?
         .into_iter()
         .map(|(m, n, ok, cost)| (m, (n, ok, cost)))
@@ -97,12 +117,18 @@ fn models(
     for (m, outcome, lat) in queries::recent_calls(c, RECENT_CALLS)? {
         recent.entry(m).or_default().push((outcome, lat));
     }
-    let stored: HashMap<String, String> = queries::last_breaker_states(c)?.into_iter().collect();
+    let rows: HashMap<String, (String, u32, String)> = queries::stored_breakers(c)?
+        .into_iter()
+        .map(|(m, st, n, at)| (m, (st, n, at)))
+        .collect();
+    let events: HashMap<String, (String, String)> = queries::last_breaker_states(c)?
+        .into_iter()
+        .map(|(m, to, at)| (m, (to, at)))
+        .collect();
     let mut quality: HashMap<String, Vec<(String, f64, u64)>> = HashMap::new();
     for (m, ty, avg, n) in queries::quality(c)? {
         quality.entry(m).or_default().push((ty, avg, n));
     }
-    let live: HashMap<&str, &Breaker> = health.iter().map(|(m, b)| (m.as_str(), b)).collect();
     Ok(catalog
         .iter()
         .map(|(id, provider)| {
@@ -118,15 +144,7 @@ fn models(
             ok_lat.reverse();
             let mut sorted = ok_lat.clone();
             sorted.sort_unstable();
-            let (breaker, failures) = match live.get(id.as_str()) {
-                Some(b) => (b.state, b.consecutive_failures),
-                None => (
-                    stored
-                        .get(id)
-                        .map_or(BreakerState::Closed, |s| BreakerState::parse(s)),
-                    trailing,
-                ),
-            };
+            let (breaker, failures) = breaker_shown(rows.get(id), events.get(id), trailing);
             ModelRow {
                 id: id.clone(),
                 provider: provider.clone(),
@@ -167,30 +185,35 @@ fn budget(c: &Connection) -> Result<BudgetSnap, StoreError> {
     })
 }
 
-/// Model and budget aggregates only change when the database (or the engine's breakers) do:
-/// they are reused while `PRAGMA data_version` and the breakers are unchanged, so an idle UI's
-/// periodic reload costs only the cheap queries. Recomputed at least every `MAX_AGE`.
+/// Model and budget aggregates only change when the database does: they are reused while
+/// `PRAGMA data_version` (bumped by every commit of another connection, this process's store
+/// thread or another process) is unchanged, so an idle UI's periodic reload costs only the cheap
+/// queries. `MAX_AGE` only bounds what changes with the clock alone (budget periods).
 #[derive(Default)]
 pub struct Cache {
-    key: Option<(i64, Vec<(String, Breaker)>)>,
+    key: Option<i64>,
     at: Option<std::time::Instant>,
     models: Vec<ModelRow>,
     budget: BudgetSnap,
     /// The stored analysis last sent (a report is sent once, when a newer one is stored).
     analysis_id: Option<i64>,
+    /// The newest breaker transition sent (history or since): later ones are sent once each.
+    breaker_cursor: Option<i64>,
 }
 
 const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Load one snapshot. `health` is the engine's live breakers (this process).
+/// Breaker transitions sent at most per load (the newest, when more were stored at once).
+const BREAKER_EVENTS_PER_LOAD: usize = 200;
+
+/// Load one snapshot.
 pub fn load(
     c: &Connection,
     data_dir: &Path,
     catalog: &ModelList,
-    health: &[(String, Breaker)],
     req: &SnapshotReq,
 ) -> Result<Snapshot, StoreError> {
-    load_cached(c, data_dir, catalog, health, req, &mut Cache::default())
+    load_cached(c, data_dir, catalog, req, &mut Cache::default())
 }
 
 /// `load`, reusing unchanged aggregates from `cache`.
@@ -198,7 +221,6 @@ pub fn load_cached(
     c: &Connection,
     data_dir: &Path,
     catalog: &ModelList,
-    health: &[(String, Breaker)],
     req: &SnapshotReq,
     cache: &mut Cache,
 ) -> Result<Snapshot, StoreError> {
@@ -285,9 +307,27 @@ pub fn load_cached(
         }),
         None => None,
     };
+    // One bound for the history and the new transitions, so none is sent twice or skipped.
+    let breaker_upto = queries::last_breaker_event_id(c)?;
+    let breaker_events = match cache.breaker_cursor {
+        Some(after) if breaker_upto > after => {
+            queries::breaker_events_between(c, after, breaker_upto, BREAKER_EVENTS_PER_LOAD)?
+                .into_iter()
+                .map(|(at, run_id, text)| EventItem {
+                    seq: 0,
+                    time: local(&at, "%H:%M:%S"),
+                    kind: EventKind::Breaker,
+                    run_id,
+                    text,
+                })
+                .collect()
+        }
+        _ => vec![],
+    };
+    cache.breaker_cursor = Some(cache.breaker_cursor.unwrap_or(0).max(breaker_upto));
     let history = if req.history {
         Some(
-            queries::history(c, 200)?
+            queries::history(c, 200, breaker_upto)?
                 .into_iter()
                 .map(|(at, kind, run_id, text)| EventItem {
                     seq: 0,
@@ -306,11 +346,10 @@ pub fn load_cached(
     } else {
         None
     };
-    let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-    let key = Some((version, health.to_vec()));
+    let key = Some(data_version(c)?);
     let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
     if !fresh {
-        cache.models = models(c, catalog, health)?;
+        cache.models = models(c, catalog)?;
         cache.budget = budget(c)?;
         cache.key = key;
         cache.at = Some(std::time::Instant::now());
@@ -324,7 +363,13 @@ pub fn load_cached(
         models: cache.models.clone(),
         budget: cache.budget.clone(),
         history,
+        breaker_events,
     })
+}
+
+/// Changes with every commit made through another connection (any thread or process).
+fn data_version(c: &Connection) -> Result<i64, StoreError> {
+    Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)
 }
 
 /// The latest stored analysis when it is newer than the one last sent. A failure here is logged
@@ -357,13 +402,17 @@ pub struct Loader {
     tx: std::sync::mpsc::Sender<SnapshotReq>,
 }
 
+/// How often the loader looks for commits it was not told about (another process's writes):
+/// what any process stores is on screen within about this long plus one load.
+pub const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Loader {
-    /// Start the loader. `health` is read on the loader thread, never on the UI thread.
+    /// Start the loader. Besides answering requests it reloads (with the last request) whenever
+    /// `PRAGMA data_version` shows a commit it has not loaded yet.
     pub fn spawn(
         db_path: PathBuf,
         data_dir: PathBuf,
         catalog: ModelList,
-        health: impl Fn() -> Vec<(String, Breaker)> + Send + 'static,
         out: UnboundedSender<Msg>,
     ) -> std::io::Result<Loader> {
         let (tx, rx) = std::sync::mpsc::channel::<SnapshotReq>();
@@ -379,12 +428,30 @@ impl Loader {
                 };
                 let mut last_err: Option<String> = None;
                 let mut cache = Cache::default();
-                while let Ok(mut req) = rx.recv() {
+                let mut last_req: Option<SnapshotReq> = None;
+                let mut loaded_version: Option<i64> = None;
+                loop {
+                    let mut req = match rx.recv_timeout(POLL) {
+                        Ok(r) => r,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            let changed = data_version(&conn).ok() != loaded_version;
+                            match (&last_req, changed) {
+                                (Some(r), true) => r.clone(),
+                                _ => continue,
+                            }
+                        }
+                    };
                     while let Ok(newer) = rx.try_recv() {
                         req = req.merge(newer);
                     }
-                    let loaded =
-                        load_cached(&conn, &data_dir, &catalog, &health(), &req, &mut cache);
+                    // Read before loading: a commit during the load is picked up by the next poll.
+                    loaded_version = data_version(&conn).ok();
+                    let loaded = load_cached(&conn, &data_dir, &catalog, &req, &mut cache);
+                    last_req = Some(SnapshotReq {
+                        history: false,
+                        ..req
+                    });
                     let msg = match loaded {
                         Ok(s) => {
                             last_err = None;
@@ -444,7 +511,7 @@ mod tests {
         let cat = vec![("m1".to_string(), "p".to_string())];
         let mut cache = Cache::default();
         let req = SnapshotReq::default();
-        let s = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
         assert_eq!(s.models[0].calls, 0);
         w.execute(
             "INSERT INTO calls (role, provider, model, simulated, latency_ms, outcome, at)
@@ -452,11 +519,61 @@ mod tests {
             [],
         )
         .unwrap();
-        let s = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
         assert_eq!((s.models[0].calls, s.models[0].p50_ms), (1, Some(42)));
         // Nothing written since: the cached aggregates are reused (and equal).
-        let again = load_cached(&r, d.path(), &cat, &[], &req, &mut cache).unwrap();
+        let again = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
         assert_eq!(again, s);
+    }
+
+    #[test]
+    fn the_stored_breaker_is_shown_and_new_transitions_are_sent_once() {
+        use crate::routing::breaker::Breaker;
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("db");
+        let mut w = store::open_connection(&path).unwrap();
+        store::migrations::migrate(&mut w).unwrap();
+        let r = store::open_connection(&path).unwrap();
+        let cat = vec![("m1".to_string(), "p".to_string())];
+        let mut cache = Cache::default();
+        let first = SnapshotReq {
+            history: true,
+            ..Default::default()
+        };
+        let s = load_cached(&r, d.path(), &cat, &first, &mut cache).unwrap();
+        assert_eq!(s.models[0].breaker, BreakerState::Closed);
+        assert!(s.breaker_events.is_empty());
+        let event = |at: &str, from: &str, to: &str| store::BreakerEventRow {
+            at: at.into(),
+            model: "m1".into(),
+            from: from.into(),
+            to: to.into(),
+            reason: "test".into(),
+        };
+        let open = Breaker {
+            state: BreakerState::Open,
+            consecutive_failures: 3,
+            ..Breaker::default()
+        };
+        store::models::save_breaker(&w, "m1", &open, "h").unwrap();
+        let e = event("2000-01-01T00:00:00.000Z", "closed", "open");
+        store::runs::insert_breaker_event(&w, None, &e).unwrap();
+        let req = SnapshotReq::default();
+        let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
+        assert_eq!(
+            (s.models[0].breaker, s.models[0].failures),
+            (BreakerState::Open, 3)
+        );
+        let texts: Vec<&str> = s.breaker_events.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["m1: closed → open (test)"]);
+        let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
+        assert!(s.breaker_events.is_empty(), "sent once");
+        // A transition recorded after the row (half-open is an event only) wins over it.
+        let e = event("2999-01-01T00:00:00.000Z", "open", "half_open");
+        store::runs::insert_breaker_event(&w, None, &e).unwrap();
+        let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
+        assert_eq!(s.models[0].breaker, BreakerState::HalfOpen);
+        assert_eq!(s.breaker_events.len(), 1);
     }
 
     #[test]
@@ -466,18 +583,18 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let req = SnapshotReq::default();
         let mut cache = Cache::default();
-        let s = load_cached(&c, d.path(), &vec![], &[], &req, &mut cache).unwrap();
+        let s = load_cached(&c, d.path(), &vec![], &req, &mut cache).unwrap();
         assert_eq!(s.analysis, None, "nothing stored yet");
         let mut a = crate::analysis::AnalysisReport::empty("/a");
         a.files = 3;
         crate::analysis::persist::save(&c, &a).unwrap();
-        let s = load_cached(&c, d.path(), &vec![], &[], &req, &mut cache).unwrap();
+        let s = load_cached(&c, d.path(), &vec![], &req, &mut cache).unwrap();
         assert_eq!(s.analysis, Some(StoredAnalysis { id: 1, report: a }));
-        let s = load_cached(&c, d.path(), &vec![], &[], &req, &mut cache).unwrap();
+        let s = load_cached(&c, d.path(), &vec![], &req, &mut cache).unwrap();
         assert_eq!(s.analysis, None, "already sent");
         let b = crate::analysis::AnalysisReport::empty("/b");
         crate::analysis::persist::save(&c, &b).unwrap();
-        let s = load_cached(&c, d.path(), &vec![], &[], &req, &mut cache).unwrap();
+        let s = load_cached(&c, d.path(), &vec![], &req, &mut cache).unwrap();
         assert_eq!(
             s.analysis.map(|x| (x.id, x.report.path)),
             Some((2, "/b".into()))
@@ -495,7 +612,7 @@ mod tests {
             task: None,
             history: true,
         };
-        let s = load(&c, d.path(), &cat, &[], &req).unwrap();
+        let s = load(&c, d.path(), &cat, &req).unwrap();
         assert!(s.runs.is_empty() && s.detail.is_none());
         assert_eq!(s.models.len(), 1);
         assert_eq!(s.models[0].breaker, BreakerState::Closed);

@@ -1,7 +1,7 @@
-//! Engine events into UI state: the open run's task table changes at once, the Events pane gets
-//! breaker transitions, policy decisions, budget warnings and errors, and a snapshot reload is
-//! asked for (the driver coalesces those). An event that changes nothing visible leaves `dirty`
-//! untouched.
+//! Engine events into UI state: the open run's task table and a model's breaker change at once,
+//! the Events pane gets policy decisions, budget warnings and errors (breaker transitions come
+//! from the store, see `data.rs`), and a snapshot reload is asked for (the driver coalesces
+//! those). An event that changes nothing visible leaves `dirty` untouched.
 
 use super::action::Effect;
 use super::app::{State, classify_warning, open_task_mut};
@@ -109,21 +109,16 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
                 );
             }
         }
-        EngineEvent::Breaker {
-            run_id,
-            model,
-            from,
-            to,
-            reason,
-        } => {
+        EngineEvent::Breaker { model, to, .. } => {
+            // The row changes at once; the Events pane lists the transition when the snapshot
+            // this asks for brings it from the store, where every process's transitions are.
             if let Some(m) = s.models.iter_mut().find(|m| m.id == model) {
-                m.breaker = BreakerState::parse(&to);
+                let to = BreakerState::parse(&to);
+                if m.breaker != to {
+                    m.breaker = to;
+                    s.dirty = true;
+                }
             }
-            s.push_event(
-                EventKind::Breaker,
-                run_id,
-                format!("{model}: {from} → {to} ({reason})"),
-            );
         }
         EngineEvent::Warning { run_id, message } => {
             s.push_event(classify_warning(&message), run_id, message);

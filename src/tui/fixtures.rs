@@ -472,6 +472,7 @@ pub fn snapshot() -> Snapshot {
         budget: budget(),
         history: Some(history()),
         analysis: Some(analysis::stored()),
+        breaker_events: vec![],
     }
 }
 

@@ -19,6 +19,47 @@ pub(super) fn text_input(s: &mut State, c: char) {
     s.dirty = true;
 }
 
+/// Longest paste taken, in characters (a description, a path or a filter, not a file).
+pub const MAX_PASTE_CHARS: usize = 100_000;
+
+/// Pasted text into the focused input, as one line: newlines (and tabs) become spaces, other
+/// control characters are dropped. A paste never submits a form or runs a command; with no
+/// input focused it is ignored, and the status bar says so.
+pub(super) fn paste(s: &mut State, text: &str) {
+    let mut line: String = text
+        .replace("\r\n", " ")
+        .chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect();
+    let cut = line.chars().count() > MAX_PASTE_CHARS;
+    if cut {
+        line = line.chars().take(MAX_PASTE_CHARS).collect();
+    }
+    match &mut s.overlay {
+        Overlay::Form(f) => f.paste(&line),
+        Overlay::Prompt(p) => p.push_str(&line),
+        Overlay::Filter => {
+            nav_mut(s).filter.push_str(&line);
+            nav_mut(s).selected = 0;
+        }
+        _ => {
+            s.flash(
+                "paste ignored: no text field is open (n opens the new-run form)",
+                false,
+            );
+            return;
+        }
+    }
+    if cut {
+        s.flash(format!("paste cut to {MAX_PASTE_CHARS} characters"), true);
+    }
+    s.dirty = true;
+}
+
 fn nav_mut(s: &mut State) -> &mut ListNav {
     match s.pane {
         Pane::Tasks => &mut s.tasks_nav,

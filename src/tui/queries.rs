@@ -184,16 +184,74 @@ pub fn recent_calls(
     Ok(rows)
 }
 
-/// The state each model's breaker moved to last, as recorded by any process.
-pub fn last_breaker_states(c: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+/// The state each model's breaker moved to last, as recorded by any process: (model, state, at).
+pub fn last_breaker_states(c: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
     let mut st = c.prepare_cached(
-        "SELECT model, to_state FROM breaker_events
+        "SELECT model, to_state, at FROM breaker_events
          WHERE id IN (SELECT MAX(id) FROM breaker_events GROUP BY model)",
     )?;
     let rows = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// Persisted breakers, the state every process shares: (model, state, consecutive failures,
+/// updated_at).
+pub fn stored_breakers(c: &Connection) -> Result<Vec<(String, String, u32, String)>, StoreError> {
+    let mut st =
+        c.prepare_cached("SELECT model, state, consecutive_failures, updated_at FROM breakers")?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
+                r.get(3)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The newest breaker transition id (0 when there is none).
+pub fn last_breaker_event_id(c: &Connection) -> Result<i64, StoreError> {
+    Ok(
+        c.query_row("SELECT COALESCE(MAX(id), 0) FROM breaker_events", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Breaker transitions with `after < id <= upto`, oldest first: (at, run, text). At most `limit`
+/// (the newest of them).
+pub fn breaker_events_between(
+    c: &Connection,
+    after: i64,
+    upto: i64,
+    limit: usize,
+) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT at, run_id, model, from_state, to_state, reason FROM breaker_events
+         WHERE id > ?1 AND id <= ?2 ORDER BY id DESC LIMIT ?3",
+    )?;
+    let mut rows = st
+        .query_map(params![after, upto, limit as i64], |r| {
+            let (model, from, to, reason): (String, String, String, String) =
+                (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                breaker_text(&model, &from, &to, &reason),
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+fn breaker_text(model: &str, from: &str, to: &str, reason: &str) -> String {
+    format!("{model}: {from} → {to} ({reason})")
 }
 
 /// Average attempt score per (model, task type): (model, type, average, attempts).
@@ -249,25 +307,17 @@ pub fn spend_by_phase(c: &Connection) -> Result<Vec<(String, Micros)>, StoreErro
 pub type HistoryRow = (String, &'static str, Option<String>, String);
 
 /// Stored history for the Events pane, newest first.
-pub fn history(c: &Connection, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
-    let mut out = Vec::new();
-    let mut st = c.prepare_cached(
-        "SELECT at, run_id, model, from_state, to_state, reason FROM breaker_events
-         ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = st.query_map([limit as i64], |r| {
-        let (model, from, to, reason): (String, String, String, String) =
-            (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
-        Ok((
-            r.get::<_, String>(0)?,
-            "breaker",
-            r.get(1)?,
-            format!("{model}: {from} → {to} ({reason})"),
-        ))
-    })?;
-    for r in rows {
-        out.push(r?);
-    }
+/// Breaker transitions up to id `breaker_upto` (later ones arrive through
+/// [`breaker_events_between`]) and stored run events, newest first.
+pub fn history(
+    c: &Connection,
+    limit: usize,
+    breaker_upto: i64,
+) -> Result<Vec<HistoryRow>, StoreError> {
+    let mut out: Vec<HistoryRow> = breaker_events_between(c, 0, breaker_upto, limit)?
+        .into_iter()
+        .map(|(at, run, text)| (at, "breaker", run, text))
+        .collect();
     let mut st = c.prepare_cached(
         "SELECT at, run_id, level, message FROM run_events ORDER BY id DESC LIMIT ?1",
     )?;

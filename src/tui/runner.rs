@@ -192,10 +192,17 @@ async fn reset_breaker(engine: &EngineHandle, model: String, from: String) -> Ms
         to: BreakerState::Closed.as_str().into(),
         reason: "reset from the TUI".into(),
     };
+    // The persisted breaker too, as `models reset` does: it is what every process shows.
+    let (m2, hash) = (model.clone(), engine.ctx.hash_of(&model));
     if let Err(e) = engine
         .ctx
         .store
-        .call(move |c| store::runs::insert_breaker_event(c, None, &row))
+        .call(move |c| {
+            store::immediate(c, |tx| {
+                store::models::save_breaker(tx, &m2, &crate::routing::Breaker::default(), &hash)?;
+                store::runs::insert_breaker_event(tx, None, &row)
+            })
+        })
         .await
     {
         return Msg::Failed(format!("breaker of {model} reset, but not recorded: {e}"));
@@ -290,12 +297,10 @@ where
         .iter()
         .map(|m| (m.id.clone(), m.provider.clone()))
         .collect();
-    let ctx = engine.ctx.clone();
     let loader = match Loader::spawn(
         engine.ctx.store.path().to_path_buf(),
         engine.ctx.data_dir.clone(),
         catalog,
-        move || ctx.health.all(),
         tx.clone(),
     ) {
         Ok(l) => Some(l),
@@ -342,6 +347,8 @@ where
         let msg = tokio::select! {
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
+                // Bracketed paste (terminal.rs enables it): text, never key commands.
+                Some(Ok(Event::Paste(text))) => Msg::Paste(text),
                 Some(Ok(Event::Resize(..))) => { clear = true; Msg::Resize }
                 // Only with `[tui] mouse = true`: the wheel scrolls lists.
                 Some(Ok(Event::Mouse(m))) => match m.kind {

@@ -21,6 +21,10 @@ pub struct Snapshot {
     pub history: Option<Vec<EventItem>>,
     /// The latest stored analysis, when it is new to this loader.
     pub analysis: Option<StoredAnalysis>,
+    /// Breaker transitions stored (by any process) since the last load, oldest first. The
+    /// Events pane lists breaker transitions from here only, so this process's own (also
+    /// announced by the engine) are listed once.
+    pub breaker_events: Vec<EventItem>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -269,6 +273,14 @@ impl Form {
     pub fn input(&mut self, c: char) {
         if let Some(f) = self.fields.get_mut(self.focus) {
             f.push(c);
+        }
+        self.error = None;
+    }
+
+    /// Pasted text (already one line) at the end of the focused field.
+    pub fn paste(&mut self, text: &str) {
+        if let Some(f) = self.fields.get_mut(self.focus) {
+            f.push_str(text);
         }
         self.error = None;
     }

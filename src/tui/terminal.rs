@@ -1,8 +1,11 @@
 //! Terminal lifecycle: an RAII guard that undoes every mode it enabled (in reverse order) on drop,
 //! a panic hook chained in front of color-eyre's that restores the terminal before the report is
-//! printed, and synchronized output (DEC 2026) around each frame.
+//! printed, and synchronized output (DEC 2026) around each frame. Bracketed paste is on while the
+//! TUI runs, so pasted text arrives as one `Event::Paste` (a newline in it is not Enter).
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
     disable_raw_mode, enable_raw_mode,
@@ -32,6 +35,7 @@ pub fn restore() {
     if MOUSE.load(Ordering::SeqCst) {
         let _ = execute!(out, DisableMouseCapture);
     }
+    let _ = execute!(out, DisableBracketedPaste);
     let _ = execute!(out, LeaveAlternateScreen, cursor::Show);
     let _ = disable_raw_mode();
     let _ = out.flush();
@@ -60,7 +64,7 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Raw mode, alternate screen, hidden cursor, and mouse capture when asked for.
+/// Raw mode, alternate screen, hidden cursor, bracketed paste, and mouse capture when asked for.
 pub fn enter(mouse: bool) -> io::Result<(TerminalGuard, Term)> {
     install_panic_hook();
     enable_raw_mode()?;
@@ -69,7 +73,12 @@ pub fn enter(mouse: bool) -> io::Result<(TerminalGuard, Term)> {
     // From here on a failure drops the guard, which restores what was done.
     let guard = TerminalGuard { _private: () };
     let mut out = io::stdout();
-    execute!(out, EnterAlternateScreen, cursor::Hide)?;
+    execute!(
+        out,
+        EnterAlternateScreen,
+        cursor::Hide,
+        EnableBracketedPaste
+    )?;
     if mouse {
         execute!(out, EnableMouseCapture)?;
     }
