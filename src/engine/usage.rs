@@ -30,7 +30,10 @@ pub const INPUT_SLACK: u64 = 1024;
 /// Why `u` is outside what `req` allowed, if it is.
 pub fn check(u: &Usage, req: &ChatRequest) -> Result<(), String> {
     if [u.input, u.cached_input, u.output, u.reasoning].contains(&INVALID_COUNT) {
-        return Err("a token count that is not a non-negative integer".into());
+        // INVALID_COUNT is also what a server sending u64::MAX itself decodes to.
+        return Err(format!(
+            "an impossible token count ({INVALID_COUNT}, or not a non-negative integer)"
+        ));
     }
     let out = u.billed_output();
     if out > u64::from(req.max_tokens) {
