@@ -648,7 +648,9 @@ async fn unauthorized_key_disables_every_model_of_that_key() {
 }
 
 /// Warnings the engine sent so far.
-fn warnings(events: &mut tokio::sync::broadcast::Receiver<orchestrator_tui::engine::EngineEvent>) -> Vec<String> {
+fn warnings(
+    events: &mut tokio::sync::broadcast::Receiver<orchestrator_tui::engine::EngineEvent>,
+) -> Vec<String> {
     let mut warned = Vec::new();
     while let Ok(ev) = events.try_recv() {
         if let orchestrator_tui::engine::EngineEvent::Warning { message, .. } = ev {
@@ -686,10 +688,10 @@ async fn usage_the_prompt_could_not_produce_is_malformed_charged_its_hold_and_re
     assert_eq!(status, RunStatus::Success);
     let warned = warnings(&mut events);
     assert!(
-        warned
-            .iter()
-            .any(|w| w.starts_with("a1: malformed usage: 1000000 input tokens")
-                && w.contains("charged the $")),
+        warned.iter().any(
+            |w| w.starts_with("a1: malformed usage: 1000000 input tokens")
+                && w.contains("charged the $")
+        ),
         "{warned:?}"
     );
     let calls = h.calls();

@@ -93,7 +93,11 @@ total_secs = 120
     /// meanwhile).
     async fn run(&self) -> (Value, Output) {
         let mut c = Command::new(BIN);
-        for k in ["OPENAI_API_KEY", "ORCHESTRATOR_CONFIG", "ORCHESTRATOR_DATA_DIR"] {
+        for k in [
+            "OPENAI_API_KEY",
+            "ORCHESTRATOR_CONFIG",
+            "ORCHESTRATOR_DATA_DIR",
+        ] {
             c.env_remove(k);
         }
         c.arg("--data-dir")
@@ -188,13 +192,18 @@ async fn malformed_usage_run(server: &MockProvider, what: &str) {
     let (v, out) = d.run().await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        v["status"], "success",
+        v["status"],
+        "success",
         "{what}: exit {}: {stderr}",
         code(&out)
     );
     d.assert_spend_within_cap(&v);
     let calls = d.hostile_calls();
-    assert_eq!(calls.len(), 3, "{what}: a first try and two retries: {calls:?}");
+    assert_eq!(
+        calls.len(),
+        3,
+        "{what}: a first try and two retries: {calls:?}"
+    );
     for (outcome, cost, error) in &calls {
         assert_eq!(outcome, "malformed_usage", "{what}: {error}");
         assert!(error.contains("malformed usage"), "{what}: {error}");
@@ -308,7 +317,12 @@ async fn a_streamed_answer_without_usage_above_the_size_limit_is_cut_and_charged
     );
 }
 
-fn client(server: &MockProvider, format: WireFormat, stream: bool, max_body: usize) -> HttpProvider {
+fn client(
+    server: &MockProvider,
+    format: WireFormat,
+    stream: bool,
+    max_body: usize,
+) -> HttpProvider {
     let base = match format {
         WireFormat::OpenAi => server.openai_base_url(),
         _ => server.base_url(),
@@ -365,7 +379,10 @@ async fn bodies_above_the_size_limit_say_so() {
         let e = chat(&client(&server, f, true, 1 << 20), "m")
             .await
             .unwrap_err();
-        assert_oversized(&e, "streamed response body exceeded the size limit of 1 MiB");
+        assert_oversized(
+            &e,
+            "streamed response body exceeded the size limit of 1 MiB",
+        );
     }
     // One SSE line longer than the limit is cut the same way.
     let line = format!("data: {}", "x".repeat(2 << 20));

@@ -221,7 +221,10 @@ mod tests {
     fn check_refuses_usage_the_request_could_not_produce() {
         let r = req();
         let e = check(&usage(10, 501), &r).unwrap_err();
-        assert!(e.contains("501 output tokens") && e.contains("at most 500"), "{e}");
+        assert!(
+            e.contains("501 output tokens") && e.contains("at most 500"),
+            "{e}"
+        );
         let reasoning_over = Usage {
             output: 200,
             reasoning: 301,
@@ -273,12 +276,19 @@ mod tests {
             assert_eq!(c.cost, worst(), "{bad:?}");
             assert!(c.cost > Micros::ZERO);
             assert_eq!(c.outcome, Some(MALFORMED_USAGE));
-            assert_eq!(c.usage, usage(HELD_IN, 500), "the tokens charged are recorded");
+            assert_eq!(
+                c.usage,
+                usage(HELD_IN, 500),
+                "the tokens charged are recorded"
+            );
             let w = c.warning.unwrap();
             assert!(w.starts_with("claude-sonnet-4-6: malformed usage: "), "{w}");
             assert!(w.contains("charged the $"), "{w}");
             match res {
-                Err(ProviderError::Transient { status: None, message }) => {
+                Err(ProviderError::Transient {
+                    status: None,
+                    message,
+                }) => {
                     assert!(message.starts_with("malformed usage: "), "{message}")
                 }
                 other => panic!("{other:?}"),
@@ -295,7 +305,10 @@ mod tests {
         assert_eq!(c.usage, usage(400, 500));
         assert_eq!(c.outcome, None);
         let w = c.warning.unwrap();
-        assert!(w.starts_with("claude-sonnet-4-6 cost $0.001400, above the $0.001135"), "{w}");
+        assert!(
+            w.starts_with("claude-sonnet-4-6 cost $0.001400, above the $0.001135"),
+            "{w}"
+        );
         assert!(res.is_ok());
     }
 
@@ -312,7 +325,10 @@ mod tests {
             message: "overloaded".into(),
         });
         let c = assess(&model(), &req(), HELD_IN, worst(), &mut res);
-        assert_eq!((c.cost, c.usage, c.warning), (Micros::ZERO, Usage::default(), None));
+        assert_eq!(
+            (c.cost, c.usage, c.warning),
+            (Micros::ZERO, Usage::default(), None)
+        );
     }
 
     #[test]

@@ -569,7 +569,10 @@ mod tests {
             ttft: None,
         };
         fill_missing_usage(&mut out, &req);
-        assert_eq!(out.usage.output, 100, "1 MiB of text is charged as max_tokens");
+        assert_eq!(
+            out.usage.output, 100,
+            "1 MiB of text is charged as max_tokens"
+        );
         assert_eq!(out.usage.input, req.estimated_input_tokens());
         out.text = "short".into();
         out.usage = Usage::default();

@@ -243,7 +243,14 @@ mod tests {
         assert_eq!(c(json!(12)), Some(12));
         assert_eq!(c(json!(12.0)), Some(12));
         assert_eq!(c(json!(u64::MAX)), Some(u64::MAX));
-        for bad in [json!(-5), json!(1.5), json!(1e300), json!("12"), json!(true), json!({})] {
+        for bad in [
+            json!(-5),
+            json!(1.5),
+            json!(1e300),
+            json!("12"),
+            json!(true),
+            json!({}),
+        ] {
             assert_eq!(c(bad.clone()), Some(INVALID_COUNT), "{bad}");
         }
         let u = Usage {
