@@ -32,6 +32,9 @@ enum Step {
     Ok,
     /// Succeeds, but the provider reports far more input tokens than the prompt could hold.
     OkHugeInput,
+    /// Succeeds with plausible usage that costs more than was held: twice the estimated input
+    /// (a tokenizer counting high) and every allowed output token.
+    OkAboveHold,
     RateLimited(Duration),
     Transient,
     /// 401: a bad key (key scoped).
@@ -105,17 +108,27 @@ impl Provider for Fake {
             .and_then(|q| q.pop_front())
             .unwrap_or(Step::Ok);
         match step {
-            Step::Ok | Step::OkHugeInput => Ok(ChatResponse {
+            Step::Ok | Step::OkHugeInput | Step::OkAboveHold => Ok(ChatResponse {
                 text: answer(req.role),
-                usage: Usage {
-                    input: if matches!(step, Step::OkHugeInput) {
-                        1_000_000
-                    } else {
-                        100
+                usage: match step {
+                    Step::OkHugeInput => Usage {
+                        input: 1_000_000,
+                        cached_input: 0,
+                        output: 20,
+                        reasoning: 0,
                     },
-                    cached_input: 0,
-                    output: 20,
-                    reasoning: 0,
+                    Step::OkAboveHold => Usage {
+                        input: 2 * req.estimated_input_tokens() + 100,
+                        cached_input: 0,
+                        output: req.max_tokens.into(),
+                        reasoning: 0,
+                    },
+                    _ => Usage {
+                        input: 100,
+                        cached_input: 0,
+                        output: 20,
+                        reasoning: 0,
+                    },
                 },
                 finish_reason: Some("stop".into()),
                 ttft: None,
@@ -634,37 +647,101 @@ async fn unauthorized_key_disables_every_model_of_that_key() {
     assert!(!ev.iter().any(|(m, _, _)| m == "b1"), "{ev:?}");
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_call_costing_more_than_held_is_charged_in_full_and_reported() {
-    let h = harness(|_| {});
-    h.fake.script("a1", [Step::OkHugeInput]);
-    let mut events = h.engine.subscribe();
-    let (id, status) = h.run().await;
-    assert_eq!(status, RunStatus::Success);
+/// Warnings the engine sent so far.
+fn warnings(
+    events: &mut tokio::sync::broadcast::Receiver<orchestrator_tui::engine::EngineEvent>,
+) -> Vec<String> {
     let mut warned = Vec::new();
     while let Ok(ev) = events.try_recv() {
         if let orchestrator_tui::engine::EngineEvent::Warning { message, .. } = ev {
             warned.push(message);
         }
     }
+    warned
+}
+
+impl Harness {
+    /// Call costs add up to the run's and the org's spend, and nothing stays reserved.
+    fn assert_ledger_matches_calls(&self, id: &str) -> i64 {
+        let c = self.db();
+        let one = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+        let calls = one("SELECT SUM(cost_micros) FROM calls");
+        assert_eq!(
+            one(&format!("SELECT spent_micros FROM runs WHERE id = '{id}'")),
+            calls
+        );
+        assert_eq!(
+            one("SELECT spent_micros FROM budget_levels WHERE level = 'org'"),
+            calls
+        );
+        self.assert_no_reservation_left();
+        calls
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn usage_the_prompt_could_not_produce_is_malformed_charged_its_hold_and_retried() {
+    let h = harness(|_| {});
+    h.fake.script("a1", [Step::OkHugeInput]);
+    let mut events = h.engine.subscribe();
+    let (id, status) = h.run().await;
+    assert_eq!(status, RunStatus::Success);
+    let warned = warnings(&mut events);
     assert!(
-        warned
-            .iter()
-            .any(|w| w.starts_with("a1 cost $") && w.contains("above the $")),
+        warned.iter().any(
+            |w| w.starts_with("a1: malformed usage: 1000000 input tokens")
+                && w.contains("charged the $")
+        ),
         "{warned:?}"
     );
-    // The whole cost is charged at run and org level, and nothing stays reserved.
+    let calls = h.calls();
+    assert_eq!(
+        summary(&calls)[..2],
+        [
+            ("a1", "generate", "malformed_usage", 0),
+            ("a1", "generate", "ok", 1)
+        ],
+        "a transient fault, retried on the same model"
+    );
     let c = h.db();
-    let one = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
-    let calls = one("SELECT SUM(cost_micros) FROM calls");
-    assert!(calls > Micros::from_usd(1.0).0, "{calls}");
-    assert_eq!(
-        one(&format!("SELECT spent_micros FROM runs WHERE id = '{id}'")),
-        calls
+    let (cost, input, output): (i64, i64, i64) = c
+        .query_row(
+            "SELECT cost_micros, input_tokens, output_tokens FROM calls ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    // The held worst case ($1 / M in, $2 / M out, 256 output tokens), not $1 of input.
+    assert_eq!(output, 256);
+    assert_eq!(cost, input + 2 * 256, "{cost} {input}");
+    assert!(cost < Micros::from_usd(0.01).0);
+    h.assert_ledger_matches_calls(&id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_costing_more_than_held_is_charged_the_hold_and_reported() {
+    let h = harness(|_| {});
+    h.fake.script("a1", [Step::OkAboveHold]);
+    let mut events = h.engine.subscribe();
+    let (id, status) = h.run().await;
+    assert_eq!(status, RunStatus::Success);
+    let warned = warnings(&mut events);
+    assert!(
+        warned.iter().any(|w| w.starts_with("a1 cost $")
+            && w.contains("above the $")
+            && w.ends_with("charged the held amount")),
+        "{warned:?}"
     );
-    assert_eq!(
-        one("SELECT spent_micros FROM budget_levels WHERE level = 'org'"),
-        calls
-    );
-    h.assert_no_reservation_left();
+    let c = h.db();
+    let (outcome, cost, input, output): (String, i64, i64, i64) = c
+        .query_row(
+            "SELECT outcome, cost_micros, input_tokens, output_tokens FROM calls ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    // Plausible usage is an answer (recorded as reported), charged no more than was held.
+    assert_eq!((outcome.as_str(), output), ("ok", 256));
+    assert!(cost < input + 2 * 256, "{cost} is the reported price");
+    h.assert_ledger_matches_calls(&id);
 }

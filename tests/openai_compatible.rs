@@ -20,10 +20,14 @@ use support::{MockProvider, MockUsage, Reply};
 
 const OPENAI_KEY: &str = "sk-test-openai-5b0c9e1d2f7a";
 
+/// Usage a real server could report for every call of these runs: output within every role's
+/// `max_tokens` (evaluation allows 256) and input within what was held for it. Impossible usage
+/// is `malformed_usage` and a cost above the hold is charged the hold
+/// (tests/providers_usage_faults.rs), so neither would be "usage x catalog price".
 const USAGE: MockUsage = MockUsage {
-    input: 1000,
-    cached: 200,
-    output: 300,
+    input: 40,
+    cached: 10,
+    output: 150,
     reasoning: 50,
 };
 

@@ -1,6 +1,7 @@
 //! The model catalog: ids, providers, list prices, limits, capabilities and quality priors.
 
 use super::{Config, ConfigError};
+use crate::domain::money::MoneyError;
 use crate::domain::{Micros, TaskType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -65,17 +66,39 @@ impl ModelInfo {
             .unwrap_or(self.quality)
     }
 
-    /// Cost of a call from normalised token counts (providers.md, Costs).
+    /// Cost of a call from normalised token counts (providers.md, Costs), for estimates and
+    /// ranking: saturates at [`Micros::MAX`]. Charges use [`ModelInfo::try_cost`].
     pub fn cost(&self, uncached_in: u64, cached_in: u64, out_incl_reasoning: u64) -> Micros {
-        Micros::for_tokens(uncached_in, self.input)
+        (Micros::for_tokens(uncached_in, self.input)
             + Micros::for_tokens(cached_in, self.cached_input)
-            + Micros::for_tokens(out_incl_reasoning, self.output)
+            + Micros::for_tokens(out_incl_reasoning, self.output))
+        .min(Micros::MAX)
+    }
+
+    /// Cost of a call, or an error when token counts or prices put it out of range.
+    pub fn try_cost(
+        &self,
+        uncached_in: u64,
+        cached_in: u64,
+        out_incl_reasoning: u64,
+    ) -> Result<Micros, MoneyError> {
+        Micros::try_for_tokens(uncached_in, self.input)?
+            .try_add(Micros::try_for_tokens(cached_in, self.cached_input)?)?
+            .try_add(Micros::try_for_tokens(out_incl_reasoning, self.output)?)
     }
 
     /// Worst case reserved before a call: all input uncached plus every allowed output token.
+    /// Saturates at [`Micros::MAX`]; holds use [`ModelInfo::try_worst_case`].
     pub fn worst_case(&self, est_input: u64, max_tokens: u32) -> Micros {
-        Micros::for_tokens(est_input, self.input)
-            + Micros::for_tokens(max_tokens as u64, self.output)
+        (Micros::for_tokens(est_input, self.input)
+            + Micros::for_tokens(max_tokens as u64, self.output))
+        .min(Micros::MAX)
+    }
+
+    /// Worst case of a call, or an error when the model's prices put it out of range.
+    pub fn try_worst_case(&self, est_input: u64, max_tokens: u32) -> Result<Micros, MoneyError> {
+        Micros::try_for_tokens(est_input, self.input)?
+            .try_add(Micros::try_for_tokens(max_tokens as u64, self.output)?)
     }
 }
 
@@ -168,5 +191,40 @@ mod tests {
         let m = c.get("claude-sonnet-4-6").unwrap();
         // 1M uncached in ($3) + 1M cached ($0.30) + 1M out ($15)
         assert_eq!(m.cost(1_000_000, 1_000_000, 1_000_000), Micros(18_300_000));
+    }
+
+    #[test]
+    fn absurd_usage_never_costs_a_wrapped_or_negative_amount() {
+        let c = Catalog::embedded().unwrap();
+        let m = c.get("claude-sonnet-4-6").unwrap();
+        // u64::MAX input and output: each term saturates, the sum stays at the ceiling.
+        assert_eq!(m.cost(u64::MAX, u64::MAX, u64::MAX), Micros::MAX);
+        let e = m.try_cost(u64::MAX, 0, u64::MAX).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+        // Just below the ceiling per term, their sum overflows it: an error, not a wrap.
+        let big = ModelInfo {
+            input: 1.0,
+            output: 1.0,
+            ..m.clone()
+        };
+        let half = (Micros::MAX.0 / 2 + 1) as u64;
+        assert!(big.try_cost(half, 0, half).is_err());
+        assert_eq!(big.cost(half, 0, half), Micros::MAX);
+        assert_eq!(big.try_cost(3, 0, 4), Ok(Micros(7)));
+        // A price that would make a worst case overflow is refused before any hold.
+        let absurd = ModelInfo {
+            output: 1e300,
+            ..m.clone()
+        };
+        assert!(absurd.try_worst_case(100, 1000).is_err());
+        assert_eq!(absurd.worst_case(100, 1000), Micros::MAX);
+        // A negative price (a config typo) is an error for charges and zero for estimates.
+        let negative = ModelInfo {
+            input: -3.0,
+            ..m.clone()
+        };
+        assert!(negative.try_cost(100, 0, 0).is_err());
+        assert!(negative.try_worst_case(100, 10).is_err());
+        assert_eq!(negative.cost(100, 0, 0), Micros::ZERO);
     }
 }

@@ -91,7 +91,7 @@ fn signal_of(e: &ProviderError) -> Signal {
         ProviderError::RateLimited { retry_after, .. } => Signal::RateLimited {
             retry_after_ms: retry_after.map_or(1000, |d| d.as_millis() as u64),
         },
-        ProviderError::Transient { .. } => Signal::Transient,
+        ProviderError::Transient { .. } | ProviderError::Oversized { .. } => Signal::Transient,
         ProviderError::Permanent { .. } => Signal::Permanent,
         ProviderError::Request { .. } | ProviderError::Cancelled => Signal::Neutral,
     }
@@ -216,7 +216,14 @@ pub async fn call(
         };
         // Reserve the worst case; a little slack on the input estimate.
         let est_in = req.estimated_input_tokens() + req.estimated_input_tokens() / 10 + 16;
-        let worst = model.worst_case(est_in, req.max_tokens);
+        let worst = match model.try_worst_case(est_in, req.max_tokens) {
+            Ok(w) => w,
+            Err(e) => {
+                last_error = Some(format!("{}: cannot hold its worst case: {e}", model.id));
+                exclude.push(model.id.clone());
+                continue;
+            }
+        };
         let mut retry: u32 = 0;
         let outcome_for_model = loop {
             // Admission: breaker state and any provider-requested wait.
@@ -240,19 +247,11 @@ pub async fn call(
                 }
             };
             let started = Instant::now();
-            let result = provider.chat(&req, cancel).await;
+            let mut result = provider.chat(&req, cancel).await;
             let latency = started.elapsed();
-            let (cost, usage) = match &result {
-                Ok(r) => (
-                    model.cost(
-                        r.usage.input,
-                        r.usage.cached_input,
-                        r.usage.output + r.usage.reasoning,
-                    ),
-                    r.usage,
-                ),
-                Err(_) => (Micros::ZERO, Default::default()),
-            };
+            // Reported usage is checked and the charge bounded by `worst` (engine/usage.rs).
+            let charge = super::usage::assess(&model, &req, est_in, worst, &mut result);
+            let (cost, usage) = (charge.cost, charge.usage);
             let sig = match &result {
                 Ok(_) => Signal::Success,
                 Err(e) => signal_of(e),
@@ -309,9 +308,10 @@ pub async fn call(
                     .as_ref()
                     .ok()
                     .and_then(|r| r.ttft.map(|t| t.as_millis() as u64)),
-                outcome: match &result {
-                    Ok(_) => "ok".into(),
-                    Err(e) => e.class().into(),
+                outcome: match (&result, charge.outcome) {
+                    (_, Some(o)) => o.into(),
+                    (Ok(_), None) => "ok".into(),
+                    (Err(e), None) => e.class().into(),
                 },
                 error: result.as_ref().err().map(|e| e.to_string()),
                 retry,
@@ -324,17 +324,8 @@ pub async fn call(
             if let (Hold::Lease(_), Some(r)) = (hold, run) {
                 r.lease.with(|l| l.finish(worst.0, cost.0));
             }
-            if cost > worst {
-                // Only the input estimate can be low (output is capped by max_tokens).
-                ctx.warn(
-                    run.map(|r| r.id.as_str()),
-                    format!(
-                        "{} cost ${:.6}, above the ${:.6} held for it: the provider counted more input tokens than estimated",
-                        model.id,
-                        cost.usd(),
-                        worst.usd()
-                    ),
-                );
+            if let Some(w) = charge.warning {
+                ctx.warn(run.map(|r| r.id.as_str()), w);
             }
             let run_id = run.map(|r| r.id.clone());
             let team = run.and_then(|r| r.team.clone());
@@ -354,7 +345,10 @@ pub async fn call(
                 move |tx| {
                     match hold {
                         Hold::Lease(id) => ledger::settle_part(tx, id, team.as_deref(), rec.cost)?,
-                        Hold::Row(id) if rec.outcome == "ok" => ledger::settle(tx, id, rec.cost)?,
+                        // Charged calls settle (a refused answer may be billed); others release.
+                        Hold::Row(id) if rec.outcome == "ok" || rec.cost.0 > 0 => {
+                            ledger::settle(tx, id, rec.cost)?
+                        }
                         Hold::Row(id) => ledger::release(tx, id)?,
                     }
                     store::runs::insert_call(tx, &rec)?;
@@ -419,7 +413,7 @@ pub async fn call(
                             }
                             d
                         }
-                        ProviderError::Transient { .. } => {
+                        ProviderError::Transient { .. } | ProviderError::Oversized { .. } => {
                             seed = splitmix64(seed);
                             backoff(
                                 retry,

@@ -12,6 +12,7 @@ pub mod outputs;
 pub mod preflight;
 pub mod service;
 pub mod task_loop;
+pub mod usage;
 
 pub use context::{EngineCtx, RunCtx};
 pub use service::{EngineHandle, spawn};

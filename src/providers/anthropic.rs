@@ -36,7 +36,7 @@ pub(crate) fn body(req: &ChatRequest, stream: bool) -> Value {
 }
 
 fn n(v: &Value, k: &str) -> Option<u64> {
-    v.get(k).and_then(Value::as_u64)
+    super::count(v.get(k))
 }
 
 /// Raw Anthropic usage; later values (message_delta) overwrite earlier ones field by field.
@@ -58,7 +58,10 @@ impl RawUsage {
 
     fn normalised(&self) -> Usage {
         Usage {
-            input: self.input.unwrap_or(0) + self.cache_write.unwrap_or(0),
+            input: self
+                .input
+                .unwrap_or(0)
+                .saturating_add(self.cache_write.unwrap_or(0)),
             cached_input: self.cache_read.unwrap_or(0),
             output: self.output.unwrap_or(0),
             reasoning: 0,

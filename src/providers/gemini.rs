@@ -51,7 +51,7 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
 }
 
 fn n(v: &Value, k: &str) -> u64 {
-    v.get(k).and_then(Value::as_u64).unwrap_or(0)
+    super::count(v.get(k)).unwrap_or(0)
 }
 
 pub(crate) fn usage(u: &Value) -> Usage {

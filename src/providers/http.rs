@@ -6,8 +6,10 @@
 //! Keys are held in memory only, sent as sensitive headers, and scrubbed from error messages.
 
 use super::classify::{self, WireFormat};
-use super::sse::{SseEvent, SseParser};
-use super::transport::{Clock, StreamDecoder, malformed, read_capped, transport_error};
+use super::sse::{SseError, SseEvent, SseParser};
+use super::transport::{
+    Clock, MAX_BODY, StreamDecoder, oversized, read_capped, read_limited, transport_error,
+};
 use super::{ChatRequest, ChatResponse, Provider, ProviderError, Timeouts, Usage};
 use super::{anthropic, gemini, openai};
 use crate::config::{Config, ProviderConfig, ProviderKind};
@@ -30,6 +32,8 @@ pub struct HttpOptions {
     pub timeouts: Timeouts,
     /// Ask for SSE streaming (default). Without it the body is one JSON document.
     pub stream: bool,
+    /// Size limit of a 200 answer in bytes, streamed or not ([`MAX_BODY`] by default).
+    pub max_body: usize,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -41,6 +45,7 @@ impl std::fmt::Debug for HttpOptions {
             .field("key", &self.key.as_ref().map(|_| "<redacted>"))
             .field("timeouts", &self.timeouts)
             .field("stream", &self.stream)
+            .field("max_body", &self.max_body)
             .finish()
     }
 }
@@ -54,6 +59,7 @@ impl HttpOptions {
             key,
             timeouts: Timeouts::default(),
             stream: true,
+            max_body: MAX_BODY,
         }
     }
 }
@@ -94,6 +100,7 @@ pub struct HttpProvider {
     client: reqwest::Client,
     timeouts: Timeouts,
     stream: bool,
+    max_body: usize,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -186,6 +193,7 @@ impl HttpProvider {
             client,
             timeouts: opts.timeouts,
             stream: opts.stream,
+            max_body: opts.max_body.max(1),
         })
     }
 
@@ -264,7 +272,7 @@ impl HttpProvider {
         if is_sse {
             self.read_stream(resp, req, clock, cancel).await
         } else {
-            let text = read_capped(&mut resp, &mut clock, cancel, 64 * 1024 * 1024).await?;
+            let text = read_limited(&mut resp, &mut clock, cancel, self.max_body).await?;
             let mut out = match self.format {
                 WireFormat::Anthropic => anthropic::decode_full(&text),
                 WireFormat::OpenAi => openai::decode_full(&text),
@@ -287,7 +295,10 @@ impl HttpProvider {
             WireFormat::OpenAi => Box::<openai::Stream>::default(),
             WireFormat::Gemini => Box::<gemini::Stream>::default(),
         };
-        let mut parser = SseParser::new();
+        let mut parser = SseParser::with_max_line(SseParser::DEFAULT_MAX_LINE.min(self.max_body));
+        // Bytes of the body so far: a stream is capped like a whole body (a server streaming
+        // without end must neither fill memory nor be charged by its length).
+        let mut received: usize = 0;
         let mut events: Vec<SseEvent> = Vec::new();
         let mut ttft: Option<Duration> = None;
         let mut done = false;
@@ -300,9 +311,13 @@ impl HttpProvider {
             match chunk {
                 Some(bytes) => {
                     clock.got_bytes();
+                    received = received.saturating_add(bytes.len());
+                    if received > self.max_body {
+                        return Err(oversized("streamed response body", self.max_body));
+                    }
                     parser
                         .feed(&bytes, &mut events)
-                        .map_err(|e| malformed(e.to_string()))?;
+                        .map_err(|SseError::LineTooLong(n)| oversized("an SSE line", n))?;
                 }
                 None => {
                     events.extend(parser.finish());
@@ -368,6 +383,9 @@ impl HttpProvider {
                 status,
                 message: fix(message),
             },
+            ProviderError::Oversized { message } => ProviderError::Oversized {
+                message: fix(message),
+            },
             ProviderError::Cancelled => ProviderError::Cancelled,
         }
     }
@@ -422,11 +440,15 @@ fn auth_headers(format: WireFormat, key: Option<&str>) -> Result<HeaderMap, Stri
     Ok(h)
 }
 
-/// When a server reported no usage at all, estimate it so budgets stay safe.
+/// When a server reported no usage at all, estimate it so budgets stay safe: the input from the
+/// request, the output from the text's length but never above the `max_tokens` the request
+/// allowed (the worst case held for it), however long the text.
 fn fill_missing_usage(out: &mut ChatResponse, req: &ChatRequest) {
     if out.usage == Usage::default() {
         out.usage.input = req.estimated_input_tokens();
-        out.usage.output = (out.text.len() as u64).div_ceil(4);
+        out.usage.output = (out.text.len() as u64)
+            .div_ceil(4)
+            .min(u64::from(req.max_tokens));
     }
 }
 
@@ -523,5 +545,38 @@ mod tests {
             Vendor::detect("local", "http://127.0.0.1:8080/v1"),
             Vendor::Generic
         );
+    }
+
+    #[test]
+    fn missing_usage_is_estimated_but_never_above_max_tokens() {
+        let req = ChatRequest {
+            model: "m".into(),
+            system: None,
+            messages: vec![super::super::Message {
+                role: "user".into(),
+                content: "abcdefgh".into(),
+            }],
+            max_tokens: 100,
+            temperature: None,
+            role: crate::domain::CallRole::Generate,
+            task_type: None,
+            attempt: 1,
+        };
+        let mut out = ChatResponse {
+            text: "x".repeat(1 << 20),
+            usage: Usage::default(),
+            finish_reason: None,
+            ttft: None,
+        };
+        fill_missing_usage(&mut out, &req);
+        assert_eq!(
+            out.usage.output, 100,
+            "1 MiB of text is charged as max_tokens"
+        );
+        assert_eq!(out.usage.input, req.estimated_input_tokens());
+        out.text = "short".into();
+        out.usage = Usage::default();
+        fill_missing_usage(&mut out, &req);
+        assert_eq!(out.usage.output, 2);
     }
 }

@@ -92,8 +92,31 @@ pub struct Usage {
 impl Usage {
     /// Tokens billed at the output price: `output + reasoning` (providers.md, Costs).
     pub fn billed_output(&self) -> u64 {
-        self.output + self.reasoning
+        self.output.saturating_add(self.reasoning)
     }
+
+    /// Input tokens of every kind: `input + cached_input`.
+    pub fn total_input(&self) -> u64 {
+        self.input.saturating_add(self.cached_input)
+    }
+}
+
+/// What a token count the server sent as something other than a non-negative integer (a
+/// negative number, a fraction, text) is read as: far beyond any request's bounds, so the engine
+/// rejects the usage as malformed instead of reading it as zero (a free call).
+pub const INVALID_COUNT: u64 = u64::MAX;
+
+/// A token count from a usage object: `None` when absent or null, [`INVALID_COUNT`] when it is
+/// not a non-negative integer. Integral floats (`12.0`) are accepted.
+pub(crate) fn count(v: Option<&serde_json::Value>) -> Option<u64> {
+    let v = v.filter(|v| !v.is_null())?;
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    Some(match v.as_f64() {
+        Some(f) if f >= 0.0 && f.fract() == 0.0 && f < u64::MAX as f64 => f as u64,
+        _ => INVALID_COUNT,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +157,10 @@ pub enum ProviderError {
         status: Option<u16>,
         message: String,
     },
+    /// The body of a 200 answer exceeded the size limit and was cut there: a transient fault,
+    /// and the call is charged its held worst case (the server produced and billed it).
+    #[error("transient failure: {message}")]
+    Oversized { message: String },
     #[error("cancelled")]
     Cancelled,
 }
@@ -151,11 +178,17 @@ impl ProviderError {
     pub fn class(&self) -> &'static str {
         match self {
             ProviderError::RateLimited { .. } => "rate_limited",
-            ProviderError::Transient { .. } => "transient",
+            ProviderError::Transient { .. } | ProviderError::Oversized { .. } => "transient",
             ProviderError::Permanent { .. } => "permanent",
             ProviderError::Request { .. } => "request",
             ProviderError::Cancelled => "cancelled",
         }
+    }
+
+    /// The server answered and the answer was refused after it was produced: the provider has
+    /// billed it, so the call is charged its held worst case rather than nothing.
+    pub fn billed(&self) -> bool {
+        matches!(self, ProviderError::Oversized { .. })
     }
 }
 
@@ -199,5 +232,34 @@ mod tests {
         for s in ["é", "日本", "🙂", "a🙂b", "Ωmega"] {
             assert!(estimate_tokens(s) <= s.len() as u64, "{s}");
         }
+    }
+
+    #[test]
+    fn counts_that_are_not_non_negative_integers_are_invalid_not_zero() {
+        use serde_json::json;
+        let c = |v: serde_json::Value| count(Some(&v));
+        assert_eq!(count(None), None);
+        assert_eq!(c(json!(null)), None);
+        assert_eq!(c(json!(12)), Some(12));
+        assert_eq!(c(json!(12.0)), Some(12));
+        assert_eq!(c(json!(u64::MAX)), Some(u64::MAX));
+        for bad in [
+            json!(-5),
+            json!(1.5),
+            json!(1e300),
+            json!("12"),
+            json!(true),
+            json!({}),
+        ] {
+            assert_eq!(c(bad.clone()), Some(INVALID_COUNT), "{bad}");
+        }
+        let u = Usage {
+            input: u64::MAX,
+            cached_input: 5,
+            output: u64::MAX,
+            reasoning: 1,
+        };
+        assert_eq!(u.total_input(), u64::MAX);
+        assert_eq!(u.billed_output(), u64::MAX);
     }
 }

@@ -87,7 +87,7 @@ pub(crate) fn body(req: &ChatRequest, stream: bool, vendor: Vendor) -> Value {
 }
 
 fn n(v: &Value, path: &str) -> Option<u64> {
-    v.pointer(path).and_then(Value::as_u64)
+    super::count(v.pointer(path))
 }
 
 /// Normalise an OpenAI-format `usage` object (OpenAI, DeepSeek, Moonshot, local servers).

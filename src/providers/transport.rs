@@ -72,6 +72,31 @@ pub(crate) fn malformed(what: impl std::fmt::Display) -> ProviderError {
     }
 }
 
+/// The most bytes a 200 answer may have, streamed or not: far above any real completion (a
+/// 128k-token answer is under 1 MiB), small enough that a hostile server cannot exhaust memory.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// `64 MiB`, `8 KiB` or `1000 bytes`.
+pub(crate) fn size(n: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    match n {
+        n if n >= MIB && n % MIB == 0 => format!("{} MiB", n / MIB),
+        n if n >= 1024 && n % 1024 == 0 => format!("{} KiB", n / 1024),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// A 200 answer's body went past `limit`: cut there (`what` says which part, e.g. `response
+/// body`, `SSE line`).
+pub(crate) fn oversized(what: &str, limit: usize) -> ProviderError {
+    ProviderError::Oversized {
+        message: format!(
+            "{what} exceeded the size limit of {}; the response was cut there",
+            size(limit)
+        ),
+    }
+}
+
 pub(crate) fn truncated_stream(what: &str) -> ProviderError {
     ProviderError::Transient {
         status: None,
@@ -183,7 +208,40 @@ impl Clock {
     }
 }
 
-/// Read a whole (error or JSON) body under the call's deadlines, keeping at most `cap` bytes.
+/// Read a whole 200 body under the call's deadlines; a body (declared or received) of more than
+/// `limit` bytes is an [`ProviderError::Oversized`] error, so it is never parsed cut short.
+pub(crate) async fn read_limited(
+    resp: &mut reqwest::Response,
+    clock: &mut Clock,
+    cancel: &CancellationToken,
+    limit: usize,
+) -> Result<String, ProviderError> {
+    if let Some(declared) = resp.content_length().filter(|&n| n > limit as u64) {
+        return Err(ProviderError::Oversized {
+            message: format!(
+                "response body of {declared} bytes exceeds the size limit of {}; not read",
+                size(limit)
+            ),
+        });
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        match clock.guard(resp.chunk(), cancel).await? {
+            Ok(Some(bytes)) => {
+                clock.got_bytes();
+                if buf.len() + bytes.len() > limit {
+                    return Err(oversized("response body", limit));
+                }
+                buf.extend_from_slice(&bytes);
+            }
+            Ok(None) => break,
+            Err(e) => return Err(transport_error(&e, "reading the body")),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Read a whole error body under the call's deadlines, keeping at most `cap` bytes.
 pub(crate) async fn read_capped(
     resp: &mut reqwest::Response,
     clock: &mut Clock,
@@ -223,5 +281,20 @@ mod tests {
         });
         assert_eq!(t.first_byte, Duration::from_secs(5));
         assert!(t.total > Duration::from_secs(1_000_000));
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size(MAX_BODY), "64 MiB");
+        assert_eq!(size(8 * 1024), "8 KiB");
+        assert_eq!(size(1000), "1000 bytes");
+        let e = oversized("response body", MAX_BODY);
+        assert_eq!(e.class(), "transient");
+        assert!(e.billed());
+        assert!(
+            e.to_string()
+                .contains("response body exceeded the size limit of 64 MiB"),
+            "{e}"
+        );
     }
 }

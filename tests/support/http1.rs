@@ -227,6 +227,19 @@ async fn respond(wr: &mut OwnedWriteHalf, state: &State, req: Incoming) -> bool 
             }
             wr.write_all(b"0\r\n\r\n").await.is_ok()
         }
+        ReplyKind::Flood {
+            content_type,
+            head: first,
+            piece,
+            bytes,
+            tail,
+            declare_length,
+        } => {
+            let total = first.len() + bytes + tail.len();
+            let length = declare_length.then_some(total);
+            let out = head(200, &content_type, length, &reply.headers).into_bytes();
+            flood(wr, out, &first, &piece, bytes, &tail, declare_length).await
+        }
         ReplyKind::Answer(a) if stream && !a.ignore_stream => {
             let events = render::sse_events(format, &model, &a, include_usage);
             stream_events(wr, &a, events, &reply.headers).await
@@ -236,6 +249,44 @@ async fn respond(wr: &mut OwnedWriteHalf, state: &State, req: Incoming) -> bool 
             write_json(wr, 200, &body, &reply.headers).await
         }
     }
+}
+
+/// Write `first`, `piece` up to `bytes` (the last one cut to fit), then `tail`, each as it goes:
+/// memory stays at one piece whatever the size. False once the client hung up.
+async fn flood(
+    wr: &mut OwnedWriteHalf,
+    mut out: Vec<u8>,
+    first: &str,
+    piece: &str,
+    bytes: usize,
+    tail: &str,
+    plain: bool,
+) -> bool {
+    let put = |out: &mut Vec<u8>, data: &[u8]| {
+        if plain {
+            out.extend_from_slice(data);
+        } else if !data.is_empty() {
+            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+    };
+    put(&mut out, first.as_bytes());
+    let mut left = bytes;
+    while left > 0 && !piece.is_empty() {
+        let n = left.min(piece.len());
+        put(&mut out, &piece.as_bytes()[..n]);
+        left -= n;
+        if wr.write_all(&out).await.is_err() {
+            return false;
+        }
+        out.clear();
+    }
+    put(&mut out, tail.as_bytes());
+    if !plain {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    wr.write_all(&out).await.is_ok()
 }
 
 async fn stream_events(

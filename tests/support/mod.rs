@@ -131,6 +131,18 @@ pub enum ReplyKind {
     /// A 200 `text/event-stream` made of these literal pieces, each written as its own chunk
     /// (include the `\n\n` yourself).
     RawSse(Vec<String>),
+    /// A 200 of `content_type` whose body is `head`, then `piece` repeated until `bytes` are
+    /// written, then `tail`: a huge body that the server never holds in memory. With
+    /// `declare_length` the total is sent as `content-length` (the client may refuse it unread),
+    /// otherwise the body is chunked.
+    Flood {
+        content_type: String,
+        head: String,
+        piece: String,
+        bytes: usize,
+        tail: String,
+        declare_length: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +198,32 @@ impl Reply {
         Self::of(ReplyKind::RawSse(
             pieces.into_iter().map(Into::into).collect(),
         ))
+    }
+
+    /// An SSE stream of whole `piece` events (include the `\n\n`) making at least `bytes`,
+    /// then `tail`.
+    pub fn sse_flood(piece: &str, bytes: usize, tail: &str) -> Self {
+        Self::of(ReplyKind::Flood {
+            content_type: "text/event-stream".into(),
+            head: String::new(),
+            piece: piece.to_string(),
+            bytes: bytes.div_ceil(piece.len().max(1)) * piece.len(),
+            tail: tail.to_string(),
+            declare_length: false,
+        })
+    }
+
+    /// A JSON document of `bytes` bytes: `head`, filler `x`s, `tail` (so it can be a valid
+    /// answer whose text is the filler).
+    pub fn json_flood(head: &str, bytes: usize, tail: &str, declare_length: bool) -> Self {
+        Self::of(ReplyKind::Flood {
+            content_type: "application/json".into(),
+            head: head.to_string(),
+            piece: "x".repeat(64 * 1024),
+            bytes: bytes.saturating_sub(head.len() + tail.len()),
+            tail: tail.to_string(),
+            declare_length,
+        })
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
