@@ -5,6 +5,7 @@
 use super::fits;
 use super::period::period_key;
 use crate::domain::Micros;
+use crate::store::owner::Owner;
 use crate::store::{StoreError, now_rfc3339};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -16,6 +17,8 @@ pub struct LevelState {
     pub spent: Micros,
     pub reserved: Micros,
     pub period: Option<String>,
+    /// Part of `spent` charged as an estimate: the held worst case of calls cut short by a crash.
+    pub estimated: Micros,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +72,7 @@ fn roll_period(c: &Connection, level: &str) -> Result<(), StoreError> {
     {
         crate::store::exec(
             c,
-            "UPDATE budget_levels SET spent_micros = 0, period_key = ?2
+            "UPDATE budget_levels SET spent_micros = 0, estimated_micros = 0, period_key = ?2
              WHERE level = ?1 AND period_key IS ?3",
             params![level, now_key, key],
         )?;
@@ -80,7 +83,7 @@ fn roll_period(c: &Connection, level: &str) -> Result<(), StoreError> {
 pub fn level(c: &Connection, level: &str) -> Result<Option<LevelState>, StoreError> {
     roll_period(c, level)?;
     Ok(crate::store::query_row(c,
-        "SELECT level, cap_micros, spent_micros, reserved_micros, period FROM budget_levels WHERE level = ?1",
+        "SELECT level, cap_micros, spent_micros, reserved_micros, period, estimated_micros FROM budget_levels WHERE level = ?1",
         [level],
         |r| {
             Ok(LevelState {
@@ -89,6 +92,7 @@ pub fn level(c: &Connection, level: &str) -> Result<Option<LevelState>, StoreErr
                 spent: Micros(r.get(2)?),
                 reserved: Micros(r.get(3)?),
                 period: r.get(4)?,
+                estimated: Micros(r.get(5)?),
             })
         },
     )
@@ -138,10 +142,12 @@ pub fn reserve(
     if let Some(d) = refusal(c, run_id, team, amount)? {
         return Ok(Reserve::Denied(d));
     }
+    let (host, start) = crate::store::owner::stamp(pid);
     crate::store::exec(
         c,
-        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![run_id, team, pid, amount.0, now_rfc3339()],
+        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at, owner_host, owner_start)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![run_id, team, pid, amount.0, now_rfc3339(), host, start],
     )?;
     let id = c.last_insert_rowid();
     adjust_reserved(c, run_id, team, amount.0)?;
@@ -156,10 +162,12 @@ pub fn open_lease(
     team: Option<&str>,
     pid: u32,
 ) -> Result<i64, StoreError> {
+    let (host, start) = crate::store::owner::stamp(pid);
     crate::store::exec(
         c,
-        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, 0, ?4)",
-        params![run_id, team, pid, now_rfc3339()],
+        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at, owner_host, owner_start)
+         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+        params![run_id, team, pid, now_rfc3339(), host, start],
     )?;
     Ok(c.last_insert_rowid())
 }
@@ -388,6 +396,143 @@ pub fn release_stale(
         }
     }
     Ok(n)
+}
+
+/// A reservation and who holds it: what crash recovery decides on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holder {
+    pub id: i64,
+    pub run_id: Option<String>,
+    pub team: Option<String>,
+    pub pid: u32,
+    /// The identity stamped when it was made (`None` on rows of older versions).
+    pub owner: Option<Owner>,
+    pub amount: Micros,
+}
+
+/// What crash recovery did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recovered {
+    /// Reservations of dead holders settled.
+    pub settled: usize,
+    /// Calls in flight when their process died, charged their held worst case.
+    pub charged_calls: usize,
+    pub charged: Micros,
+}
+
+pub fn holders(c: &Connection) -> Result<Vec<Holder>, StoreError> {
+    Ok(c.prepare(
+        "SELECT id, run_id, team, pid, owner_host, owner_start, amount_micros
+         FROM reservations ORDER BY id",
+    )?
+    .query_map([], |r| {
+        let pid: u32 = r.get(3)?;
+        let host: Option<String> = r.get(4)?;
+        let start: Option<String> = r.get(5)?;
+        Ok(Holder {
+            id: r.get(0)?,
+            run_id: r.get(1)?,
+            team: r.get(2)?,
+            pid,
+            owner: host.zip(start).map(|(host, start)| Owner { host, pid, start }),
+            amount: Micros(r.get(6)?),
+        })
+    })?
+    .collect::<Result<_, _>>()?)
+}
+
+/// Crash recovery: settle every reservation whose holder `dead` says is provably gone. A call in
+/// flight when its process died may well have been billed, so it is charged its held worst case
+/// at run, team and org level (an `estimated` call row, and `estimated_micros` at each level);
+/// only the rest of a lease, its unused headroom, goes back. A reservation without a run covers
+/// exactly one call (reserved before it, settled after it), so it is charged whole.
+pub fn recover_stale(
+    c: &Connection,
+    dead: &dyn Fn(&Holder) -> bool,
+) -> Result<Recovered, StoreError> {
+    let mut out = Recovered::default();
+    for h in holders(c)? {
+        if !dead(&h) {
+            continue;
+        }
+        let calls = crate::store::inflight::take_all(c, h.id)?;
+        let mut charged: i64 = 0;
+        for k in &calls {
+            let run = match &k.run_id {
+                Some(r) if run_exists(c, r)? => Some(r.clone()),
+                _ => None,
+            };
+            crate::store::runs::insert_call(c, &estimated_call(k, run))?;
+            charged = charged.saturating_add(k.worst.0.max(0));
+            out.charged_calls += 1;
+        }
+        if h.run_id.is_none() && calls.is_empty() && h.amount.0 > 0 {
+            charged = h.amount.0;
+            out.charged_calls += 1;
+        }
+        settle(c, h.id, Micros(charged))?;
+        mark_estimated(c, h.team.as_deref(), charged)?;
+        out.settled += 1;
+        out.charged = Micros(out.charged.0.saturating_add(charged));
+    }
+    crate::store::inflight::delete_orphans(c)?;
+    Ok(out)
+}
+
+fn run_exists(c: &Connection, run: &str) -> Result<bool, StoreError> {
+    Ok(crate::store::query_row(c, "SELECT 1 FROM runs WHERE id = ?1", [run], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The record of a call cut short by its process's death: what it held, charged in full.
+fn estimated_call(
+    k: &crate::store::inflight::InflightCall,
+    run: Option<String>,
+) -> crate::store::CallRecord {
+    crate::store::CallRecord {
+        run_id: run,
+        task_id: k.task_id.clone(),
+        attempt: k.attempt,
+        role: k.role.clone(),
+        provider: k.provider.clone(),
+        model: k.model.clone(),
+        simulated: k.simulated,
+        input_tokens: 0,
+        cached_tokens: 0,
+        output_tokens: 0,
+        reasoning_tokens: 0,
+        cost: k.worst,
+        latency_ms: 0,
+        ttft_ms: None,
+        outcome: ESTIMATED.into(),
+        error: Some(
+            "the process died during this call: charged the worst case held for it".into(),
+        ),
+        retry: 0,
+        breaker_after: None,
+    }
+}
+
+/// Outcome of a call charged its held worst case at crash recovery.
+pub const ESTIMATED: &str = "estimated";
+
+fn mark_estimated(c: &Connection, team: Option<&str>, amount: i64) -> Result<(), StoreError> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    let mut levels = vec!["org".to_string()];
+    if let Some(t) = team {
+        levels.push(team_level(t));
+    }
+    for l in levels {
+        crate::store::exec(
+            c,
+            "UPDATE budget_levels SET estimated_micros = estimated_micros + ?2 WHERE level = ?1",
+            params![l, amount],
+        )?;
+    }
+    Ok(())
 }
 
 /// Spend over time at one level, oldest first (for the burn-down chart).

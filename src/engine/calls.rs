@@ -219,6 +219,10 @@ pub async fn call(
         let worst = model.worst_case(est_in, req.max_tokens);
         let mut retry: u32 = 0;
         let outcome_for_model = loop {
+            // No call starts while the store cannot commit: its answer could not be recorded.
+            if !ctx.store.writable() {
+                return Err(store_down(run));
+            }
             // Admission: breaker state and any provider-requested wait.
             let (adm, t) = ctx.health.admit(&model.id, now_ms());
             if let Some(t) = t {
@@ -239,6 +243,7 @@ pub async fn call(
                     break None;
                 }
             };
+            let inflight = note_inflight(ctx, run, hold, spec, &model, provider.is_simulated(), worst);
             let started = Instant::now();
             let result = provider.chat(&req, cancel).await;
             let latency = started.elapsed();
@@ -346,12 +351,17 @@ pub async fn call(
                 .chain(key_transitions)
                 .collect();
             let ev_transitions = transitions.clone();
+            let answered = result.is_ok().then_some(cost);
             // Settle and record without waiting: the reservation holds the worst case until the
             // commit, and whatever the engine writes next is queued behind it (FIFO), so nothing
             // that depends on this call can be durable before it is. Observers hear of the call
             // once it is committed.
-            let submitted = ctx.store.submit(
+            let submitted = ctx.store.submit_retried(
+                answered,
                 move |tx| {
+                    if let Some((lease, n)) = inflight {
+                        store::inflight::remove(tx, lease, n)?;
+                    }
                     match hold {
                         Hold::Lease(id) => ledger::settle_part(tx, id, team.as_deref(), rec.cost)?,
                         Hold::Row(id) if rec.outcome == "ok" => ledger::settle(tx, id, rec.cost)?,
@@ -374,7 +384,7 @@ pub async fn call(
                     for (m, b, h) in &key_breakers {
                         store::models::save_breaker(tx, m, b, h)?;
                     }
-                    Ok(rec)
+                    Ok(rec.clone())
                 },
                 move |r| match r {
                     Ok(rec) => {
@@ -611,6 +621,50 @@ fn audit(
             &e,
         );
     }
+}
+
+/// The store cannot commit: the run stops (resumable) without cancelling its calls in flight.
+fn store_down(run: Option<&RunCtx>) -> CallFail {
+    if let Some(r) = run {
+        r.request_stop(crate::domain::status::StopReason::StoreUnavailable, false);
+    }
+    CallFail::Cancelled
+}
+
+/// Record, written behind, that a call holds `worst` of the run's lease while it is in flight:
+/// if the process dies before the call's settle, recovery charges it that worst case. Returns the
+/// row's key (the settle deletes the row).
+fn note_inflight(
+    ctx: &EngineCtx,
+    run: Option<&RunCtx>,
+    hold: Hold,
+    spec: &CallSpec,
+    model: &ModelInfo,
+    simulated: bool,
+    worst: Micros,
+) -> Option<(i64, i64)> {
+    let (Hold::Lease(lease), Some(run)) = (hold, run) else {
+        return None; // a reservation row of its own is recovered whole
+    };
+    let row = store::inflight::InflightCall {
+        reservation_id: lease,
+        n: store::inflight::next_n(),
+        run_id: Some(run.id.clone()),
+        task_id: spec.task_id.clone(),
+        attempt: spec.attempt,
+        role: spec.role.as_str().into(),
+        provider: model.provider.clone(),
+        model: model.id.clone(),
+        simulated,
+        worst,
+    };
+    let key = (lease, row.n);
+    let queued = ctx.store.submit_retried(
+        None,
+        move |tx| store::inflight::insert(tx, &row),
+        |_| {},
+    );
+    queued.ok().map(|_| key)
 }
 
 /// A write the engine did not wait for failed: log it and tell observers (from any thread).

@@ -285,6 +285,9 @@ async fn finalize(
     let id = run.id.clone();
     let stop = run.stop_reason();
     let fatal2 = fatal.clone();
+    let store_down = (stop == Some(StopReason::StoreUnavailable))
+        .then(|| ctx.store.outage().map(|o| o.reason))
+        .flatten();
     let lease = run.lease.id;
     let result = ctx
         .store
@@ -302,6 +305,7 @@ async fn finalize(
                 };
                 let status = final_status(&facts);
                 let reason = match (status, &fatal2, stop) {
+                    (_, _, Some(StopReason::StoreUnavailable)) => store_down.clone(),
                     (_, Some(f), _) => Some(f.clone()),
                     (RunStatus::SystemFailure, None, _) if counts.ok == 0 => {
                         Some("no model call succeeded".to_string())

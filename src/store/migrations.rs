@@ -204,6 +204,45 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_run ON audit(run_id);
 "#,
+    // 7: crash recovery (issue 14): reservation ids never reused (AUTOINCREMENT, so a late settle
+    // can never hit another holder's lease) and stamped with their owner's identity; the owner of
+    // a driven run; each call in flight with the worst case it holds; spend charged as an
+    // estimate (the held worst case of calls cut short by a crash).
+    r#"
+CREATE TABLE reservations_v7 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT,
+    team TEXT,
+    pid INTEGER NOT NULL,
+    amount_micros INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    owner_host TEXT,                      -- NULL: not known (rows of older versions)
+    owner_start TEXT                      -- '<boot id>/<start ticks>' of process `pid`
+);
+INSERT INTO reservations_v7 (id, run_id, team, pid, amount_micros, created_at)
+    SELECT id, run_id, team, pid, amount_micros, created_at FROM reservations;
+DROP TABLE reservations;
+ALTER TABLE reservations_v7 RENAME TO reservations;
+CREATE INDEX reservations_run ON reservations(run_id);
+CREATE TABLE inflight_calls (
+    reservation_id INTEGER NOT NULL,      -- the lease the call took its worst case from
+    n INTEGER NOT NULL,                   -- unique per process (a lease belongs to one)
+    run_id TEXT,
+    task_id TEXT,
+    attempt INTEGER,
+    role TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    simulated INTEGER NOT NULL,
+    worst_micros INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (reservation_id, n)
+) WITHOUT ROWID;
+ALTER TABLE runs ADD COLUMN owner_host TEXT;
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+ALTER TABLE runs ADD COLUMN owner_start TEXT;
+ALTER TABLE budget_levels ADD COLUMN estimated_micros INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
