@@ -5,7 +5,7 @@
 //! owner recorded with a run or reservation (host, pid, start time) is verified as well: an
 //! owner is dead only when its lock is free *and* no such process runs on this host.
 
-use crate::budget::ledger::Holder;
+use crate::budget::recovery::Holder;
 use crate::store::owner::{Owner, pid_exists};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};

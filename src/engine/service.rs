@@ -42,12 +42,12 @@ pub fn release_stale_reservations(store: &store::Store, data_dir: &std::path::Pa
     }
 }
 
-/// [`ledger::recover_stale`] with liveness from locks and recorded owners.
+/// [`crate::budget::recovery::recover_stale`] with liveness from locks and recorded owners.
 fn recover(
     tx: &rusqlite::Connection,
     data_dir: &std::path::Path,
-) -> Result<ledger::Recovered, StoreError> {
-    let r = ledger::recover_stale(tx, &|h| {
+) -> Result<crate::budget::recovery::Recovered, StoreError> {
+    let r = crate::budget::recovery::recover_stale(tx, &|h| {
         let dead = lock::holder_dead(data_dir, h);
         if dead && let Some(o) = &h.owner {
             lock::remove_dead_process_lock(data_dir, o);

@@ -214,10 +214,146 @@ where
     fn deliver(self: Box<Self>, commit: Result<(), StoreError>) {
         let r = match (self.result, commit) {
             (Some(r), Ok(())) => r,
+            // Its own error, unless that is the store failing (then the error names the file).
+            (Some(Err(StoreError::Sqlite(se))), Err(e)) if unavailable(&se).is_some() => Err(e),
             (Some(r), Err(e)) => r.and(Err(e)),
             (None, Err(e)) => Err(e),
             (None, Ok(())) => Err(StoreError::Invalid("a write never ran".into())),
         };
         (self.done)(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DB_FILE, Store};
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A store whose writer may not grow the file: the next write needing a page is "disk
+    /// full". `spare` holds pages another connection can free (space coming back).
+    async fn full_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .call(|c| {
+                c.execute_batch(
+                    "CREATE TABLE t (v BLOB); CREATE TABLE spare (v BLOB);
+                     INSERT INTO spare VALUES (zeroblob(400000));",
+                )?;
+                let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    fn wait_until(what: &str, f: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(start.elapsed() < Duration::from_secs(30), "{what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_that_must_not_be_lost_is_retried_until_space_returns() {
+        let (dir, store) = full_store().await;
+        let (tx, rx) = mpsc::channel();
+        store
+            .submit_retried(
+                Some(Micros(1234)),
+                |c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(100000))", [])?),
+                move |r| {
+                    let _ = tx.send(r.map_err(|e| e.to_string()));
+                },
+            )
+            .unwrap();
+        wait_until("the store notices it cannot commit", || !store.writable());
+        let o = store.outage().unwrap();
+        let db = dir.path().join(DB_FILE);
+        assert!(o.reason.contains(&db.display().to_string()), "{}", o.reason);
+        assert!(o.reason.contains("disk full"), "{}", o.reason);
+        // Space comes back (another process deletes something): the write lands.
+        let other = rusqlite::Connection::open(&db).unwrap();
+        other.busy_timeout(Duration::from_secs(10)).unwrap();
+        other.execute("DELETE FROM spare", []).unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), Ok(1));
+        assert!(store.writable());
+        let o = store.outage().unwrap();
+        assert_eq!((o.ongoing, o.unrecorded_calls), (false, 0));
+        let n: i64 = other
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn writes_given_up_after_the_window_are_counted_and_name_the_file() {
+        let (dir, store) = full_store().await;
+        store.set_retry_window(Duration::from_millis(100));
+        let (tx, rx) = mpsc::channel();
+        for cost in [1000, 2000] {
+            let tx = tx.clone();
+            store
+                .submit_retried(
+                    Some(Micros(cost)),
+                    |c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(100000))", [])?),
+                    move |r| {
+                        let _ = tx.send(r.map_err(|e| e.to_string()));
+                    },
+                )
+                .unwrap();
+        }
+        let db = dir.path().join(DB_FILE).display().to_string();
+        for _ in 0..2 {
+            let e = rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap_err();
+            assert!(e.contains(&db) && e.contains("disk full"), "{e}");
+        }
+        let o = store.outage().unwrap();
+        assert!(o.ongoing);
+        assert_eq!((o.unrecorded_calls, o.unrecorded), (2, Micros(3000)));
+        assert!(!store.writable());
+        // Reads still work, and a plain write's error names the file too.
+        let e = store
+            .call(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(100000))", [])?))
+            .await
+            .unwrap_err();
+        assert!(e.is_unavailable() && e.to_string().contains(&db), "{e}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let db = dir.path().join(DB_FILE);
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.pragma_update(None, "user_version", 999).unwrap();
+        drop(c);
+        let e = Store::open(dir.path()).err().expect("refused");
+        assert!(e.is_unavailable());
+        let msg = e.to_string();
+        assert!(msg.contains(&db.display().to_string()) && msg.contains("999"), "{msg}");
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        assert_eq!(unavailable(&full), Some(Kind::Full));
+        let corrupt = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            None,
+        );
+        assert_eq!(unavailable(&corrupt), Some(Kind::Corrupt));
+        let constraint = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            None,
+        );
+        assert_eq!(unavailable(&constraint), None);
     }
 }
