@@ -219,9 +219,10 @@ pub async fn call(
         let worst = model.worst_case(est_in, req.max_tokens);
         let mut retry: u32 = 0;
         let outcome_for_model = loop {
-            // No call starts while the store cannot commit: its answer could not be recorded.
-            if !ctx.store.writable() {
-                return Err(store_down(run));
+            // No call starts while the store cannot commit (its answer could not be recorded),
+            // nor in a run stopped for that, even if a small write got through since.
+            if !ctx.store.writable() || run.is_some_and(|r| r.stopped_by_store()) {
+                return Err(store_down(ctx, run));
             }
             // Admission: breaker state and any provider-requested wait.
             let (adm, t) = ctx.health.admit(&model.id, now_ms());
@@ -624,9 +625,22 @@ fn audit(
 }
 
 /// The store cannot commit: the run stops (resumable) without cancelling its calls in flight.
-fn store_down(run: Option<&RunCtx>) -> CallFail {
-    if let Some(r) = run {
+fn store_down(ctx: &EngineCtx, run: Option<&RunCtx>) -> CallFail {
+    if let Some(r) = run
+        && !r.stopped_by_store()
+    {
         r.request_stop(crate::domain::status::StopReason::StoreUnavailable, false);
+        let why = ctx.store.outage().map_or_else(
+            || "the database cannot be written".to_string(),
+            |o| o.reason,
+        );
+        ctx.warn(
+            Some(&r.id),
+            format!(
+                "{why}: the run stops, no new call starts; answers in flight are retried into the store for up to {} s",
+                store::health::RETRY_WINDOW.as_secs()
+            ),
+        );
     }
     CallFail::Cancelled
 }

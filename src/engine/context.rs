@@ -181,6 +181,11 @@ impl RunCtx {
     pub fn stop_reason(&self) -> Option<StopReason> {
         *self.stop.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Stopped because the store could not commit: no call of this run starts any more.
+    pub fn stopped_by_store(&self) -> bool {
+        self.stop_reason() == Some(StopReason::StoreUnavailable)
+    }
 }
 
 /// A task's concurrency slot, given back while it sleeps for a retry so waiting never blocks

@@ -328,6 +328,14 @@ async fn finalize(
         .await;
     let (status, reason, cost) = match result {
         Ok(x) => x,
+        // The store cannot commit: the run stays resumable, as after a crash.
+        Err(e) if e.is_unavailable() => {
+            ctx.warn(
+                Some(&run.id),
+                format!("could not record the final status: {e}"),
+            );
+            (RunStatus::Interrupted, Some(e.to_string()), Default::default())
+        }
         Err(e) => {
             ctx.warn(
                 Some(&run.id),

@@ -101,7 +101,7 @@ impl Health {
         self.bad.store(true, Ordering::Release);
     }
 
-    /// A write committed: the outage (if any) is over; its reason and losses are kept.
+    /// A write that had failed committed: the outage is over; its reason and losses are kept.
     pub fn recovered(&self) {
         if self.writable() {
             return;

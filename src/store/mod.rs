@@ -170,8 +170,9 @@ impl Store {
     }
 
     /// Can the database commit? False from the first write that failed for want of space, a
-    /// read-only file or an I/O error, until a write commits again. No new model call starts
-    /// while it is false: an answer that cannot be recorded is money lost.
+    /// read-only file, an I/O error or corruption, until a write that failed goes through on a
+    /// retry. No new model call starts while it is false: an answer that cannot be recorded is
+    /// money lost.
     pub fn writable(&self) -> bool {
         self.shared.health.writable()
     }
@@ -322,8 +323,8 @@ fn serve(conn: &mut Connection, rx: &mpsc::Receiver<Job>, sh: &Shared) {
 
 /// How one try at committing a group ended.
 enum Try {
-    /// Committed (`Ok`, with whether anything changed) or failed for a reason retrying cannot fix.
-    Done(Result<bool, String>),
+    /// Committed, or failed for a reason retrying cannot fix.
+    Done(Result<(), String>),
     /// The database cannot commit (disk full, read-only, I/O error): everything was rolled back.
     Unavailable(String),
 }
@@ -332,19 +333,23 @@ enum Try {
 /// the queue behind them, so FIFO order holds) until the outage's retry window ends.
 fn run_group(conn: &mut Connection, mut group: Vec<TxJob>, sh: &Shared) {
     let mut pause = Duration::from_millis(50);
+    let mut failed_before = false;
     loop {
         match try_group(conn, &mut group) {
             Try::Done(commit) => {
-                if let Ok(true) = commit {
+                // Only writes that failed and then went through end an outage: on a full disk
+                // a small write can still fit in the WAL while anything larger fails.
+                if failed_before && commit.is_ok() {
                     sh.health.recovered();
                 }
-                let commit = commit.map(|_| ()).map_err(StoreError::Invalid);
+                let commit = commit.map_err(StoreError::Invalid);
                 for j in group {
                     j.deliver(commit_copy(&commit));
                 }
                 return;
             }
             Try::Unavailable(message) => {
+                failed_before = true;
                 sh.health.fail(&sh.describe(&message));
                 let err = || StoreError::Unavailable {
                     path: sh.path.display().to_string(),
@@ -391,7 +396,6 @@ fn try_group(conn: &mut Connection, group: &mut [TxJob]) -> Try {
             |k| Try::Unavailable(k.message(&e)),
         );
     }
-    let before = conn.total_changes();
     let alone = group.len() == 1;
     let mut all_ok = true;
     for j in group.iter_mut() {
@@ -421,10 +425,9 @@ fn try_group(conn: &mut Connection, group: &mut [TxJob]) -> Try {
         }
         all_ok &= ok || !alone;
     }
-    let changed = conn.total_changes() > before;
     let commit = if all_ok {
         match conn.execute_batch("COMMIT") {
-            Ok(()) => Ok(changed),
+            Ok(()) => Ok(()),
             Err(e) => {
                 if let Some(t) = unavailable(conn, &e) {
                     return t;
