@@ -13,8 +13,7 @@ use std::path::Path;
 
 /// A stored status with liveness folded in: `running` without a live owner is `interrupted`.
 pub fn effective_status(data_dir: &Path, run: &RunRow) -> RunStatus {
-    if run.status == RunStatus::Running && !lock::run_alive(data_dir, &run.id, run.owner.as_ref())
-    {
+    if run.status == RunStatus::Running && !lock::run_alive(data_dir, &run.id, run.owner.as_ref()) {
         RunStatus::Interrupted
     } else {
         run.status

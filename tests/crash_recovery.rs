@@ -112,7 +112,10 @@ fn resume_leaves_the_reservation_of_a_live_analyze_alone() {
         c
     });
     wait_for("a completed task", || {
-        one(&env, "SELECT COUNT(*) FROM tasks WHERE status = 'completed'") >= 1
+        one(
+            &env,
+            "SELECT COUNT(*) FROM tasks WHERE status = 'completed'",
+        ) >= 1
     });
     killed.kill();
     let id = run_id(&env);
@@ -133,7 +136,10 @@ fn resume_leaves_the_reservation_of_a_live_analyze_alone() {
         c
     });
     wait_for("the analysis to hold a reservation", || {
-        one(&env, "SELECT COUNT(*) FROM reservations WHERE run_id IS NULL") == 1
+        one(
+            &env,
+            "SELECT COUNT(*) FROM reservations WHERE run_id IS NULL",
+        ) == 1
     });
     let held = one(
         &env,
@@ -173,7 +179,14 @@ fn calls_in_flight_at_a_crash_are_charged_their_worst_case() {
     let plan = env.write("plan.json", &flat_plan(6));
     let mut child = Running::spawn({
         let mut c = env.cmd();
-        c.args(["run", "--plan", plan.to_str().unwrap(), "--team", "web", "--json"]);
+        c.args([
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--team",
+            "web",
+            "--json",
+        ]);
         c
     });
     wait_for("three tasks running", || {
@@ -181,7 +194,11 @@ fn calls_in_flight_at_a_crash_are_charged_their_worst_case() {
     });
     // Let the calls reach the provider (their bookkeeping is written behind).
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(one(&env, "SELECT COUNT(*) FROM calls"), 0, "no call ended yet");
+    assert_eq!(
+        one(&env, "SELECT COUNT(*) FROM calls"),
+        0,
+        "no call ended yet"
+    );
     child.kill();
     let id = run_id(&env);
 
@@ -193,7 +210,10 @@ fn calls_in_flight_at_a_crash_are_charged_their_worst_case() {
     assert_eq!(b["org"]["estimated_usd"].as_f64(), Some(spent), "{b}");
     assert_eq!(b["org"]["reserved_usd"].as_f64(), Some(0.0), "{b}");
     let web = &b["teams"][0];
-    assert_eq!((web["name"].as_str(), web["spent_usd"].as_f64()), (Some("web"), Some(spent)));
+    assert_eq!(
+        (web["name"].as_str(), web["spent_usd"].as_f64()),
+        (Some("web"), Some(spent))
+    );
     let (v, _) = env.json(&["show", &id, "--json"]);
     assert_eq!(v["estimated_cost_usd"].as_f64(), Some(spent), "{v}");
     assert_eq!(v["total_cost_usd"].as_f64(), Some(spent), "{v}");
@@ -207,13 +227,19 @@ fn calls_in_flight_at_a_crash_are_charged_their_worst_case() {
         "budget names the estimate"
     );
     assert_eq!(
-        one(&env, "SELECT COUNT(*) FROM calls WHERE outcome = 'estimated'"),
+        one(
+            &env,
+            "SELECT COUNT(*) FROM calls WHERE outcome = 'estimated'"
+        ),
         3
     );
     assert_eq!(one(&env, "SELECT COUNT(*) FROM reservations"), 0);
     assert_eq!(one(&env, "SELECT reserved_micros FROM runs"), 0);
     // Resumed, the run's money still adds up to its call records.
-    let fast = env.write("fast.toml", "[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 2\n");
+    let fast = env.write(
+        "fast.toml",
+        "[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 2\n",
+    );
     let (v, out) = env.json(&["--config", fast.to_str().unwrap(), "resume", &id, "--json"]);
     assert!(
         matches!(v["status"].as_str(), Some("success" | "completed_degraded")),
@@ -225,7 +251,10 @@ fn calls_in_flight_at_a_crash_are_charged_their_worst_case() {
         one(&env, "SELECT SUM(cost_micros) FROM calls")
     );
     assert_eq!(
-        one(&env, "SELECT spent_micros FROM budget_levels WHERE level = 'org'"),
+        one(
+            &env,
+            "SELECT spent_micros FROM budget_levels WHERE level = 'org'"
+        ),
         one(&env, "SELECT SUM(cost_micros) FROM calls")
     );
 }

@@ -47,6 +47,18 @@ impl Drop for Tmpfs {
     }
 }
 
+/// Kills (SIGKILL) and reaps the child if the test fails before it exits.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Write zeros into `path` until the file system says it is full.
 fn fill(path: &Path) {
     let mut f = std::fs::File::create(path).expect("create filler");
@@ -78,7 +90,9 @@ fn count(db: &Path, sql: &str) -> i64 {
 async fn a_full_disk_stops_the_run_resumable_and_no_answer_goes_unrecorded() {
     let env = Env::new("");
     let Some(mnt) = Tmpfs::mount(&env.dir.path().join("small-disk"), "2m") else {
-        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root); the in-process variant is tests/store_unwritable.rs");
+        eprintln!(
+            "SKIPPED: cannot mount a tmpfs here (needs root); the in-process variant is tests/store_unwritable.rs"
+        );
         return;
     };
     let server = MockProvider::start().await;
@@ -110,7 +124,7 @@ async fn a_full_disk_stops_the_run_resumable_and_no_answer_goes_unrecorded() {
     };
     let err_path = env.dir.path().join("run.err");
     let out_path = env.dir.path().join("run.out");
-    let mut child = cmd(&[
+    let child = cmd(&[
         "run",
         "--plan",
         plan.to_str().unwrap(),
@@ -122,6 +136,7 @@ async fn a_full_disk_stops_the_run_resumable_and_no_answer_goes_unrecorded() {
     .stderr(std::fs::File::create(&err_path).unwrap())
     .spawn()
     .expect("spawn");
+    let mut guard = KillOnDrop(Some(child));
     wait_for("some recorded calls", || {
         count(&db, "SELECT COUNT(*) FROM calls") >= 12
     });
@@ -134,24 +149,31 @@ async fn a_full_disk_stops_the_run_resumable_and_no_answer_goes_unrecorded() {
     });
     // Space comes back while the engine retries the answers it could not record.
     std::fs::remove_file(&filler).unwrap();
+    let mut child = guard.0.take().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
     let err = stderr_now();
     assert_eq!(status.code(), Some(9), "{err}");
     assert!(
-        err.contains(&format!("database {} is not writable: disk full", db.display())),
+        err.contains(&format!(
+            "database {} is not writable: disk full",
+            db.display()
+        )),
         "{err}"
     );
     assert!(err.contains("every answered call was recorded"), "{err}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).expect("one JSON document");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap())
+        .expect("one JSON document");
     assert_eq!(v["status"], "interrupted", "{v}");
     assert_eq!(v["resumable"], true);
     let id = v["id"].as_str().unwrap().to_string();
     // Each answer the provider gave is recorded: none was paid for and lost.
     let served = server.requests().len() as i64;
-    assert!(served < 4 * 100, "the engine stopped calling ({served} requests)");
+    assert!(
+        served < 4 * 100,
+        "the engine stopped calling ({served} requests)"
+    );
     assert_eq!(served, count(&db, "SELECT COUNT(*) FROM calls"));
 
     // It resumes to the end, and nothing was paid twice for lack of a record.
@@ -165,11 +187,17 @@ async fn a_full_disk_stops_the_run_resumable_and_no_answer_goes_unrecorded() {
         count(&db, "SELECT COUNT(*) FROM calls")
     );
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM tasks WHERE status IN ('completed', 'degraded')"),
+        count(
+            &db,
+            "SELECT COUNT(*) FROM tasks WHERE status IN ('completed', 'degraded')"
+        ),
         100
     );
     assert_eq!(
-        count(&db, "SELECT spent_micros FROM budget_levels WHERE level = 'org'"),
+        count(
+            &db,
+            "SELECT spent_micros FROM budget_levels WHERE level = 'org'"
+        ),
         count(&db, "SELECT SUM(cost_micros) FROM calls")
     );
 }
@@ -183,7 +211,11 @@ fn a_database_newer_than_the_binary_is_refused_with_exit_9() {
     c.pragma_update(None, "user_version", 4242).unwrap();
     drop(c);
     let before = table_counts(&env.data());
-    for args in [vec!["runs"], vec!["budget", "--json"], vec!["run", "x", "--json"]] {
+    for args in [
+        vec!["runs"],
+        vec!["budget", "--json"],
+        vec!["run", "x", "--json"],
+    ] {
         let out = env.run(&args);
         assert_eq!(code(&out), 9, "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
@@ -191,7 +223,11 @@ fn a_database_newer_than_the_binary_is_refused_with_exit_9() {
             err.contains(&db.display().to_string()) && err.contains("newer"),
             "{args:?}: {err}"
         );
-        assert_eq!(table_counts(&env.data()), before, "{args:?} changed the database");
+        assert_eq!(
+            table_counts(&env.data()),
+            before,
+            "{args:?} changed the database"
+        );
     }
     // --json: one document on stdout even so.
     let (v, _) = env.json(&["run", "x", "--json"]);

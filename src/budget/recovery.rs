@@ -44,7 +44,9 @@ pub fn holders(c: &Connection) -> Result<Vec<Holder>, StoreError> {
             run_id: r.get(1)?,
             team: r.get(2)?,
             pid,
-            owner: host.zip(start).map(|(host, start)| Owner { host, pid, start }),
+            owner: host
+                .zip(start)
+                .map(|(host, start)| Owner { host, pid, start }),
             amount: Micros(r.get(6)?),
         })
     })?
@@ -90,9 +92,11 @@ pub fn recover_stale(
 }
 
 fn run_exists(c: &Connection, run: &str) -> Result<bool, StoreError> {
-    Ok(crate::store::query_row(c, "SELECT 1 FROM runs WHERE id = ?1", [run], |_| Ok(()))
-        .optional()?
-        .is_some())
+    Ok(
+        crate::store::query_row(c, "SELECT 1 FROM runs WHERE id = ?1", [run], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
 }
 
 /// The record of a call cut short by its process's death: what it held, charged in full.
@@ -116,9 +120,7 @@ fn estimated_call(
         latency_ms: 0,
         ttft_ms: None,
         outcome: ESTIMATED.into(),
-        error: Some(
-            "the process died during this call: charged the worst case held for it".into(),
-        ),
+        error: Some("the process died during this call: charged the worst case held for it".into()),
         retry: 0,
         breaker_after: None,
     }
@@ -231,7 +233,10 @@ mod tests {
         assert_eq!(one(&c, "SELECT spent_micros FROM runs"), 350);
         assert_eq!(one(&c, "SELECT reserved_micros FROM runs"), 0);
         assert_eq!(
-            one(&c, "SELECT SUM(cost_micros) FROM calls WHERE outcome = 'estimated'"),
+            one(
+                &c,
+                "SELECT SUM(cost_micros) FROM calls WHERE outcome = 'estimated'"
+            ),
             300
         );
         assert_eq!(one(&c, "SELECT COUNT(*) FROM reservations"), 0);
@@ -249,7 +254,10 @@ mod tests {
         let r = recover_stale(&c, &|h| h.id == id).unwrap();
         assert_eq!((r.settled, r.charged_calls, r.charged), (1, 1, Micros(700)));
         let org = ledger::level(&c, "org").unwrap().unwrap();
-        assert_eq!((org.spent, org.estimated, org.reserved), (Micros(700), Micros(700), Micros::ZERO));
+        assert_eq!(
+            (org.spent, org.estimated, org.reserved),
+            (Micros(700), Micros(700), Micros::ZERO)
+        );
     }
 
     #[test]
@@ -263,13 +271,18 @@ mod tests {
         let holders = holders(&c).unwrap();
         assert_eq!(holders.len(), 2);
         assert!(
-            holders.iter().all(|h| h.owner.as_ref().is_some_and(|o| o.is_me())),
+            holders
+                .iter()
+                .all(|h| h.owner.as_ref().is_some_and(|o| o.is_me())),
             "rows of this process carry its identity: {holders:?}"
         );
         let r = recover_stale(&c, &|_| false).unwrap();
         assert_eq!(r, Recovered::default());
         assert_eq!(one(&c, "SELECT COUNT(*) FROM inflight_calls"), 1);
-        assert_eq!(ledger::level(&c, "org").unwrap().unwrap().reserved, Micros(540));
+        assert_eq!(
+            ledger::level(&c, "org").unwrap().unwrap().reserved,
+            Micros(540)
+        );
     }
 
     #[test]

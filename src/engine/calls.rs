@@ -244,7 +244,8 @@ pub async fn call(
                     break None;
                 }
             };
-            let inflight = note_inflight(ctx, run, hold, spec, &model, provider.is_simulated(), worst);
+            let inflight =
+                note_inflight(ctx, run, hold, spec, &model, provider.is_simulated(), worst);
             let started = Instant::now();
             let result = provider.chat(&req, cancel).await;
             let latency = started.elapsed();
@@ -673,11 +674,9 @@ fn note_inflight(
         worst,
     };
     let key = (lease, row.n);
-    let queued = ctx.store.submit_retried(
-        None,
-        move |tx| store::inflight::insert(tx, &row),
-        |_| {},
-    );
+    let queued =
+        ctx.store
+            .submit_retried(None, move |tx| store::inflight::insert(tx, &row), |_| {});
     queued.ok().map(|_| key)
 }
 

@@ -334,7 +334,11 @@ async fn finalize(
                 Some(&run.id),
                 format!("could not record the final status: {e}"),
             );
-            (RunStatus::Interrupted, Some(e.to_string()), Default::default())
+            (
+                RunStatus::Interrupted,
+                Some(e.to_string()),
+                Default::default(),
+            )
         }
         Err(e) => {
             ctx.warn(

@@ -164,19 +164,28 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let me = Owner::current().clone();
         // No lock file at all (deleted): the process itself is seen.
-        assert!(!holder_dead(d.path(), &holder(Some(me.clone()), None, me.pid)));
+        assert!(!holder_dead(
+            d.path(),
+            &holder(Some(me.clone()), None, me.pid)
+        ));
         assert!(!holder_dead(
             d.path(),
             &holder(Some(me.clone()), Some("r-1"), me.pid)
         ));
         let gone = dead_owner();
-        assert!(holder_dead(d.path(), &holder(Some(gone.clone()), None, gone.pid)));
+        assert!(holder_dead(
+            d.path(),
+            &holder(Some(gone.clone()), None, gone.pid)
+        ));
         // Its process lock held (by another host's process, say): alive.
         let path = process_lock_path(d.path(), &gone);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let f = File::create(&path).unwrap();
         f.lock().unwrap();
-        assert!(!holder_dead(d.path(), &holder(Some(gone.clone()), None, gone.pid)));
+        assert!(!holder_dead(
+            d.path(),
+            &holder(Some(gone.clone()), None, gone.pid)
+        ));
         drop(f);
         assert!(holder_dead(d.path(), &holder(Some(gone), None, 1)));
     }

@@ -27,9 +27,7 @@ pub struct EngineHandle {
 /// host, its process gone), charging calls it had in flight their worst case.
 pub fn release_stale_reservations(store: &store::Store, data_dir: &std::path::Path) {
     let data_dir = data_dir.to_path_buf();
-    let recovered = store.call_blocking(move |c| {
-        store::immediate(c, |tx| recover(tx, &data_dir))
-    });
+    let recovered = store.call_blocking(move |c| store::immediate(c, |tx| recover(tx, &data_dir)));
     match recovered {
         Ok(r) if r.settled > 0 => tracing::info!(
             "settled {} reservations left by dead processes; {} calls in flight charged ${:.6} (estimated)",

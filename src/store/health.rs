@@ -309,7 +309,10 @@ mod tests {
         }
         let db = dir.path().join(DB_FILE).display().to_string();
         for _ in 0..2 {
-            let e = rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap_err();
+            let e = rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap()
+                .unwrap_err();
             assert!(e.contains(&db) && e.contains("disk full"), "{e}");
         }
         let o = store.outage().unwrap();
@@ -335,7 +338,10 @@ mod tests {
         let e = Store::open(dir.path()).err().expect("refused");
         assert!(e.is_unavailable());
         let msg = e.to_string();
-        assert!(msg.contains(&db.display().to_string()) && msg.contains("999"), "{msg}");
+        assert!(
+            msg.contains(&db.display().to_string()) && msg.contains("999"),
+            "{msg}"
+        );
     }
 
     #[test]

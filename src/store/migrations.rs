@@ -272,7 +272,8 @@ mod tests {
         // A database as version 6 left it, holding two reservations (ids 3 and 9).
         for (i, sql) in MIGRATIONS.iter().take(6).enumerate() {
             c.execute_batch(sql).unwrap();
-            c.pragma_update(None, "user_version", (i + 1) as u32).unwrap();
+            c.pragma_update(None, "user_version", (i + 1) as u32)
+                .unwrap();
         }
         c.execute_batch(
             "INSERT INTO reservations (id, run_id, team, pid, amount_micros, created_at)
@@ -289,7 +290,8 @@ mod tests {
             .unwrap();
         assert_eq!(rows, vec![(3, 500, None), (9, 700, None)]);
         // The highest id is never given out again, even once its row is gone.
-        c.execute("DELETE FROM reservations WHERE id = 9", []).unwrap();
+        c.execute("DELETE FROM reservations WHERE id = 9", [])
+            .unwrap();
         c.execute(
             "INSERT INTO reservations (pid, amount_micros, created_at) VALUES (1, 0, 'c')",
             [],

@@ -37,7 +37,11 @@ pub enum StoreError {
         "the database {path} has schema version {found}, newer than this binary knows ({known}): \
          it was written by a newer orchestrator-tui; upgrade it, or use another --data-dir"
     )]
-    Newer { path: String, found: u32, known: u32 },
+    Newer {
+        path: String,
+        found: u32,
+        known: u32,
+    },
 }
 
 impl StoreError {
