@@ -207,7 +207,8 @@ CREATE INDEX audit_run ON audit(run_id);
     // 7: crash recovery (issue 14): reservation ids never reused (AUTOINCREMENT, so a late settle
     // can never hit another holder's lease) and stamped with their owner's identity; the owner of
     // a driven run; each call in flight with the worst case it holds; spend charged as an
-    // estimate (the held worst case of calls cut short by a crash).
+    // estimate (the held worst case of calls cut short by a crash, recorded as `calls` rows with
+    // outcome `estimated`).
     r#"
 CREATE TABLE reservations_v7 (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
