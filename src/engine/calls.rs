@@ -222,7 +222,7 @@ pub async fn call(
             // No call starts while the store cannot commit (its answer could not be recorded),
             // nor in a run stopped for that, even if a small write got through since.
             if !ctx.store.writable() || run.is_some_and(|r| r.stopped_by_store()) {
-                return Err(store_down(ctx, run));
+                return Err(super::inflight::store_down(ctx, run));
             }
             // Admission: breaker state and any provider-requested wait.
             let (adm, t) = ctx.health.admit(&model.id, now_ms());
@@ -244,8 +244,19 @@ pub async fn call(
                     break None;
                 }
             };
-            let inflight =
-                note_inflight(ctx, run, hold, spec, &model, provider.is_simulated(), worst);
+            let lease = match hold {
+                Hold::Lease(id) => Some(id),
+                Hold::Row(_) => None,
+            };
+            let inflight = super::inflight::note(
+                ctx,
+                run,
+                lease,
+                spec,
+                &model,
+                provider.is_simulated(),
+                worst,
+            );
             let started = Instant::now();
             let result = provider.chat(&req, cancel).await;
             let latency = started.elapsed();
@@ -623,61 +634,6 @@ fn audit(
             &e,
         );
     }
-}
-
-/// The store cannot commit: the run stops (resumable) without cancelling its calls in flight.
-fn store_down(ctx: &EngineCtx, run: Option<&RunCtx>) -> CallFail {
-    if let Some(r) = run
-        && !r.stopped_by_store()
-    {
-        r.request_stop(crate::domain::status::StopReason::StoreUnavailable, false);
-        let why = ctx.store.outage().map_or_else(
-            || "the database cannot be written".to_string(),
-            |o| o.reason,
-        );
-        ctx.warn(
-            Some(&r.id),
-            format!(
-                "{why}: the run stops, no new call starts; answers in flight are retried into the store for up to {} s",
-                store::health::RETRY_WINDOW.as_secs()
-            ),
-        );
-    }
-    CallFail::Cancelled
-}
-
-/// Record, written behind, that a call holds `worst` of the run's lease while it is in flight:
-/// if the process dies before the call's settle, recovery charges it that worst case. Returns the
-/// row's key (the settle deletes the row).
-fn note_inflight(
-    ctx: &EngineCtx,
-    run: Option<&RunCtx>,
-    hold: Hold,
-    spec: &CallSpec,
-    model: &ModelInfo,
-    simulated: bool,
-    worst: Micros,
-) -> Option<(i64, i64)> {
-    let (Hold::Lease(lease), Some(run)) = (hold, run) else {
-        return None; // a reservation row of its own is recovered whole
-    };
-    let row = store::inflight::InflightCall {
-        reservation_id: lease,
-        n: store::inflight::next_n(),
-        run_id: Some(run.id.clone()),
-        task_id: spec.task_id.clone(),
-        attempt: spec.attempt,
-        role: spec.role.as_str().into(),
-        provider: model.provider.clone(),
-        model: model.id.clone(),
-        simulated,
-        worst,
-    };
-    let key = (lease, row.n);
-    let queued =
-        ctx.store
-            .submit_retried(None, move |tx| store::inflight::insert(tx, &row), |_| {});
-    queued.ok().map(|_| key)
 }
 
 /// A write the engine did not wait for failed: log it and tell observers (from any thread).
