@@ -7,6 +7,9 @@ pub mod exit {
     pub const OK: i32 = 0;
     pub const BAD_INPUT: i32 = 2;
     pub const PREFLIGHT: i32 = 8;
+    /// The store is unavailable: database unreadable or unwritable, disk full, schema newer
+    /// than the binary (cli-contract.md).
+    pub const STORE: i32 = 9;
     pub const CANCELLED: i32 = 130;
 }
 

@@ -170,6 +170,12 @@ pub fn render_text(v: &serde_json::Value) -> String {
             ""
         }
     ));
+    let estimated = g("estimated_cost_usd").as_f64().unwrap_or(0.0);
+    if estimated > 0.0 {
+        s.push_str(&format!(
+            "estimated ${estimated:.4} of the cost: calls cut short by a crash, charged the worst case held for them\n"
+        ));
+    }
     if let Some(r) = g("status_reason").as_str() {
         s.push_str(&format!("reason: {r}\n"));
     }

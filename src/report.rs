@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// A stored status with liveness folded in: `running` without a live owner is `interrupted`.
 pub fn effective_status(data_dir: &Path, run: &RunRow) -> RunStatus {
-    if run.status == RunStatus::Running && !lock::is_held(data_dir, &run.id) {
+    if run.status == RunStatus::Running && !lock::run_alive(data_dir, &run.id, run.owner.as_ref()) {
         RunStatus::Interrupted
     } else {
         run.status
@@ -108,6 +108,8 @@ pub fn run_json(c: &Connection, data_dir: &Path, id: &str) -> Result<Value, Stor
         "budget_usd": round(run.budget),
         "time_limit_secs": run.time_limit_secs,
         "total_cost_usd": round(run.spent),
+        // Part of the total charged as the held worst case of calls cut short by a crash.
+        "estimated_cost_usd": round(counts.estimated),
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "updated_at": run.updated_at,
@@ -126,7 +128,9 @@ pub fn runs_json(c: &Connection, data_dir: &Path) -> Result<Value, StoreError> {
     let v: Vec<Value> = runs
         .iter()
         .map(|r| {
-            let status = if r.status == RunStatus::Running && !lock::is_held(data_dir, &r.id) {
+            let status = if r.status == RunStatus::Running
+                && !lock::run_alive(data_dir, &r.id, r.owner.as_ref())
+            {
                 RunStatus::Interrupted
             } else {
                 r.status

@@ -16,6 +16,8 @@ pub struct LevelState {
     pub spent: Micros,
     pub reserved: Micros,
     pub period: Option<String>,
+    /// Part of `spent` charged as an estimate: the held worst case of calls cut short by a crash.
+    pub estimated: Micros,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +71,7 @@ fn roll_period(c: &Connection, level: &str) -> Result<(), StoreError> {
     {
         crate::store::exec(
             c,
-            "UPDATE budget_levels SET spent_micros = 0, period_key = ?2
+            "UPDATE budget_levels SET spent_micros = 0, estimated_micros = 0, period_key = ?2
              WHERE level = ?1 AND period_key IS ?3",
             params![level, now_key, key],
         )?;
@@ -80,7 +82,7 @@ fn roll_period(c: &Connection, level: &str) -> Result<(), StoreError> {
 pub fn level(c: &Connection, level: &str) -> Result<Option<LevelState>, StoreError> {
     roll_period(c, level)?;
     Ok(crate::store::query_row(c,
-        "SELECT level, cap_micros, spent_micros, reserved_micros, period FROM budget_levels WHERE level = ?1",
+        "SELECT level, cap_micros, spent_micros, reserved_micros, period, estimated_micros FROM budget_levels WHERE level = ?1",
         [level],
         |r| {
             Ok(LevelState {
@@ -89,6 +91,7 @@ pub fn level(c: &Connection, level: &str) -> Result<Option<LevelState>, StoreErr
                 spent: Micros(r.get(2)?),
                 reserved: Micros(r.get(3)?),
                 period: r.get(4)?,
+                estimated: Micros(r.get(5)?),
             })
         },
     )
@@ -138,10 +141,12 @@ pub fn reserve(
     if let Some(d) = refusal(c, run_id, team, amount)? {
         return Ok(Reserve::Denied(d));
     }
+    let (host, start) = crate::store::owner::stamp(pid);
     crate::store::exec(
         c,
-        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![run_id, team, pid, amount.0, now_rfc3339()],
+        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at, owner_host, owner_start)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![run_id, team, pid, amount.0, now_rfc3339(), host, start],
     )?;
     let id = c.last_insert_rowid();
     adjust_reserved(c, run_id, team, amount.0)?;
@@ -156,10 +161,12 @@ pub fn open_lease(
     team: Option<&str>,
     pid: u32,
 ) -> Result<i64, StoreError> {
+    let (host, start) = crate::store::owner::stamp(pid);
     crate::store::exec(
         c,
-        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at) VALUES (?1, ?2, ?3, 0, ?4)",
-        params![run_id, team, pid, now_rfc3339()],
+        "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at, owner_host, owner_start)
+         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+        params![run_id, team, pid, now_rfc3339(), host, start],
     )?;
     Ok(c.last_insert_rowid())
 }

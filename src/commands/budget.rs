@@ -14,6 +14,8 @@ fn level_json(l: &LevelState) -> Value {
         "cap_usd": l.cap.map(usd_json),
         "spent_usd": usd_json(l.spent),
         "reserved_usd": usd_json(l.reserved),
+        // Part of spent charged as the held worst case of calls cut short by a crash.
+        "estimated_usd": usd_json(l.estimated),
         "remaining_usd": crate::budget::remaining(l.cap, l.spent, l.reserved).map(usd_json),
         "period": l.period,
     })
@@ -93,14 +95,23 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
         );
         for l in &levels {
             let f = |m: Option<Micros>| m.map_or("-".to_string(), |m| format!("${:.4}", m.usd()));
+            // `*`: part of the spend is an estimate (see the note below the table).
+            let spent = f(Some(l.spent)) + if l.estimated.0 > 0 { "*" } else { "" };
             println!(
                 "{:<16} {:>10} {:>10} {:>10} {:>10}  {}",
                 l.level,
                 f(l.cap),
-                f(Some(l.spent)),
+                spent,
                 f(Some(l.reserved)),
                 f(crate::budget::remaining(l.cap, l.spent, l.reserved)),
                 l.period.as_deref().unwrap_or("-")
+            );
+        }
+        for l in levels.iter().filter(|l| l.estimated.0 > 0) {
+            println!(
+                "* {}: ${:.4} of the spend is estimated (calls cut short by a crash, charged the worst case held for them)",
+                l.level,
+                l.estimated.usd()
             );
         }
     }

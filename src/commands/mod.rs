@@ -22,6 +22,9 @@ pub enum CliError {
     BadInput(String),
     #[error("{0}")]
     Preflight(String),
+    /// The database cannot be used (exit 9).
+    #[error("{0}")]
+    Store(String),
 }
 
 impl CliError {
@@ -29,13 +32,18 @@ impl CliError {
         match self {
             CliError::BadInput(_) => exit::BAD_INPUT,
             CliError::Preflight(_) => exit::PREFLIGHT,
+            CliError::Store(_) => exit::STORE,
         }
     }
 }
 
 impl From<crate::store::StoreError> for CliError {
     fn from(e: crate::store::StoreError) -> Self {
-        CliError::BadInput(e.to_string())
+        if e.is_unavailable() {
+            CliError::Store(e.to_string())
+        } else {
+            CliError::BadInput(e.to_string())
+        }
     }
 }
 
@@ -43,6 +51,7 @@ impl From<crate::engine::EngineError> for CliError {
     fn from(e: crate::engine::EngineError) -> Self {
         match e {
             crate::engine::EngineError::Preflight(m) => CliError::Preflight(m),
+            crate::engine::EngineError::Store(s) => s.into(),
             other => CliError::BadInput(other.to_string()),
         }
     }

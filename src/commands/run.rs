@@ -58,6 +58,10 @@ fn money(usd: f64, what: &str) -> Result<Micros, CliError> {
 }
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
+    json_error(run_inner(cli, args), args.json)
+}
+
+fn run_inner(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     let description = args.description.clone().unwrap_or_default();
     if description.trim().is_empty() && args.plan.is_none() {
         return Err(CliError::BadInput(
@@ -295,15 +299,74 @@ fn finish(
     json: bool,
 ) -> Result<i32, CliError> {
     let (id2, dd) = (id.to_string(), app.data_dir.clone());
-    let v = app
+    let mut v = app
         .store
         .call_blocking(move |c| report::run_json(c, &dd, &id2))?;
+    // The store could not commit during the run: it stopped (resumable) whatever its stored
+    // status says, and what could not be recorded is said before the process exits.
+    let outage = app.store.outage().filter(|o| {
+        let done = v["status"].as_str().is_some_and(|s| {
+            s.parse::<crate::domain::status::RunStatus>()
+                .is_ok_and(|st| st.is_terminal())
+        });
+        !done || o.unrecorded_calls > 0
+    });
+    if let Some(o) = &outage {
+        if !v["status"]
+            .as_str()
+            .is_some_and(|s| s == "success" || s == "completed_degraded")
+        {
+            v["status"] = serde_json::json!("interrupted");
+            v["resumable"] = serde_json::json!(true);
+            v["status_reason"] = serde_json::json!(o.reason);
+        }
+        v["unrecorded_calls"] = serde_json::json!(o.unrecorded_calls);
+        v["unrecorded_cost_usd"] = serde_json::json!(crate::domain::money::usd_json(o.unrecorded));
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         print!("{}", headless::render_text(&v));
     }
+    if let Some(o) = outage {
+        eprintln!("error: {}", o.reason);
+        eprintln!("{}", unrecorded_line(&o, id));
+        return Ok(exit::STORE);
+    }
     Ok(headless::exit_code(status, cancelled))
+}
+
+/// What the process could not record, said before it exits.
+fn unrecorded_line(o: &store::Outage, id: &str) -> String {
+    let what = if o.unrecorded_calls == 0 {
+        "every answered call was recorded".to_string()
+    } else {
+        format!(
+            "{} answered calls (${:.4} of spend) could not be recorded",
+            o.unrecorded_calls,
+            o.unrecorded.usd()
+        )
+    };
+    format!(
+        "run {id} stopped: {what}; free space or fix the database, then `orchestrator-tui resume {id}`"
+    )
+}
+
+/// cli-contract.md: with --json, stdout holds one JSON document for every exit code but 2.
+fn json_error(r: Result<i32, CliError>, json: bool) -> Result<i32, CliError> {
+    match r {
+        Err(e) if json && e.exit_code() != exit::BAD_INPUT => {
+            let v = serde_json::json!({
+                "id": null, "status": null, "resumable": false,
+                "error": if e.exit_code() == exit::STORE { "store_unavailable" } else { "error" },
+                "message": e.to_string(),
+            });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            eprintln!("error: {e}");
+            Ok(e.exit_code())
+        }
+        other => other,
+    }
 }
 
 fn drive_resume(w: &Watch, req: ResumeRequest) -> Result<i32, CliError> {
@@ -319,6 +382,10 @@ fn drive_resume(w: &Watch, req: ResumeRequest) -> Result<i32, CliError> {
 }
 
 pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
+    json_error(resume_inner(cli, args), args.json)
+}
+
+fn resume_inner(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
     let time = args.time.map(|t| time_limit(t, "--time")).transpose()?;
     let app = open_app(cli)?;
     let budget = match args.budget {

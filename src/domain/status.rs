@@ -140,6 +140,8 @@ pub enum StopReason {
     Cancelled,
     BudgetExhausted,
     TimeLimit,
+    /// The database cannot commit (disk full, read-only): no call may start.
+    StoreUnavailable,
 }
 
 /// Everything the final-status rule needs; gathered by the engine, decided here without I/O.
@@ -157,6 +159,8 @@ pub fn final_status(f: &RunFacts) -> RunStatus {
         Some(StopReason::Cancelled) => return RunStatus::PartialSuccess,
         Some(StopReason::BudgetExhausted) => return RunStatus::BudgetExhausted,
         Some(StopReason::TimeLimit) => return RunStatus::Timeout,
+        // Stopped as a crash would: resumable, nothing about the work is decided.
+        Some(StopReason::StoreUnavailable) => return RunStatus::Interrupted,
         None => {}
     }
     // The original reported SUCCESS when every call failed; no answer means no success.

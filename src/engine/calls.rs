@@ -226,6 +226,11 @@ pub async fn call(
         };
         let mut retry: u32 = 0;
         let outcome_for_model = loop {
+            // No call starts while the store cannot commit (its answer could not be recorded),
+            // nor in a run stopped for that, even if a small write got through since.
+            if !ctx.store.writable() || run.is_some_and(|r| r.stopped_by_store()) {
+                return Err(super::inflight::store_down(ctx, run));
+            }
             // Admission: breaker state and any provider-requested wait.
             let (adm, t) = ctx.health.admit(&model.id, now_ms());
             if let Some(t) = t {
@@ -246,6 +251,19 @@ pub async fn call(
                     break None;
                 }
             };
+            let lease = match hold {
+                Hold::Lease(id) => Some(id),
+                Hold::Row(_) => None,
+            };
+            let inflight = super::inflight::note(
+                ctx,
+                run,
+                lease,
+                spec,
+                &model,
+                provider.is_simulated(),
+                worst,
+            );
             let started = Instant::now();
             let mut result = provider.chat(&req, cancel).await;
             let latency = started.elapsed();
@@ -337,12 +355,17 @@ pub async fn call(
                 .chain(key_transitions)
                 .collect();
             let ev_transitions = transitions.clone();
+            let answered = result.is_ok().then_some(cost);
             // Settle and record without waiting: the reservation holds the worst case until the
             // commit, and whatever the engine writes next is queued behind it (FIFO), so nothing
             // that depends on this call can be durable before it is. Observers hear of the call
             // once it is committed.
-            let submitted = ctx.store.submit(
+            let submitted = ctx.store.submit_retried(
+                answered,
                 move |tx| {
+                    if let Some((lease, n)) = inflight {
+                        store::inflight::remove(tx, lease, n)?;
+                    }
                     match hold {
                         Hold::Lease(id) => ledger::settle_part(tx, id, team.as_deref(), rec.cost)?,
                         // Charged calls settle (a refused answer may be billed); others release.
@@ -368,7 +391,7 @@ pub async fn call(
                     for (m, b, h) in &key_breakers {
                         store::models::save_breaker(tx, m, b, h)?;
                     }
-                    Ok(rec)
+                    Ok(rec.clone())
                 },
                 move |r| match r {
                     Ok(rec) => {

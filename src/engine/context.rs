@@ -27,6 +27,9 @@ pub struct EngineCtx {
     pub model_hashes: HashMap<String, String>,
     pub events: broadcast::Sender<EngineEvent>,
     pub data_dir: PathBuf,
+    /// Held while this process may hold reservations in the data dir (crash recovery in other
+    /// processes leaves them alone while it is).
+    _process_lock: Arc<super::lock::ProcessLock>,
 }
 
 /// What identifies a model's provider settings (base URL, key variable, simulated faults).
@@ -53,8 +56,10 @@ pub fn model_config_hash(cfg: &Config, m: &crate::config::ModelInfo, simulated: 
 }
 
 impl EngineCtx {
-    /// Build the engine context: parse policies, load learned profiles and persisted breakers
-    /// (a breaker whose provider settings changed starts closed again).
+    /// Build the engine context: take this process's lock, recover from crashes (reservations of
+    /// dead processes settled, their calls in flight charged their worst case), parse policies,
+    /// load learned profiles and persisted breakers (a breaker whose provider settings changed
+    /// starts closed again).
     pub fn new(
         cfg: Config,
         catalog: Catalog,
@@ -62,6 +67,13 @@ impl EngineCtx {
         store: Store,
         data_dir: PathBuf,
     ) -> Result<EngineCtx, String> {
+        let process_lock = super::lock::process_lock(&data_dir).map_err(|e| {
+            format!(
+                "cannot take the process lock in {}: {e}",
+                data_dir.join("locks").display()
+            )
+        })?;
+        super::service::release_stale_reservations(&store, &data_dir);
         let policies = crate::routing::policy::parse(&cfg.policies)?;
         let model_hashes: HashMap<String, String> = catalog
             .models
@@ -115,6 +127,7 @@ impl EngineCtx {
             store,
             events,
             data_dir,
+            _process_lock: process_lock,
         })
     }
 
@@ -158,13 +171,20 @@ impl RunCtx {
         if s.is_none() {
             *s = Some(why);
         }
-        if cancel_inflight {
+        // A run stopped because the store cannot commit lets its calls in flight finish: they
+        // are likely billed already, and their answers are retried into the store.
+        if cancel_inflight && *s != Some(StopReason::StoreUnavailable) {
             self.cancel.cancel();
         }
     }
 
     pub fn stop_reason(&self) -> Option<StopReason> {
         *self.stop.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stopped because the store could not commit: no call of this run starts any more.
+    pub fn stopped_by_store(&self) -> bool {
+        self.stop_reason() == Some(StopReason::StoreUnavailable)
     }
 }
 

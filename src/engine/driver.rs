@@ -308,6 +308,9 @@ async fn finalize(
     let id = run.id.clone();
     let stop = run.stop_reason();
     let fatal2 = fatal.clone();
+    let store_down = (stop == Some(StopReason::StoreUnavailable))
+        .then(|| ctx.store.outage().map(|o| o.reason))
+        .flatten();
     let lease = run.lease.id;
     let result = ctx
         .store
@@ -325,6 +328,7 @@ async fn finalize(
                 };
                 let status = final_status(&facts);
                 let reason = match (status, &fatal2, stop) {
+                    (_, _, Some(StopReason::StoreUnavailable)) => store_down.clone(),
                     (_, Some(f), _) => Some(f.clone()),
                     (RunStatus::SystemFailure, None, _) if counts.ok == 0 => {
                         Some("no model call succeeded".to_string())
@@ -347,6 +351,18 @@ async fn finalize(
         .await;
     let (status, reason, cost) = match result {
         Ok(x) => x,
+        // The store cannot commit: the run stays resumable, as after a crash.
+        Err(e) if e.is_unavailable() => {
+            ctx.warn(
+                Some(&run.id),
+                format!("could not record the final status: {e}"),
+            );
+            (
+                RunStatus::Interrupted,
+                Some(e.to_string()),
+                Default::default(),
+            )
+        }
         Err(e) => {
             ctx.warn(
                 Some(&run.id),

@@ -7,6 +7,7 @@ pub mod dag;
 pub mod decompose;
 pub mod driver;
 pub mod feedback;
+mod inflight;
 pub mod lock;
 pub mod outputs;
 pub mod preflight;

@@ -23,30 +23,41 @@ pub struct EngineHandle {
     active: Arc<Mutex<HashMap<String, Arc<RunCtx>>>>,
 }
 
-/// Release reservations whose owner died (crash recovery): a run's owner is alive while it holds
-/// the run lock; a reservation without a run belongs to a process id.
+/// Crash recovery: settle reservations whose holder is provably dead (its lock free and, on this
+/// host, its process gone), charging calls it had in flight their worst case.
 pub fn release_stale_reservations(store: &store::Store, data_dir: &std::path::Path) {
     let data_dir = data_dir.to_path_buf();
-    let me = std::process::id();
-    let released = store.call_blocking(move |c| {
-        store::immediate(c, |tx| {
-            ledger::release_stale(tx, &|run, pid| match run {
-                Some(r) => lock::is_held(&data_dir, r),
-                None => pid == me || std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            })
-        })
-    });
-    match released {
-        Ok(n) if n > 0 => tracing::info!("released {n} reservations left by dead processes"),
+    let recovered = store.call_blocking(move |c| store::immediate(c, |tx| recover(tx, &data_dir)));
+    match recovered {
+        Ok(r) if r.settled > 0 => tracing::info!(
+            "settled {} reservations left by dead processes; {} calls in flight charged ${:.6} (estimated)",
+            r.settled,
+            r.charged_calls,
+            r.charged.usd()
+        ),
         Ok(_) => {}
-        Err(e) => tracing::warn!("could not release stale reservations: {e}"),
+        Err(e) => tracing::warn!("could not settle stale reservations: {e}"),
     }
 }
 
-/// Start the service. Releases reservations left by processes that died.
+/// [`crate::budget::recovery::recover_stale`] with liveness from locks and recorded owners.
+fn recover(
+    tx: &rusqlite::Connection,
+    data_dir: &std::path::Path,
+) -> Result<crate::budget::recovery::Recovered, StoreError> {
+    let r = crate::budget::recovery::recover_stale(tx, &|h| {
+        let dead = lock::holder_dead(data_dir, h);
+        if dead && let Some(o) = &h.owner {
+            lock::remove_dead_process_lock(data_dir, o);
+        }
+        dead
+    })?;
+    Ok(r)
+}
+
+/// Start the service (crash recovery ran when the context was built).
 pub fn spawn(ctx: EngineCtx) -> EngineHandle {
     let ctx = Arc::new(ctx);
-    release_stale_reservations(&ctx.store, &ctx.data_dir);
     EngineHandle {
         ctx,
         active: Arc::new(Mutex::new(HashMap::new())),
@@ -147,6 +158,7 @@ impl EngineHandle {
             .store
             .transact(move |tx| {
                 store::runs::insert_run(tx, &new)?;
+                store::runs::claim_run(tx, &new.id, store::owner::Owner::current())?;
                 ledger::open_lease(tx, &new.id, team.as_deref(), pid)
             })
             .await?;
@@ -197,14 +209,25 @@ impl EngineHandle {
                 "--budget must be a positive amount".into(),
             ));
         }
+        let driven = |by: String| {
+            EngineError::Invalid(format!(
+                "run {} is being driven by another live process{by}; wait for it or stop it first",
+                row.id
+            ))
+        };
         let lock = lock::acquire(&self.ctx.data_dir, &row.id)
             .map_err(|e| EngineError::Invalid(format!("cannot create the run lock: {e}")))?
-            .ok_or_else(|| {
-                EngineError::Invalid(format!(
-                    "run {} is being driven by another live process; wait for it or stop it first",
-                    row.id
-                ))
-            })?;
+            .ok_or_else(|| driven(String::new()))?;
+        // The lock file may have been deleted under a live driver: its recorded owner decides too.
+        if let Some(o) = &row.owner
+            && !o.is_me()
+            && lock::owner_alive(&self.ctx.data_dir, o)
+        {
+            return Err(driven(format!(" (pid {} on {})", o.pid, o.host)));
+        }
+        if self.active_runs().contains(&row.id) {
+            return Err(driven(String::new()));
+        }
         let (id, budget, time) = (row.id.clone(), req.budget, req.time_limit_secs);
         let data_dir = self.ctx.data_dir.clone();
         let (team, pid) = (row.team.clone(), std::process::id());
@@ -213,11 +236,11 @@ impl EngineHandle {
             .store
             .call(move |c| {
                 store::immediate(c, |tx| {
-                    // Reservations of this run's dead owner go back first.
-                    ledger::release_stale(tx, &|run, _| {
-                        run != Some(id.as_str()) && run.is_some_and(|r| lock::is_held(&data_dir, r))
-                    })?;
+                    // What the run's dead owner held is settled first (and only what dead
+                    // processes held: a live holder's reservation is never touched).
+                    recover(tx, &data_dir)?;
                     store::runs::reopen_run(tx, &id, budget, time)?;
+                    store::runs::claim_run(tx, &id, store::owner::Owner::current())?;
                     ledger::open_lease(tx, &id, team.as_deref(), pid)
                 })
             })

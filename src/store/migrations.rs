@@ -204,6 +204,46 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_run ON audit(run_id);
 "#,
+    // 7: crash recovery (issue 14): reservation ids never reused (AUTOINCREMENT, so a late settle
+    // can never hit another holder's lease) and stamped with their owner's identity; the owner of
+    // a driven run; each call in flight with the worst case it holds; spend charged as an
+    // estimate (the held worst case of calls cut short by a crash, recorded as `calls` rows with
+    // outcome `estimated`).
+    r#"
+CREATE TABLE reservations_v7 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT,
+    team TEXT,
+    pid INTEGER NOT NULL,
+    amount_micros INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    owner_host TEXT,                      -- NULL: not known (rows of older versions)
+    owner_start TEXT                      -- '<boot id>/<start ticks>' of process `pid`
+);
+INSERT INTO reservations_v7 (id, run_id, team, pid, amount_micros, created_at)
+    SELECT id, run_id, team, pid, amount_micros, created_at FROM reservations;
+DROP TABLE reservations;
+ALTER TABLE reservations_v7 RENAME TO reservations;
+CREATE INDEX reservations_run ON reservations(run_id);
+CREATE TABLE inflight_calls (
+    reservation_id INTEGER NOT NULL,      -- the lease the call took its worst case from
+    n INTEGER NOT NULL,                   -- unique per process (a lease belongs to one)
+    run_id TEXT,
+    task_id TEXT,
+    attempt INTEGER,
+    role TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    simulated INTEGER NOT NULL,
+    worst_micros INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (reservation_id, n)
+) WITHOUT ROWID;
+ALTER TABLE runs ADD COLUMN owner_host TEXT;
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+ALTER TABLE runs ADD COLUMN owner_start TEXT;
+ALTER TABLE budget_levels ADD COLUMN estimated_micros INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
@@ -221,4 +261,52 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
         tx.commit()?;
     }
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_keep_their_rows_and_ids_across_migration_7() {
+        let mut c = Connection::open_in_memory().unwrap();
+        // A database as version 6 left it, holding two reservations (ids 3 and 9).
+        for (i, sql) in MIGRATIONS.iter().take(6).enumerate() {
+            c.execute_batch(sql).unwrap();
+            c.pragma_update(None, "user_version", (i + 1) as u32)
+                .unwrap();
+        }
+        c.execute_batch(
+            "INSERT INTO reservations (id, run_id, team, pid, amount_micros, created_at)
+             VALUES (3, NULL, 'web', 11, 500, 'a'), (9, 'r-1', NULL, 12, 700, 'b');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut c).unwrap() as usize, MIGRATIONS.len());
+        let rows: Vec<(i64, i64, Option<String>)> = c
+            .prepare("SELECT id, amount_micros, owner_host FROM reservations ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, vec![(3, 500, None), (9, 700, None)]);
+        // The highest id is never given out again, even once its row is gone.
+        c.execute("DELETE FROM reservations WHERE id = 9", [])
+            .unwrap();
+        c.execute(
+            "INSERT INTO reservations (pid, amount_micros, created_at) VALUES (1, 0, 'c')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(c.last_insert_rowid(), 10);
+    }
+
+    #[test]
+    fn a_newer_schema_is_left_untouched() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        let newer = MIGRATIONS.len() as u32 + 1;
+        c.pragma_update(None, "user_version", newer).unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), newer);
+    }
 }

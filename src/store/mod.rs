@@ -1,16 +1,21 @@
 //! The single source of truth: one SQLite database (WAL) served by one writer thread. Callers send
 //! closures over a channel; every state change is committed before the engine acts on it.
 
+pub mod health;
+pub mod inflight;
 pub mod migrations;
 pub mod models;
+pub mod owner;
 pub mod records;
 pub mod runs;
 
+use health::{Health, Ran, TxWork, Work};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+pub use health::Outage;
 pub use records::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,17 +30,32 @@ pub enum StoreError {
     Invalid(String),
     #[error("the store thread has stopped")]
     Closed,
+    /// The database cannot be written or read (disk full, read-only, I/O error, corrupt).
+    #[error("database {path} {message}")]
+    Unavailable { path: String, message: String },
+    #[error(
+        "the database {path} has schema version {found}, newer than this binary knows ({known}): \
+         it was written by a newer orchestrator-tui; upgrade it, or use another --data-dir"
+    )]
+    Newer {
+        path: String,
+        found: u32,
+        known: u32,
+    },
 }
 
-/// What a transactional job hands back: whether its writes stand, and how to deliver its result
-/// once the group's commit has succeeded (`Ok`) or failed (`Err` with the reason).
-struct TxOutcome {
-    ok: bool,
-    deliver: Box<dyn FnOnce(Result<(), String>) + Send>,
+impl StoreError {
+    /// The store itself is unusable (cli-contract.md exit 9), as opposed to a bad request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Open { .. } | StoreError::Unavailable { .. } | StoreError::Newer { .. }
+        )
+    }
 }
 
-/// A transactional job; `Err` means no transaction could be opened for it.
-type TxJob = Box<dyn FnOnce(Result<&Connection, &str>) -> TxOutcome + Send>;
+/// A transactional job queued for the store thread.
+type TxJob = Box<dyn TxWork>;
 
 enum Job {
     /// Runs alone with the connection; manages its own transactions.
@@ -47,11 +67,41 @@ enum Job {
 /// Most transactional jobs committed together (bounds the latency one commit adds).
 const MAX_GROUP: usize = 128;
 
+/// What the store thread and every handle share: the file and whether it can be written.
+struct Shared {
+    path: PathBuf,
+    health: Health,
+}
+
+impl Shared {
+    /// Name the file in errors that are about it, and note that it cannot be written.
+    fn name(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Sqlite(se) => match health::unavailable(&se) {
+                Some(why) => {
+                    let message = why.message(&se);
+                    self.health.fail(&self.describe(&message));
+                    StoreError::Unavailable {
+                        path: self.path.display().to_string(),
+                        message,
+                    }
+                }
+                None => StoreError::Sqlite(se),
+            },
+            other => other,
+        }
+    }
+
+    fn describe(&self, message: &str) -> String {
+        format!("database {} {message}", self.path.display())
+    }
+}
+
 /// Handle to the store thread; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Job>,
-    path: PathBuf,
+    shared: Arc<Shared>,
 }
 
 pub const DB_FILE: &str = "orchestrator.db";
@@ -83,10 +133,18 @@ impl Store {
         })?;
         let path = data_dir.join(DB_FILE);
         let mut conn = open_connection(&path)?;
-        migrations::migrate(&mut conn).map_err(|e| StoreError::Open {
+        let version = migrations::migrate(&mut conn).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
             message: format!("migration failed: {e}"),
         })?;
+        // A newer binary's schema may mean anything to this one: refuse rather than guess.
+        if version as usize > migrations::MIGRATIONS.len() {
+            return Err(StoreError::Newer {
+                path: path.display().to_string(),
+                found: version,
+                known: migrations::MIGRATIONS.len() as u32,
+            });
+        }
         // Checkpoints run on their own connection and thread: a checkpoint inside a writer's
         // commit (the default) stalls that call for milliseconds, which shows in tail latency.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -95,19 +153,44 @@ impl Store {
                 message: e.to_string(),
             })?;
         spawn_checkpointer(&path);
+        let shared = Arc::new(Shared {
+            path: path.clone(),
+            health: Health::default(),
+        });
         let (tx, rx) = mpsc::channel::<Job>();
+        let sh = shared.clone();
         std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || serve(&mut conn, &rx))
+            .spawn(move || serve(&mut conn, &rx, &sh))
             .map_err(|e| StoreError::Open {
                 path: path.display().to_string(),
                 message: e.to_string(),
             })?;
-        Ok(Store { tx, path })
+        Ok(Store { tx, shared })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
+    }
+
+    /// Can the database commit? False from the first write that failed for want of space, a
+    /// read-only file, an I/O error or corruption, until a write that failed goes through on a
+    /// retry. No new model call starts while it is false: an answer that cannot be recorded is
+    /// money lost.
+    pub fn writable(&self) -> bool {
+        self.shared.health.writable()
+    }
+
+    /// The last time the database could not be written in this process, if ever, and what it
+    /// cost: answered calls (and their spend) whose records were given up.
+    pub fn outage(&self) -> Option<Outage> {
+        self.shared.health.outage()
+    }
+
+    /// How long writes that must not be lost are retried while the database cannot commit
+    /// (30 s by default; tests shorten it).
+    pub fn set_retry_window(&self, d: Duration) {
+        self.shared.health.set_window(d);
     }
 
     /// Run `f` on the store thread and await its result.
@@ -117,9 +200,10 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel();
+        let sh = self.shared.clone();
         self.tx
             .send(Job::Plain(Box::new(move |c| {
-                let _ = otx.send(f(c));
+                let _ = otx.send(f(c).map_err(|e| sh.name(e)));
             })))
             .map_err(|_| StoreError::Closed)?;
         orx.await.map_err(|_| StoreError::Closed)?
@@ -149,22 +233,47 @@ impl Store {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         D: FnOnce(Result<R, StoreError>) + Send + 'static,
     {
-        let job: TxJob = Box::new(move |c| {
-            let r = match c {
-                Ok(c) => f(c),
-                Err(why) => Err(StoreError::Invalid(why.to_string())),
-            };
-            TxOutcome {
-                ok: r.is_ok(),
-                deliver: Box::new(move |commit| {
-                    done(match commit {
-                        Ok(()) => r,
-                        Err(why) => r.and(Err(StoreError::Invalid(why))),
-                    })
-                }),
-            }
-        });
-        self.tx.send(Job::Tx(job)).map_err(|_| StoreError::Closed)
+        let mut once = Some(f);
+        let f = move |c: &Connection| match once.take() {
+            Some(f) => f(c),
+            None => Err(StoreError::Invalid("a write was run twice".into())),
+        };
+        self.queue(Work::new(f, done, false, None))
+    }
+
+    /// `submit` for a write that must not be lost (a call's settle and record): while the
+    /// database cannot commit, it is run again for up to the retry window from the start of the
+    /// outage, and nothing queued after it commits first. `answered` is the spend of an answered
+    /// call the write records: if the write is given up, that call is counted as unrecorded.
+    pub fn submit_retried<R, F, D>(
+        &self,
+        answered: Option<crate::domain::Micros>,
+        f: F,
+        done: D,
+    ) -> Result<(), StoreError>
+    where
+        R: Send + 'static,
+        F: FnMut(&Connection) -> Result<R, StoreError> + Send + 'static,
+        D: FnOnce(Result<R, StoreError>) + Send + 'static,
+    {
+        let sent = self.queue(Work::new(f, done, true, answered));
+        if sent.is_err()
+            && let Some(cost) = answered
+        {
+            self.shared.health.lost(cost);
+        }
+        sent
+    }
+
+    fn queue<R, F, D>(&self, w: Work<R, F, D>) -> Result<(), StoreError>
+    where
+        R: Send + 'static,
+        F: FnMut(&Connection) -> Result<R, StoreError> + Send + 'static,
+        D: FnOnce(Result<R, StoreError>) + Send + 'static,
+    {
+        self.tx
+            .send(Job::Tx(Box::new(w)))
+            .map_err(|_| StoreError::Closed)
     }
 
     /// Blocking variant for one-shot commands and non-async callers.
@@ -174,9 +283,10 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let (otx, orx) = mpsc::channel();
+        let sh = self.shared.clone();
         self.tx
             .send(Job::Plain(Box::new(move |c| {
-                let _ = otx.send(f(c));
+                let _ = otx.send(f(c).map_err(|e| sh.name(e)));
             })))
             .map_err(|_| StoreError::Closed)?;
         orx.recv().map_err(|_| StoreError::Closed)?
@@ -185,7 +295,7 @@ impl Store {
 
 /// The store thread: plain jobs one by one; transactional jobs already queued are drained into
 /// one transaction, so under load a commit (WAL append + locks) is paid once per group.
-fn serve(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
+fn serve(conn: &mut Connection, rx: &mpsc::Receiver<Job>, sh: &Shared) {
     let mut next: Option<Job> = None;
     loop {
         let job = match next.take() {
@@ -209,52 +319,133 @@ fn serve(conn: &mut Connection, rx: &mpsc::Receiver<Job>) {
                         Err(_) => break,
                     }
                 }
-                run_group(conn, group);
+                run_group(conn, group, sh);
             }
         }
     }
 }
 
-fn run_group(conn: &mut Connection, group: Vec<TxJob>) {
-    if let Err(e) = begin_immediate(conn) {
-        let why = format!("cannot start a write transaction: {e}");
-        for f in group {
-            (f(Err(&why)).deliver)(Err(why.clone()));
+/// How one try at committing a group ended.
+enum Try {
+    /// Committed, or failed for a reason retrying cannot fix.
+    Done(Result<(), String>),
+    /// The database cannot commit (disk full, read-only, I/O error): everything was rolled back.
+    Unavailable(String),
+}
+
+/// Commit a group; while the database cannot commit, retry the jobs that may run again (pausing
+/// the queue behind them, so FIFO order holds) until the outage's retry window ends.
+fn run_group(conn: &mut Connection, mut group: Vec<TxJob>, sh: &Shared) {
+    let mut pause = Duration::from_millis(50);
+    let mut failed_before = false;
+    loop {
+        match try_group(conn, &mut group) {
+            Try::Done(commit) => {
+                // Only writes that failed and then went through end an outage: on a full disk
+                // a small write can still fit in the WAL while anything larger fails.
+                if failed_before && commit.is_ok() {
+                    sh.health.recovered();
+                }
+                let commit = commit.map_err(StoreError::Invalid);
+                for j in group {
+                    j.deliver(commit_copy(&commit));
+                }
+                return;
+            }
+            Try::Unavailable(message) => {
+                failed_before = true;
+                sh.health.fail(&sh.describe(&message));
+                let err = || StoreError::Unavailable {
+                    path: sh.path.display().to_string(),
+                    message: message.clone(),
+                };
+                let retry = sh.health.may_retry();
+                let mut keep = Vec::with_capacity(group.len());
+                for j in group {
+                    if retry && j.can_run_again() {
+                        keep.push(j);
+                    } else {
+                        if let Some(cost) = j.answered() {
+                            sh.health.lost(cost);
+                        }
+                        j.deliver(Err(err()));
+                    }
+                }
+                if keep.is_empty() {
+                    return;
+                }
+                group = keep;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
         }
-        return;
+    }
+}
+
+fn commit_copy(c: &Result<(), StoreError>) -> Result<(), StoreError> {
+    match c {
+        Ok(()) => Ok(()),
+        Err(e) => Err(StoreError::Invalid(e.to_string())),
+    }
+}
+
+fn try_group(conn: &mut Connection, group: &mut [TxJob]) -> Try {
+    let unavailable = |conn: &Connection, e: &rusqlite::Error| {
+        let _ = conn.execute_batch("ROLLBACK");
+        health::unavailable(e).map(|k| Try::Unavailable(k.message(e)))
+    };
+    if let Err(e) = begin_immediate(conn) {
+        return health::unavailable(&e).map_or_else(
+            || Try::Done(Err(format!("cannot start a write transaction: {e}"))),
+            |k| Try::Unavailable(k.message(&e)),
+        );
     }
     let alone = group.len() == 1;
-    let mut outcomes = Vec::with_capacity(group.len());
     let mut all_ok = true;
-    for f in group {
+    for j in group.iter_mut() {
         // A savepoint per job so one job's error undoes only its own writes.
         let sp = alone || conn.execute_batch("SAVEPOINT job").is_ok();
         all_ok &= sp;
-        let out = f(Ok(conn));
+        let ok = match j.run(conn) {
+            Ran::Ok => true,
+            Ran::Failed => false,
+            Ran::Unavailable(message) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Try::Unavailable(message);
+            }
+        };
         if !alone && sp {
-            let end = if out.ok {
+            let end = if ok {
                 "RELEASE job"
             } else {
                 "ROLLBACK TO job; RELEASE job"
             };
-            if conn.execute_batch(end).is_err() {
+            if let Err(e) = conn.execute_batch(end) {
+                if let Some(t) = unavailable(conn, &e) {
+                    return t;
+                }
                 all_ok = false;
             }
         }
-        all_ok &= out.ok || !alone;
-        outcomes.push(out);
+        all_ok &= ok || !alone;
     }
     let commit = if all_ok {
-        conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if let Some(t) = unavailable(conn, &e) {
+                    return t;
+                }
+                Err(e.to_string())
+            }
+        }
     } else {
         Err("the transaction was rolled back".to_string())
     };
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    for out in outcomes {
-        (out.deliver)(commit.clone());
-    }
+    Try::Done(commit)
 }
 
 /// `BEGIN IMMEDIATE`, retrying while another process holds the write lock beyond the timeout.

@@ -192,7 +192,9 @@ pub fn call_stats(c: &Connection, model: &str) -> Result<CallStats, StoreError> 
         })?
         .collect::<Result<_, _>>()?;
     let (calls, ok): (u64, u64) = c.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0) FROM calls WHERE model = ?1",
+        // A call cut short by a crash says nothing about the model's health.
+        "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0) FROM calls
+         WHERE model = ?1 AND outcome != 'estimated'",
         [model],
         |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
     )?;

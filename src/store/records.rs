@@ -42,6 +42,9 @@ pub struct RunRow {
     pub started_at: String,
     pub updated_at: String,
     pub finished_at: Option<String>,
+    /// The process driving it (set while `running`; see `engine::lock::run_alive`).
+    #[serde(skip)]
+    pub owner: Option<super::owner::Owner>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,4 +118,6 @@ pub struct RunSummary {
     pub tasks_total: u64,
     pub updated_at: String,
     pub created_at: String,
+    #[serde(skip)]
+    pub owner: Option<super::owner::Owner>,
 }

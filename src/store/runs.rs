@@ -39,7 +39,19 @@ pub fn insert_run(c: &Connection, r: &NewRun) -> Result<(), StoreError> {
 
 const RUN_COLS: &str = "id, description, criteria, team, strategy, budget_micros, time_limit_secs,
     concurrency, output_dir, plan_json, status, status_reason, tasks_committed, exec_ms,
-    spent_micros, simulated, created_at, started_at, updated_at, finished_at";
+    spent_micros, simulated, created_at, started_at, updated_at, finished_at, owner_host,
+    owner_pid, owner_start";
+
+/// The owner recorded in columns `host, pid, start` (all set or none).
+fn owner_at(r: &Row, i: usize) -> rusqlite::Result<Option<super::owner::Owner>> {
+    let host: Option<String> = r.get(i)?;
+    let pid: Option<u32> = r.get(i + 1)?;
+    let start: Option<String> = r.get(i + 2)?;
+    Ok(match (host, pid, start) {
+        (Some(host), Some(pid), Some(start)) => Some(super::owner::Owner { host, pid, start }),
+        _ => None,
+    })
+}
 
 fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
     let status: String = r.get(10)?;
@@ -64,6 +76,7 @@ fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
         started_at: r.get(17)?,
         updated_at: r.get(18)?,
         finished_at: r.get(19)?,
+        owner: owner_at(r, 20)?,
     })
 }
 
@@ -108,7 +121,8 @@ pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
     let mut st = c.prepare(
         "SELECT r.id, r.status, r.description, r.team, r.spent_micros, r.updated_at, r.created_at,
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id AND t.status IN ('completed','degraded')),
-            (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id)
+            (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id),
+            r.owner_host, r.owner_pid, r.owner_start
          FROM runs r ORDER BY r.created_at DESC, r.rowid DESC",
     )?;
     let rows = st
@@ -124,6 +138,7 @@ pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
                 created_at: r.get(6)?,
                 tasks_done: r.get::<_, i64>(7)? as u64,
                 tasks_total: r.get::<_, i64>(8)? as u64,
+                owner: owner_at(r, 9)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -138,10 +153,25 @@ pub fn set_run_status(
 ) -> Result<(), StoreError> {
     let now = now_rfc3339();
     let finished = (status != RunStatus::Running).then_some(now.clone());
+    // A run that stops being driven has no owner any more.
     crate::store::exec(
         c,
-        "UPDATE runs SET status = ?2, status_reason = ?3, updated_at = ?4, finished_at = ?5 WHERE id = ?1",
+        "UPDATE runs SET status = ?2, status_reason = ?3, updated_at = ?4, finished_at = ?5,
+            owner_host = CASE WHEN ?2 = 'running' THEN owner_host END,
+            owner_pid = CASE WHEN ?2 = 'running' THEN owner_pid END,
+            owner_start = CASE WHEN ?2 = 'running' THEN owner_start END
+         WHERE id = ?1",
         params![id, status.as_str(), reason, now, finished],
+    )?;
+    Ok(())
+}
+
+/// Record the process that drives the run (with its lock; see `engine::lock::run_alive`).
+pub fn claim_run(c: &Connection, id: &str, o: &super::owner::Owner) -> Result<(), StoreError> {
+    crate::store::exec(
+        c,
+        "UPDATE runs SET owner_host = ?2, owner_pid = ?3, owner_start = ?4 WHERE id = ?1",
+        params![id, o.host, o.pid, o.start],
     )?;
     Ok(())
 }
@@ -425,12 +455,15 @@ pub struct CallCounts {
     pub total: u64,
     pub ok: u64,
     pub cost: Micros,
+    /// Part of `cost` charged as an estimate (calls cut short by a crash).
+    pub estimated: Micros,
 }
 
 pub fn call_counts(c: &Connection, run_id: &str) -> Result<CallCounts, StoreError> {
     Ok(crate::store::query_row(
         c,
-        "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0), COALESCE(SUM(cost_micros), 0)
+        "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0), COALESCE(SUM(cost_micros), 0),
+            COALESCE(SUM(CASE WHEN outcome = 'estimated' THEN cost_micros END), 0)
          FROM calls WHERE run_id = ?1",
         [run_id],
         |r| {
@@ -438,6 +471,7 @@ pub fn call_counts(c: &Connection, run_id: &str) -> Result<CallCounts, StoreErro
                 total: r.get::<_, i64>(0)? as u64,
                 ok: r.get::<_, i64>(1)? as u64,
                 cost: Micros(r.get(2)?),
+                estimated: Micros(r.get(3)?),
             })
         },
     )?)

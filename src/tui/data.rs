@@ -175,6 +175,7 @@ fn budget(c: &Connection) -> Result<BudgetSnap, StoreError> {
             spent: l.spent,
             reserved: l.reserved,
             period: l.period,
+            estimated: l.estimated,
             series,
         });
     }

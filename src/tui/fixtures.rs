@@ -355,6 +355,7 @@ pub fn budget() -> BudgetSnap {
                 spent: usd(3.7577),
                 reserved: usd(0.25),
                 period: Some("monthly".into()),
+                estimated: Micros::ZERO,
                 series: series(24, 0.156),
             },
             LevelItem {
@@ -363,6 +364,7 @@ pub fn budget() -> BudgetSnap {
                 spent: usd(1.2034),
                 reserved: Micros::ZERO,
                 period: None,
+                estimated: Micros::ZERO,
                 series: series(4, 0.3),
             },
             LevelItem {
@@ -371,6 +373,7 @@ pub fn budget() -> BudgetSnap {
                 spent: usd(2.4213),
                 reserved: usd(0.25),
                 period: Some("weekly".into()),
+                estimated: Micros::ZERO,
                 series: series(10, 0.24),
             },
         ],

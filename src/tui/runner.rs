@@ -142,7 +142,15 @@ fn spawn_effect(engine: &EngineHandle, joins: &Joins, tx: &mpsc::UnboundedSender
                 }
             }
             Effect::DeleteRun(id) => {
-                if crate::engine::lock::is_held(&engine.ctx.data_dir, &id) {
+                let id3 = id.clone();
+                let owner = engine
+                    .ctx
+                    .store
+                    .call(move |c| Ok(store::runs::get_run(c, &id3)?.owner))
+                    .await
+                    .ok()
+                    .flatten();
+                if crate::engine::lock::run_alive(&engine.ctx.data_dir, &id, owner.as_ref()) {
                     Msg::Failed(format!(
                         "run {id} is being driven by a live process: not deleted"
                     ))

@@ -134,6 +134,8 @@ pub struct LevelItem {
     pub spent: Micros,
     pub reserved: Micros,
     pub period: Option<String>,
+    /// Part of `spent` charged as an estimate (calls cut short by a crash).
+    pub estimated: Micros,
     /// (epoch ms, spent at that time), oldest first.
     pub series: Vec<(i64, Micros)>,
 }

@@ -95,7 +95,11 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
             Cell::from(fit(&l.level, level_w as usize)),
             Cell::from(l.cap.map_or("none".into(), super::runs::format_budget)),
             Cell::from(l.period.clone().unwrap_or_else(|| "-".into())),
-            Cell::from(usd(l.spent)),
+            Cell::from(if l.estimated.0 > 0 {
+                format!("{}*", usd(l.spent))
+            } else {
+                usd(l.spent)
+            }),
             Cell::from(usd(l.reserved)),
             Cell::from(l.remaining().map_or("∞".into(), usd)),
             Cell::from(used),
@@ -123,6 +127,13 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
 fn chart(l: &LevelItem, area: Rect, buf: &mut Buffer, t: &Theme) {
     let p = project(&l.series, l.cap);
     let mut title = vec![Span::styled(format!(" Burn-down · {} ", l.level), t.title)];
+    if l.estimated.0 > 0 {
+        // Calls cut short by a crash were charged the worst case held for them.
+        title.push(Span::styled(
+            format!("· {} estimated ", usd(l.estimated)),
+            t.warn,
+        ));
+    }
     if let Some(p) = &p {
         let when = match p.cap_in_ms {
             Some(0) => " · cap reached".to_string(),
