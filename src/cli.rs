@@ -8,6 +8,11 @@ pub mod exit {
     pub const BAD_INPUT: i32 = 2;
     pub const PREFLIGHT: i32 = 8;
     pub const CANCELLED: i32 = 130;
+    /// Terminal or other I/O failure (a write to stdout that failed, not a closed pipe).
+    pub const IO: i32 = 10;
+    /// Cancelled by SIGHUP / SIGTERM after the run was saved (128 + the signal number).
+    pub const HANGUP: i32 = 129;
+    pub const TERMINATED: i32 = 143;
 }
 
 #[derive(Debug, Parser)]

@@ -22,6 +22,9 @@ pub enum CliError {
     BadInput(String),
     #[error("{0}")]
     Preflight(String),
+    /// The terminal or another I/O channel failed (exit 10).
+    #[error("{0}")]
+    Io(String),
 }
 
 impl CliError {
@@ -29,6 +32,7 @@ impl CliError {
         match self {
             CliError::BadInput(_) => exit::BAD_INPUT,
             CliError::Preflight(_) => exit::PREFLIGHT,
+            CliError::Io(_) => exit::IO,
         }
     }
 }
@@ -134,13 +138,13 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             }
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
-            println!();
+            crate::outln!();
             Ok(exit::OK)
         }
         Some(Command::Config {
             action: ConfigAction::PrintDefault,
         }) => {
-            print!("{}", crate::config::DEFAULT_CONFIG);
+            crate::text_safe::out(crate::config::DEFAULT_CONFIG);
             Ok(exit::OK)
         }
         Some(Command::Run(args)) => run::run(&cli, args),

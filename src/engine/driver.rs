@@ -285,6 +285,7 @@ async fn finalize(
     let id = run.id.clone();
     let stop = run.stop_reason();
     let fatal2 = fatal.clone();
+    let cancel_note = run.cancel_note.get().cloned();
     let lease = run.lease.id;
     let result = ctx
         .store
@@ -306,7 +307,11 @@ async fn finalize(
                     (RunStatus::SystemFailure, None, _) if counts.ok == 0 => {
                         Some("no model call succeeded".to_string())
                     }
-                    (_, None, Some(StopReason::Cancelled)) => Some("cancelled by the user".into()),
+                    (_, None, Some(StopReason::Cancelled)) => Some(
+                        cancel_note
+                            .clone()
+                            .unwrap_or_else(|| "cancelled by the user".into()),
+                    ),
                     (_, None, Some(StopReason::TimeLimit)) => Some("time limit reached".into()),
                     (_, None, Some(StopReason::BudgetExhausted)) => Some("budget exhausted".into()),
                     _ => None,
