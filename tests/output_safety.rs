@@ -108,16 +108,18 @@ async fn hostile_text_reaches_no_text_output_as_escape_sequences() {
     let plan = lb.plan(1);
     let team = format!("web{HOSTILE}");
     let desc = format!("Summarise{HOSTILE} the notes");
-    let out = lb.run(&[
-        "run", &desc, "--plan", &plan, "--team", &team, "--headless",
-    ]);
+    let out = lb.run(&["run", &desc, "--plan", &plan, "--team", &team, "--headless"]);
     // Every call fails: the task fails with the provider's message as its reason.
     assert_eq!(code(&out), 7, "{}", stderr(&out));
     assert_no_escapes("run stdout", &out.stdout);
     assert_no_escapes("run progress (stderr)", &out.stderr);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("boom upstream failed"), "{shown}");
-    assert!(stderr(&out).contains("boom upstream failed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("boom upstream failed"),
+        "{}",
+        stderr(&out)
+    );
 
     let runs = lb.run(&["runs"]);
     assert_no_escapes("runs", &runs.stdout);
@@ -192,7 +194,11 @@ async fn a_key_echoed_at_the_cut_point_leaks_nowhere() {
             String::from_utf8_lossy(bytes)
         );
     };
-    for (what, o) in [("run --json", &json), ("show", &text), ("show --json", &show)] {
+    for (what, o) in [
+        ("run --json", &json),
+        ("show", &text),
+        ("show --json", &show),
+    ] {
         leaks(&format!("{what} stdout"), &o.stdout);
         leaks(&format!("{what} stderr"), &o.stderr);
     }
@@ -200,7 +206,10 @@ async fn a_key_echoed_at_the_cut_point_leaks_nowhere() {
     let reason = v["tasks"][0]["status_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("xxxx"), "{v}");
     let files = files_under(&lb.data());
-    assert!(files.iter().any(|f| f.ends_with("summary.json")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("summary.json")),
+        "{files:?}"
+    );
     for f in files {
         leaks(&f.display().to_string(), &std::fs::read(&f).unwrap());
     }
