@@ -11,6 +11,11 @@ pub mod exit {
     /// than the binary (cli-contract.md).
     pub const STORE: i32 = 9;
     pub const CANCELLED: i32 = 130;
+    /// Terminal or other I/O failure (a write to stdout that failed, not a closed pipe).
+    pub const IO: i32 = 10;
+    /// Cancelled by SIGHUP / SIGTERM after the run was saved (128 + the signal number).
+    pub const HANGUP: i32 = 129;
+    pub const TERMINATED: i32 = 143;
 }
 
 #[derive(Debug, Parser)]

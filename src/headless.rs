@@ -1,10 +1,11 @@
 //! Headless observer: progress lines on stderr, the result on stdout (text or one JSON document).
-//! Ctrl-C cancels in-flight calls, stores the run `partial_success` and exits 130.
+//! Ctrl-C, SIGTERM and SIGHUP cancel in-flight calls, store the run `partial_success` and exit
+//! 130, 143 or 129 (`signals`). Every line goes through `text_safe`: provider messages and task
+//! reasons are shown without their escape sequences, and a closed stderr only stops the lines.
 
-use crate::cli::exit;
 use crate::domain::status::RunStatus;
 use crate::engine::{EngineEvent, EngineHandle};
-use std::io::Write;
+use crate::signals::{self, Stop};
 use tokio::sync::broadcast;
 
 pub struct Options {
@@ -12,8 +13,7 @@ pub struct Options {
 }
 
 fn progress(line: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "{line}");
+    crate::text_safe::err_line(line);
 }
 
 fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
@@ -82,15 +82,15 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
     }
 }
 
-/// Observe `run_id` until its driver ends; handle Ctrl-C. Returns the final status and whether
-/// the user cancelled.
+/// Observe `run_id` until its driver ends; a signal (see [`signals::install`]) cancels the run.
+/// Returns the final status and the signal that cancelled it, if one did.
 pub async fn observe(
     handle: &EngineHandle,
     mut events: broadcast::Receiver<EngineEvent>,
     run_id: &str,
     mut join: tokio::task::JoinHandle<RunStatus>,
-) -> (RunStatus, bool) {
-    let mut cancelled = false;
+) -> (RunStatus, Option<Stop>) {
+    let mut stopped: Option<Stop> = None;
     loop {
         tokio::select! {
             st = &mut join => {
@@ -98,23 +98,21 @@ pub async fn observe(
                 while let Ok(ev) = events.try_recv() {
                     print_event(&ev, run_id);
                 }
-                return (st.unwrap_or(RunStatus::SystemFailure), cancelled);
+                return (st.unwrap_or(RunStatus::SystemFailure), stopped);
             }
             ev = events.recv() => match ev {
                 Ok(ev) => print_event(&ev, run_id),
                 Err(broadcast::error::RecvError::Lagged(n)) => progress(&format!("[{run_id}] ({n} progress events skipped)")),
                 Err(broadcast::error::RecvError::Closed) => {}
             },
-            _ = tokio::signal::ctrl_c(), if !cancelled => {
-                cancelled = true;
-                progress(&format!("[{run_id}] cancelling: in-flight calls are stopped and recorded (Ctrl-C again to quit at once)"));
-                handle.cancel(run_id);
-                let second = tokio::spawn(async {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        std::process::exit(exit::CANCELLED);
-                    }
-                });
-                drop(second);
+            s = signals::first(), if stopped.is_none() => {
+                stopped = Some(s);
+                progress(&format!(
+                    "[{run_id}] {}: cancelling: in-flight calls are stopped and recorded{}",
+                    s.name(),
+                    if s == Stop::Interrupt { " (Ctrl-C again to quit at once)" } else { "" }
+                ));
+                handle.cancel_because(Some(run_id), &s.reason());
             }
         }
     }
@@ -136,23 +134,25 @@ fn print_event(ev: &EngineEvent, run_id: &str) {
     }
 }
 
-/// Exit code for a finished run.
-pub fn exit_code(status: RunStatus, cancelled: bool) -> i32 {
-    if cancelled {
-        exit::CANCELLED
-    } else {
-        status.exit_code()
-    }
+/// Exit code for a finished run: the signal's when one cancelled it.
+pub fn exit_code(status: RunStatus, stopped: Option<Stop>) -> i32 {
+    stopped.map_or(status.exit_code(), Stop::exit_code)
 }
 
-/// Human summary of a run (stdout, text mode).
+/// A string field as one terminal-safe line (`default` when absent).
+fn field<'a>(v: &'a serde_json::Value, default: &'a str) -> std::borrow::Cow<'a, str> {
+    crate::text_safe::clean_line(v.as_str().unwrap_or(default))
+}
+
+/// Human summary of a run (stdout, text mode). Values come from providers and users: each is
+/// shown as one line without escape sequences.
 pub fn render_text(v: &serde_json::Value) -> String {
     let mut s = String::new();
     let g = |k: &str| v.get(k).cloned().unwrap_or_default();
     s.push_str(&format!(
         "run {}  {}{}\n",
-        g("id").as_str().unwrap_or(""),
-        g("status").as_str().unwrap_or(""),
+        field(&g("id"), ""),
+        field(&g("status"), ""),
         if g("resumable").as_bool().unwrap_or(false) {
             " (resumable)"
         } else {
@@ -177,12 +177,9 @@ pub fn render_text(v: &serde_json::Value) -> String {
         ));
     }
     if let Some(r) = g("status_reason").as_str() {
-        s.push_str(&format!("reason: {r}\n"));
+        s.push_str(&format!("reason: {}\n", crate::text_safe::clean_line(r)));
     }
-    s.push_str(&format!(
-        "output {}\n\n",
-        g("output_dir").as_str().unwrap_or("")
-    ));
+    s.push_str(&format!("output {}\n\n", field(&g("output_dir"), "")));
     s.push_str(&format!(
         "{:<8} {:<18} {:<10} {:<22} {:>6} {:>5} {:>9}\n",
         "task", "type", "status", "model", "score", "iter", "cost"
@@ -193,16 +190,19 @@ pub fn render_text(v: &serde_json::Value) -> String {
             .map_or("-".into(), |x| format!("{x:.2}"));
         s.push_str(&format!(
             "{:<8} {:<18} {:<10} {:<22} {:>6} {:>5} {:>9}\n",
-            t["id"].as_str().unwrap_or(""),
-            t["type"].as_str().unwrap_or(""),
-            t["status"].as_str().unwrap_or(""),
-            t["model"].as_str().unwrap_or("-"),
+            field(&t["id"], ""),
+            field(&t["type"], ""),
+            field(&t["status"], ""),
+            field(&t["model"], "-"),
             score,
             t["iterations"],
             format!("${:.4}", t["cost_usd"].as_f64().unwrap_or(0.0))
         ));
         if let Some(r) = t["status_reason"].as_str() {
-            s.push_str(&format!("         reason: {r}\n"));
+            s.push_str(&format!(
+                "         reason: {}\n",
+                crate::text_safe::clean_line(r)
+            ));
         }
     }
     s

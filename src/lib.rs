@@ -17,6 +17,8 @@ pub mod prompts;
 pub mod providers;
 pub mod report;
 pub mod routing;
+pub mod signals;
 pub mod store;
+pub mod text_safe;
 pub mod tui;
 pub mod validators;

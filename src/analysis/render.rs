@@ -40,7 +40,8 @@ fn meta(f: &Finding) -> String {
     )
 }
 
-/// A terminal summary: totals, languages table, project types, findings by rank.
+/// A terminal summary: totals, languages table, project types, findings by rank. File names and
+/// model text are the repository's and the model's: the result is terminal-safe.
 pub fn render_text(r: &AnalysisReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Analysis of {}", r.path);
@@ -115,14 +116,15 @@ pub fn render_text(r: &AnalysisReport) -> String {
         }
         (None, None) => {}
     }
-    s
+    crate::text_safe::clean(&s).into_owned()
 }
 
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The same content as Markdown (tables, one section per finding).
+/// The same content as Markdown (tables, one section per finding), terminal-safe like
+/// [`render_text`]: the file is read with `cat` as often as in a viewer.
 pub fn render_markdown(r: &AnalysisReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Analysis of `{}`\n", r.path);
@@ -214,7 +216,7 @@ pub fn render_markdown(r: &AnalysisReport) -> String {
         }
         (None, None) => {}
     }
-    s
+    crate::text_safe::clean(&s).into_owned()
 }
 
 #[cfg(test)]
@@ -269,5 +271,24 @@ mod tests {
         assert!(m.contains("### 1. [HIGH] No license"));
         assert!(m.contains("- a\\|b"));
         assert!(m.contains("_semantic stage skipped: --no-llm_"));
+    }
+
+    #[test]
+    fn file_names_and_model_text_cannot_drive_the_terminal() {
+        let mut r = sample();
+        r.findings[0].evidence[0].path = "evil\u{1b}]0;owned\u{7}\u{1b}[2J.py".into();
+        r.findings[0].description = "see \u{1b}[31mred\u{1b}[0m".into();
+        r.semantic_note = Some("note\u{9b}2J".into());
+        for out in [render_text(&r), render_markdown(&r)] {
+            assert!(
+                !out.contains('\u{1b}') && !out.contains('\u{9b}'),
+                "{out:?}"
+            );
+            assert!(!out.contains("owned") && !out.contains("[2J"), "{out:?}");
+            assert!(
+                out.contains("evil.py") && out.contains("see red"),
+                "{out:?}"
+            );
+        }
     }
 }

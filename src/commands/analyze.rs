@@ -83,8 +83,10 @@ impl StderrProgress {
         }
     }
 
-    /// A line of its own (ends the updating line on a terminal).
+    /// A line of its own (ends the updating line on a terminal). The text names paths and
+    /// model notes: made terminal-safe before our own line-clearing sequence goes in front.
     fn line(&self, text: &str) {
+        let text = crate::text_safe::clean_line(text);
         let mut err = std::io::stderr().lock();
         let _ = if self.tty {
             writeln!(err, "\r\x1b[2K{text}")
@@ -191,19 +193,18 @@ pub fn analyze(
         progress.line(&format!("warning: the analysis was not saved: {e}"));
     }
 
-    let text = if json {
+    // Through text_safe: a closed pipe (`| head`) is not an error of the analysis, and the text
+    // renderings show file names and model text without escape sequences.
+    if json {
         let mut j = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::BadInput(format!("analyze: cannot encode the report: {e}")))?;
         j.push('\n');
-        j
+        crate::text_safe::out_raw(&j);
     } else if markdown {
-        render_markdown(&report)
+        crate::text_safe::out(&render_markdown(&report));
     } else {
-        render_text(&report)
-    };
-    let mut out = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error of the analysis.
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+        crate::text_safe::out(&render_text(&report));
+    }
     Ok(exit::OK)
 }
 

@@ -67,7 +67,7 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
             app.store.call_blocking(move |conn| {
                 store::immediate(conn, |tx| ledger::set_cap(tx, "org", c, p.as_deref()))
             })?;
-            eprintln!("org cap set to ${usd:.2}");
+            crate::errln!("org cap set to ${usd:.2}");
         }
         Some(BudgetAction::SetTeam { team, usd, period }) => {
             if team.trim().is_empty() || team.contains(char::is_whitespace) {
@@ -80,24 +80,28 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
             app.store.call_blocking(move |conn| {
                 store::immediate(conn, |tx| ledger::set_cap(tx, &level, c, p.as_deref()))
             })?;
-            eprintln!("team {team} cap set to ${usd:.2}");
+            crate::errln!("team {team} cap set to ${usd:.2}");
         }
         None => {}
     }
     let levels = app.store.call_blocking(|c| ledger::all_levels(c))?;
     let v = budget_json(&levels);
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::text_safe::out_json(&v);
     } else if action.is_none() {
-        println!(
+        crate::outln!(
             "{:<16} {:>10} {:>10} {:>10} {:>10}  period",
-            "level", "cap", "spent", "reserved", "remaining"
+            "level",
+            "cap",
+            "spent",
+            "reserved",
+            "remaining"
         );
         for l in &levels {
             let f = |m: Option<Micros>| m.map_or("-".to_string(), |m| format!("${:.4}", m.usd()));
             // `*`: part of the spend is an estimate (see the note below the table).
             let spent = f(Some(l.spent)) + if l.estimated.0 > 0 { "*" } else { "" };
-            println!(
+            crate::outln!(
                 "{:<16} {:>10} {:>10} {:>10} {:>10}  {}",
                 l.level,
                 f(l.cap),
@@ -108,7 +112,7 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
             );
         }
         for l in levels.iter().filter(|l| l.estimated.0 > 0) {
-            println!(
+            crate::outln!(
                 "* {}: ${:.4} of the spend is estimated (calls cut short by a crash, charged the worst case held for them)",
                 l.level,
                 l.estimated.usd()

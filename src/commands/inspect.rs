@@ -12,26 +12,30 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
         .store
         .call_blocking(move |c| report::runs_json(c, &dd))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::text_safe::out_json(&v);
         return Ok(exit::OK);
     }
     let rows = v.as_array().cloned().unwrap_or_default();
     if rows.is_empty() {
-        println!("no runs yet: orchestrator-tui run \"what to build\"");
+        crate::outln!("no runs yet: orchestrator-tui run \"what to build\"");
         return Ok(exit::OK);
     }
-    println!(
+    crate::outln!(
         "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} description",
-        "id", "status", "resume", "cost", "tasks", "updated"
+        "id",
+        "status",
+        "resume",
+        "cost",
+        "tasks",
+        "updated"
     );
     for r in rows {
-        let desc: String = r["description"]
-            .as_str()
-            .unwrap_or("")
+        // One line per run: the description's newlines and escape sequences go first.
+        let desc: String = crate::text_safe::clean_line(r["description"].as_str().unwrap_or(""))
             .chars()
             .take(50)
             .collect();
-        println!(
+        crate::outln!(
             "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} {}",
             r["id"].as_str().unwrap_or(""),
             r["status"].as_str().unwrap_or(""),
@@ -61,9 +65,9 @@ pub fn show(cli: &Cli, run: &str, json: bool) -> Result<i32, CliError> {
         .store
         .call_blocking(move |c| report::run_json(c, &dd, &id))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::text_safe::out_json(&v);
     } else {
-        print!("{}", render_text(&v));
+        crate::text_safe::out(&render_text(&v));
     }
     Ok(exit::OK)
 }

@@ -25,6 +25,9 @@ pub enum CliError {
     /// The database cannot be used (exit 9).
     #[error("{0}")]
     Store(String),
+    /// The terminal or another I/O channel failed (exit 10).
+    #[error("{0}")]
+    Io(String),
 }
 
 impl CliError {
@@ -33,6 +36,7 @@ impl CliError {
             CliError::BadInput(_) => exit::BAD_INPUT,
             CliError::Preflight(_) => exit::PREFLIGHT,
             CliError::Store(_) => exit::STORE,
+            CliError::Io(_) => exit::IO,
         }
     }
 }
@@ -143,13 +147,13 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             }
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
-            println!();
+            crate::outln!();
             Ok(exit::OK)
         }
         Some(Command::Config {
             action: ConfigAction::PrintDefault,
         }) => {
-            print!("{}", crate::config::DEFAULT_CONFIG);
+            crate::text_safe::out(crate::config::DEFAULT_CONFIG);
             Ok(exit::OK)
         }
         Some(Command::Run(args)) => run::run(&cli, args),

@@ -80,7 +80,7 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
                 Ok(n)
             })
         })?;
-        eprintln!("reset {n} breaker(s)");
+        crate::errln!("reset {n} breaker(s)");
         if !json_out {
             return Ok(exit::OK);
         }
@@ -142,12 +142,18 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
     let recs = recommendations(&profiles);
     if json_out {
         let v = json!({"models": rows, "recommendations": recs});
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::text_safe::out_json(&v);
         return Ok(exit::OK);
     }
-    println!(
+    crate::outln!(
         "{:<22} {:<10} {:<13} {:>5} {:>6} {:>7} {:>7}  quality by task type",
-        "model", "provider", "breaker", "calls", "ok%", "p50ms", "p95ms"
+        "model",
+        "provider",
+        "breaker",
+        "calls",
+        "ok%",
+        "p50ms",
+        "p95ms"
     );
     for (r, m) in rows.iter().zip(&app.catalog.models) {
         let st = BreakerState::parse(r["breaker"].as_str().unwrap_or("closed"));
@@ -160,7 +166,7 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
                     .collect()
             })
             .unwrap_or_default();
-        println!(
+        crate::outln!(
             "{:<22} {:<10} {:<13} {:>5} {:>5.0}% {:>7} {:>7}  {}{}",
             m.id,
             m.provider,
@@ -182,9 +188,9 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
         );
     }
     if !recs.is_empty() {
-        println!("\nrecommendations:");
+        crate::outln!("\nrecommendations:");
         for r in &recs {
-            println!("  {}", r.text);
+            crate::outln!("  {}", r.text);
         }
     }
     Ok(exit::OK)

@@ -14,7 +14,7 @@ pub fn check(cli: &Cli, file: Option<&Path>) -> Result<i32, CliError> {
     };
     let where_ = file.map_or("the config".to_string(), |f| f.display().to_string());
     if cfg.policies.is_empty() {
-        println!("{where_}: no policies: every model is allowed");
+        crate::outln!("{where_}: no policies: every model is allowed");
         return Ok(exit::OK);
     }
     let policies =
@@ -22,14 +22,14 @@ pub fn check(cli: &Cli, file: Option<&Path>) -> Result<i32, CliError> {
     let catalog = Catalog::from_config(&cfg).map_err(|e| CliError::BadInput(e.to_string()))?;
     let (errors, notes) = policy::check(&policies, &catalog.models);
     for n in &notes {
-        println!("{n}");
+        crate::outln!("{n}");
     }
     if errors.is_empty() {
-        println!("{where_}: {} policies OK", policies.len());
+        crate::outln!("{where_}: {} policies OK", policies.len());
         Ok(exit::OK)
     } else {
         for e in &errors {
-            println!("error: {e}");
+            crate::outln!("error: {e}");
         }
         Err(CliError::BadInput(format!(
             "{where_}: {} problem(s) in the policies: {}",
@@ -47,9 +47,12 @@ pub fn audit(cli: &Cli, run: Option<&str>, json: bool) -> Result<i32, CliError> 
         .call_blocking(move |c| store::models::audit(c, r.as_deref()))?;
     for row in &rows {
         if json {
-            println!("{}", serde_json::to_string(row).unwrap_or_default());
+            crate::text_safe::out_raw(&format!(
+                "{}\n",
+                serde_json::to_string(row).unwrap_or_default()
+            ));
         } else {
-            println!(
+            crate::outln!(
                 "{} {:<9} {:<6} {:<22} {:<8} {}",
                 row["at"].as_str().unwrap_or(""),
                 row["run"].as_str().unwrap_or("-"),
@@ -72,7 +75,7 @@ pub fn audit(cli: &Cli, run: Option<&str>, json: bool) -> Result<i32, CliError> 
         }
     }
     if rows.is_empty() && !json {
-        println!("no policy decisions recorded (no [[policy]] configured, or no run yet)");
+        crate::outln!("no policy decisions recorded (no [[policy]] configured, or no run yet)");
     }
     Ok(exit::OK)
 }

@@ -11,6 +11,7 @@ use crate::engine::{EngineHandle, ResumeRequest, RunRequest};
 use crate::headless;
 use crate::report;
 use crate::store;
+use crate::text_safe;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -158,7 +159,7 @@ fn run_inner(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
                     report::effective_status(&app.data_dir, &m)
                 ))
             } else {
-                eprintln!(
+                crate::errln!(
                     "note: run {} has the same description and is resumable; starting a new run (use --resume-match to resume it)",
                     m.id
                 );
@@ -179,6 +180,7 @@ fn run_inner(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     if let Some(o) = &out {
         out_dir::claim(o).map_err(|e| CliError::BadInput(e.to_string()))?;
     }
+    catch_signals(&rt)?;
     let events = engine.subscribe();
     let (id, join) = match rt.block_on(engine.start(req)) {
         Ok(x) => x,
@@ -189,8 +191,8 @@ fn run_inner(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
                 "id": null, "status": null, "resumable": false,
                 "error": "preflight", "message": msg,
             });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            eprintln!("error: {msg}");
+            text_safe::out_json(&v);
+            crate::errln!("error: {msg}");
             return Ok(exit::PREFLIGHT);
         }
         Err(e) => return Err(e.into()),
@@ -261,8 +263,8 @@ fn observe(w: &Watch, s: Started) -> Result<i32, CliError> {
     } = *w;
     let tui = tui_wanted(headless, json);
     if !tui {
-        let (status, cancelled) = rt.block_on(headless::observe(engine, s.events, &s.id, s.join));
-        return finish(app, &s.id, status, cancelled, json);
+        let (status, stopped) = rt.block_on(headless::observe(engine, s.events, &s.id, s.join));
+        return finish(app, &s.id, status, stopped, json);
     }
     let id = s.id.clone();
     let adopt = crate::tui::runner::Adopt {
@@ -271,18 +273,26 @@ fn observe(w: &Watch, s: Started) -> Result<i32, CliError> {
         join: s.join,
         events: s.events,
     };
-    crate::tui::open(cli, app, rt, engine.clone(), Some(adopt))?;
+    let stopped = crate::tui::open(cli, app, rt, engine.clone(), Some(adopt))?;
     // Quitting the TUI cancels a run still in flight and stores it (partial_success, resumable).
     let id2 = id.clone();
     let row = app
         .store
         .call_blocking(move |c| store::runs::get_run(c, &id2))?;
     let status = report::effective_status(&app.data_dir, &row);
-    finish(app, &id, status, false, false)
+    finish(app, &id, status, stopped, false)
+}
+
+/// Catch SIGINT/SIGTERM/SIGHUP from just before a run exists (not earlier: Ctrl-C at the resume
+/// prompt still quits at once).
+fn catch_signals(rt: &tokio::runtime::Runtime) -> Result<(), CliError> {
+    let _in_runtime = rt.enter();
+    crate::signals::install()
+        .map_err(|e| CliError::Io(format!("cannot install the signal handlers: {e}")))
 }
 
 fn ask(q: &str) -> bool {
-    eprint!("{q}");
+    text_safe::err(q);
     let mut line = String::new();
     if std::io::stdin().read_line(&mut line).is_err() {
         return false;
@@ -295,7 +305,7 @@ fn finish(
     app: &App,
     id: &str,
     status: crate::domain::status::RunStatus,
-    cancelled: bool,
+    stopped: Option<crate::signals::Stop>,
     json: bool,
 ) -> Result<i32, CliError> {
     let (id2, dd) = (id.to_string(), app.data_dir.clone());
@@ -323,17 +333,18 @@ fn finish(
         v["unrecorded_calls"] = serde_json::json!(o.unrecorded_calls);
         v["unrecorded_cost_usd"] = serde_json::json!(crate::domain::money::usd_json(o.unrecorded));
     }
+    // Written through text_safe: a closed stdout (`| head`) does not end the process early.
     if json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        text_safe::out_json(&v);
     } else {
-        print!("{}", headless::render_text(&v));
+        text_safe::out(&headless::render_text(&v));
     }
     if let Some(o) = outage {
-        eprintln!("error: {}", o.reason);
-        eprintln!("{}", unrecorded_line(&o, id));
+        crate::errln!("error: {}", o.reason);
+        crate::errln!("{}", unrecorded_line(&o, id));
         return Ok(exit::STORE);
     }
-    Ok(headless::exit_code(status, cancelled))
+    Ok(headless::exit_code(status, stopped))
 }
 
 /// What the process could not record, said before it exits.
@@ -361,8 +372,8 @@ fn json_error(r: Result<i32, CliError>, json: bool) -> Result<i32, CliError> {
                 "error": if e.exit_code() == exit::STORE { "store_unavailable" } else { "error" },
                 "message": e.to_string(),
             });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            eprintln!("error: {e}");
+            text_safe::out_json(&v);
+            crate::errln!("error: {e}");
             Ok(e.exit_code())
         }
         other => other,
@@ -370,6 +381,7 @@ fn json_error(r: Result<i32, CliError>, json: bool) -> Result<i32, CliError> {
 }
 
 fn drive_resume(w: &Watch, req: ResumeRequest) -> Result<i32, CliError> {
+    catch_signals(w.rt)?;
     let events = w.engine.subscribe();
     let (id, join) = w.rt.block_on(w.engine.resume(req))?;
     let started = Started {
@@ -438,16 +450,16 @@ fn dry_run(engine: &EngineHandle, req: &RunRequest, json: bool) -> Result<i32, C
             "estimated_cost_usd": total.usd(),
             "budget_usd": req.budget.usd(),
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        text_safe::out_json(&v);
     } else {
-        println!("dry run: {}", req.description);
+        crate::outln!("dry run: {}", text_safe::clean_line(&req.description));
         if decompose {
-            println!("tasks are decided by decomposition; estimate assumes 5 tasks");
+            crate::outln!("tasks are decided by decomposition; estimate assumes 5 tasks");
         }
         for (id, ty) in &tasks {
-            println!("  {id:<10} {ty:<18} ~${:.4}", per_task.usd());
+            crate::outln!("  {id:<10} {ty:<18} ~${:.4}", per_task.usd());
         }
-        println!(
+        crate::outln!(
             "estimated minimum cost ${:.4} (budget ${:.2})",
             total.usd(),
             req.budget.usd()

@@ -158,6 +158,8 @@ pub struct RunCtx {
     pub output_dir: PathBuf,
     pub cancel: CancellationToken,
     pub stop: Mutex<Option<StopReason>>,
+    /// The status reason of a cancellation that says more than "by the user" (a signal).
+    pub cancel_note: std::sync::OnceLock<String>,
     pub slots: Arc<Semaphore>,
     /// The run's budget lease (its reservations, held as one growing row).
     pub lease: Arc<crate::budget::lease::Lease>,
@@ -176,6 +178,12 @@ impl RunCtx {
         if cancel_inflight && *s != Some(StopReason::StoreUnavailable) {
             self.cancel.cancel();
         }
+    }
+
+    /// Cancel like [`Self::request_stop`], recording why for the run's status reason.
+    pub fn cancel_because(&self, note: String) {
+        let _ = self.cancel_note.set(note);
+        self.request_stop(StopReason::Cancelled, true);
     }
 
     pub fn stop_reason(&self) -> Option<StopReason> {

@@ -311,6 +311,7 @@ async fn finalize(
     let store_down = (stop == Some(StopReason::StoreUnavailable))
         .then(|| ctx.store.outage().map(|o| o.reason))
         .flatten();
+    let cancel_note = run.cancel_note.get().cloned();
     let lease = run.lease.id;
     let result = ctx
         .store
@@ -333,7 +334,11 @@ async fn finalize(
                     (RunStatus::SystemFailure, None, _) if counts.ok == 0 => {
                         Some("no model call succeeded".to_string())
                     }
-                    (_, None, Some(StopReason::Cancelled)) => Some("cancelled by the user".into()),
+                    (_, None, Some(StopReason::Cancelled)) => Some(
+                        cancel_note
+                            .clone()
+                            .unwrap_or_else(|| "cancelled by the user".into()),
+                    ),
                     (_, None, Some(StopReason::TimeLimit)) => Some("time limit reached".into()),
                     (_, None, Some(StopReason::BudgetExhausted)) => Some("budget exhausted".into()),
                     _ => None,

@@ -45,5 +45,7 @@ pub fn write_summary(
             ));
         }
     }
-    artifacts::write_run_summary(out_dir, summary, &md)
+    // The description, ids and file names are the user's and the model's: no escape sequences
+    // in a file people `cat`.
+    artifacts::write_run_summary(out_dir, summary, &crate::text_safe::clean(&md))
 }

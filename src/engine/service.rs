@@ -171,6 +171,7 @@ impl EngineHandle {
             output_dir,
             cancel: CancellationToken::new(),
             stop: Mutex::new(None),
+            cancel_note: Default::default(),
             slots: Arc::new(Semaphore::new(req.concurrency)),
             lease: Arc::new(Lease::new(lease_id)),
             _lock: lock,
@@ -263,6 +264,7 @@ impl EngineHandle {
             output_dir,
             cancel: CancellationToken::new(),
             stop: Mutex::new(None),
+            cancel_note: Default::default(),
             slots: Arc::new(Semaphore::new(row.concurrency.max(1))),
             lease: Arc::new(Lease::new(lease_id)),
             _lock: lock,
@@ -298,6 +300,16 @@ impl EngineHandle {
             .get(run_id)
         {
             r.request_stop(StopReason::Cancelled, true);
+        }
+    }
+
+    /// [`Self::cancel`] (one run, or every run with `None`) with the reason the run records,
+    /// e.g. "cancelled (SIGTERM)".
+    pub fn cancel_because(&self, run_id: Option<&str>, note: &str) {
+        for (id, r) in self.active.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            if run_id.is_none_or(|want| want == id) {
+                r.cancel_because(note.to_string());
+            }
         }
     }
 

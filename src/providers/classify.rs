@@ -28,8 +28,15 @@ impl WireFormat {
     }
 }
 
-/// Longest provider error message kept in an error.
+/// Longest provider error message shown (in an error, the database, `show`, summaries).
 const MAX_MESSAGE: usize = 300;
+/// Longest message kept while classifying. The cut to [`MAX_MESSAGE`] happens in
+/// [`finish_message`], after the key is scrubbed: cutting first could leave most of an echoed
+/// key at the cut point, out of reach of the scrubber.
+const MAX_RAW_MESSAGE: usize = 4096;
+/// A run of at least this many characters of the key (its start) is scrubbed too: servers echo
+/// keys cut or masked (`sk-proj-abc1****wxyz`), and a cut point can fall inside one.
+const MIN_KEY_PREFIX: usize = 8;
 
 /// Classify a non-success HTTP answer. Pure: depends only on its arguments (and the clock, for a
 /// `retry-after` given as an HTTP date).
@@ -110,7 +117,57 @@ fn error_message(err: &Value, body: &str, status: u16) -> String {
             }
         }
     };
-    truncate(msg, MAX_MESSAGE)
+    truncate(msg, MAX_RAW_MESSAGE)
+}
+
+/// The message as it leaves a provider client: `key` and every run of 8 or more of its first
+/// characters replaced by `[redacted]`, then cut to [`MAX_MESSAGE`] bytes.
+pub fn finish_message(message: String, key: Option<&str>) -> String {
+    let scrubbed = match key {
+        Some(k) if k.len() >= 4 => match scrub_key(&message, k) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(s) => s,
+        },
+        _ => message,
+    };
+    truncate(scrubbed, MAX_MESSAGE)
+}
+
+/// Replace the key and any prefix of it of [`MIN_KEY_PREFIX`] or more bytes (whole characters).
+/// Keys shorter than that are only replaced whole.
+fn scrub_key<'a>(text: &'a str, key: &str) -> std::borrow::Cow<'a, str> {
+    const MARK: &[u8] = b"[redacted]";
+    let (t, k) = (text.as_bytes(), key.as_bytes());
+    let matched = |i: usize| {
+        let mut l = t[i..].iter().zip(k).take_while(|(a, b)| a == b).count();
+        // Matches start on a character boundary (a key never starts with a continuation
+        // byte); ending on one of the key's keeps the result valid UTF-8.
+        while !key.is_char_boundary(l) {
+            l -= 1;
+        }
+        (l == k.len() || l >= MIN_KEY_PREFIX).then_some(l)
+    };
+    let Some(first) = (0..t.len()).find(|&i| matched(i).is_some()) else {
+        return std::borrow::Cow::Borrowed(text);
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(t.len());
+    out.extend_from_slice(&t[..first]);
+    let mut i = first;
+    while i < t.len() {
+        match matched(i) {
+            Some(l) => {
+                out.extend_from_slice(MARK);
+                i += l;
+            }
+            None => {
+                out.push(t[i]);
+                i += 1;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into()),
+    )
 }
 
 pub(crate) fn truncate(mut s: String, max: usize) -> String {
@@ -528,7 +585,9 @@ mod tests {
         assert!(e.to_string().contains("Bad Gateway"), "{e}");
         let long = "x".repeat(5000);
         let e = c(500, &[], &long, O);
-        assert!(e.to_string().len() < 400);
+        assert!(e.to_string().len() < MAX_RAW_MESSAGE + 100);
+        let shown = finish_message(long, None);
+        assert!(shown.len() < 400, "{}", shown.len());
         // Message wording never changes the class.
         let e = c(
             500,
@@ -558,5 +617,78 @@ mod tests {
         let g = r#"{"error":{"code":503,"message":"x","status":"UNAVAILABLE"}}"#;
         assert_eq!(classify_stream_error(g, G).class(), "transient");
         assert_eq!(classify_stream_error("garbage", O).class(), "transient");
+    }
+
+    /// The message of a provider error as the client hands it on (classify, then scrub and cut).
+    fn shown(body: &str, key: &str) -> String {
+        let message = match c(401, &[], body, O) {
+            ProviderError::Permanent { message, .. } => message,
+            other => panic!("unexpected {other:?}"),
+        };
+        finish_message(message, Some(key))
+    }
+
+    /// No run of 4 or more of the key's first characters is left.
+    fn assert_no_key_part(text: &str, key: &str) {
+        for l in 4..=key.len() {
+            assert!(
+                !text.contains(&key[..l]),
+                "{l} characters of the key leaked: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_cut_at_the_display_limit_is_scrubbed_before_the_cut() {
+        let key = "sk-live-abcdef123"; // 17 characters
+        // The message puts the key so that a 300-byte cut falls after its 16th character.
+        let filler = "y".repeat(MAX_MESSAGE - 16);
+        let body = format!(r#"{{"error":{{"message":"{filler}{key} is not valid"}}}}"#);
+        let m = shown(&body, key);
+        assert_no_key_part(&m, key);
+        assert!(m.contains("[redac"), "{m}");
+        assert!(m.len() <= MAX_MESSAGE + '…'.len_utf8(), "{}", m.len());
+        // Every cut position around the key.
+        for pad in MAX_MESSAGE - 20..MAX_MESSAGE + 2 {
+            let body = format!(r#"{{"error":{{"message":"{}{key}"}}}}"#, "z".repeat(pad));
+            assert_no_key_part(&shown(&body, key), key);
+        }
+    }
+
+    #[test]
+    fn key_prefixes_of_eight_or_more_characters_are_scrubbed_anywhere() {
+        let key = "sk-proj-0123456789abcdef";
+        let body = r#"{"error":{"message":"Incorrect API key provided: sk-proj-0123****cdef. Your key sk-proj-0123456789abcdef was sent as sk-proj-012345"}}"#;
+        let m = shown(body, key);
+        assert_eq!(
+            m,
+            "Incorrect API key provided: [redacted]****cdef. Your key [redacted] was sent as [redacted]"
+        );
+        // Seven characters are not a secret (every key of that vendor starts with them).
+        assert_eq!(finish_message("sk-proj".into(), Some(key)), "sk-proj");
+        // A short key is replaced only whole.
+        assert_eq!(
+            finish_message("k=abcde abcd".into(), Some("abcde")),
+            "k=[redacted] abcd"
+        );
+        // Nothing to scrub, no key, a too-short key: unchanged.
+        assert_eq!(finish_message("fine".into(), Some(key)), "fine");
+        assert_eq!(
+            finish_message("sk-proj-0123456789".into(), None),
+            "sk-proj-0123456789"
+        );
+        assert_eq!(finish_message("abc".into(), Some("abc")), "abc");
+    }
+
+    #[test]
+    fn scrubbing_keeps_utf8_valid_with_non_ascii_keys() {
+        let key = "ключ-секрет-42";
+        let m = finish_message(format!("bad {} é", &key[..17]), Some(key));
+        assert_eq!(m, "bad [redacted] é");
+        // `с` and `р` share their first byte: the match ends at the last whole character.
+        let m = finish_message("ключ-секс".into(), Some(key));
+        assert_eq!(m, "[redacted]с");
+        let m = finish_message(format!("x{key}y"), Some(key));
+        assert_eq!(m, "x[redacted]y");
     }
 }

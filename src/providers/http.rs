@@ -346,18 +346,12 @@ impl HttpProvider {
         Ok(out)
     }
 
-    /// Remove the key from a message, should a server ever echo it back.
+    /// Remove the key (and any long enough start of it) from a message, should a server ever
+    /// echo it back, then cut the message to its shown length: scrubbing first, so a cut never
+    /// leaves part of the key behind.
     fn scrub(&self, e: ProviderError) -> ProviderError {
-        let Some(key) = self.key.as_deref().filter(|k| k.len() >= 4) else {
-            return e;
-        };
-        let fix = |m: String| {
-            if m.contains(key) {
-                m.replace(key, "[redacted]")
-            } else {
-                m
-            }
-        };
+        let key = self.key.as_deref();
+        let fix = |m: String| classify::finish_message(m, key);
         match e {
             ProviderError::RateLimited {
                 retry_after,
