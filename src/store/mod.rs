@@ -115,8 +115,20 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(open_err)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(open_err)?;
+    // Two processes opening a new file at once can both try to switch it to WAL; SQLite answers
+    // the loser SQLITE_BUSY without calling the busy handler, so wait and try again here.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => break,
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(open_err(e)),
+        }
+    }
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(open_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
@@ -539,6 +551,29 @@ mod tests {
     use super::*;
 
     type TestJob = Box<dyn FnOnce(&Connection) -> Result<i64, StoreError> + Send>;
+
+    #[test]
+    fn processes_opening_a_new_database_at_once_all_succeed() {
+        // Several commands started together on a fresh data dir (a script, the TUI and a
+        // `runs` poll) race to switch the new file to WAL; none may fail "database is locked".
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(DB_FILE);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let threads: Vec<_> = (0..6)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        open_connection(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap().unwrap();
+            }
+        }
+    }
 
     async fn store_with(schema: &'static str) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
