@@ -6,6 +6,7 @@
 pub mod lease;
 pub mod ledger;
 pub mod period;
+pub mod waiters;
 
 use crate::domain::Micros;
 

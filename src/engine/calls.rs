@@ -5,6 +5,7 @@ use super::EngineEvent;
 use super::context::{EngineCtx, RunCtx, Slot};
 use crate::budget::lease::{self, Take};
 use crate::budget::ledger::{self, Denial, Reserve};
+use crate::budget::waiters;
 use crate::config::ModelInfo;
 use crate::domain::{CallRole, Micros, TaskType, splitmix64};
 use crate::providers::{ChatRequest, ChatResponse, Message, ProviderError};
@@ -108,7 +109,9 @@ pub async fn call(
     let cancel = run.map_or(&never, |r| &r.cancel);
     let strategy = run.map_or(ctx.cfg.engine.strategy, |r| r.strategy);
     let mut exclude = spec.exclude.clone();
+    // The refusal of the cheapest candidate this round, and how the call waits for headroom.
     let mut denial: Option<Denial> = None;
+    let mut wait = BudgetWait::new(run);
     let mut last_error: Option<String> = None;
     let mut seed = now_ms() ^ spec.prompt.len() as u64;
     // After a model fails, prefer another provider for the fallback.
@@ -175,6 +178,24 @@ pub async fn call(
             );
         }
         let Some(model) = model else {
+            if let Some(d) = denial.take() {
+                match wait.after_refusal(run, &d, cancel).await {
+                    Some(true) => {
+                        // Try every candidate the budget refused again.
+                        exclude.retain(|m| !wait.refused.contains(m));
+                        wait.refused.clear();
+                        continue;
+                    }
+                    Some(false) => {
+                        wait.done(ctx);
+                        return Err(CallFail::Budget(d));
+                    }
+                    None => {
+                        wait.done(ctx);
+                        return Err(CallFail::Cancelled);
+                    }
+                }
+            }
             return Err(match denial {
                 Some(d) => CallFail::Budget(d),
                 None => CallFail::NoModel(last_error.unwrap_or_else(|| {
@@ -227,11 +248,19 @@ pub async fn call(
             if let Admission::Denied { .. } = adm {
                 break None;
             }
-            let hold = match hold_budget(ctx, run, worst).await {
-                Ok(h) => h,
+            let hold = match hold_budget(ctx, run, worst, wait.registering()).await {
+                Ok(h) => {
+                    wait.done(ctx);
+                    h
+                }
                 Err(fail) => {
                     match fail {
-                        Held::Denied(d) => denial = Some(d),
+                        Held::Denied(d) => {
+                            wait.refused.push(model.id.clone());
+                            if denial.as_ref().is_none_or(|p| d.amount < p.amount) {
+                                denial = Some(d);
+                            }
+                        }
                         Held::Error(e) => last_error = Some(e),
                     }
                     // Give the admission back (a probe that never ran).
@@ -322,7 +351,7 @@ pub async fn call(
                 .map(|(m, _)| (m.clone(), ctx.health.get(m), ctx.hash_of(m)))
                 .collect();
             if let (Hold::Lease(_), Some(r)) = (hold, run) {
-                r.lease.with(|l| l.finish(worst.0, cost.0));
+                r.lease.finish(worst.0, cost.0);
             }
             if cost > worst {
                 // Only the input estimate can be low (output is capped by max_tokens).
@@ -471,13 +500,28 @@ enum Held {
 }
 
 /// Hold `worst` against the budget before a call. In a run: from the lease in memory, growing it
-/// in a transaction only when it falls short (and in the background before it does).
-async fn hold_budget(ctx: &EngineCtx, run: Option<&RunCtx>, worst: Micros) -> Result<Hold, Held> {
+/// in a transaction only when it falls short (and in the background before it does). `wait_as`:
+/// a refusal at a shared level registers that owner as waiting (budget/waiters.rs).
+async fn hold_budget(
+    ctx: &EngineCtx,
+    run: Option<&RunCtx>,
+    worst: Micros,
+    wait_as: Option<String>,
+) -> Result<Hold, Held> {
     let Some(run) = run else {
         let pid = std::process::id();
+        let owner = wait_as.clone().unwrap_or_default();
         return match ctx
             .store
-            .transact(move |tx| ledger::reserve(tx, None, None, worst, pid))
+            .transact(move |tx| {
+                let r = ledger::reserve_for(tx, None, None, worst, pid, &owner)?;
+                if let (Reserve::Denied(d), Some(w)) = (&r, &wait_as)
+                    && d.shared()
+                {
+                    waiters::wait_for(tx, w, &d.level, worst.0)?;
+                }
+                Ok(r)
+            })
             .await
         {
             Ok(Reserve::Reserved(id)) => Ok(Hold::Row(id)),
@@ -493,9 +537,9 @@ async fn hold_budget(ctx: &EngineCtx, run: Option<&RunCtx>, worst: Micros) -> Re
                 if let Some(amount) = refill {
                     let (l2, id) = (lease.clone(), lease.id);
                     let queued = ctx.store.submit(
-                        move |tx| ledger::grow(tx, id, Micros(amount)),
+                        move |tx| lease::refill(tx, id, amount),
                         move |r| {
-                            let ok = matches!(r, Ok(Reserve::Reserved(_)));
+                            let ok = matches!(r, Ok(true));
                             l2.with(|l| l.refill_done(ok.then_some(amount)));
                         },
                     );
@@ -506,14 +550,27 @@ async fn hold_budget(ctx: &EngineCtx, run: Option<&RunCtx>, worst: Micros) -> Re
                 return Ok(Hold::Lease(lease.id));
             }
             Take::Short { grow, at_least } => {
-                let id = lease.id;
+                let (id, wait_as) = (lease.id, wait_as.clone());
                 let grown = ctx
                     .store
-                    .transact(move |tx| lease::grow_short(tx, id, grow, at_least))
+                    .transact(move |tx| {
+                        let r = lease::grow_short(tx, id, grow, at_least)?;
+                        if let (Err(d), Some(w)) = (&r, &wait_as)
+                            && d.shared()
+                        {
+                            waiters::wait_for(tx, w, &d.level, at_least)?;
+                        }
+                        Ok(r)
+                    })
                     .await;
                 match grown {
                     Ok(Ok(a)) => lease.with(|l| l.grown(a)),
-                    Ok(Err(d)) => return Err(Held::Denied(d)),
+                    Ok(Err(mut d)) => {
+                        // Say it as the run sees it: the whole worst case against what it holds.
+                        d.amount = worst;
+                        d.own_inflight = Micros(lease.state().inflight.max(0));
+                        return Err(Held::Denied(d));
+                    }
                     Err(e) => return Err(Held::Error(e.to_string())),
                 }
             }
@@ -522,6 +579,106 @@ async fn hold_budget(ctx: &EngineCtx, run: Option<&RunCtx>, worst: Micros) -> Re
     Err(Held::Error(
         "the run's budget lease kept being used up by other calls".into(),
     ))
+}
+
+/// How long a call refused at a shared level waits for other runs to give headroom back.
+pub const CONTENTION_WAIT: Duration = Duration::from_secs(2);
+/// How often it asks again meanwhile.
+const CONTENTION_POLL: Duration = Duration::from_millis(50);
+
+/// What a call does when every candidate was refused: its own run's calls in flight are waited
+/// for (their worst cases go back as they settle), then headroom held by others at a shared
+/// level for up to [`CONTENTION_WAIT`], registered as a waiter so they leave it free.
+struct BudgetWait {
+    /// Candidates the budget refused this round (tried again after a wait).
+    refused: Vec<String>,
+    /// The run's settle count when this round began.
+    settles: u64,
+    owner: String,
+    until: Option<tokio::time::Instant>,
+    registered: bool,
+}
+
+impl BudgetWait {
+    fn new(run: Option<&RunCtx>) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let owner = match run {
+            Some(r) => waiters::lease_owner(r.lease.id),
+            None => format!(
+                "pid:{}:{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
+        };
+        BudgetWait {
+            refused: Vec::new(),
+            settles: run.map_or(0, |r| r.lease.state().settles),
+            owner,
+            until: None,
+            registered: false,
+        }
+    }
+
+    /// The owner to register on a refusal, once the call waits for others.
+    fn registering(&self) -> Option<String> {
+        self.until.is_some().then(|| self.owner.clone())
+    }
+
+    /// After a round refused by `d` (the cheapest candidate's refusal): `Some(true)` to try
+    /// again, `Some(false)` to give up, `None` when cancelled.
+    async fn after_refusal(
+        &mut self,
+        run: Option<&RunCtx>,
+        d: &Denial,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Option<bool> {
+        if let Some(r) = run {
+            let s = r.lease.state();
+            if s.inflight > 0 || s.settles != self.settles {
+                // The run's own calls hold part of what this one needs: wait for one to end.
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = r.lease.settle_after(self.settles) => {}
+                }
+                self.settles = r.lease.state().settles;
+                return Some(true);
+            }
+        }
+        if !(d.shared() && d.could_fit_later()) {
+            return Some(false);
+        }
+        let now = tokio::time::Instant::now();
+        match self.until {
+            None => {
+                // Ask again at once, registered as a waiter this time.
+                self.until = Some(now + CONTENTION_WAIT);
+                self.registered = true;
+                Some(true)
+            }
+            Some(until) if now < until => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(CONTENTION_POLL.min(until - now)) => {}
+                }
+                if let Some(r) = run {
+                    self.settles = r.lease.state().settles;
+                }
+                Some(true)
+            }
+            Some(_) => Some(false),
+        }
+    }
+
+    /// The call got its headroom or gave up: it no longer waits.
+    fn done(&mut self, ctx: &EngineCtx) {
+        self.until = None;
+        if std::mem::take(&mut self.registered) {
+            let owner = self.owner.clone();
+            let _ = ctx
+                .store
+                .submit(move |tx| waiters::stop_waiting(tx, &owner), |_| {});
+        }
+    }
 }
 
 /// Audit the routing decision under policies: blocked models once per call, and the chosen one.

@@ -2,6 +2,7 @@
 //! events. It never imports the UI; the TUI and headless mode are two observers of the same events.
 
 pub mod calls;
+pub mod checkpoint;
 pub mod context;
 pub mod dag;
 pub mod decompose;
