@@ -8,7 +8,7 @@
 //! - a lease gives its spare back within a second of its run going idle.
 //!
 //! Virtual time: see tests/engine_faults.rs (a 1 ms ticker keeps the clock creeping while the
-//! store thread works).
+//! store thread works; where a deadline is asserted, the test slows the clock to real time).
 
 use async_trait::async_trait;
 use orchestrator_tui::budget::ledger;
@@ -408,6 +408,13 @@ async fn headroom_one_run_holds_never_makes_another_fail() {
         ))
         .await
         .unwrap();
+    // B may wait up to 2 s for A: let virtual time pass no faster than real time meanwhile, so
+    // the store thread's commits are not outrun by the creeping clock.
+    let started = Instant::now();
+    while Instant::now() < started + Duration::from_secs(3) && !b_join.is_finished() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let (sa, sb) = (finish(a_join).await, finish(b_join).await);
     assert_eq!(sb, RunStatus::Success, "{:?}", h.tasks(&b));
     assert_eq!(sa, RunStatus::Success, "{:?}", h.tasks(&a));
@@ -446,7 +453,12 @@ async fn an_idle_lease_gives_its_spare_back_within_a_second() {
     };
     let before = lease();
     assert!(before > 0, "the lease held nothing to give back");
-    tokio::time::sleep_until(limited + Duration::from_millis(1_050)).await;
+    // Let virtual time pass no faster than real time from here, so the store thread's commit
+    // is not outrun by the creeping clock (one virtual ms per real ms at most).
+    while Instant::now() < limited + Duration::from_millis(1_000) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(lease(), 0, "idle for a second, the lease still holds {} of {before}", lease());
     assert_eq!(finish(join).await, RunStatus::Success);
     h.assert_settled();

@@ -275,7 +275,7 @@ async fn park(ctx: &EngineCtx, run: &RunCtx, task_id: &str, ck: &Checkpoint, rea
 }
 
 /// How often the lease keeper looks at the run's lease.
-const KEEP_TICK: Duration = Duration::from_millis(400);
+const KEEP_TICK: Duration = Duration::from_millis(300);
 
 /// Keep the run's lease to what its calls need: its spare goes back within a second of the run
 /// going idle (no call in flight and none taken for a whole tick), and as soon as a shared cap
