@@ -262,7 +262,9 @@ async fn a_runs_own_calls_in_flight_never_end_it() {
         latency: Duration::from_millis(100),
         ..Fake::default()
     });
-    let plan = (0..6).map(|i| task(&format!("t{i}"), 4000, 1, 0.5)).collect();
+    let plan = (0..6)
+        .map(|i| task(&format!("t{i}"), 4000, 1, 0.5))
+        .collect();
     let (id, join) = h
         .engine
         .start(request(Micros(20_000), 3, plan))
@@ -381,7 +383,9 @@ async fn headroom_one_run_holds_never_makes_another_fail() {
         ..Fake::default()
     });
     h.set_org_cap(Micros(100_000)).await;
-    let a_plan = (0..4).map(|i| task(&format!("a{i}"), 1000, 1, 0.5)).collect();
+    let a_plan = (0..4)
+        .map(|i| task(&format!("a{i}"), 1000, 1, 0.5))
+        .collect();
     let (a, a_join) = h
         .engine
         .start(request(Micros(1_000_000), 1, a_plan))
@@ -396,7 +400,10 @@ async fn headroom_one_run_holds_never_makes_another_fail() {
     };
     let t0 = Instant::now();
     while held() < 5_000 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "A never grew its lease");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "A never grew its lease"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let (b, b_join) = h
@@ -418,7 +425,12 @@ async fn headroom_one_run_holds_never_makes_another_fail() {
     let (sa, sb) = (finish(a_join).await, finish(b_join).await);
     assert_eq!(sb, RunStatus::Success, "{:?}", h.tasks(&b));
     assert_eq!(sa, RunStatus::Success, "{:?}", h.tasks(&a));
-    assert!(h.one("SELECT spent_micros FROM budget_levels WHERE level = 'org'", []) <= 100_000);
+    assert!(
+        h.one(
+            "SELECT spent_micros FROM budget_levels WHERE level = 'org'",
+            []
+        ) <= 100_000
+    );
     assert_eq!(h.one("SELECT COUNT(*) FROM budget_waiters", []), 0);
     h.assert_settled();
 }
@@ -434,7 +446,11 @@ async fn an_idle_lease_gives_its_spare_back_within_a_second() {
     h.set_org_cap(Micros(10_000_000)).await;
     let (id, join) = h
         .engine
-        .start(request(Micros(1_000_000), 1, vec![task("t1", 1000, 1, 0.5)]))
+        .start(request(
+            Micros(1_000_000),
+            1,
+            vec![task("t1", 1000, 1, 0.5)],
+        ))
         .await
         .unwrap();
     let lease = || {
@@ -459,7 +475,12 @@ async fn an_idle_lease_gives_its_spare_back_within_a_second() {
         tokio::time::sleep(Duration::from_millis(1)).await;
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert_eq!(lease(), 0, "idle for a second, the lease still holds {} of {before}", lease());
+    assert_eq!(
+        lease(),
+        0,
+        "idle for a second, the lease still holds {} of {before}",
+        lease()
+    );
     assert_eq!(finish(join).await, RunStatus::Success);
     h.assert_settled();
 }

@@ -18,16 +18,35 @@ const RUNS: [(&str, Option<&str>); 3] = [("r0", Some("web")), ("r1", Some("web")
 
 #[derive(Debug, Clone)]
 enum Op {
-    Call { run: usize, worst: i64 },
-    Refill { pick: usize },
-    Finish { pick: usize, pct: i64 },
-    Fail { pick: usize },
-    End { run: usize },
+    Call {
+        run: usize,
+        worst: i64,
+    },
+    Refill {
+        pick: usize,
+    },
+    Finish {
+        pick: usize,
+        pct: i64,
+    },
+    Fail {
+        pick: usize,
+    },
+    End {
+        run: usize,
+    },
     /// The lease keeper gives a run's spare back (idle, near a cap, or someone waits).
-    GiveBack { run: usize },
+    GiveBack {
+        run: usize,
+    },
     /// A run registers as waiting for headroom at org level, or stops waiting.
-    Wait { run: usize, amount: i64 },
-    StopWait { run: usize },
+    Wait {
+        run: usize,
+        amount: i64,
+    },
+    StopWait {
+        run: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {

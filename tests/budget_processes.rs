@@ -581,9 +581,15 @@ fn eight_processes_on_an_org_cap_are_refused_only_near_it() {
     let cap = Micros::from_usd(cap_usd).0;
     let spent = one(&env, "SELECT COALESCE(SUM(cost_micros), 0) FROM calls");
     eprintln!("cap {cap}; spent {spent}; {statuses:?}");
-    assert!(spent <= cap, "recorded calls cost {spent} micros, cap {cap}");
+    assert!(
+        spent <= cap,
+        "recorded calls cost {spent} micros, cap {cap}"
+    );
     assert_eq!(
-        one(&env, "SELECT spent_micros FROM budget_levels WHERE level = 'org'"),
+        one(
+            &env,
+            "SELECT spent_micros FROM budget_levels WHERE level = 'org'"
+        ),
         spent
     );
     assert!(
@@ -603,11 +609,17 @@ fn eight_processes_on_an_org_cap_are_refused_only_near_it() {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert!(!reasons.is_empty(), "run {id} ended {st} with no refused task");
+        assert!(
+            !reasons.is_empty(),
+            "run {id} ended {st} with no refused task"
+        );
         for r in reasons {
             let needed = usd_before(&r, " needed").unwrap_or_else(|| panic!("no amount in {r:?}"));
             let at = usd_after(&r, "(spent").unwrap_or_else(|| panic!("no spend in {r:?}"));
-            assert!(r.contains("org budget"), "run {id} refused below the org level: {r}");
+            assert!(
+                r.contains("org budget"),
+                "run {id} refused below the org level: {r}"
+            );
             // The message rounds to 1/100 of a cent.
             assert!(
                 cap_usd - at < 3.0 * needed + 0.0002,
@@ -622,7 +634,10 @@ fn eight_processes_on_an_org_cap_are_refused_only_near_it() {
     eprintln!("{refusals} refused tasks, each near the cap");
     assert_eq!(one(&env, "SELECT COUNT(*) FROM reservations"), 0);
     assert_eq!(
-        one(&env, "SELECT reserved_micros FROM budget_levels WHERE level = 'org'"),
+        one(
+            &env,
+            "SELECT reserved_micros FROM budget_levels WHERE level = 'org'"
+        ),
         0
     );
 }

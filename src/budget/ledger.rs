@@ -9,6 +9,8 @@ use crate::store::{StoreError, now_rfc3339};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+pub use super::denial::Denial;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LevelState {
     pub level: String,
@@ -16,81 +18,6 @@ pub struct LevelState {
     pub spent: Micros,
     pub reserved: Micros,
     pub period: Option<String>,
-}
-
-/// Why a level refused a call, with who holds what there.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Denial {
-    /// `run`, `team:<name>` or `org`.
-    pub level: String,
-    pub cap: Micros,
-    pub spent: Micros,
-    /// Everything reserved at the level, `own` included.
-    pub reserved: Micros,
-    /// Part of `reserved` held by the asking run's lease (0 for a reservation of its own).
-    pub own: Micros,
-    /// Part of `own` held by that run's calls in flight (the engine fills it in; the rest of
-    /// the lease is available to the run).
-    pub own_inflight: Micros,
-    /// Headroom kept for runs and processes that were waiting for it first.
-    pub waiting: Micros,
-    /// What the call needs: its worst case (the engine replaces a lease's shortfall by it).
-    pub amount: Micros,
-}
-
-impl Denial {
-    /// Held at the level by other runs and processes.
-    pub fn others(&self) -> Micros {
-        Micros((self.reserved.0 - self.own.0).max(0))
-    }
-
-    /// What the asking run could still use here: its lease beyond its calls in flight counts.
-    pub fn left(&self) -> Micros {
-        Micros(
-            (self.cap.0 - self.spent.0 - self.others().0 - self.own_inflight.0 - self.waiting.0)
-                .max(0),
-        )
-    }
-
-    /// A shared level (team or org), where other runs' holdings can go back.
-    pub fn shared(&self) -> bool {
-        self.level != "run"
-    }
-
-    /// Could the call fit once everything held by others is given back? (worth waiting for)
-    pub fn could_fit_later(&self) -> bool {
-        self.spent.0 + self.own_inflight.0 + self.amount.0 <= self.cap.0
-    }
-}
-
-fn usd(m: Micros) -> String {
-    format!("${:.4}", m.usd())
-}
-
-impl std::fmt::Display for Denial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cap = if self.cap.0 % 10_000 == 0 {
-            format!("${:.2}", self.cap.usd())
-        } else {
-            usd(self.cap)
-        };
-        write!(
-            f,
-            "{} budget: {} needed, {} left of {cap} (spent {}, held by this run's calls in flight {}",
-            self.level,
-            usd(self.amount),
-            usd(self.left()),
-            usd(self.spent),
-            usd(self.own_inflight),
-        )?;
-        if self.shared() || self.others().0 > 0 {
-            write!(f, ", by other runs {}", usd(self.others()))?;
-        }
-        if self.waiting.0 > 0 {
-            write!(f, ", kept for runs waiting first {}", usd(self.waiting))?;
-        }
-        write!(f, ")")
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

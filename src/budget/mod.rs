@@ -3,6 +3,7 @@
 //! transaction before the call, then settled to the actual cost. A run holds its reservations as
 //! one growing lease (lease.rs) so its calls take their worst case in memory.
 
+pub mod denial;
 pub mod lease;
 pub mod ledger;
 pub mod period;

@@ -22,11 +22,7 @@ fn now_ms() -> i64 {
 /// place in the queue and the smaller amount.
 pub fn wait_for(c: &Connection, owner: &str, level: &str, amount: i64) -> Result<(), StoreError> {
     let now = now_ms();
-    crate::store::exec(
-        c,
-        "DELETE FROM budget_waiters WHERE until_ms < ?1",
-        [now],
-    )?;
+    crate::store::exec(c, "DELETE FROM budget_waiters WHERE until_ms < ?1", [now])?;
     crate::store::exec(
         c,
         "INSERT INTO budget_waiters (owner, level, amount_micros, until_ms) VALUES (?1, ?2, ?3, ?4)

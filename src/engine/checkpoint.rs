@@ -89,7 +89,9 @@ pub fn save(
 ) -> Result<(), StoreError> {
     let json = match ck {
         Some(ck) => Some(serde_json::to_string(ck).map_err(|e| {
-            StoreError::Invalid(format!("task {task_id}: cannot encode its resume point: {e}"))
+            StoreError::Invalid(format!(
+                "task {task_id}: cannot encode its resume point: {e}"
+            ))
         })?),
         None => None,
     };

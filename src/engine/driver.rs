@@ -3,10 +3,10 @@
 
 use super::EngineEvent;
 use super::calls::{CallFail, CallSpec, call};
+use super::checkpoint::{self, Checkpoint};
 use super::context::{EngineCtx, RunCtx, Slot};
 use super::dag::Dag;
 use super::decompose::parse_plan;
-use super::checkpoint::{self, Checkpoint};
 use super::task_loop::{TaskOutcome, run_task};
 use crate::budget::{lease, ledger};
 use crate::domain::Micros;
@@ -307,7 +307,10 @@ async fn keep_lease(ctx: Arc<EngineCtx>, run: Arc<RunCtx>) {
                 .transact(move |tx| lease::give_back(tx, &lease))
                 .await
             {
-                tracing::warn!(run = run.id.as_str(), "could not shrink the budget lease: {e}");
+                tracing::warn!(
+                    run = run.id.as_str(),
+                    "could not shrink the budget lease: {e}"
+                );
             }
         }
     }
@@ -399,7 +402,10 @@ async fn finalize(
                 // Every call of the run has ended and been settled (settles are queued ahead of
                 // this job): the lease's unused part goes back.
                 crate::budget::ledger::release(tx, lease)?;
-                crate::budget::waiters::stop_waiting(tx, &crate::budget::waiters::lease_owner(lease))?;
+                crate::budget::waiters::stop_waiting(
+                    tx,
+                    &crate::budget::waiters::lease_owner(lease),
+                )?;
                 let tasks = store::runs::get_tasks(tx, &id)?;
                 let counts = store::runs::call_counts(tx, &id)?;
                 let facts = RunFacts {

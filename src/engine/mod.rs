@@ -8,6 +8,7 @@ pub mod dag;
 pub mod decompose;
 pub mod driver;
 pub mod feedback;
+pub mod hold;
 pub mod lock;
 pub mod outputs;
 pub mod preflight;
