@@ -1,13 +1,14 @@
 //! Run budget leases against the real ledger: random interleavings of calls taking from leases,
-//! growths (blocking and background), settles, failures and run ends across three runs sharing
-//! a team and an org cap. Nothing may exceed a cap, a run must refuse exactly when a per-call
-//! reservation would have, and everything returns to zero at the end.
+//! growths (blocking and background), settles, failures, spare given back, owners waiting for
+//! headroom and run ends across three runs sharing a team and an org cap. Nothing may exceed a
+//! cap, a run must refuse exactly when a per-call reservation would have (its spare counts as
+//! its own), and everything returns to zero at the end.
 
 mod common;
 
 use common::call_record;
 use orchestrator_tui::budget::lease::{self, State, Take};
-use orchestrator_tui::budget::ledger::{self, Reserve};
+use orchestrator_tui::budget::{ledger, waiters};
 use orchestrator_tui::domain::Micros;
 use orchestrator_tui::store::{self, NewRun, migrations::migrate};
 use proptest::prelude::*;
@@ -17,11 +18,35 @@ const RUNS: [(&str, Option<&str>); 3] = [("r0", Some("web")), ("r1", Some("web")
 
 #[derive(Debug, Clone)]
 enum Op {
-    Call { run: usize, worst: i64 },
-    Refill { pick: usize },
-    Finish { pick: usize, pct: i64 },
-    Fail { pick: usize },
-    End { run: usize },
+    Call {
+        run: usize,
+        worst: i64,
+    },
+    Refill {
+        pick: usize,
+    },
+    Finish {
+        pick: usize,
+        pct: i64,
+    },
+    Fail {
+        pick: usize,
+    },
+    End {
+        run: usize,
+    },
+    /// The lease keeper gives a run's spare back (idle, near a cap, or someone waits).
+    GiveBack {
+        run: usize,
+    },
+    /// A run registers as waiting for headroom at org level, or stops waiting.
+    Wait {
+        run: usize,
+        amount: i64,
+    },
+    StopWait {
+        run: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -31,6 +56,9 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<usize>(), 0i64..=100).prop_map(|(pick, pct)| Op::Finish { pick, pct }),
         1 => any::<usize>().prop_map(|pick| Op::Fail { pick }),
         1 => (0..3usize).prop_map(|run| Op::End { run }),
+        1 => (0..3usize).prop_map(|run| Op::GiveBack { run }),
+        1 => (0..3usize, 1i64..400).prop_map(|(run, amount)| Op::Wait { run, amount }),
+        1 => (0..3usize).prop_map(|run| Op::StopWait { run }),
     ]
 }
 
@@ -196,10 +224,8 @@ proptest! {
                     let (run, amount) = refills.remove(pick % refills.len());
                     let id = runs[run].lease;
                     let ok = !runs[run].ended
-                        && matches!(
-                            store::immediate(&mut c, |tx| ledger::grow(tx, id, Micros(amount))),
-                            Ok(Reserve::Reserved(_))
-                        );
+                        && store::immediate(&mut c, |tx| lease::refill(tx, id, amount))
+                            .unwrap_or(false);
                     runs[run].state.refill_done(ok.then_some(amount));
                 }
                 Op::Finish { pick, pct } if !live.is_empty() => {
@@ -209,6 +235,24 @@ proptest! {
                 Op::Fail { pick } if !live.is_empty() => {
                     let (run, worst) = live.remove(pick % live.len());
                     runs[run].state.finish(worst, 0);
+                }
+                Op::GiveBack { run } if !runs[run].ended => {
+                    // Memory first, then the row, as lease::give_back does.
+                    let spare = runs[run].state.give_back_spare();
+                    let id = runs[run].lease;
+                    let given = store::immediate(&mut c, |tx| ledger::shrink(tx, id, Micros(spare)))
+                        .unwrap();
+                    prop_assert_eq!(given, spare);
+                    prop_assert_eq!(runs[run].state.granted, runs[run].state.inflight);
+                }
+                Op::Wait { run, amount } => {
+                    let owner = waiters::lease_owner(runs[run].lease);
+                    store::immediate(&mut c, |tx| waiters::wait_for(tx, &owner, "org", amount))
+                        .unwrap();
+                }
+                Op::StopWait { run } => {
+                    let owner = waiters::lease_owner(runs[run].lease);
+                    store::immediate(&mut c, |tx| waiters::stop_waiting(tx, &owner)).unwrap();
                 }
                 Op::End { run } if !runs[run].ended && live.iter().all(|l| l.0 != run) => {
                     let id = runs[run].lease;

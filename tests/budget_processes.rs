@@ -377,7 +377,9 @@ fn four_processes_share_an_org_cap_without_overspending() {
 
     let env = Env::new(FAST);
     let plan = env.write("plan.json", &plan_text);
-    let cap_usd = (one_run * 2.5 * 1e6).round() / 1e6;
+    // Near a cap runs fall back to cheaper models (a run stops only when no capable model's
+    // call fits), so the cap is set below what four runs cost even on the cheapest ones.
+    let cap_usd = (one_run * 0.3 * 1e6).round() / 1e6;
     let out = env.run(&["budget", "set-org", &format!("{cap_usd}")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let cap = Micros::from_usd(cap_usd).0;
@@ -530,4 +532,112 @@ fn kill_9_leaves_reservations_that_the_next_start_releases() {
     assert_eq!(one(&env, "SELECT spent_micros FROM runs"), calls);
     let spent_usd = b["org"]["spent_usd"].as_f64().unwrap();
     assert!((spent_usd - calls as f64 / 1e6).abs() < 1e-9);
+}
+
+/// `$X` amounts following `label` in a refusal message, e.g. `needed` -> the one before it.
+fn usd_before(text: &str, label: &str) -> Option<f64> {
+    let at = text.find(label)?;
+    let head = text[..at].trim_end();
+    let start = head.rfind('$')?;
+    head[start + 1..].parse().ok()
+}
+
+fn usd_after(text: &str, label: &str) -> Option<f64> {
+    let at = text.find(label)? + label.len();
+    let rest = text[at..].trim_start().strip_prefix('$')?;
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+#[test]
+fn eight_processes_on_an_org_cap_are_refused_only_near_it() {
+    // Issue 14: with the cap far from spent, headroom held by other processes (their leases'
+    // spare, their calls in flight) must go back to a refused process before it gives up.
+    let env = Env::new(FAST);
+    let cap_usd = 0.50;
+    let out = env.run(&["budget", "set-org", &format!("{cap_usd}")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // 8 x 48 tasks cost well over the cap, even on the cheapest models.
+    let plan = env.write("plan.json", &flat_plan(48));
+    let children: Vec<Child> = (0..8)
+        .map(|_| {
+            spawn(
+                &env,
+                &["run", "--plan", plan.to_str().unwrap(), "--json", "--force"],
+            )
+        })
+        .collect();
+    let mut ids = vec![];
+    let mut statuses = vec![];
+    for ch in children {
+        let out = ch.wait_with_output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stderr(&out)));
+        ids.push(v["id"].as_str().unwrap().to_string());
+        statuses.push(v["status"].as_str().unwrap().to_string());
+    }
+    let cap = Micros::from_usd(cap_usd).0;
+    let spent = one(&env, "SELECT COALESCE(SUM(cost_micros), 0) FROM calls");
+    eprintln!("cap {cap}; spent {spent}; {statuses:?}");
+    assert!(
+        spent <= cap,
+        "recorded calls cost {spent} micros, cap {cap}"
+    );
+    assert_eq!(
+        one(
+            &env,
+            "SELECT spent_micros FROM budget_levels WHERE level = 'org'"
+        ),
+        spent
+    );
+    assert!(
+        statuses.iter().any(|s| s == "budget_exhausted"),
+        "the cap never bound: {statuses:?}"
+    );
+    let c = db(&env);
+    let mut refusals = 0;
+    for (id, st) in ids.iter().zip(&statuses) {
+        if st != "budget_exhausted" {
+            continue;
+        }
+        let reasons: Vec<String> = c
+            .prepare("SELECT status_reason FROM tasks WHERE run_id = ?1 AND status = 'pending' AND status_reason IS NOT NULL")
+            .unwrap()
+            .query_map([id], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !reasons.is_empty(),
+            "run {id} ended {st} with no refused task"
+        );
+        for r in reasons {
+            let needed = usd_before(&r, " needed").unwrap_or_else(|| panic!("no amount in {r:?}"));
+            let at = usd_after(&r, "(spent").unwrap_or_else(|| panic!("no spend in {r:?}"));
+            assert!(
+                r.contains("org budget"),
+                "run {id} refused below the org level: {r}"
+            );
+            // The message rounds to 1/100 of a cent.
+            assert!(
+                cap_usd - at < 3.0 * needed + 0.0002,
+                "run {id} refused with ${:.4} of ${cap_usd} unspent, {:.1}x the ${needed} its \
+                 cheapest call needs: {r}",
+                cap_usd - at,
+                (cap_usd - at) / needed
+            );
+            refusals += 1;
+        }
+    }
+    eprintln!("{refusals} refused tasks, each near the cap");
+    assert_eq!(one(&env, "SELECT COUNT(*) FROM reservations"), 0);
+    assert_eq!(
+        one(
+            &env,
+            "SELECT reserved_micros FROM budget_levels WHERE level = 'org'"
+        ),
+        0
+    );
 }

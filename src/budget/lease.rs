@@ -4,16 +4,22 @@
 //! Why it cannot overspend: the lease only grows through [`super::ledger::grow`], which applies
 //! the same run/team/org checks as a per-call reservation inside `BEGIN IMMEDIATE`; a call takes
 //! from the lease only what the lease still covers; the spend is charged and the lease shrunk by
-//! the same amount in one transaction. The run's own decisions are the same as with per-call
-//! reservations (a short lease grows by exactly the shortfall when a larger step does not fit);
-//! other processes see at most the lease's unused part as reserved, bounded by [`TARGET`] calls'
-//! worst case, and it goes back when the run ends (or at the next start if the process died).
+//! the same amount in one transaction; headroom given back leaves memory before the row.
+//!
+//! What it holds: the worst case of the run's calls in flight, plus "spare" headroom of up to
+//! [`TARGET`] calls' worst case. Spare is taken only while every shared capped level (team, org)
+//! keeps at least as much free after it, and given back when the run goes idle, when a shared cap
+//! gets near, or when another owner waits there (engine/driver.rs keeps it). Near a cap the lease
+//! therefore grows by exactly what the next call lacks, and the run counts everything it holds
+//! as its own: a call is refused only when the run's spend, its other calls in flight and this
+//! call's worst case do not fit together.
 
 use super::ledger::{self, Denial, Reserve};
 use crate::domain::Micros;
 use crate::store::StoreError;
 use rusqlite::Connection;
 use std::sync::Mutex;
+use tokio::sync::Notify;
 
 /// Grow the lease to cover this many calls' worst case ...
 pub const TARGET: i64 = 8;
@@ -27,6 +33,10 @@ pub struct State {
     pub granted: i64,
     pub inflight: i64,
     pub refilling: bool,
+    /// Calls taken so far (idle detection).
+    pub takes: u64,
+    /// Calls ended so far (a refusal seen before a call ended may no longer hold).
+    pub settles: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +52,18 @@ impl State {
         self.granted - self.inflight
     }
 
+    /// Headroom held beyond the calls in flight.
+    pub fn spare(&self) -> i64 {
+        self.available().max(0)
+    }
+
+    /// Give the spare back (memory first: the row is shrunk by the returned amount after).
+    pub fn give_back_spare(&mut self) -> i64 {
+        let spare = self.spare();
+        self.granted -= spare;
+        spare
+    }
+
     /// Take `worst` micros for one call if the lease covers it.
     pub fn take(&mut self, worst: i64) -> Take {
         let worst = worst.max(0);
@@ -53,6 +75,7 @@ impl State {
             };
         }
         self.inflight += worst;
+        self.takes += 1;
         let left = avail - worst;
         let refill = (left < worst * LOW && !self.refilling).then(|| {
             self.refilling = true;
@@ -78,6 +101,7 @@ impl State {
     pub fn finish(&mut self, worst: i64, actual: i64) {
         self.inflight -= worst.max(0);
         self.granted -= actual.max(0);
+        self.settles += 1;
     }
 }
 
@@ -86,6 +110,8 @@ impl State {
 pub struct Lease {
     pub id: i64,
     state: Mutex<State>,
+    /// Woken when one of the run's calls ends.
+    settled: Notify,
 }
 
 impl Lease {
@@ -93,7 +119,27 @@ impl Lease {
         Lease {
             id,
             state: Mutex::new(State::default()),
+            settled: Notify::new(),
         }
+    }
+
+    /// A call taken with `worst` ended having cost `actual`: wake calls waiting for it.
+    pub fn finish(&self, worst: i64, actual: i64) {
+        self.with(|l| l.finish(worst, actual));
+        self.settled.notify_waiters();
+    }
+
+    /// Wait until one of the run's calls ends, unless none is in flight or one ended since
+    /// `settles` was read. Returns at once in those cases.
+    pub async fn settle_after(&self, settles: u64) {
+        let notified = self.settled.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let s = self.state();
+        if s.inflight <= 0 || s.settles != settles {
+            return;
+        }
+        notified.await;
     }
 
     /// Apply `f` to the state (the lock is never held across an await).
@@ -106,22 +152,45 @@ impl Lease {
     }
 }
 
-/// Grow lease `id` for a call that fell short: by `grow` if that fits, else by exactly
-/// `at_least` (so the run decides as it would with a reservation per call). Run inside a write
-/// transaction; returns the amount added or the refusal.
+/// Grow lease `id` for a call that fell short: by `grow` (the spare part only far from the
+/// shared caps), else by exactly `at_least`. Run inside a write transaction; returns the amount
+/// added or the refusal.
 pub fn grow_short(
     c: &Connection,
     id: i64,
     grow: i64,
     at_least: i64,
 ) -> Result<Result<i64, Denial>, StoreError> {
-    if grow > at_least && matches!(ledger::grow(c, id, Micros(grow))?, Reserve::Reserved(_)) {
+    if grow > at_least
+        && matches!(
+            ledger::grow(c, id, Micros(grow), grow - at_least)?,
+            Reserve::Reserved(_)
+        )
+    {
         return Ok(Ok(grow));
     }
-    Ok(match ledger::grow(c, id, Micros(at_least))? {
+    Ok(match ledger::grow(c, id, Micros(at_least), 0)? {
         Reserve::Reserved(_) => Ok(at_least),
         Reserve::Denied(d) => Err(d),
     })
+}
+
+/// A background growth: all of it is spare, so as much must stay free at the shared levels.
+pub fn refill(c: &Connection, id: i64, amount: i64) -> Result<bool, StoreError> {
+    Ok(matches!(
+        ledger::grow(c, id, Micros(amount), amount)?,
+        Reserve::Reserved(_)
+    ))
+}
+
+/// Give lease `id`'s spare back: taken out of memory, then out of the row, in the caller's
+/// transaction (so memory never holds more than the row). Returns what the row gave back.
+pub fn give_back(c: &Connection, lease: &Lease) -> Result<i64, StoreError> {
+    let spare = lease.with(|l| l.give_back_spare());
+    if spare <= 0 {
+        return Ok(0);
+    }
+    ledger::shrink(c, lease.id, Micros(spare))
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use crate::store::{StoreError, now_rfc3339};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+pub use super::denial::Denial;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LevelState {
     pub level: String,
@@ -18,30 +20,6 @@ pub struct LevelState {
     pub period: Option<String>,
     /// Part of `spent` charged as an estimate: the held worst case of calls cut short by a crash.
     pub estimated: Micros,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Denial {
-    pub level: String,
-    pub cap: Micros,
-    pub spent: Micros,
-    pub reserved: Micros,
-    pub amount: Micros,
-}
-
-impl std::fmt::Display for Denial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} budget: ${:.4} needed, ${:.4} left of ${:.2} (spent ${:.4}, reserved ${:.4})",
-            self.level,
-            self.amount.usd(),
-            (self.cap.0 - self.spent.0 - self.reserved.0).max(0) as f64 / 1e6,
-            self.cap.usd(),
-            self.spent.usd(),
-            self.reserved.usd()
-        )
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +116,26 @@ pub fn reserve(
     amount: Micros,
     pid: u32,
 ) -> Result<Reserve, StoreError> {
-    if let Some(d) = refusal(c, run_id, team, amount)? {
+    reserve_for(c, run_id, team, amount, pid, "")
+}
+
+/// [`reserve`] for `owner` (see budget/waiters.rs): headroom kept for owners that were
+/// waiting before it is not taken.
+pub fn reserve_for(
+    c: &Connection,
+    run_id: Option<&str>,
+    team: Option<&str>,
+    amount: Micros,
+    pid: u32,
+    owner: &str,
+) -> Result<Reserve, StoreError> {
+    let ask = Ask {
+        amount,
+        own: 0,
+        margin: 0,
+        owner,
+    };
+    if let Some(d) = refusal(c, run_id, team, &ask)? {
         return Ok(Reserve::Denied(d));
     }
     let (host, start) = crate::store::owner::stamp(pid);
@@ -172,12 +169,21 @@ pub fn open_lease(
 }
 
 /// Add `amount` to lease `id` if it fits at run, team and org level (the same checks as
-/// [`reserve`]), or say which level refused.
-pub fn grow(c: &Connection, id: i64, amount: Micros) -> Result<Reserve, StoreError> {
-    let Some((run, team, _)) = held(c, id)? else {
+/// [`reserve`]), or say which level refused. At the shared levels (team, org) `margin` more
+/// must stay free after it: headroom a lease holds beyond its calls in flight is taken only far
+/// from a cap, so it never makes another run fail.
+pub fn grow(c: &Connection, id: i64, amount: Micros, margin: i64) -> Result<Reserve, StoreError> {
+    let Some((run, team, held_now)) = held(c, id)? else {
         return Err(StoreError::NotFound(format!("budget lease {id} is gone")));
     };
-    if let Some(d) = refusal(c, run.as_deref(), team.as_deref(), amount)? {
+    let owner = super::waiters::lease_owner(id);
+    let ask = Ask {
+        amount,
+        own: held_now,
+        margin: margin.max(0),
+        owner: &owner,
+    };
+    if let Some(d) = refusal(c, run.as_deref(), team.as_deref(), &ask)? {
         return Ok(Reserve::Denied(d));
     }
     crate::store::exec(
@@ -187,6 +193,45 @@ pub fn grow(c: &Connection, id: i64, amount: Micros) -> Result<Reserve, StoreErr
     )?;
     adjust_reserved(c, run.as_deref(), team.as_deref(), amount.0)?;
     Ok(Reserve::Reserved(id))
+}
+
+/// Give back up to `amount` of lease `id` (headroom beyond its calls in flight, already taken
+/// out of the run's memory). Returns what the row gave back.
+pub fn shrink(c: &Connection, id: i64, amount: Micros) -> Result<i64, StoreError> {
+    let Some((run, team, held_now)) = held(c, id)? else {
+        return Ok(0);
+    };
+    let part = amount.0.min(held_now).max(0);
+    if part > 0 {
+        crate::store::exec(
+            c,
+            "UPDATE reservations SET amount_micros = amount_micros - ?2 WHERE id = ?1",
+            params![id, part],
+        )?;
+        adjust_reserved(c, run.as_deref(), team.as_deref(), -part)?;
+    }
+    Ok(part)
+}
+
+/// Should lease `id`, holding `spare` beyond its calls in flight, give it back? Yes when a
+/// shared level it draws on has less free than that spare, or another owner waits there.
+pub fn lease_pressed(c: &Connection, id: i64, spare: Micros) -> Result<bool, StoreError> {
+    let Some((_, team, _)) = held(c, id)? else {
+        return Ok(false);
+    };
+    let owner = super::waiters::lease_owner(id);
+    for l in shared_levels(team.as_deref()) {
+        if super::waiters::others_waiting(c, &l, &owner)? {
+            return Ok(true);
+        }
+        if let Some(s) = level(c, &l)?
+            && let Some(cap) = s.cap
+            && cap.0 - s.spent.0 - s.reserved.0 < spare.0
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Charge `actual` against lease `id`: the lease shrinks by it (never below zero) and the spend
@@ -214,13 +259,33 @@ pub fn settle_part(
     charge(c, team.as_deref(), actual)
 }
 
-/// Which level (run, team, org) cannot take `amount` more, if any.
+/// What a reservation or lease growth asks of the levels.
+struct Ask<'a> {
+    amount: Micros,
+    /// The asking lease's row (0 for a reservation of its own).
+    own: i64,
+    /// Must stay free at shared levels after `amount`.
+    margin: i64,
+    /// Who asks: headroom kept for owners waiting before it is not taken.
+    owner: &'a str,
+}
+
+fn shared_levels(team: Option<&str>) -> Vec<String> {
+    let mut levels = vec!["org".to_string()];
+    if let Some(t) = team {
+        levels.push(team_level(t));
+    }
+    levels
+}
+
+/// Which level (run, team, org) cannot take the ask, if any.
 fn refusal(
     c: &Connection,
     run_id: Option<&str>,
     team: Option<&str>,
-    amount: Micros,
+    ask: &Ask,
 ) -> Result<Option<Denial>, StoreError> {
+    let amount = ask.amount;
     if let Some(run) = run_id {
         let (cap, spent, reserved): (i64, i64, i64) = crate::store::query_row(
             c,
@@ -228,35 +293,43 @@ fn refusal(
             [run],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
+        // The run's own level: nobody else draws on it, so no margin and no waiters.
         if !fits(Some(Micros(cap)), Micros(spent), Micros(reserved), amount) {
             return Ok(Some(Denial {
                 level: "run".into(),
                 cap: Micros(cap),
                 spent: Micros(spent),
                 reserved: Micros(reserved),
+                own: Micros(ask.own),
+                own_inflight: Micros::ZERO,
+                waiting: Micros::ZERO,
                 amount,
             }));
         }
     }
-    let mut levels = vec!["org".to_string()];
     if let Some(t) = team {
-        let l = team_level(t);
         crate::store::exec(
             c,
             "INSERT OR IGNORE INTO budget_levels (level) VALUES (?1)",
-            [&l],
+            [team_level(t)],
         )?;
-        levels.push(l);
     }
-    for l in &levels {
-        if let Some(s) = level(c, l)?
-            && !fits(s.cap, s.spent, s.reserved, amount)
-        {
+    for l in shared_levels(team) {
+        let Some(s) = level(c, &l)? else { continue };
+        if s.cap.is_none() {
+            continue;
+        }
+        let waiting = super::waiters::ahead_of(c, &l, ask.owner)?;
+        let kept = Micros(s.reserved.0 + waiting + ask.margin);
+        if !fits(s.cap, s.spent, kept, amount) {
             return Ok(Some(Denial {
-                level: if l == "org" { "org".into() } else { l.clone() },
+                level: l,
                 cap: s.cap.unwrap_or_default(),
                 spent: s.spent,
                 reserved: s.reserved,
+                own: Micros(ask.own),
+                own_inflight: Micros::ZERO,
+                waiting: Micros(waiting),
                 amount,
             }));
         }

@@ -3,10 +3,12 @@
 //! transaction before the call, then settled to the actual cost. A run holds its reservations as
 //! one growing lease (lease.rs) so its calls take their worst case in memory.
 
+pub mod denial;
 pub mod lease;
 pub mod ledger;
 pub mod period;
 pub mod recovery;
+pub mod waiters;
 
 use crate::domain::Micros;
 

@@ -208,7 +208,7 @@ mod tests {
         new_run(&c, "r-1", Some("web"));
         let lease = ledger::open_lease(&c, "r-1", Some("web"), 4242).unwrap();
         assert!(matches!(
-            ledger::grow(&c, lease, Micros(1_000)).unwrap(),
+            ledger::grow(&c, lease, Micros(1_000), 0).unwrap(),
             Reserve::Reserved(_)
         ));
         // Two calls took 300 and 200 of the lease; one of them settled at 50 before the crash.
@@ -265,7 +265,7 @@ mod tests {
         let c = db();
         new_run(&c, "r-1", None);
         let lease = ledger::open_lease(&c, "r-1", None, std::process::id()).unwrap();
-        ledger::grow(&c, lease, Micros(500)).unwrap();
+        ledger::grow(&c, lease, Micros(500), 0).unwrap();
         inflight::insert(&c, &inflight(lease, "r-1", "t1", 100)).unwrap();
         ledger::reserve(&c, None, None, Micros(40), std::process::id()).unwrap();
         let holders = holders(&c).unwrap();

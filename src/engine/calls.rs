@@ -3,8 +3,8 @@
 
 use super::EngineEvent;
 use super::context::{EngineCtx, RunCtx, Slot};
-use crate::budget::lease::{self, Take};
-use crate::budget::ledger::{self, Denial, Reserve};
+use super::hold::{BudgetWait, Held, Hold, hold_budget};
+use crate::budget::ledger::{self, Denial};
 use crate::config::ModelInfo;
 use crate::domain::{CallRole, Micros, TaskType, splitmix64};
 use crate::providers::{ChatRequest, ChatResponse, Message, ProviderError};
@@ -108,7 +108,9 @@ pub async fn call(
     let cancel = run.map_or(&never, |r| &r.cancel);
     let strategy = run.map_or(ctx.cfg.engine.strategy, |r| r.strategy);
     let mut exclude = spec.exclude.clone();
+    // The refusal of the cheapest candidate this round, and how the call waits for headroom.
     let mut denial: Option<Denial> = None;
+    let mut wait = BudgetWait::new(run);
     let mut last_error: Option<String> = None;
     let mut seed = now_ms() ^ spec.prompt.len() as u64;
     // After a model fails, prefer another provider for the fallback.
@@ -175,6 +177,24 @@ pub async fn call(
             );
         }
         let Some(model) = model else {
+            if let Some(d) = denial.take() {
+                match wait.after_refusal(run, &d, cancel).await {
+                    Some(true) => {
+                        // Try every candidate the budget refused again.
+                        exclude.retain(|m| !wait.refused.contains(m));
+                        wait.refused.clear();
+                        continue;
+                    }
+                    Some(false) => {
+                        wait.done(ctx);
+                        return Err(CallFail::Budget(d));
+                    }
+                    None => {
+                        wait.done(ctx);
+                        return Err(CallFail::Cancelled);
+                    }
+                }
+            }
             return Err(match denial {
                 Some(d) => CallFail::Budget(d),
                 None => CallFail::NoModel(last_error.unwrap_or_else(|| {
@@ -239,11 +259,19 @@ pub async fn call(
             if let Admission::Denied { .. } = adm {
                 break None;
             }
-            let hold = match hold_budget(ctx, run, worst).await {
-                Ok(h) => h,
+            let hold = match hold_budget(ctx, run, worst, wait.registering()).await {
+                Ok(h) => {
+                    wait.done(ctx);
+                    h
+                }
                 Err(fail) => {
                     match fail {
-                        Held::Denied(d) => denial = Some(d),
+                        Held::Denied(d) => {
+                            wait.refused.push(model.id.clone());
+                            if denial.as_ref().is_none_or(|p| d.amount < p.amount) {
+                                denial = Some(d);
+                            }
+                        }
                         Held::Error(e) => last_error = Some(e),
                     }
                     // Give the admission back (a probe that never ran).
@@ -340,7 +368,7 @@ pub async fn call(
                 .map(|(m, _)| (m.clone(), ctx.health.get(m), ctx.hash_of(m)))
                 .collect();
             if let (Hold::Lease(_), Some(r)) = (hold, run) {
-                r.lease.with(|l| l.finish(worst.0, cost.0));
+                r.lease.finish(worst.0, cost.0);
             }
             if let Some(w) = charge.warning {
                 ctx.warn(run.map(|r| r.id.as_str()), w);
@@ -472,73 +500,6 @@ pub async fn call(
         }
         exclude.push(model.id.clone());
     }
-}
-
-/// How a call's worst case is held: taken from the run's lease, or a reservation row of its own
-/// (calls outside a run).
-#[derive(Debug, Clone, Copy)]
-enum Hold {
-    Lease(i64),
-    Row(i64),
-}
-
-enum Held {
-    Denied(Denial),
-    Error(String),
-}
-
-/// Hold `worst` against the budget before a call. In a run: from the lease in memory, growing it
-/// in a transaction only when it falls short (and in the background before it does).
-async fn hold_budget(ctx: &EngineCtx, run: Option<&RunCtx>, worst: Micros) -> Result<Hold, Held> {
-    let Some(run) = run else {
-        let pid = std::process::id();
-        return match ctx
-            .store
-            .transact(move |tx| ledger::reserve(tx, None, None, worst, pid))
-            .await
-        {
-            Ok(Reserve::Reserved(id)) => Ok(Hold::Row(id)),
-            Ok(Reserve::Denied(d)) => Err(Held::Denied(d)),
-            Err(e) => Err(Held::Error(e.to_string())),
-        };
-    };
-    let lease = run.lease.clone();
-    // Each round either takes from the lease or grows it (bounded by the caps) or is refused.
-    for _ in 0..64 {
-        match lease.with(|l| l.take(worst.0)) {
-            Take::Taken { refill } => {
-                if let Some(amount) = refill {
-                    let (l2, id) = (lease.clone(), lease.id);
-                    let queued = ctx.store.submit(
-                        move |tx| ledger::grow(tx, id, Micros(amount)),
-                        move |r| {
-                            let ok = matches!(r, Ok(Reserve::Reserved(_)));
-                            l2.with(|l| l.refill_done(ok.then_some(amount)));
-                        },
-                    );
-                    if queued.is_err() {
-                        lease.with(|l| l.refill_done(None));
-                    }
-                }
-                return Ok(Hold::Lease(lease.id));
-            }
-            Take::Short { grow, at_least } => {
-                let id = lease.id;
-                let grown = ctx
-                    .store
-                    .transact(move |tx| lease::grow_short(tx, id, grow, at_least))
-                    .await;
-                match grown {
-                    Ok(Ok(a)) => lease.with(|l| l.grown(a)),
-                    Ok(Err(d)) => return Err(Held::Denied(d)),
-                    Err(e) => return Err(Held::Error(e.to_string())),
-                }
-            }
-        }
-    }
-    Err(Held::Error(
-        "the run's budget lease kept being used up by other calls".into(),
-    ))
 }
 
 /// Audit the routing decision under policies: blocked models once per call, and the chosen one.

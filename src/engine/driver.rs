@@ -3,10 +3,13 @@
 
 use super::EngineEvent;
 use super::calls::{CallFail, CallSpec, call};
+use super::checkpoint::{self, Checkpoint};
 use super::context::{EngineCtx, RunCtx, Slot};
 use super::dag::Dag;
 use super::decompose::parse_plan;
 use super::task_loop::{TaskOutcome, run_task};
+use crate::budget::{lease, ledger};
+use crate::domain::Micros;
 use crate::domain::status::{RunFacts, RunStatus, StopReason, TaskStatus, final_status};
 use crate::domain::{CallRole, TaskSpec};
 use crate::prompts;
@@ -25,7 +28,9 @@ pub async fn drive(ctx: Arc<EngineCtx>, run: Arc<RunCtx>, resumed: bool) -> RunS
         description: run.description.clone(),
         resumed,
     });
+    let keeper = tokio::spawn(keep_lease(ctx.clone(), run.clone()));
     let fatal = execute(&ctx, &run, started).await.err();
+    keeper.abort();
     finalize(&ctx, &run, started.elapsed(), fatal).await
 }
 
@@ -103,10 +108,11 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
     }
 
     let id = run.id.clone();
-    let (tasks, attempts) = ctx
+    let (tasks, attempts, (mut resume_points, unreadable)) = ctx
         .store
         .call(move |c| {
             let t = store::runs::get_tasks(c, &id)?;
+            let points = checkpoint::load_all(c, &id)?;
             let mut a: HashMap<String, u32> = HashMap::new();
             let mut st = c.prepare(
                 "SELECT task_id, MAX(n) FROM (
@@ -120,10 +126,13 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
                 let (k, v) = r?;
                 a.insert(k, v);
             }
-            Ok((t, a))
+            Ok((t, a, points))
         })
         .await
         .map_err(|e| e.to_string())?;
+    for w in unreadable {
+        ctx.warn(Some(&run.id), w);
+    }
     let tasks: Arc<Vec<TaskRow>> = Arc::new(tasks);
     let ids: Vec<String> = tasks.iter().map(|t| t.spec.id.clone()).collect();
     let specs: Vec<TaskSpec> = tasks.iter().map(|t| t.spec.clone()).collect();
@@ -143,15 +152,31 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
     }
 
     let mut inflight: JoinSet<(usize, TaskOutcome)> = JoinSet::new();
+    // Tasks waiting at a call the budget refused, with the number of tasks that had finished
+    // when they were parked: one is tried again once another task has finished since (its
+    // spend and holdings changed), and the run ends `budget_exhausted` when only they are left.
+    let mut parked: Vec<(usize, Checkpoint, u64)> = Vec::new();
+    let mut finished: u64 = 0;
     loop {
         let stopping = run.stop_reason().is_some();
-        if inflight.is_empty() && (stopping || !dag.has_ready()) {
+        let retry = parked.iter().position(|p| p.2 < finished);
+        let startable = retry.is_some() || dag.has_ready();
+        if inflight.is_empty() && (stopping || !startable) {
             break;
         }
         tokio::select! {
-            permit = run.slots.clone().acquire_owned(), if !stopping && dag.has_ready() => {
+            permit = run.slots.clone().acquire_owned(), if !stopping && startable => {
                 let Ok(permit) = permit else { break };
-                let Some(i) = dag.next_ready() else { continue };
+                let (i, resume) = match retry {
+                    Some(k) => {
+                        let (i, ck, _) = parked.remove(k);
+                        (i, Some(ck))
+                    }
+                    None => {
+                        let Some(i) = dag.next_ready() else { continue };
+                        (i, resume_points.remove(&ids[i]))
+                    }
+                };
                 set_status(ctx, run, &ids[i], TaskStatus::Running, None).await;
                 let context: Vec<(String, String)> = dag
                     .deps(i)
@@ -163,7 +188,7 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
                 let sem = run.slots.clone();
                 inflight.spawn(async move {
                     let mut slot = Slot::new(sem, permit);
-                    let out = run_task(&c2, &r2, &t2[i], &context, first, &mut slot).await;
+                    let out = run_task(&c2, &r2, &t2[i], &context, first, resume, &mut slot).await;
                     (i, out)
                 });
             }
@@ -175,16 +200,22 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
                 };
                 match outcome {
                     TaskOutcome::Done { status, output } => {
+                        finished += 1;
                         write_task_output(ctx, run, &tasks[i], &output).await;
                         outputs[i] = Some(output);
                         set_status(ctx, run, &ids[i], status, None).await;
                         dag.finish(i, status, &ids);
                     }
                     TaskOutcome::Failed(reason) => {
+                        finished += 1;
                         set_status(ctx, run, &ids[i], TaskStatus::Failed, Some(reason)).await;
                         for (k, why) in dag.finish(i, TaskStatus::Failed, &ids) {
                             set_status(ctx, run, &ids[k], TaskStatus::Skipped, Some(why)).await;
                         }
+                    }
+                    TaskOutcome::Parked { checkpoint, reason } => {
+                        park(ctx, run, &ids[i], &checkpoint, reason).await;
+                        parked.push((i, *checkpoint, finished));
                     }
                     TaskOutcome::Stopped(why, reason) => {
                         set_status(ctx, run, &ids[i], TaskStatus::Pending, Some(reason)).await;
@@ -201,6 +232,10 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
                 run.request_stop(StopReason::Cancelled, true);
             }
         }
+    }
+    if !parked.is_empty() {
+        // No parked task's call fits, with nothing of the run in flight.
+        run.request_stop(StopReason::BudgetExhausted, false);
     }
     Ok(())
 }
@@ -234,6 +269,80 @@ fn deadline(
         .checked_add(remaining)
         .or_else(|| start.checked_add(Duration::from_secs(3600)))
         .unwrap_or(start)
+}
+
+/// A task waits at a call the budget refused: pending, with the reason and its resume point.
+async fn park(ctx: &EngineCtx, run: &RunCtx, task_id: &str, ck: &Checkpoint, reason: String) {
+    let (rid, tid, r, ck2) = (
+        run.id.clone(),
+        task_id.to_string(),
+        reason.clone(),
+        ck.clone(),
+    );
+    let saved = ctx
+        .store
+        .transact(move |tx| {
+            store::runs::set_task_status(tx, &rid, &tid, TaskStatus::Pending, Some(&r))?;
+            checkpoint::save(tx, &rid, &tid, Some(&ck2))
+        })
+        .await;
+    if let Err(e) = saved {
+        ctx.warn(
+            Some(&run.id),
+            format!("task {task_id}: could not record where it waits: {e}"),
+        );
+    }
+    ctx.emit(EngineEvent::TaskChanged {
+        run_id: run.id.clone(),
+        task_id: task_id.to_string(),
+        status: TaskStatus::Pending,
+        model: None,
+        iteration: ck.iter,
+        score: None,
+        reason: Some(reason),
+    });
+}
+
+/// How often the lease keeper looks at the run's lease.
+const KEEP_TICK: Duration = Duration::from_millis(300);
+
+/// Keep the run's lease to what its calls need: its spare goes back within a second of the run
+/// going idle (no call in flight and none taken for a whole tick), and as soon as a shared cap
+/// it draws on gets near or another run or process waits there.
+async fn keep_lease(ctx: Arc<EngineCtx>, run: Arc<RunCtx>) {
+    let mut tick = tokio::time::interval(KEEP_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut takes = run.lease.state().takes;
+    loop {
+        tick.tick().await;
+        let s = run.lease.state();
+        let idle = s.inflight == 0 && s.takes == takes;
+        takes = s.takes;
+        let spare = s.spare();
+        if spare <= 0 {
+            continue;
+        }
+        let id = run.lease.id;
+        let pressed = idle
+            || ctx
+                .store
+                .call(move |c| ledger::lease_pressed(c, id, Micros(spare)))
+                .await
+                .unwrap_or(false);
+        if pressed {
+            let lease = run.lease.clone();
+            if let Err(e) = ctx
+                .store
+                .transact(move |tx| lease::give_back(tx, &lease))
+                .await
+            {
+                tracing::warn!(
+                    run = run.id.as_str(),
+                    "could not shrink the budget lease: {e}"
+                );
+            }
+        }
+    }
 }
 
 async fn set_status(
@@ -320,6 +429,10 @@ async fn finalize(
                 // Every call of the run has ended and been settled (settles are queued ahead of
                 // this job): the lease's unused part goes back.
                 crate::budget::ledger::release(tx, lease)?;
+                crate::budget::waiters::stop_waiting(
+                    tx,
+                    &crate::budget::waiters::lease_owner(lease),
+                )?;
                 let tasks = store::runs::get_tasks(tx, &id)?;
                 let counts = store::runs::call_counts(tx, &id)?;
                 let facts = RunFacts {

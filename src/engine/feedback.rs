@@ -27,7 +27,7 @@ pub fn strip_markers(text: &str) -> String {
 }
 
 /// Why an attempt did not pass, fed into the next prompt.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Feedback {
     pub reason: String,
     pub failed_validators: Vec<ValidatorResult>,

@@ -2,11 +2,13 @@
 //! events. It never imports the UI; the TUI and headless mode are two observers of the same events.
 
 pub mod calls;
+pub mod checkpoint;
 pub mod context;
 pub mod dag;
 pub mod decompose;
 pub mod driver;
 pub mod feedback;
+pub mod hold;
 mod inflight;
 pub mod lock;
 pub mod outputs;

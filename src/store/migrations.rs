@@ -244,6 +244,19 @@ ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
 ALTER TABLE runs ADD COLUMN owner_start TEXT;
 ALTER TABLE budget_levels ADD COLUMN estimated_micros INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 8: where a task parked by the budget continues (its exact call), and owners waiting for
+    // headroom at a shared budget level (budget/waiters.rs).
+    r#"
+ALTER TABLE tasks ADD COLUMN resume_state TEXT;
+CREATE TABLE budget_waiters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    level TEXT NOT NULL,
+    amount_micros INTEGER NOT NULL,
+    until_ms INTEGER NOT NULL,
+    UNIQUE (owner, level)
+);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
