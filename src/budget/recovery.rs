@@ -123,6 +123,8 @@ fn estimated_call(
         error: Some("the process died during this call: charged the worst case held for it".into()),
         retry: 0,
         breaker_after: None,
+        // The recovery is when it was charged; the call itself started at `started_at`.
+        at: crate::store::now_rfc3339(),
     }
 }
 
@@ -320,6 +322,7 @@ mod tests {
             error: None,
             retry: 0,
             breaker_after: None,
+            at: crate::store::now_rfc3339(),
         }
     }
 }

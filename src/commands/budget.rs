@@ -59,6 +59,16 @@ fn cap(usd: f64) -> Result<Micros, CliError> {
     Ok(Micros::from_usd(usd))
 }
 
+/// A cap as set: cents when whole, else every digit down to the micro-dollar ($0.015, not $0.01).
+fn cap_text(m: Micros) -> String {
+    if m.0 % 10_000 == 0 {
+        format!("${:.2}", m.usd())
+    } else {
+        let s = format!("{:.6}", m.usd());
+        format!("${}", s.trim_end_matches('0'))
+    }
+}
+
 pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Result<i32, CliError> {
     let app = open_app(cli)?;
     match action {
@@ -67,7 +77,7 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
             app.store.call_blocking(move |conn| {
                 store::immediate(conn, |tx| ledger::set_cap(tx, "org", c, p.as_deref()))
             })?;
-            crate::errln!("org cap set to ${usd:.2}");
+            crate::errln!("org cap set to {}", cap_text(c));
         }
         Some(BudgetAction::SetTeam { team, usd, period }) => {
             if team.trim().is_empty() || team.contains(char::is_whitespace) {
@@ -80,7 +90,7 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
             app.store.call_blocking(move |conn| {
                 store::immediate(conn, |tx| ledger::set_cap(tx, &level, c, p.as_deref()))
             })?;
-            crate::errln!("team {team} cap set to ${usd:.2}");
+            crate::errln!("team {team} cap set to {}", cap_text(c));
         }
         None => {}
     }
@@ -120,4 +130,17 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
         }
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cap_is_echoed_with_every_digit_it_has() {
+        assert_eq!(cap_text(Micros::from_usd(0.015)), "$0.015");
+        assert_eq!(cap_text(Micros::from_usd(40.0)), "$40.00");
+        assert_eq!(cap_text(Micros::from_usd(2.5)), "$2.50");
+        assert_eq!(cap_text(Micros(1)), "$0.000001");
+    }
 }

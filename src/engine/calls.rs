@@ -362,6 +362,7 @@ pub async fn call(
                 error: result.as_ref().err().map(|e| e.to_string()),
                 retry,
                 breaker_after: Some(breaker.state.as_str().into()),
+                at: store::now_rfc3339(),
             };
             let key_breakers: Vec<(String, crate::routing::Breaker, String)> = key_transitions
                 .iter()

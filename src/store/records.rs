@@ -96,6 +96,8 @@ pub struct CallRecord {
     pub error: Option<String>,
     pub retry: u32,
     pub breaker_after: Option<String>,
+    /// When the call ended (RFC 3339): the row is written behind, so commit time can be later.
+    pub at: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

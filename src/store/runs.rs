@@ -409,7 +409,6 @@ pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, Sto
 
 /// Record one provider request and charge its settled cost to the run in the same transaction.
 pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
-    let now = now_rfc3339();
     crate::store::exec(c,
         "INSERT INTO calls (run_id, task_id, attempt, role, provider, model, simulated, input_tokens,
             cached_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, ttft_ms, outcome,
@@ -434,7 +433,7 @@ pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
             k.error,
             k.retry,
             k.breaker_after,
-            now
+            k.at
         ],
     )?;
     let id = c.last_insert_rowid();

@@ -225,11 +225,14 @@ pub fn load_cached(
     req: &SnapshotReq,
     cache: &mut Cache,
 ) -> Result<Snapshot, StoreError> {
+    // Same rule as `runs`/`show`: a deleted lock file does not make a live run interrupted.
     let effective = |id: &str, st: RunStatus| {
-        if st == RunStatus::Running && !lock::is_held(data_dir, id) {
-            RunStatus::Interrupted
-        } else {
-            st
+        if st != RunStatus::Running || lock::is_held(data_dir, id) {
+            return st;
+        }
+        match crate::store::runs::get_run(c, id) {
+            Ok(row) => crate::report::effective_status(data_dir, &row),
+            Err(_) => RunStatus::Interrupted,
         }
     };
     let runs: Vec<RunItem> = queries::runs(c)?

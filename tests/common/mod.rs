@@ -187,5 +187,6 @@ pub fn call_record(run_id: Option<&str>, cost: i64) -> orchestrator_tui::store::
         error: None,
         retry: 0,
         breaker_after: None,
+        at: orchestrator_tui::store::now_rfc3339(),
     }
 }
