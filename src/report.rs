@@ -5,18 +5,19 @@ use crate::domain::Micros;
 use crate::domain::money::usd_json;
 use crate::domain::status::RunStatus;
 use crate::engine::lock;
-use crate::store::{self, RunRow, StoreError};
-use rusqlite::Connection;
+use crate::store::{RunStore, StoreError, StoredRun};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
 
 /// A stored status with liveness folded in: `running` without a live owner is `interrupted`.
-pub fn effective_status(data_dir: &Path, run: &RunRow) -> RunStatus {
-    if run.status == RunStatus::Running && !lock::run_alive(data_dir, &run.id, run.owner.as_ref()) {
+/// The one rule for `runs`, `show` and the TUI.
+pub fn effective_status(data_dir: &Path, run: &impl StoredRun) -> RunStatus {
+    let status = run.stored_status();
+    if status == RunStatus::Running && !lock::run_alive(data_dir, run.run_id(), run.owner()) {
         RunStatus::Interrupted
     } else {
-        run.status
+        status
     }
 }
 
@@ -24,23 +25,17 @@ fn round(m: Micros) -> f64 {
     usd_json(m)
 }
 
-pub fn run_json(c: &Connection, data_dir: &Path, id: &str) -> Result<Value, StoreError> {
-    let run = store::runs::get_run(c, id)?;
+pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, StoreError> {
+    let run = c.run(id)?;
     let status = effective_status(data_dir, &run);
-    let tasks = store::runs::get_tasks(c, id)?;
-    let attempts = store::runs::get_attempts(c, id)?;
-    let costs: HashMap<String, Micros> = store::runs::task_costs(c, id)?.into_iter().collect();
-    let counts = store::runs::call_counts(c, id)?;
-    let breaker = store::runs::breaker_events(c, id)?;
-    let files = store::runs::artifacts(c, id)?;
-    let mut refused = store::runs::refusals(c, id)?;
-    let simulated: bool = c
-        .query_row(
-            "SELECT COALESCE(MAX(simulated), 0) FROM calls WHERE run_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap_or(run.simulated);
+    let tasks = c.tasks(id)?;
+    let attempts = c.attempts(id)?;
+    let costs: HashMap<String, Micros> = c.task_costs(id)?.into_iter().collect();
+    let counts = c.call_counts(id)?;
+    let breaker = c.run_breaker_events(id)?;
+    let files = c.artifacts(id)?;
+    let mut refused = c.refusals(id)?;
+    let simulated = c.any_call_simulated(id).unwrap_or(run.simulated);
     let mut by_task: HashMap<&str, Vec<Value>> = HashMap::new();
     for a in &attempts {
         by_task.entry(a.task_id.as_str()).or_default().push(json!({
@@ -123,18 +118,12 @@ pub fn run_json(c: &Connection, data_dir: &Path, id: &str) -> Result<Value, Stor
     }))
 }
 
-pub fn runs_json(c: &Connection, data_dir: &Path) -> Result<Value, StoreError> {
-    let runs = store::runs::list_runs(c)?;
+pub fn runs_json(c: &impl RunStore, data_dir: &Path) -> Result<Value, StoreError> {
+    let runs = c.list_runs()?;
     let v: Vec<Value> = runs
         .iter()
         .map(|r| {
-            let status = if r.status == RunStatus::Running
-                && !lock::run_alive(data_dir, &r.id, r.owner.as_ref())
-            {
-                RunStatus::Interrupted
-            } else {
-                r.status
-            };
+            let status = effective_status(data_dir, r);
             json!({
                 "id": r.id,
                 "status": status,

@@ -1,7 +1,7 @@
 //! A run's budget lease: one reservation row per run that holds headroom for several calls, so a
 //! call takes its worst case in memory instead of waiting on a database transaction.
 //!
-//! Why it cannot overspend: the lease only grows through [`super::ledger::grow`], which applies
+//! Why it cannot overspend: the lease only grows through [`crate::store::budget::grow`], which applies
 //! the same run/team/org checks as a per-call reservation inside `BEGIN IMMEDIATE`; a call takes
 //! from the lease only what the lease still covers; the spend is charged and the lease shrunk by
 //! the same amount in one transaction; headroom given back leaves memory before the row.
@@ -14,10 +14,6 @@
 //! as its own: a call is refused only when the run's spend, its other calls in flight and this
 //! call's worst case do not fit together.
 
-use super::ledger::{self, Denial, Reserve};
-use crate::domain::Micros;
-use crate::store::StoreError;
-use rusqlite::Connection;
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
@@ -152,46 +148,7 @@ impl Lease {
     }
 }
 
-/// Grow lease `id` for a call that fell short: by `grow` (the spare part only far from the
-/// shared caps), else by exactly `at_least`. Run inside a write transaction; returns the amount
-/// added or the refusal.
-pub fn grow_short(
-    c: &Connection,
-    id: i64,
-    grow: i64,
-    at_least: i64,
-) -> Result<Result<i64, Denial>, StoreError> {
-    if grow > at_least
-        && matches!(
-            ledger::grow(c, id, Micros(grow), grow - at_least)?,
-            Reserve::Reserved(_)
-        )
-    {
-        return Ok(Ok(grow));
-    }
-    Ok(match ledger::grow(c, id, Micros(at_least), 0)? {
-        Reserve::Reserved(_) => Ok(at_least),
-        Reserve::Denied(d) => Err(d),
-    })
-}
-
-/// A background growth: all of it is spare, so as much must stay free at the shared levels.
-pub fn refill(c: &Connection, id: i64, amount: i64) -> Result<bool, StoreError> {
-    Ok(matches!(
-        ledger::grow(c, id, Micros(amount), amount)?,
-        Reserve::Reserved(_)
-    ))
-}
-
-/// Give lease `id`'s spare back: taken out of memory, then out of the row, in the caller's
-/// transaction (so memory never holds more than the row). Returns what the row gave back.
-pub fn give_back(c: &Connection, lease: &Lease) -> Result<i64, StoreError> {
-    let spare = lease.with(|l| l.give_back_spare());
-    if spare <= 0 {
-        return Ok(0);
-    }
-    ledger::shrink(c, lease.id, Micros(spare))
-}
+pub use crate::store::lease::{give_back, grow_short, refill};
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,13 @@
 //! Budget hierarchy (org, team, run) with reservations that make overspending impossible under
 //! any concurrency: the worst case of a call is reserved at every level in one `BEGIN IMMEDIATE`
 //! transaction before the call, then settled to the actual cost. A run holds its reservations as
-//! one growing lease (lease.rs) so its calls take their worst case in memory.
+//! one growing lease (lease.rs) so its calls take their worst case in memory. The levels are
+//! `level.rs`; the rows that keep them are in `store/budget.rs`.
 
 pub mod denial;
 pub mod lease;
 pub mod ledger;
+pub mod level;
 pub mod period;
 pub mod recovery;
 pub mod waiters;

@@ -2,6 +2,7 @@
 
 use super::{CliError, open_app};
 use crate::budget::ledger::{self, LevelState};
+use crate::budget::level::Level;
 use crate::budget::period::valid_period;
 use crate::cli::{BudgetAction, Cli, exit};
 use crate::domain::Micros;
@@ -32,7 +33,9 @@ pub fn budget_json(levels: &[LevelState]) -> Value {
     let teams: Vec<Value> = levels
         .iter()
         .filter_map(|l| {
-            let name = l.level.strip_prefix("team:")?;
+            let Level::Team(name) = Level::parse(&l.level)? else {
+                return None;
+            };
             let mut v = level_json(l);
             v["name"] = json!(name);
             Some(v)
@@ -86,7 +89,7 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
                 )));
             }
             let (c, p) = (cap(*usd)?, check_period(period.as_ref())?.map(String::from));
-            let level = format!("team:{team}");
+            let level = Level::Team(team.clone()).to_string();
             app.store.call_blocking(move |conn| {
                 store::immediate(conn, |tx| ledger::set_cap(tx, &level, c, p.as_deref()))
             })?;

@@ -5,8 +5,7 @@
 
 use super::feedback::Feedback;
 use crate::domain::Micros;
-use crate::store::StoreError;
-use rusqlite::{Connection, params};
+use crate::store::{RunStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -82,7 +81,7 @@ impl Checkpoint {
 
 /// Store (or clear, with `None`) where a task continues.
 pub fn save(
-    c: &Connection,
+    c: &impl RunStore,
     run_id: &str,
     task_id: &str,
     ck: Option<&Checkpoint>,
@@ -95,28 +94,16 @@ pub fn save(
         })?),
         None => None,
     };
-    crate::store::exec(
-        c,
-        "UPDATE tasks SET resume_state = ?3 WHERE run_id = ?1 AND id = ?2",
-        params![run_id, task_id, json],
-    )?;
-    Ok(())
+    c.save_resume_state(run_id, task_id, json.as_deref())
 }
 
 /// Resume points of a run's tasks. An unreadable one is reported and the task starts its
 /// iteration over (the attempt numbering still moves on).
 pub fn load_all(
-    c: &Connection,
+    c: &impl RunStore,
     run_id: &str,
 ) -> Result<(HashMap<String, Checkpoint>, Vec<String>), StoreError> {
-    let mut st = c.prepare(
-        "SELECT id, resume_state FROM tasks WHERE run_id = ?1 AND resume_state IS NOT NULL",
-    )?;
-    let rows = st
-        .query_map([run_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = c.resume_states(run_id)?;
     let (mut out, mut bad) = (HashMap::new(), Vec::new());
     for (id, json) in rows {
         match serde_json::from_str::<Checkpoint>(&json) {
@@ -135,8 +122,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_survives_the_store() {
-        let mut c = Connection::open_in_memory().unwrap();
-        crate::store::migrations::migrate(&mut c).unwrap();
+        let c = crate::store::open_in_memory().unwrap();
         crate::store::runs::insert_run(
             &c,
             &crate::store::NewRun {
@@ -169,7 +155,7 @@ mod tests {
         });
         ck.progress.critiqued = true;
         save(&c, "r", "t", Some(&ck)).unwrap();
-        crate::store::exec(&c, "UPDATE tasks SET resume_state = '{' WHERE id = 'u'", []).unwrap();
+        crate::store::resume::save_resume_state(&c, "r", "u", Some("{")).unwrap();
         let (all, bad) = load_all(&c, "r").unwrap();
         let got = &all["t"];
         assert_eq!((got.iter, got.n), (1, 3));

@@ -8,16 +8,17 @@ use super::context::{EngineCtx, RunCtx, Slot};
 use super::dag::Dag;
 use super::decompose::parse_plan;
 use super::task_loop::{TaskOutcome, run_task};
-use crate::budget::{lease, ledger};
+use crate::budget::{lease, waiters};
 use crate::domain::Micros;
 use crate::domain::status::{RunFacts, RunStatus, StopReason, TaskStatus, final_status};
 use crate::domain::{CallRole, TaskSpec};
 use crate::prompts;
-use crate::store::{self, TaskRow};
+use crate::store::{self, BudgetStore, RunStore, TaskRow};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 
 /// Drive the run to a final status, which is committed before this returns.
@@ -88,156 +89,208 @@ async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Vec<TaskSpec>, Strin
 async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> Result<(), String> {
     let row = load_run(ctx, &run.id).await?;
     let deadline = deadline(ctx, run, &row, started);
-
     if !row.tasks_committed {
-        let tasks = match &row.plan_json {
-            Some(p) => serde_json::from_str::<Vec<TaskSpec>>(p)
-                .map_err(|e| format!("stored plan is unreadable: {e}"))?,
-            None => decompose(ctx, run).await?,
-        };
-        let (id, t2) = (run.id.clone(), tasks.clone());
-        ctx.store
-            .call(move |c| store::immediate(c, |tx| store::runs::insert_tasks(tx, &id, &t2)))
-            .await
-            .map_err(|e| e.to_string())?;
-        ctx.emit(EngineEvent::Planned {
-            run_id: run.id.clone(),
-            tasks: tasks.len(),
-            warnings: vec![],
-        });
+        plan(ctx, run, &row).await?;
     }
-
-    let id = run.id.clone();
-    let (tasks, attempts, (mut resume_points, unreadable)) = ctx
-        .store
-        .call(move |c| {
-            let t = store::runs::get_tasks(c, &id)?;
-            let points = checkpoint::load_all(c, &id)?;
-            let mut a: HashMap<String, u32> = HashMap::new();
-            let mut st = c.prepare(
-                "SELECT task_id, MAX(n) FROM (
-                    SELECT task_id, n FROM attempts WHERE run_id = ?1
-                    UNION ALL
-                    SELECT task_id, attempt FROM calls
-                    WHERE run_id = ?1 AND task_id IS NOT NULL AND attempt IS NOT NULL)
-                 GROUP BY task_id",
-            )?;
-            for r in st.query_map([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))? {
-                let (k, v) = r?;
-                a.insert(k, v);
-            }
-            Ok((t, a, points))
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    for w in unreadable {
-        ctx.warn(Some(&run.id), w);
-    }
-    let tasks: Arc<Vec<TaskRow>> = Arc::new(tasks);
-    let ids: Vec<String> = tasks.iter().map(|t| t.spec.id.clone()).collect();
-    let specs: Vec<TaskSpec> = tasks.iter().map(|t| t.spec.clone()).collect();
-    let statuses: Vec<TaskStatus> = tasks.iter().map(|t| t.status).collect();
-    let mut outputs: Vec<Option<String>> = tasks.iter().map(|t| t.output.clone()).collect();
-    let (mut dag, cycle) = Dag::new(&specs, &statuses);
-    for (i, reason) in cycle {
-        set_status(ctx, run, &ids[i], TaskStatus::Failed, Some(reason.clone())).await;
-    }
-    // Cycle members failed: skip what depends on them.
-    for (i, before) in statuses.iter().enumerate() {
-        if dag.status(i) == TaskStatus::Failed && *before != TaskStatus::Failed {
-            for (k, why) in dag.finish(i, TaskStatus::Failed, &ids) {
-                set_status(ctx, run, &ids[k], TaskStatus::Skipped, Some(why)).await;
-            }
-        }
-    }
-
-    let mut inflight: JoinSet<(usize, TaskOutcome)> = JoinSet::new();
-    // Tasks waiting at a call the budget refused, with the number of tasks that had finished
-    // when they were parked: one is tried again once another task has finished since (its
-    // spend and holdings changed), and the run ends `budget_exhausted` when only they are left.
-    let mut parked: Vec<(usize, Checkpoint, u64)> = Vec::new();
-    let mut finished: u64 = 0;
-    loop {
-        let stopping = run.stop_reason().is_some();
-        let retry = parked.iter().position(|p| p.2 < finished);
-        let startable = retry.is_some() || dag.has_ready();
-        if inflight.is_empty() && (stopping || !startable) {
-            break;
-        }
-        tokio::select! {
-            permit = run.slots.clone().acquire_owned(), if !stopping && startable => {
-                let Ok(permit) = permit else { break };
-                let (i, resume) = match retry {
-                    Some(k) => {
-                        let (i, ck, _) = parked.remove(k);
-                        (i, Some(ck))
-                    }
-                    None => {
-                        let Some(i) = dag.next_ready() else { continue };
-                        (i, resume_points.remove(&ids[i]))
-                    }
-                };
-                set_status(ctx, run, &ids[i], TaskStatus::Running, None).await;
-                let context: Vec<(String, String)> = dag
-                    .deps(i)
-                    .iter()
-                    .filter_map(|&d| outputs[d].clone().map(|o| (ids[d].clone(), o)))
-                    .collect();
-                let first = attempts.get(&ids[i]).copied().unwrap_or(0) + 1;
-                let (c2, r2, t2) = (ctx.clone(), run.clone(), tasks.clone());
-                let sem = run.slots.clone();
-                inflight.spawn(async move {
-                    let mut slot = Slot::new(sem, permit);
-                    let out = run_task(&c2, &r2, &t2[i], &context, first, resume, &mut slot).await;
-                    (i, out)
-                });
-            }
-            joined = inflight.join_next(), if !inflight.is_empty() => {
-                let Some(joined) = joined else { continue };
-                let (i, outcome) = match joined {
-                    Ok(x) => x,
-                    Err(e) => return Err(format!("a task panicked: {e}")),
-                };
-                match outcome {
-                    TaskOutcome::Done { status, output } => {
-                        finished += 1;
-                        write_task_output(ctx, run, &tasks[i], &output).await;
-                        outputs[i] = Some(output);
-                        set_status(ctx, run, &ids[i], status, None).await;
-                        dag.finish(i, status, &ids);
-                    }
-                    TaskOutcome::Failed(reason) => {
-                        finished += 1;
-                        set_status(ctx, run, &ids[i], TaskStatus::Failed, Some(reason)).await;
-                        for (k, why) in dag.finish(i, TaskStatus::Failed, &ids) {
-                            set_status(ctx, run, &ids[k], TaskStatus::Skipped, Some(why)).await;
-                        }
-                    }
-                    TaskOutcome::Parked { checkpoint, reason } => {
-                        park(ctx, run, &ids[i], &checkpoint, reason).await;
-                        parked.push((i, *checkpoint, finished));
-                    }
-                    TaskOutcome::Stopped(why, reason) => {
-                        set_status(ctx, run, &ids[i], TaskStatus::Pending, Some(reason)).await;
-                        dag.unstart(i);
-                        run.request_stop(why, why == StopReason::Cancelled);
-                    }
-                }
-            }
-            _ = tokio::time::sleep_until(deadline), if !stopping => {
-                ctx.warn(Some(&run.id), "time limit reached: stopping".into());
-                run.request_stop(StopReason::TimeLimit, true);
-            }
-            _ = run.cancel.cancelled(), if !stopping => {
-                run.request_stop(StopReason::Cancelled, true);
-            }
-        }
-    }
-    if !parked.is_empty() {
+    let mut sched = Schedule::load(ctx, run).await?;
+    sched.fail_cycles().await;
+    sched.run(deadline).await?;
+    if !sched.parked.is_empty() {
         // No parked task's call fits, with nothing of the run in flight.
         run.request_stop(StopReason::BudgetExhausted, false);
     }
     Ok(())
+}
+
+/// Commit the task list: the stored `--plan`, else the decomposition's.
+async fn plan(ctx: &EngineCtx, run: &RunCtx, row: &store::RunRow) -> Result<(), String> {
+    let tasks = match &row.plan_json {
+        Some(p) => serde_json::from_str::<Vec<TaskSpec>>(p)
+            .map_err(|e| format!("stored plan is unreadable: {e}"))?,
+        None => decompose(ctx, run).await?,
+    };
+    let (id, t2) = (run.id.clone(), tasks.clone());
+    ctx.store
+        .call(move |c| store::immediate(c, |tx| store::runs::insert_tasks(tx, &id, &t2)))
+        .await
+        .map_err(|e| e.to_string())?;
+    ctx.emit(EngineEvent::Planned {
+        run_id: run.id.clone(),
+        tasks: tasks.len(),
+        warnings: vec![],
+    });
+    Ok(())
+}
+
+/// A run's tasks being scheduled: the DAG, what each finished task produced, and the tasks
+/// started, parked or done so far.
+struct Schedule<'a> {
+    ctx: &'a Arc<EngineCtx>,
+    run: &'a Arc<RunCtx>,
+    tasks: Arc<Vec<TaskRow>>,
+    ids: Vec<String>,
+    /// Each task's status when the run was loaded (cycle members newly failed are told apart).
+    before: Vec<TaskStatus>,
+    outputs: Vec<Option<String>>,
+    dag: Dag,
+    /// Cycle members found when the DAG was built: (task, reason).
+    cycle: Vec<(usize, String)>,
+    /// The highest attempt number each task used so far.
+    attempts: HashMap<String, u32>,
+    /// Where tasks parked by an earlier process continue.
+    resume_points: HashMap<String, Checkpoint>,
+    inflight: JoinSet<(usize, TaskOutcome)>,
+    /// Tasks waiting at a call the budget refused, with the number of tasks that had finished
+    /// when they were parked: one is tried again once another task has finished since (its
+    /// spend and holdings changed), and the run ends `budget_exhausted` when only they are left.
+    parked: Vec<(usize, Checkpoint, u64)>,
+    finished: u64,
+}
+
+impl<'a> Schedule<'a> {
+    /// Load the run's tasks, attempt numbers and resume points.
+    async fn load(ctx: &'a Arc<EngineCtx>, run: &'a Arc<RunCtx>) -> Result<Self, String> {
+        let id = run.id.clone();
+        let (tasks, attempts, (resume_points, unreadable)) = ctx
+            .store
+            .call(move |c| {
+                let t = c.tasks(&id)?;
+                let points = checkpoint::load_all(c, &id)?;
+                Ok((t, c.last_attempts(&id)?, points))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        for w in unreadable {
+            ctx.warn(Some(&run.id), w);
+        }
+        let tasks: Arc<Vec<TaskRow>> = Arc::new(tasks);
+        let specs: Vec<TaskSpec> = tasks.iter().map(|t| t.spec.clone()).collect();
+        let before: Vec<TaskStatus> = tasks.iter().map(|t| t.status).collect();
+        let (dag, cycle) = Dag::new(&specs, &before);
+        Ok(Schedule {
+            ctx,
+            run,
+            ids: tasks.iter().map(|t| t.spec.id.clone()).collect(),
+            outputs: tasks.iter().map(|t| t.output.clone()).collect(),
+            tasks,
+            before,
+            dag,
+            cycle,
+            attempts,
+            resume_points,
+            inflight: JoinSet::new(),
+            parked: Vec::new(),
+            finished: 0,
+        })
+    }
+
+    /// Members of a dependency cycle fail, and what depends on them is skipped.
+    async fn fail_cycles(&mut self) {
+        let (ctx, run) = (self.ctx, self.run);
+        for (i, reason) in std::mem::take(&mut self.cycle) {
+            set_status(ctx, run, &self.ids[i], TaskStatus::Failed, Some(reason)).await;
+        }
+        for i in 0..self.before.len() {
+            if self.dag.status(i) == TaskStatus::Failed && self.before[i] != TaskStatus::Failed {
+                for (k, why) in self.dag.finish(i, TaskStatus::Failed, &self.ids) {
+                    set_status(ctx, run, &self.ids[k], TaskStatus::Skipped, Some(why)).await;
+                }
+            }
+        }
+    }
+
+    /// Start tasks as slots free up until none is left to start and none runs, or the run
+    /// stops (time limit, cancel, a stop request) and what runs has ended.
+    async fn run(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
+        let run = self.run;
+        loop {
+            let stopping = run.stop_reason().is_some();
+            let retry = self.parked.iter().position(|p| p.2 < self.finished);
+            let startable = retry.is_some() || self.dag.has_ready();
+            if self.inflight.is_empty() && (stopping || !startable) {
+                return Ok(());
+            }
+            tokio::select! {
+                permit = run.slots.clone().acquire_owned(), if !stopping && startable => {
+                    let Ok(permit) = permit else { return Ok(()) };
+                    self.start(permit, retry).await;
+                }
+                joined = self.inflight.join_next(), if !self.inflight.is_empty() => {
+                    let Some(joined) = joined else { continue };
+                    let (i, outcome) = joined.map_err(|e| format!("a task panicked: {e}"))?;
+                    self.ended(i, outcome).await;
+                }
+                _ = tokio::time::sleep_until(deadline), if !stopping => {
+                    self.ctx.warn(Some(&run.id), "time limit reached: stopping".into());
+                    run.request_stop(StopReason::TimeLimit, true);
+                }
+                _ = run.cancel.cancelled(), if !stopping => {
+                    run.request_stop(StopReason::Cancelled, true);
+                }
+            }
+        }
+    }
+
+    /// Start a parked task again (`retry`), else the next ready one, on the slot `permit`.
+    async fn start(&mut self, permit: OwnedSemaphorePermit, retry: Option<usize>) {
+        let (i, resume) = match retry {
+            Some(k) => {
+                let (i, ck, _) = self.parked.remove(k);
+                (i, Some(ck))
+            }
+            None => {
+                let Some(i) = self.dag.next_ready() else {
+                    return;
+                };
+                (i, self.resume_points.remove(&self.ids[i]))
+            }
+        };
+        set_status(self.ctx, self.run, &self.ids[i], TaskStatus::Running, None).await;
+        let context: Vec<(String, String)> = self
+            .dag
+            .deps(i)
+            .iter()
+            .filter_map(|&d| self.outputs[d].clone().map(|o| (self.ids[d].clone(), o)))
+            .collect();
+        let first = self.attempts.get(&self.ids[i]).copied().unwrap_or(0) + 1;
+        let (c2, r2, t2) = (self.ctx.clone(), self.run.clone(), self.tasks.clone());
+        let sem = self.run.slots.clone();
+        self.inflight.spawn(async move {
+            let mut slot = Slot::new(sem, permit);
+            let out = run_task(&c2, &r2, &t2[i], &context, first, resume, &mut slot).await;
+            (i, out)
+        });
+    }
+
+    /// Record how task `i` ended and what that does to the tasks depending on it.
+    async fn ended(&mut self, i: usize, outcome: TaskOutcome) {
+        let (ctx, run, id) = (self.ctx, self.run, self.ids[i].clone());
+        match outcome {
+            TaskOutcome::Done { status, output } => {
+                self.finished += 1;
+                write_task_output(ctx, run, &self.tasks[i], &output).await;
+                self.outputs[i] = Some(output);
+                set_status(ctx, run, &id, status, None).await;
+                self.dag.finish(i, status, &self.ids);
+            }
+            TaskOutcome::Failed(reason) => {
+                self.finished += 1;
+                set_status(ctx, run, &id, TaskStatus::Failed, Some(reason)).await;
+                for (k, why) in self.dag.finish(i, TaskStatus::Failed, &self.ids) {
+                    set_status(ctx, run, &self.ids[k], TaskStatus::Skipped, Some(why)).await;
+                }
+            }
+            TaskOutcome::Parked { checkpoint, reason } => {
+                park(ctx, run, &id, &checkpoint, reason).await;
+                self.parked.push((i, *checkpoint, self.finished));
+            }
+            TaskOutcome::Stopped(why, reason) => {
+                set_status(ctx, run, &id, TaskStatus::Pending, Some(reason)).await;
+                self.dag.unstart(i);
+                run.request_stop(why, why == StopReason::Cancelled);
+            }
+        }
+    }
 }
 
 /// When the time limit is reached. Older versions stored any `--time` (`u64::MAX` as -1, read
@@ -326,7 +379,7 @@ async fn keep_lease(ctx: Arc<EngineCtx>, run: Arc<RunCtx>) {
         let pressed = idle
             || ctx
                 .store
-                .call(move |c| ledger::lease_pressed(c, id, Micros(spare)))
+                .call(move |c| c.lease_pressed(id, Micros(spare)))
                 .await
                 .unwrap_or(false);
         if pressed {
@@ -408,6 +461,64 @@ async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output
     }
 }
 
+/// Why the run stopped, as the final status should say it.
+struct Ending {
+    stop: Option<StopReason>,
+    fatal: Option<String>,
+    /// What the store could not do, when it stopped the run.
+    store_down: Option<String>,
+    cancel_note: Option<String>,
+}
+
+impl Ending {
+    /// The reason recorded with the final `status` (`ok`: the run's successful calls).
+    fn reason(&self, status: RunStatus, ok: u64) -> Option<String> {
+        match (status, &self.fatal, self.stop) {
+            (_, _, Some(StopReason::StoreUnavailable)) => self.store_down.clone(),
+            (_, Some(f), _) => Some(f.clone()),
+            (RunStatus::SystemFailure, None, _) if ok == 0 => {
+                Some("no model call succeeded".to_string())
+            }
+            (_, None, Some(StopReason::Cancelled)) => Some(
+                self.cancel_note
+                    .clone()
+                    .unwrap_or_else(|| "cancelled by the user".into()),
+            ),
+            (_, None, Some(StopReason::TimeLimit)) => Some("time limit reached".into()),
+            (_, None, Some(StopReason::BudgetExhausted)) => Some("budget exhausted".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Close the run in one transaction: the lease's unused part goes back (every call of the run
+/// has ended and been settled: settles are queued ahead of this job), tasks left running go back
+/// to pending, and the final status is recorded. Returns (status, reason, the run's cost).
+fn close_run(
+    tx: &(impl BudgetStore + RunStore),
+    id: &str,
+    lease: i64,
+    elapsed: Duration,
+    end: &Ending,
+) -> Result<(RunStatus, Option<String>, Micros), store::StoreError> {
+    tx.release(lease)?;
+    tx.stop_waiting(&waiters::lease_owner(lease))?;
+    let tasks = tx.tasks(id)?;
+    let counts = tx.call_counts(id)?;
+    let facts = RunFacts {
+        tasks: tasks.iter().map(|t| t.status).collect(),
+        successful_calls: counts.ok,
+        stop: end.stop,
+    };
+    let status = final_status(&facts);
+    let reason = end.reason(status, counts.ok);
+    // Tasks left running by a cancelled in-flight call go back to pending.
+    tx.requeue_running(id)?;
+    tx.add_exec_ms(id, elapsed.as_millis() as u64)?;
+    tx.set_run_status(id, status, reason.as_deref())?;
+    Ok((status, reason, counts.cost))
+}
+
 async fn finalize(
     ctx: &EngineCtx,
     run: &RunCtx,
@@ -416,81 +527,33 @@ async fn finalize(
 ) -> RunStatus {
     let id = run.id.clone();
     let stop = run.stop_reason();
-    let fatal2 = fatal.clone();
-    let store_down = (stop == Some(StopReason::StoreUnavailable))
-        .then(|| ctx.store.outage().map(|o| o.reason))
-        .flatten();
-    let cancel_note = run.cancel_note.get().cloned();
+    let end = Ending {
+        stop,
+        fatal,
+        store_down: (stop == Some(StopReason::StoreUnavailable))
+            .then(|| ctx.store.outage().map(|o| o.reason))
+            .flatten(),
+        cancel_note: run.cancel_note.get().cloned(),
+    };
     let lease = run.lease.id;
     let result = ctx
         .store
-        .call(move |c| {
-            store::immediate(c, |tx| {
-                // Every call of the run has ended and been settled (settles are queued ahead of
-                // this job): the lease's unused part goes back.
-                crate::budget::ledger::release(tx, lease)?;
-                crate::budget::waiters::stop_waiting(
-                    tx,
-                    &crate::budget::waiters::lease_owner(lease),
-                )?;
-                let tasks = store::runs::get_tasks(tx, &id)?;
-                let counts = store::runs::call_counts(tx, &id)?;
-                let facts = RunFacts {
-                    tasks: tasks.iter().map(|t| t.status).collect(),
-                    successful_calls: counts.ok,
-                    stop,
-                };
-                let status = final_status(&facts);
-                let reason = match (status, &fatal2, stop) {
-                    (_, _, Some(StopReason::StoreUnavailable)) => store_down.clone(),
-                    (_, Some(f), _) => Some(f.clone()),
-                    (RunStatus::SystemFailure, None, _) if counts.ok == 0 => {
-                        Some("no model call succeeded".to_string())
-                    }
-                    (_, None, Some(StopReason::Cancelled)) => Some(
-                        cancel_note
-                            .clone()
-                            .unwrap_or_else(|| "cancelled by the user".into()),
-                    ),
-                    (_, None, Some(StopReason::TimeLimit)) => Some("time limit reached".into()),
-                    (_, None, Some(StopReason::BudgetExhausted)) => Some("budget exhausted".into()),
-                    _ => None,
-                };
-                // Tasks left running by a cancelled in-flight call go back to pending.
-                tx.execute(
-                    "UPDATE tasks SET status = 'pending' WHERE run_id = ?1 AND status = 'running'",
-                    [&id],
-                )?;
-                store::runs::add_exec_ms(tx, &id, elapsed.as_millis() as u64)?;
-                store::runs::set_run_status(tx, &id, status, reason.as_deref())?;
-                Ok((status, reason, counts.cost))
-            })
-        })
+        .call(move |c| store::immediate(c, |tx| close_run(tx, &id, lease, elapsed, &end)))
         .await;
     let (status, reason, cost) = match result {
         Ok(x) => x,
-        // The store cannot commit: the run stays resumable, as after a crash.
-        Err(e) if e.is_unavailable() => {
-            ctx.warn(
-                Some(&run.id),
-                format!("could not record the final status: {e}"),
-            );
-            (
-                RunStatus::Interrupted,
-                Some(e.to_string()),
-                Default::default(),
-            )
-        }
         Err(e) => {
             ctx.warn(
                 Some(&run.id),
                 format!("could not record the final status: {e}"),
             );
-            (
-                RunStatus::SystemFailure,
-                Some(e.to_string()),
-                Default::default(),
-            )
+            // The store cannot commit: the run stays resumable, as after a crash.
+            let status = if e.is_unavailable() {
+                RunStatus::Interrupted
+            } else {
+                RunStatus::SystemFailure
+            };
+            (status, Some(e.to_string()), Default::default())
         }
     };
     write_summary(ctx, &run.id, &run.output_dir).await;

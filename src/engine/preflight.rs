@@ -1,11 +1,12 @@
 //! Pre-flight: the run's minimum expected cost (product.md §2), not the worst case. Refuse only
 //! when even that does not fit the remaining run, team or org budget.
 
-use crate::budget::{ledger, remaining};
+use crate::budget::level::{Level, levels};
+use crate::budget::remaining;
 use crate::config::{Catalog, ModelInfo};
 use crate::domain::{Micros, TaskType};
 use crate::providers::ProviderRegistry;
-use rusqlite::Connection;
+use crate::store::BudgetStore;
 
 /// Expected tokens per role: (input, output).
 const DECOMPOSE: (u64, u64) = (600, 900);
@@ -86,18 +87,24 @@ pub fn estimate_plan(
 
 /// `Err(message)` with the numbers when the estimate exceeds what is left at some level.
 pub fn check(
-    conn: &Connection,
+    store: &impl BudgetStore,
     estimate: Micros,
     run_budget: Micros,
     team: Option<&str>,
 ) -> Result<(), String> {
-    let mut levels: Vec<(String, Option<Micros>)> = vec![("run".into(), Some(run_budget))];
-    for l in std::iter::once("org".to_string()).chain(team.map(|t| format!("team:{t}"))) {
-        if let Ok(Some(s)) = ledger::level(conn, &l) {
-            levels.push((l, remaining(s.cap, s.spent, s.reserved)));
+    // The run does not exist yet: its own level is the budget asked for.
+    let mut left: Vec<(String, Option<Micros>)> = Vec::new();
+    for l in levels(Some(""), team) {
+        match &l {
+            Level::Run(_) => left.push((l.to_string(), Some(run_budget))),
+            _ => {
+                if let Ok(Some(s)) = store.level_state(&l) {
+                    left.push((l.to_string(), remaining(s.cap, s.spent, s.reserved)));
+                }
+            }
         }
     }
-    for (name, left) in levels {
+    for (name, left) in left {
         if let Some(left) = left
             && estimate > left
         {

@@ -42,10 +42,10 @@ pub fn release_stale_reservations(store: &store::Store, data_dir: &std::path::Pa
 
 /// [`crate::budget::recovery::recover_stale`] with liveness from locks and recorded owners.
 fn recover(
-    tx: &rusqlite::Connection,
+    tx: &impl crate::store::BudgetStore,
     data_dir: &std::path::Path,
 ) -> Result<crate::budget::recovery::Recovered, StoreError> {
-    let r = crate::budget::recovery::recover_stale(tx, &|h| {
+    let r = tx.recover_stale(&|h| {
         let dead = lock::holder_dead(data_dir, h);
         if dead && let Some(o) = &h.owner {
             lock::remove_dead_process_lock(data_dir, o);

@@ -1,7 +1,7 @@
 //! Calls in flight: a row per call that took its worst case from a run's lease, written behind
 //! when the call starts and deleted with its settle. A process that dies leaves its rows, and
 //! crash recovery charges each of them its held worst case (the provider may well have billed
-//! it) instead of giving the money back (`budget::ledger::recover_stale`).
+//! it) instead of giving the money back (`store::recovery::recover_stale`).
 
 use super::{StoreError, now_rfc3339};
 use crate::domain::Micros;

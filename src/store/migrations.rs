@@ -166,7 +166,7 @@ CREATE TABLE artifact_refusals (
 );
 "#,
     // 5: analyses and their findings.
-    crate::analysis::persist::MIGRATION_SQL,
+    super::analyses::MIGRATION_SQL,
     // 6: persisted breakers, learned model profiles, policy audit trail.
     r#"
 CREATE TABLE breakers (

@@ -1,13 +1,21 @@
 //! The single source of truth: one SQLite database (WAL) served by one writer thread. Callers send
 //! closures over a channel; every state change is committed before the engine acts on it.
 
+pub mod analyses;
+pub mod backend;
+pub mod budget;
 pub mod health;
 pub mod inflight;
+pub mod lease;
 pub mod migrations;
 pub mod models;
 pub mod owner;
 pub mod records;
+pub mod recovery;
+pub mod resume;
 pub mod runs;
+pub mod views;
+pub mod waiters;
 
 use health::{Health, Ran, TxWork, Work};
 use rusqlite::{Connection, TransactionBehavior};
@@ -15,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+pub use backend::{AnalysisStore, Backend, BudgetStore, RunStore, StoredRun, ViewStore};
 pub use health::Outage;
 pub use records::*;
 
@@ -105,6 +114,14 @@ pub struct Store {
 }
 
 pub const DB_FILE: &str = "orchestrator.db";
+
+/// A migrated database in memory (tests and throwaway tools).
+pub fn open_in_memory() -> Result<Connection, StoreError> {
+    let mut c = Connection::open_in_memory()?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    migrations::migrate(&mut c)?;
+    Ok(c)
+}
 
 /// Open a connection with the pragmas every connection needs (several processes share the file).
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {

@@ -122,4 +122,7 @@ pub struct RunSummary {
     pub created_at: String,
     #[serde(skip)]
     pub owner: Option<super::owner::Owner>,
+    /// The run's own cap (the TUI shows spend against it).
+    #[serde(skip)]
+    pub budget: Micros,
 }

@@ -122,7 +122,7 @@ pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
         "SELECT r.id, r.status, r.description, r.team, r.spent_micros, r.updated_at, r.created_at,
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id AND t.status IN ('completed','degraded')),
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id),
-            r.owner_host, r.owner_pid, r.owner_start
+            r.owner_host, r.owner_pid, r.owner_start, r.budget_micros
          FROM runs r ORDER BY r.created_at DESC, r.rowid DESC",
     )?;
     let rows = st
@@ -139,6 +139,7 @@ pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
                 tasks_done: r.get::<_, i64>(7)? as u64,
                 tasks_total: r.get::<_, i64>(8)? as u64,
                 owner: owner_at(r, 9)?,
+                budget: Micros(r.get(12)?),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -599,4 +600,14 @@ pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
     crate::store::exec(c, "DELETE FROM calls WHERE run_id = ?1", [run_id])?;
     crate::store::exec(c, "DELETE FROM runs WHERE id = ?1", [run_id])?;
     Ok(())
+}
+
+/// Did any call of the run go to a simulated provider (false when it made none)?
+pub fn any_call_simulated(c: &Connection, run_id: &str) -> Result<bool, StoreError> {
+    Ok(crate::store::query_row(
+        c,
+        "SELECT COALESCE(MAX(simulated), 0) FROM calls WHERE run_id = ?1",
+        [run_id],
+        |r| r.get(0),
+    )?)
 }

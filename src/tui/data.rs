@@ -6,14 +6,10 @@
 use super::action::Msg;
 use super::analysis::StoredAnalysis;
 use super::app::classify_warning;
-use super::queries;
 use super::state::*;
-use crate::budget::ledger;
-use crate::domain::status::{RunStatus, TaskStatus};
-use crate::engine::lock;
+use crate::domain::status::TaskStatus;
 use crate::routing::breaker::BreakerState;
-use crate::store::{self, StoreError};
-use rusqlite::Connection;
+use crate::store::{self, Backend, BudgetStore, StoreError, ViewStore};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc::UnboundedSender;
@@ -108,25 +104,28 @@ fn breaker_shown(
     }
 }
 
-fn models(c: &Connection, catalog: &ModelList) -> Result<Vec<ModelRow>, StoreError> {
-    let totals: HashMap<String, (u64, u64, crate::domain::Micros)> = queries::call_totals(c)?
+fn models(c: &impl ViewStore, catalog: &ModelList) -> Result<Vec<ModelRow>, StoreError> {
+    let totals: HashMap<String, (u64, u64, crate::domain::Micros)> = c
+        .call_totals()?
         .into_iter()
         .map(|(m, n, ok, cost)| (m, (n, ok, cost)))
         .collect();
     let mut recent: HashMap<String, Vec<(String, u64)>> = HashMap::new();
-    for (m, outcome, lat) in queries::recent_calls(c, RECENT_CALLS)? {
+    for (m, outcome, lat) in c.recent_calls(RECENT_CALLS)? {
         recent.entry(m).or_default().push((outcome, lat));
     }
-    let rows: HashMap<String, (String, u32, String)> = queries::stored_breakers(c)?
+    let rows: HashMap<String, (String, u32, String)> = c
+        .stored_breakers()?
         .into_iter()
         .map(|(m, st, n, at)| (m, (st, n, at)))
         .collect();
-    let events: HashMap<String, (String, String)> = queries::last_breaker_states(c)?
+    let events: HashMap<String, (String, String)> = c
+        .last_breaker_states()?
         .into_iter()
         .map(|(m, to, at)| (m, (to, at)))
         .collect();
     let mut quality: HashMap<String, Vec<(String, f64, u64)>> = HashMap::new();
-    for (m, ty, avg, n) in queries::quality(c)? {
+    for (m, ty, avg, n) in c.quality()? {
         quality.entry(m).or_default().push((ty, avg, n));
     }
     Ok(catalog
@@ -162,10 +161,11 @@ fn models(c: &Connection, catalog: &ModelList) -> Result<Vec<ModelRow>, StoreErr
         .collect())
 }
 
-fn budget(c: &Connection) -> Result<BudgetSnap, StoreError> {
+fn budget(c: &(impl BudgetStore + ViewStore)) -> Result<BudgetSnap, StoreError> {
     let mut levels = Vec::new();
-    for l in ledger::all_levels(c)? {
-        let series = ledger::series(c, &l.level, 500)?
+    for l in c.all_levels()? {
+        let series = c
+            .spend_series(&l.level, 500)?
             .into_iter()
             .filter_map(|(at, m)| epoch_ms(&at).map(|t| (t, m)))
             .collect();
@@ -181,8 +181,8 @@ fn budget(c: &Connection) -> Result<BudgetSnap, StoreError> {
     }
     Ok(BudgetSnap {
         levels,
-        by_run: queries::spend_by_run(c, 8)?,
-        by_phase: queries::spend_by_phase(c)?,
+        by_run: c.spend_by_run(8)?,
+        by_phase: c.spend_by_phase()?,
     })
 }
 
@@ -209,7 +209,7 @@ const BREAKER_EVENTS_PER_LOAD: usize = 200;
 
 /// Load one snapshot.
 pub fn load(
-    c: &Connection,
+    c: &impl Backend,
     data_dir: &Path,
     catalog: &ModelList,
     req: &SnapshotReq,
@@ -219,44 +219,34 @@ pub fn load(
 
 /// `load`, reusing unchanged aggregates from `cache`.
 pub fn load_cached(
-    c: &Connection,
+    c: &impl Backend,
     data_dir: &Path,
     catalog: &ModelList,
     req: &SnapshotReq,
     cache: &mut Cache,
 ) -> Result<Snapshot, StoreError> {
     // Same rule as `runs`/`show`: a deleted lock file does not make a live run interrupted.
-    let effective = |id: &str, st: RunStatus| {
-        if st != RunStatus::Running || lock::is_held(data_dir, id) {
-            return st;
-        }
-        match crate::store::runs::get_run(c, id) {
-            Ok(row) => crate::report::effective_status(data_dir, &row),
-            Err(_) => RunStatus::Interrupted,
-        }
-    };
-    let runs: Vec<RunItem> = queries::runs(c)?
+    let runs: Vec<RunItem> = c
+        .list_runs()?
         .into_iter()
-        .map(|r| {
-            let st = r.status.parse().unwrap_or(RunStatus::SystemFailure);
-            RunItem {
-                status: effective(&r.id, st),
-                created: local(&r.created_at, "%m-%d %H:%M"),
-                id: r.id,
-                description: r.description,
-                team: r.team,
-                spent: r.spent,
-                budget: r.budget,
-                tasks_done: r.tasks_done,
-                tasks_total: r.tasks_total,
-            }
+        .map(|r| RunItem {
+            status: crate::report::effective_status(data_dir, &r),
+            created: local(&r.created_at, "%m-%d %H:%M"),
+            id: r.id,
+            description: r.description,
+            team: r.team,
+            spent: r.spent,
+            budget: r.budget,
+            tasks_done: r.tasks_done,
+            tasks_total: r.tasks_total,
         })
         .collect();
     let detail = match &req.open_run {
-        Some(id) => match store::runs::get_run(c, id) {
+        Some(id) => match c.run(id) {
             Ok(run) => Some(RunDetail {
-                status: effective(&run.id, run.status),
-                tasks: queries::tasks(c, id)?
+                status: crate::report::effective_status(data_dir, &run),
+                tasks: c
+                    .task_views(id)?
                     .into_iter()
                     .map(|t| TaskItem {
                         id: t.id,
@@ -286,8 +276,8 @@ pub fn load_cached(
         None => None,
     };
     let attempts = match &req.task {
-        Some((run, task)) => queries::task_text(c, run, task)?.map(|(prompt, output)| {
-            let attempts = queries::attempts(c, run, task).unwrap_or_default();
+        Some((run, task)) => c.task_text(run, task)?.map(|(prompt, output)| {
+            let attempts = c.attempt_views(run, task).unwrap_or_default();
             TaskAttempts {
                 run_id: run.clone(),
                 task_id: task.clone(),
@@ -312,26 +302,25 @@ pub fn load_cached(
         None => None,
     };
     // One bound for the history and the new transitions, so none is sent twice or skipped.
-    let breaker_upto = queries::last_breaker_event_id(c)?;
+    let breaker_upto = c.last_breaker_event_id()?;
     let breaker_events = match cache.breaker_cursor {
-        Some(after) if breaker_upto > after => {
-            queries::breaker_events_between(c, after, breaker_upto, BREAKER_EVENTS_PER_LOAD)?
-                .into_iter()
-                .map(|(at, run_id, text)| EventItem {
-                    seq: 0,
-                    time: local(&at, "%H:%M:%S"),
-                    kind: EventKind::Breaker,
-                    run_id,
-                    text,
-                })
-                .collect()
-        }
+        Some(after) if breaker_upto > after => c
+            .breaker_events_between(after, breaker_upto, BREAKER_EVENTS_PER_LOAD)?
+            .into_iter()
+            .map(|(at, run_id, text)| EventItem {
+                seq: 0,
+                time: local(&at, "%H:%M:%S"),
+                kind: EventKind::Breaker,
+                run_id,
+                text,
+            })
+            .collect(),
         _ => vec![],
     };
     cache.breaker_cursor = Some(cache.breaker_cursor.unwrap_or(0).max(breaker_upto));
     let history = if req.history {
         Some(
-            queries::history(c, 200, breaker_upto)?
+            c.history(200, breaker_upto)?
                 .into_iter()
                 .map(|(at, kind, run_id, text)| EventItem {
                     seq: 0,
@@ -350,7 +339,7 @@ pub fn load_cached(
     } else {
         None
     };
-    let key = Some(data_version(c)?);
+    let key = Some(c.data_version()?);
     let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
     if !fresh {
         cache.models = models(c, catalog)?;
@@ -371,15 +360,10 @@ pub fn load_cached(
     })
 }
 
-/// Changes with every commit made through another connection (any thread or process).
-fn data_version(c: &Connection) -> Result<i64, StoreError> {
-    Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)
-}
-
 /// The latest stored analysis when it is newer than the one last sent. A failure here is logged
 /// and leaves the rest of the snapshot intact.
-fn latest_analysis(c: &Connection, cache: &mut Cache) -> Option<StoredAnalysis> {
-    let latest: Option<i64> = match c.query_row("SELECT MAX(id) FROM analyses", [], |r| r.get(0)) {
+fn latest_analysis(c: &impl Backend, cache: &mut Cache) -> Option<StoredAnalysis> {
+    let latest: Option<i64> = match c.latest_analysis_id() {
         Ok(id) => id,
         Err(e) => {
             tracing::warn!("reading the latest analysis: {e}");
@@ -387,7 +371,7 @@ fn latest_analysis(c: &Connection, cache: &mut Cache) -> Option<StoredAnalysis> 
         }
     };
     let id = latest.filter(|id| cache.analysis_id != Some(*id))?;
-    match crate::analysis::persist::load_latest(c) {
+    match c.latest_analysis() {
         Ok(Some(report)) => {
             cache.analysis_id = Some(id);
             Some(StoredAnalysis { id, report })
@@ -439,7 +423,7 @@ impl Loader {
                         Ok(r) => r,
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                            let changed = data_version(&conn).ok() != loaded_version;
+                            let changed = conn.data_version().ok() != loaded_version;
                             match (&last_req, changed) {
                                 (Some(r), true) => r.clone(),
                                 _ => continue,
@@ -450,7 +434,7 @@ impl Loader {
                         req = req.merge(newer);
                     }
                     // Read before loading: a commit during the load is picked up by the next poll.
-                    loaded_version = data_version(&conn).ok();
+                    loaded_version = conn.data_version().ok();
                     let loaded = load_cached(&conn, &data_dir, &catalog, &req, &mut cache);
                     last_req = Some(SnapshotReq {
                         history: false,
@@ -488,6 +472,31 @@ impl Loader {
 mod tests {
     use super::*;
 
+    /// A successful call of model `m1` that took 42 ms.
+    fn call_at_42ms() -> store::CallRecord {
+        store::CallRecord {
+            run_id: None,
+            task_id: None,
+            attempt: None,
+            role: "generate".into(),
+            provider: "p".into(),
+            model: "m1".into(),
+            simulated: true,
+            input_tokens: 0,
+            cached_tokens: 0,
+            output_tokens: 0,
+            reasoning_tokens: 0,
+            cost: crate::domain::Micros::ZERO,
+            latency_ms: 42,
+            ttft_ms: None,
+            outcome: "ok".into(),
+            error: None,
+            retry: 0,
+            breaker_after: None,
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
     #[test]
     fn percentiles_use_nearest_rank() {
         let v: Vec<u64> = (1..=100).collect();
@@ -517,12 +526,7 @@ mod tests {
         let req = SnapshotReq::default();
         let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
         assert_eq!(s.models[0].calls, 0);
-        w.execute(
-            "INSERT INTO calls (role, provider, model, simulated, latency_ms, outcome, at)
-             VALUES ('generate', 'p', 'm1', 1, 42, 'ok', '2026-01-01T00:00:00Z')",
-            [],
-        )
-        .unwrap();
+        store::runs::insert_call(&w, &call_at_42ms()).unwrap();
         let s = load_cached(&r, d.path(), &cat, &req, &mut cache).unwrap();
         assert_eq!((s.models[0].calls, s.models[0].p50_ms), (1, Some(42)));
         // Nothing written since: the cached aggregates are reused (and equal).
@@ -582,8 +586,7 @@ mod tests {
 
     #[test]
     fn the_latest_analysis_is_sent_once_then_only_when_a_newer_one_is_stored() {
-        let mut c = Connection::open_in_memory().unwrap();
-        store::migrations::migrate(&mut c).unwrap();
+        let c = store::open_in_memory().unwrap();
         let d = tempfile::tempdir().unwrap();
         let req = SnapshotReq::default();
         let mut cache = Cache::default();
@@ -607,8 +610,7 @@ mod tests {
 
     #[test]
     fn loads_from_an_empty_store() {
-        let mut c = Connection::open_in_memory().unwrap();
-        store::migrations::migrate(&mut c).unwrap();
+        let c = store::open_in_memory().unwrap();
         let d = tempfile::tempdir().unwrap();
         let cat = vec![("m1".to_string(), "p".to_string())];
         let req = SnapshotReq {

@@ -5,7 +5,7 @@
 //! - `app.rs`: state + pure `update(state, msg) -> effects`; `events.rs`: engine events into state
 //! - `runner.rs`: the async loop, generic over `Backend` and the input stream
 //! - `view.rs`, `panes/`, `widgets/`: render-only widgets; `theme.rs`, `keymap.rs`, `action.rs`
-//! - `data.rs` + `queries.rs`: snapshots loaded on their own thread and read connection
+//! - `data.rs`: snapshots loaded on their own thread and read connection (SQL in `store/views.rs`)
 //! - `terminal.rs`: RAII guard, chained panic hook, synchronized output
 
 pub mod action;
@@ -19,7 +19,6 @@ pub mod fixtures;
 mod input;
 pub mod keymap;
 pub mod panes;
-pub mod queries;
 pub mod runner;
 pub mod state;
 pub mod terminal;

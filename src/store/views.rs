@@ -1,48 +1,12 @@
-//! Read-only SQL behind the TUI's snapshots. Plain rows; `data.rs` turns them into view data.
+//! Read-only SQL behind the TUI's snapshots (`tui/data.rs` turns these rows into view data). The
+//! run list is `runs::list_runs`, shared with `runs`.
 
 use crate::domain::Micros;
 use crate::store::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub struct RunRow {
-    pub id: String,
-    pub status: String,
-    pub description: String,
-    pub team: Option<String>,
-    pub spent: Micros,
-    pub budget: Micros,
-    pub tasks_done: u64,
-    pub tasks_total: u64,
-    pub created_at: String,
-}
-
-/// Every run, newest first.
-pub fn runs(c: &Connection) -> Result<Vec<RunRow>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT r.id, r.status, r.description, r.team, r.spent_micros, r.budget_micros, r.created_at,
-            (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id AND t.status IN ('completed','degraded')),
-            (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id)
-         FROM runs r ORDER BY r.created_at DESC, r.rowid DESC",
-    )?;
-    let rows = st
-        .query_map([], |r| {
-            Ok(RunRow {
-                id: r.get(0)?,
-                status: r.get(1)?,
-                description: r.get(2)?,
-                team: r.get(3)?,
-                spent: Micros(r.get(4)?),
-                budget: Micros(r.get(5)?),
-                created_at: r.get(6)?,
-                tasks_done: r.get::<_, i64>(7)?.max(0) as u64,
-                tasks_total: r.get::<_, i64>(8)?.max(0) as u64,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
-}
-
-pub struct TaskRow {
+/// A task as the run detail lists it.
+pub struct TaskView {
     pub id: String,
     pub task_type: String,
     pub status: String,
@@ -58,7 +22,7 @@ pub struct TaskRow {
 }
 
 /// The tasks of a run in plan order, with their settled cost.
-pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskRow>, StoreError> {
+pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskView>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT t.id, t.type, t.status, t.status_reason, t.model, t.iterations, t.max_iterations,
             t.score, t.threshold, COALESCE(k.cost, 0), t.started_at, t.finished_at
@@ -70,7 +34,7 @@ pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskRow>, StoreError> {
     )?;
     let rows = st
         .query_map([run_id], |r| {
-            Ok(TaskRow {
+            Ok(TaskView {
                 id: r.get(0)?,
                 task_type: r.get(1)?,
                 status: r.get(2)?,
@@ -103,7 +67,8 @@ pub fn task_text(
     .optional()?)
 }
 
-pub struct AttemptRow {
+/// An attempt as the task detail lists it.
+pub struct AttemptView {
     pub n: u32,
     pub model: Option<String>,
     pub reviewer: Option<String>,
@@ -119,7 +84,7 @@ pub fn attempts(
     c: &Connection,
     run_id: &str,
     task_id: &str,
-) -> Result<Vec<AttemptRow>, StoreError> {
+) -> Result<Vec<AttemptView>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT a.n, a.model, a.reviewer, a.score, a.validators, a.failure_reason, a.critique,
             a.output,
@@ -129,7 +94,7 @@ pub fn attempts(
     )?;
     let rows = st
         .query_map(params![run_id, task_id], |r| {
-            Ok(AttemptRow {
+            Ok(AttemptView {
                 n: r.get(0)?,
                 model: r.get(1)?,
                 reviewer: r.get(2)?,
@@ -336,4 +301,9 @@ pub fn history(
     out.sort_by(|a, b| b.0.cmp(&a.0));
     out.truncate(limit);
     Ok(out)
+}
+
+/// Changes with every commit made through another connection (any thread or process).
+pub fn data_version(c: &Connection) -> Result<i64, StoreError> {
+    Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)
 }

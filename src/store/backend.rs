@@ -1,0 +1,365 @@
+//! The store API as domain operations, so callers outside `store/` never see SQL or `rusqlite`:
+//! they take `&impl Backend` (or one of its parts) and call these methods. SQLite implements it
+//! for a plain connection and for a transaction (the same free functions behind both); a second
+//! backend (issue 16: the org-wide store on PostgreSQL) implements the same traits.
+
+use super::owner::Owner;
+use super::recovery::{Holder, Recovered};
+use super::runs::CallCounts;
+use super::views::{AttemptView, HistoryRow, TaskView};
+use super::{AttemptRow, BreakerEventRow, RunRow, RunSummary, StoreError, TaskRow};
+use crate::analysis::report::AnalysisReport;
+use crate::budget::ledger::{LevelState, Reserve};
+use crate::budget::level::Level;
+use crate::domain::Micros;
+use crate::domain::status::RunStatus;
+use std::collections::HashMap;
+
+/// Budget levels, reservations and leases (store/budget.rs, waiters.rs, recovery.rs).
+pub trait BudgetStore {
+    /// A level's state, rolled into its current period (`None`: never used).
+    fn level_state(&self, level: &Level) -> Result<Option<LevelState>, StoreError>;
+    /// Every stored level, org first.
+    fn all_levels(&self) -> Result<Vec<LevelState>, StoreError>;
+    /// Spend over time at one level, oldest first (at most `limit` points).
+    fn spend_series(&self, level: &str, limit: usize) -> Result<Vec<(String, Micros)>, StoreError>;
+    fn set_cap(&self, level: &Level, cap: Micros, period: Option<&str>) -> Result<(), StoreError>;
+    /// Reserve `amount` at every level of the call for `owner` (`""`: nobody waiting).
+    fn reserve(
+        &self,
+        run: Option<&str>,
+        team: Option<&str>,
+        amount: Micros,
+        pid: u32,
+        owner: &str,
+    ) -> Result<Reserve, StoreError>;
+    fn open_lease(&self, run: &str, team: Option<&str>, pid: u32) -> Result<i64, StoreError>;
+    fn grow_lease(&self, id: i64, amount: Micros, margin: i64) -> Result<Reserve, StoreError>;
+    fn shrink_lease(&self, id: i64, amount: Micros) -> Result<i64, StoreError>;
+    fn lease_pressed(&self, id: i64, spare: Micros) -> Result<bool, StoreError>;
+    fn settle(&self, id: i64, actual: Micros) -> Result<(), StoreError>;
+    fn settle_part(&self, id: i64, team: Option<&str>, actual: Micros) -> Result<(), StoreError>;
+    fn release(&self, id: i64) -> Result<(), StoreError>;
+    fn holders(&self) -> Result<Vec<Holder>, StoreError>;
+    fn recover_stale(&self, dead: &dyn Fn(&Holder) -> bool) -> Result<Recovered, StoreError>;
+    fn wait_for(&self, owner: &str, level: &str, amount: i64) -> Result<(), StoreError>;
+    fn stop_waiting(&self, owner: &str) -> Result<(), StoreError>;
+}
+
+/// A run as stored, with what liveness needs (`report::effective_status`).
+pub trait StoredRun {
+    fn run_id(&self) -> &str;
+    fn stored_status(&self) -> RunStatus;
+    fn owner(&self) -> Option<&Owner>;
+}
+
+impl StoredRun for RunRow {
+    fn run_id(&self) -> &str {
+        &self.id
+    }
+    fn stored_status(&self) -> RunStatus {
+        self.status
+    }
+    fn owner(&self) -> Option<&Owner> {
+        self.owner.as_ref()
+    }
+}
+
+impl StoredRun for RunSummary {
+    fn run_id(&self) -> &str {
+        &self.id
+    }
+    fn stored_status(&self) -> RunStatus {
+        self.status
+    }
+    fn owner(&self) -> Option<&Owner> {
+        self.owner.as_ref()
+    }
+}
+
+/// Runs, their tasks and attempts, and where a resumed run continues (runs.rs, resume.rs).
+pub trait RunStore {
+    fn run(&self, id: &str) -> Result<RunRow, StoreError>;
+    /// Every run, newest first.
+    fn list_runs(&self) -> Result<Vec<RunSummary>, StoreError>;
+    fn tasks(&self, run: &str) -> Result<Vec<TaskRow>, StoreError>;
+    fn attempts(&self, run: &str) -> Result<Vec<AttemptRow>, StoreError>;
+    fn task_costs(&self, run: &str) -> Result<Vec<(String, Micros)>, StoreError>;
+    fn call_counts(&self, run: &str) -> Result<CallCounts, StoreError>;
+    fn any_call_simulated(&self, run: &str) -> Result<bool, StoreError>;
+    fn run_breaker_events(&self, run: &str) -> Result<Vec<BreakerEventRow>, StoreError>;
+    fn artifacts(&self, run: &str) -> Result<Vec<(String, Option<String>)>, StoreError>;
+    fn refusals(&self, run: &str) -> Result<HashMap<String, Vec<(String, String)>>, StoreError>;
+    fn save_resume_state(
+        &self,
+        run: &str,
+        task: &str,
+        json: Option<&str>,
+    ) -> Result<(), StoreError>;
+    fn resume_states(&self, run: &str) -> Result<Vec<(String, String)>, StoreError>;
+    fn last_attempts(&self, run: &str) -> Result<HashMap<String, u32>, StoreError>;
+    fn requeue_running(&self, run: &str) -> Result<(), StoreError>;
+    fn add_exec_ms(&self, run: &str, ms: u64) -> Result<(), StoreError>;
+    fn set_run_status(
+        &self,
+        run: &str,
+        status: RunStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Stored analyses (analyses.rs).
+pub trait AnalysisStore {
+    fn save_analysis(&self, report: &AnalysisReport) -> Result<i64, StoreError>;
+    fn latest_analysis(&self) -> Result<Option<AnalysisReport>, StoreError>;
+    fn latest_analysis_id(&self) -> Result<Option<i64>, StoreError>;
+}
+
+/// What the TUI's snapshots read (views.rs).
+pub trait ViewStore {
+    /// Changes with every commit made through another connection.
+    fn data_version(&self) -> Result<i64, StoreError>;
+    fn task_views(&self, run: &str) -> Result<Vec<TaskView>, StoreError>;
+    fn task_text(
+        &self,
+        run: &str,
+        task: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError>;
+    fn attempt_views(&self, run: &str, task: &str) -> Result<Vec<AttemptView>, StoreError>;
+    fn call_totals(&self) -> Result<Vec<(String, u64, u64, Micros)>, StoreError>;
+    fn recent_calls(&self, per_model: usize) -> Result<Vec<(String, String, u64)>, StoreError>;
+    fn last_breaker_states(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+    fn stored_breakers(&self) -> Result<Vec<(String, String, u32, String)>, StoreError>;
+    fn last_breaker_event_id(&self) -> Result<i64, StoreError>;
+    fn breaker_events_between(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, Option<String>, String)>, StoreError>;
+    fn quality(&self) -> Result<Vec<(String, String, f64, u64)>, StoreError>;
+    fn spend_by_run(&self, limit: usize) -> Result<Vec<(String, String, Micros)>, StoreError>;
+    fn spend_by_phase(&self) -> Result<Vec<(String, Micros)>, StoreError>;
+    fn history(&self, limit: usize, breaker_upto: i64) -> Result<Vec<HistoryRow>, StoreError>;
+}
+
+/// Everything a store backend offers.
+pub trait Backend: BudgetStore + RunStore + AnalysisStore + ViewStore {}
+
+impl<T: BudgetStore + RunStore + AnalysisStore + ViewStore + ?Sized> Backend for T {}
+
+/// The SQLite backend: a connection, or a transaction on one (it derefs to the connection, so
+/// the same free functions serve both).
+macro_rules! sqlite_backend {
+    ($($t:ty),*) => {$(
+        impl BudgetStore for $t {
+            fn level_state(&self, level: &Level) -> Result<Option<LevelState>, StoreError> {
+                super::budget::level(self, &level.to_string())
+            }
+            fn all_levels(&self) -> Result<Vec<LevelState>, StoreError> {
+                super::budget::all_levels(self)
+            }
+            fn spend_series(
+                &self,
+                level: &str,
+                limit: usize,
+            ) -> Result<Vec<(String, Micros)>, StoreError> {
+                super::budget::series(self, level, limit)
+            }
+            fn set_cap(
+                &self,
+                level: &Level,
+                cap: Micros,
+                period: Option<&str>,
+            ) -> Result<(), StoreError> {
+                super::budget::set_cap(self, &level.to_string(), cap, period)
+            }
+            fn reserve(
+                &self,
+                run: Option<&str>,
+                team: Option<&str>,
+                amount: Micros,
+                pid: u32,
+                owner: &str,
+            ) -> Result<Reserve, StoreError> {
+                super::budget::reserve_for(self, run, team, amount, pid, owner)
+            }
+            fn open_lease(&self, run: &str, team: Option<&str>, pid: u32) -> Result<i64, StoreError> {
+                super::budget::open_lease(self, run, team, pid)
+            }
+            fn grow_lease(&self, id: i64, amount: Micros, margin: i64) -> Result<Reserve, StoreError> {
+                super::budget::grow(self, id, amount, margin)
+            }
+            fn shrink_lease(&self, id: i64, amount: Micros) -> Result<i64, StoreError> {
+                super::budget::shrink(self, id, amount)
+            }
+            fn lease_pressed(&self, id: i64, spare: Micros) -> Result<bool, StoreError> {
+                super::budget::lease_pressed(self, id, spare)
+            }
+            fn settle(&self, id: i64, actual: Micros) -> Result<(), StoreError> {
+                super::budget::settle(self, id, actual)
+            }
+            fn settle_part(
+                &self,
+                id: i64,
+                team: Option<&str>,
+                actual: Micros,
+            ) -> Result<(), StoreError> {
+                super::budget::settle_part(self, id, team, actual)
+            }
+            fn release(&self, id: i64) -> Result<(), StoreError> {
+                super::budget::release(self, id)
+            }
+            fn holders(&self) -> Result<Vec<Holder>, StoreError> {
+                super::recovery::holders(self)
+            }
+            fn recover_stale(
+                &self,
+                dead: &dyn Fn(&Holder) -> bool,
+            ) -> Result<Recovered, StoreError> {
+                super::recovery::recover_stale(self, dead)
+            }
+            fn wait_for(&self, owner: &str, level: &str, amount: i64) -> Result<(), StoreError> {
+                super::waiters::wait_for(self, owner, level, amount)
+            }
+            fn stop_waiting(&self, owner: &str) -> Result<(), StoreError> {
+                super::waiters::stop_waiting(self, owner)
+            }
+        }
+
+        impl RunStore for $t {
+            fn run(&self, id: &str) -> Result<RunRow, StoreError> {
+                super::runs::get_run(self, id)
+            }
+            fn list_runs(&self) -> Result<Vec<RunSummary>, StoreError> {
+                super::runs::list_runs(self)
+            }
+            fn tasks(&self, run: &str) -> Result<Vec<TaskRow>, StoreError> {
+                super::runs::get_tasks(self, run)
+            }
+            fn attempts(&self, run: &str) -> Result<Vec<AttemptRow>, StoreError> {
+                super::runs::get_attempts(self, run)
+            }
+            fn task_costs(&self, run: &str) -> Result<Vec<(String, Micros)>, StoreError> {
+                super::runs::task_costs(self, run)
+            }
+            fn call_counts(&self, run: &str) -> Result<CallCounts, StoreError> {
+                super::runs::call_counts(self, run)
+            }
+            fn any_call_simulated(&self, run: &str) -> Result<bool, StoreError> {
+                super::runs::any_call_simulated(self, run)
+            }
+            fn run_breaker_events(&self, run: &str) -> Result<Vec<BreakerEventRow>, StoreError> {
+                super::runs::breaker_events(self, run)
+            }
+            fn artifacts(&self, run: &str) -> Result<Vec<(String, Option<String>)>, StoreError> {
+                super::runs::artifacts(self, run)
+            }
+            fn refusals(
+                &self,
+                run: &str,
+            ) -> Result<HashMap<String, Vec<(String, String)>>, StoreError> {
+                super::runs::refusals(self, run)
+            }
+            fn save_resume_state(
+                &self,
+                run: &str,
+                task: &str,
+                json: Option<&str>,
+            ) -> Result<(), StoreError> {
+                super::resume::save_resume_state(self, run, task, json)
+            }
+            fn resume_states(&self, run: &str) -> Result<Vec<(String, String)>, StoreError> {
+                super::resume::resume_states(self, run)
+            }
+            fn last_attempts(&self, run: &str) -> Result<HashMap<String, u32>, StoreError> {
+                super::resume::last_attempts(self, run)
+            }
+            fn requeue_running(&self, run: &str) -> Result<(), StoreError> {
+                super::resume::requeue_running(self, run)
+            }
+            fn add_exec_ms(&self, run: &str, ms: u64) -> Result<(), StoreError> {
+                super::runs::add_exec_ms(self, run, ms)
+            }
+            fn set_run_status(
+                &self,
+                run: &str,
+                status: RunStatus,
+                reason: Option<&str>,
+            ) -> Result<(), StoreError> {
+                super::runs::set_run_status(self, run, status, reason)
+            }
+        }
+
+        impl AnalysisStore for $t {
+            fn save_analysis(&self, report: &AnalysisReport) -> Result<i64, StoreError> {
+                Ok(super::analyses::save(self, report)?)
+            }
+            fn latest_analysis(&self) -> Result<Option<AnalysisReport>, StoreError> {
+                Ok(super::analyses::load_latest(self)?)
+            }
+            fn latest_analysis_id(&self) -> Result<Option<i64>, StoreError> {
+                Ok(super::analyses::latest_id(self)?)
+            }
+        }
+
+        impl ViewStore for $t {
+            fn data_version(&self) -> Result<i64, StoreError> {
+                super::views::data_version(self)
+            }
+            fn task_views(&self, run: &str) -> Result<Vec<TaskView>, StoreError> {
+                super::views::tasks(self, run)
+            }
+            fn task_text(
+                &self,
+                run: &str,
+                task: &str,
+            ) -> Result<Option<(String, Option<String>)>, StoreError> {
+                super::views::task_text(self, run, task)
+            }
+            fn attempt_views(&self, run: &str, task: &str) -> Result<Vec<AttemptView>, StoreError> {
+                super::views::attempts(self, run, task)
+            }
+            fn call_totals(&self) -> Result<Vec<(String, u64, u64, Micros)>, StoreError> {
+                super::views::call_totals(self)
+            }
+            fn recent_calls(
+                &self,
+                per_model: usize,
+            ) -> Result<Vec<(String, String, u64)>, StoreError> {
+                super::views::recent_calls(self, per_model)
+            }
+            fn last_breaker_states(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+                super::views::last_breaker_states(self)
+            }
+            fn stored_breakers(&self) -> Result<Vec<(String, String, u32, String)>, StoreError> {
+                super::views::stored_breakers(self)
+            }
+            fn last_breaker_event_id(&self) -> Result<i64, StoreError> {
+                super::views::last_breaker_event_id(self)
+            }
+            fn breaker_events_between(
+                &self,
+                after: i64,
+                upto: i64,
+                limit: usize,
+            ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
+                super::views::breaker_events_between(self, after, upto, limit)
+            }
+            fn quality(&self) -> Result<Vec<(String, String, f64, u64)>, StoreError> {
+                super::views::quality(self)
+            }
+            fn spend_by_run(&self, limit: usize) -> Result<Vec<(String, String, Micros)>, StoreError> {
+                super::views::spend_by_run(self, limit)
+            }
+            fn spend_by_phase(&self) -> Result<Vec<(String, Micros)>, StoreError> {
+                super::views::spend_by_phase(self)
+            }
+            fn history(&self, limit: usize, breaker_upto: i64) -> Result<Vec<HistoryRow>, StoreError> {
+                super::views::history(self, limit, breaker_upto)
+            }
+        }
+    )*};
+}
+
+sqlite_backend!(rusqlite::Connection, rusqlite::Transaction<'_>);
