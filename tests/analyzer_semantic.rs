@@ -184,14 +184,14 @@ fn json_keeps_the_cli_contract_field_names() {
 #[test]
 fn analysis_round_trips_through_the_store() {
     let conn = rusqlite::Connection::open_in_memory().expect("db");
-    conn.execute_batch(orchestrator_tui::analysis::persist::MIGRATION_SQL)
+    conn.execute_batch(orchestrator_tui::store::analyses::MIGRATION_SQL)
         .expect("migrate");
     let r = clean_rust();
     r.remove("README.md");
     let rep = r.analyze();
-    orchestrator_tui::analysis::persist::save(&conn, &rep).expect("save");
+    orchestrator_tui::store::analyses::save(&conn, &rep).expect("save");
     assert_eq!(
-        orchestrator_tui::analysis::persist::load_latest(&conn).expect("load"),
+        orchestrator_tui::store::analyses::load_latest(&conn).expect("load"),
         Some(rep)
     );
 }

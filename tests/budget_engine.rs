@@ -11,7 +11,6 @@
 //! store thread works; where a deadline is asserted, the test slows the clock to real time).
 
 use async_trait::async_trait;
-use orchestrator_tui::budget::ledger;
 use orchestrator_tui::config::{Catalog, Config, ModelInfo, Strategy};
 use orchestrator_tui::domain::status::RunStatus;
 use orchestrator_tui::domain::{CallRole, Micros, TaskSpec, TaskType};
@@ -20,6 +19,7 @@ use orchestrator_tui::providers::{
     ChatRequest, ChatResponse, Provider, ProviderError, ProviderRegistry, Usage,
 };
 use orchestrator_tui::store::Store;
+use orchestrator_tui::store::budget as ledger;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

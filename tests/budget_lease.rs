@@ -7,10 +7,11 @@
 mod common;
 
 use common::call_record;
-use orchestrator_tui::budget::lease::{self, State, Take};
-use orchestrator_tui::budget::{ledger, waiters};
+use orchestrator_tui::budget::lease::{State, Take};
 use orchestrator_tui::domain::Micros;
+use orchestrator_tui::store::budget as ledger;
 use orchestrator_tui::store::{self, NewRun, migrations::migrate};
+use orchestrator_tui::store::{lease, waiters};
 use proptest::prelude::*;
 use rusqlite::Connection;
 

@@ -10,8 +10,9 @@
 mod common;
 
 use common::*;
-use orchestrator_tui::budget::ledger::{self, Reserve};
+use orchestrator_tui::budget::ledger::Reserve;
 use orchestrator_tui::domain::Micros;
+use orchestrator_tui::store::budget as ledger;
 use orchestrator_tui::store::{self, NewRun};
 use proptest::prelude::*;
 use rusqlite::Connection;

@@ -4,7 +4,7 @@
 //!
 //! Entry points: [`analyze_static`] (callable from a background thread, streams
 //! [`AnalysisProgress`]), [`semantic::semantic_stage`], [`render::render_text`] /
-//! [`render::render_markdown`], [`persist::save`] / [`persist::load_latest`].
+//! [`render::render_markdown`], `store::analyses::{save, load_latest}`.
 
 pub mod bytes;
 pub mod checks;
@@ -15,7 +15,6 @@ pub mod known_files;
 pub mod lang_table;
 pub mod languages;
 pub mod metrics;
-pub mod persist;
 pub mod probes;
 pub mod project_types;
 pub mod rank;

@@ -1,7 +1,7 @@
 //! A run's budget lease: one reservation row per run that holds headroom for several calls, so a
 //! call takes its worst case in memory instead of waiting on a database transaction.
 //!
-//! Why it cannot overspend: the lease only grows through [`crate::store::budget::grow`], which applies
+//! Why it cannot overspend: the lease only grows through `store::budget::grow`, which applies
 //! the same run/team/org checks as a per-call reservation inside `BEGIN IMMEDIATE`; a call takes
 //! from the lease only what the lease still covers; the spend is charged and the lease shrunk by
 //! the same amount in one transaction; headroom given back leaves memory before the row.
@@ -147,8 +147,6 @@ impl Lease {
         self.with(|s| *s)
     }
 }
-
-pub use crate::store::lease::{give_back, grow_short, refill};
 
 #[cfg(test)]
 mod tests {

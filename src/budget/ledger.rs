@@ -1,14 +1,10 @@
 //! What the budget ledger answers: a level's state and the result of a reservation. The SQL that
-//! keeps the ledger lives in `store/budget.rs` (re-exported here for the engine's call path).
+//! keeps the ledger lives in `store/budget.rs`.
 
 use crate::domain::Micros;
 use serde::Serialize;
 
 pub use super::denial::Denial;
-pub use crate::store::budget::{
-    all_levels, charge, grow, lease_pressed, level, open_lease, release, release_stale, reserve,
-    reserve_for, series, set_cap, settle, settle_part, shrink,
-};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LevelState {

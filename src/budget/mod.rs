@@ -9,7 +9,6 @@ pub mod lease;
 pub mod ledger;
 pub mod level;
 pub mod period;
-pub mod recovery;
 pub mod waiters;
 
 use crate::domain::Micros;

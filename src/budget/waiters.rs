@@ -1,7 +1,5 @@
 //! Owners waiting for headroom at a shared level (team or org): who they are and how long a
-//! registration holds. The rows are kept by `store/waiters.rs` (re-exported here).
-
-pub use crate::store::waiters::{ahead_of, others_waiting, stop_waiting, wait_for};
+//! registration holds. The rows are kept by `store/waiters.rs`.
 
 /// How long a registration holds without being renewed (wall clock: shared by processes).
 pub const HOLD_MS: i64 = 3_000;

@@ -7,8 +7,8 @@
 
 use super::{CliError, open_app, runtime};
 use crate::analysis::{
-    AnalysisProgress, AnalysisReport, SemanticModel, analyze_static, persist, render_markdown,
-    render_text, semantic_stage,
+    AnalysisProgress, AnalysisReport, SemanticModel, analyze_static, render_markdown, render_text,
+    semantic_stage,
 };
 use crate::cli::{Cli, exit};
 use crate::domain::{CallRole, TaskType};
@@ -188,7 +188,7 @@ pub fn analyze(
     let saved = report.clone();
     if let Err(e) = app
         .store
-        .call_blocking(move |c| Ok(persist::save(c, &saved)?))
+        .call_blocking(move |c| Ok(crate::store::analyses::save(c, &saved)?))
     {
         progress.line(&format!("warning: the analysis was not saved: {e}"));
     }

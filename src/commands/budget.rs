@@ -1,13 +1,14 @@
 //! `budget`: show caps, spend and reservations; set org and team caps.
 
 use super::{CliError, open_app};
-use crate::budget::ledger::{self, LevelState};
+use crate::budget::ledger::LevelState;
 use crate::budget::level::Level;
 use crate::budget::period::valid_period;
 use crate::cli::{BudgetAction, Cli, exit};
 use crate::domain::Micros;
 use crate::domain::money::usd_json;
 use crate::store;
+use crate::store::budget as ledger;
 use serde_json::{Value, json};
 
 fn level_json(l: &LevelState) -> Value {

@@ -4,13 +4,14 @@
 use super::EngineEvent;
 use super::context::{EngineCtx, RunCtx, Slot};
 use super::hold::{BudgetWait, Held, Hold, hold_budget};
-use crate::budget::ledger::{self, Denial};
+use crate::budget::ledger::Denial;
 use crate::config::ModelInfo;
 use crate::domain::{CallRole, Micros, TaskType, splitmix64};
 use crate::providers::{ChatRequest, ChatResponse, Message, ProviderError};
 use crate::routing::health::now_ms;
 use crate::routing::router::{Inputs, RouteQuery, route};
 use crate::routing::{Admission, Signal, Transition};
+use crate::store::budget as ledger;
 use crate::store::{self, BreakerEventRow, CallRecord};
 use std::time::{Duration, Instant};
 

@@ -2,10 +2,11 @@
 //! every candidate is refused (wait for the run's own calls in flight, then for other owners).
 
 use super::context::{EngineCtx, RunCtx};
-use crate::budget::lease::{self, Take};
-use crate::budget::ledger::{self, Denial, Reserve};
-use crate::budget::waiters;
+use crate::budget::lease::Take;
+use crate::budget::ledger::{Denial, Reserve};
 use crate::domain::Micros;
+use crate::store::budget as ledger;
+use crate::store::{lease, waiters};
 use std::time::Duration;
 
 /// How a call's worst case is held: taken from the run's lease, or a reservation row of its own

@@ -5,8 +5,8 @@
 //! owner recorded with a run or reservation (host, pid, start time) is verified as well: an
 //! owner is dead only when its lock is free *and* no such process runs on this host.
 
-use crate::budget::recovery::Holder;
 use crate::store::owner::{Owner, pid_exists};
+use crate::store::recovery::Holder;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};

@@ -6,10 +6,10 @@ use super::driver::drive;
 use super::preflight;
 use super::{EngineError, EngineEvent, ResumeRequest, RunRequest};
 use crate::budget::lease::Lease;
-use crate::budget::ledger;
 use crate::domain::status::StopReason;
 use crate::domain::{Micros, new_run_id};
 use crate::engine::lock;
+use crate::store::budget as ledger;
 use crate::store::{self, NewRun, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,11 +40,11 @@ pub fn release_stale_reservations(store: &store::Store, data_dir: &std::path::Pa
     }
 }
 
-/// [`crate::budget::recovery::recover_stale`] with liveness from locks and recorded owners.
+/// [`crate::store::recovery::recover_stale`] with liveness from locks and recorded owners.
 fn recover(
     tx: &impl crate::store::BudgetStore,
     data_dir: &std::path::Path,
-) -> Result<crate::budget::recovery::Recovered, StoreError> {
+) -> Result<crate::store::recovery::Recovered, StoreError> {
     let r = tx.recover_stale(&|h| {
         let dead = lock::holder_dead(data_dir, h);
         if dead && let Some(o) = &h.owner {

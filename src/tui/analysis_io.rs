@@ -6,7 +6,7 @@
 use super::action::Msg;
 use super::analysis::AnalysisMsg;
 use crate::analysis::{
-    AnalysisProgress, AnalysisReport, analyze_static, persist, render_markdown, semantic_stage,
+    AnalysisProgress, AnalysisReport, analyze_static, render_markdown, semantic_stage,
 };
 use crate::commands::analyze::EngineModel;
 use crate::engine::EngineHandle;
@@ -85,7 +85,7 @@ pub fn spawn_analysis(engine: EngineHandle, tx: UnboundedSender<Msg>, path: Stri
         let stored = engine
             .ctx
             .store
-            .call(move |c| Ok(persist::save(c, &saved)?))
+            .call(move |c| Ok(crate::store::analyses::save(c, &saved)?))
             .await;
         let (id, warning) = match stored {
             Ok(id) => (Some(id), None),

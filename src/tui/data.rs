@@ -594,13 +594,13 @@ mod tests {
         assert_eq!(s.analysis, None, "nothing stored yet");
         let mut a = crate::analysis::AnalysisReport::empty("/a");
         a.files = 3;
-        crate::analysis::persist::save(&c, &a).unwrap();
+        crate::store::analyses::save(&c, &a).unwrap();
         let s = load_cached(&c, d.path(), &vec![], &req, &mut cache).unwrap();
         assert_eq!(s.analysis, Some(StoredAnalysis { id: 1, report: a }));
         let s = load_cached(&c, d.path(), &vec![], &req, &mut cache).unwrap();
         assert_eq!(s.analysis, None, "already sent");
         let b = crate::analysis::AnalysisReport::empty("/b");
-        crate::analysis::persist::save(&c, &b).unwrap();
+        crate::store::analyses::save(&c, &b).unwrap();
         let s = load_cached(&c, d.path(), &vec![], &req, &mut cache).unwrap();
         assert_eq!(
             s.analysis.map(|x| (x.id, x.report.path)),
