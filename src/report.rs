@@ -5,7 +5,7 @@ use crate::domain::Micros;
 use crate::domain::money::usd_json;
 use crate::domain::status::RunStatus;
 use crate::engine::lock;
-use crate::store::{RunStore, StoreError, StoredRun};
+use crate::store::{AttemptRow, RunStore, StoreError, StoredRun, TaskRow};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -36,8 +36,46 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
     let files = c.artifacts(id)?;
     let mut refused = c.refusals(id)?;
     let simulated = c.any_call_simulated(id).unwrap_or(run.simulated);
+    let tasks_json = tasks_json(&tasks, &attempts, &costs, &files, &mut refused);
+    let tasks_done = tasks.iter().filter(|t| t.status.is_done()).count();
+    Ok(json!({
+        "id": run.id,
+        "status": status,
+        "resumable": status.is_resumable(),
+        "status_reason": run.status_reason,
+        "description": run.description,
+        "criteria": run.criteria,
+        "team": run.team,
+        "strategy": run.strategy,
+        "simulated": simulated,
+        "budget_usd": round(run.budget),
+        "time_limit_secs": run.time_limit_secs,
+        "total_cost_usd": round(run.spent),
+        // Part of the total charged as the held worst case of calls cut short by a crash.
+        "estimated_cost_usd": round(counts.estimated),
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "updated_at": run.updated_at,
+        "output_dir": run.output_dir,
+        "tasks_done": tasks_done,
+        "tasks_total": tasks.len(),
+        "tasks": tasks_json,
+        "calls": counts.total,
+        "calls_ok": counts.ok,
+        "breaker_events": breaker,
+    }))
+}
+
+/// The `tasks` array of `show`: each task with its attempts, files and refused paths.
+fn tasks_json(
+    tasks: &[TaskRow],
+    attempts: &[AttemptRow],
+    costs: &HashMap<String, Micros>,
+    files: &[(String, Option<String>)],
+    refused: &mut HashMap<String, Vec<(String, String)>>,
+) -> Vec<Value> {
     let mut by_task: HashMap<&str, Vec<Value>> = HashMap::new();
-    for a in &attempts {
+    for a in attempts {
         by_task.entry(a.task_id.as_str()).or_default().push(json!({
             "n": a.n,
             "model": a.model,
@@ -55,7 +93,7 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
         .iter()
         .map(|a| (a.task_id.as_str(), json!(a.validators)))
         .collect();
-    let tasks_json: Vec<Value> = tasks
+    tasks
         .iter()
         .map(|t| {
             let id = t.spec.id.as_str();
@@ -88,34 +126,7 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
                     .collect::<Vec<_>>(),
             })
         })
-        .collect();
-    let tasks_done = tasks.iter().filter(|t| t.status.is_done()).count();
-    Ok(json!({
-        "id": run.id,
-        "status": status,
-        "resumable": status.is_resumable(),
-        "status_reason": run.status_reason,
-        "description": run.description,
-        "criteria": run.criteria,
-        "team": run.team,
-        "strategy": run.strategy,
-        "simulated": simulated,
-        "budget_usd": round(run.budget),
-        "time_limit_secs": run.time_limit_secs,
-        "total_cost_usd": round(run.spent),
-        // Part of the total charged as the held worst case of calls cut short by a crash.
-        "estimated_cost_usd": round(counts.estimated),
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "updated_at": run.updated_at,
-        "output_dir": run.output_dir,
-        "tasks_done": tasks_done,
-        "tasks_total": tasks.len(),
-        "tasks": tasks_json,
-        "calls": counts.total,
-        "calls_ok": counts.ok,
-        "breaker_events": breaker,
-    }))
+        .collect()
 }
 
 pub fn runs_json(c: &impl RunStore, data_dir: &Path) -> Result<Value, StoreError> {

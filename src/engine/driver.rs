@@ -39,7 +39,7 @@ pub async fn drive(ctx: Arc<EngineCtx>, run: Arc<RunCtx>, resumed: bool) -> RunS
 async fn load_run(ctx: &EngineCtx, id: &str) -> Result<store::RunRow, String> {
     let id = id.to_string();
     ctx.store
-        .call(move |c| store::runs::get_run(c, &id))
+        .call(move |c| c.run(&id))
         .await
         .map_err(|e| e.to_string())
 }
@@ -112,7 +112,7 @@ async fn plan(ctx: &EngineCtx, run: &RunCtx, row: &store::RunRow) -> Result<(), 
     };
     let (id, t2) = (run.id.clone(), tasks.clone());
     ctx.store
-        .call(move |c| store::immediate(c, |tx| store::runs::insert_tasks(tx, &id, &t2)))
+        .call(move |c| store::immediate(c, |tx| tx.insert_tasks(&id, &t2)))
         .await
         .map_err(|e| e.to_string())?;
     ctx.emit(EngineEvent::Planned {
@@ -336,7 +336,7 @@ async fn park(ctx: &EngineCtx, run: &RunCtx, task_id: &str, ck: &Checkpoint, rea
     let saved = ctx
         .store
         .transact(move |tx| {
-            store::runs::set_task_status(tx, &rid, &tid, TaskStatus::Pending, Some(&r))?;
+            tx.set_task_status(&rid, &tid, TaskStatus::Pending, Some(&r))?;
             checkpoint::save(tx, &rid, &tid, Some(&ck2))
         })
         .await;
@@ -409,7 +409,7 @@ async fn set_status(
     let (rid, tid, r) = (run.id.clone(), task_id.to_string(), reason.clone());
     if let Err(e) = ctx
         .store
-        .call(move |c| store::runs::set_task_status(c, &rid, &tid, st, r.as_deref()))
+        .call(move |c| c.set_task_status(&rid, &tid, st, r.as_deref()))
         .await
     {
         ctx.warn(Some(&run.id), format!("could not record task status: {e}"));
@@ -446,10 +446,10 @@ async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output
         .store
         .transact(move |tx| {
             for w in &report.written {
-                store::runs::insert_artifact(tx, &rid, Some(&tid), &w.path, w.bytes)?;
+                tx.insert_artifact(&rid, Some(&tid), &w.path, w.bytes)?;
             }
             for r in &report.refused {
-                store::runs::insert_refusal(tx, &rid, &tid, &r.path, &r.reason)?;
+                tx.insert_refusal(&rid, &tid, &r.path, &r.reason)?;
             }
             Ok(())
         })
@@ -573,10 +573,10 @@ async fn write_summary(ctx: &EngineCtx, run_id: &str, out_dir: &Path) {
     let report = ctx
         .store
         .call(move |c| {
-            let run = store::runs::get_run(c, &id)?;
-            let tasks = store::runs::get_tasks(c, &id)?;
+            let run = c.run(&id)?;
+            let tasks = c.tasks(&id)?;
             let json = crate::report::run_json(c, &data_dir, &id)?;
-            let files = store::runs::artifacts(c, &id)?;
+            let files = c.artifacts(&id)?;
             Ok((run, tasks, json, files))
         })
         .await;

@@ -12,7 +12,8 @@ use crate::analysis::report::AnalysisReport;
 use crate::budget::ledger::{LevelState, Reserve};
 use crate::budget::level::Level;
 use crate::domain::Micros;
-use crate::domain::status::RunStatus;
+use crate::domain::TaskSpec;
+use crate::domain::status::{RunStatus, TaskStatus};
 use std::collections::HashMap;
 
 /// Budget levels, reservations and leases (store/budget.rs, waiters.rs, recovery.rs).
@@ -100,6 +101,29 @@ pub trait RunStore {
     fn last_attempts(&self, run: &str) -> Result<HashMap<String, u32>, StoreError>;
     fn requeue_running(&self, run: &str) -> Result<(), StoreError>;
     fn add_exec_ms(&self, run: &str, ms: u64) -> Result<(), StoreError>;
+    /// Commit a run's task list (plan order).
+    fn insert_tasks(&self, run: &str, tasks: &[TaskSpec]) -> Result<(), StoreError>;
+    fn set_task_status(
+        &self,
+        run: &str,
+        task: &str,
+        status: TaskStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+    fn insert_artifact(
+        &self,
+        run: &str,
+        task: Option<&str>,
+        path: &str,
+        bytes: u64,
+    ) -> Result<(), StoreError>;
+    fn insert_refusal(
+        &self,
+        run: &str,
+        task: &str,
+        path: &str,
+        reason: &str,
+    ) -> Result<(), StoreError>;
     fn set_run_status(
         &self,
         run: &str,
@@ -280,6 +304,36 @@ macro_rules! sqlite_backend {
             }
             fn add_exec_ms(&self, run: &str, ms: u64) -> Result<(), StoreError> {
                 super::runs::add_exec_ms(self, run, ms)
+            }
+            fn insert_tasks(&self, run: &str, tasks: &[TaskSpec]) -> Result<(), StoreError> {
+                super::runs::insert_tasks(self, run, tasks)
+            }
+            fn set_task_status(
+                &self,
+                run: &str,
+                task: &str,
+                status: TaskStatus,
+                reason: Option<&str>,
+            ) -> Result<(), StoreError> {
+                super::runs::set_task_status(self, run, task, status, reason)
+            }
+            fn insert_artifact(
+                &self,
+                run: &str,
+                task: Option<&str>,
+                path: &str,
+                bytes: u64,
+            ) -> Result<(), StoreError> {
+                super::runs::insert_artifact(self, run, task, path, bytes)
+            }
+            fn insert_refusal(
+                &self,
+                run: &str,
+                task: &str,
+                path: &str,
+                reason: &str,
+            ) -> Result<(), StoreError> {
+                super::runs::insert_refusal(self, run, task, path, reason)
             }
             fn set_run_status(
                 &self,

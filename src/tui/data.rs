@@ -225,120 +225,16 @@ pub fn load_cached(
     req: &SnapshotReq,
     cache: &mut Cache,
 ) -> Result<Snapshot, StoreError> {
-    // Same rule as `runs`/`show`: a deleted lock file does not make a live run interrupted.
-    let runs: Vec<RunItem> = c
-        .list_runs()?
-        .into_iter()
-        .map(|r| RunItem {
-            status: crate::report::effective_status(data_dir, &r),
-            created: local(&r.created_at, "%m-%d %H:%M"),
-            id: r.id,
-            description: r.description,
-            team: r.team,
-            spent: r.spent,
-            budget: r.budget,
-            tasks_done: r.tasks_done,
-            tasks_total: r.tasks_total,
-        })
-        .collect();
+    let runs = run_list(c, data_dir)?;
     let detail = match &req.open_run {
-        Some(id) => match c.run(id) {
-            Ok(run) => Some(RunDetail {
-                status: crate::report::effective_status(data_dir, &run),
-                tasks: c
-                    .task_views(id)?
-                    .into_iter()
-                    .map(|t| TaskItem {
-                        id: t.id,
-                        task_type: t.task_type,
-                        status: t.status.parse().unwrap_or(TaskStatus::Pending),
-                        status_reason: t.status_reason,
-                        model: t.model,
-                        iteration: t.iterations,
-                        max_iterations: t.max_iterations,
-                        score: t.score,
-                        threshold: t.threshold,
-                        cost: t.cost,
-                        started_ms: t.started_at.as_deref().and_then(epoch_ms),
-                        finished_ms: t.finished_at.as_deref().and_then(epoch_ms),
-                    })
-                    .collect(),
-                id: run.id,
-                description: run.description,
-                status_reason: run.status_reason,
-                team: run.team,
-                budget: run.budget,
-                spent: run.spent,
-            }),
-            Err(StoreError::NotFound(_)) => None,
-            Err(e) => return Err(e),
-        },
+        Some(id) => run_detail(c, data_dir, id)?,
         None => None,
     };
     let attempts = match &req.task {
-        Some((run, task)) => c.task_text(run, task)?.map(|(prompt, output)| {
-            let attempts = c.attempt_views(run, task).unwrap_or_default();
-            TaskAttempts {
-                run_id: run.clone(),
-                task_id: task.clone(),
-                prompt,
-                output,
-                attempts: attempts
-                    .into_iter()
-                    .map(|a| AttemptItem {
-                        n: a.n,
-                        model: a.model,
-                        reviewer: a.reviewer,
-                        score: a.score,
-                        cost: a.cost,
-                        failure_reason: a.failure_reason,
-                        validators: validators_line(&a.validators_json),
-                        critique: a.critique,
-                        output: a.output,
-                    })
-                    .collect(),
-            }
-        }),
+        Some((run, task)) => task_attempts(c, run, task)?,
         None => None,
     };
-    // One bound for the history and the new transitions, so none is sent twice or skipped.
-    let breaker_upto = c.last_breaker_event_id()?;
-    let breaker_events = match cache.breaker_cursor {
-        Some(after) if breaker_upto > after => c
-            .breaker_events_between(after, breaker_upto, BREAKER_EVENTS_PER_LOAD)?
-            .into_iter()
-            .map(|(at, run_id, text)| EventItem {
-                seq: 0,
-                time: local(&at, "%H:%M:%S"),
-                kind: EventKind::Breaker,
-                run_id,
-                text,
-            })
-            .collect(),
-        _ => vec![],
-    };
-    cache.breaker_cursor = Some(cache.breaker_cursor.unwrap_or(0).max(breaker_upto));
-    let history = if req.history {
-        Some(
-            c.history(200, breaker_upto)?
-                .into_iter()
-                .map(|(at, kind, run_id, text)| EventItem {
-                    seq: 0,
-                    time: local(&at, "%H:%M:%S"),
-                    kind: match kind {
-                        "breaker" => EventKind::Breaker,
-                        "error" => EventKind::Error,
-                        "warning" => classify_warning(&text),
-                        _ => EventKind::Info,
-                    },
-                    run_id,
-                    text,
-                })
-                .collect(),
-        )
-    } else {
-        None
-    };
+    let (breaker_events, history) = events(c, req.history, cache)?;
     let key = Some(c.data_version()?);
     let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
     if !fresh {
@@ -358,6 +254,143 @@ pub fn load_cached(
         history,
         breaker_events,
     })
+}
+
+/// Every run, newest first, with liveness folded into its status by the same rule as
+/// `runs`/`show` (a deleted lock file does not make a live run interrupted).
+fn run_list(c: &impl Backend, data_dir: &Path) -> Result<Vec<RunItem>, StoreError> {
+    Ok(c.list_runs()?
+        .into_iter()
+        .map(|r| RunItem {
+            status: crate::report::effective_status(data_dir, &r),
+            created: local(&r.created_at, "%m-%d %H:%M"),
+            id: r.id,
+            description: r.description,
+            team: r.team,
+            spent: r.spent,
+            budget: r.budget,
+            tasks_done: r.tasks_done,
+            tasks_total: r.tasks_total,
+        })
+        .collect())
+}
+
+/// The open run and its tasks (`None`: it was deleted).
+fn run_detail(
+    c: &impl Backend,
+    data_dir: &Path,
+    id: &str,
+) -> Result<Option<RunDetail>, StoreError> {
+    let run = match c.run(id) {
+        Ok(run) => run,
+        Err(StoreError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let tasks = c
+        .task_views(id)?
+        .into_iter()
+        .map(|t| TaskItem {
+            id: t.id,
+            task_type: t.task_type,
+            status: t.status.parse().unwrap_or(TaskStatus::Pending),
+            status_reason: t.status_reason,
+            model: t.model,
+            iteration: t.iterations,
+            max_iterations: t.max_iterations,
+            score: t.score,
+            threshold: t.threshold,
+            cost: t.cost,
+            started_ms: t.started_at.as_deref().and_then(epoch_ms),
+            finished_ms: t.finished_at.as_deref().and_then(epoch_ms),
+        })
+        .collect();
+    Ok(Some(RunDetail {
+        status: crate::report::effective_status(data_dir, &run),
+        tasks,
+        id: run.id,
+        description: run.description,
+        status_reason: run.status_reason,
+        team: run.team,
+        budget: run.budget,
+        spent: run.spent,
+    }))
+}
+
+/// The task detail: prompt, output and attempts (`None`: no such task).
+fn task_attempts(
+    c: &impl Backend,
+    run: &str,
+    task: &str,
+) -> Result<Option<TaskAttempts>, StoreError> {
+    let Some((prompt, output)) = c.task_text(run, task)? else {
+        return Ok(None);
+    };
+    let attempts = c.attempt_views(run, task).unwrap_or_default();
+    Ok(Some(TaskAttempts {
+        run_id: run.to_string(),
+        task_id: task.to_string(),
+        prompt,
+        output,
+        attempts: attempts
+            .into_iter()
+            .map(|a| AttemptItem {
+                n: a.n,
+                model: a.model,
+                reviewer: a.reviewer,
+                score: a.score,
+                cost: a.cost,
+                failure_reason: a.failure_reason,
+                validators: validators_line(&a.validators_json),
+                critique: a.critique,
+                output: a.output,
+            })
+            .collect(),
+    }))
+}
+
+/// Breaker transitions not sent yet, and the stored history when asked for.
+fn events(
+    c: &impl Backend,
+    history: bool,
+    cache: &mut Cache,
+) -> Result<(Vec<EventItem>, Option<Vec<EventItem>>), StoreError> {
+    // One bound for the history and the new transitions, so none is sent twice or skipped.
+    let breaker_upto = c.last_breaker_event_id()?;
+    let breaker_events = match cache.breaker_cursor {
+        Some(after) if breaker_upto > after => c
+            .breaker_events_between(after, breaker_upto, BREAKER_EVENTS_PER_LOAD)?
+            .into_iter()
+            .map(|(at, run_id, text)| EventItem {
+                seq: 0,
+                time: local(&at, "%H:%M:%S"),
+                kind: EventKind::Breaker,
+                run_id,
+                text,
+            })
+            .collect(),
+        _ => vec![],
+    };
+    cache.breaker_cursor = Some(cache.breaker_cursor.unwrap_or(0).max(breaker_upto));
+    if !history {
+        return Ok((breaker_events, None));
+    }
+    let history = c
+        .history(200, breaker_upto)?
+        .into_iter()
+        .map(|(at, kind, run_id, text)| EventItem {
+            seq: 0,
+            time: local(&at, "%H:%M:%S"),
+            kind: match kind {
+                "breaker" => EventKind::Breaker,
+                "error" => EventKind::Error,
+                "warning" => classify_warning(&text),
+                _ => EventKind::Info,
+            },
+            run_id,
+            text,
+        })
+        .collect();
+    Ok((breaker_events, Some(history)))
 }
 
 /// The latest stored analysis when it is newer than the one last sent. A failure here is logged
