@@ -124,6 +124,11 @@ pub fn load_latest_for(conn: &Connection, path: &str) -> rusqlite::Result<Option
     row.map(|(id, json)| load(conn, id, json)).transpose()
 }
 
+/// The id of the newest stored analysis, if any.
+pub fn latest_id(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT MAX(id) FROM analyses", [], |r| r.get(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,9 +193,4 @@ mod tests {
             .expect("count");
         assert_eq!(n, 3, "findings cascade with their analysis");
     }
-}
-
-/// The id of the newest stored analysis, if any.
-pub fn latest_id(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT MAX(id) FROM analyses", [], |r| r.get(0))
 }
