@@ -245,7 +245,7 @@ ALTER TABLE runs ADD COLUMN owner_start TEXT;
 ALTER TABLE budget_levels ADD COLUMN estimated_micros INTEGER NOT NULL DEFAULT 0;
 "#,
     // 8: where a task parked by the budget continues (its exact call), and owners waiting for
-    // headroom at a shared budget level (budget/waiters.rs).
+    // headroom at a shared budget level (store/waiters.rs).
     r#"
 ALTER TABLE tasks ADD COLUMN resume_state TEXT;
 CREATE TABLE budget_waiters (
