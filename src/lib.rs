@@ -15,7 +15,6 @@ pub mod logging;
 pub mod paths;
 pub mod prompts;
 pub mod providers;
-pub mod report;
 pub mod routing;
 pub mod signals;
 pub mod store;

@@ -2,8 +2,8 @@
 
 use super::{CliError, open_app};
 use crate::cli::{Cli, exit};
+use crate::engine::report;
 use crate::headless::render_text;
-use crate::report;
 
 pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
     let app = open_app(cli)?;

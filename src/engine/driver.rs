@@ -575,7 +575,7 @@ async fn write_summary(ctx: &EngineCtx, run_id: &str, out_dir: &Path) {
         .call(move |c| {
             let run = c.run(&id)?;
             let tasks = c.tasks(&id)?;
-            let json = crate::report::run_json(c, &data_dir, &id)?;
+            let json = super::report::run_json(c, &data_dir, &id)?;
             let files = c.artifacts(&id)?;
             Ok((run, tasks, json, files))
         })

@@ -13,6 +13,7 @@ mod inflight;
 pub mod lock;
 pub mod outputs;
 pub mod preflight;
+pub mod report;
 pub mod service;
 pub mod task_loop;
 pub mod usage;

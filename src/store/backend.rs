@@ -47,7 +47,7 @@ pub trait BudgetStore {
     fn stop_waiting(&self, owner: &str) -> Result<(), StoreError>;
 }
 
-/// A run as stored, with what liveness needs (`report::effective_status`).
+/// A run as stored, with what liveness needs (`engine::report::effective_status`).
 pub trait StoredRun {
     fn run_id(&self) -> &str;
     fn stored_status(&self) -> RunStatus;

@@ -262,7 +262,7 @@ fn run_list(c: &impl Backend, data_dir: &Path) -> Result<Vec<RunItem>, StoreErro
     Ok(c.list_runs()?
         .into_iter()
         .map(|r| RunItem {
-            status: crate::report::effective_status(data_dir, &r),
+            status: crate::engine::report::effective_status(data_dir, &r),
             created: local(&r.created_at, "%m-%d %H:%M"),
             id: r.id,
             description: r.description,
@@ -305,7 +305,7 @@ fn run_detail(
         })
         .collect();
     Ok(Some(RunDetail {
-        status: crate::report::effective_status(data_dir, &run),
+        status: crate::engine::report::effective_status(data_dir, &run),
         tasks,
         id: run.id,
         description: run.description,
