@@ -1,6 +1,7 @@
-//! The levels of the budget hierarchy and which of them a call charges. Adding a level means a
-//! variant here (its name and place in [`levels`]) plus where its cap and spend are kept
-//! (`store/budget.rs`).
+//! The levels of the budget hierarchy and which of them a call reserves at and is charged to.
+//! Adding a level touches three files: a variant here (its name, and its place in [`levels`]),
+//! `store/budget.rs` (where its cap, spend and reservations are read in `headroom` and kept in
+//! `adjust_reserved`/`charge`), and a `store/migrations.rs` entry if it needs new columns.
 
 use std::fmt;
 
