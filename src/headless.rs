@@ -62,9 +62,13 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
             reason,
             ..
         } => Some(format!(
-            "[{run_id}] breaker {model}: {from} -> {to} ({reason})"
+            "[{run_id}] breaker {model}: {} -> {} ({reason})",
+            from.as_str(),
+            to.as_str()
         )),
-        EngineEvent::Warning { message, .. } => Some(format!("[{run_id}] warning: {message}")),
+        EngineEvent::Policy { .. } | EngineEvent::Budget { .. } | EngineEvent::Warning { .. } => ev
+            .warning_text()
+            .map(|w| format!("[{run_id}] warning: {w}")),
         EngineEvent::RunFinished {
             status,
             cost,
@@ -124,9 +128,10 @@ fn print_event(ev: &EngineEvent, run_id: &str) {
         | EngineEvent::Planned { run_id: r, .. }
         | EngineEvent::TaskChanged { run_id: r, .. }
         | EngineEvent::RunFinished { run_id: r, .. } => r == run_id,
-        EngineEvent::Breaker { run_id: r, .. } | EngineEvent::Warning { run_id: r, .. } => {
-            r.as_deref().is_none_or(|r| r == run_id)
-        }
+        EngineEvent::Breaker { run_id: r, .. }
+        | EngineEvent::Policy { run_id: r, .. }
+        | EngineEvent::Budget { run_id: r, .. }
+        | EngineEvent::Warning { run_id: r, .. } => r.as_deref().is_none_or(|r| r == run_id),
         EngineEvent::Call { .. } => false,
     };
     if mine && let Some(line) = describe(ev, run_id) {

@@ -51,6 +51,17 @@ impl From<crate::store::StoreError> for CliError {
     }
 }
 
+impl From<crate::engine::StartError> for CliError {
+    fn from(e: crate::engine::StartError) -> Self {
+        use crate::engine::StartError;
+        match e {
+            StartError::Store(s) => s.into(),
+            StartError::Lock { .. } => CliError::Io(e.to_string()),
+            StartError::Policy(m) => CliError::BadInput(m),
+        }
+    }
+}
+
 impl From<crate::engine::EngineError> for CliError {
     fn from(e: crate::engine::EngineError) -> Self {
         match e {
@@ -130,8 +141,7 @@ impl App {
             registry,
             self.store.clone(),
             self.data_dir.clone(),
-        )
-        .map_err(CliError::BadInput)?;
+        )?;
         Ok(crate::engine::spawn(ctx))
     }
 }
@@ -182,5 +192,5 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .thread_name("engine")
         .build()
-        .map_err(|e| CliError::BadInput(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| CliError::Io(format!("cannot start the async runtime: {e}")))
 }

@@ -1,6 +1,7 @@
 //! Core vocabulary shared by every layer: task types, statuses, money.
 
 pub mod money;
+pub mod outcome;
 pub mod status;
 pub mod task;
 
@@ -9,6 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use money::Micros;
+pub use outcome::CallOutcome;
 pub use task::TaskSpec;
 
 /// The kinds of work a task can be; each has its own defaults (product.md §1).

@@ -5,7 +5,6 @@
 
 use super::action::Msg;
 use super::analysis::StoredAnalysis;
-use super::app::classify_warning;
 use super::queries;
 use super::state::*;
 use crate::budget::ledger;
@@ -339,7 +338,8 @@ pub fn load_cached(
                     kind: match kind {
                         "breaker" => EventKind::Breaker,
                         "error" => EventKind::Error,
-                        "warning" => classify_warning(&text),
+                        // Stored warnings carry no kind (and none are written today).
+                        "warning" => EventKind::Warning,
                         _ => EventKind::Info,
                     },
                     run_id,
