@@ -63,7 +63,7 @@ impl From<crate::engine::StartError> for CliError {
         match e {
             StartError::Store(s) => s.into(),
             StartError::Lock { .. } => CliError::Io(e.to_string()),
-            StartError::Policy(m) => CliError::BadInput(m),
+            StartError::Policy(_) => CliError::BadInput(e.to_string()),
         }
     }
 }

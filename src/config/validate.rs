@@ -159,7 +159,7 @@ impl Config {
             float_in(&format!("simulated.quality.{m}"), *q, 0.0, 1.0)?;
         }
 
-        crate::routing::policy::parse(&self.policies)?;
+        crate::routing::policy::parse(&self.policies).map_err(|e| e.to_string())?;
 
         for (name, o) in &self.task_types {
             if name.parse::<crate::domain::TaskType>().is_err() {

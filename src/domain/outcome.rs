@@ -63,6 +63,12 @@ impl CallOutcome {
     pub fn is_failure(self) -> bool {
         !matches!(self, CallOutcome::Ok | CallOutcome::Cancelled)
     }
+
+    /// Says nothing about the model's health (its breaker's `Signal::Neutral`): the call was
+    /// cancelled, or the request itself was refused.
+    pub fn is_neutral(self) -> bool {
+        matches!(self, CallOutcome::Cancelled | CallOutcome::Request)
+    }
 }
 
 impl fmt::Display for CallOutcome {

@@ -25,8 +25,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The configured policies do not parse (bad input).
-    #[error("{0}")]
-    Policy(String),
+    #[error(transparent)]
+    Policy(#[from] crate::routing::policy::PolicyError),
     /// Persisted profiles or breakers could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -90,7 +90,7 @@ impl EngineCtx {
                 source,
             })?;
         super::service::release_stale_reservations(&store, &data_dir);
-        let policies = crate::routing::policy::parse(&cfg.policies).map_err(StartError::Policy)?;
+        let policies = crate::routing::policy::parse(&cfg.policies)?;
         let model_hashes: HashMap<String, String> = catalog
             .models
             .iter()

@@ -8,6 +8,7 @@ use super::analysis::StoredAnalysis;
 use super::queries;
 use super::state::*;
 use crate::budget::ledger;
+use crate::domain::CallOutcome;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::engine::lock;
 use crate::routing::breaker::BreakerState;
@@ -136,10 +137,14 @@ fn models(c: &Connection, catalog: &ModelList) -> Result<Vec<ModelRow>, StoreErr
             // Newest first in `rec`: trailing failures, and successful latencies oldest first.
             let trailing = rec
                 .iter()
-                .filter(|(o, _)| !matches!(o.as_str(), "cancelled" | "request" | "content"))
-                .take_while(|(o, _)| o != "ok")
+                .filter(|(o, _)| !CallOutcome::parse(o).is_some_and(CallOutcome::is_neutral))
+                .take_while(|(o, _)| o != CallOutcome::Ok.as_str())
                 .count() as u32;
-            let mut ok_lat: Vec<u64> = rec.iter().filter(|(o, _)| o == "ok").map(|x| x.1).collect();
+            let mut ok_lat: Vec<u64> = rec
+                .iter()
+                .filter(|(o, _)| o == CallOutcome::Ok.as_str())
+                .map(|x| x.1)
+                .collect();
             ok_lat.reverse();
             let mut sorted = ok_lat.clone();
             sorted.sort_unstable();
