@@ -57,6 +57,12 @@ impl From<crate::store::StoreError> for CliError {
     }
 }
 
+impl From<crate::config::LimitError> for CliError {
+    fn from(e: crate::config::LimitError) -> Self {
+        CliError::BadInput(e.to_string())
+    }
+}
+
 impl From<crate::engine::StartError> for CliError {
     fn from(e: crate::engine::StartError) -> Self {
         use crate::engine::StartError;
