@@ -289,7 +289,7 @@ fn json(p: &serde_json::Value, output: &str) -> Outcome {
     for s in &snippets {
         match syntax::json_check(&s.code) {
             Ok(v) => values.push(v),
-            Err(e) if s.origin.is_empty() => return (Verdict::Fail, Some(e)),
+            Err(e) if s.origin.is_empty() => return (Verdict::Fail, Some(e.to_string())),
             Err(e) => return (Verdict::Fail, Some(format!("{}: {e}", s.origin))),
         }
     }
