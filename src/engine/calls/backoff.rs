@@ -67,4 +67,38 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn retry_waits_only_for_faults_worth_it() {
+        let cfg = Config::default();
+        let mut seed = 7;
+        let rate = |secs| ProviderError::RateLimited {
+            retry_after: Some(Duration::from_secs(secs)),
+            message: String::new(),
+        };
+        // The provider's wait, unless longer than allowed: then fall back.
+        assert_eq!(
+            retry_wait(&cfg, &rate(1), 0, &mut seed),
+            Some(Duration::from_secs(1))
+        );
+        let too_long = cfg.retry.max_retry_after_secs + 1;
+        assert_eq!(retry_wait(&cfg, &rate(too_long), 0, &mut seed), None);
+        // Transient faults back off (jittered, within the cap) and move the seed on.
+        let transient = ProviderError::Transient {
+            status: Some(503),
+            message: String::new(),
+        };
+        let before = seed;
+        let d = retry_wait(&cfg, &transient, 3, &mut seed);
+        assert!(d.is_some_and(|d| d <= Duration::from_millis(cfg.retry.backoff_cap_ms)));
+        assert_ne!(seed, before);
+        // The same request is never sent again after a permanent or request error.
+        let permanent = ProviderError::Permanent {
+            status: Some(401),
+            message: String::new(),
+            key_scoped: true,
+        };
+        assert_eq!(retry_wait(&cfg, &permanent, 0, &mut seed), None);
+        assert_eq!(signal_of(&permanent), Signal::Permanent);
+    }
 }
