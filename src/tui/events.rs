@@ -52,46 +52,18 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
             iteration,
             score,
             reason,
-        } => {
-            let now = s.now_ms;
-            if let Some(t) = open_task_mut(s, &run_id, &task_id) {
-                let before = t.clone();
-                t.status = status;
-                if model.is_some() {
-                    t.model = model;
-                }
-                t.iteration = t.iteration.max(iteration);
-                if score.is_some() {
-                    t.score = score;
-                }
-                if reason.is_some() || status == TaskStatus::Running {
-                    t.status_reason = reason;
-                }
-                match status {
-                    TaskStatus::Running if t.started_ms.is_none() || t.finished_ms.is_some() => {
-                        t.started_ms = Some(now);
-                        t.finished_ms = None;
-                    }
-                    TaskStatus::Pending => t.finished_ms = None,
-                    TaskStatus::Running => {}
-                    _ => {
-                        if t.finished_ms.is_none() {
-                            t.finished_ms = Some(now);
-                        }
-                    }
-                }
-                if *t != before {
-                    s.dirty = true;
-                }
-            }
-            if status == TaskStatus::Failed {
-                s.push_event(
-                    EventKind::Error,
-                    Some(run_id),
-                    format!("task {task_id} failed"),
-                );
-            }
-        }
+        } => task_changed(
+            s,
+            &run_id,
+            &task_id,
+            TaskUpdate {
+                status,
+                model,
+                iteration,
+                score,
+                reason,
+            },
+        ),
         EngineEvent::Call {
             run_id,
             model,
@@ -133,26 +105,87 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
             status,
             cost,
             reason,
-        } => {
-            s.active.remove(&run_id);
-            let kind = match status {
-                RunStatus::Success | RunStatus::CompletedDegraded | RunStatus::PartialSuccess => {
-                    EventKind::Info
-                }
-                RunStatus::BudgetExhausted => EventKind::Budget,
-                _ => EventKind::Error,
-            };
-            let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-            let text = format!("run finished: {status}, ${:.4}{why}", cost.usd());
-            s.push_event(kind, Some(run_id.clone()), text);
-            s.flash(
-                format!("run {run_id} finished: {status}"),
-                kind == EventKind::Error,
-            );
-            set_run_status(s, &run_id, status);
-        }
+        } => run_finished(s, run_id, status, cost, reason),
     }
     vec![Effect::Refresh]
+}
+
+/// A task's new state, as the engine reported it.
+struct TaskUpdate {
+    status: TaskStatus,
+    model: Option<String>,
+    iteration: u32,
+    score: Option<f64>,
+    reason: Option<String>,
+}
+
+/// The open run's task row follows the engine (times from the UI clock); a failure is an event.
+fn task_changed(s: &mut State, run_id: &str, task_id: &str, u: TaskUpdate) {
+    let now = s.now_ms;
+    let status = u.status;
+    if let Some(t) = open_task_mut(s, run_id, task_id) {
+        let before = t.clone();
+        t.status = status;
+        if u.model.is_some() {
+            t.model = u.model;
+        }
+        t.iteration = t.iteration.max(u.iteration);
+        if u.score.is_some() {
+            t.score = u.score;
+        }
+        if u.reason.is_some() || status == TaskStatus::Running {
+            t.status_reason = u.reason;
+        }
+        match status {
+            TaskStatus::Running if t.started_ms.is_none() || t.finished_ms.is_some() => {
+                t.started_ms = Some(now);
+                t.finished_ms = None;
+            }
+            TaskStatus::Pending => t.finished_ms = None,
+            TaskStatus::Running => {}
+            _ => {
+                if t.finished_ms.is_none() {
+                    t.finished_ms = Some(now);
+                }
+            }
+        }
+        if *t != before {
+            s.dirty = true;
+        }
+    }
+    if status == TaskStatus::Failed {
+        s.push_event(
+            EventKind::Error,
+            Some(run_id.to_string()),
+            format!("task {task_id} failed"),
+        );
+    }
+}
+
+/// A run ended: an event (its kind by how it ended), a flash, and its status in the lists.
+fn run_finished(
+    s: &mut State,
+    run_id: String,
+    status: RunStatus,
+    cost: crate::domain::Micros,
+    reason: Option<String>,
+) {
+    s.active.remove(&run_id);
+    let kind = match status {
+        RunStatus::Success | RunStatus::CompletedDegraded | RunStatus::PartialSuccess => {
+            EventKind::Info
+        }
+        RunStatus::BudgetExhausted => EventKind::Budget,
+        _ => EventKind::Error,
+    };
+    let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+    let text = format!("run finished: {status}, ${:.4}{why}", cost.usd());
+    s.push_event(kind, Some(run_id.clone()), text);
+    s.flash(
+        format!("run {run_id} finished: {status}"),
+        kind == EventKind::Error,
+    );
+    set_run_status(s, &run_id, status);
 }
 
 fn set_run_status(s: &mut State, run_id: &str, status: RunStatus) {
