@@ -212,3 +212,45 @@ pub fn render_text(v: &serde_json::Value) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::BreakerState;
+
+    #[test]
+    fn breaker_and_warning_lines_keep_their_text() {
+        let run = Some("r-1".to_string());
+        let line = |ev: EngineEvent| describe(&ev, "r-1").unwrap_or_default();
+        assert_eq!(
+            line(EngineEvent::Breaker {
+                run_id: run.clone(),
+                model: "m".into(),
+                from: BreakerState::HalfOpen,
+                to: BreakerState::Open,
+                reason: "probe failed".into(),
+            }),
+            "[r-1] breaker m: half_open -> open (probe failed)"
+        );
+        assert_eq!(
+            line(EngineEvent::Policy {
+                run_id: run.clone(),
+                model: "m".into(),
+                message: "slow: p95 latency 900 ms > 500 ms".into(),
+            }),
+            "[r-1] warning: policy warning for m: slow: p95 latency 900 ms > 500 ms"
+        );
+        for ev in [
+            EngineEvent::Budget {
+                run_id: run.clone(),
+                message: "m: charged the $0.1 held".into(),
+            },
+            EngineEvent::Warning {
+                run_id: run.clone(),
+                message: "m: charged the $0.1 held".into(),
+            },
+        ] {
+            assert_eq!(line(ev), "[r-1] warning: m: charged the $0.1 held");
+        }
+    }
+}
