@@ -62,9 +62,13 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
             reason,
             ..
         } => Some(format!(
-            "[{run_id}] breaker {model}: {from} -> {to} ({reason})"
+            "[{run_id}] breaker {model}: {} -> {} ({reason})",
+            from.as_str(),
+            to.as_str()
         )),
-        EngineEvent::Warning { message, .. } => Some(format!("[{run_id}] warning: {message}")),
+        EngineEvent::Policy { .. } | EngineEvent::Budget { .. } | EngineEvent::Warning { .. } => ev
+            .warning_text()
+            .map(|w| format!("[{run_id}] warning: {w}")),
         EngineEvent::RunFinished {
             status,
             cost,
@@ -124,9 +128,10 @@ fn print_event(ev: &EngineEvent, run_id: &str) {
         | EngineEvent::Planned { run_id: r, .. }
         | EngineEvent::TaskChanged { run_id: r, .. }
         | EngineEvent::RunFinished { run_id: r, .. } => r == run_id,
-        EngineEvent::Breaker { run_id: r, .. } | EngineEvent::Warning { run_id: r, .. } => {
-            r.as_deref().is_none_or(|r| r == run_id)
-        }
+        EngineEvent::Breaker { run_id: r, .. }
+        | EngineEvent::Policy { run_id: r, .. }
+        | EngineEvent::Budget { run_id: r, .. }
+        | EngineEvent::Warning { run_id: r, .. } => r.as_deref().is_none_or(|r| r == run_id),
         EngineEvent::Call { .. } => false,
     };
     if mine && let Some(line) = describe(ev, run_id) {
@@ -206,4 +211,46 @@ pub fn render_text(v: &serde_json::Value) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::BreakerState;
+
+    #[test]
+    fn breaker_and_warning_lines_keep_their_text() {
+        let run = Some("r-1".to_string());
+        let line = |ev: EngineEvent| describe(&ev, "r-1").unwrap_or_default();
+        assert_eq!(
+            line(EngineEvent::Breaker {
+                run_id: run.clone(),
+                model: "m".into(),
+                from: BreakerState::HalfOpen,
+                to: BreakerState::Open,
+                reason: "probe failed".into(),
+            }),
+            "[r-1] breaker m: half_open -> open (probe failed)"
+        );
+        assert_eq!(
+            line(EngineEvent::Policy {
+                run_id: run.clone(),
+                model: "m".into(),
+                message: "slow: p95 latency 900 ms > 500 ms".into(),
+            }),
+            "[r-1] warning: policy warning for m: slow: p95 latency 900 ms > 500 ms"
+        );
+        for ev in [
+            EngineEvent::Budget {
+                run_id: run.clone(),
+                message: "m: charged the $0.1 held".into(),
+            },
+            EngineEvent::Warning {
+                run_id: run.clone(),
+                message: "m: charged the $0.1 held".into(),
+            },
+        ] {
+            assert_eq!(line(ev), "[r-1] warning: m: charged the $0.1 held");
+        }
+    }
 }

@@ -2,6 +2,9 @@
 //!
 //! The engine (`engine`) never imports the UI; the TUI and headless mode observe its events.
 
+// Library code reports failures as errors; a panic that cannot happen says why where it is allowed.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod analysis;
 pub mod artifacts;
 pub mod budget;

@@ -647,13 +647,14 @@ async fn unauthorized_key_disables_every_model_of_that_key() {
     assert!(!ev.iter().any(|(m, _, _)| m == "b1"), "{ev:?}");
 }
 
-/// Warnings the engine sent so far.
+/// Warnings (budget ones included) the engine sent so far.
 fn warnings(
     events: &mut tokio::sync::broadcast::Receiver<orchestrator_tui::engine::EngineEvent>,
 ) -> Vec<String> {
+    use orchestrator_tui::engine::EngineEvent;
     let mut warned = Vec::new();
     while let Ok(ev) = events.try_recv() {
-        if let orchestrator_tui::engine::EngineEvent::Warning { message, .. } = ev {
+        if let EngineEvent::Warning { message, .. } | EngineEvent::Budget { message, .. } = ev {
             warned.push(message);
         }
     }

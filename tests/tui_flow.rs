@@ -185,7 +185,7 @@ fn nothing_is_redrawn_after_an_event_that_changes_nothing() {
             role: "generate".into(),
             model: "claude-sonnet-4-6".into(),
             provider: "anthropic".into(),
-            outcome: "ok".into(),
+            outcome: orchestrator_tui::domain::CallOutcome::Ok,
             cost: Micros(100),
             latency_ms: 12,
             error: None,
@@ -249,14 +249,14 @@ fn engine_events_update_the_task_table_and_events_pane() {
         EngineEvent::Breaker {
             run_id: Some("r-7f3a9c".into()),
             model: "gpt-5".into(),
-            from: "half_open".into(),
-            to: "closed".into(),
+            from: BreakerState::HalfOpen,
+            to: BreakerState::Closed,
             reason: "probe succeeded".into(),
         },
     );
     engine(
         &mut s,
-        EngineEvent::Warning {
+        EngineEvent::Budget {
             run_id: Some("r-7f3a9c".into()),
             message: "org budget: $0.0100 needed, $0.0050 left".into(),
         },

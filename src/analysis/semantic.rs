@@ -290,9 +290,18 @@ fn suggestion(v: &Value) -> Option<Finding> {
     })
 }
 
+/// Why the model's answer could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("no JSON object in the answer")]
+    NoJson,
+    #[error("the JSON object has none of the expected fields")]
+    NoKnownField,
+}
+
 /// Parse the model's answer: the summary and the suggestions it proposes.
-pub fn parse_response(text: &str) -> Result<(SemanticSummary, Vec<Finding>), String> {
-    let v = extract_object(text).ok_or_else(|| "no JSON object in the answer".to_string())?;
+pub fn parse_response(text: &str) -> Result<(SemanticSummary, Vec<Finding>), AnswerError> {
+    let v = extract_object(text).ok_or(AnswerError::NoJson)?;
     let known_keys = [
         "purpose",
         "primary_patterns",
@@ -303,7 +312,7 @@ pub fn parse_response(text: &str) -> Result<(SemanticSummary, Vec<Finding>), Str
         "suggestions",
     ];
     if !known_keys.iter().any(|k| v.get(k).is_some()) {
-        return Err("the JSON object has none of the expected fields".into());
+        return Err(AnswerError::NoKnownField);
     }
     let raw = v
         .get("suggestions")

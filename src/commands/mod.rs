@@ -42,11 +42,34 @@ impl CliError {
 }
 
 impl From<crate::store::StoreError> for CliError {
+    /// What the user asked for does not exist or is refused: bad input (2); anything else is the
+    /// store failing (9): unusable, a newer schema, an SQLite error, its thread gone.
     fn from(e: crate::store::StoreError) -> Self {
-        if e.is_unavailable() {
-            CliError::Store(e.to_string())
-        } else {
-            CliError::BadInput(e.to_string())
+        use crate::store::StoreError;
+        match e {
+            StoreError::NotFound(_) | StoreError::Invalid(_) => CliError::BadInput(e.to_string()),
+            StoreError::Open { .. }
+            | StoreError::Unavailable { .. }
+            | StoreError::Newer { .. }
+            | StoreError::Sqlite(_)
+            | StoreError::Closed => CliError::Store(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::config::LimitError> for CliError {
+    fn from(e: crate::config::LimitError) -> Self {
+        CliError::BadInput(e.to_string())
+    }
+}
+
+impl From<crate::engine::StartError> for CliError {
+    fn from(e: crate::engine::StartError) -> Self {
+        use crate::engine::StartError;
+        match e {
+            StartError::Store(s) => s.into(),
+            StartError::Lock { .. } => CliError::Io(e.to_string()),
+            StartError::Policy(_) => CliError::BadInput(e.to_string()),
         }
     }
 }
@@ -56,7 +79,9 @@ impl From<crate::engine::EngineError> for CliError {
         match e {
             crate::engine::EngineError::Preflight(m) => CliError::Preflight(m),
             crate::engine::EngineError::Store(s) => s.into(),
-            other => CliError::BadInput(other.to_string()),
+            crate::engine::EngineError::Invalid(m) => CliError::BadInput(m),
+            // The engine's runtime is gone: a failure of this process, not of the input.
+            e @ crate::engine::EngineError::Stopped => CliError::Io(e.to_string()),
         }
     }
 }
@@ -130,8 +155,7 @@ impl App {
             registry,
             self.store.clone(),
             self.data_dir.clone(),
-        )
-        .map_err(CliError::BadInput)?;
+        )?;
         Ok(crate::engine::spawn(ctx))
     }
 }
@@ -182,5 +206,5 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .thread_name("engine")
         .build()
-        .map_err(|e| CliError::BadInput(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| CliError::Io(format!("cannot start the async runtime: {e}")))
 }

@@ -46,7 +46,7 @@ fn read_plan(path: &Path, app: &App) -> Result<Vec<TaskSpec>, CliError> {
 }
 
 fn time_limit(secs: u64, flag: &str) -> Result<u64, CliError> {
-    crate::config::check_time_limit(secs, flag).map_err(CliError::BadInput)
+    Ok(crate::config::check_time_limit(secs, flag)?)
 }
 
 fn money(usd: f64, what: &str) -> Result<Micros, CliError> {
@@ -71,7 +71,7 @@ fn run_inner(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     }
     let time = args.time.map(|t| time_limit(t, "--time")).transpose()?;
     if let Some(n) = args.concurrency {
-        crate::config::check_concurrency(n, "--concurrency").map_err(CliError::BadInput)?;
+        crate::config::check_concurrency(n, "--concurrency")?;
     }
     let app = open_app(cli)?;
     let out = match &args.out {

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use catalog::{Catalog, ModelInfo};
-pub use validate::{MAX_CONCURRENCY, MAX_TIME_SECS, check_concurrency, check_time_limit};
+pub use validate::{
+    LimitError, MAX_CONCURRENCY, MAX_TIME_SECS, check_concurrency, check_time_limit,
+};
 
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.default.toml");
 

@@ -16,22 +16,33 @@ const MAX_PRICE_PER_MTOK: f64 = 10_000.0;
 const DAY_SECS: u64 = 24 * 3600;
 const HOUR_MS: u64 = 3600 * 1000;
 
+/// A command-line limit out of its range (`flag` names the flag, e.g. `--time`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    #[error("{flag} must be between 1 and {MAX_TIME_SECS} seconds (30 days), got {got}")]
+    Time { flag: String, got: u64 },
+    #[error("{flag} must be between 1 and {MAX_CONCURRENCY}, got {got}")]
+    Concurrency { flag: String, got: usize },
+}
+
 /// A run time limit from the command line, or why it is refused.
-pub fn check_time_limit(secs: u64, flag: &str) -> Result<u64, String> {
+pub fn check_time_limit(secs: u64, flag: &str) -> Result<u64, LimitError> {
     if secs == 0 || secs > MAX_TIME_SECS {
-        return Err(format!(
-            "{flag} must be between 1 and {MAX_TIME_SECS} seconds (30 days), got {secs}"
-        ));
+        return Err(LimitError::Time {
+            flag: flag.to_string(),
+            got: secs,
+        });
     }
     Ok(secs)
 }
 
 /// A concurrency from the command line, or why it is refused.
-pub fn check_concurrency(n: usize, flag: &str) -> Result<usize, String> {
+pub fn check_concurrency(n: usize, flag: &str) -> Result<usize, LimitError> {
     if n == 0 || n > MAX_CONCURRENCY {
-        return Err(format!(
-            "{flag} must be between 1 and {MAX_CONCURRENCY}, got {n}"
-        ));
+        return Err(LimitError::Concurrency {
+            flag: flag.to_string(),
+            got: n,
+        });
     }
     Ok(n)
 }
@@ -159,7 +170,7 @@ impl Config {
             float_in(&format!("simulated.quality.{m}"), *q, 0.0, 1.0)?;
         }
 
-        crate::routing::policy::parse(&self.policies)?;
+        crate::routing::policy::parse(&self.policies).map_err(|e| e.to_string())?;
 
         for (name, o) in &self.task_types {
             if name.parse::<crate::domain::TaskType>().is_err() {
@@ -329,7 +340,7 @@ mod tests {
     fn command_line_limits() {
         assert_eq!(check_time_limit(60, "--time"), Ok(60));
         for bad in [0, MAX_TIME_SECS + 1, u64::MAX, i64::MAX as u64] {
-            let e = check_time_limit(bad, "--time").unwrap_err();
+            let e = check_time_limit(bad, "--time").unwrap_err().to_string();
             assert!(e.contains("--time") && e.contains("between 1 and"), "{e}");
         }
         assert_eq!(check_concurrency(8, "--concurrency"), Ok(8));

@@ -1,6 +1,7 @@
 //! Core vocabulary shared by every layer: task types, statuses, money.
 
 pub mod money;
+pub mod outcome;
 pub mod status;
 pub mod task;
 
@@ -9,6 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use money::Micros;
+pub use outcome::CallOutcome;
 pub use task::TaskSpec;
 
 /// The kinds of work a task can be; each has its own defaults (product.md §1).
@@ -67,15 +69,20 @@ impl fmt::Display for TaskType {
     }
 }
 
+/// A task type name that is none of [`TaskType::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown task type `{0}`")]
+pub struct UnknownTaskType(pub String);
+
 impl FromStr for TaskType {
-    type Err = String;
+    type Err = UnknownTaskType;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let norm = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         TaskType::ALL
             .iter()
             .copied()
             .find(|t| t.as_str() == norm)
-            .ok_or_else(|| format!("unknown task type `{s}`"))
+            .ok_or_else(|| UnknownTaskType(s.to_string()))
     }
 }
 

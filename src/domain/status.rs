@@ -67,9 +67,27 @@ impl fmt::Display for RunStatus {
     }
 }
 
+/// A stored status word this binary does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} status `{word}`")]
+pub struct UnknownStatus {
+    /// "run" or "task".
+    pub what: &'static str,
+    pub word: String,
+}
+
+impl UnknownStatus {
+    fn new(what: &'static str, word: &str) -> Self {
+        UnknownStatus {
+            what,
+            word: word.to_string(),
+        }
+    }
+}
+
 impl FromStr for RunStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
         Ok(match s {
             "running" => RunStatus::Running,
             "interrupted" => RunStatus::Interrupted,
@@ -79,7 +97,7 @@ impl FromStr for RunStatus {
             "budget_exhausted" => RunStatus::BudgetExhausted,
             "timeout" => RunStatus::Timeout,
             "system_failure" => RunStatus::SystemFailure,
-            other => return Err(format!("unknown run status `{other}`")),
+            other => return Err(UnknownStatus::new("run", other)),
         })
     }
 }
@@ -120,8 +138,8 @@ impl fmt::Display for TaskStatus {
 }
 
 impl FromStr for TaskStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
         Ok(match s {
             "pending" => TaskStatus::Pending,
             "running" => TaskStatus::Running,
@@ -129,7 +147,7 @@ impl FromStr for TaskStatus {
             "degraded" => TaskStatus::Degraded,
             "failed" => TaskStatus::Failed,
             "skipped" => TaskStatus::Skipped,
-            other => return Err(format!("unknown task status `{other}`")),
+            other => return Err(UnknownStatus::new("task", other)),
         })
     }
 }

@@ -15,6 +15,23 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// This process's lock in the data dir could not be taken (an I/O failure).
+    #[error("cannot take the process lock in {}: {source}", dir.display())]
+    Lock {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    /// The configured policies do not parse (bad input).
+    #[error(transparent)]
+    Policy(#[from] crate::routing::policy::PolicyError),
+    /// Persisted profiles or breakers could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 pub struct EngineCtx {
     pub cfg: Config,
     pub catalog: Catalog,
@@ -66,13 +83,12 @@ impl EngineCtx {
         registry: ProviderRegistry,
         store: Store,
         data_dir: PathBuf,
-    ) -> Result<EngineCtx, String> {
-        let process_lock = super::lock::process_lock(&data_dir).map_err(|e| {
-            format!(
-                "cannot take the process lock in {}: {e}",
-                data_dir.join("locks").display()
-            )
-        })?;
+    ) -> Result<EngineCtx, StartError> {
+        let process_lock =
+            super::lock::process_lock(&data_dir).map_err(|source| StartError::Lock {
+                dir: data_dir.join("locks"),
+                source,
+            })?;
         super::service::release_stale_reservations(&store, &data_dir);
         let policies = crate::routing::policy::parse(&cfg.policies)?;
         let model_hashes: HashMap<String, String> = catalog
@@ -85,14 +101,12 @@ impl EngineCtx {
                 )
             })
             .collect();
-        let (profiles, breakers) = store
-            .call_blocking(|c| {
-                Ok((
-                    crate::store::models::load_profiles(c)?,
-                    crate::store::models::load_breakers(c)?,
-                ))
-            })
-            .map_err(|e| e.to_string())?;
+        let (profiles, breakers) = store.call_blocking(|c| {
+            Ok((
+                crate::store::models::load_profiles(c)?,
+                crate::store::models::load_breakers(c)?,
+            ))
+        })?;
         let health = Health::new(cfg.breaker.clone());
         let mut changed = Vec::new();
         for (model, b, hash) in breakers {
@@ -144,6 +158,25 @@ impl EngineCtx {
         tracing::warn!(run = run_id, "{message}");
         self.emit(EngineEvent::Warning {
             run_id: run_id.map(String::from),
+            message,
+        });
+    }
+
+    /// A call charged other than as reported (see [`EngineEvent::Budget`]).
+    pub fn warn_budget(&self, run_id: Option<&str>, message: String) {
+        tracing::warn!(run = run_id, "{message}");
+        self.emit(EngineEvent::Budget {
+            run_id: run_id.map(String::from),
+            message,
+        });
+    }
+
+    /// A policy's warning about the model chosen for a call.
+    pub fn warn_policy(&self, run_id: Option<&str>, model: &str, message: String) {
+        tracing::warn!(run = run_id, model, "policy warning: {message}");
+        self.emit(EngineEvent::Policy {
+            run_id: run_id.map(String::from),
+            model: model.to_string(),
             message,
         });
     }

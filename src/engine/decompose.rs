@@ -88,24 +88,35 @@ pub fn parse_plan_limited(text: &str, cfg: &Config, max: usize) -> Result<Parsed
     Ok(out)
 }
 
-fn task_from_value(v: &Value, cfg: &Config) -> Result<TaskSpec, String> {
-    let o = v.as_object().ok_or("not an object")?;
+/// Why one item of a plan was dropped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ItemError {
+    #[error("not an object")]
+    NotObject,
+    #[error("missing `{0}`")]
+    Missing(&'static str),
+    /// Too long, or with control characters or path separators (shown cut to 64 characters).
+    #[error("invalid id `{0}`")]
+    BadId(String),
+    #[error(transparent)]
+    Type(#[from] crate::domain::UnknownTaskType),
+}
+
+fn task_from_value(v: &Value, cfg: &Config) -> Result<TaskSpec, ItemError> {
+    let o = v.as_object().ok_or(ItemError::NotObject)?;
     let id = match o.get("id") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
         Some(Value::Number(n)) => format!("t{n}"),
-        _ => return Err("missing `id`".into()),
+        _ => return Err(ItemError::Missing("id")),
     };
     if id.len() > 64 || id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
-        return Err(format!(
-            "invalid id `{}`",
-            id.chars().take(64).collect::<String>()
-        ));
+        return Err(ItemError::BadId(id.chars().take(64).collect()));
     }
     let ty: TaskType = o
         .get("type")
         .or_else(|| o.get("task_type"))
         .and_then(Value::as_str)
-        .ok_or("missing `type`")?
+        .ok_or(ItemError::Missing("type"))?
         .parse()?;
     let prompt = o
         .get("prompt")
@@ -113,7 +124,7 @@ fn task_from_value(v: &Value, cfg: &Config) -> Result<TaskSpec, String> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or("missing `prompt`")?
+        .ok_or(ItemError::Missing("prompt"))?
         .to_string();
     let dependencies = match o.get("dependencies").or_else(|| o.get("depends_on")) {
         Some(Value::Array(a)) => a

@@ -18,11 +18,12 @@ pub mod service;
 pub mod task_loop;
 pub mod usage;
 
-pub use context::{EngineCtx, RunCtx};
+pub use context::{EngineCtx, RunCtx, StartError};
 pub use service::{EngineHandle, spawn};
 
 use crate::domain::status::{RunStatus, TaskStatus};
-use crate::domain::{Micros, TaskSpec};
+use crate::domain::{CallOutcome, Micros, TaskSpec};
+use crate::routing::breaker::BreakerState;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -55,7 +56,7 @@ pub enum EngineEvent {
         role: String,
         model: String,
         provider: String,
-        outcome: String,
+        outcome: CallOutcome,
         cost: Micros,
         latency_ms: u64,
         error: Option<String>,
@@ -63,10 +64,23 @@ pub enum EngineEvent {
     Breaker {
         run_id: Option<String>,
         model: String,
-        from: String,
-        to: String,
+        from: BreakerState,
+        to: BreakerState,
         reason: String,
     },
+    /// A policy lets `model` serve the call but warns about it (`routing/policy.rs`).
+    Policy {
+        run_id: Option<String>,
+        model: String,
+        message: String,
+    },
+    /// A call was charged other than as reported: the held worst case (a billed refusal,
+    /// impossible usage) or the hold itself when the provider counted more than estimated.
+    Budget {
+        run_id: Option<String>,
+        message: String,
+    },
+    /// Anything else worth telling: skipped steps, records that could not be written.
     Warning {
         run_id: Option<String>,
         message: String,
@@ -77,6 +91,36 @@ pub enum EngineEvent {
         cost: Micros,
         reason: Option<String>,
     },
+}
+
+impl EngineEvent {
+    /// The run the event is about, if any.
+    pub fn run_id(&self) -> Option<&str> {
+        match self {
+            EngineEvent::RunStarted { run_id, .. }
+            | EngineEvent::Planned { run_id, .. }
+            | EngineEvent::TaskChanged { run_id, .. }
+            | EngineEvent::RunFinished { run_id, .. } => Some(run_id),
+            EngineEvent::Call { run_id, .. }
+            | EngineEvent::Breaker { run_id, .. }
+            | EngineEvent::Policy { run_id, .. }
+            | EngineEvent::Budget { run_id, .. }
+            | EngineEvent::Warning { run_id, .. } => run_id.as_deref(),
+        }
+    }
+
+    /// The one-line text of a warning (policy, budget or other), as observers show it.
+    pub fn warning_text(&self) -> Option<String> {
+        match self {
+            EngineEvent::Policy { model, message, .. } => {
+                Some(format!("policy warning for {model}: {message}"))
+            }
+            EngineEvent::Budget { message, .. } | EngineEvent::Warning { message, .. } => {
+                Some(message.clone())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A new run as the user asked for it.

@@ -35,6 +35,26 @@ pub enum TaskOutcome {
     },
 }
 
+/// A task's iteration step ended the task early with this outcome (cancelled, parked, failed).
+type Step<T> = Result<T, TaskOutcome>;
+
+/// One task being executed: its loop state and what every step needs.
+struct TaskRun<'a> {
+    ctx: &'a EngineCtx,
+    run: &'a RunCtx,
+    task: &'a TaskRow,
+    slot: &'a mut Slot,
+    ck: Checkpoint,
+}
+
+/// What the validators and the evaluator made of an iteration's output.
+struct Judged {
+    vresults: Vec<ValidatorResult>,
+    validators_ok: bool,
+    score: Option<f64>,
+    eval_reason: Option<String>,
+}
+
 /// Execute a task from `resume` (where it was parked) or from the start of a first iteration
 /// numbered `first_attempt`. `context` holds the outputs of its dependencies as (id, output).
 pub async fn run_task(
@@ -46,234 +66,329 @@ pub async fn run_task(
     resume: Option<Checkpoint>,
     slot: &mut Slot,
 ) -> TaskOutcome {
-    let spec = &task.spec;
-    let validators = validators::validators_for(
-        spec.task_type.as_str(),
-        &spec.validators,
-        &ctx.cfg.validators,
-    );
-    let mut ck = resume.unwrap_or_else(|| Checkpoint::start(first_attempt));
-    let ctx_chars = ctx.cfg.engine.context_chars_per_dependency;
+    let mut t = TaskRun {
+        ctx,
+        run,
+        task,
+        slot,
+        ck: resume.unwrap_or_else(|| Checkpoint::start(first_attempt)),
+    };
+    match t.iterate(context).await {
+        Ok(()) => t.best_or_failed(),
+        Err(end) => end,
+    }
+}
 
-    while ck.iter <= spec.max_iterations {
-        let (iter, n) = (ck.iter, ck.n);
-        let emit = |status: TaskStatus, model: Option<String>, score: Option<f64>| {
-            ctx.emit(EngineEvent::TaskChanged {
-                run_id: run.id.clone(),
-                task_id: spec.id.clone(),
-                status,
-                model,
-                iteration: iter,
-                score,
-                reason: None,
-            })
-        };
-        emit(TaskStatus::Running, None, None);
-
-        // Generate (unless done before the task was parked).
-        let mut generated = match ck.progress.generated.clone() {
-            Some(g) => g,
-            None => {
-                let mut prompt = String::new();
-                for (id, out) in context {
-                    prompt.push_str(&format!(
-                        "{} {id}>>>\n{}\n{}\n",
-                        prompts::CONTEXT_START,
-                        strip_markers(&head_tail(out, ctx_chars)),
-                        prompts::CONTEXT_END
-                    ));
-                }
-                prompt.push_str(&format!("Task:\n{}\n", spec.prompt));
-                if let Some(f) = &ck.feedback {
-                    prompt.push('\n');
-                    prompt.push_str(&f.render());
-                }
-                let mut gen_spec =
-                    CallSpec::new(CallRole::Generate, prompt, spec.max_output_tokens);
-                gen_spec.system = Some(prompts::generate_system(spec.task_type));
-                gen_spec.task_type = Some(spec.task_type);
-                gen_spec.task_id = Some(spec.id.clone());
-                gen_spec.attempt = Some(n);
-                gen_spec.threshold = Some(spec.threshold);
-                match call(ctx, Some(run), &gen_spec, Some(slot)).await {
-                    Ok(ok) => {
-                        let g = Generated {
-                            model: ok.model.id.clone(),
-                            provider: ok.model.provider.clone(),
-                            cost: ok.cost,
-                            output: strip_markers(&ok.response.text),
-                        };
-                        ck.progress.generated = Some(g.clone());
-                        g
-                    }
-                    Err(f) => return fail_attempt(ctx, run, task, ck, f).await,
-                }
-            }
-        };
-        emit(TaskStatus::Running, Some(generated.model.clone()), None);
-
-        // Critique by another provider, then revise by the generator when asked to.
-        if !ck.progress.critiqued {
-            let mut crit = CallSpec::new(
-                CallRole::Critique,
-                prompts::critique_prompt(&spec.prompt, &generated.output),
-                1024,
+impl TaskRun<'_> {
+    /// Iterations until one passes (`Err(Done)`), the score plateaus or the iterations run out.
+    async fn iterate(&mut self, context: &[(String, String)]) -> Step<()> {
+        let spec = &self.task.spec;
+        let validators = validators::validators_for(
+            spec.task_type.as_str(),
+            &spec.validators,
+            &self.ctx.cfg.validators,
+        );
+        while self.ck.iter <= spec.max_iterations {
+            self.emit(TaskStatus::Running, None, None);
+            let mut generated = self.generate(context).await?;
+            self.emit(TaskStatus::Running, Some(generated.model.clone()), None);
+            // Critique by another provider, then revise by the generator when asked to.
+            self.critique(&generated).await?;
+            self.revise(&mut generated).await?;
+            let judged = self.judge(&validators, &generated).await?;
+            self.learn(&generated, &judged).await;
+            let passed = judged.validators_ok && judged.score.is_some_and(|s| s >= spec.threshold);
+            self.record(&generated, &judged, passed).await?;
+            self.emit(
+                TaskStatus::Running,
+                Some(generated.model.clone()),
+                judged.score,
             );
-            crit.system = Some(prompts::CRITIQUE_SYSTEM.into());
-            crit.task_type = Some(TaskType::CodeReview);
-            crit.task_id = Some(spec.id.clone());
-            crit.attempt = Some(n);
-            crit.avoid_provider = Some(generated.provider.clone());
-            match call(ctx, Some(run), &crit, Some(slot)).await {
-                Ok(ok) => {
-                    ck.progress.reviewer = Some(ok.model.id.clone());
-                    ck.progress.critique = Some(strip_markers(&ok.response.text));
-                }
-                Err(CallFail::Cancelled) => {
-                    return TaskOutcome::Stopped(StopReason::Cancelled, "cancelled".into());
-                }
-                Err(CallFail::Budget(d)) => return park(ck, &d),
-                Err(e) => {
-                    ctx.warn(
-                        Some(&run.id),
-                        format!("task {}: critique skipped: {e}", spec.id),
-                    );
-                }
+            if passed {
+                return Err(TaskOutcome::Done {
+                    status: TaskStatus::Completed,
+                    output: generated.output,
+                });
             }
-            ck.progress.critiqued = true;
-        }
-        if let Some(c) = ck.progress.critique.clone()
-            && !ck.progress.revised
-            && !c.trim_start().to_uppercase().starts_with("VERDICT: OK")
-        {
-            let mut rev = CallSpec::new(
-                CallRole::Revise,
-                prompts::revise_prompt(&spec.prompt, &generated.output, &c),
-                spec.max_output_tokens,
+            // Plateau: a revision that barely moves the score will not reach the threshold.
+            if let (Some(p), Some(s)) = (self.ck.prev_score, judged.score)
+                && s - p < self.ctx.cfg.engine.plateau_delta
+                && judged.validators_ok
+            {
+                break;
+            }
+            let feedback = Feedback::from_attempt(
+                judged.score,
+                spec.threshold,
+                &judged.vresults,
+                &generated.output,
+                judged.eval_reason.as_deref(),
             );
-            rev.system = Some(prompts::generate_system(spec.task_type));
-            rev.task_type = Some(spec.task_type);
-            rev.task_id = Some(spec.id.clone());
-            rev.attempt = Some(n);
-            rev.pinned_model = Some(generated.model.clone());
-            match call(ctx, Some(run), &rev, Some(slot)).await {
-                Ok(ok) => {
-                    generated.cost += ok.cost;
-                    generated.output = strip_markers(&ok.response.text);
-                    ck.progress.generated = Some(generated.clone());
-                }
-                Err(CallFail::Cancelled) => {
-                    return TaskOutcome::Stopped(StopReason::Cancelled, "cancelled".into());
-                }
-                Err(CallFail::Budget(d)) => return park(ck, &d),
-                Err(e) => ctx.warn(
-                    Some(&run.id),
-                    format!("task {}: revision skipped: {e}", spec.id),
-                ),
-            }
-            ck.progress.revised = true;
+            let prev = judged.score.or(self.ck.prev_score);
+            self.ck.next(feedback, prev);
         }
-        let output = generated.output.clone();
-        let (gen_model, gen_cost) = (generated.model.clone(), generated.cost);
+        Ok(())
+    }
 
-        // Validate (deterministic), then evaluate by another provider.
+    /// After the last iteration: the best attempt as a degraded result.
+    fn best_or_failed(self) -> TaskOutcome {
+        match self.ck.best {
+            Some(b) => TaskOutcome::Done {
+                status: TaskStatus::Degraded,
+                output: b.output,
+            },
+            None => TaskOutcome::Failed("no attempt produced output".into()),
+        }
+    }
+
+    fn emit(&self, status: TaskStatus, model: Option<String>, score: Option<f64>) {
+        self.ctx.emit(EngineEvent::TaskChanged {
+            run_id: self.run.id.clone(),
+            task_id: self.task.spec.id.clone(),
+            status,
+            model,
+            iteration: self.ck.iter,
+            score,
+            reason: None,
+        })
+    }
+
+    /// A call of this task for `role`, attempt `ck.n`.
+    fn spec(&self, role: CallRole, prompt: String, max_tokens: u32) -> CallSpec {
+        let mut c = CallSpec::new(role, prompt, max_tokens);
+        c.task_id = Some(self.task.spec.id.clone());
+        c.attempt = Some(self.ck.n);
+        c
+    }
+
+    /// A critique, revision or evaluation call failed: cancelled and budget refusals end the
+    /// task (stopped, parked); anything else is warned about and the step is skipped.
+    fn step_failed(&self, f: CallFail, what: &str) -> Step<()> {
+        match f {
+            CallFail::Cancelled => Err(TaskOutcome::Stopped(
+                StopReason::Cancelled,
+                "cancelled".into(),
+            )),
+            CallFail::Budget(d) => Err(park(self.ck.clone(), &d)),
+            e => {
+                self.ctx.warn(
+                    Some(&self.run.id),
+                    format!("task {}: {what}: {e}", self.task.spec.id),
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// The generator's answer (unless done before the task was parked), with the outputs of
+    /// the dependencies and the last iteration's feedback in the prompt.
+    async fn generate(&mut self, context: &[(String, String)]) -> Step<Generated> {
+        if let Some(g) = self.ck.progress.generated.clone() {
+            return Ok(g);
+        }
+        let spec = &self.task.spec;
+        let ctx_chars = self.ctx.cfg.engine.context_chars_per_dependency;
+        let mut prompt = String::new();
+        for (id, out) in context {
+            prompt.push_str(&format!(
+                "{} {id}>>>\n{}\n{}\n",
+                prompts::CONTEXT_START,
+                strip_markers(&head_tail(out, ctx_chars)),
+                prompts::CONTEXT_END
+            ));
+        }
+        prompt.push_str(&format!("Task:\n{}\n", spec.prompt));
+        if let Some(f) = &self.ck.feedback {
+            prompt.push('\n');
+            prompt.push_str(&f.render());
+        }
+        let mut gen_spec = self.spec(CallRole::Generate, prompt, spec.max_output_tokens);
+        gen_spec.system = Some(prompts::generate_system(spec.task_type));
+        gen_spec.task_type = Some(spec.task_type);
+        gen_spec.threshold = Some(spec.threshold);
+        match call(self.ctx, Some(self.run), &gen_spec, Some(&mut *self.slot)).await {
+            Ok(ok) => {
+                let g = Generated {
+                    model: ok.model.id.clone(),
+                    provider: ok.model.provider.clone(),
+                    cost: ok.cost,
+                    output: strip_markers(&ok.response.text),
+                };
+                self.ck.progress.generated = Some(g.clone());
+                Ok(g)
+            }
+            Err(f) => Err(fail_attempt(self.ctx, self.run, self.task, self.ck.clone(), f).await),
+        }
+    }
+
+    /// Critique by a model of another provider (skipped on a provider failure).
+    async fn critique(&mut self, generated: &Generated) -> Step<()> {
+        if self.ck.progress.critiqued {
+            return Ok(());
+        }
+        let spec = &self.task.spec;
+        let mut crit = self.spec(
+            CallRole::Critique,
+            prompts::critique_prompt(&spec.prompt, &generated.output),
+            1024,
+        );
+        crit.system = Some(prompts::CRITIQUE_SYSTEM.into());
+        crit.task_type = Some(TaskType::CodeReview);
+        crit.avoid_provider = Some(generated.provider.clone());
+        match call(self.ctx, Some(self.run), &crit, Some(&mut *self.slot)).await {
+            Ok(ok) => {
+                self.ck.progress.reviewer = Some(ok.model.id.clone());
+                self.ck.progress.critique = Some(strip_markers(&ok.response.text));
+            }
+            Err(f) => self.step_failed(f, "critique skipped")?,
+        }
+        self.ck.progress.critiqued = true;
+        Ok(())
+    }
+
+    /// Revision by the generator, unless the critique found nothing to change.
+    async fn revise(&mut self, generated: &mut Generated) -> Step<()> {
+        let Some(c) = self.ck.progress.critique.clone() else {
+            return Ok(());
+        };
+        if self.ck.progress.revised || c.trim_start().to_uppercase().starts_with("VERDICT: OK") {
+            return Ok(());
+        }
+        let spec = &self.task.spec;
+        let mut rev = self.spec(
+            CallRole::Revise,
+            prompts::revise_prompt(&spec.prompt, &generated.output, &c),
+            spec.max_output_tokens,
+        );
+        rev.system = Some(prompts::generate_system(spec.task_type));
+        rev.task_type = Some(spec.task_type);
+        rev.pinned_model = Some(generated.model.clone());
+        match call(self.ctx, Some(self.run), &rev, Some(&mut *self.slot)).await {
+            Ok(ok) => {
+                generated.cost += ok.cost;
+                generated.output = strip_markers(&ok.response.text);
+                self.ck.progress.generated = Some(generated.clone());
+            }
+            Err(f) => self.step_failed(f, "revision skipped")?,
+        }
+        self.ck.progress.revised = true;
+        Ok(())
+    }
+
+    /// Validate (deterministic), then evaluate by another provider: one repair retry when the
+    /// answer has no parsable score (content error).
+    async fn judge(
+        &mut self,
+        validators: &[validators::ValidatorSpec],
+        generated: &Generated,
+    ) -> Step<Judged> {
+        let spec = &self.task.spec;
+        let output = &generated.output;
         let vresults: Vec<ValidatorResult> =
-            validators::run_all_async(&validators, &output, &ctx.cfg.validators).await;
-        let mut eval = CallSpec::new(
+            validators::run_all_async(validators, output, &self.ctx.cfg.validators).await;
+        let mut eval = self.spec(
             CallRole::Evaluate,
-            prompts::evaluate_prompt(&spec.prompt, &run.criteria, &output),
+            prompts::evaluate_prompt(&spec.prompt, &self.run.criteria, output),
             256,
         );
         eval.system = Some(prompts::EVALUATE_SYSTEM.into());
         eval.task_type = Some(TaskType::Evaluation);
-        eval.task_id = Some(spec.id.clone());
-        eval.attempt = Some(n);
         eval.avoid_provider = Some(generated.provider.clone());
-        let mut score = None;
-        let mut eval_reason = None;
-        // One repair retry when the answer has no parsable score (content error).
-        while ck.progress.eval_tries < 2 {
-            if ck.progress.eval_tries > 0 && !eval.prompt.ends_with(EVAL_REPAIR) {
+        let (mut score, mut eval_reason) = (None, None);
+        while self.ck.progress.eval_tries < 2 {
+            if self.ck.progress.eval_tries > 0 && !eval.prompt.ends_with(EVAL_REPAIR) {
                 eval.prompt.push_str(EVAL_REPAIR);
             }
-            match call(ctx, Some(run), &eval, Some(slot)).await {
+            match call(self.ctx, Some(self.run), &eval, Some(&mut *self.slot)).await {
                 Ok(ok) => {
-                    ck.progress.evaluator = Some(ok.model.id.clone());
+                    self.ck.progress.evaluator = Some(ok.model.id.clone());
                     if let Some((s, r)) = parse_score(&ok.response.text) {
                         score = Some(s);
                         eval_reason = r;
                         break;
                     }
-                    ck.progress.eval_tries += 1;
+                    self.ck.progress.eval_tries += 1;
                 }
-                Err(CallFail::Cancelled) => {
-                    return TaskOutcome::Stopped(StopReason::Cancelled, "cancelled".into());
-                }
-                Err(CallFail::Budget(d)) => return park(ck, &d),
-                Err(e) => {
-                    ctx.warn(
-                        Some(&run.id),
-                        format!("task {}: evaluation failed: {e}", spec.id),
-                    );
+                Err(f) => {
+                    self.step_failed(f, "evaluation failed")?;
                     break;
                 }
             }
         }
-        let (reviewer, critique, evaluator) = (
-            ck.progress.reviewer.clone(),
-            ck.progress.critique.clone(),
-            ck.progress.evaluator.clone(),
-        );
-
-        // Learning: the generator's quality on this task type (validator failures count as 0).
         let validators_ok = !vresults.iter().any(|v| v.result == Verdict::Fail);
-        if let Some(s) = score {
-            let learned = if validators_ok { s } else { s.min(0.5) };
-            let p = ctx
+        Ok(Judged {
+            vresults,
+            validators_ok,
+            score,
+            eval_reason,
+        })
+    }
+
+    /// Learning: the generator's quality on this task type (validator failures count as 0.5 at
+    /// most).
+    async fn learn(&self, generated: &Generated, judged: &Judged) {
+        let Some(s) = judged.score else {
+            return;
+        };
+        let task_type = self.task.spec.task_type;
+        let learned = if judged.validators_ok { s } else { s.min(0.5) };
+        let p =
+            self.ctx
                 .learning
-                .record_score(&gen_model, spec.task_type, learned, gen_cost);
-            let (m, t) = (gen_model.clone(), spec.task_type);
-            let _ = ctx
-                .store
-                .call(move |c| store::models::save_profile(c, &m, t, &p))
-                .await;
-        }
-        let passed = validators_ok && score.is_some_and(|s| s >= spec.threshold);
+                .record_score(&generated.model, task_type, learned, generated.cost);
+        let m = generated.model.clone();
+        let _ = self
+            .ctx
+            .store
+            .call(move |c| store::models::save_profile(c, &m, task_type, &p))
+            .await;
+    }
+
+    /// Keep the best attempt and record the iteration whole (the task's result is its best).
+    async fn record(&mut self, generated: &Generated, judged: &Judged, passed: bool) -> Step<()> {
+        let spec = &self.task.spec;
+        let score = judged.score;
         let failure_reason = (!passed).then(|| {
             Feedback::from_attempt(
                 score,
                 spec.threshold,
-                &vresults,
-                &output,
-                eval_reason.as_deref(),
+                &judged.vresults,
+                &generated.output,
+                judged.eval_reason.as_deref(),
             )
             .reason
         });
+        let progress = &self.ck.progress;
+        let (reviewer, critique, evaluator) = (
+            progress.reviewer.clone(),
+            progress.critique.clone(),
+            progress.evaluator.clone(),
+        );
         // Best attempt: passing beats failing, then higher score.
-        let rank = score.unwrap_or(0.0) + if validators_ok { 1.0 } else { 0.0 };
-        if ck.best.as_ref().is_none_or(|b| rank >= b.score) {
-            ck.best = Some(Best {
+        let rank = score.unwrap_or(0.0) + if judged.validators_ok { 1.0 } else { 0.0 };
+        if self.ck.best.as_ref().is_none_or(|b| rank >= b.score) {
+            self.ck.best = Some(Best {
                 score: rank,
                 eval: score,
-                output: output.clone(),
-                model: gen_model.clone(),
+                output: generated.output.clone(),
+                model: generated.model.clone(),
                 reviewer: reviewer.clone(),
             });
         }
-        let b = ck
+        let b = self
+            .ck
             .best
             .as_ref()
             .map(|b| (b.model.clone(), b.reviewer.clone(), b.output.clone()));
-        let (run_id, task_id) = (run.id.clone(), spec.id.clone());
-        let (m, rv, ev) = (gen_model.clone(), reviewer.clone(), evaluator.clone());
-        let (vr, fr, cr, out) = (
-            vresults.clone(),
-            failure_reason.clone(),
-            critique.clone(),
-            output.clone(),
+        let best_score = self.ck.best.as_ref().and_then(|b| b.eval);
+        let (run_id, task_id, n) = (self.run.id.clone(), spec.id.clone(), self.ck.n);
+        let (m, vr, out) = (
+            generated.model.clone(),
+            judged.vresults.clone(),
+            generated.output.clone(),
         );
-        let best_score = ck.best.as_ref().and_then(|b| b.eval);
-        let saved = ctx
+        let saved = self
+            .ctx
             .store
             .transact(move |tx| {
                 store::runs::insert_attempt(
@@ -283,12 +398,12 @@ pub async fn run_task(
                         task_id: &task_id,
                         n,
                         model: Some(&m),
-                        reviewer: rv.as_deref(),
-                        evaluator: ev.as_deref(),
+                        reviewer: reviewer.as_deref(),
+                        evaluator: evaluator.as_deref(),
                         score,
                         validators: &vr,
-                        failure_reason: fr.as_deref(),
-                        critique: cr.as_deref(),
+                        failure_reason: failure_reason.as_deref(),
+                        critique: critique.as_deref(),
                         output: Some(&out),
                     },
                 )?;
@@ -306,38 +421,7 @@ pub async fn run_task(
                 checkpoint::save(tx, &run_id, &task_id, None)
             })
             .await;
-        if let Err(e) = saved {
-            return TaskOutcome::Failed(format!("could not record attempt: {e}"));
-        }
-        emit(TaskStatus::Running, Some(gen_model.clone()), score);
-        if passed {
-            return TaskOutcome::Done {
-                status: TaskStatus::Completed,
-                output,
-            };
-        }
-        // Plateau: a revision that barely moves the score will not reach the threshold.
-        if let (Some(p), Some(s)) = (ck.prev_score, score)
-            && s - p < ctx.cfg.engine.plateau_delta
-            && validators_ok
-        {
-            break;
-        }
-        let feedback = Feedback::from_attempt(
-            score,
-            spec.threshold,
-            &vresults,
-            &output,
-            eval_reason.as_deref(),
-        );
-        ck.next(feedback, score.or(ck.prev_score));
-    }
-    match ck.best {
-        Some(b) => TaskOutcome::Done {
-            status: TaskStatus::Degraded,
-            output: b.output,
-        },
-        None => TaskOutcome::Failed("no attempt produced output".into()),
+        saved.map_err(|e| TaskOutcome::Failed(format!("could not record attempt: {e}")))
     }
 }
 

@@ -11,11 +11,11 @@
 //!   charged the held amount, with a warning.
 
 use crate::config::ModelInfo;
-use crate::domain::Micros;
+use crate::domain::{CallOutcome, Micros};
 use crate::providers::{ChatRequest, ChatResponse, INVALID_COUNT, ProviderError, Usage};
 
 /// The outcome recorded for a call whose reported usage is impossible.
-pub const MALFORMED_USAGE: &str = "malformed_usage";
+pub const MALFORMED_USAGE: CallOutcome = CallOutcome::MalformedUsage;
 
 /// Input tokens a provider may count, as a multiple of our estimate. Why 4 is a bound and not a
 /// guess: the estimate counts at least one token per 4 bytes of ASCII and one per 2 bytes of
@@ -27,28 +27,45 @@ pub const INPUT_FACTOR: u64 = 4;
 /// prompt of its own. Real templates add tens; 1024 leaves room for verbose ones.
 pub const INPUT_SLACK: u64 = 1024;
 
+/// Reported usage the request could not have produced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    #[error("an impossible token count ({INVALID_COUNT}, or not a non-negative integer)")]
+    ImpossibleCount,
+    #[error("{output} output tokens for a request allowing at most {max_tokens}")]
+    Output { output: u64, max_tokens: u32 },
+    #[error("{input} input tokens for a prompt estimated at {estimate} (at most {bound} possible)")]
+    Input {
+        input: u64,
+        estimate: u64,
+        bound: u64,
+    },
+}
+
 /// Why `u` is outside what `req` allowed, if it is.
-pub fn check(u: &Usage, req: &ChatRequest) -> Result<(), String> {
+pub fn check(u: &Usage, req: &ChatRequest) -> Result<(), UsageError> {
     if [u.input, u.cached_input, u.output, u.reasoning].contains(&INVALID_COUNT) {
         // INVALID_COUNT is also what a server sending u64::MAX itself decodes to.
-        return Err(format!(
-            "an impossible token count ({INVALID_COUNT}, or not a non-negative integer)"
-        ));
+        return Err(UsageError::ImpossibleCount);
     }
-    let out = u.billed_output();
-    if out > u64::from(req.max_tokens) {
-        return Err(format!(
-            "{out} output tokens for a request allowing at most {}",
-            req.max_tokens
-        ));
+    let output = u.billed_output();
+    if output > u64::from(req.max_tokens) {
+        return Err(UsageError::Output {
+            output,
+            max_tokens: req.max_tokens,
+        });
     }
     let input = u.total_input();
-    let est = req.estimated_input_tokens();
-    let bound = est.saturating_mul(INPUT_FACTOR).saturating_add(INPUT_SLACK);
+    let estimate = req.estimated_input_tokens();
+    let bound = estimate
+        .saturating_mul(INPUT_FACTOR)
+        .saturating_add(INPUT_SLACK);
     if input > bound {
-        return Err(format!(
-            "{input} input tokens for a prompt estimated at {est} (at most {bound} possible)"
-        ));
+        return Err(UsageError::Input {
+            input,
+            estimate,
+            bound,
+        });
     }
     Ok(())
 }
@@ -62,7 +79,7 @@ pub struct Charge {
     /// that is what was charged.
     pub usage: Usage,
     /// Recorded instead of the error's class (`malformed_usage`).
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<CallOutcome>,
     pub warning: Option<String>,
 }
 
@@ -220,7 +237,7 @@ mod tests {
     #[test]
     fn check_refuses_usage_the_request_could_not_produce() {
         let r = req();
-        let e = check(&usage(10, 501), &r).unwrap_err();
+        let e = check(&usage(10, 501), &r).unwrap_err().to_string();
         assert!(
             e.contains("501 output tokens") && e.contains("at most 500"),
             "{e}"
@@ -231,7 +248,9 @@ mod tests {
             ..usage(10, 0)
         };
         assert!(check(&reasoning_over, &r).is_err());
-        let e = check(&usage(4 * 108 + 1025, 1), &r).unwrap_err();
+        let e = check(&usage(4 * 108 + 1025, 1), &r)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("input tokens"), "{e}");
         // Cached input counts as input.
         let cached = Usage {
@@ -250,7 +269,7 @@ mod tests {
         };
         assert!(check(&wrap, &r).is_err());
         // A negative count decodes as INVALID_COUNT.
-        let e = check(&usage(INVALID_COUNT, 1), &r).unwrap_err();
+        let e = check(&usage(INVALID_COUNT, 1), &r).unwrap_err().to_string();
         assert!(e.contains("not a non-negative integer"), "{e}");
     }
 

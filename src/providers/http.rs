@@ -114,13 +114,31 @@ impl std::fmt::Debug for HttpProvider {
     }
 }
 
+/// Why a provider's client could not be built (the message never contains the key).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("set `providers.{0}.base_url`")]
+    NoBaseUrl(String),
+    /// `reason`: the URL parser's message (its error type is not re-exported by reqwest).
+    #[error("invalid base_url `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("base_url `{0}` must be http or https")]
+    Scheme(String),
+    #[error("provider `{name}` needs an API key ({format} format)")]
+    NeedsKey { name: String, format: &'static str },
+    #[error("the API key contains characters not allowed in a header")]
+    KeyNotAHeader,
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+}
+
 /// Build the client for one configured provider (called by the registry).
 pub fn build(
     name: &str,
     p: &ProviderConfig,
     key: Option<String>,
     cfg: &Config,
-) -> Result<Arc<dyn Provider>, String> {
+) -> Result<Arc<dyn Provider>, ClientError> {
     let format = match p.kind {
         Some(ProviderKind::Anthropic) => WireFormat::Anthropic,
         Some(ProviderKind::Gemini) => WireFormat::Gemini,
@@ -134,7 +152,7 @@ pub fn build(
     let base_url = match p.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
         Some(u) => u.trim().to_string(),
         None => default_base_url(name, format)
-            .ok_or_else(|| format!("set `providers.{name}.base_url`"))?
+            .ok_or_else(|| ClientError::NoBaseUrl(name.to_string()))?
             .to_string(),
     };
     let mut opts = HttpOptions::new(name, format, &base_url, key);
@@ -155,20 +173,21 @@ fn default_base_url(name: &str, format: WireFormat) -> Option<&'static str> {
 
 impl HttpProvider {
     /// Validate the options and build the pooled client. Errors never contain the key.
-    pub fn new(opts: HttpOptions) -> Result<Self, String> {
+    pub fn new(opts: HttpOptions) -> Result<Self, ClientError> {
         let base_url = opts.base_url.trim().trim_end_matches('/').to_string();
-        let url = reqwest::Url::parse(&base_url)
-            .map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
+        let url = reqwest::Url::parse(&base_url).map_err(|e| ClientError::BadUrl {
+            url: base_url.clone(),
+            reason: e.to_string(),
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("base_url `{base_url}` must be http or https"));
+            return Err(ClientError::Scheme(base_url));
         }
         let key = opts.key.filter(|k| !k.trim().is_empty());
         if key.is_none() && opts.format != WireFormat::OpenAi {
-            return Err(format!(
-                "provider `{}` needs an API key ({} format)",
-                opts.name,
-                opts.format.as_str()
-            ));
+            return Err(ClientError::NeedsKey {
+                name: opts.name,
+                format: opts.format.as_str(),
+            });
         }
         let auth = auth_headers(opts.format, key.as_deref())?;
         let client = reqwest::Client::builder()
@@ -182,7 +201,7 @@ impl HttpProvider {
             .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("orchestrator-tui/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientError::Client)?;
         Ok(HttpProvider {
             vendor: Vendor::detect(&opts.name, &base_url),
             name: opts.name,
@@ -404,13 +423,12 @@ impl Provider for HttpProvider {
     }
 }
 
-fn auth_headers(format: WireFormat, key: Option<&str>) -> Result<HeaderMap, String> {
+fn auth_headers(format: WireFormat, key: Option<&str>) -> Result<HeaderMap, ClientError> {
     let mut h = HeaderMap::new();
     let secret = |v: String| {
-        let mut v = HeaderValue::from_str(&v)
-            .map_err(|_| "the API key contains characters not allowed in a header".to_string())?;
+        let mut v = HeaderValue::from_str(&v).map_err(|_| ClientError::KeyNotAHeader)?;
         v.set_sensitive(true);
-        Ok::<_, String>(v)
+        Ok::<_, ClientError>(v)
     };
     match (format, key) {
         (WireFormat::Anthropic, Some(k)) => {

@@ -11,7 +11,7 @@ pub mod simulated;
 pub mod sse;
 mod transport;
 
-use crate::domain::{CallRole, TaskType};
+use crate::domain::{CallOutcome, CallRole, TaskType};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -175,13 +175,15 @@ fn fmt_status(s: &Option<u16>) -> String {
 }
 
 impl ProviderError {
-    pub fn class(&self) -> &'static str {
+    pub fn class(&self) -> CallOutcome {
         match self {
-            ProviderError::RateLimited { .. } => "rate_limited",
-            ProviderError::Transient { .. } | ProviderError::Oversized { .. } => "transient",
-            ProviderError::Permanent { .. } => "permanent",
-            ProviderError::Request { .. } => "request",
-            ProviderError::Cancelled => "cancelled",
+            ProviderError::RateLimited { .. } => CallOutcome::RateLimited,
+            ProviderError::Transient { .. } | ProviderError::Oversized { .. } => {
+                CallOutcome::Transient
+            }
+            ProviderError::Permanent { .. } => CallOutcome::Permanent,
+            ProviderError::Request { .. } => CallOutcome::Request,
+            ProviderError::Cancelled => CallOutcome::Cancelled,
         }
     }
 

@@ -20,7 +20,7 @@ pub enum RegistryError {
     )]
     NothingConfigured,
     #[error("provider `{0}`: {1}")]
-    Provider(String, String),
+    Provider(String, #[source] crate::providers::http::ClientError),
 }
 
 /// The key for a provider from its env variables (or a literal in the config). Never logged.

@@ -75,14 +75,31 @@ pub struct Decision {
     pub warnings: Vec<String>,
 }
 
-pub fn parse(cfgs: &[PolicyConfig]) -> Result<Vec<Policy>, String> {
+/// A `[[policies]]` entry that does not parse (`name`: its name, or `policy#N`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy `{name}`: mode `{mode}` (use hard, soft or monitor)")]
+    Mode { name: String, mode: String },
+    #[error("policy `{name}`: scope `{scope}`: {source}")]
+    TaskType {
+        name: String,
+        scope: String,
+        source: crate::domain::UnknownTaskType,
+    },
+    #[error("policy `{name}`: scope `{scope}` (use org, team:NAME or task_type:NAME)")]
+    Scope { name: String, scope: String },
+    #[error("policy `{name}`: max_cost_per_call_usd must be >= 0")]
+    MaxCost { name: String },
+}
+
+pub fn parse(cfgs: &[PolicyConfig]) -> Result<Vec<Policy>, PolicyError> {
     cfgs.iter()
         .enumerate()
         .map(|(i, c)| parse_one(i, c))
         .collect()
 }
 
-fn parse_one(i: usize, c: &PolicyConfig) -> Result<Policy, String> {
+fn parse_one(i: usize, c: &PolicyConfig) -> Result<Policy, PolicyError> {
     let name = if c.name.trim().is_empty() {
         format!("policy#{}", i + 1)
     } else {
@@ -94,31 +111,33 @@ fn parse_one(i: usize, c: &PolicyConfig) -> Result<Policy, String> {
         "monitor" => Mode::Monitor,
         "" => Mode::Hard,
         other => {
-            return Err(format!(
-                "policy `{name}`: mode `{other}` (use hard, soft or monitor)"
-            ));
+            return Err(PolicyError::Mode {
+                name,
+                mode: other.to_string(),
+            });
         }
     };
     let scope = match c.scope.as_str() {
         "" | "org" => Scope::Org,
         s if s.starts_with("team:") && s.len() > 5 => Scope::Team(s[5..].to_string()),
-        s if s.starts_with("task_type:") => Scope::TaskType(
-            s[10..]
-                .parse()
-                .map_err(|e| format!("policy `{name}`: scope `{s}`: {e}"))?,
-        ),
+        s if s.starts_with("task_type:") => {
+            Scope::TaskType(s[10..].parse().map_err(|source| PolicyError::TaskType {
+                name: name.clone(),
+                scope: s.to_string(),
+                source,
+            })?)
+        }
         other => {
-            return Err(format!(
-                "policy `{name}`: scope `{other}` (use org, team:NAME or task_type:NAME)"
-            ));
+            return Err(PolicyError::Scope {
+                name,
+                scope: other.to_string(),
+            });
         }
     };
     if let Some(c) = c.max_cost_per_call_usd
         && !(c.is_finite() && c >= 0.0)
     {
-        return Err(format!(
-            "policy `{name}`: max_cost_per_call_usd must be >= 0"
-        ));
+        return Err(PolicyError::MaxCost { name });
     }
     Ok(Policy {
         name,
@@ -421,9 +440,19 @@ mod tests {
     fn bad_mode_and_scope_are_errors() {
         let cfg: crate::config::Config =
             toml::from_str("[[policy]]\nname='x'\nmode='strict'\n").unwrap();
-        assert!(parse(&cfg.policies).unwrap_err().contains("strict"));
+        assert!(
+            parse(&cfg.policies)
+                .unwrap_err()
+                .to_string()
+                .contains("strict")
+        );
         let cfg: crate::config::Config =
             toml::from_str("[[policy]]\nname='x'\nscope='galaxy'\n").unwrap();
-        assert!(parse(&cfg.policies).unwrap_err().contains("galaxy"));
+        assert!(
+            parse(&cfg.policies)
+                .unwrap_err()
+                .to_string()
+                .contains("galaxy")
+        );
     }
 }

@@ -92,7 +92,7 @@ pub struct CallRecord {
     pub cost: Micros,
     pub latency_ms: u64,
     pub ttft_ms: Option<u64>,
-    pub outcome: String,
+    pub outcome: crate::domain::CallOutcome,
     pub error: Option<String>,
     pub retry: u32,
     pub breaker_after: Option<String>,

@@ -119,7 +119,7 @@ fn estimated_call(
         cost: k.worst,
         latency_ms: 0,
         ttft_ms: None,
-        outcome: ESTIMATED.into(),
+        outcome: ESTIMATED,
         error: Some("the process died during this call: charged the worst case held for it".into()),
         retry: 0,
         breaker_after: None,
@@ -129,7 +129,7 @@ fn estimated_call(
 }
 
 /// Outcome of a call charged its held worst case at crash recovery.
-pub const ESTIMATED: &str = "estimated";
+pub const ESTIMATED: crate::domain::CallOutcome = crate::domain::CallOutcome::Estimated;
 
 fn mark_estimated(c: &Connection, team: Option<&str>, amount: i64) -> Result<(), StoreError> {
     if amount <= 0 {
@@ -315,7 +315,7 @@ mod tests {
             cost: Micros(cost),
             latency_ms: 1,
             ttft_ms: None,
-            outcome: "ok".into(),
+            outcome: crate::domain::CallOutcome::Ok,
             error: None,
             retry: 0,
             breaker_after: None,

@@ -430,7 +430,7 @@ pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
             k.cost.0,
             k.latency_ms as i64,
             k.ttft_ms.map(|t| t as i64),
-            k.outcome,
+            k.outcome.as_str(),
             k.error,
             k.retry,
             k.breaker_after,

@@ -438,18 +438,6 @@ fn snapshot(s: &mut State, snap: Snapshot) {
     }
 }
 
-/// Whether an engine event concerns the Events pane, and how.
-pub fn classify_warning(message: &str) -> EventKind {
-    let m = message.to_lowercase();
-    if m.contains("budget") || m.contains("reserve") {
-        EventKind::Budget
-    } else if m.contains("policy") || m.contains("policies") {
-        EventKind::Policy
-    } else {
-        EventKind::Warning
-    }
-}
-
 /// For events.rs: the run detail's task, if it is the open run.
 pub(super) fn open_task_mut<'a>(
     s: &'a mut State,

@@ -5,8 +5,8 @@
 
 use super::action::Msg;
 use super::analysis::StoredAnalysis;
-use super::app::classify_warning;
 use super::state::*;
+use crate::domain::CallOutcome;
 use crate::domain::status::TaskStatus;
 use crate::routing::breaker::BreakerState;
 use crate::store::{self, Backend, BudgetStore, StoreError, ViewStore};
@@ -136,10 +136,14 @@ fn models(c: &impl ViewStore, catalog: &ModelList) -> Result<Vec<ModelRow>, Stor
             // Newest first in `rec`: trailing failures, and successful latencies oldest first.
             let trailing = rec
                 .iter()
-                .filter(|(o, _)| !matches!(o.as_str(), "cancelled" | "request" | "content"))
-                .take_while(|(o, _)| o != "ok")
+                .filter(|(o, _)| !CallOutcome::parse(o).is_some_and(CallOutcome::is_neutral))
+                .take_while(|(o, _)| o != CallOutcome::Ok.as_str())
                 .count() as u32;
-            let mut ok_lat: Vec<u64> = rec.iter().filter(|(o, _)| o == "ok").map(|x| x.1).collect();
+            let mut ok_lat: Vec<u64> = rec
+                .iter()
+                .filter(|(o, _)| o == CallOutcome::Ok.as_str())
+                .map(|x| x.1)
+                .collect();
             ok_lat.reverse();
             let mut sorted = ok_lat.clone();
             sorted.sort_unstable();
@@ -383,7 +387,8 @@ fn events(
             kind: match kind {
                 "breaker" => EventKind::Breaker,
                 "error" => EventKind::Error,
-                "warning" => classify_warning(&text),
+                // Stored warnings carry no kind (and none are written today).
+                "warning" => EventKind::Warning,
                 _ => EventKind::Info,
             },
             run_id,
@@ -522,7 +527,7 @@ mod tests {
             cost: crate::domain::Micros::ZERO,
             latency_ms: 42,
             ttft_ms: None,
-            outcome: "ok".into(),
+            outcome: CallOutcome::Ok,
             error: None,
             retry: 0,
             breaker_after: None,

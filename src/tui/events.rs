@@ -4,11 +4,10 @@
 //! those). An event that changes nothing visible leaves `dirty` untouched.
 
 use super::action::Effect;
-use super::app::{State, classify_warning, open_task_mut};
+use super::app::{State, open_task_mut};
 use super::state::EventKind;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::engine::EngineEvent;
-use crate::routing::breaker::BreakerState;
 
 pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
     match ev {
@@ -31,9 +30,10 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
             tasks,
             warnings,
         } => {
+            // Plan warnings are about the plan's text (dropped items, repaired fields).
             for w in warnings {
                 s.push_event(
-                    classify_warning(&w),
+                    EventKind::Warning,
                     Some(run_id.clone()),
                     format!("plan: {w}"),
                 );
@@ -52,46 +52,18 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
             iteration,
             score,
             reason,
-        } => {
-            let now = s.now_ms;
-            if let Some(t) = open_task_mut(s, &run_id, &task_id) {
-                let before = t.clone();
-                t.status = status;
-                if model.is_some() {
-                    t.model = model;
-                }
-                t.iteration = t.iteration.max(iteration);
-                if score.is_some() {
-                    t.score = score;
-                }
-                if reason.is_some() || status == TaskStatus::Running {
-                    t.status_reason = reason;
-                }
-                match status {
-                    TaskStatus::Running if t.started_ms.is_none() || t.finished_ms.is_some() => {
-                        t.started_ms = Some(now);
-                        t.finished_ms = None;
-                    }
-                    TaskStatus::Pending => t.finished_ms = None,
-                    TaskStatus::Running => {}
-                    _ => {
-                        if t.finished_ms.is_none() {
-                            t.finished_ms = Some(now);
-                        }
-                    }
-                }
-                if *t != before {
-                    s.dirty = true;
-                }
-            }
-            if status == TaskStatus::Failed {
-                s.push_event(
-                    EventKind::Error,
-                    Some(run_id),
-                    format!("task {task_id} failed"),
-                );
-            }
-        }
+        } => task_changed(
+            s,
+            &run_id,
+            &task_id,
+            TaskUpdate {
+                status,
+                model,
+                iteration,
+                score,
+                reason,
+            },
+        ),
         EngineEvent::Call {
             run_id,
             model,
@@ -100,7 +72,7 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
             role,
             ..
         } => {
-            if outcome != "ok" && outcome != "cancelled" {
+            if outcome.is_failure() {
                 let detail = error.map(|e| format!(": {e}")).unwrap_or_default();
                 s.push_event(
                     EventKind::Error,
@@ -112,42 +84,108 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
         EngineEvent::Breaker { model, to, .. } => {
             // The row changes at once; the Events pane lists the transition when the snapshot
             // this asks for brings it from the store, where every process's transitions are.
-            if let Some(m) = s.models.iter_mut().find(|m| m.id == model) {
-                let to = BreakerState::parse(&to);
-                if m.breaker != to {
-                    m.breaker = to;
-                    s.dirty = true;
-                }
+            if let Some(m) = s.models.iter_mut().find(|m| m.id == model)
+                && m.breaker != to
+            {
+                m.breaker = to;
+                s.dirty = true;
             }
         }
-        EngineEvent::Warning { run_id, message } => {
-            s.push_event(classify_warning(&message), run_id, message);
+        EngineEvent::Policy { .. } | EngineEvent::Budget { .. } | EngineEvent::Warning { .. } => {
+            let kind = match ev {
+                EngineEvent::Policy { .. } => EventKind::Policy,
+                EngineEvent::Budget { .. } => EventKind::Budget,
+                _ => EventKind::Warning,
+            };
+            let text = ev.warning_text().unwrap_or_default();
+            s.push_event(kind, ev.run_id().map(String::from), text);
         }
         EngineEvent::RunFinished {
             run_id,
             status,
             cost,
             reason,
-        } => {
-            s.active.remove(&run_id);
-            let kind = match status {
-                RunStatus::Success | RunStatus::CompletedDegraded | RunStatus::PartialSuccess => {
-                    EventKind::Info
-                }
-                RunStatus::BudgetExhausted => EventKind::Budget,
-                _ => EventKind::Error,
-            };
-            let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-            let text = format!("run finished: {status}, ${:.4}{why}", cost.usd());
-            s.push_event(kind, Some(run_id.clone()), text);
-            s.flash(
-                format!("run {run_id} finished: {status}"),
-                kind == EventKind::Error,
-            );
-            set_run_status(s, &run_id, status);
-        }
+        } => run_finished(s, run_id, status, cost, reason),
     }
     vec![Effect::Refresh]
+}
+
+/// A task's new state, as the engine reported it.
+struct TaskUpdate {
+    status: TaskStatus,
+    model: Option<String>,
+    iteration: u32,
+    score: Option<f64>,
+    reason: Option<String>,
+}
+
+/// The open run's task row follows the engine (times from the UI clock); a failure is an event.
+fn task_changed(s: &mut State, run_id: &str, task_id: &str, u: TaskUpdate) {
+    let now = s.now_ms;
+    let status = u.status;
+    if let Some(t) = open_task_mut(s, run_id, task_id) {
+        let before = t.clone();
+        t.status = status;
+        if u.model.is_some() {
+            t.model = u.model;
+        }
+        t.iteration = t.iteration.max(u.iteration);
+        if u.score.is_some() {
+            t.score = u.score;
+        }
+        if u.reason.is_some() || status == TaskStatus::Running {
+            t.status_reason = u.reason;
+        }
+        match status {
+            TaskStatus::Running if t.started_ms.is_none() || t.finished_ms.is_some() => {
+                t.started_ms = Some(now);
+                t.finished_ms = None;
+            }
+            TaskStatus::Pending => t.finished_ms = None,
+            TaskStatus::Running => {}
+            _ => {
+                if t.finished_ms.is_none() {
+                    t.finished_ms = Some(now);
+                }
+            }
+        }
+        if *t != before {
+            s.dirty = true;
+        }
+    }
+    if status == TaskStatus::Failed {
+        s.push_event(
+            EventKind::Error,
+            Some(run_id.to_string()),
+            format!("task {task_id} failed"),
+        );
+    }
+}
+
+/// A run ended: an event (its kind by how it ended), a flash, and its status in the lists.
+fn run_finished(
+    s: &mut State,
+    run_id: String,
+    status: RunStatus,
+    cost: crate::domain::Micros,
+    reason: Option<String>,
+) {
+    s.active.remove(&run_id);
+    let kind = match status {
+        RunStatus::Success | RunStatus::CompletedDegraded | RunStatus::PartialSuccess => {
+            EventKind::Info
+        }
+        RunStatus::BudgetExhausted => EventKind::Budget,
+        _ => EventKind::Error,
+    };
+    let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+    let text = format!("run finished: {status}, ${:.4}{why}", cost.usd());
+    s.push_event(kind, Some(run_id.clone()), text);
+    s.flash(
+        format!("run {run_id} finished: {status}"),
+        kind == EventKind::Error,
+    );
+    set_run_status(s, &run_id, status);
 }
 
 fn set_run_status(s: &mut State, run_id: &str, status: RunStatus) {
@@ -182,7 +220,7 @@ mod tests {
                 role: "generate".into(),
                 model: "m".into(),
                 provider: "p".into(),
-                outcome: "ok".into(),
+                outcome: crate::domain::CallOutcome::Ok,
                 cost: Micros(5),
                 latency_ms: 3,
                 error: None,
@@ -194,12 +232,40 @@ mod tests {
     }
 
     #[test]
-    fn warnings_are_classified() {
-        assert_eq!(
-            classify_warning("org budget: $0.1 needed"),
-            EventKind::Budget
-        );
-        assert_eq!(classify_warning("policy no-eu denied"), EventKind::Policy);
-        assert_eq!(classify_warning("something odd"), EventKind::Warning);
+    fn warnings_are_sorted_by_variant() {
+        let mut s = State::new(0, 8.0, true);
+        let run_id = Some("r-1".to_string());
+        for ev in [
+            EngineEvent::Budget {
+                run_id: run_id.clone(),
+                message: "m1: charged the $0.1 held for the call".into(),
+            },
+            EngineEvent::Policy {
+                run_id: run_id.clone(),
+                model: "m2".into(),
+                message: "no-eu: data leaves the EU".into(),
+            },
+            EngineEvent::Warning {
+                run_id: run_id.clone(),
+                message: "something odd".into(),
+            },
+        ] {
+            engine_event(&mut s, ev);
+        }
+        let got: Vec<(EventKind, String)> =
+            s.events.iter().map(|e| (e.kind, e.text.clone())).collect();
+        for want in [
+            (
+                EventKind::Budget,
+                "m1: charged the $0.1 held for the call".to_string(),
+            ),
+            (
+                EventKind::Policy,
+                "policy warning for m2: no-eu: data leaves the EU".to_string(),
+            ),
+            (EventKind::Warning, "something odd".to_string()),
+        ] {
+            assert!(got.contains(&want), "{want:?} in {got:?}");
+        }
     }
 }

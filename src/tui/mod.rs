@@ -14,7 +14,9 @@ pub mod analysis_io;
 pub mod app;
 pub mod data;
 pub mod events;
+// Test support still in the library (fixtures panic on bad fixture data by design).
 #[doc(hidden)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod fixtures;
 mod input;
 pub mod keymap;
@@ -23,6 +25,7 @@ pub mod runner;
 pub mod state;
 pub mod terminal;
 #[doc(hidden)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod testkit;
 pub mod theme;
 pub mod view;

@@ -218,8 +218,8 @@ async fn reset_breaker(engine: &EngineHandle, model: String, from: String) -> Ms
     engine.ctx.emit(EngineEvent::Breaker {
         run_id: None,
         model: model.clone(),
-        from,
-        to: BreakerState::Closed.as_str().into(),
+        from: BreakerState::parse(&from),
+        to: BreakerState::Closed,
         reason: "reset from the TUI".into(),
     });
     Msg::BreakerReset(model)

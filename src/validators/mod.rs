@@ -48,11 +48,11 @@ impl ValidatorSpec {
         }
     }
 
-    pub fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+    pub fn from_json(v: &serde_json::Value) -> Result<Self, InvalidSpec> {
         match v {
             serde_json::Value::String(s) if !s.trim().is_empty() => Ok(Self::named(s.trim())),
             serde_json::Value::Object(m) if m.len() == 1 => {
-                let (k, p) = m.iter().next().ok_or("empty validator object")?;
+                let (k, p) = m.iter().next().ok_or_else(|| InvalidSpec(v.to_string()))?;
                 Ok(ValidatorSpec {
                     name: k.clone(),
                     params: p.clone(),
@@ -62,10 +62,15 @@ impl ValidatorSpec {
                 name: m["name"].as_str().unwrap_or_default().to_string(),
                 params: serde_json::Value::Object(m.clone()),
             }),
-            other => Err(format!("invalid validator spec {other}")),
+            other => Err(InvalidSpec(other.to_string())),
         }
     }
 }
+
+/// A plan's validator entry that is neither a name nor a one-key object (shown as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid validator spec {0}")]
+pub struct InvalidSpec(pub String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -284,7 +289,7 @@ fn json(p: &serde_json::Value, output: &str) -> Outcome {
     for s in &snippets {
         match syntax::json_check(&s.code) {
             Ok(v) => values.push(v),
-            Err(e) if s.origin.is_empty() => return (Verdict::Fail, Some(e)),
+            Err(e) if s.origin.is_empty() => return (Verdict::Fail, Some(e.to_string())),
             Err(e) => return (Verdict::Fail, Some(format!("{}: {e}", s.origin))),
         }
     }

@@ -65,8 +65,17 @@ struct Ctx<'a> {
     steps: usize,
 }
 
+/// A JSON schema this subset cannot use (values shown as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("`type` {0} is not a JSON type")]
+    UnknownType(String),
+    #[error("a schema must be an object, not {0}")]
+    NotObject(String),
+}
+
 /// Whether `schema` itself is usable: an object (or boolean) whose `type` names known types.
-pub fn check_schema(schema: &Value) -> Result<(), String> {
+pub fn check_schema(schema: &Value) -> Result<(), SchemaError> {
     match schema {
         Value::Bool(_) => Ok(()),
         Value::Object(m) => {
@@ -81,13 +90,13 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
                             "object" | "array" | "string" | "number" | "integer" | "boolean"
                             | "null",
                         ) => {}
-                        _ => return Err(format!("`type` {n} is not a JSON type")),
+                        _ => return Err(SchemaError::UnknownType(n.to_string())),
                     }
                 }
             }
             Ok(())
         }
-        other => Err(format!("a schema must be an object, not {other}")),
+        other => Err(SchemaError::NotObject(other.to_string())),
     }
 }
 

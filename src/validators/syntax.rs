@@ -83,8 +83,17 @@ impl SyntaxLanguage {
     }
 }
 
+/// Why code does not parse: a reason naming the line (the validator's `reason`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SyntaxError(pub String);
+
 /// Check `code` as `lang`; `Err` carries a reason naming the line.
-pub fn check(lang: SyntaxLanguage, code: &str) -> Result<(), String> {
+pub fn check(lang: SyntaxLanguage, code: &str) -> Result<(), SyntaxError> {
+    check_as(lang, code).map_err(SyntaxError)
+}
+
+fn check_as(lang: SyntaxLanguage, code: &str) -> Result<(), String> {
     match lang {
         SyntaxLanguage::Python => python_check(code),
         SyntaxLanguage::JavaScript => {
@@ -113,7 +122,7 @@ pub fn check(lang: SyntaxLanguage, code: &str) -> Result<(), String> {
             tree_sitter_check(tree_sitter_go::LANGUAGE.into(), code, &[]).map_err(|e| e.0)
         }
         SyntaxLanguage::Rust => rust_check(code),
-        SyntaxLanguage::Json => json_check(code).map(|_| ()),
+        SyntaxLanguage::Json => json_value(code).map(|_| ()),
         SyntaxLanguage::Toml => toml_check(code),
         SyntaxLanguage::Yaml => yaml_check(code),
     }
@@ -358,7 +367,11 @@ fn rust_parse(code: &str) -> Result<(), String> {
 }
 
 /// Parse JSON, returning the value (for schema checks) or a reason naming the line.
-pub fn json_check(code: &str) -> Result<serde_json::Value, String> {
+pub fn json_check(code: &str) -> Result<serde_json::Value, SyntaxError> {
+    json_value(code).map_err(SyntaxError)
+}
+
+fn json_value(code: &str) -> Result<serde_json::Value, String> {
     if code.trim().is_empty() {
         return Err("no JSON found (empty)".into());
     }
@@ -445,13 +458,16 @@ mod tests {
 
     #[test]
     fn first_error_is_reported_with_line() {
-        let e = check(SyntaxLanguage::Python, "x = 1\ny = (2 +\n").unwrap_err();
+        let e = check(SyntaxLanguage::Python, "x = 1\ny = (2 +\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2"), "{e}");
         let e = check(
             SyntaxLanguage::Go,
             "package main\n\nfunc main() {\n\tx := \n}\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("line 4") || e.contains("line 5"), "{e}");
     }
 
@@ -459,7 +475,9 @@ mod tests {
     fn rust_accepts_files_and_statement_snippets() {
         assert!(check(SyntaxLanguage::Rust, "fn main() { println!(\"hi\"); }\n").is_ok());
         assert!(check(SyntaxLanguage::Rust, "let x = 1;\nprintln!(\"{x}\");\n").is_ok());
-        let e = check(SyntaxLanguage::Rust, "fn main() {\n    let x = ;\n}\n").unwrap_err();
+        let e = check(SyntaxLanguage::Rust, "fn main() {\n    let x = ;\n}\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2"), "{e}");
     }
 
@@ -470,7 +488,7 @@ mod tests {
             "(".repeat(5000),
             ")".repeat(5000)
         );
-        let e = check(SyntaxLanguage::Rust, &code).unwrap_err();
+        let e = check(SyntaxLanguage::Rust, &code).unwrap_err().to_string();
         assert!(e.contains("nested"), "{e}");
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         assert!(check(SyntaxLanguage::Json, &deep).is_err());
@@ -479,12 +497,18 @@ mod tests {
 
     #[test]
     fn data_formats_report_lines() {
-        let e = check(SyntaxLanguage::Toml, "a = 1\nb = \n").unwrap_err();
+        let e = check(SyntaxLanguage::Toml, "a = 1\nb = \n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2"), "{e}");
-        let e = check(SyntaxLanguage::Yaml, "a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        let e = check(SyntaxLanguage::Yaml, "a: 1\nb: [1, 2\nc: 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line "), "{e}");
         assert!(check(SyntaxLanguage::Yaml, "a: 1\n---\nb: 2\n").is_ok());
-        let e = check(SyntaxLanguage::Json, "{\n  \"a\": 1,\n}\n").unwrap_err();
+        let e = check(SyntaxLanguage::Json, "{\n  \"a\": 1,\n}\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 3"), "{e}");
     }
 }

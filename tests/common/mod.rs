@@ -183,7 +183,7 @@ pub fn call_record(run_id: Option<&str>, cost: i64) -> orchestrator_tui::store::
         cost: orchestrator_tui::domain::Micros(cost),
         latency_ms: 1,
         ttft_ms: None,
-        outcome: "ok".into(),
+        outcome: orchestrator_tui::domain::CallOutcome::Ok,
         error: None,
         retry: 0,
         breaker_after: None,
