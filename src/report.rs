@@ -4,7 +4,7 @@
 use crate::domain::Micros;
 use crate::domain::money::usd_json;
 use crate::domain::status::RunStatus;
-use crate::engine::lock;
+use crate::liveness as lock;
 use crate::store::{self, RunRow, StoreError};
 use rusqlite::Connection;
 use serde_json::{Value, json};

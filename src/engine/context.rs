@@ -1,9 +1,9 @@
 //! Shared state of the engine service and of one run being driven.
 
 use super::EngineEvent;
-use super::lock::RunLock;
 use crate::config::{Catalog, Config, Strategy};
 use crate::domain::status::StopReason;
+use crate::liveness::RunLock;
 use crate::providers::ProviderRegistry;
 use crate::routing::Health;
 use crate::routing::learning::Learning;
@@ -29,7 +29,7 @@ pub struct EngineCtx {
     pub data_dir: PathBuf,
     /// Held while this process may hold reservations in the data dir (crash recovery in other
     /// processes leaves them alone while it is).
-    _process_lock: Arc<super::lock::ProcessLock>,
+    _process_lock: Arc<crate::liveness::ProcessLock>,
 }
 
 /// What identifies a model's provider settings (base URL, key variable, simulated faults).
@@ -67,7 +67,7 @@ impl EngineCtx {
         store: Store,
         data_dir: PathBuf,
     ) -> Result<EngineCtx, String> {
-        let process_lock = super::lock::process_lock(&data_dir).map_err(|e| {
+        let process_lock = crate::liveness::process_lock(&data_dir).map_err(|e| {
             format!(
                 "cannot take the process lock in {}: {e}",
                 data_dir.join("locks").display()

@@ -10,7 +10,7 @@ use super::queries;
 use super::state::*;
 use crate::budget::ledger;
 use crate::domain::status::{RunStatus, TaskStatus};
-use crate::engine::lock;
+use crate::liveness as lock;
 use crate::routing::breaker::BreakerState;
 use crate::store::{self, StoreError};
 use rusqlite::Connection;
