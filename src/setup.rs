@@ -150,7 +150,7 @@ impl App {
     pub fn admin_engine(&self) -> Result<EngineHandle, CliError> {
         let registry = ProviderRegistry::from_config(&self.cfg, &self.catalog)
             .unwrap_or_else(|_| ProviderRegistry::with(Default::default(), false));
-        let ctx = EngineCtx::new(
+        let ctx = EngineCtx::for_admin(
             self.cfg.clone(),
             self.catalog.clone(),
             registry,

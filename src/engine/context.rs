@@ -67,6 +67,30 @@ impl EngineCtx {
         store: Store,
         data_dir: PathBuf,
     ) -> Result<EngineCtx, String> {
+        Self::build(cfg, catalog, registry, store, data_dir, true)
+    }
+
+    /// [`Self::new`] for administrative commands (`models reset`, `budget set`): a persisted
+    /// breaker whose provider settings changed is left as stored, so a reset records the state it
+    /// really had.
+    pub fn for_admin(
+        cfg: Config,
+        catalog: Catalog,
+        registry: ProviderRegistry,
+        store: Store,
+        data_dir: PathBuf,
+    ) -> Result<EngineCtx, String> {
+        Self::build(cfg, catalog, registry, store, data_dir, false)
+    }
+
+    fn build(
+        cfg: Config,
+        catalog: Catalog,
+        registry: ProviderRegistry,
+        store: Store,
+        data_dir: PathBuf,
+        close_changed: bool,
+    ) -> Result<EngineCtx, String> {
         let process_lock = crate::liveness::process_lock(&data_dir).map_err(|e| {
             format!(
                 "cannot take the process lock in {}: {e}",
@@ -98,7 +122,7 @@ impl EngineCtx {
         for (model, b, hash) in breakers {
             if model_hashes.get(&model) == Some(&hash) {
                 health.load(&model, b);
-            } else if b.state != crate::routing::BreakerState::Closed {
+            } else if close_changed && b.state != crate::routing::BreakerState::Closed {
                 changed.push(model);
             }
         }
