@@ -508,27 +508,27 @@ mod tests {
     }
 
     #[test]
-    fn vendor_detection() {
+    fn default_base_urls_come_from_the_embedded_config() {
+        let d = Config::defaults();
+        let url = |n: &str| d.providers[n].base_url.clone();
         assert_eq!(
-            Vendor::detect("deepseek", "https://api.deepseek.com"),
-            Vendor::DeepSeek
+            default_base_url("claude", WireFormat::Anthropic),
+            url("anthropic")
         );
         assert_eq!(
-            Vendor::detect("ds", "https://api.deepseek.com"),
-            Vendor::DeepSeek
+            default_base_url("gemini", WireFormat::Gemini),
+            url("google")
         );
         assert_eq!(
-            Vendor::detect("kimi", "https://api.moonshot.ai/v1"),
-            Vendor::Moonshot
+            default_base_url("openai", WireFormat::OpenAi),
+            url("openai")
         );
         assert_eq!(
-            Vendor::detect("x", "https://api.moonshot.cn/v1"),
-            Vendor::Moonshot
+            default_base_url("moonshot", WireFormat::OpenAi),
+            url("kimi")
         );
-        assert_eq!(
-            Vendor::detect("local", "http://127.0.0.1:8080/v1"),
-            Vendor::Generic
-        );
+        assert_eq!(default_base_url("local", WireFormat::OpenAi), None);
+        assert_eq!(default_base_url("anthropic", WireFormat::OpenAi), None);
     }
 
     #[test]

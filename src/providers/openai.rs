@@ -382,4 +382,28 @@ mod tests {
             "request"
         );
     }
+
+    #[test]
+    fn vendor_detection() {
+        assert_eq!(
+            Vendor::detect("deepseek", "https://api.deepseek.com"),
+            Vendor::DeepSeek
+        );
+        assert_eq!(
+            Vendor::detect("ds", "https://api.deepseek.com"),
+            Vendor::DeepSeek
+        );
+        assert_eq!(
+            Vendor::detect("kimi", "https://api.moonshot.ai/v1"),
+            Vendor::Moonshot
+        );
+        assert_eq!(
+            Vendor::detect("x", "https://api.moonshot.cn/v1"),
+            Vendor::Moonshot
+        );
+        assert_eq!(
+            Vendor::detect("local", "http://127.0.0.1:8080/v1"),
+            Vendor::Generic
+        );
+    }
 }
