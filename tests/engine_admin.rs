@@ -12,6 +12,7 @@ use orchestrator_tui::setup::{App, open_app};
 use orchestrator_tui::store;
 use serde_json::Value;
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 fn cli(env: &Env) -> Cli {
     let data = env.data();
@@ -164,4 +165,75 @@ async fn a_live_run_is_not_deleted_and_a_finished_one_is() {
     );
     let out = env.run(&["show", &id, "--json"]);
     assert!(!out.status.success(), "deleted run still shown: {out:?}");
+}
+
+/// The Models pane's `x` in the real UI loop: the reset reaches the store, so another process
+/// (and every TUI) shows the breaker closed, not only this process's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tuis_breaker_reset_persists_for_other_processes() {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use orchestrator_tui::tui::{app::State, runner, terminal::NoSync, theme::Theme};
+    use ratatui::{Terminal, backend::TestBackend};
+
+    let env = Env::new("[simulated]\nenabled = \"always\"\n");
+    let app = open_app(&cli(&env)).expect("app");
+    let model = app.catalog.models[0].id.clone();
+    store_open_breaker(&app, &model);
+    let engine = app.engine().expect("engine");
+    let mut watch = engine.subscribe();
+    let (keys, input) = futures::channel::mpsc::unbounded::<std::io::Result<Event>>();
+    let press = |c: char| {
+        let ev = Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        keys.unbounded_send(Ok(ev)).expect("ui is listening");
+    };
+    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let mut state = State::new(runner::now_ms(), 8.0, true);
+    let theme = Theme::mono();
+    let mut sync = NoSync;
+    let ui = runner::run(
+        &mut term,
+        &mut state,
+        &theme,
+        engine.clone(),
+        input,
+        &mut sync,
+        runner::Options::default(),
+    );
+    let script = async {
+        press('3');
+        // `x` on the first model once the Models pane has loaded its open breaker (before that
+        // the pane has nothing to reset and only says so).
+        let reset = async {
+            loop {
+                press('x');
+                let got = tokio::time::timeout(Duration::from_millis(200), async {
+                    loop {
+                        match watch.recv().await {
+                            Ok(EngineEvent::Breaker { model: m, to, .. }) if to == "closed" => {
+                                return m;
+                            }
+                            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(broadcast::error::RecvError::Closed) => panic!("engine closed"),
+                        }
+                    }
+                })
+                .await;
+                if let Ok(m) = got {
+                    return m;
+                }
+            }
+        };
+        let m = tokio::time::timeout(Duration::from_secs(60), reset)
+            .await
+            .expect("the TUI reset the breaker within 60 s");
+        press('q');
+        press('y');
+        m
+    };
+    let (r, m) = tokio::time::timeout(Duration::from_secs(120), async { tokio::join!(ui, script) })
+        .await
+        .expect("the UI loop finished");
+    r.expect("ui loop");
+    assert_eq!(m, model);
+    assert_eq!(breaker_elsewhere(&env, &model), "closed");
 }
