@@ -63,8 +63,7 @@ fn request(tasks: Vec<TaskSpec>, concurrency: usize) -> RunRequest {
 }
 
 fn calls(e: &EngineHandle) -> i64 {
-    e.ctx
-        .store
+    e.store()
         .call_blocking(|c| Ok(c.query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))?))
         .unwrap_or(0)
 }
@@ -91,8 +90,7 @@ async fn main() {
     // Stop the big run at about half by its budget (deterministic, unlike racing a cancel
     // against a zero-latency engine), then resume it with a larger budget.
     let spent: i64 = e
-        .ctx
-        .store
+        .store()
         .call_blocking(|c| Ok(c.query_row("SELECT SUM(cost_micros) FROM calls", [], |r| r.get(0))?))
         .unwrap_or(0);
     let per_task = spent as f64 / n as f64;
@@ -102,8 +100,7 @@ async fn main() {
     let first_status = join.await.expect("join");
     let id2 = id.clone();
     let done: i64 = e2
-        .ctx
-        .store
+        .store()
         .call(move |c| {
             Ok(c.query_row(
                 "SELECT COUNT(*) FROM tasks WHERE run_id = ?1 AND status = 'completed'",
@@ -133,8 +130,7 @@ async fn main() {
         eprintln!("status {st:?}");
         let id2 = id.clone();
         let v = e3
-            .ctx
-            .store
+            .store()
             .call_blocking(move |c| {
                 Ok(c.query_row(
                     "SELECT status, status_reason FROM runs WHERE id=?1",

@@ -14,7 +14,7 @@ use orchestrator_tui::config::{
 };
 use orchestrator_tui::domain::CallRole;
 use orchestrator_tui::domain::Micros;
-use orchestrator_tui::engine::calls::{CallSpec, call};
+use orchestrator_tui::engine::calls::CallSpec;
 use orchestrator_tui::engine::{EngineCtx, EngineHandle, RunRequest};
 use orchestrator_tui::providers::ProviderRegistry;
 use orchestrator_tui::store::Store;
@@ -232,8 +232,7 @@ fn main() {
                     }
                 })
                 .await;
-                let ctx = e.ctx.clone();
-                let others: Vec<String> = ctx.catalog.models.iter().filter(|m| m.id != model).map(|m| m.id.clone()).collect();
+                let others: Vec<String> = e.catalog().models.iter().filter(|m| m.id != model).map(|m| m.id.clone()).collect();
                 let (cpu0, _) = proc_stat();
                 let spec = Arc::new({
                     let mut s = CallSpec::new(CallRole::Generate, "Reply with a short sentence.".into(), 64);
@@ -241,10 +240,10 @@ fn main() {
                     s.exclude = others;
                     s
                 });
-                let r2 = run.clone();
+                let (r2, e2) = (run.clone(), e.clone());
                 let through = open_loop(rate, secs, move || {
-                    let (ctx, spec, run) = (ctx.clone(), spec.clone(), r2.clone());
-                    async move { call(&ctx, Some(&run), &spec, None).await.is_ok() }
+                    let (e, spec, run) = (e2.clone(), spec.clone(), r2.clone());
+                    async move { e.call(Some(&run), &spec).await.is_ok() }
                 })
                 .await;
                 let (cpu1, rss) = proc_stat();
@@ -262,8 +261,7 @@ fn main() {
         }
         // Queued behind every settle: the ledger must equal the recorded call costs.
         let (calls, cost, run_spent, org_spent, audits): (i64, i64, i64, i64, i64) = e
-            .ctx
-            .store
+            .store()
             .call(|c| {
                 Ok(c.query_row(
                     "SELECT (SELECT COUNT(*) FROM calls), (SELECT COALESCE(SUM(cost_micros), 0) FROM calls),
@@ -279,7 +277,7 @@ fn main() {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({"bench": "engine_overhead", "persisted_calls": calls,
-                "policies": e.ctx.policies.len(), "audit_rows": audits,
+                "policies": e.policy_count(), "audit_rows": audits,
                 "ledger": {"calls_cost_micros": cost, "run_spent_micros": run_spent, "org_spent_micros": org_spent,
                            "consistent": cost == run_spent && cost == org_spent},
                 "results": results}))

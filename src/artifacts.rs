@@ -10,8 +10,8 @@
 
 pub mod out_dir;
 
-pub use crate::validators::annotate::{ExtractedFile, extract_files};
-use crate::validators::extract::{self, CodeBlock};
+pub use crate::model_output::annotate::{ExtractedFile, extract_files};
+use crate::model_output::extract::{self, CodeBlock};
 use serde::Serialize;
 use std::fs;
 use std::io::Write;

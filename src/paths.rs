@@ -42,5 +42,10 @@ pub fn user_config_file(flag: Option<PathBuf>) -> Option<PathBuf> {
     if let Some(f) = std::env::var_os("ORCHESTRATOR_CONFIG").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(f));
     }
-    crate::config::default_user_config_path().filter(|p| p.is_file())
+    default_user_config_path().filter(|p| p.is_file())
+}
+
+/// Where the user's config is looked for when no flag or env var names one.
+pub fn default_user_config_path() -> Option<PathBuf> {
+    config_dir().map(|d| d.join("config.toml"))
 }

@@ -45,6 +45,15 @@ impl Stop {
     }
 }
 
+/// Run before a second Ctrl-C exits at once: the TUI registers its terminal restore here (this
+/// module knows nothing of terminals).
+static BEFORE_EXIT: OnceLock<fn()> = OnceLock::new();
+
+/// Register what a second Ctrl-C runs before it exits (the first registration stays).
+pub fn before_immediate_exit(f: fn()) {
+    let _ = BEFORE_EXIT.set(f);
+}
+
 /// The first signal received since [`install`]; `None` until then.
 static FIRST: OnceLock<watch::Sender<Option<Stop>>> = OnceLock::new();
 
@@ -67,7 +76,9 @@ pub fn install() -> std::io::Result<()> {
                 tx.send_replace(Some(s));
             } else if s == Stop::Interrupt {
                 // The second Ctrl-C: quit now, leaving the run to the next start's recovery.
-                crate::tui::terminal::restore();
+                if let Some(f) = BEFORE_EXIT.get() {
+                    f();
+                }
                 std::process::exit(crate::cli::exit::CANCELLED);
             }
         }

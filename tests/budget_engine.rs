@@ -204,8 +204,7 @@ impl Harness {
 
     async fn set_org_cap(&self, cap: Micros) {
         self.engine
-            .ctx
-            .store
+            .store()
             .call(move |c| ledger::set_cap(c, "org", cap, None))
             .await
             .unwrap();

@@ -2,43 +2,20 @@
 //! stage through the engine (unless `--no-llm` or no model is usable), the report saved in the
 //! store, and the result on stdout as text, Markdown or one JSON document.
 //!
-//! [`EngineModel`] adapts the engine's call path to the analyzer's [`SemanticModel`] seam; the TUI
-//! uses it too.
+//! [`EngineModel`] (in the engine) adapts its call path to the analyzer's `SemanticModel` seam;
+//! the TUI uses it too.
 
-use super::{CliError, open_app, runtime};
 use crate::analysis::{
     AnalysisProgress, AnalysisReport, SemanticModel, analyze_static, render_markdown, render_text,
     semantic_stage,
 };
 use crate::cli::{Cli, exit};
-use crate::domain::{CallRole, TaskType};
-use crate::engine::EngineHandle;
-use crate::engine::calls::{self, CallSpec};
+use crate::engine::EngineModel;
+use crate::setup::{CliError, open_app, runtime};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Tokens the model may answer with in the semantic stage.
-const SEMANTIC_MAX_TOKENS: u32 = 2048;
-
-/// The analyzer's model seam over the engine: routing, breakers, budget and retries apply, and the
-/// call is recorded like any other (role `analyze`, no run).
-pub struct EngineModel(pub EngineHandle);
-
-#[async_trait::async_trait]
-impl SemanticModel for EngineModel {
-    async fn complete(&self, system: &str, prompt: &str) -> Result<String, String> {
-        let mut spec = CallSpec::new(CallRole::Analyze, prompt.to_string(), SEMANTIC_MAX_TOKENS);
-        spec.system = Some(system.to_string());
-        spec.task_type = Some(TaskType::CodeReview);
-        spec.prefer_cheap = true;
-        calls::call(&self.0.ctx, None, &spec, None)
-            .await
-            .map(|ok| ok.response.text)
-            .map_err(|e| e.to_string())
-    }
-}
 
 /// The folder to analyze: PATH or the current directory; it must exist and be a folder.
 pub fn resolve_path(path: Option<&Path>) -> Result<PathBuf, CliError> {

@@ -1,13 +1,12 @@
 //! `budget`: show caps, spend and reservations; set org and team caps.
 
-use super::{CliError, open_app};
 use crate::budget::ledger::LevelState;
 use crate::budget::level::Level;
 use crate::budget::period::valid_period;
 use crate::cli::{BudgetAction, Cli, exit};
 use crate::domain::Micros;
 use crate::domain::money::usd_json;
-use crate::store;
+use crate::setup::{CliError, open_app, runtime};
 use crate::store::budget as ledger;
 use serde_json::{Value, json};
 
@@ -73,14 +72,27 @@ fn cap_text(m: Micros) -> String {
     }
 }
 
+/// Set a cap through the engine (the TUI and the CLI change budgets the same way).
+fn set_cap(
+    app: &crate::setup::App,
+    level: &str,
+    cap: Micros,
+    period: Option<&str>,
+) -> Result<(), CliError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let engine = app.admin_engine()?;
+        engine.set_budget(level, cap, period).await?;
+        Ok(())
+    })
+}
+
 pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Result<i32, CliError> {
     let app = open_app(cli)?;
     match action {
         Some(BudgetAction::SetOrg { usd, period }) => {
             let (c, p) = (cap(*usd)?, check_period(period.as_ref())?.map(String::from));
-            app.store.call_blocking(move |conn| {
-                store::immediate(conn, |tx| ledger::set_cap(tx, "org", c, p.as_deref()))
-            })?;
+            set_cap(&app, "org", c, p.as_deref())?;
             crate::errln!("org cap set to {}", cap_text(c));
         }
         Some(BudgetAction::SetTeam { team, usd, period }) => {
@@ -91,9 +103,7 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
             }
             let (c, p) = (cap(*usd)?, check_period(period.as_ref())?.map(String::from));
             let level = Level::Team(team.clone()).to_string();
-            app.store.call_blocking(move |conn| {
-                store::immediate(conn, |tx| ledger::set_cap(tx, &level, c, p.as_deref()))
-            })?;
+            set_cap(&app, &level, c, p.as_deref())?;
             crate::errln!("team {team} cap set to {}", cap_text(c));
         }
         None => {}

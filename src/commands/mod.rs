@@ -1,4 +1,5 @@
-//! One-shot commands and the shared setup they need (config, data dir, store, logging).
+//! One file per CLI command, and the dispatch; the TUI is launched from here (`tui.rs`). The
+//! setup they share (config, data dir, store, logging, engine) is in `crate::setup`.
 
 pub mod analyze;
 pub mod budget;
@@ -6,159 +7,10 @@ pub mod inspect;
 pub mod models;
 pub mod policy;
 pub mod run;
+pub mod tui;
 
 use crate::cli::{Cli, Command, ConfigAction, exit};
-use crate::config::{Catalog, Config};
-use crate::engine::{EngineCtx, EngineHandle};
-use crate::providers::ProviderRegistry;
-use crate::store::Store;
-use std::path::PathBuf;
-use tracing_appender::non_blocking::WorkerGuard;
-
-/// A failure to report as one line on stderr with an exit code.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error("{0}")]
-    BadInput(String),
-    #[error("{0}")]
-    Preflight(String),
-    /// The database cannot be used (exit 9).
-    #[error("{0}")]
-    Store(String),
-    /// The terminal or another I/O channel failed (exit 10).
-    #[error("{0}")]
-    Io(String),
-}
-
-impl CliError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CliError::BadInput(_) => exit::BAD_INPUT,
-            CliError::Preflight(_) => exit::PREFLIGHT,
-            CliError::Store(_) => exit::STORE,
-            CliError::Io(_) => exit::IO,
-        }
-    }
-}
-
-impl From<crate::store::StoreError> for CliError {
-    /// What the user asked for does not exist or is refused: bad input (2); anything else is the
-    /// store failing (9): unusable, a newer schema, an SQLite error, its thread gone.
-    fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
-        match e {
-            StoreError::NotFound(_) | StoreError::Invalid(_) => CliError::BadInput(e.to_string()),
-            StoreError::Open { .. }
-            | StoreError::Unavailable { .. }
-            | StoreError::Newer { .. }
-            | StoreError::Sqlite(_)
-            | StoreError::Closed => CliError::Store(e.to_string()),
-        }
-    }
-}
-
-impl From<crate::config::LimitError> for CliError {
-    fn from(e: crate::config::LimitError) -> Self {
-        CliError::BadInput(e.to_string())
-    }
-}
-
-impl From<crate::engine::StartError> for CliError {
-    fn from(e: crate::engine::StartError) -> Self {
-        use crate::engine::StartError;
-        match e {
-            StartError::Store(s) => s.into(),
-            StartError::Lock { .. } => CliError::Io(e.to_string()),
-            StartError::Policy(_) => CliError::BadInput(e.to_string()),
-        }
-    }
-}
-
-impl From<crate::engine::EngineError> for CliError {
-    fn from(e: crate::engine::EngineError) -> Self {
-        match e {
-            crate::engine::EngineError::Preflight(m) => CliError::Preflight(m),
-            crate::engine::EngineError::Store(s) => s.into(),
-            crate::engine::EngineError::Invalid(m) => CliError::BadInput(m),
-            // The engine's runtime is gone: a failure of this process, not of the input.
-            e @ crate::engine::EngineError::Stopped => CliError::Io(e.to_string()),
-        }
-    }
-}
-
-pub struct App {
-    pub cfg: Config,
-    pub catalog: Catalog,
-    pub data_dir: PathBuf,
-    pub store: Store,
-    pub log_path: PathBuf,
-    _log_guard: WorkerGuard,
-}
-
-pub fn load_config(cli: &Cli) -> Result<Config, CliError> {
-    let file = crate::paths::user_config_file(cli.config.clone());
-    Config::load(file.as_deref()).map_err(|e| CliError::BadInput(e.to_string()))
-}
-
-/// Config, data dir, logging and store: everything a command that touches state needs.
-pub fn open_app(cli: &Cli) -> Result<App, CliError> {
-    let cfg = load_config(cli)?;
-    let catalog = Catalog::from_config(&cfg).map_err(|e| CliError::BadInput(e.to_string()))?;
-    let data_dir = crate::paths::data_dir(cli.data_dir.clone()).ok_or_else(|| {
-        CliError::BadInput(
-            "no data directory: pass --data-dir or set ORCHESTRATOR_DATA_DIR (HOME is not set)"
-                .into(),
-        )
-    })?;
-    std::fs::create_dir_all(&data_dir).map_err(|e| {
-        CliError::BadInput(format!(
-            "data directory {} cannot be created: {e}",
-            data_dir.display()
-        ))
-    })?;
-    // Probe writability up front: SQLite's own error for a read-only dir is obscure.
-    let probe = data_dir.join(".write-test");
-    std::fs::write(&probe, b"").map_err(|e| {
-        CliError::BadInput(format!(
-            "data directory {} is not writable: {e}",
-            data_dir.display()
-        ))
-    })?;
-    let _ = std::fs::remove_file(&probe);
-    let (guard, log_path) = crate::logging::init(&data_dir, &cli.log_level).map_err(|e| {
-        CliError::BadInput(format!(
-            "cannot open the log file in {}: {e}",
-            data_dir.display()
-        ))
-    })?;
-    let store = Store::open(&data_dir)?;
-    // Every start recovers from crashes: reservations of dead processes go back.
-    crate::engine::service::release_stale_reservations(&store, &data_dir);
-    Ok(App {
-        cfg,
-        catalog,
-        data_dir,
-        store,
-        log_path,
-        _log_guard: guard,
-    })
-}
-
-impl App {
-    /// Build the engine service (providers, health) for this app. Needs a tokio runtime.
-    pub fn engine(&self) -> Result<EngineHandle, CliError> {
-        let registry = ProviderRegistry::from_config(&self.cfg, &self.catalog)
-            .map_err(|e| CliError::BadInput(e.to_string()))?;
-        let ctx = EngineCtx::new(
-            self.cfg.clone(),
-            self.catalog.clone(),
-            registry,
-            self.store.clone(),
-            self.data_dir.clone(),
-        )?;
-        Ok(crate::engine::spawn(ctx))
-    }
-}
+pub use crate::setup::{App, CliError, load_config, open_app, runtime};
 
 /// Dispatch a parsed command line; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
@@ -167,7 +19,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             // The TUI owns an interactive terminal; anything else (pipes, scripts) gets help.
             use std::io::IsTerminal;
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-                return crate::tui::launch(&cli);
+                return tui::launch(&cli);
             }
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
@@ -197,14 +49,4 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             no_llm,
         }) => analyze::analyze(&cli, path.as_deref(), *json, *markdown, *no_llm),
     }
-}
-
-/// A multi-thread runtime for the engine (2 workers: the machines this targets have 2 cores).
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("engine")
-        .build()
-        .map_err(|e| CliError::Io(format!("cannot start the async runtime: {e}")))
 }

@@ -1,13 +1,13 @@
 //! `models`: catalog, breaker health, learned profiles and recommendations; `models reset`.
 
-use super::{CliError, open_app};
 use crate::cli::{Cli, ModelsAction, exit};
 use crate::domain::money::usd_json;
-use crate::engine::context::model_config_hash;
+use crate::engine::ResetBy;
 use crate::providers::ProviderRegistry;
 use crate::routing::learning::{Profile, recommendations};
 use crate::routing::{Breaker, BreakerState};
-use crate::store::{self, BreakerEventRow};
+use crate::setup::{CliError, open_app, runtime};
+use crate::store;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -41,44 +41,13 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
                 ));
             }
         };
-        let hashes: HashMap<String, String> = app
-            .catalog
-            .models
-            .iter()
-            .map(|m| (m.id.clone(), model_config_hash(&app.cfg, m, simulated)))
-            .collect();
-        let n = app.store.call_blocking(move |c| {
-            store::immediate(c, |tx| {
-                let current: HashMap<String, Breaker> = store::models::load_breakers(tx)?
-                    .into_iter()
-                    .map(|(m, b, _)| (m, b))
-                    .collect();
-                let mut n = 0;
-                for m in &targets {
-                    let was = current.get(m).map_or(BreakerState::Closed, |b| b.state);
-                    store::models::save_breaker(
-                        tx,
-                        m,
-                        &Breaker::default(),
-                        hashes.get(m).map_or("", |s| s),
-                    )?;
-                    if was != BreakerState::Closed {
-                        n += 1;
-                        store::runs::insert_breaker_event(
-                            tx,
-                            None,
-                            &BreakerEventRow {
-                                at: store::now_rfc3339(),
-                                model: m.clone(),
-                                from: was.as_str().into(),
-                                to: "closed".into(),
-                                reason: "reset by user".into(),
-                            },
-                        )?;
-                    }
-                }
-                Ok(n)
-            })
+        // Through the engine, as the TUI does: memory and store closed alike, each transition
+        // recorded.
+        let rt = runtime()?;
+        let n = rt.block_on(async {
+            let engine = app.admin_engine()?;
+            let changed = engine.reset_breakers(&targets, ResetBy::Cli).await?;
+            Ok::<_, CliError>(changed.len())
         })?;
         crate::errln!("reset {n} breaker(s)");
         if !json_out {

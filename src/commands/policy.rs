@@ -1,15 +1,15 @@
 //! `policy check [FILE]` and `audit [--run RUN] [--json]`.
 
-use super::{CliError, load_config, open_app};
 use crate::cli::{Cli, exit};
-use crate::config::{Catalog, Config};
+use crate::config::Catalog;
 use crate::routing::policy;
+use crate::setup::{CliError, load_config, load_config_file, open_app};
 use crate::store;
 use std::path::Path;
 
 pub fn check(cli: &Cli, file: Option<&Path>) -> Result<i32, CliError> {
     let cfg = match file {
-        Some(f) => Config::load(Some(f)).map_err(|e| CliError::BadInput(e.to_string()))?,
+        Some(f) => load_config_file(Some(f))?,
         None => load_config(cli)?,
     };
     let where_ = file.map_or("the config".to_string(), |f| f.display().to_string());

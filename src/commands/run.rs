@@ -1,15 +1,15 @@
 //! `run` and `resume`: start or continue a run and watch it: in the TUI when the user is at a
 //! terminal, headless otherwise (`--headless`, `--json`, or stdout not a terminal).
 
-use super::{App, CliError, open_app, runtime};
 use crate::artifacts::out_dir;
 use crate::cli::{Cli, ResumeArgs, RunArgs, exit};
 use crate::config::Strategy;
 use crate::domain::{Micros, TaskSpec};
 use crate::engine::decompose::{MAX_PLAN_TASKS, parse_plan_limited};
 use crate::engine::report;
-use crate::engine::{EngineHandle, ResumeRequest, RunRequest};
+use crate::engine::{EngineHandle, ResumeRequest, RunRequest, Started};
 use crate::headless;
+use crate::setup::{App, CliError, open_app, runtime};
 use crate::store;
 use crate::text_safe;
 use std::io::IsTerminal;
@@ -181,8 +181,7 @@ fn run_inner(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
         out_dir::claim(o).map_err(|e| CliError::BadInput(e.to_string()))?;
     }
     catch_signals(&rt)?;
-    let events = engine.subscribe();
-    let (id, join) = match rt.block_on(engine.start(req)) {
+    let started = match rt.block_on(engine.start_observed(req)) {
         Ok(x) => x,
         // cli-contract.md: with --json, one JSON document on stdout for every exit code but 2;
         // the refusal message still goes to stderr.
@@ -197,22 +196,8 @@ fn run_inner(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let started = Started {
-        id,
-        join,
-        events,
-        resumed: false,
-    };
     let w = Watch::new(cli, &app, &rt, &engine, args.json, args.headless);
     observe(&w, started)
-}
-
-/// A run that has just been started or resumed, with a subscription taken before it began.
-struct Started {
-    id: String,
-    join: tokio::task::JoinHandle<crate::domain::status::RunStatus>,
-    events: tokio::sync::broadcast::Receiver<crate::engine::EngineEvent>,
-    resumed: bool,
 }
 
 /// The TUI watches a run when the user is at a terminal and did not ask for headless or JSON
@@ -263,17 +248,11 @@ fn observe(w: &Watch, s: Started) -> Result<i32, CliError> {
     } = *w;
     let tui = tui_wanted(headless, json);
     if !tui {
-        let (status, stopped) = rt.block_on(headless::observe(engine, s.events, &s.id, s.join));
-        return finish(app, &s.id, status, stopped, json);
+        let (status, stopped) = rt.block_on(headless::observe(engine, s.events, &s.run_id, s.join));
+        return finish(app, &s.run_id, status, stopped, json);
     }
-    let id = s.id.clone();
-    let adopt = crate::tui::runner::Adopt {
-        run_id: s.id,
-        resumed: s.resumed,
-        join: s.join,
-        events: s.events,
-    };
-    let stopped = crate::tui::open(cli, app, rt, engine.clone(), Some(adopt))?;
+    let id = s.run_id.clone();
+    let stopped = super::tui::open(cli, app, rt, engine.clone(), Some(s))?;
     // Quitting the TUI cancels a run still in flight and stores it (partial_success, resumable).
     let id2 = id.clone();
     let row = app
@@ -382,14 +361,7 @@ fn json_error(r: Result<i32, CliError>, json: bool) -> Result<i32, CliError> {
 
 fn drive_resume(w: &Watch, req: ResumeRequest) -> Result<i32, CliError> {
     catch_signals(w.rt)?;
-    let events = w.engine.subscribe();
-    let (id, join) = w.rt.block_on(w.engine.resume(req))?;
-    let started = Started {
-        id,
-        join,
-        events,
-        resumed: true,
-    };
+    let started = w.rt.block_on(w.engine.resume_observed(req))?;
     observe(w, started)
 }
 

@@ -6,7 +6,7 @@ mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use catalog::{Catalog, ModelInfo};
 pub use validate::{
@@ -330,11 +330,6 @@ impl Config {
         }
         (th, it.max(1), mt.max(1))
     }
-}
-
-/// Where the user's config is looked for when no flag or env var names one.
-pub fn default_user_config_path() -> Option<PathBuf> {
-    crate::paths::config_dir().map(|d| d.join("config.toml"))
 }
 
 fn parse_text(text: &str, file: &str) -> Result<Config, ConfigError> {

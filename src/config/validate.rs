@@ -170,7 +170,8 @@ impl Config {
             float_in(&format!("simulated.quality.{m}"), *q, 0.0, 1.0)?;
         }
 
-        crate::routing::policy::parse(&self.policies).map_err(|e| e.to_string())?;
+        // `[[policy]]` entries are parsed where the config is loaded for use (setup.rs): what a
+        // policy means is the router's business, not the config's.
 
         for (name, o) in &self.task_types {
             if name.parse::<crate::domain::TaskType>().is_err() {

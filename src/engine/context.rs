@@ -1,9 +1,9 @@
 //! Shared state of the engine service and of one run being driven.
 
 use super::EngineEvent;
-use super::lock::RunLock;
 use crate::config::{Catalog, Config, Strategy};
 use crate::domain::status::StopReason;
+use crate::liveness::RunLock;
 use crate::providers::ProviderRegistry;
 use crate::routing::Health;
 use crate::routing::learning::Learning;
@@ -46,7 +46,7 @@ pub struct EngineCtx {
     pub data_dir: PathBuf,
     /// Held while this process may hold reservations in the data dir (crash recovery in other
     /// processes leaves them alone while it is).
-    _process_lock: Arc<super::lock::ProcessLock>,
+    _process_lock: Arc<crate::liveness::ProcessLock>,
 }
 
 /// What identifies a model's provider settings (base URL, key variable, simulated faults).
@@ -84,8 +84,32 @@ impl EngineCtx {
         store: Store,
         data_dir: PathBuf,
     ) -> Result<EngineCtx, StartError> {
+        Self::build(cfg, catalog, registry, store, data_dir, true)
+    }
+
+    /// [`Self::new`] for administrative commands (`models reset`, `budget set`): a persisted
+    /// breaker whose provider settings changed is left as stored, so a reset records the state it
+    /// really had.
+    pub fn for_admin(
+        cfg: Config,
+        catalog: Catalog,
+        registry: ProviderRegistry,
+        store: Store,
+        data_dir: PathBuf,
+    ) -> Result<EngineCtx, StartError> {
+        Self::build(cfg, catalog, registry, store, data_dir, false)
+    }
+
+    fn build(
+        cfg: Config,
+        catalog: Catalog,
+        registry: ProviderRegistry,
+        store: Store,
+        data_dir: PathBuf,
+        close_changed: bool,
+    ) -> Result<EngineCtx, StartError> {
         let process_lock =
-            super::lock::process_lock(&data_dir).map_err(|source| StartError::Lock {
+            crate::liveness::process_lock(&data_dir).map_err(|source| StartError::Lock {
                 dir: data_dir.join("locks"),
                 source,
             })?;
@@ -112,7 +136,7 @@ impl EngineCtx {
         for (model, b, hash) in breakers {
             if model_hashes.get(&model) == Some(&hash) {
                 health.load(&model, b);
-            } else if b.state != crate::routing::BreakerState::Closed {
+            } else if close_changed && b.state != crate::routing::BreakerState::Closed {
                 changed.push(model);
             }
         }

@@ -1,6 +1,7 @@
 //! The engine: a background service on a tokio runtime, driven by commands and observed through
 //! events. It never imports the UI; the TUI and headless mode are two observers of the same events.
 
+pub mod admin;
 pub mod calls;
 pub mod checkpoint;
 pub mod context;
@@ -10,16 +11,18 @@ pub mod driver;
 pub mod feedback;
 pub mod hold;
 mod inflight;
-pub mod lock;
 pub mod outputs;
 pub mod preflight;
 pub mod report;
+pub mod semantic;
 pub mod service;
 pub mod task_loop;
 pub mod usage;
 
+pub use admin::{Deleted, ResetBy};
 pub use context::{EngineCtx, RunCtx, StartError};
-pub use service::{EngineHandle, spawn};
+pub use semantic::EngineModel;
+pub use service::{EngineHandle, Started, spawn};
 
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::domain::{CallOutcome, Micros, TaskSpec};

@@ -1,10 +1,10 @@
 //! The JSON documents of `cli-contract.md` (`show`, `run`, `resume`, `runs`), built from the store.
 //! Every field is always present (`null` or `[]` when empty).
 
-use super::lock;
 use crate::domain::Micros;
 use crate::domain::money::usd_json;
 use crate::domain::status::RunStatus;
+use crate::liveness as lock;
 use crate::store::{AttemptRow, RunStore, StoreError, StoredRun, TaskRow};
 use serde_json::{Value, json};
 use std::collections::HashMap;

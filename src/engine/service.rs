@@ -1,26 +1,40 @@
 //! The background engine service: a command loop on the tokio runtime. Observers subscribe to
-//! events; commands start, resume and cancel runs and reset breakers.
+//! events; commands start, resume and cancel runs (admin.rs: breakers, deletion, budget caps).
 
 use super::context::{EngineCtx, RunCtx};
 use super::driver::drive;
 use super::preflight;
 use super::{EngineError, EngineEvent, ResumeRequest, RunRequest};
 use crate::budget::lease::Lease;
+use crate::config::{Catalog, Config};
+use crate::domain::status::RunStatus;
 use crate::domain::status::StopReason;
 use crate::domain::{Micros, new_run_id};
-use crate::engine::lock;
+use crate::liveness as lock;
 use crate::store::budget as ledger;
 use crate::store::{self, NewRun, StoreError};
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, broadcast};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Cheap to clone; talks to the engine and observes it.
 #[derive(Clone)]
 pub struct EngineHandle {
-    pub ctx: Arc<EngineCtx>,
+    pub(super) ctx: Arc<EngineCtx>,
     active: Arc<Mutex<HashMap<String, Arc<RunCtx>>>>,
+}
+
+/// A run that has just been started or resumed, with a subscription to the engine's events taken
+/// before it began (so none of its events is missed). The CLI watches it headless or hands it to
+/// the TUI, which owns it like a run started from the TUI.
+pub struct Started {
+    pub run_id: String,
+    pub resumed: bool,
+    pub join: JoinHandle<RunStatus>,
+    pub events: broadcast::Receiver<EngineEvent>,
 }
 
 /// Crash recovery: settle reservations whose holder is provably dead (its lock free and, on this
@@ -76,18 +90,75 @@ impl EngineHandle {
         self.ctx.events.subscribe()
     }
 
+    /// The configuration the engine runs with (defaults for runs started from the TUI).
+    pub fn config(&self) -> &Config {
+        &self.ctx.cfg
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.ctx.catalog
+    }
+
+    /// The store, for reading (snapshots, reports) and for records outside runs, budgets and
+    /// breakers (saved analyses); those three change only through the engine's methods.
+    pub fn store(&self) -> &store::Store {
+        &self.ctx.store
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.ctx.data_dir
+    }
+
+    /// Calls go to the simulator (no provider key, or `[simulated] enabled = "always"`).
+    pub fn is_simulated(&self) -> bool {
+        self.ctx.registry.is_simulated()
+    }
+
+    /// How many routing policies are in force (benchmarks report it).
+    pub fn policy_count(&self) -> usize {
+        self.ctx.policies.len()
+    }
+
+    /// One model call outside a run, or within a run opened with [`Self::open_run`]: routing,
+    /// breakers, budget and retries apply, and the call is recorded like any other.
+    pub async fn call(
+        &self,
+        run: Option<&RunCtx>,
+        spec: &super::calls::CallSpec,
+    ) -> Result<super::calls::CallOk, super::calls::CallFail> {
+        super::calls::call(&self.ctx, run, spec, None).await
+    }
+
+    /// [`Self::start`] with the events subscribed before the run begins.
+    pub async fn start_observed(&self, req: RunRequest) -> Result<Started, EngineError> {
+        let events = self.subscribe();
+        let (run_id, join) = self.start(req).await?;
+        Ok(Started {
+            run_id,
+            resumed: false,
+            join,
+            events,
+        })
+    }
+
+    /// [`Self::resume`] with the events subscribed before the run begins again.
+    pub async fn resume_observed(&self, req: ResumeRequest) -> Result<Started, EngineError> {
+        let events = self.subscribe();
+        let (run_id, join) = self.resume(req).await?;
+        Ok(Started {
+            run_id,
+            resumed: true,
+            join,
+            events,
+        })
+    }
+
     /// Validate, pre-flight, commit the run, and start driving it. Returns the run id and a
     /// handle that resolves to the final status.
     pub async fn start(
         &self,
         req: RunRequest,
-    ) -> Result<
-        (
-            String,
-            tokio::task::JoinHandle<crate::domain::status::RunStatus>,
-        ),
-        EngineError,
-    > {
+    ) -> Result<(String, JoinHandle<RunStatus>), EngineError> {
         let run = self.open_run(req).await?;
         Ok((run.id.clone(), self.launch(run, false)))
     }
@@ -183,13 +254,7 @@ impl EngineHandle {
     pub async fn resume(
         &self,
         req: ResumeRequest,
-    ) -> Result<
-        (
-            String,
-            tokio::task::JoinHandle<crate::domain::status::RunStatus>,
-        ),
-        EngineError,
-    > {
+    ) -> Result<(String, JoinHandle<RunStatus>), EngineError> {
         let id = req.run_id.clone();
         let row = self
             .ctx
@@ -272,11 +337,7 @@ impl EngineHandle {
         Ok((row.id, self.launch(run, true)))
     }
 
-    fn launch(
-        &self,
-        run: Arc<RunCtx>,
-        resumed: bool,
-    ) -> tokio::task::JoinHandle<crate::domain::status::RunStatus> {
+    fn launch(&self, run: Arc<RunCtx>, resumed: bool) -> JoinHandle<RunStatus> {
         self.active
             .lock()
             .unwrap_or_else(|p| p.into_inner())

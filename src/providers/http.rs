@@ -6,12 +6,13 @@
 //! Keys are held in memory only, sent as sensitive headers, and scrubbed from error messages.
 
 use super::classify::{self, WireFormat};
+use super::openai::{self, Vendor};
 use super::sse::{SseError, SseEvent, SseParser};
 use super::transport::{
     Clock, MAX_BODY, StreamDecoder, oversized, read_capped, read_limited, transport_error,
 };
 use super::{ChatRequest, ChatResponse, Provider, ProviderError, Timeouts, Usage};
-use super::{anthropic, gemini, openai};
+use super::{anthropic, gemini};
 use crate::config::{Config, ProviderConfig, ProviderKind};
 use async_trait::async_trait;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -60,31 +61,6 @@ impl HttpOptions {
             timeouts: Timeouts::default(),
             stream: true,
             max_body: MAX_BODY,
-        }
-    }
-}
-
-/// Which OpenAI-compatible vendor is behind a base URL: selects request quirks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Vendor {
-    Generic,
-    DeepSeek,
-    Moonshot,
-}
-
-impl Vendor {
-    fn detect(name: &str, base_url: &str) -> Vendor {
-        let host = reqwest::Url::parse(base_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .unwrap_or_default();
-        let name = name.to_ascii_lowercase();
-        if name == "deepseek" || host.ends_with("deepseek.com") {
-            Vendor::DeepSeek
-        } else if name == "kimi" || name == "moonshot" || host.contains("moonshot") {
-            Vendor::Moonshot
-        } else {
-            Vendor::Generic
         }
     }
 }
@@ -140,9 +116,7 @@ pub fn build(
     cfg: &Config,
 ) -> Result<Arc<dyn Provider>, ClientError> {
     let format = match p.kind {
-        Some(ProviderKind::Anthropic) => WireFormat::Anthropic,
-        Some(ProviderKind::Gemini) => WireFormat::Gemini,
-        Some(ProviderKind::Openai) => WireFormat::OpenAi,
+        Some(k) => wire_format(k),
         None => match name {
             "anthropic" => WireFormat::Anthropic,
             "google" | "gemini" => WireFormat::Gemini,
@@ -152,23 +126,39 @@ pub fn build(
     let base_url = match p.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
         Some(u) => u.trim().to_string(),
         None => default_base_url(name, format)
-            .ok_or_else(|| ClientError::NoBaseUrl(name.to_string()))?
-            .to_string(),
+            .ok_or_else(|| ClientError::NoBaseUrl(name.to_string()))?,
     };
     let mut opts = HttpOptions::new(name, format, &base_url, key);
     opts.timeouts = Timeouts::from_config(&cfg.timeouts);
     Ok(Arc::new(HttpProvider::new(opts)?))
 }
 
-fn default_base_url(name: &str, format: WireFormat) -> Option<&'static str> {
-    Some(match (format, name) {
-        (WireFormat::Anthropic, _) => "https://api.anthropic.com",
-        (WireFormat::Gemini, _) => "https://generativelanguage.googleapis.com",
-        (WireFormat::OpenAi, "openai") => "https://api.openai.com/v1",
-        (WireFormat::OpenAi, "deepseek") => "https://api.deepseek.com",
-        (WireFormat::OpenAi, "kimi" | "moonshot") => "https://api.moonshot.ai/v1",
-        _ => return None,
-    })
+/// A provider configured without a base URL takes the one the embedded defaults
+/// (`assets/config.default.toml`) give its namesake, or, for the Anthropic and Gemini formats, the
+/// one provider of that format there (`moonshot` is Kimi's other name).
+fn default_base_url(name: &str, format: WireFormat) -> Option<String> {
+    let defaults = Config::defaults();
+    let of_format = |n: &str| {
+        defaults
+            .providers
+            .get(n)
+            .filter(|p| p.kind.map(wire_format) == Some(format))
+            .and_then(|p| p.base_url.clone())
+    };
+    match format {
+        WireFormat::Anthropic => of_format("anthropic"),
+        WireFormat::Gemini => of_format("google"),
+        WireFormat::OpenAi if name == "moonshot" => of_format("kimi"),
+        WireFormat::OpenAi => of_format(name),
+    }
+}
+
+fn wire_format(k: ProviderKind) -> WireFormat {
+    match k {
+        ProviderKind::Anthropic => WireFormat::Anthropic,
+        ProviderKind::Gemini => WireFormat::Gemini,
+        ProviderKind::Openai => WireFormat::OpenAi,
+    }
 }
 
 impl HttpProvider {
@@ -536,27 +526,27 @@ mod tests {
     }
 
     #[test]
-    fn vendor_detection() {
+    fn default_base_urls_come_from_the_embedded_config() {
+        let d = Config::defaults();
+        let url = |n: &str| d.providers[n].base_url.clone();
         assert_eq!(
-            Vendor::detect("deepseek", "https://api.deepseek.com"),
-            Vendor::DeepSeek
+            default_base_url("claude", WireFormat::Anthropic),
+            url("anthropic")
         );
         assert_eq!(
-            Vendor::detect("ds", "https://api.deepseek.com"),
-            Vendor::DeepSeek
+            default_base_url("gemini", WireFormat::Gemini),
+            url("google")
         );
         assert_eq!(
-            Vendor::detect("kimi", "https://api.moonshot.ai/v1"),
-            Vendor::Moonshot
+            default_base_url("openai", WireFormat::OpenAi),
+            url("openai")
         );
         assert_eq!(
-            Vendor::detect("x", "https://api.moonshot.cn/v1"),
-            Vendor::Moonshot
+            default_base_url("moonshot", WireFormat::OpenAi),
+            url("kimi")
         );
-        assert_eq!(
-            Vendor::detect("local", "http://127.0.0.1:8080/v1"),
-            Vendor::Generic
-        );
+        assert_eq!(default_base_url("local", WireFormat::OpenAi), None);
+        assert_eq!(default_base_url("anthropic", WireFormat::OpenAi), None);
     }
 
     #[test]

@@ -8,11 +8,35 @@
 //! `completion_tokens` includes reasoning tokens; both are split out here.
 
 use super::classify::{WireFormat, classify_stream_error};
-use super::http::Vendor;
 use super::sse::SseEvent;
 use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
 use super::{ChatRequest, ChatResponse, ProviderError, Usage};
 use serde_json::{Map, Value, json};
+
+/// Which OpenAI-compatible vendor is behind a base URL: selects request quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vendor {
+    Generic,
+    DeepSeek,
+    Moonshot,
+}
+
+impl Vendor {
+    pub(crate) fn detect(name: &str, base_url: &str) -> Vendor {
+        let host = reqwest::Url::parse(base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let name = name.to_ascii_lowercase();
+        if name == "deepseek" || host.ends_with("deepseek.com") {
+            Vendor::DeepSeek
+        } else if name == "kimi" || name == "moonshot" || host.contains("moonshot") {
+            Vendor::Moonshot
+        } else {
+            Vendor::Generic
+        }
+    }
+}
 
 /// The model id without a routing prefix (`openai/o3` on a LiteLLM proxy), lowercased.
 fn bare(model: &str) -> String {
@@ -356,6 +380,30 @@ mod tests {
                 .unwrap_err()
                 .class(),
             "request"
+        );
+    }
+
+    #[test]
+    fn vendor_detection() {
+        assert_eq!(
+            Vendor::detect("deepseek", "https://api.deepseek.com"),
+            Vendor::DeepSeek
+        );
+        assert_eq!(
+            Vendor::detect("ds", "https://api.deepseek.com"),
+            Vendor::DeepSeek
+        );
+        assert_eq!(
+            Vendor::detect("kimi", "https://api.moonshot.ai/v1"),
+            Vendor::Moonshot
+        );
+        assert_eq!(
+            Vendor::detect("x", "https://api.moonshot.cn/v1"),
+            Vendor::Moonshot
+        );
+        assert_eq!(
+            Vendor::detect("local", "http://127.0.0.1:8080/v1"),
+            Vendor::Generic
         );
     }
 }

@@ -8,8 +8,8 @@ use super::analysis::AnalysisMsg;
 use crate::analysis::{
     AnalysisProgress, AnalysisReport, analyze_static, render_markdown, semantic_stage,
 };
-use crate::commands::analyze::EngineModel;
 use crate::engine::EngineHandle;
+use crate::engine::EngineModel;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -83,8 +83,7 @@ pub fn spawn_analysis(engine: EngineHandle, tx: UnboundedSender<Msg>, path: Stri
         semantic_stage(&mut report, &root, Some(&model), None).await;
         let saved = report.clone();
         let stored = engine
-            .ctx
-            .store
+            .store()
             .call(move |c| Ok(crate::store::analyses::save(c, &saved)?))
             .await;
         let (id, warning) = match stored {

@@ -11,9 +11,9 @@ use super::terminal::FrameSync;
 use super::theme::Theme;
 use super::view::Screen;
 use crate::domain::status::RunStatus;
-use crate::engine::{EngineEvent, EngineHandle, ResumeRequest, RunRequest};
-use crate::routing::breaker::BreakerState;
-use crate::store::{self, BreakerEventRow};
+use crate::engine::{
+    Deleted, EngineEvent, EngineHandle, ResetBy, ResumeRequest, RunRequest, Started,
+};
 use crossterm::event::{Event, MouseEventKind};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
@@ -101,7 +101,7 @@ fn spawn_effect(engine: &EngineHandle, joins: &Joins, tx: &mpsc::UnboundedSender
                 budget,
                 team,
             }) => {
-                let cfg = &engine.ctx.cfg.engine;
+                let cfg = &engine.config().engine;
                 let req = RunRequest {
                     description,
                     criteria,
@@ -141,39 +141,28 @@ fn spawn_effect(engine: &EngineHandle, joins: &Joins, tx: &mpsc::UnboundedSender
                     Err(e) => Msg::Failed(format!("cannot resume {id}: {e}")),
                 }
             }
-            Effect::DeleteRun(id) => {
-                let id3 = id.clone();
-                let owner = engine
-                    .ctx
-                    .store
-                    .call(move |c| Ok(store::runs::get_run(c, &id3)?.owner))
-                    .await
-                    .ok()
-                    .flatten();
-                if crate::engine::lock::run_alive(&engine.ctx.data_dir, &id, owner.as_ref()) {
-                    Msg::Failed(format!(
-                        "run {id} is being driven by a live process: not deleted"
-                    ))
-                } else {
-                    let id2 = id.clone();
-                    match engine
-                        .ctx
-                        .store
-                        .call(move |c| store::immediate(c, |tx| store::runs::delete_run(tx, &id2)))
-                        .await
-                    {
-                        Ok(()) => Msg::Deleted(id),
-                        Err(e) => Msg::Failed(format!("cannot delete {id}: {e}")),
+            Effect::DeleteRun(id) => match engine.delete_run(&id).await {
+                Ok(Deleted::Deleted) => Msg::Deleted(id),
+                Ok(Deleted::Live) => Msg::Failed(format!(
+                    "run {id} is being driven by a live process: not deleted"
+                )),
+                Err(e) => Msg::Failed(format!("cannot delete {id}: {e}")),
+            },
+            Effect::ResetBreaker { model, .. } => {
+                // The engine closes it in memory and in the store (what every process shows).
+                match engine.reset_breaker(&model, ResetBy::Tui).await {
+                    Ok(_) => Msg::BreakerReset(model),
+                    Err(e) => {
+                        Msg::Failed(format!("breaker of {model} reset, but not recorded: {e}"))
                     }
                 }
             }
-            Effect::ResetBreaker { model, from } => reset_breaker(&engine, model, from).await,
             Effect::Analyze(path) => {
                 super::analysis_io::spawn_analysis(engine, tx, path);
                 return;
             }
             Effect::ExportAnalysis(report) => {
-                super::analysis_io::spawn_export(engine.ctx.data_dir.clone(), tx, report);
+                super::analysis_io::spawn_export(engine.data_dir().to_path_buf(), tx, report);
                 return;
             }
             Effect::Refresh | Effect::Quit { .. } => return,
@@ -186,45 +175,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Close the breaker in the engine, record the transition, and tell every observer.
-async fn reset_breaker(engine: &EngineHandle, model: String, from: String) -> Msg {
-    let live = engine.ctx.health.reset(&model);
-    let from = live.map(|t| t.from.as_str().to_string()).unwrap_or(from);
-    if from == BreakerState::Closed.as_str() {
-        return Msg::BreakerReset(model);
-    }
-    let row = BreakerEventRow {
-        at: store::now_rfc3339(),
-        model: model.clone(),
-        from: from.clone(),
-        to: BreakerState::Closed.as_str().into(),
-        reason: "reset from the TUI".into(),
-    };
-    // The persisted breaker too, as `models reset` does: it is what every process shows.
-    let (m2, hash) = (model.clone(), engine.ctx.hash_of(&model));
-    if let Err(e) = engine
-        .ctx
-        .store
-        .call(move |c| {
-            store::immediate(c, |tx| {
-                store::models::save_breaker(tx, &m2, &crate::routing::Breaker::default(), &hash)?;
-                store::runs::insert_breaker_event(tx, None, &row)
-            })
-        })
-        .await
-    {
-        return Msg::Failed(format!("breaker of {model} reset, but not recorded: {e}"));
-    }
-    engine.ctx.emit(EngineEvent::Breaker {
-        run_id: None,
-        model: model.clone(),
-        from: BreakerState::parse(&from),
-        to: BreakerState::Closed,
-        reason: "reset from the TUI".into(),
-    });
-    Msg::BreakerReset(model)
-}
-
 /// Cancel what runs here and wait (bounded) until every run is stored.
 async fn stop_runs(engine: &EngineHandle, joins: &Joins, timeout: Duration) {
     if !engine.active_runs().is_empty() {
@@ -235,15 +185,6 @@ async fn stop_runs(engine: &EngineHandle, joins: &Joins, timeout: Duration) {
     if tokio::time::timeout(timeout, all).await.is_err() {
         tracing::warn!("runs did not stop within {timeout:?}; leaving them to the lock release");
     }
-}
-
-/// A run started before the TUI opened (`run`/`resume` on a terminal): the TUI opens it and owns
-/// it like one started with `n`. `events` was subscribed before the start, so nothing is missed.
-pub struct Adopt {
-    pub run_id: String,
-    pub resumed: bool,
-    pub join: JoinHandle<RunStatus>,
-    pub events: broadcast::Receiver<EngineEvent>,
 }
 
 /// The UI loop. Returns when the user quits (after runs in flight are stored) or input ends.
@@ -264,7 +205,9 @@ where
     run_adopting(term, state, theme, engine, input, sync, opts, None).await
 }
 
-/// [`run`], opening a run that was started before the UI (see [`Adopt`]).
+/// [`run`], opening a run that was started before the UI (`run`/`resume` on a terminal): the UI
+/// owns it like one started with `n`. Its `events` were subscribed before the start, so nothing is
+/// missed.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_adopting<B, S>(
     term: &mut Terminal<B>,
@@ -274,7 +217,7 @@ pub async fn run_adopting<B, S>(
     mut input: S,
     sync: &mut dyn FrameSync,
     opts: Options,
-    adopt: Option<Adopt>,
+    adopt: Option<Started>,
 ) -> Result<(), B::Error>
 where
     B: Backend,
@@ -299,15 +242,14 @@ where
         None => engine.subscribe(),
     };
     let catalog: ModelList = engine
-        .ctx
-        .catalog
+        .catalog()
         .models
         .iter()
         .map(|m| (m.id.clone(), m.provider.clone()))
         .collect();
     let loader = match Loader::spawn(
-        engine.ctx.store.path().to_path_buf(),
-        engine.ctx.data_dir.clone(),
+        engine.store().path().to_path_buf(),
+        engine.data_dir().to_path_buf(),
         catalog,
         tx.clone(),
     ) {

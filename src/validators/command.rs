@@ -6,7 +6,7 @@
 //! tool's output.
 
 use super::Verdict;
-use super::extract::{self, Extraction};
+use crate::model_output::extract::{self, Extraction};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;

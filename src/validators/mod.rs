@@ -1,15 +1,13 @@
 //! Deterministic validators: checks of a task's output that do not depend on a model's opinion.
 //! A validator that cannot run (unknown name, missing tool) reports `skipped`, never `pass`.
 
-pub mod annotate;
 pub mod command;
-pub mod extract;
 pub mod python;
 pub mod schema;
 pub mod syntax;
 
+use crate::model_output::extract::{self, Extraction};
 pub use command::CommandValidator;
-use extract::Extraction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 pub use syntax::SyntaxLanguage;

@@ -7,7 +7,7 @@
 //! compiler finds later (undefined names, `return` outside a function, Python 2's `print x`, which
 //! the Python grammar still accepts).
 
-use super::extract::{line_col, line_excerpt};
+use crate::model_output::extract::{self, line_col, line_excerpt};
 use tree_sitter::{Language, Node, Parser};
 
 /// Deepest bracket nesting accepted before parsing (recursive parsers could overflow the stack).
@@ -39,7 +39,7 @@ impl SyntaxLanguage {
 
     /// The checker of a language name or alias (`py`, `golang`, `yml`, ...).
     pub fn from_language(lang: &str) -> Option<Self> {
-        Some(match super::extract::canonical_language(lang)? {
+        Some(match extract::canonical_language(lang)? {
             "python" => Self::Python,
             "javascript" => Self::JavaScript,
             "typescript" => Self::TypeScript,
