@@ -2,32 +2,36 @@
 //! background service on the tokio runtime: the UI sends it commands and renders its events and
 //! store snapshots from channels; it never blocks on the engine or the store.
 //!
-//! - `app.rs`: state + pure `update(state, msg) -> effects`; `events.rs`: engine events into state
+//! - `state.rs`: the shared state (`State`, with each pane's own state in `panes`); `app.rs`: the
+//!   pure `update(state, msg) -> effects`, `input.rs` its keys, `events.rs` its engine events
+//! - `panes/<pane>/`: one component per pane (its state, its part of `update`, its view),
+//!   registered in `panes/mod.rs` (`DEFS`), which drives the keymap, the tabs and `update`
 //! - `runner.rs`: the async loop, generic over `Backend` and the input stream
-//! - `view.rs`, `panes/`, `widgets/`: render-only widgets; `theme.rs`, `keymap.rs`, `action.rs`
-//! - `data.rs` + `queries.rs`: snapshots loaded on their own thread and read connection
+//! - `view.rs`, `widgets/`: the screen and shared render-only widgets; `theme.rs`, `keymap.rs`,
+//!   `action.rs`
+//! - `data.rs` + `queries.rs`: snapshots (`snapshot.rs`) loaded on their own thread and read
+//!   connection
 //! - `terminal.rs`: RAII guard, chained panic hook, synchronized output
 
 pub mod action;
-pub mod analysis;
 pub mod analysis_io;
 pub mod app;
 pub mod data;
 pub mod events;
-#[doc(hidden)]
-pub mod fixtures;
 mod input;
 pub mod keymap;
 pub mod panes;
 pub mod queries;
 pub mod runner;
+pub mod snapshot;
 pub mod state;
 pub mod terminal;
-#[doc(hidden)]
-pub mod testkit;
 pub mod theme;
 pub mod view;
 pub mod widgets;
+
+/// The Analysis pane (its state and messages), where the analysis effects and the loader find it.
+pub use panes::analysis;
 
 use crate::cli::{Cli, exit};
 use crate::commands::{App, CliError, open_app, runtime};
@@ -61,7 +65,7 @@ pub fn open(
         app.cfg.engine.default_budget_usd,
         engine.ctx.registry.is_simulated(),
     );
-    state.analysis.cwd = std::env::current_dir()
+    state.panes.analysis.cwd = std::env::current_dir()
         .map(|d| d.display().to_string())
         .unwrap_or_default();
     let result = rt.block_on(async {
