@@ -367,6 +367,36 @@ mod tests {
     }
 
     #[test]
+    fn panes_bring_their_digit_and_detail_bindings() {
+        let k = Keymap::default();
+        for (i, p) in Pane::ALL.into_iter().enumerate() {
+            let digit = key(
+                KeyCode::Char(char::from(b'1' + i as u8)),
+                KeyModifiers::NONE,
+            );
+            assert_eq!(k.lookup(RUNS, &digit), Some(Action::GoPane(p)));
+        }
+        let esc = key(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(k.lookup(Ctx::Detail(Pane::Tasks), &esc), Some(Action::Back));
+        assert_eq!(Ctx::Detail(Pane::Tasks).title(), "Task detail");
+        assert_eq!(Ctx::Detail(Pane::Analysis).title(), "Finding detail");
+        let titles: Vec<&str> = k.sections().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            titles[..8],
+            [
+                "Everywhere",
+                "Runs",
+                "Tasks",
+                "Models",
+                "Budget",
+                "Analysis",
+                "Events",
+                "Task detail"
+            ]
+        );
+    }
+
+    #[test]
     fn hints_and_help_come_from_the_same_table() {
         let k = Keymap::default();
         let hints = k.hints(MODELS);

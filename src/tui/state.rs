@@ -159,12 +159,7 @@ impl State {
         e.seq = self.event_seq;
         self.events.push_front(e);
         self.events.truncate(MAX_EVENTS);
-        // Keep the selection on the same event (new ones arrive on top).
-        let nav = &mut self.panes.events.nav;
-        if nav.key.is_some() {
-            let keys: Vec<String> = self.events.iter().map(|e| e.seq.to_string()).collect();
-            nav.reselect(&keys);
-        }
+        self.panes.events_pushed(&self.events);
         self.dirty = true;
     }
 

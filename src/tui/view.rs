@@ -5,8 +5,7 @@ use super::panes::Pane;
 use super::state::{Overlay, State};
 use super::theme::Theme;
 use super::widgets::{
-    centered, confirm::ConfirmPopup, finding::PromptPopup, form::FormPopup, help::HelpPopup,
-    status_bar::StatusBar,
+    centered, confirm::ConfirmPopup, form::FormPopup, help::HelpPopup, status_bar::StatusBar,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -114,8 +113,8 @@ impl Widget for Screen<'_> {
                 theme: t,
             }
             .render(body, buf),
-            Overlay::Prompt(text) => PromptPopup { text, theme: t }.render(body, buf),
-            Overlay::Filter | Overlay::None => {}
+            // The path prompt is the Analysis pane's: drawn with it.
+            Overlay::Prompt(_) | Overlay::Filter | Overlay::None => {}
         }
         if s.stopping && !s.active.is_empty() {
             stopping(s, t, body, buf);

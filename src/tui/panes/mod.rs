@@ -15,13 +15,14 @@ pub mod runs;
 pub mod tasks;
 
 use super::action::{Action, Effect, Msg};
-use super::snapshot::Snapshot;
+use super::snapshot::{EventItem, Snapshot};
 use super::state::State;
 use super::theme::Theme;
 use super::widgets::list::ListNav;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 /// The panes, in tab order (the same order as `DEFS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -62,6 +63,11 @@ impl Panes {
     /// The open run changed or was closed: forget what was shown of the previous one.
     pub fn run_changed(&mut self) {
         self.tasks = tasks::TasksState::default();
+    }
+
+    /// An event was put on top of the shared event log.
+    pub fn events_pushed(&mut self, log: &VecDeque<EventItem>) {
+        self.events.pushed(log);
     }
 }
 

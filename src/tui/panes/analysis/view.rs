@@ -4,9 +4,9 @@
 
 use super::{AnalysisState, Running, Stage};
 use crate::analysis::{AnalysisReport, Priority};
-use crate::tui::state::State;
+use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::finding::FindingPopup;
+use crate::tui::widgets::finding::{FindingPopup, PromptPopup};
 use crate::tui::widgets::list::{empty, list_title, row, widths, window};
 use crate::tui::widgets::{block, fit, one_line, priority};
 use ratatui::buffer::Buffer;
@@ -394,6 +394,9 @@ pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
     }
     .render(area, buf);
     finding_detail(&s.panes.analysis, t, area, buf);
+    if let Overlay::Prompt(text) = &s.overlay {
+        PromptPopup { text, theme: t }.render(area, buf);
+    }
 }
 
 #[cfg(test)]
