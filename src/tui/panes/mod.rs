@@ -181,6 +181,39 @@ mod tests {
         }
     }
 
+    /// Panes depend on shared state, never on each other (each folder names no other pane).
+    #[test]
+    fn panes_do_not_import_each_other() {
+        macro_rules! files {
+            ($($p:literal),*) => {
+                [$(($p, [
+                    include_str!(concat!($p, "/mod.rs")),
+                    include_str!(concat!($p, "/update.rs")),
+                    include_str!(concat!($p, "/view.rs")),
+                ])),*]
+            };
+        }
+        let panes = files!("runs", "tasks", "models", "budget", "analysis", "events");
+        for (name, sources) in &panes {
+            for (other, _) in panes.iter().filter(|(o, _)| o != name) {
+                let mut refs = vec![
+                    format!("panes::{other}"),
+                    format!("super::{other}::"),
+                    format!("super::{other};"),
+                    format!("super::super::{other}"),
+                ];
+                if *other == "analysis" {
+                    refs.push("tui::analysis".into());
+                }
+                for src in sources {
+                    for r in &refs {
+                        assert!(!src.contains(r.as_str()), "the {name} pane uses `{r}`");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn panes_cycle() {
         assert_eq!(Pane::Events.next(), Pane::Runs);
