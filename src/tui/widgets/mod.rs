@@ -2,7 +2,6 @@
 //! each state with a word (never colour alone), money, durations, blocks, popups.
 
 pub mod confirm;
-pub mod finding;
 pub mod form;
 pub mod help;
 pub mod list;

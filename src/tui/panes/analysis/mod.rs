@@ -5,8 +5,11 @@
 //! filter, `Enter` opens the detail, `e` exports. No I/O here: analyses and exports are `Effect`s
 //! run by `tui/analysis_io.rs`.
 
+mod popups;
 mod update;
 mod view;
+
+pub use popups::{FindingPopup, PromptPopup, location};
 
 pub use view::{AnalysisPane, progress_line};
 

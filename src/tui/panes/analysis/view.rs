@@ -2,11 +2,11 @@
 //! model's view) beside a languages table, over the findings ranked best first with priority as
 //! symbol + word + colour; the progress of a running analysis; the detail popup of a finding.
 
+use super::popups::{FindingPopup, PromptPopup};
 use super::{AnalysisState, Running, Stage};
 use crate::analysis::{AnalysisReport, Priority};
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::finding::{FindingPopup, PromptPopup};
 use crate::tui::widgets::list::{empty, list_title, row, widths, window};
 use crate::tui::widgets::{block, fit, one_line, priority};
 use ratatui::buffer::Buffer;
