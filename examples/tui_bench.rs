@@ -3,9 +3,10 @@
 //!
 //! Run: `cargo run --release --example tui_bench` (target: under 2 ms per frame).
 
+#[path = "../tests/support/tui_fixtures.rs"]
+mod fixtures;
 use orchestrator_tui::tui::action::{Action, Msg, Pane};
 use orchestrator_tui::tui::app::update;
-use orchestrator_tui::tui::fixtures;
 use orchestrator_tui::tui::theme::Theme;
 use orchestrator_tui::tui::view::Screen;
 use ratatui::Terminal;

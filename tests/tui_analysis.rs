@@ -2,6 +2,10 @@
 //! detail, `e` export, the path prompt and progress), snapshots of its popups, and the analysis
 //! effect run for real (static stage, semantic stage on the simulated engine, stored).
 
+#[path = "support/tui_fixtures.rs"]
+mod fixtures;
+#[path = "support/tui_testkit.rs"]
+mod testkit;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use orchestrator_tui::analysis::{AnalysisProgress, Priority};
 use orchestrator_tui::cli::Cli;
@@ -10,11 +14,10 @@ use orchestrator_tui::tui::action::{Action, Effect, Msg, Pane};
 use orchestrator_tui::tui::analysis::{AnalysisMsg, StoredAnalysis};
 use orchestrator_tui::tui::analysis_io;
 use orchestrator_tui::tui::app::{Overlay, State, update};
-use orchestrator_tui::tui::fixtures;
 use orchestrator_tui::tui::keymap::Ctx;
 use orchestrator_tui::tui::state::Snapshot;
-use orchestrator_tui::tui::testkit::*;
 use std::time::Duration;
+use testkit::*;
 
 /// The fixture state on the Analysis pane (the stored analysis arrived with the snapshot).
 fn on_analysis() -> State {
@@ -25,13 +28,13 @@ fn on_analysis() -> State {
 }
 
 fn selected_id(s: &State) -> Option<String> {
-    s.analysis.selected().map(|f| f.id.clone())
+    s.panes.analysis.selected().map(|f| f.id.clone())
 }
 
 #[test]
 fn p_cycles_the_priority_filter_through_every_tier() {
     let mut s = on_analysis();
-    assert_eq!(s.analysis.view().len(), 8);
+    assert_eq!(s.panes.analysis.view().len(), 8);
     let expect = [
         (Some(Priority::Critical), 1, "‼ CRITICAL"),
         (Some(Priority::High), 2, "▲ HIGH"),
@@ -40,22 +43,23 @@ fn p_cycles_the_priority_filter_through_every_tier() {
     ];
     for (p, n, shown) in expect {
         assert!(ch(&mut s, 'p').is_empty());
-        assert_eq!(s.analysis.priority, p);
-        assert_eq!(s.analysis.view().len(), n);
+        assert_eq!(s.panes.analysis.priority, p);
+        assert_eq!(s.panes.analysis.view().len(), n);
         let out = screen(&s, 120, 40);
         assert!(out.contains(&format!("priority: {shown}")), "{out}");
         assert!(out.contains(&format!("Findings ({n} of 8)")), "{out}");
         assert!(
-            s.analysis
+            s.panes
+                .analysis
                 .view()
                 .iter()
-                .all(|i| s.analysis.findings()[*i].priority == p.unwrap_or(Priority::Low)),
+                .all(|i| s.panes.analysis.findings()[*i].priority == p.unwrap_or(Priority::Low)),
             "only {p:?}"
         );
     }
     ch(&mut s, 'p');
-    assert_eq!(s.analysis.priority, None);
-    assert_eq!(s.analysis.view().len(), 8);
+    assert_eq!(s.panes.analysis.priority, None);
+    assert_eq!(s.panes.analysis.view().len(), 8);
     // The selection follows the finding across filter changes.
     ch(&mut s, 'j');
     ch(&mut s, 'j');
@@ -65,7 +69,7 @@ fn p_cycles_the_priority_filter_through_every_tier() {
     assert_eq!(selected_id(&s).as_deref(), Some("low-test-ratio"));
     // Esc clears both filters.
     key(&mut s, KeyCode::Esc);
-    assert_eq!(s.analysis.priority, None);
+    assert_eq!(s.panes.analysis.priority, None);
     assert_eq!(selected_id(&s).as_deref(), Some("low-test-ratio"));
 }
 
@@ -78,10 +82,11 @@ fn slash_filters_findings_by_text_and_evidence_path() {
     key(&mut s, KeyCode::Enter);
     assert_eq!(s.overlay, Overlay::None);
     let ids: Vec<&str> = s
+        .panes
         .analysis
         .view()
         .iter()
-        .map(|i| s.analysis.findings()[*i].id.as_str())
+        .map(|i| s.panes.analysis.findings()[*i].id.as_str())
         .collect();
     assert_eq!(
         ids,
@@ -98,12 +103,16 @@ fn slash_filters_findings_by_text_and_evidence_path() {
     ch(&mut s, 'p');
     ch(&mut s, 'p');
     assert_eq!(
-        s.analysis.view().len(),
+        s.panes.analysis.view().len(),
         2,
         "MEDIUM findings about orders.py"
     );
     ch(&mut s, 'p');
-    assert_eq!(s.analysis.view().len(), 1, "LOW findings about orders.py");
+    assert_eq!(
+        s.panes.analysis.view().len(),
+        1,
+        "LOW findings about orders.py"
+    );
     // Nothing matches: the list says so.
     ch(&mut s, 'p');
     ch(&mut s, '/');
@@ -111,16 +120,16 @@ fn slash_filters_findings_by_text_and_evidence_path() {
     key(&mut s, KeyCode::Enter);
     assert!(screen(&s, 80, 24).contains("No finding matches the filters"));
     assert!(key(&mut s, KeyCode::Enter).is_empty(), "no detail to open");
-    assert_eq!(s.analysis.detail, None);
+    assert_eq!(s.panes.analysis.detail, None);
     key(&mut s, KeyCode::Esc);
-    assert_eq!(s.analysis.view().len(), 8);
+    assert_eq!(s.panes.analysis.view().len(), 8);
 }
 
 #[test]
 fn enter_opens_the_detail_with_evidence_and_esc_closes_it() {
     let mut s = on_analysis();
     assert!(key(&mut s, KeyCode::Enter).is_empty());
-    assert_eq!(s.ctx(), Ctx::FindingDetail);
+    assert_eq!(s.ctx(), Ctx::Detail(Pane::Analysis));
     let out = screen(&s, 120, 40);
     for want in [
         "Committed secret: AWS access key — Esc close",
@@ -139,10 +148,10 @@ fn enter_opens_the_detail_with_evidence_and_esc_closes_it() {
     insta::assert_snapshot!("analysis_detail_120x40", out);
     // j scrolls the popup, not the list.
     ch(&mut s, 'j');
-    assert_eq!(s.analysis.detail.as_ref().map(|d| d.scroll), Some(1));
+    assert_eq!(s.panes.analysis.detail.as_ref().map(|d| d.scroll), Some(1));
     assert_eq!(selected_id(&s).as_deref(), Some("committed-secret"));
     key(&mut s, KeyCode::Esc);
-    assert_eq!(s.analysis.detail, None);
+    assert_eq!(s.panes.analysis.detail, None);
     assert_eq!(s.ctx(), Ctx::Pane(Pane::Analysis));
     // A model suggestion says where it comes from.
     for _ in 0..5 {
@@ -193,7 +202,7 @@ fn e_exports_markdown_and_the_status_line_shows_the_path() {
 #[test]
 fn the_prompt_starts_an_analysis_whose_progress_and_result_are_shown() {
     let mut s = State::new(fixtures::NOW_MS, 8.0, true);
-    s.analysis.cwd = "/home/dev/project".into();
+    s.panes.analysis.cwd = "/home/dev/project".into();
     update(&mut s, Msg::Snapshot(Box::default()));
     ch(&mut s, '5');
     assert!(screen(&s, 80, 24).contains("No analysis yet."));
@@ -260,8 +269,8 @@ fn the_prompt_starts_an_analysis_whose_progress_and_result_are_shown() {
             warning: None,
         }),
     );
-    assert!(s.analysis.running.is_none());
-    assert_eq!(s.analysis.id, Some(7));
+    assert!(s.panes.analysis.running.is_none());
+    assert_eq!(s.panes.analysis.id, Some(7));
     let out = screen(&s, 120, 40);
     assert!(out.contains("Analysis · /home/dev/project"), "{out}");
     assert!(
@@ -286,15 +295,15 @@ fn the_prompt_starts_an_analysis_whose_progress_and_result_are_shown() {
         &mut s,
         Msg::Analysis(AnalysisMsg::Failed("path not found: /nope".into())),
     );
-    assert!(s.analysis.running.is_none());
-    assert_eq!(s.analysis.id, Some(7));
+    assert!(s.panes.analysis.running.is_none());
+    assert_eq!(s.panes.analysis.id, Some(7));
     assert!(screen(&s, 120, 40).contains("analysis failed: path not found: /nope"));
 }
 
 #[test]
 fn a_newer_stored_analysis_replaces_the_shown_one() {
     let mut s = on_analysis();
-    assert_eq!(s.analysis.id, Some(1));
+    assert_eq!(s.panes.analysis.id, Some(1));
     let mut newer = fixtures::analysis::stored();
     newer.id = 2;
     newer.report.path = "/srv/other".into();
@@ -306,7 +315,7 @@ fn a_newer_stored_analysis_replaces_the_shown_one() {
             ..fixtures::snapshot()
         })),
     );
-    assert_eq!(s.analysis.id, Some(2));
+    assert_eq!(s.panes.analysis.id, Some(2));
     assert!(screen(&s, 120, 40).contains("Findings (2)"));
 }
 
@@ -399,14 +408,14 @@ async fn the_analysis_effect_runs_both_stages_and_stores_the_report() {
         }
     }
     assert!(saw_semantic);
-    let r = s.analysis.report.as_ref().expect("report shown");
+    let r = s.panes.analysis.report.as_ref().expect("report shown");
     assert!(
         r.project_types.iter().any(|t| t.contains("rust")),
         "{:?}",
         r.project_types
     );
     assert!(r.semantic.is_some(), "note: {:?}", r.semantic_note);
-    let id = s.analysis.id.expect("stored");
+    let id = s.panes.analysis.id.expect("stored");
     let stored = app
         .store
         .call_blocking(|c| Ok(orchestrator_tui::store::analyses::load_latest(c)?))

@@ -1,6 +1,8 @@
 //! The real UI loop in process: a real engine (simulated providers, fresh data dir), a
 //! `TestBackend`, and scripted key events. The script waits on engine events, never on time.
 
+#[path = "support/tui_testkit.rs"]
+mod testkit;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use futures::channel::mpsc::{UnboundedSender, unbounded};
 use orchestrator_tui::cli::Cli;
@@ -79,7 +81,7 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
 }
 
 fn text(term: &Terminal<TestBackend>) -> String {
-    orchestrator_tui::tui::testkit::text(term.backend().buffer())
+    testkit::text(term.backend().buffer())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

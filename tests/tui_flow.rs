@@ -1,6 +1,10 @@
 //! App-flow tests in process: key events and engine events go into the pure `update`; snapshots
 //! of the screen and the effects (commands to the engine) come out.
 
+#[path = "support/tui_fixtures.rs"]
+mod fixtures;
+#[path = "support/tui_testkit.rs"]
+mod testkit;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use orchestrator_tui::domain::Micros;
 use orchestrator_tui::domain::status::{RunStatus, TaskStatus};
@@ -8,9 +12,8 @@ use orchestrator_tui::engine::EngineEvent;
 use orchestrator_tui::routing::breaker::BreakerState;
 use orchestrator_tui::tui::action::{Action, Effect, Msg, NewRun, Pane};
 use orchestrator_tui::tui::app::{Overlay, State, update};
-use orchestrator_tui::tui::fixtures;
 use orchestrator_tui::tui::state::{EventItem, EventKind, Snapshot};
-use orchestrator_tui::tui::testkit::*;
+use testkit::*;
 
 fn engine(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
     update(s, Msg::Engine(Box::new(ev)))
@@ -55,7 +58,7 @@ fn a_paste_is_text_for_the_focused_field_never_keys() {
     ch(&mut s, '/');
     update(&mut s, Msg::Paste("r-7f\n".into()));
     assert_eq!(s.overlay, Overlay::Filter);
-    assert_eq!(s.runs_nav.filter, "r-7f ");
+    assert_eq!(s.panes.runs.nav.filter, "r-7f ");
 }
 
 #[test]
@@ -266,7 +269,12 @@ fn engine_events_update_the_task_table_and_events_pane() {
     // The model's row changes at once; the transition is listed once the store has it (the
     // Events pane lists stored transitions of every process, this one's included, once each).
     assert_eq!(
-        s.models.iter().find(|m| m.id == "gpt-5").map(|m| m.breaker),
+        s.panes
+            .models
+            .items
+            .iter()
+            .find(|m| m.id == "gpt-5")
+            .map(|m| m.breaker),
         Some(BreakerState::Closed)
     );
     let stored = EventItem {
@@ -279,8 +287,8 @@ fn engine_events_update_the_task_table_and_events_pane() {
     let snap = Snapshot {
         runs: s.runs.clone(),
         detail: s.detail.clone(),
-        models: s.models.clone(),
-        budget: s.budget.clone(),
+        models: s.panes.models.items.clone(),
+        budget: s.panes.budget.snap.clone(),
         breaker_events: vec![stored],
         ..Snapshot::default()
     };
@@ -362,7 +370,7 @@ fn filter_panes_and_navigation() {
     ch(&mut s, 'G');
     assert_eq!(s.selected_run().map(|r| r.id.as_str()), Some("r-9d8e7f"));
     ch(&mut s, 'g');
-    assert_eq!(s.runs_nav.selected, 0);
+    assert_eq!(s.panes.runs.nav.selected, 0);
     key(&mut s, KeyCode::Tab);
     assert_eq!(s.pane, Pane::Tasks);
     key(&mut s, KeyCode::BackTab);

@@ -1,11 +1,14 @@
 //! Render snapshots of every pane (TestBackend) with fixture data at 120x40 and 80x24, the popups,
 //! a tiny terminal that must not panic, and the NO_COLOR (mono) theme.
 
+#[path = "support/tui_fixtures.rs"]
+mod fixtures;
+#[path = "support/tui_testkit.rs"]
+mod testkit;
 use orchestrator_tui::tui::action::{Action, Msg, Pane};
 use orchestrator_tui::tui::app::{State, update};
-use orchestrator_tui::tui::fixtures;
-use orchestrator_tui::tui::testkit::*;
 use orchestrator_tui::tui::theme::Theme;
+use testkit::*;
 
 fn on(pane: Pane) -> State {
     let mut s = fixtures::state();

@@ -5,6 +5,8 @@
 //! state and breaker transitions of other processes never reached the Events pane.
 
 mod common;
+#[path = "support/tui_testkit.rs"]
+mod testkit;
 
 use common::{Env, code, stderr};
 use orchestrator_tui::routing::{Breaker, BreakerState};
@@ -13,8 +15,8 @@ use orchestrator_tui::tui::action::{Action, Msg, Pane};
 use orchestrator_tui::tui::app::{State, update};
 use orchestrator_tui::tui::data::{Loader, SnapshotReq};
 use orchestrator_tui::tui::state::Snapshot;
-use orchestrator_tui::tui::testkit::screen;
 use std::time::Duration;
+use testkit::screen;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The next snapshot the loader sends (bounded wait; a failure message fails the test).

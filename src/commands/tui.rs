@@ -34,7 +34,7 @@ pub fn open(
         app.cfg.engine.default_budget_usd,
         engine.is_simulated(),
     );
-    state.analysis.cwd = std::env::current_dir()
+    state.panes.analysis.cwd = std::env::current_dir()
         .map(|d| d.display().to_string())
         .unwrap_or_default();
     // A second Ctrl-C exits at once: the terminal is given back first.

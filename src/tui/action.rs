@@ -6,64 +6,11 @@ use crate::domain::Micros;
 use crate::engine::EngineEvent;
 use serde::{Deserialize, Serialize};
 
-use super::analysis::AnalysisMsg;
-use super::state::Snapshot;
+use super::panes::analysis::AnalysisMsg;
+use super::snapshot::Snapshot;
 use crate::analysis::AnalysisReport;
 
-/// The six panes, in tab order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Pane {
-    #[default]
-    Runs,
-    Tasks,
-    Models,
-    Budget,
-    Analysis,
-    Events,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 6] = [
-        Pane::Runs,
-        Pane::Tasks,
-        Pane::Models,
-        Pane::Budget,
-        Pane::Analysis,
-        Pane::Events,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Runs => "Runs",
-            Pane::Tasks => "Tasks",
-            Pane::Models => "Models",
-            Pane::Budget => "Budget",
-            Pane::Analysis => "Analysis",
-            Pane::Events => "Events",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    pub fn next(self) -> Pane {
-        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
-    }
-
-    pub fn prev(self) -> Pane {
-        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
-    }
-
-    /// Panes with a filterable list.
-    pub fn has_filter(self) -> bool {
-        matches!(
-            self,
-            Pane::Runs | Pane::Tasks | Pane::Models | Pane::Analysis | Pane::Events
-        )
-    }
-}
+pub use super::panes::Pane;
 
 /// What a key (or a test) asks the UI to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,12 +128,5 @@ mod tests {
         assert_eq!(j, "{\"go_pane\":\"budget\"}");
         let back: Action = serde_json::from_str(&j).unwrap();
         assert_eq!(back, Action::GoPane(Pane::Budget));
-    }
-
-    #[test]
-    fn panes_cycle() {
-        assert_eq!(Pane::Events.next(), Pane::Runs);
-        assert_eq!(Pane::Runs.prev(), Pane::Events);
-        assert_eq!(Pane::Models.index(), 2);
     }
 }

@@ -84,7 +84,7 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
         EngineEvent::Breaker { model, to, .. } => {
             // The row changes at once; the Events pane lists the transition when the snapshot
             // this asks for brings it from the store, where every process's transitions are.
-            if let Some(m) = s.models.iter_mut().find(|m| m.id == model)
+            if let Some(m) = s.panes.models.items.iter_mut().find(|m| m.id == model)
                 && m.breaker != to
             {
                 m.breaker = to;

@@ -1,18 +1,21 @@
-//! Keys and actions: what each `Action` does in each context (popups first, then the pane).
-//! Part of the pure `update`; no I/O.
+//! Keys and actions: what each `Action` does in each context (popups first, then the current
+//! pane's own actions, then what every pane shares: switching panes, navigation, filter, help,
+//! new run, quit). Part of the pure `update`; no I/O.
 
-use super::action::{Action, Effect, Pane};
-use super::app::{Confirm, Overlay, State, TaskView};
-use super::state::*;
-use crate::routing::breaker::BreakerState;
+use super::action::{Action, Effect};
+use super::state::{Confirm, Overlay, State};
+use super::widgets::form::{FORM_LABELS, Form};
+use super::widgets::list::{ListNav, PAGE};
 
 pub(super) fn text_input(s: &mut State, c: char) {
     match &mut s.overlay {
         Overlay::Form(f) => f.input(c),
         Overlay::Prompt(p) => p.push(c),
         Overlay::Filter => {
-            nav_mut(s).filter.push(c);
-            nav_mut(s).selected = 0;
+            if let Some(nav) = nav_mut(s) {
+                nav.filter.push(c);
+                nav.selected = 0;
+            }
         }
         _ => return,
     }
@@ -43,8 +46,10 @@ pub(super) fn paste(s: &mut State, text: &str) {
         Overlay::Form(f) => f.paste(&line),
         Overlay::Prompt(p) => p.push_str(&line),
         Overlay::Filter => {
-            nav_mut(s).filter.push_str(&line);
-            nav_mut(s).selected = 0;
+            if let Some(nav) = nav_mut(s) {
+                nav.filter.push_str(&line);
+                nav.selected = 0;
+            }
         }
         _ => {
             s.flash(
@@ -60,54 +65,14 @@ pub(super) fn paste(s: &mut State, text: &str) {
     s.dirty = true;
 }
 
-fn nav_mut(s: &mut State) -> &mut ListNav {
-    match s.pane {
-        Pane::Tasks => &mut s.tasks_nav,
-        Pane::Models => &mut s.models_nav,
-        Pane::Events => &mut s.events_nav,
-        Pane::Analysis => &mut s.analysis.nav,
-        _ => &mut s.runs_nav,
-    }
+/// The filterable list of the current pane, if it has one.
+fn nav_mut(s: &mut State) -> Option<&mut ListNav> {
+    s.pane.nav_mut(&mut s.panes)
 }
 
-/// Move the selection of the current list and remember its key.
+/// Move the selection of the current list (or scroll its open detail).
 fn navigate(s: &mut State, delta: isize) {
-    match s.pane {
-        Pane::Runs => {
-            let v = s.runs_view();
-            s.runs_nav.step(delta, v.len());
-            s.runs_nav.key = s.selected_run().map(|r| r.id.clone());
-        }
-        Pane::Tasks => {
-            if let Some(tv) = &mut s.task_view {
-                tv.scroll = (tv.scroll as isize + delta).clamp(0, u16::MAX as isize) as u16;
-                return;
-            }
-            let v = s.tasks_view();
-            s.tasks_nav.step(delta, v.len());
-            s.tasks_nav.key = s.selected_task().map(|t| t.id.clone());
-        }
-        Pane::Models => {
-            let v = s.models_view();
-            s.models_nav.step(delta, v.len());
-            s.models_nav.key = s.selected_model().map(|m| m.id.clone());
-        }
-        Pane::Budget => {
-            let n = s.budget.levels.len();
-            if n > 0 {
-                s.budget_sel = (s.budget_sel as isize + delta).clamp(0, n as isize - 1) as usize;
-            }
-        }
-        Pane::Events => {
-            let v = s.events_view();
-            s.events_nav.step(delta, v.len());
-            s.events_nav.key = v
-                .get(s.events_nav.selected)
-                .and_then(|i| s.events.get(*i))
-                .map(|e| e.seq.to_string());
-        }
-        Pane::Analysis => s.analysis.step(delta),
-    }
+    (s.pane.def().step)(s, delta);
 }
 
 const FAR: isize = 1_000_000_000;
@@ -158,25 +123,28 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
         }
         return vec![];
     }
+    // The prompt belongs to the pane that opened it (the pane cannot change while it is open).
     if let Overlay::Prompt(_) = s.overlay {
-        return super::analysis::prompt_action(s, a);
+        return (s.pane.def().action)(s, a).unwrap_or_default();
     }
     if s.overlay == Overlay::Filter {
         match a {
             Action::Backspace => {
-                nav_mut(s).filter.pop();
+                if let Some(nav) = nav_mut(s) {
+                    nav.filter.pop();
+                }
             }
             Action::Deny => {
-                nav_mut(s).filter.clear();
+                if let Some(nav) = nav_mut(s) {
+                    nav.filter.clear();
+                }
                 s.overlay = Overlay::None;
             }
             _ => s.overlay = Overlay::None,
         }
         return vec![];
     }
-    if s.pane == Pane::Analysis
-        && let Some(fx) = super::analysis::action(s, a)
-    {
+    if let Some(fx) = (s.pane.def().action)(s, a) {
         return fx;
     }
     match a {
@@ -199,83 +167,16 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
         Action::PageUp => navigate(s, -(PAGE as isize)),
         Action::Top => navigate(s, -FAR),
         Action::Bottom => navigate(s, FAR),
-        Action::Open => match s.pane {
-            Pane::Runs => {
-                if let Some(id) = s.selected_run().map(|r| r.id.clone()) {
-                    s.open(&id);
-                    return vec![Effect::Refresh];
-                }
-            }
-            Pane::Tasks if s.task_view.is_none() => {
-                if let Some(id) = s.selected_task().map(|t| t.id.clone()) {
-                    s.task_view = Some(TaskView {
-                        task_id: id,
-                        scroll: 0,
-                    });
-                    s.attempts = None;
-                    return vec![Effect::Refresh];
-                }
-            }
-            _ => {}
-        },
+        // Open on a pane without a detail: nothing to open.
+        Action::Open => {}
         Action::Back => {
-            if s.pane == Pane::Tasks && s.task_view.is_some() {
-                s.task_view = None;
-                s.attempts = None;
-            } else if s.pane.has_filter() {
-                nav_mut(s).filter.clear();
+            if let Some(nav) = nav_mut(s) {
+                nav.filter.clear();
             }
         }
         Action::Filter if s.pane.has_filter() => s.overlay = Overlay::Filter,
         Action::NewRun => s.overlay = Overlay::Form(Form::new(s.default_budget_usd)),
-        Action::Resume if s.pane == Pane::Runs => return resume(s),
-        Action::Delete if s.pane == Pane::Runs => {
-            if let Some(r) = s.selected_run() {
-                let id = r.id.clone();
-                if s.active.contains(&id) || r.status == crate::domain::status::RunStatus::Running {
-                    s.flash(format!("run {id} is running: it cannot be deleted"), true);
-                } else {
-                    s.overlay = Overlay::Confirm(Confirm::Delete(id));
-                }
-            }
-        }
-        Action::ResetBreaker if s.pane == Pane::Models => {
-            if let Some(m) = s.selected_model() {
-                let (model, from) = (m.id.clone(), m.breaker);
-                if from == BreakerState::Closed {
-                    s.flash(format!("the breaker of {model} is already closed"), false);
-                } else {
-                    s.flash(format!("resetting the breaker of {model}…"), false);
-                    return vec![Effect::ResetBreaker {
-                        model,
-                        from: from.as_str().to_string(),
-                    }];
-                }
-            }
-        }
         _ => s.dirty = before,
     }
     vec![]
-}
-
-fn resume(s: &mut State) -> Vec<Effect> {
-    let Some(r) = s.selected_run() else {
-        return vec![];
-    };
-    let (id, status) = (r.id.clone(), r.status);
-    if s.active.contains(&id) {
-        s.flash(format!("run {id} is already running here"), true);
-        return vec![];
-    }
-    if !status.is_resumable() {
-        let why = if status.is_terminal() {
-            "it finished; start a new run with n"
-        } else {
-            "another process is driving it"
-        };
-        s.flash(format!("run {id} is {status}: not resumable ({why})"), true);
-        return vec![];
-    }
-    s.flash(format!("resuming run {id}…"), false);
-    vec![Effect::ResumeRun(id)]
 }

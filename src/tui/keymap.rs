@@ -1,7 +1,9 @@
 //! Keymap data: one table drives key lookup, the status bar hints and the `?` help popup, so they
-//! can never disagree.
+//! can never disagree. The table is built by `default_rows` from the shared bindings below and
+//! each pane's own (`panes::DEFS`).
 
-use super::action::{Action, Pane};
+use super::action::Action;
+use super::panes::{DEFS, Pane};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Where a binding applies. Modal contexts (popups, text input) see only their own bindings.
@@ -9,14 +11,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub enum Ctx {
     Global,
     Pane(Pane),
-    TaskDetail,
+    /// A pane's detail view (a task, a finding).
+    Detail(Pane),
     Form,
     Confirm,
     Help,
     Filter,
     /// The Analysis pane's path prompt.
     Prompt,
-    FindingDetail,
 }
 
 impl Ctx {
@@ -24,13 +26,12 @@ impl Ctx {
         match self {
             Ctx::Global => "Everywhere",
             Ctx::Pane(p) => p.title(),
-            Ctx::TaskDetail => "Task detail",
+            Ctx::Detail(p) => p.def().detail_keys.map_or("Detail", |(title, _)| title),
             Ctx::Form => "New-run form",
             Ctx::Confirm => "Confirmation",
             Ctx::Help => "Help",
             Ctx::Filter => "Filter",
             Ctx::Prompt => "Analyze prompt",
-            Ctx::FindingDetail => "Finding detail",
         }
     }
 
@@ -134,40 +135,12 @@ pub struct Binding {
     pub hint: bool,
 }
 
-type Row = (Ctx, &'static [&'static str], Action, &'static str, bool);
+pub type Row = (Ctx, &'static [&'static str], Action, &'static str, bool);
 
 use Ctx::*;
-const RUNS: Ctx = Ctx::Pane(Pane::Runs);
-const TASKS: Ctx = Ctx::Pane(Pane::Tasks);
-const MODELS: Ctx = Ctx::Pane(Pane::Models);
-const BUDGET: Ctx = Ctx::Pane(Pane::Budget);
-const ANALYSIS: Ctx = Ctx::Pane(Pane::Analysis);
-const EVENTS: Ctx = Ctx::Pane(Pane::Events);
 
-/// The default keymap. Order matters for hints: most useful first.
-pub const DEFAULT: &[Row] = &[
-    (RUNS, &["enter"], Action::Open, "open in Tasks", true),
-    (RUNS, &["r"], Action::Resume, "resume", true),
-    (RUNS, &["d"], Action::Delete, "delete", true),
-    (RUNS, &["/"], Action::Filter, "filter", true),
-    (TASKS, &["enter"], Action::Open, "detail", true),
-    (TASKS, &["/"], Action::Filter, "filter", true),
-    (MODELS, &["x"], Action::ResetBreaker, "reset breaker", true),
-    (MODELS, &["/"], Action::Filter, "filter", true),
-    (BUDGET, &["j", "down"], Action::Down, "next level", true),
-    (BUDGET, &["k", "up"], Action::Up, "previous level", false),
-    (ANALYSIS, &["a"], Action::Analyze, "analyze", true),
-    (ANALYSIS, &["enter"], Action::Open, "detail", true),
-    (ANALYSIS, &["p"], Action::CyclePriority, "priority", true),
-    (ANALYSIS, &["/"], Action::Filter, "filter", true),
-    (ANALYSIS, &["e"], Action::Export, "export", true),
-    (EVENTS, &["/"], Action::Filter, "filter", true),
-    (TaskDetail, &["esc"], Action::Back, "close", true),
-    (TaskDetail, &["j", "down"], Action::Down, "scroll", true),
-    (TaskDetail, &["k", "up"], Action::Up, "scroll up", false),
-    (FindingDetail, &["esc"], Action::Back, "close", true),
-    (FindingDetail, &["j", "down"], Action::Down, "scroll", true),
-    (FindingDetail, &["k", "up"], Action::Up, "scroll up", false),
+/// Global bindings shown before the `1`..`n` pane keys. Order matters for hints: most useful first.
+const GLOBAL_HEAD: &[Row] = &[
     (Global, &["n"], Action::NewRun, "new run", true),
     (Global, &["tab"], Action::NextPane, "next pane", false),
     (
@@ -177,36 +150,12 @@ pub const DEFAULT: &[Row] = &[
         "previous pane",
         false,
     ),
-    (Global, &["1"], Action::GoPane(Pane::Runs), "Runs", false),
-    (Global, &["2"], Action::GoPane(Pane::Tasks), "Tasks", false),
-    (
-        Global,
-        &["3"],
-        Action::GoPane(Pane::Models),
-        "Models",
-        false,
-    ),
-    (
-        Global,
-        &["4"],
-        Action::GoPane(Pane::Budget),
-        "Budget",
-        false,
-    ),
-    (
-        Global,
-        &["5"],
-        Action::GoPane(Pane::Analysis),
-        "Analysis",
-        false,
-    ),
-    (
-        Global,
-        &["6"],
-        Action::GoPane(Pane::Events),
-        "Events",
-        false,
-    ),
+];
+
+/// The keys that go to a pane (`1` for the first in tab order...).
+static DIGITS: [&str; 9] = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+const GLOBAL_TAIL: &[Row] = &[
     (Global, &["j", "down"], Action::Down, "down", false),
     (Global, &["k", "up"], Action::Up, "up", false),
     (Global, &["g", "home"], Action::Top, "top", false),
@@ -234,6 +183,10 @@ pub const DEFAULT: &[Row] = &[
     ),
     (Global, &["?"], Action::Help, "help", true),
     (Global, &["q", "ctrl-c"], Action::Quit, "quit", true),
+];
+
+/// Popups and text input (modal: no global fallback).
+const MODAL: &[Row] = &[
     (Form, &["enter"], Action::Confirm, "start run", true),
     (
         Form,
@@ -265,6 +218,35 @@ pub const DEFAULT: &[Row] = &[
     (Help, &["k", "up"], Action::Up, "scroll up", false),
 ];
 
+/// The default keymap: every pane's bindings (tab order), their detail views', the global ones
+/// (with a digit per pane) and the popups'.
+pub fn default_rows() -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    for d in DEFS {
+        rows.extend(
+            d.keys
+                .iter()
+                .map(|&(keys, action, desc, hint)| (Ctx::Pane(d.pane), keys, action, desc, hint)),
+        );
+    }
+    for d in DEFS {
+        if let Some((_, keys)) = d.detail_keys {
+            rows.extend(
+                keys.iter()
+                    .map(|&(k, action, desc, hint)| (Ctx::Detail(d.pane), k, action, desc, hint)),
+            );
+        }
+    }
+    rows.extend_from_slice(GLOBAL_HEAD);
+    for (d, digit) in DEFS.iter().zip(DIGITS.iter()) {
+        let key: &'static [&'static str] = std::slice::from_ref(digit);
+        rows.push((Global, key, Action::GoPane(d.pane), d.title, false));
+    }
+    rows.extend_from_slice(GLOBAL_TAIL);
+    rows.extend_from_slice(MODAL);
+    rows
+}
+
 #[derive(Debug, Clone)]
 pub struct Keymap {
     pub bindings: Vec<Binding>,
@@ -272,7 +254,7 @@ pub struct Keymap {
 
 impl Default for Keymap {
     fn default() -> Self {
-        Keymap::from_rows(DEFAULT).unwrap_or(Keymap { bindings: vec![] })
+        Keymap::from_rows(&default_rows()).unwrap_or(Keymap { bindings: vec![] })
     }
 }
 
@@ -347,14 +329,19 @@ mod tests {
     use super::*;
     use crossterm::event::KeyEvent;
 
+    const RUNS: Ctx = Ctx::Pane(Pane::Runs);
+    const MODELS: Ctx = Ctx::Pane(Pane::Models);
+    const EVENTS: Ctx = Ctx::Pane(Pane::Events);
+
     fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, mods)
     }
 
     #[test]
     fn every_default_key_parses() {
-        let k = Keymap::from_rows(DEFAULT).unwrap();
-        assert_eq!(k.bindings.len(), DEFAULT.len());
+        let rows = default_rows();
+        let k = Keymap::from_rows(&rows).unwrap();
+        assert_eq!(k.bindings.len(), rows.len());
         assert!(parse_key("ctrl-").is_err());
         assert!(parse_key("hyper-x").is_err());
         assert_eq!(parse_key("f5").unwrap().code, KeyCode::F(5));
@@ -377,6 +364,36 @@ mod tests {
         assert_eq!(k.lookup(MODELS, &c), None);
         let shift_tab = key(KeyCode::Tab, KeyModifiers::SHIFT);
         assert_eq!(k.lookup(RUNS, &shift_tab), Some(Action::PrevPane));
+    }
+
+    #[test]
+    fn panes_bring_their_digit_and_detail_bindings() {
+        let k = Keymap::default();
+        for (i, p) in Pane::ALL.into_iter().enumerate() {
+            let digit = key(
+                KeyCode::Char(char::from(b'1' + i as u8)),
+                KeyModifiers::NONE,
+            );
+            assert_eq!(k.lookup(RUNS, &digit), Some(Action::GoPane(p)));
+        }
+        let esc = key(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(k.lookup(Ctx::Detail(Pane::Tasks), &esc), Some(Action::Back));
+        assert_eq!(Ctx::Detail(Pane::Tasks).title(), "Task detail");
+        assert_eq!(Ctx::Detail(Pane::Analysis).title(), "Finding detail");
+        let titles: Vec<&str> = k.sections().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            titles[..8],
+            [
+                "Everywhere",
+                "Runs",
+                "Tasks",
+                "Models",
+                "Budget",
+                "Analysis",
+                "Events",
+                "Task detail"
+            ]
+        );
     }
 
     #[test]

@@ -2,31 +2,32 @@
 //! background service on the tokio runtime: the UI sends it commands and renders its events and
 //! store snapshots from channels; it never blocks on the engine or the store.
 //!
-//! - `app.rs`: state + pure `update(state, msg) -> effects`; `events.rs`: engine events into state
+//! - `state.rs`: the shared state (`State`, with each pane's own state in `panes`); `app.rs`: the
+//!   pure `update(state, msg) -> effects`, `input.rs` its keys, `events.rs` its engine events
+//! - `panes/<pane>/`: one component per pane (its state, its part of `update`, its view),
+//!   registered in `panes/mod.rs` (`DEFS`), which drives the keymap, the tabs and `update`
 //! - `runner.rs`: the async loop, generic over `Backend` and the input stream
-//! - `view.rs`, `panes/`, `widgets/`: render-only widgets; `theme.rs`, `keymap.rs`, `action.rs`
-//! - `data.rs`: snapshots loaded on their own thread and read connection (SQL in `store/views.rs`)
+//! - `view.rs`, `widgets/`: the screen and shared render-only widgets; `theme.rs`, `keymap.rs`,
+//!   `action.rs`
+//! - `data.rs`: snapshots (`snapshot.rs`) loaded on their own thread and read connection (SQL in
+//!   `store/views.rs`)
 //! - `terminal.rs`: RAII guard, chained panic hook, synchronized output
 
 pub mod action;
-pub mod analysis;
 pub mod analysis_io;
 pub mod app;
 pub mod data;
 pub mod events;
-// Test support still in the library (fixtures panic on bad fixture data by design).
-#[doc(hidden)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-pub mod fixtures;
 mod input;
 pub mod keymap;
 pub mod panes;
 pub mod runner;
+pub mod snapshot;
 pub mod state;
 pub mod terminal;
-#[doc(hidden)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-pub mod testkit;
 pub mod theme;
 pub mod view;
 pub mod widgets;
+
+/// The Analysis pane (its state and messages), where the analysis effects and the loader find it.
+pub use panes::analysis;

@@ -60,7 +60,9 @@ fn snapshot_req(s: &State, history: bool) -> SnapshotReq {
     SnapshotReq {
         open_run: s.open_run.clone(),
         task: s
-            .task_view
+            .panes
+            .tasks
+            .view
             .as_ref()
             .zip(s.open_run.as_ref())
             .map(|(t, r)| (r.clone(), t.task_id.clone())),
@@ -346,7 +348,7 @@ where
         if matches!(state.pane, super::action::Pane::Tasks)
             && refresh_pending
             && (state.detail.as_ref().map(|d| &d.id) != state.open_run.as_ref()
-                || state.task_view.is_some() && state.attempts.is_none())
+                || state.panes.tasks.view.is_some() && state.panes.tasks.attempts.is_none())
         {
             request(state, false);
             refresh_pending = false;

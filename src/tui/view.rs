@@ -1,20 +1,11 @@
-//! The whole screen: tab bar, the current pane, the status bar and any popup. Below the minimum
-//! size it says so instead of drawing a broken layout.
+//! The whole screen: tab bar, the current pane (drawn by its registration in `panes::DEFS`), the
+//! status bar and any popup. Below the minimum size it says so instead of drawing a broken layout.
 
-use super::action::Pane;
-use super::app::{Overlay, State};
-use super::panes::{
-    analysis::AnalysisPane, budget::BudgetPane, events::EventsPane, models::ModelsPane,
-    runs::RunsPane, tasks::TasksPane,
-};
+use super::panes::Pane;
+use super::state::{Overlay, State};
 use super::theme::Theme;
 use super::widgets::{
-    centered,
-    confirm::ConfirmPopup,
-    finding::{FindingPopup, PromptPopup},
-    form::FormPopup,
-    help::HelpPopup,
-    status_bar::StatusBar,
+    centered, confirm::ConfirmPopup, form::FormPopup, help::HelpPopup, status_bar::StatusBar,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -91,22 +82,6 @@ fn stopping(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
     .render(r, buf);
 }
 
-/// The Analysis pane's detail popup of the selected finding, when open.
-fn finding_detail(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
-    let a = &s.analysis;
-    let (Some(v), Some(f)) = (&a.detail, a.detail_finding()) else {
-        return;
-    };
-    let rank = a.findings().iter().position(|x| x.id == f.id).unwrap_or(0) + 1;
-    FindingPopup {
-        finding: f,
-        rank,
-        scroll: v.scroll,
-        theme: t,
-    }
-    .render(area, buf);
-}
-
 impl Widget for Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (s, t) = (self.state, self.theme);
@@ -122,22 +97,7 @@ impl Widget for Screen<'_> {
         ])
         .areas(area);
         tabs(s, t, top, buf);
-        match s.pane {
-            Pane::Runs => RunsPane { state: s, theme: t }.render(body, buf),
-            Pane::Tasks => TasksPane { state: s, theme: t }.render(body, buf),
-            Pane::Models => ModelsPane { state: s, theme: t }.render(body, buf),
-            Pane::Budget => BudgetPane { state: s, theme: t }.render(body, buf),
-            Pane::Analysis => {
-                AnalysisPane {
-                    state: &s.analysis,
-                    loaded: s.loaded,
-                    theme: t,
-                }
-                .render(body, buf);
-                finding_detail(s, t, body, buf);
-            }
-            Pane::Events => EventsPane { state: s, theme: t }.render(body, buf),
-        }
+        (s.pane.def().render)(s, t, body, buf);
         StatusBar { state: s, theme: t }.render(bottom, buf);
         match &s.overlay {
             Overlay::Help { scroll } => HelpPopup {
@@ -153,8 +113,8 @@ impl Widget for Screen<'_> {
                 theme: t,
             }
             .render(body, buf),
-            Overlay::Prompt(text) => PromptPopup { text, theme: t }.render(body, buf),
-            Overlay::Filter | Overlay::None => {}
+            // The path prompt is the Analysis pane's: drawn with it.
+            Overlay::Prompt(_) | Overlay::Filter | Overlay::None => {}
         }
         if s.stopping && !s.active.is_empty() {
             stopping(s, t, body, buf);

@@ -1,7 +1,7 @@
 //! Yes/no popup (quit while a run is active, delete a run).
 
 use super::centered;
-use crate::tui::app::Confirm;
+use crate::tui::state::Confirm;
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

@@ -2,9 +2,9 @@
 //! each state with a word (never colour alone), money, durations, blocks, popups.
 
 pub mod confirm;
-pub mod finding;
 pub mod form;
 pub mod help;
+pub mod list;
 pub mod status_bar;
 
 use super::theme::Theme;
@@ -83,6 +83,11 @@ pub fn usd(m: Micros) -> String {
     } else {
         format!("${v:.2}")
     }
+}
+
+/// Budgets are round numbers: `$8.00`.
+pub fn format_budget(m: Micros) -> String {
+    format!("${:.2}", m.usd())
 }
 
 /// `7s`, `2m05s`, `1h02m`.

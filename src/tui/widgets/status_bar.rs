@@ -1,9 +1,9 @@
 //! The bottom line: the open run (id, state, spend vs budget), a transient message, and key hints
 //! generated from the keymap for the current context (the same data as the `?` popup).
 
+use super::format_budget;
 use super::{fit, run_status_span, usd};
-use crate::tui::app::{Overlay, State};
-use crate::tui::panes::runs::format_budget;
+use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -23,16 +23,10 @@ impl StatusBar<'_> {
     fn left(&self) -> Vec<Span<'static>> {
         let (s, t) = (self.state, self.theme);
         if s.overlay == Overlay::Filter {
-            let nav = match s.pane {
-                crate::tui::action::Pane::Tasks => &s.tasks_nav,
-                crate::tui::action::Pane::Models => &s.models_nav,
-                crate::tui::action::Pane::Events => &s.events_nav,
-                crate::tui::action::Pane::Analysis => &s.analysis.nav,
-                _ => &s.runs_nav,
-            };
+            let filter = s.pane.nav(&s.panes).map_or("", |n| n.filter.as_str());
             return vec![
                 Span::styled(" / ", t.accent),
-                Span::raw(format!("{}▏", nav.filter)),
+                Span::raw(format!("{filter}▏")),
             ];
         }
         let mut out = vec![Span::raw(" ")];

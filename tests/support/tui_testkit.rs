@@ -1,11 +1,12 @@
 //! Helpers for tests and benches of the TUI: render a state to text on a `TestBackend`, and feed
 //! keys to the pure `update`. Not used by the application itself.
+#![allow(dead_code)]
 
-use super::action::{Effect, Msg};
-use super::app::{State, update};
-use super::theme::Theme;
-use super::view::Screen;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use orchestrator_tui::tui::action::{Effect, Msg};
+use orchestrator_tui::tui::app::{State, update};
+use orchestrator_tui::tui::theme::Theme;
+use orchestrator_tui::tui::view::Screen;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;

@@ -1,12 +1,13 @@
-//! Analysis pane: the shown analysis (the last stored one at start) as a summary (totals, project
-//! types, tests/CI/docs, test ratio, the model's view) beside a languages table, over the findings
-//! ranked best first with priority as symbol + word + colour. `a` analyzes a folder (progress shows
-//! here), `/` filters, `p` cycles the priority filter, `Enter` opens the detail, `e` exports.
+//! The Analysis pane's widgets: a summary (totals, project types, tests/CI/docs, test ratio, the
+//! model's view) beside a languages table, over the findings ranked best first with priority as
+//! symbol + word + colour; the progress of a running analysis; the detail popup of a finding.
 
-use super::{empty, list_title, row, widths, window};
+use super::popups::{FindingPopup, PromptPopup};
+use super::{AnalysisState, Running, Stage};
 use crate::analysis::{AnalysisReport, Priority};
-use crate::tui::analysis::{AnalysisState, Running, Stage};
+use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
+use crate::tui::widgets::list::{empty, list_title, row, widths, window};
 use crate::tui::widgets::{block, fit, one_line, priority};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -367,6 +368,34 @@ impl Widget for AnalysisPane<'_> {
             .render(inner, buf);
         languages(r, right, buf, t);
         findings(st, list, buf, t);
+    }
+}
+
+/// The detail popup of the selected finding, when open.
+fn finding_detail(a: &AnalysisState, t: &Theme, area: Rect, buf: &mut Buffer) {
+    let (Some(v), Some(f)) = (&a.detail, a.detail_finding()) else {
+        return;
+    };
+    let rank = a.findings().iter().position(|x| x.id == f.id).unwrap_or(0) + 1;
+    FindingPopup {
+        finding: f,
+        rank,
+        scroll: v.scroll,
+        theme: t,
+    }
+    .render(area, buf);
+}
+
+pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
+    AnalysisPane {
+        state: &s.panes.analysis,
+        loaded: s.loaded,
+        theme: t,
+    }
+    .render(area, buf);
+    finding_detail(&s.panes.analysis, t, area, buf);
+    if let Overlay::Prompt(text) = &s.overlay {
+        PromptPopup { text, theme: t }.render(area, buf);
     }
 }
 

@@ -1,11 +1,10 @@
-//! Models pane: every catalog model with breaker state (symbol + word + colour), consecutive
-//! failures, calls, success rate, latency p50/p95 with a sparkline, cost, and quality per task
-//! type of the selected model. `x` resets the selected model's breaker.
+//! The Models pane's widgets: the models table and, below it, the selected model's quality by
+//! task type and latency sparkline.
 
-use super::{empty, header, list_title, row, widths, window};
-use crate::tui::app::State;
-use crate::tui::state::ModelRow;
+use crate::tui::snapshot::ModelRow;
+use crate::tui::state::State;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
 use crate::tui::widgets::{bar, block, breaker, fit, sparkline, usd};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -62,20 +61,20 @@ fn selected_detail(m: &ModelRow, area: Rect, buf: &mut Buffer, t: &Theme) {
 
 impl Widget for ModelsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let (s, t) = (self.state, self.theme);
+        let (s, t) = (&self.state.panes.models, self.theme);
         let detail_h = if area.height >= 30 { 9 } else { 7 };
         let [list, bottom] =
             Layout::vertical([Constraint::Min(5), Constraint::Length(detail_h)]).areas(area);
-        let view = s.models_view();
+        let view = s.view();
         let blk = block(
-            list_title("Models", view.len(), s.models.len(), &s.models_nav, t),
+            list_title("Models", view.len(), s.items.len(), &s.nav, t),
             t,
             true,
         );
         let inner = blk.inner(list);
         blk.render(list, buf);
         if view.is_empty() {
-            let msg = if s.models.is_empty() {
+            let msg = if s.items.is_empty() {
                 "Loading…"
             } else {
                 "No model matches the filter."
@@ -111,13 +110,9 @@ impl Widget for ModelsPane<'_> {
                 cols.extend([Constraint::Length(9), Constraint::Length(7)]);
                 titles.extend(["Cost", "Quality"]);
             }
-            let (first, n) = window(
-                &s.models_nav,
-                view.len(),
-                inner.height.saturating_sub(1) as usize,
-            );
+            let (first, n) = window(&s.nav, view.len(), inner.height.saturating_sub(1) as usize);
             let rows = view[first..first + n].iter().enumerate().map(|(k, &i)| {
-                let m = &s.models[i];
+                let m = &s.items[i];
                 let fails = Span::styled(
                     m.failures.to_string(),
                     if m.failures > 0 { t.warn } else { t.base },
@@ -152,16 +147,20 @@ impl Widget for ModelsPane<'_> {
                     };
                     cells.extend([Cell::from(usd(m.cost)), Cell::from(q)]);
                 }
-                row(cells, first + k == s.models_nav.selected, t)
+                row(cells, first + k == s.nav.selected, t)
             });
             Table::new(rows, widths(&cols))
                 .header(header(&titles, t))
                 .column_spacing(1)
                 .render(inner, buf);
         }
-        match s.selected_model() {
+        match s.selected() {
             Some(m) => selected_detail(m, bottom, buf, t),
             None => block(" Model ", t, false).render(bottom, buf),
         }
     }
+}
+
+pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
+    ModelsPane { state: s, theme: t }.render(area, buf);
 }

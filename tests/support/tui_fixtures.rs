@@ -1,16 +1,16 @@
 //! Deterministic fixture data for render snapshots, app-flow tests and the render benchmark.
 //! Not used by the application itself.
-#![allow(clippy::too_many_arguments)]
+#![allow(clippy::too_many_arguments, dead_code)]
 
-#[path = "fixtures_analysis.rs"]
+#[path = "tui_fixtures_analysis.rs"]
 pub mod analysis;
 
-use super::action::Msg;
-use super::app::{State, update};
-use super::state::*;
-use crate::domain::Micros;
-use crate::domain::status::{RunStatus, TaskStatus};
-use crate::routing::breaker::BreakerState;
+use orchestrator_tui::domain::Micros;
+use orchestrator_tui::domain::status::{RunStatus, TaskStatus};
+use orchestrator_tui::routing::breaker::BreakerState;
+use orchestrator_tui::tui::action::Msg;
+use orchestrator_tui::tui::app::{State, update};
+use orchestrator_tui::tui::state::*;
 
 /// 2026-03-14 12:00:00 UTC.
 pub const NOW_MS: i64 = 1_773_489_600_000;
@@ -515,7 +515,7 @@ pub fn big_state(tasks: usize, models: usize, teams: usize) -> State {
             })
             .collect();
     }
-    let base = super::fixtures::models();
+    let base = self::models();
     snap.models = (0..models)
         .map(|i| {
             let mut m = base[i % base.len()].clone();

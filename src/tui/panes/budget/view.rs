@@ -1,12 +1,12 @@
-//! Budget pane: org and team caps with spent, reserved and remaining; a burn-down chart of the
-//! selected level with a linear projection; spend by run and by phase.
+//! The Budget pane's widgets: the levels table, the burn-down chart of the selected level with a
+//! linear projection, and spend by run and by phase.
 
-use super::{empty, header, row, widths};
 use crate::domain::Micros;
-use crate::tui::app::State;
-use crate::tui::state::LevelItem;
+use crate::tui::snapshot::LevelItem;
+use crate::tui::state::State;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{bar, block, duration, fit, one_line, usd};
+use crate::tui::widgets::list::{empty, header, row, widths};
+use crate::tui::widgets::{bar, block, duration, fit, format_budget, one_line, usd};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
@@ -52,7 +52,7 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
     let blk = block(" Budgets ", t, true);
     let inner = blk.inner(area);
     blk.render(area, buf);
-    if s.budget.levels.is_empty() {
+    if s.panes.budget.snap.levels.is_empty() {
         let msg = if s.loaded {
             "No budget levels."
         } else {
@@ -76,7 +76,7 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
     let bar_w = (inner.width.saturating_sub(fixed) as usize)
         .saturating_sub(5)
         .clamp(3, 30);
-    let rows = s.budget.levels.iter().enumerate().map(|(i, l)| {
+    let rows = s.panes.budget.snap.levels.iter().enumerate().map(|(i, l)| {
         let used = match l.cap {
             Some(c) if c.0 > 0 => {
                 let f = (l.spent.0 + l.reserved.0) as f64 / c.0 as f64;
@@ -93,7 +93,7 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
         };
         let cells = vec![
             Cell::from(fit(&l.level, level_w as usize)),
-            Cell::from(l.cap.map_or("none".into(), super::runs::format_budget)),
+            Cell::from(l.cap.map_or("none".into(), format_budget)),
             Cell::from(l.period.clone().unwrap_or_else(|| "-".into())),
             Cell::from(if l.estimated.0 > 0 {
                 format!("{}*", usd(l.spent))
@@ -104,7 +104,7 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
             Cell::from(l.remaining().map_or("∞".into(), usd)),
             Cell::from(used),
         ];
-        row(cells, i == s.budget_sel, t)
+        row(cells, i == s.panes.budget.sel, t)
     });
     Table::new(rows, widths(&cols))
         .header(header(
@@ -259,7 +259,9 @@ fn spend_lists(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
     let bar_w = 10;
     let max = s
+        .panes
         .budget
+        .snap
         .by_run
         .iter()
         .map(|r| r.2.0)
@@ -271,7 +273,9 @@ fn spend_lists(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
     blk.render(left, buf);
     let desc_w = (inner.width as usize).saturating_sub(8 + bar_w + 10 + 3);
     let mut lines: Vec<Line> = s
+        .panes
         .budget
+        .snap
         .by_run
         .iter()
         .map(|(id, d, m)| {
@@ -291,7 +295,9 @@ fn spend_lists(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
     let inner = blk.inner(right);
     blk.render(right, buf);
     let max = s
+        .panes
         .budget
+        .snap
         .by_phase
         .iter()
         .map(|r| r.1.0)
@@ -299,7 +305,9 @@ fn spend_lists(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
         .unwrap_or(0)
         .max(1);
     let mut lines: Vec<Line> = s
+        .panes
         .budget
+        .snap
         .by_phase
         .iter()
         .map(|(role, m)| {
@@ -319,8 +327,8 @@ fn spend_lists(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
 impl Widget for BudgetPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (s, t) = (self.state, self.theme);
-        let levels_h =
-            (s.budget.levels.len() as u16 + 3).clamp(4, if area.height >= 30 { 9 } else { 6 });
+        let levels_h = (s.panes.budget.snap.levels.len() as u16 + 3)
+            .clamp(4, if area.height >= 30 { 9 } else { 6 });
         let lists_h = if area.height >= 30 { 9 } else { 6 };
         let [top, mid, bottom] = Layout::vertical([
             Constraint::Length(levels_h),
@@ -329,12 +337,16 @@ impl Widget for BudgetPane<'_> {
         ])
         .areas(area);
         levels_table(s, top, buf, t);
-        match s.budget.levels.get(s.budget_sel) {
+        match s.panes.budget.snap.levels.get(s.panes.budget.sel) {
             Some(l) => chart(l, mid, buf, t),
             None => block(" Burn-down ", t, false).render(mid, buf),
         }
         spend_lists(s, bottom, buf, t);
     }
+}
+
+pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
+    BudgetPane { state: s, theme: t }.render(area, buf);
 }
 
 #[cfg(test)]

@@ -1,14 +1,13 @@
-//! Tasks pane: the open run's live task table (status, type, model, iteration k/n, score vs
-//! threshold, cost, elapsed) under an overall gauge; `Enter` shows a task's attempts, critique
-//! and output.
+//! The Tasks pane's widgets: the open run's summary and gauge, the task table, and the detail of
+//! one task (prompt, attempts with critique, output).
 
-use super::{empty, header, list_title, row, widths, window};
 use crate::domain::status::TaskStatus;
-use crate::tui::app::State;
-use crate::tui::state::{RunDetail, TaskItem};
+use crate::tui::snapshot::{RunDetail, TaskItem};
+use crate::tui::state::State;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
 use crate::tui::widgets::{
-    block, duration, fit, one_line, run_status_span, score_vs, task_status_span, usd,
+    block, duration, fit, format_budget, one_line, run_status_span, score_vs, task_status_span, usd,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -33,11 +32,7 @@ fn summary(d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let mut spans = vec![
         run_status_span(d.status, t),
-        Span::raw(format!(
-            "  {} of {}",
-            usd(d.spent),
-            super::runs::format_budget(d.budget)
-        )),
+        Span::raw(format!("  {} of {}", usd(d.spent), format_budget(d.budget))),
     ];
     if let Some(team) = &d.team {
         spans.push(Span::styled(format!("  team {team}"), t.muted));
@@ -84,7 +79,7 @@ fn summary(d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
 fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
     let view = s.tasks_view();
     let blk = block(
-        list_title("Tasks", view.len(), d.tasks.len(), &s.tasks_nav, t),
+        list_title("Tasks", view.len(), d.tasks.len(), &s.panes.tasks.nav, t),
         t,
         true,
     );
@@ -120,7 +115,7 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
         titles.push("Reason");
     }
     let (first, n) = window(
-        &s.tasks_nav,
+        &s.panes.tasks.nav,
         view.len(),
         inner.height.saturating_sub(1) as usize,
     );
@@ -144,7 +139,7 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
             let reason = x.status_reason.as_deref().map(one_line).unwrap_or_default();
             cells.push(Cell::from(Span::styled(reason, t.muted)));
         }
-        row(cells, first + k == s.tasks_nav.selected, t)
+        row(cells, first + k == s.panes.tasks.nav.selected, t)
     });
     Table::new(rows, widths(&cols))
         .header(header(&titles, t))
@@ -175,7 +170,13 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
             t.warn,
         )));
     }
-    let Some(a) = s.attempts.as_ref().filter(|a| a.task_id == task.id) else {
+    let Some(a) = s
+        .panes
+        .tasks
+        .attempts
+        .as_ref()
+        .filter(|a| a.task_id == task.id)
+    else {
         l.push(Line::from(Span::styled("Loading attempts…", t.muted)));
         return l;
     };
@@ -252,7 +253,9 @@ impl Widget for TasksPane<'_> {
         blk.render(top, buf);
         summary(d, inner, buf, t);
         let task = s
-            .task_view
+            .panes
+            .tasks
+            .view
             .as_ref()
             .and_then(|v| d.tasks.iter().find(|x| x.id == v.task_id).map(|x| (v, x)));
         match task {
@@ -268,4 +271,8 @@ impl Widget for TasksPane<'_> {
             None => table(s, d, body, buf, t),
         }
     }
+}
+
+pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
+    TasksPane { state: s, theme: t }.render(area, buf);
 }

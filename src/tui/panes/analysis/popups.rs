@@ -1,9 +1,9 @@
 //! Analysis popups: the detail of one finding (priority, category, effort, confidence,
 //! description, impact and evidence as `path:line note`) and the path prompt of `a`.
 
-use super::{centered, priority};
 use crate::analysis::{Evidence, Finding};
 use crate::tui::theme::Theme;
+use crate::tui::widgets::{block, centered, priority};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span, Text};
@@ -104,7 +104,7 @@ impl Widget for FindingPopup<'_> {
             .wrap(Wrap { trim: false })
             .scroll((self.scroll.min((rows as u16).saturating_sub(h - 2)), 0))
             .style(t.popup)
-            .block(super::block(title, t, true).style(t.popup))
+            .block(block(title, t, true).style(t.popup))
             .render(r, buf);
     }
 }
@@ -151,7 +151,7 @@ impl Widget for PromptPopup<'_> {
         ];
         Paragraph::new(Text::from(lines))
             .style(t.popup)
-            .block(super::block(" Analyze a folder ", t, true).style(t.popup))
+            .block(block(" Analyze a folder ", t, true).style(t.popup))
             .render(r, buf);
     }
 }

@@ -1,10 +1,9 @@
-//! Runs pane: every stored run, newest first, with status (symbol + word), resumability, progress,
-//! spend vs budget. `n` new run, `r` resume, `Enter` open in Tasks, `d` delete.
+//! The Runs pane's table: id, status, resumability, progress, spend vs budget, description.
 
-use super::{empty, header, list_title, row, widths, window};
-use crate::tui::app::State;
+use crate::tui::state::State;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{block, fit, one_line, run_status_span, usd};
+use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
+use crate::tui::widgets::{block, fit, format_budget, one_line, run_status_span, usd};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
@@ -20,7 +19,7 @@ impl Widget for RunsPane<'_> {
         let (s, t) = (self.state, self.theme);
         let view = s.runs_view();
         let blk = block(
-            list_title("Runs", view.len(), s.runs.len(), &s.runs_nav, t),
+            list_title("Runs", view.len(), s.runs.len(), &s.panes.runs.nav, t),
             t,
             true,
         );
@@ -62,7 +61,7 @@ impl Widget for RunsPane<'_> {
                 + 2,
         ) as usize;
         let (first, n) = window(
-            &s.runs_nav,
+            &s.panes.runs.nav,
             view.len(),
             inner.height.saturating_sub(1) as usize,
         );
@@ -91,7 +90,7 @@ impl Widget for RunsPane<'_> {
                 cells.push(Cell::from(Span::styled(r.created.clone(), t.muted)));
             }
             cells.push(Cell::from(fit(&one_line(&r.description), desc_w)));
-            row(cells, first + k == s.runs_nav.selected, t)
+            row(cells, first + k == s.panes.runs.nav.selected, t)
         });
         Table::new(rows, widths(&cols))
             .header(header(&titles, t))
@@ -100,7 +99,6 @@ impl Widget for RunsPane<'_> {
     }
 }
 
-/// Budgets are round numbers: `$8.00`.
-pub fn format_budget(m: crate::domain::Micros) -> String {
-    format!("${:.2}", m.usd())
+pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
+    RunsPane { state: s, theme: t }.render(area, buf);
 }

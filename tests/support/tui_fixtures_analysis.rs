@@ -1,12 +1,13 @@
 //! A deterministic stored analysis for the Analysis pane's snapshots and flow tests: a small web
 //! shop (Python API + TypeScript front end) with findings in every priority tier.
+#![allow(dead_code)]
 
-use crate::analysis::checks::finding;
-use crate::analysis::{
+use orchestrator_tui::analysis::checks::finding;
+use orchestrator_tui::analysis::{
     AnalysisReport, Category, Evidence, Finding, LanguageStats, LineTotals, Priority,
     SemanticSummary,
 };
-use crate::tui::analysis::StoredAnalysis;
+use orchestrator_tui::tui::analysis::StoredAnalysis;
 
 fn lang(name: &str, files: u64, code: u64, comments: u64, blanks: u64) -> LanguageStats {
     LanguageStats {

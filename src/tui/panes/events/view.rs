@@ -1,10 +1,9 @@
-//! Events pane: breaker transitions, policy decisions, budget warnings and errors (plus run
-//! lifecycle), newest first, each with a symbol and a word.
+//! The Events pane's widgets: the event list and the selected event in full.
 
-use super::{empty, header, list_title, row, widths, window};
-use crate::tui::app::State;
-use crate::tui::state::EventKind;
+use crate::tui::snapshot::EventKind;
+use crate::tui::state::State;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
 use crate::tui::widgets::{block, fit, one_line};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -19,7 +18,7 @@ pub struct EventsPane<'a> {
 /// The selected event in full (the list cuts long texts).
 fn selected(s: &State, view: &[usize], area: Rect, buf: &mut Buffer, t: &Theme) {
     let Some(e) = view
-        .get(s.events_nav.selected)
+        .get(s.panes.events.nav.selected)
         .and_then(|i| s.events.get(*i))
     else {
         block(" Event ", t, false).render(area, buf);
@@ -46,7 +45,7 @@ impl Widget for EventsPane<'_> {
         selected(s, &s.events_view(), bottom, buf, t);
         let view = s.events_view();
         let blk = block(
-            list_title("Events", view.len(), s.events.len(), &s.events_nav, t),
+            list_title("Events", view.len(), s.events.len(), &s.panes.events.nav, t),
             t,
             true,
         );
@@ -69,7 +68,7 @@ impl Widget for EventsPane<'_> {
         ];
         let text_w = (inner.width as usize).saturating_sub(1 + 8 + 9 + 8 + 5);
         let (first, n) = window(
-            &s.events_nav,
+            &s.panes.events.nav,
             view.len(),
             inner.height.saturating_sub(1) as usize,
         );
@@ -90,11 +89,15 @@ impl Widget for EventsPane<'_> {
                 Cell::from(e.run_id.clone().unwrap_or_else(|| "-".into())),
                 Cell::from(fit(&one_line(&e.text), text_w)),
             ];
-            row(cells, first + k == s.events_nav.selected, t)
+            row(cells, first + k == s.panes.events.nav.selected, t)
         });
         Table::new(rows, widths(&cols))
             .header(header(&["", "Time", "Kind", "Run", "Event"], t))
             .column_spacing(1)
             .render(inner, buf);
     }
+}
+
+pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
+    EventsPane { state: s, theme: t }.render(area, buf);
 }

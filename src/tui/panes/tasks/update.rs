@@ -1,0 +1,81 @@
+//! The Tasks pane's part of `update`: selection, the task detail view (open, scroll, close), the
+//! open run's detail and the shown task's attempts from a snapshot.
+
+use super::TaskView;
+use crate::tui::action::{Action, Effect};
+use crate::tui::snapshot::Snapshot;
+use crate::tui::state::State;
+
+pub(super) fn step(s: &mut State, delta: isize) {
+    if let Some(tv) = &mut s.panes.tasks.view {
+        tv.scroll = (tv.scroll as isize + delta).clamp(0, u16::MAX as isize) as u16;
+        return;
+    }
+    let v = s.tasks_view();
+    s.panes.tasks.nav.step(delta, v.len());
+    s.panes.tasks.nav.key = s.selected_task().map(|t| t.id.clone());
+}
+
+pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
+    match a {
+        Action::Open => {
+            if s.panes.tasks.view.is_none()
+                && let Some(id) = s.selected_task().map(|t| t.id.clone())
+            {
+                s.panes.tasks.view = Some(TaskView {
+                    task_id: id,
+                    scroll: 0,
+                });
+                s.panes.tasks.attempts = None;
+                return Some(vec![Effect::Refresh]);
+            }
+            Some(vec![])
+        }
+        Action::Back if s.panes.tasks.view.is_some() => {
+            s.panes.tasks.view = None;
+            s.panes.tasks.attempts = None;
+            Some(vec![])
+        }
+        _ => None,
+    }
+}
+
+pub(super) fn snapshot(s: &mut State, snap: &mut Snapshot) {
+    // The open run is gone (deleted elsewhere): close it rather than wait for it.
+    if snap.detail.is_none()
+        && let Some(open) = &s.open_run
+        && !s.runs.iter().any(|r| &r.id == open)
+        && !s.active.contains(open)
+    {
+        s.close_run();
+        s.dirty = true;
+    }
+    if snap.detail.as_ref().map(|d| &d.id) == s.open_run.as_ref() && snap.detail != s.detail {
+        s.detail = snap.detail.take();
+        let keys: Vec<String> = s
+            .tasks_view()
+            .iter()
+            .map(|i| s.tasks()[*i].id.clone())
+            .collect();
+        s.panes.tasks.nav.reselect(&keys);
+        s.dirty = true;
+    }
+    let t = &mut s.panes.tasks;
+    let want = t.view.as_ref().map(|v| v.task_id.as_str());
+    if snap.attempts.as_ref().map(|a| a.task_id.as_str()) == want
+        && want.is_some()
+        && snap.attempts != t.attempts
+    {
+        t.attempts = snap.attempts.take();
+        s.dirty = true;
+    }
+}
+
+/// Elapsed times of running tasks tick with the clock.
+pub(super) fn clock(s: &State) -> bool {
+    s.detail.as_ref().is_some_and(|d| {
+        d.tasks
+            .iter()
+            .any(|t| t.started_ms.is_some() && t.finished_ms.is_none())
+    })
+}

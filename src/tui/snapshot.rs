@@ -1,0 +1,191 @@
+//! Plain data the panes show: snapshots loaded from the store on the loader thread (`data.rs`),
+//! compared for equality so unchanged data never causes a redraw. No I/O, no clock.
+
+use super::panes::analysis::StoredAnalysis;
+use crate::domain::Micros;
+use crate::domain::status::{RunStatus, TaskStatus};
+use crate::routing::breaker::BreakerState;
+
+/// One load of everything the panes show.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    pub runs: Vec<RunItem>,
+    /// The open run (Tasks pane), when one is open.
+    pub detail: Option<RunDetail>,
+    /// The task shown in the detail view, when one is.
+    pub attempts: Option<TaskAttempts>,
+    pub models: Vec<ModelRow>,
+    pub budget: BudgetSnap,
+    /// Stored history for the Events pane: only in the first load.
+    pub history: Option<Vec<EventItem>>,
+    /// The latest stored analysis, when it is new to this loader.
+    pub analysis: Option<StoredAnalysis>,
+    /// Breaker transitions stored (by any process) since the last load, oldest first. The
+    /// Events pane lists breaker transitions from here only, so this process's own (also
+    /// announced by the engine) are listed once.
+    pub breaker_events: Vec<EventItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunItem {
+    pub id: String,
+    /// Liveness folded in: `running` without a live owner is `interrupted`.
+    pub status: RunStatus,
+    pub description: String,
+    pub team: Option<String>,
+    pub spent: Micros,
+    pub budget: Micros,
+    pub tasks_done: u64,
+    pub tasks_total: u64,
+    /// Creation time as shown (`MM-DD HH:MM`).
+    pub created: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunDetail {
+    pub id: String,
+    pub description: String,
+    pub status: RunStatus,
+    pub status_reason: Option<String>,
+    pub team: Option<String>,
+    pub budget: Micros,
+    pub spent: Micros,
+    pub tasks: Vec<TaskItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskItem {
+    pub id: String,
+    pub task_type: String,
+    pub status: TaskStatus,
+    pub status_reason: Option<String>,
+    pub model: Option<String>,
+    pub iteration: u32,
+    pub max_iterations: u32,
+    pub score: Option<f64>,
+    pub threshold: f64,
+    pub cost: Micros,
+    /// Epoch ms; elapsed is computed against the state's `now` when rendering.
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskAttempts {
+    pub run_id: String,
+    pub task_id: String,
+    pub prompt: String,
+    pub output: Option<String>,
+    pub attempts: Vec<AttemptItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptItem {
+    pub n: u32,
+    pub model: Option<String>,
+    pub reviewer: Option<String>,
+    pub score: Option<f64>,
+    pub cost: Micros,
+    pub failure_reason: Option<String>,
+    /// Validator verdicts in one line (`length ✓, json ✕`).
+    pub validators: String,
+    pub critique: Option<String>,
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRow {
+    pub id: String,
+    pub provider: String,
+    pub breaker: BreakerState,
+    pub failures: u32,
+    pub calls: u64,
+    pub ok: u64,
+    pub cost: Micros,
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+    /// Latencies of the latest successful calls, oldest first (sparkline).
+    pub recent_ms: Vec<u64>,
+    /// (task type, average score, attempts scored)
+    pub quality: Vec<(String, f64, u64)>,
+}
+
+impl ModelRow {
+    pub fn success_rate(&self) -> Option<f64> {
+        (self.calls > 0).then(|| self.ok as f64 / self.calls as f64)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BudgetSnap {
+    pub levels: Vec<LevelItem>,
+    /// (run id, description, spent), most expensive first.
+    pub by_run: Vec<(String, String, Micros)>,
+    /// (phase = call role, spent), most expensive first.
+    pub by_phase: Vec<(String, Micros)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelItem {
+    /// `org` or `team:<name>`.
+    pub level: String,
+    pub cap: Option<Micros>,
+    pub spent: Micros,
+    pub reserved: Micros,
+    pub period: Option<String>,
+    /// Part of `spent` charged as an estimate (calls cut short by a crash).
+    pub estimated: Micros,
+    /// (epoch ms, spent at that time), oldest first.
+    pub series: Vec<(i64, Micros)>,
+}
+
+impl LevelItem {
+    pub fn remaining(&self) -> Option<Micros> {
+        crate::budget::remaining(self.cap, self.spent, self.reserved)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Breaker,
+    Policy,
+    Budget,
+    Error,
+    Warning,
+    Info,
+}
+
+impl EventKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            EventKind::Breaker => "breaker",
+            EventKind::Policy => "policy",
+            EventKind::Budget => "budget",
+            EventKind::Error => "error",
+            EventKind::Warning => "warning",
+            EventKind::Info => "info",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            EventKind::Breaker => "◐",
+            EventKind::Policy => "§",
+            EventKind::Budget => "$",
+            EventKind::Error => "✕",
+            EventKind::Warning => "!",
+            EventKind::Info => "·",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventItem {
+    /// Increasing number: the selection key.
+    pub seq: u64,
+    /// As shown (`HH:MM:SS`).
+    pub time: String,
+    pub kind: EventKind,
+    pub run_id: Option<String>,
+    pub text: String,
+}
