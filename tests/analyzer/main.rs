@@ -1,0 +1,11 @@
+//! Integration tests of the analyzer area: one test binary (`cargo test --test analyzer`); see tests/README.md.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod accuracy;
+mod bad_input;
+mod checks;
+mod checks_security;
+mod project_types;
+mod semantic;

@@ -1,0 +1,11 @@
+//! Integration tests of the outputs area: one test binary (`cargo test --test outputs`); see tests/README.md.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod artifacts_paths;
+mod artifacts_summary;
+mod output_safety;
+mod validators_command;
+mod validators_json_length;
+mod validators_syntax;
