@@ -8,10 +8,10 @@
 //! received, the database what was recorded.
 
 use crate::support::binary::{BIN, Env, code, flat_plan, stderr};
+use crate::support::loopback::{MockProvider, MockUsage, Reply};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use crate::support::loopback::{MockProvider, MockUsage, Reply};
 
 const KEY_VARS: [&str; 9] = [
     "ANTHROPIC_API_KEY",

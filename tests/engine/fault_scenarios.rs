@@ -7,11 +7,11 @@
 //! provider than the generator's. The server scripts per model; the last reply repeats.
 
 use crate::support::binary::{BIN, code};
+use crate::support::loopback::{Fault, MockProvider, MockUsage, Reply};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
-use crate::support::loopback::{Fault, MockProvider, MockUsage, Reply};
 
 const KEYS: [(&str, &str); 3] = [
     ("ANTHROPIC_API_KEY", "sk-ant-fault-test"),

@@ -7,11 +7,11 @@
 //! refused. tests/store_unwritable.rs covers the same rule in process without privileges.
 
 use crate::support::binary::*;
+use crate::support::loopback::{MockProvider, MockUsage, Reply};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use crate::support::loopback::{MockProvider, MockUsage, Reply};
 
 const KEY: &str = "sk-test-store-faults-0c1d";
 const REPLY: &str = r#"{"score": 0.95, "reason": "ok"}"#;

@@ -10,9 +10,9 @@
 //!   data dir (database, logs, summary.json).
 
 use crate::support::binary::{BIN, code, flat_plan, stderr};
+use crate::support::loopback::{MockProvider, Reply};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use crate::support::loopback::{MockProvider, Reply};
 
 const KEY_VARS: [&str; 9] = [
     "ANTHROPIC_API_KEY",

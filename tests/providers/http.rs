@@ -1,10 +1,10 @@
 //! HTTP provider clients against the loopback provider server: wire formats, headers, bodies,
 //! usage normalisation, vendor quirks, pooling.
 
-use orchestrator_tui::config::{Config, ProviderConfig, ProviderKind};
-use orchestrator_tui::providers::{ProviderError, Usage, WireFormat};
 use crate::support::loopback::clients::*;
 use crate::support::loopback::{Fault, MockProvider, Reply};
+use orchestrator_tui::config::{Config, ProviderConfig, ProviderKind};
+use orchestrator_tui::providers::{ProviderError, Usage, WireFormat};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]

@@ -1,11 +1,11 @@
 //! HTTP provider clients against the loopback provider server: error classes of every fault,
 //! truncated and stalled streams, timeouts, cancellation.
 
+use crate::support::loopback::clients::*;
+use crate::support::loopback::{Fault, MockProvider, Reply};
 use orchestrator_tui::providers::{HttpOptions, HttpProvider, Provider, ProviderError, WireFormat};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use crate::support::loopback::clients::*;
-use crate::support::loopback::{Fault, MockProvider, Reply};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]

@@ -9,11 +9,11 @@
 //! this reply makes a run with decomposition work without guessing.
 
 use crate::support::binary::{BIN, code};
+use crate::support::loopback::{MockProvider, MockUsage, Reply};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use crate::support::loopback::{MockProvider, MockUsage, Reply};
 
 const OPENAI_KEY: &str = "sk-test-openai-5b0c9e1d2f7a";
 

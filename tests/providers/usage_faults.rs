@@ -7,12 +7,12 @@
 //! The provider client is also driven directly for the size limits (lowered so tests stay small).
 
 use crate::support::binary::{BIN, code};
+use crate::support::loopback::clients::{FORMATS, KEY, chat, fast_timeouts};
+use crate::support::loopback::{MockProvider, MockUsage, Reply};
 use orchestrator_tui::providers::{HttpOptions, HttpProvider, ProviderError, WireFormat};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use crate::support::loopback::clients::{FORMATS, KEY, chat, fast_timeouts};
-use crate::support::loopback::{MockProvider, MockUsage, Reply};
 
 /// One reply serves every role (critique does not say "VERDICT: OK", so the generator revises).
 const REPLY: &str = r#"{"score": 0.95, "reason": "ok"}"#;

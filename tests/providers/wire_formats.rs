@@ -3,8 +3,8 @@
 //! and cost match what the server reported.
 
 use crate::support::binary::*;
-use std::process::Command;
 use crate::support::loopback::{Format, MockProvider, MockUsage, Reply};
+use std::process::Command;
 
 const USAGE: MockUsage = MockUsage {
     input: 100,
