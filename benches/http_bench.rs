@@ -275,7 +275,7 @@ fn main() {
         }
         let out = json!({
             "bench": "http_client_overhead",
-            "server": "tests/support/loopback (HTTP/1.1 keep-alive, same process)",
+            "server": "tests/support loopback (HTTP/1.1 keep-alive, same process)",
             "runtime_workers": 2,
             "results": results,
             "connections_accepted": server.connections(),

@@ -2,7 +2,7 @@
 //! cargo's registry, the machine's Python standard library). Needs the `tokei` binary (on PATH or
 //! in $TOKEI) and takes a while, so it is ignored by default:
 //!
-//! `cargo test --release --test analyzer_accuracy -- --ignored --nocapture`
+//! `cargo test --release --test analyzer -- accuracy --ignored --nocapture`
 //!
 //! Trees can be given in $ANALYZER_TREES (separated by `:`). tokei runs with `--hidden` and the
 //! analyzer's always-skipped folders excluded so both see the same files. Compared: code+comment

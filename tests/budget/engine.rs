@@ -7,7 +7,7 @@
 //! - headroom one run holds beyond its calls in flight never makes another run fail;
 //! - a lease gives its spare back within a second of its run going idle.
 //!
-//! Virtual time: see tests/engine_faults.rs (a 1 ms ticker keeps the clock creeping while the
+//! Virtual time: see tests/engine/faults.rs (a 1 ms ticker keeps the clock creeping while the
 //! store thread works; where a deadline is asserted, the test slows the clock to real time).
 
 use async_trait::async_trait;

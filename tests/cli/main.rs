@@ -1,4 +1,5 @@
-//! Integration tests of the cli area: one test binary (`cargo test --test cli`); see tests/README.md.
+//! Integration tests of the cli area, one test binary: `cargo test --test cli`.
+//! One module per file of this folder; tests/README.md says how to add one.
 
 #[path = "../support/mod.rs"]
 mod support;

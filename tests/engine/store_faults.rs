@@ -4,7 +4,7 @@
 //!
 //! The full-disk test mounts a 2 MiB tmpfs as the data dir, as a user on a small partition would
 //! meet it; it needs root (CI containers run as root) and skips with a notice when the mount is
-//! refused. tests/store_unwritable.rs covers the same rule in process without privileges.
+//! refused. tests/engine/store_unwritable.rs covers the same rule in process without privileges.
 
 use crate::support::binary::*;
 use crate::support::loopback::{MockProvider, MockUsage, Reply};
@@ -88,7 +88,7 @@ async fn a_full_disk_stops_the_run_resumable_and_no_answer_goes_unrecorded() {
     let env = Env::new("");
     let Some(mnt) = Tmpfs::mount(&env.dir.path().join("small-disk"), "2m") else {
         eprintln!(
-            "SKIPPED: cannot mount a tmpfs here (needs root); the in-process variant is tests/store_unwritable.rs"
+            "SKIPPED: cannot mount a tmpfs here (needs root); the in-process variant is tests/engine/store_unwritable.rs"
         );
         return;
     };

@@ -3,7 +3,7 @@
 //! same failure class as a full disk: SQLite says the file cannot be written) while it answers
 //! one call of a 12-task plan. Every call answered is then either recorded or counted as
 //! unrecorded, and the run stops within a few calls instead of paying for the whole plan with
-//! nothing recorded. (tests/store_faults.rs does it with a real full disk.)
+//! nothing recorded. (tests/engine/store_faults.rs does it with a real full disk.)
 
 use async_trait::async_trait;
 use orchestrator_tui::config::{Catalog, Config, ModelInfo, Strategy};

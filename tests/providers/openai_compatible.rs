@@ -20,7 +20,7 @@ const OPENAI_KEY: &str = "sk-test-openai-5b0c9e1d2f7a";
 /// Usage a real server could report for every call of these runs: output within every role's
 /// `max_tokens` (evaluation allows 256) and input within what was held for it. Impossible usage
 /// is `malformed_usage` and a cost above the hold is charged the hold
-/// (tests/providers_usage_faults.rs), so neither would be "usage x catalog price".
+/// (tests/providers/usage_faults.rs), so neither would be "usage x catalog price".
 const USAGE: MockUsage = MockUsage {
     input: 40,
     cached: 10,

@@ -1,4 +1,5 @@
-//! Integration tests of the tui area: one test binary (`cargo test --test tui`); see tests/README.md.
+//! Integration tests of the tui area, one test binary: `cargo test --test tui`.
+//! One module per file of this folder; tests/README.md says how to add one.
 
 #[path = "../support/mod.rs"]
 mod support;
