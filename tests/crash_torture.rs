@@ -6,9 +6,10 @@
 //! `cargo test --release --test crash_torture -- --ignored --nocapture`.
 //! Moments are random; the seed is printed and taken from `TORTURE_SEED` when set.
 
-mod common;
+#[path = "support/mod.rs"]
+mod support;
 
-use common::*;
+use crate::support::binary::*;
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::process::{Child, Stdio};

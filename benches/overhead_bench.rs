@@ -1,0 +1,287 @@
+//! Engine overhead per model call (benchmarks.md §1): a loopback server answering instantly in
+//! OpenAI and Anthropic formats; calls at fixed offered rates through the full engine path
+//! (routing, policy, budget reserve/settle, breaker, telemetry, SQLite) versus the same request
+//! sent straight to the server in the same run. The calls are made within a run, as a project's
+//! calls are (its budget lease, run/org ledger and call rows all in play). Prints JSON.
+//!
+//! cargo bench --bench overhead_bench [-- --rates 100,500,1000 --secs 5]
+
+#[path = "../tests/support/loopback/mod.rs"]
+mod support;
+
+use orchestrator_tui::config::{
+    Catalog, Config, PolicyConfig, ProviderConfig, ProviderKind, SimulatedMode, Strategy,
+};
+use orchestrator_tui::domain::CallRole;
+use orchestrator_tui::domain::Micros;
+use orchestrator_tui::engine::calls::CallSpec;
+use orchestrator_tui::engine::{EngineCtx, EngineHandle, RunRequest};
+use orchestrator_tui::providers::ProviderRegistry;
+use orchestrator_tui::store::Store;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{MockProvider, MockUsage, Reply};
+
+const KEY: &str = "bench-key";
+
+fn arg(name: &str) -> Option<String> {
+    let v: Vec<String> = std::env::args().collect();
+    v.iter()
+        .position(|a| a == name)
+        .and_then(|i| v.get(i + 1).cloned())
+}
+
+fn proc_stat() -> (f64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (cpu, hwm)
+}
+
+fn summary(mut v: Vec<f64>) -> Value {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let p = |q: f64| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v[((v.len() - 1) as f64 * q).round() as usize]
+        }
+    };
+    json!({"p50_ms": p(0.5), "p90_ms": p(0.9), "p99_ms": p(0.99), "max_ms": p(1.0), "n": v.len()})
+}
+
+/// Fire `f` at `rate` per second for `secs` (open loop); latencies in ms and error count.
+async fn open_loop<F, Fut>(rate: u64, secs: f64, f: F) -> (Vec<f64>, u64, f64)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let period = Duration::from_nanos(1_000_000_000 / rate.max(1));
+    let total = (rate as f64 * secs) as u64;
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let due = start + period * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let fut = f();
+        set.spawn(async move {
+            let t = Instant::now();
+            let ok = fut.await;
+            (t.elapsed().as_secs_f64() * 1000.0, ok)
+        });
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok((l, true)) => lat.push(l),
+            _ => errors += 1,
+        }
+    }
+    let achieved = total as f64 / start.elapsed().as_secs_f64();
+    (lat, errors, achieved)
+}
+
+fn engine(server: &MockProvider, dir: &std::path::Path) -> EngineHandle {
+    let mut cfg = Config::defaults();
+    cfg.simulated.enabled = SimulatedMode::Never;
+    cfg.providers.clear();
+    cfg.providers.insert(
+        "openai".into(),
+        ProviderConfig {
+            kind: Some(ProviderKind::Openai),
+            base_url: Some(server.openai_base_url()),
+            api_key: Some(KEY.into()),
+            ..Default::default()
+        },
+    );
+    cfg.providers.insert(
+        "anthropic".into(),
+        ProviderConfig {
+            kind: Some(ProviderKind::Anthropic),
+            base_url: Some(server.base_url()),
+            api_key: Some(KEY.into()),
+            ..Default::default()
+        },
+    );
+    // Policies on the path as a team would have them: a hard one every call passes, and a monitor
+    // one every call violates (so each call also writes an audit row).
+    cfg.policies = vec![
+        PolicyConfig {
+            name: "no-deepseek".into(),
+            mode: "hard".into(),
+            scope: "org".into(),
+            blocked_providers: vec!["deepseek".into()],
+            ..Default::default()
+        },
+        PolicyConfig {
+            name: "watch-cost".into(),
+            mode: "monitor".into(),
+            scope: "org".into(),
+            max_cost_per_call_usd: Some(0.000_001),
+            ..Default::default()
+        },
+    ];
+    let catalog = Catalog::from_config(&cfg).expect("catalog");
+    let registry = ProviderRegistry::from_config(&cfg, &catalog).expect("registry");
+    let store = Store::open(dir).expect("store");
+    let ctx = EngineCtx::new(cfg, catalog, registry, store, dir.to_path_buf()).expect("ctx");
+    orchestrator_tui::engine::spawn(ctx)
+}
+
+fn raw_request(
+    server: &MockProvider,
+    model: &str,
+    anthropic: bool,
+) -> (String, Vec<(&'static str, String)>, Vec<u8>) {
+    let body = if anthropic {
+        json!({"model": model, "max_tokens": 64, "stream": true, "system": "You are a benchmark.",
+               "messages": [{"role": "user", "content": "Reply with a short sentence."}]})
+    } else {
+        json!({"model": model, "max_tokens": 64, "stream": true, "stream_options": {"include_usage": true},
+               "messages": [{"role": "system", "content": "You are a benchmark."},
+                            {"role": "user", "content": "Reply with a short sentence."}]})
+    };
+    let (url, headers) = if anthropic {
+        (
+            format!("{}/v1/messages", server.base_url()),
+            vec![
+                ("x-api-key", KEY.to_string()),
+                ("anthropic-version", "2023-06-01".to_string()),
+            ],
+        )
+    } else {
+        (
+            format!("{}/chat/completions", server.openai_base_url()),
+            vec![("authorization", format!("Bearer {KEY}"))],
+        )
+    };
+    (url, headers, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn main() {
+    let rates: Vec<u64> = arg("--rates")
+        .unwrap_or_else(|| "100,500,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let secs: f64 = arg("--secs").and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let server = MockProvider::start().await;
+        server.set_recording(false);
+        server.set_default(Reply::text("Latency is the time between asking and hearing back.").chunks(4).usage(
+            MockUsage { input: 20, cached: 0, output: 12, reasoning: 0 },
+        ));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = engine(&server, dir.path());
+        let run = e
+            .open_run(RunRequest {
+                description: "overhead benchmark".into(),
+                criteria: String::new(),
+                budget: Micros::from_usd(10_000.0),
+                time_limit_secs: 3600,
+                team: None,
+                concurrency: 64,
+                strategy: Strategy::Quality,
+                output_dir: Some(dir.path().join("out")),
+                plan: None,
+                force: true,
+            })
+            .await
+            .expect("bench run");
+        let client = reqwest::Client::builder().tcp_nodelay(true).build().expect("client");
+        let mut results = Vec::new();
+        for (format, model) in [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-6")] {
+            let (url, headers, body) = raw_request(&server, model, format == "anthropic");
+            for &rate in &rates {
+                let (c2, u2, h2, b2) = (client.clone(), url.clone(), headers.clone(), body.clone());
+                let direct = open_loop(rate, secs, move || {
+                    let mut rq = c2.post(&u2).header("content-type", "application/json").body(b2.clone());
+                    for (k, v) in &h2 {
+                        rq = rq.header(*k, v);
+                    }
+                    async move {
+                        match rq.send().await {
+                            Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                            _ => false,
+                        }
+                    }
+                })
+                .await;
+                let others: Vec<String> = e.catalog().models.iter().filter(|m| m.id != model).map(|m| m.id.clone()).collect();
+                let (cpu0, _) = proc_stat();
+                let spec = Arc::new({
+                    let mut s = CallSpec::new(CallRole::Generate, "Reply with a short sentence.".into(), 64);
+                    s.system = Some("You are a benchmark.".into());
+                    s.exclude = others;
+                    s
+                });
+                let (r2, e2) = (run.clone(), e.clone());
+                let through = open_loop(rate, secs, move || {
+                    let (e, spec, run) = (e2.clone(), spec.clone(), r2.clone());
+                    async move { e.call(Some(&run), &spec).await.is_ok() }
+                })
+                .await;
+                let (cpu1, rss) = proc_stat();
+                let (d, t) = (summary(direct.0.clone()), summary(through.0.clone()));
+                let added = |k: &str| t[k].as_f64().unwrap_or(0.0) - d[k].as_f64().unwrap_or(0.0);
+                results.push(json!({
+                    "format": format, "model": model, "offered_rate": rate, "seconds": secs,
+                    "achieved_rate_engine": through.2, "achieved_rate_direct": direct.2,
+                    "direct": d, "engine": t,
+                    "added_ms": {"p50": added("p50_ms"), "p90": added("p90_ms"), "p99": added("p99_ms"), "max": added("max_ms")},
+                    "errors_engine": through.1, "errors_direct": direct.1,
+                    "cpu_seconds_engine_phase": cpu1 - cpu0, "peak_rss_kb": rss,
+                }));
+            }
+        }
+        // Queued behind every settle: the ledger must equal the recorded call costs.
+        let (calls, cost, run_spent, org_spent, audits): (i64, i64, i64, i64, i64) = e
+            .store()
+            .call(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM calls), (SELECT COALESCE(SUM(cost_micros), 0) FROM calls),
+                            (SELECT SUM(spent_micros) FROM runs),
+                            (SELECT COALESCE(MAX(spent_micros), 0) FROM budget_levels WHERE level = 'org'),
+                            (SELECT COUNT(*) FROM audit)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?)
+            })
+            .await
+            .unwrap_or_default();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"bench": "engine_overhead", "persisted_calls": calls,
+                "policies": e.policy_count(), "audit_rows": audits,
+                "ledger": {"calls_cost_micros": cost, "run_spent_micros": run_spent, "org_spent_micros": org_spent,
+                           "consistent": cost == run_spent && cost == org_spent},
+                "results": results}))
+                .unwrap_or_default()
+        );
+    });
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the budget area, one test binary: `cargo test --test budget`.
+//! One module per file of this folder; tests/README.md says how to add one.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod engine;
+mod lease;
+mod processes;
+mod strategy;

@@ -1,0 +1,11 @@
+//! Integration tests of the cli area, one test binary: `cargo test --test cli`.
+//! One module per file of this folder; tests/README.md says how to add one.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod analyze;
+mod limits;
+mod out_dir;
+mod run;
+mod signals;

@@ -1,0 +1,14 @@
+//! Integration tests of the engine area, one test binary: `cargo test --test engine`.
+//! One module per file of this folder; tests/README.md says how to add one.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod admin;
+mod crash_recovery;
+mod fault_scenarios;
+mod faults;
+mod resume_crash;
+mod routing_policies;
+mod store_faults;
+mod store_unwritable;

@@ -1,0 +1,11 @@
+//! Integration tests of the providers area, one test binary: `cargo test --test providers`.
+//! One module per file of this folder; tests/README.md says how to add one.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod http;
+mod http_faults;
+mod openai_compatible;
+mod usage_faults;
+mod wire_formats;

@@ -1,0 +1,12 @@
+//! Integration tests of the tui area, one test binary: `cargo test --test tui`.
+//! One module per file of this folder; tests/README.md says how to add one.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod analysis;
+mod e2e;
+mod engine;
+mod flow;
+mod render;
+mod store_sync;
