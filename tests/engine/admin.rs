@@ -207,9 +207,11 @@ async fn the_tuis_breaker_reset_persists_for_other_processes() {
                 let got = tokio::time::timeout(Duration::from_millis(200), async {
                     loop {
                         match watch.recv().await {
-                            Ok(EngineEvent::Breaker { model: m, to, .. })
-                                if to == orchestrator_tui::routing::BreakerState::Closed =>
-                            {
+                            Ok(EngineEvent::Breaker {
+                                model: m,
+                                to: BreakerState::Closed,
+                                ..
+                            }) => {
                                 return m;
                             }
                             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
