@@ -62,7 +62,26 @@ pub fn open(
                 stop_for_signal(&engine, s, quit_timeout).await;
                 Ok(Some(s))
             }
-            r = ui => r.map(|()| None),
+            r = ui => match r {
+                Ok(()) => Ok(None),
+                // A hung-up terminal fails the UI's writes, often just before its SIGHUP arrives:
+                // the runs are cancelled and stored either way, never left `running`.
+                Err(e) => {
+                    let wait = std::time::Duration::from_millis(500);
+                    match tokio::time::timeout(wait, crate::signals::first()).await {
+                        Ok(s) => {
+                            tracing::info!("terminal lost, then {} received", s.name());
+                            stop_for_signal(&engine, s, quit_timeout).await;
+                            Ok(Some(s))
+                        }
+                        Err(_) => {
+                            tracing::warn!("terminal error: {e}; cancelling the runs of this TUI");
+                            stop_runs(&engine, "cancelled (terminal error)", quit_timeout).await;
+                            Err(e)
+                        }
+                    }
+                }
+            },
         };
         drop(guard);
         r
@@ -78,7 +97,12 @@ async fn stop_for_signal(
     s: crate::signals::Stop,
     timeout: std::time::Duration,
 ) {
-    engine.cancel_because(None, &s.reason());
+    stop_runs(engine, &s.reason(), timeout).await;
+}
+
+/// Cancel every run this process drives with `reason` and wait (bounded) until each is stored.
+async fn stop_runs(engine: &EngineHandle, reason: &str, timeout: std::time::Duration) {
+    engine.cancel_because(None, reason);
     let stored = async {
         while !engine.active_runs().is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
