@@ -62,6 +62,7 @@ fn request() -> ChatRequest {
         role: CallRole::Generate,
         task_type: None,
         attempt: 1,
+        schema: None,
     }
 }
 

@@ -75,17 +75,129 @@ pub fn parse_plan_limited(text: &str, cfg: &Config, max: usize) -> Result<Parsed
     }
     // Dependencies on tasks that do not exist cannot be satisfied: drop them, loudly.
     for t in &mut out.tasks {
-        let before = t.dependencies.len();
         let tid = t.id.clone();
-        t.dependencies.retain(|d| seen.contains(d) && *d != tid);
-        if t.dependencies.len() != before {
+        let (kept, dropped): (Vec<String>, Vec<String>) = std::mem::take(&mut t.dependencies)
+            .into_iter()
+            .partition(|d| seen.contains(d) && *d != tid);
+        t.dependencies = kept;
+        if !dropped.is_empty() {
+            let names: Vec<String> = dropped
+                .iter()
+                .take(5)
+                .map(|d| format!("`{}`", d.chars().take(64).collect::<String>()))
+                .collect();
             out.warnings.push(format!(
-                "task `{}`: unknown or self dependencies dropped",
-                t.id
+                "task `{}`: unknown or self dependency {} dropped",
+                t.id,
+                names.join(", ")
             ));
         }
     }
     Ok(out)
+}
+
+/// The run as one task when no valid plan came back: the description is its prompt, its type
+/// inferred from it (defaults of that type from `cfg`).
+pub fn single_task(description: &str, criteria: &str, cfg: &Config) -> TaskSpec {
+    let task_type = infer_task_type(description);
+    let (threshold, max_iterations, max_output_tokens) = cfg.task_defaults(task_type);
+    let mut prompt = description.trim().to_string();
+    if !criteria.trim().is_empty() {
+        prompt.push_str("\n\nSuccess criteria: ");
+        prompt.push_str(criteria.trim());
+    }
+    TaskSpec {
+        id: "t1".into(),
+        task_type,
+        prompt,
+        dependencies: vec![],
+        threshold,
+        max_iterations,
+        max_output_tokens,
+        validators: vec![],
+    }
+}
+
+/// What a description asks for, by its words: code when it asks to write, fix or review code
+/// (or names a programming language), else extraction, summary or prose; reasoning otherwise.
+pub fn infer_task_type(text: &str) -> TaskType {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '+' && c != '#')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |set: &[&str]| words.iter().any(|w| set.contains(w));
+    const CODE: &[&str] = &[
+        "code",
+        "function",
+        "functions",
+        "script",
+        "program",
+        "class",
+        "method",
+        "api",
+        "endpoint",
+        "cli",
+        "library",
+        "module",
+        "implement",
+        "implementation",
+        "refactor",
+        "bug",
+        "compile",
+        "unit",
+        "test",
+        "tests",
+        "python",
+        "rust",
+        "javascript",
+        "typescript",
+        "java",
+        "golang",
+        "c++",
+        "c#",
+        "ruby",
+        "php",
+        "sql",
+        "bash",
+        "shell",
+        "html",
+        "css",
+        "regex",
+        "algorithm",
+        "app",
+        "application",
+        "server",
+        "website",
+        "frontend",
+        "backend",
+    ];
+    const REVIEW: &[&str] = &["review", "audit", "critique"];
+    const EXTRACT: &[&str] = &["extract", "parse", "csv", "fields", "entities"];
+    const SUMMARY: &[&str] = &[
+        "summarize",
+        "summarise",
+        "summary",
+        "tl",
+        "tldr",
+        "condense",
+    ];
+    const CREATIVE: &[&str] = &[
+        "story", "poem", "essay", "haiku", "lyrics", "novel", "blog", "slogan", "tagline",
+    ];
+    if has(REVIEW) && has(CODE) {
+        TaskType::CodeReview
+    } else if has(CODE) {
+        TaskType::CodeGeneration
+    } else if has(EXTRACT) {
+        TaskType::DataExtraction
+    } else if has(SUMMARY) {
+        TaskType::Summarization
+    } else if has(CREATIVE) {
+        TaskType::CreativeWriting
+    } else {
+        TaskType::ComplexReasoning
+    }
 }
 
 /// Why one item of a plan was dropped.
@@ -319,6 +431,56 @@ mod tests {
 
     fn ids(p: &ParsedPlan) -> Vec<&str> {
         p.tasks.iter().map(|t| t.id.as_str()).collect()
+    }
+
+    #[test]
+    fn unknown_dependencies_are_dropped_by_name_and_the_task_kept() {
+        let plan = r#"{"tasks": [{"id": "t1", "type": "code_generation", "prompt": "a",
+            "dependencies": ["t0", "t1"]}, {"id": "t2", "type": "summarization", "prompt": "b",
+            "dependencies": ["t1", "t9"]}]}"#;
+        let p = parse_plan(plan, &cfg()).unwrap();
+        assert_eq!(ids(&p), ["t1", "t2"]);
+        assert!(p.tasks[0].dependencies.is_empty());
+        assert_eq!(p.tasks[1].dependencies, ["t1"]);
+        assert_eq!(
+            p.warnings,
+            [
+                "task `t1`: unknown or self dependency `t0`, `t1` dropped",
+                "task `t2`: unknown or self dependency `t9` dropped"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_description_runs_as_one_task_of_the_type_it_asks_for() {
+        let cases = [
+            (
+                "Write a Python function that reverses a string, with a test",
+                TaskType::CodeGeneration,
+            ),
+            ("Build a todo app", TaskType::CodeGeneration),
+            ("Review this Rust module for bugs", TaskType::CodeReview),
+            (
+                "Extract the invoice fields as JSON",
+                TaskType::DataExtraction,
+            ),
+            ("Summarize the meeting notes", TaskType::Summarization),
+            ("A short poem about autumn", TaskType::CreativeWriting),
+            (
+                "Should we expand to Europe next year?",
+                TaskType::ComplexReasoning,
+            ),
+        ];
+        for (d, want) in cases {
+            assert_eq!(infer_task_type(d), want, "{d}");
+        }
+        let t = single_task("Write a Python function", "it has tests", &cfg());
+        assert_eq!(t.id, "t1");
+        assert_eq!(t.task_type, TaskType::CodeGeneration);
+        assert!(t.dependencies.is_empty() && t.validators.is_empty());
+        assert!(t.prompt.starts_with("Write a Python function"));
+        assert!(t.prompt.ends_with("Success criteria: it has tests"));
+        assert_eq!(t.threshold, cfg().task_defaults(TaskType::CodeGeneration).0);
     }
 
     #[test]

@@ -6,12 +6,13 @@ use super::calls::{CallFail, CallSpec, call};
 use super::checkpoint::{self, Checkpoint};
 use super::context::{EngineCtx, RunCtx, Slot};
 use super::dag::Dag;
-use super::decompose::parse_plan;
+use super::decompose::{self, parse_plan};
 use super::task_loop::{TaskOutcome, run_task};
 use crate::budget::waiters;
 use crate::domain::Micros;
 use crate::domain::status::{RunFacts, RunStatus, StopReason, TaskStatus, final_status};
 use crate::domain::{CallRole, TaskSpec};
+use crate::model_output::schemas;
 use crate::prompts;
 use crate::store::lease;
 use crate::store::{self, BudgetStore, RunStore, TaskRow};
@@ -44,8 +45,26 @@ async fn load_run(ctx: &EngineCtx, id: &str) -> Result<store::RunRow, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Ask a cheap model for the task list; one retry on a different provider.
-async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Vec<TaskSpec>, String> {
+/// Appended to the decomposition prompt when its answer had no usable task list and no other
+/// model is left to ask.
+const PLAN_REPAIR: &str = "\n\nYour previous answer was not a usable task list. Answer with the \
+JSON object only: {\"tasks\": [{\"id\": \"t1\", \"type\": \"code_generation\", \"prompt\": \"...\", \
+\"dependencies\": [], \"validators\": []}]}";
+
+/// Most decomposition answers read before the run falls back to one task.
+const PLAN_TRIES: usize = 3;
+
+/// The task list a run executes, and whether it is the one-task fallback.
+struct Plan {
+    tasks: Vec<TaskSpec>,
+    fallback: bool,
+}
+
+/// Ask a cheap model for the task list (structured output): after an answer with no usable
+/// list, another model when one is left, else the same model with a stricter prompt. With still
+/// no plan, the description runs as one task of the type it asks for (a warning; `plan_fallback`
+/// in JSON). Only a decomposition no model could answer at all fails the run.
+async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Plan, String> {
     let mut spec = CallSpec::new(
         CallRole::Decompose,
         prompts::decompose_prompt(&run.description, &run.criteria),
@@ -53,26 +72,33 @@ async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Vec<TaskSpec>, Strin
     );
     spec.system = Some(prompts::DECOMPOSE_SYSTEM.into());
     spec.prefer_cheap = true;
+    spec.schema = Some(schemas::task_list());
     let mut last = String::new();
-    for _ in 0..2 {
+    let mut answered: Option<String> = None;
+    let mut tries = 0;
+    while tries < PLAN_TRIES {
         match call(ctx, Some(run), &spec, None).await {
-            Ok(ok) => match parse_plan(&ok.response.text, &ctx.cfg) {
-                Ok(p) => {
-                    for w in &p.warnings {
-                        ctx.warn(Some(&run.id), format!("decomposition: {w}"));
+            Ok(ok) => {
+                tries += 1;
+                match parse_plan(&ok.response.text, &ctx.cfg) {
+                    Ok(p) => {
+                        for w in &p.warnings {
+                            ctx.warn(Some(&run.id), format!("decomposition: {w}"));
+                        }
+                        return Ok(Plan {
+                            tasks: p.tasks,
+                            fallback: false,
+                        });
                     }
-                    return Ok(p.tasks);
+                    Err(e) => {
+                        last = format!("{}: {e}", ok.model.id);
+                        ctx.warn(Some(&run.id), format!("decomposition by {last}"));
+                        spec.avoid_provider = Some(ok.model.provider.clone());
+                        spec.exclude.push(ok.model.id.clone());
+                        answered = Some(ok.model.id.clone());
+                    }
                 }
-                Err(e) => {
-                    last = format!("{}: {e}", ok.model.id);
-                    ctx.warn(
-                        Some(&run.id),
-                        format!("decomposition by {last}; retrying on another provider"),
-                    );
-                    spec.avoid_provider = Some(ok.model.provider.clone());
-                    spec.exclude.push(ok.model.id.clone());
-                }
-            },
+            }
             Err(CallFail::Cancelled) => {
                 run.request_stop(StopReason::Cancelled, true);
                 return Err("cancelled during decomposition".into());
@@ -81,10 +107,32 @@ async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Vec<TaskSpec>, Strin
                 run.request_stop(StopReason::BudgetExhausted, false);
                 return Err(format!("budget exhausted during decomposition: {d}"));
             }
-            Err(e) => return Err(format!("decomposition failed: {e}")),
+            Err(e) => match answered.take() {
+                // No other model is left: the last one again, with a stricter prompt.
+                Some(model) if !spec.prompt.ends_with(PLAN_REPAIR) => {
+                    spec.exclude.retain(|m| *m != model);
+                    spec.pinned_model = Some(model);
+                    spec.avoid_provider = None;
+                    spec.prompt.push_str(PLAN_REPAIR);
+                }
+                Some(_) => break,
+                None => return Err(format!("decomposition failed: {e}")),
+            },
         }
     }
-    Err(format!("decomposition gave no usable task list ({last})"))
+    let task = decompose::single_task(&run.description, &run.criteria, &ctx.cfg);
+    ctx.warn(
+        Some(&run.id),
+        format!(
+            "no usable task list after {tries} answers ({last}): running the description as one \
+             {} task",
+            task.task_type
+        ),
+    );
+    Ok(Plan {
+        tasks: vec![task],
+        fallback: true,
+    })
 }
 
 async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> Result<(), String> {
@@ -105,14 +153,25 @@ async fn execute(ctx: &Arc<EngineCtx>, run: &Arc<RunCtx>, started: Instant) -> R
 
 /// Commit the task list: the stored `--plan`, else the decomposition's.
 async fn plan(ctx: &EngineCtx, run: &RunCtx, row: &store::RunRow) -> Result<(), String> {
-    let tasks = match &row.plan_json {
-        Some(p) => serde_json::from_str::<Vec<TaskSpec>>(p)
-            .map_err(|e| format!("stored plan is unreadable: {e}"))?,
+    let Plan { tasks, fallback } = match &row.plan_json {
+        Some(p) => Plan {
+            tasks: serde_json::from_str::<Vec<TaskSpec>>(p)
+                .map_err(|e| format!("stored plan is unreadable: {e}"))?,
+            fallback: false,
+        },
         None => decompose(ctx, run).await?,
     };
     let (id, t2) = (run.id.clone(), tasks.clone());
     ctx.store
-        .call(move |c| store::immediate(c, |tx| tx.insert_tasks(&id, &t2)))
+        .call(move |c| {
+            store::immediate(c, |tx| {
+                tx.insert_tasks(&id, &t2)?;
+                if fallback {
+                    tx.mark_plan_fallback(&id)?;
+                }
+                Ok(())
+            })
+        })
         .await
         .map_err(|e| e.to_string())?;
     ctx.emit(EngineEvent::Planned {

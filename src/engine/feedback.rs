@@ -107,16 +107,96 @@ pub fn head_tail(text: &str, max_chars: usize) -> String {
     )
 }
 
+/// A reviewer's answer: whether it accepts the output, and the critique as the revision prompt
+/// and the task detail show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Critique {
+    pub accept: bool,
+    /// `VERDICT: OK` or `VERDICT: REVISE` first, then the defects.
+    pub text: String,
+}
+
+/// Read a critique: the JSON verdict of the structured-output schema (`{"verdict": "accept" |
+/// "revise", "defects": [...]}`), else a leading `VERDICT: OK` / `VERDICT: REVISE` line; free
+/// text with neither asks for a revision (its content is the critique).
+pub fn parse_critique(text: &str) -> Critique {
+    let trimmed = text.trim_start();
+    let upper: String = trimmed.chars().take(16).collect::<String>().to_uppercase();
+    if upper.starts_with("VERDICT: OK") {
+        return Critique {
+            accept: true,
+            text: text.to_string(),
+        };
+    }
+    if !upper.starts_with("VERDICT")
+        && trimmed.starts_with(['{', '`'])
+        && let Some(v) = crate::engine::decompose::extract_json(trimmed)
+        && let Some(verdict) = v.get("verdict").and_then(|x| x.as_str())
+    {
+        let verdict = verdict.trim().to_lowercase();
+        let accept = matches!(verdict.as_str(), "accept" | "ok" | "accepted" | "pass");
+        let defects: Vec<String> = match v.get("defects") {
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|d| d.as_str())
+                .map(|d| d.trim().chars().take(1000).collect::<String>())
+                .filter(|d| !d.is_empty())
+                .take(50)
+                .collect(),
+            _ => vec![],
+        };
+        let mut out = String::from(if accept {
+            "VERDICT: OK"
+        } else {
+            "VERDICT: REVISE"
+        });
+        for d in &defects {
+            out.push_str("\n- ");
+            out.push_str(d);
+        }
+        return Critique { accept, text: out };
+    }
+    Critique {
+        accept: false,
+        text: text.to_string(),
+    }
+}
+
+/// An evaluator's score, read into 0..1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub value: f64,
+    pub reason: Option<String>,
+    /// Set when the number the model gave was outside 0..1 and was rescaled or clamped: what
+    /// it gave and what it was read as.
+    pub note: Option<String>,
+}
+
 /// A score in 0..1 from an evaluator answer: JSON `{"score": x}`, `score: x`, `x/10`, `85%`.
 pub fn parse_score(text: &str) -> Option<(f64, Option<String>)> {
+    parse_score_noted(text).map(|s| (s.value, s.reason))
+}
+
+/// [`parse_score`] saying when the number was out of range: a bare 7.5 reads as 7.5/10 and 85 as
+/// 85/100 (models often answer on those scales whatever they are asked), a negative number as 0
+/// and anything above 100 as 1; each such reading is noted. No finite number: no score.
+pub fn parse_score_noted(text: &str) -> Option<Score> {
     if let Some(v) = crate::engine::decompose::extract_json(text)
         && let Some(s) = v.get("score")
     {
-        let reason = v.get("reason").and_then(|r| r.as_str()).map(String::from);
+        let reason = v
+            .get("reason")
+            .and_then(|r| r.as_str())
+            .map(|r| r.chars().take(2000).collect());
         let x = s
             .as_f64()
             .or_else(|| s.as_str().and_then(|t| t.trim().parse().ok()))?;
-        return normalise(x).map(|x| (x, reason));
+        let (value, note) = normalise(x)?;
+        return Some(Score {
+            value,
+            reason,
+            note,
+        });
     }
     let lower = text.to_lowercase();
     let at = lower.find("score")?;
@@ -128,6 +208,7 @@ pub fn parse_score(text: &str) -> Option<(f64, Option<String>)> {
         .collect();
     let x: f64 = num.parse().ok()?;
     let after = &rest[rest.find(&num).map(|i| i + num.len()).unwrap_or(0)..];
+    // An explicit scale is a reading, not an anomaly: only what is still out of range is noted.
     let x = if after.trim_start().starts_with("/10") && !after.trim_start().starts_with("/100") {
         x / 10.0
     } else if after.trim_start().starts_with('%') || after.trim_start().starts_with("/100") {
@@ -135,21 +216,53 @@ pub fn parse_score(text: &str) -> Option<(f64, Option<String>)> {
     } else {
         x
     };
-    normalise(x).map(|x| (x, None))
+    let (value, note) = normalise(x)?;
+    Some(Score {
+        value,
+        reason: None,
+        note,
+    })
 }
 
-fn normalise(x: f64) -> Option<f64> {
-    if !x.is_finite() || x < 0.0 {
+/// `x` read into 0..1, with a note when it was not already there.
+fn normalise(x: f64) -> Option<(f64, Option<String>)> {
+    if !x.is_finite() {
         return None;
     }
-    let x = if x > 1.0 && x <= 10.0 {
-        x / 10.0
-    } else if x > 10.0 && x <= 100.0 {
-        x / 100.0
+    let shown = format_number(x);
+    Some(if (0.0..=1.0).contains(&x) {
+        (x, None)
+    } else if x < 0.0 {
+        (
+            0.0,
+            Some(format!("the evaluator gave {shown}: clamped to 0")),
+        )
+    } else if x <= 10.0 {
+        (
+            x / 10.0,
+            Some(format!("the evaluator gave {shown}: read as {shown}/10")),
+        )
+    } else if x <= 100.0 {
+        (
+            x / 100.0,
+            Some(format!("the evaluator gave {shown}: read as {shown}/100")),
+        )
     } else {
-        x
-    };
-    (0.0..=1.0).contains(&x).then_some(x)
+        (
+            1.0,
+            Some(format!("the evaluator gave {shown}: clamped to 1")),
+        )
+    })
+}
+
+/// A model's number, short: `7.5`, `1000`, `1e300`.
+fn format_number(x: f64) -> String {
+    if x.abs() >= 1e9 {
+        format!("{x:e}")
+    } else {
+        let s = format!("{x:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 #[cfg(test)]
@@ -202,8 +315,54 @@ mod tests {
         assert_eq!(parse_score("score = 85%").unwrap().0, 0.85);
         assert_eq!(parse_score("{\"score\": 9}").unwrap().0, 0.9);
         assert!(parse_score("no number").is_none());
-        assert!(parse_score("{\"score\": -1}").is_none());
-        assert!(parse_score("{\"score\": 1000}").is_none());
+        assert!(parse_score("{\"score\": null}").is_none());
+    }
+
+    #[test]
+    fn out_of_range_scores_are_read_into_range_and_noted() {
+        let s = |t: &str| parse_score_noted(t).unwrap();
+        assert_eq!(s("{\"score\": 0.4}").note, None);
+        assert_eq!(s("Score: 8/10").note, None);
+        let neg = s("{\"score\": -1}");
+        assert_eq!(neg.value, 0.0);
+        assert_eq!(
+            neg.note.as_deref(),
+            Some("the evaluator gave -1: clamped to 0")
+        );
+        let ten = s("{\"score\": 7.5, \"reason\": \"fine\"}");
+        assert_eq!(ten.value, 0.75);
+        assert_eq!(ten.reason.as_deref(), Some("fine"));
+        assert_eq!(
+            ten.note.as_deref(),
+            Some("the evaluator gave 7.5: read as 7.5/10")
+        );
+        assert_eq!(s("{\"score\": 85}").value, 0.85);
+        let huge = s("{\"score\": 1000}");
+        assert_eq!(huge.value, 1.0);
+        assert_eq!(
+            huge.note.as_deref(),
+            Some("the evaluator gave 1000: clamped to 1")
+        );
+        assert_eq!(s("{\"score\": 1e300}").value, 1.0);
+    }
+
+    #[test]
+    fn critiques_are_read_from_json_or_a_verdict_line() {
+        let c = parse_critique("{\"verdict\": \"accept\", \"defects\": []}");
+        assert!(c.accept);
+        assert_eq!(c.text, "VERDICT: OK");
+        let c = parse_critique(
+            "```json\n{\"verdict\": \"revise\", \"defects\": [\"no tests\", \" \"]}\n```",
+        );
+        assert!(!c.accept);
+        assert_eq!(c.text, "VERDICT: REVISE\n- no tests");
+        assert!(parse_critique("verdict: ok\nfine").accept);
+        let c = parse_critique("VERDICT: REVISE\n- a");
+        assert!(!c.accept);
+        assert_eq!(c.text, "VERDICT: REVISE\n- a");
+        // Free text with no verdict is a critique asking for changes.
+        assert!(!parse_critique("The function ignores empty strings.").accept);
+        assert!(!parse_critique("{\"note\": 1}").accept);
     }
 
     #[test]

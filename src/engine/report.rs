@@ -48,6 +48,8 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
         "team": run.team,
         "strategy": run.strategy,
         "simulated": simulated,
+        // No valid plan came back: the description ran as one task.
+        "plan_fallback": run.plan_fallback,
         "budget_usd": round(run.budget),
         "time_limit_secs": run.time_limit_secs,
         "total_cost_usd": round(run.spent),
@@ -86,6 +88,8 @@ fn tasks_json(
             "validators": a.validators,
             "failure_reason": a.failure_reason,
             "critique": a.critique,
+            "self_evaluated": a.self_evaluated,
+            "score_note": a.score_note,
             "at": a.created_at,
         }));
     }

@@ -20,6 +20,7 @@ impl SemanticModel for EngineModel {
         spec.system = Some(system.to_string());
         spec.task_type = Some(TaskType::CodeReview);
         spec.prefer_cheap = true;
+        spec.schema = Some(crate::model_output::schemas::semantic());
         self.0
             .call(None, &spec)
             .await

@@ -6,9 +6,10 @@ use super::EngineEvent;
 use super::calls::{CallFail, CallSpec, call};
 use super::checkpoint::{self, Best, Checkpoint, Generated};
 use super::context::{EngineCtx, RunCtx, Slot};
-use super::feedback::{Feedback, head_tail, parse_score, strip_markers};
+use super::feedback::{Feedback, head_tail, parse_critique, parse_score_noted, strip_markers};
 use crate::domain::status::{StopReason, TaskStatus};
 use crate::domain::{CallRole, TaskType};
+use crate::model_output::schemas;
 use crate::prompts;
 use crate::store::{self, TaskRow, runs::AttemptWrite};
 use crate::validators::{self, ValidatorResult, Verdict};
@@ -53,6 +54,10 @@ struct Judged {
     validators_ok: bool,
     score: Option<f64>,
     eval_reason: Option<String>,
+    /// How an out-of-range score was read (`feedback::Score::note`).
+    score_note: Option<String>,
+    /// The evaluator was the generator (a single-model setup).
+    self_evaluated: bool,
 }
 
 /// Execute a task from `resume` (where it was parked) or from the start of a first iteration
@@ -235,10 +240,13 @@ impl TaskRun<'_> {
         crit.system = Some(prompts::CRITIQUE_SYSTEM.into());
         crit.task_type = Some(TaskType::CodeReview);
         crit.avoid_provider = Some(generated.provider.clone());
+        crit.schema = Some(schemas::critique());
         match call(self.ctx, Some(self.run), &crit, Some(&mut *self.slot)).await {
             Ok(ok) => {
                 self.ck.progress.reviewer = Some(ok.model.id.clone());
-                self.ck.progress.critique = Some(strip_markers(&ok.response.text));
+                // The verdict decides whether a revision is asked for at all (`revise`).
+                let c = parse_critique(&strip_markers(&ok.response.text));
+                self.ck.progress.critique = Some(c.text);
             }
             Err(f) => self.step_failed(f, "critique skipped")?,
         }
@@ -294,7 +302,8 @@ impl TaskRun<'_> {
         eval.system = Some(prompts::EVALUATE_SYSTEM.into());
         eval.task_type = Some(TaskType::Evaluation);
         eval.avoid_provider = Some(generated.provider.clone());
-        let (mut score, mut eval_reason) = (None, None);
+        eval.schema = Some(schemas::evaluation());
+        let (mut score, mut eval_reason, mut score_note) = (None, None, None);
         while self.ck.progress.eval_tries < 2 {
             if self.ck.progress.eval_tries > 0 && !eval.prompt.ends_with(EVAL_REPAIR) {
                 eval.prompt.push_str(EVAL_REPAIR);
@@ -302,9 +311,16 @@ impl TaskRun<'_> {
             match call(self.ctx, Some(self.run), &eval, Some(&mut *self.slot)).await {
                 Ok(ok) => {
                     self.ck.progress.evaluator = Some(ok.model.id.clone());
-                    if let Some((s, r)) = parse_score(&ok.response.text) {
-                        score = Some(s);
-                        eval_reason = r;
+                    if let Some(s) = parse_score_noted(&ok.response.text) {
+                        if let Some(note) = &s.note {
+                            self.ctx.warn(
+                                Some(&self.run.id),
+                                format!("task {}: {note}", self.task.spec.id),
+                            );
+                        }
+                        score = Some(s.value);
+                        eval_reason = s.reason;
+                        score_note = s.note;
                         break;
                     }
                     self.ck.progress.eval_tries += 1;
@@ -316,11 +332,15 @@ impl TaskRun<'_> {
             }
         }
         let validators_ok = !vresults.iter().any(|v| v.result == Verdict::Fail);
+        let self_evaluated = score.is_some()
+            && self.ck.progress.evaluator.as_deref() == Some(generated.model.as_str());
         Ok(Judged {
             vresults,
             validators_ok,
             score,
             eval_reason,
+            score_note,
+            self_evaluated,
         })
     }
 
@@ -387,6 +407,7 @@ impl TaskRun<'_> {
             judged.vresults.clone(),
             generated.output.clone(),
         );
+        let (self_evaluated, score_note) = (judged.self_evaluated, judged.score_note.clone());
         let saved = self
             .ctx
             .store
@@ -405,6 +426,8 @@ impl TaskRun<'_> {
                         failure_reason: failure_reason.as_deref(),
                         critique: critique.as_deref(),
                         output: Some(&out),
+                        self_evaluated,
+                        score_note: score_note.as_deref(),
                     },
                 )?;
                 let (bm, br, bo) = b.clone().unwrap_or_default();
@@ -469,6 +492,8 @@ async fn fail_attempt(
                     failure_reason: Some(&r),
                     critique: None,
                     output: None,
+                    self_evaluated: false,
+                    score_note: None,
                 },
             )?;
             store::runs::update_task_result(c, &run_id, &task_id, None, None, None, None)?;

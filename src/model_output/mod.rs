@@ -4,3 +4,4 @@
 
 pub mod annotate;
 pub mod extract;
+pub mod schemas;

@@ -215,6 +215,7 @@ mod tests {
             role: CallRole::Generate,
             task_type: None,
             attempt: 1,
+            schema: None,
         }
     }
 

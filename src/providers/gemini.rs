@@ -203,6 +203,7 @@ mod tests {
             role: CallRole::Generate,
             task_type: None,
             attempt: 1,
+            schema: None,
         };
         let b = body(&req);
         assert_eq!(b["contents"][0]["role"], "user");

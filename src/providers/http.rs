@@ -563,6 +563,7 @@ mod tests {
             role: crate::domain::CallRole::Generate,
             task_type: None,
             attempt: 1,
+            schema: None,
         };
         let mut out = ChatResponse {
             text: "x".repeat(1 << 20),

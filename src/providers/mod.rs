@@ -42,6 +42,22 @@ pub struct ChatRequest {
     pub task_type: Option<TaskType>,
     /// Iteration number of the attempt (1-based), when the call belongs to one.
     pub attempt: u32,
+    /// The JSON shape the answer must have, sent through the wire format's structured-output
+    /// mechanism (`None`: free text).
+    pub schema: Option<std::sync::Arc<OutputSchema>>,
+}
+
+/// A JSON schema an answer must follow (structured output). Written in the subset every wire
+/// format can carry: objects list all their properties in `required` and set
+/// `additionalProperties: false` (OpenAI's strict mode); each wire format adapts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSchema {
+    /// Short identifier (`task_list`, `evaluation`, ...): OpenAI's `json_schema.name`, the
+    /// Anthropic tool's name.
+    pub name: &'static str,
+    /// What the answer is, for the Anthropic tool's description.
+    pub description: &'static str,
+    pub schema: serde_json::Value,
 }
 
 impl ChatRequest {

@@ -128,7 +128,7 @@ impl SimulatedProvider {
             .join("\n");
         match req.role {
             CallRole::Decompose => decomposition(&prompt, r),
-            CallRole::Critique => critique(&prompt, r),
+            CallRole::Critique => critique(&prompt, r, req.schema.is_some()),
             CallRole::Evaluate => self.evaluation(&prompt, req, r),
             CallRole::Analyze => analysis_json(&prompt),
             CallRole::Generate | CallRole::Revise => {
@@ -288,12 +288,16 @@ fn decomposition(prompt: &str, r: u64) -> String {
     )
 }
 
-fn critique(prompt: &str, r: u64) -> String {
+/// A review verdict: the structured-output JSON when the request carries a schema (as a real
+/// server constrained by it answers), else the text form.
+fn critique(prompt: &str, r: u64, structured: bool) -> String {
     let out = prompts::between(prompt, prompts::OUTPUT_START, prompts::OUTPUT_END).unwrap_or("");
-    if unit(splitmix64(r ^ 0xC1)) < 0.35 && out.len() > 40 {
-        "VERDICT: OK\nThe output covers the task; no blocking defects found.".into()
-    } else {
-        "VERDICT: REVISE\n- Handle empty and invalid input explicitly.\n- Add a docstring or comment explaining the main entry point.\n- Name edge cases in the tests.".into()
+    let accept = unit(splitmix64(r ^ 0xC1)) < 0.35 && out.len() > 40;
+    match (structured, accept) {
+        (true, true) => r#"{"verdict": "accept", "defects": []}"#.into(),
+        (true, false) => r#"{"verdict": "revise", "defects": ["Handle empty and invalid input explicitly.", "Add a docstring or comment explaining the main entry point.", "Name edge cases in the tests."]}"#.into(),
+        (false, true) => "VERDICT: OK\nThe output covers the task; no blocking defects found.".into(),
+        (false, false) => "VERDICT: REVISE\n- Handle empty and invalid input explicitly.\n- Add a docstring or comment explaining the main entry point.\n- Name edge cases in the tests.".into(),
     }
 }
 

@@ -103,6 +103,8 @@ pub trait RunStore {
     fn add_exec_ms(&self, run: &str, ms: u64) -> Result<(), StoreError>;
     /// Commit a run's task list (plan order).
     fn insert_tasks(&self, run: &str, tasks: &[TaskSpec]) -> Result<(), StoreError>;
+    /// Record that no valid plan came back and the description runs as one task.
+    fn mark_plan_fallback(&self, run: &str) -> Result<(), StoreError>;
     fn set_task_status(
         &self,
         run: &str,
@@ -307,6 +309,9 @@ macro_rules! sqlite_backend {
             }
             fn insert_tasks(&self, run: &str, tasks: &[TaskSpec]) -> Result<(), StoreError> {
                 super::runs::insert_tasks(self, run, tasks)
+            }
+            fn mark_plan_fallback(&self, run: &str) -> Result<(), StoreError> {
+                super::runs::mark_plan_fallback(self, run)
             }
             fn set_task_status(
                 &self,

@@ -257,6 +257,21 @@ CREATE TABLE budget_waiters (
     UNIQUE (owner, level)
 );
 "#,
+    // 9: real models (issue 16): a run whose plan fell back to one task, how each attempt was
+    // judged (evaluated by its own generator; a score the model gave outside 0..1), and the
+    // structured-output mode each provider's model was found to accept.
+    r#"
+ALTER TABLE runs ADD COLUMN plan_fallback INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN self_evaluated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN score_note TEXT;
+CREATE TABLE structured_modes (
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (provider, model)
+);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

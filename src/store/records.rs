@@ -42,6 +42,8 @@ pub struct RunRow {
     pub started_at: String,
     pub updated_at: String,
     pub finished_at: Option<String>,
+    /// No valid plan came back from the models: the description ran as one task.
+    pub plan_fallback: bool,
     /// The process driving it (set while `running`; see `engine::lock::run_alive`).
     #[serde(skip)]
     pub owner: Option<super::owner::Owner>,
@@ -73,6 +75,10 @@ pub struct AttemptRow {
     pub output: Option<String>,
     pub cost: Micros,
     pub created_at: String,
+    /// Evaluated by its own generator (a single-model setup).
+    pub self_evaluated: bool,
+    /// How an out-of-range score was read, when it was.
+    pub score_note: Option<String>,
 }
 
 /// One request to a provider, whatever its outcome.

@@ -40,7 +40,7 @@ pub fn insert_run(c: &Connection, r: &NewRun) -> Result<(), StoreError> {
 const RUN_COLS: &str = "id, description, criteria, team, strategy, budget_micros, time_limit_secs,
     concurrency, output_dir, plan_json, status, status_reason, tasks_committed, exec_ms,
     spent_micros, simulated, created_at, started_at, updated_at, finished_at, owner_host,
-    owner_pid, owner_start";
+    owner_pid, owner_start, plan_fallback";
 
 /// The owner recorded in columns `host, pid, start` (all set or none).
 fn owner_at(r: &Row, i: usize) -> rusqlite::Result<Option<super::owner::Owner>> {
@@ -77,6 +77,7 @@ fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
         updated_at: r.get(18)?,
         finished_at: r.get(19)?,
         owner: owner_at(r, 20)?,
+        plan_fallback: r.get(23)?,
     })
 }
 
@@ -241,6 +242,15 @@ pub fn insert_tasks(c: &Connection, run_id: &str, tasks: &[TaskSpec]) -> Result<
     Ok(())
 }
 
+pub fn mark_plan_fallback(c: &Connection, run_id: &str) -> Result<(), StoreError> {
+    crate::store::exec(
+        c,
+        "UPDATE runs SET plan_fallback = 1 WHERE id = ?1",
+        params![run_id],
+    )?;
+    Ok(())
+}
+
 fn task_row(r: &Row) -> rusqlite::Result<TaskRow> {
     let ty: String = r.get(1)?;
     let deps: String = r.get(3)?;
@@ -310,14 +320,18 @@ pub struct AttemptWrite<'a> {
     pub failure_reason: Option<&'a str>,
     pub critique: Option<&'a str>,
     pub output: Option<&'a str>,
+    /// The evaluator was the generator itself (a single-model setup).
+    pub self_evaluated: bool,
+    /// How an out-of-range score was read (`feedback::Score::note`).
+    pub score_note: Option<&'a str>,
 }
 
 pub fn insert_attempt(c: &Connection, a: &AttemptWrite) -> Result<(), StoreError> {
     crate::store::exec(
         c,
         "INSERT OR REPLACE INTO attempts (run_id, task_id, n, model, reviewer, evaluator, score,
-            validators, failure_reason, critique, output, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            validators, failure_reason, critique, output, created_at, self_evaluated, score_note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             a.run_id,
             a.task_id,
@@ -330,7 +344,9 @@ pub fn insert_attempt(c: &Connection, a: &AttemptWrite) -> Result<(), StoreError
             a.failure_reason,
             a.critique,
             a.output,
-            now_rfc3339()
+            now_rfc3339(),
+            a.self_evaluated,
+            a.score_note
         ],
     )?;
     Ok(())
@@ -360,7 +376,7 @@ pub fn update_task_result(
 pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
     let mut st = c.prepare(
         "SELECT a.task_id, a.n, a.model, a.reviewer, a.evaluator, a.score, a.validators,
-            a.failure_reason, a.critique, a.output, a.created_at
+            a.failure_reason, a.critique, a.output, a.created_at, a.self_evaluated, a.score_note
          FROM attempts a WHERE a.run_id = ?1 ORDER BY a.task_id, a.n",
     )?;
     // One grouped pass over the calls instead of a subquery per attempt.
@@ -394,6 +410,8 @@ pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, Sto
                 critique: r.get(8)?,
                 output: r.get(9)?,
                 created_at: r.get(10)?,
+                self_evaluated: r.get(11)?,
+                score_note: r.get(12)?,
                 cost: Micros::ZERO,
             })
         })?

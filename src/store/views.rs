@@ -77,6 +77,11 @@ pub struct AttemptView {
     pub failure_reason: Option<String>,
     pub critique: Option<String>,
     pub output: Option<String>,
+    pub evaluator: Option<String>,
+    /// Evaluated by its own generator (a single-model setup).
+    pub self_evaluated: bool,
+    /// How an out-of-range score was read, when it was.
+    pub score_note: Option<String>,
     pub cost: Micros,
 }
 
@@ -87,7 +92,7 @@ pub fn attempts(
 ) -> Result<Vec<AttemptView>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT a.n, a.model, a.reviewer, a.score, a.validators, a.failure_reason, a.critique,
-            a.output,
+            a.output, a.evaluator, a.self_evaluated, a.score_note,
             (SELECT COALESCE(SUM(cost_micros), 0) FROM calls k
                WHERE k.run_id = a.run_id AND k.task_id = a.task_id AND k.attempt = a.n)
          FROM attempts a WHERE a.run_id = ?1 AND a.task_id = ?2 ORDER BY a.n",
@@ -103,7 +108,10 @@ pub fn attempts(
                 failure_reason: r.get(5)?,
                 critique: r.get(6)?,
                 output: r.get(7)?,
-                cost: Micros(r.get(8)?),
+                evaluator: r.get(8)?,
+                self_evaluated: r.get(9)?,
+                score_note: r.get(10)?,
+                cost: Micros(r.get(11)?),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -347,6 +347,8 @@ fn task_attempts(
                 validators: validators_line(&a.validators_json),
                 critique: a.critique,
                 output: a.output,
+                self_evaluated: a.self_evaluated,
+                score_note: a.score_note,
             })
             .collect(),
     }))

@@ -91,6 +91,10 @@ pub struct AttemptItem {
     pub validators: String,
     pub critique: Option<String>,
     pub output: Option<String>,
+    /// Evaluated by its own generator (a single-model setup).
+    pub self_evaluated: bool,
+    /// How an out-of-range score was read, when it was.
+    pub score_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

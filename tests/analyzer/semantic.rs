@@ -30,6 +30,7 @@ impl SemanticModel for Simulated {
             role: CallRole::Analyze,
             task_type: None,
             attempt: 1,
+            schema: None,
         };
         self.provider
             .chat(&req, &CancellationToken::new())

@@ -8,6 +8,7 @@ mod admin;
 mod crash_recovery;
 mod fault_scenarios;
 mod faults;
+mod real_models;
 mod resume_crash;
 mod routing_policies;
 mod store_faults;

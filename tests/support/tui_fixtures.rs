@@ -234,6 +234,8 @@ pub fn attempts() -> TaskAttempts {
                 validators: "length ✓, syntax ✕".into(),
                 critique: Some("Missing the `done` subcommand.\nNo tests.".into()),
                 output: None,
+                self_evaluated: false,
+                score_note: None,
             },
             AttemptItem {
                 n: 2,
@@ -245,6 +247,8 @@ pub fn attempts() -> TaskAttempts {
                 validators: "length ✓, syntax ✓".into(),
                 critique: Some("Tests are thin.".into()),
                 output: None,
+                self_evaluated: false,
+                score_note: None,
             },
         ],
     }

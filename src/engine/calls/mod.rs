@@ -40,6 +40,8 @@ pub struct CallSpec {
     pub exclude: Vec<String>,
     /// The task's acceptance threshold (cost/balanced routing pick models expected to reach it).
     pub threshold: Option<f64>,
+    /// The JSON shape the answer must have (structured output), when it is parsed.
+    pub schema: Option<std::sync::Arc<crate::providers::OutputSchema>>,
 }
 
 impl CallSpec {
@@ -57,6 +59,7 @@ impl CallSpec {
             pinned_model: None,
             exclude: vec![],
             threshold: None,
+            schema: None,
         }
     }
 }
@@ -158,6 +161,7 @@ fn request(spec: &CallSpec, model: &ModelInfo) -> ChatRequest {
         role: spec.role,
         task_type: spec.task_type,
         attempt: spec.attempt.unwrap_or(1),
+        schema: spec.schema.clone(),
     }
 }
 

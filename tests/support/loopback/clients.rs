@@ -54,6 +54,7 @@ pub fn req(model: &str) -> ChatRequest {
         role: CallRole::Generate,
         task_type: None,
         attempt: 1,
+        schema: None,
     }
 }
 

@@ -202,6 +202,18 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
             head.push(Span::styled(format!("  reviewed by {r}"), t.muted));
         }
         l.push(Line::from(head));
+        if at.self_evaluated {
+            l.push(Line::from(Span::styled(
+                "   self-evaluated: scored by the model that wrote it (no other model available)",
+                t.warn,
+            )));
+        }
+        if let Some(n) = &at.score_note {
+            l.push(Line::from(Span::styled(
+                format!("   {}", one_line(n)),
+                t.warn,
+            )));
+        }
         if !at.validators.is_empty() {
             l.push(Line::from(Span::styled(
                 format!("   validators: {}", at.validators),
