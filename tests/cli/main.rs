@@ -7,5 +7,6 @@ mod support;
 mod analyze;
 mod limits;
 mod out_dir;
+mod real_model;
 mod run;
 mod signals;
