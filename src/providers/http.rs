@@ -124,6 +124,16 @@ pub fn build(
     p: &ProviderConfig,
     key: Option<String>,
     cfg: &Config,
+) -> Result<Arc<dyn Provider>, ClientError> {
+    build_with(name, p, key, cfg, StructuredMemory::new())
+}
+
+/// [`build`] sharing `memory` (the registry's) for learned structured-output modes.
+pub fn build_with(
+    name: &str,
+    p: &ProviderConfig,
+    key: Option<String>,
+    cfg: &Config,
     memory: Arc<StructuredMemory>,
 ) -> Result<Arc<dyn Provider>, ClientError> {
     let format = match p.kind {
@@ -550,12 +560,12 @@ mod tests {
             base_url: Some("http://127.0.0.1:11434/v1/".into()),
             ..Default::default()
         };
-        assert!(build("local", &local, None, &cfg, m()).is_ok());
+        assert!(build("local", &local, None, &cfg).is_ok());
         let bad = ProviderConfig {
             base_url: Some("ftp://x".into()),
             ..local.clone()
         };
-        assert!(build("local", &bad, None, &cfg, m()).is_err());
+        assert!(build("local", &bad, None, &cfg).is_err());
     }
 
     #[test]

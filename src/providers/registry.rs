@@ -73,8 +73,9 @@ impl ProviderRegistry {
             }
         } else {
             for (name, p, key) in real {
-                let client = crate::providers::http::build(name, p, key, cfg, structured.clone())
-                    .map_err(|e| RegistryError::Provider(name.clone(), e))?;
+                let client =
+                    crate::providers::http::build_with(name, p, key, cfg, structured.clone())
+                        .map_err(|e| RegistryError::Provider(name.clone(), e))?;
                 providers.insert(name.clone(), client);
             }
             if providers.is_empty() {
