@@ -323,17 +323,17 @@ mod tests {
     #[test]
     fn structured_output_is_a_forced_tool() {
         let mut r = req();
-        r.schema = Some(crate::model_output::schemas::task_list());
+        r.schema = Some(crate::providers::structured::sample_schema());
         let b = body(&r, true, StructuredMode::JsonSchema);
-        assert_eq!(b["tools"][0]["name"], "task_list");
+        assert_eq!(b["tools"][0]["name"], "critique");
         assert_eq!(
             b["tools"][0]["input_schema"],
-            crate::model_output::schemas::task_list().schema
+            crate::providers::structured::sample_schema().schema
         );
         assert!(b["tools"][0]["description"].as_str().is_some());
         assert_eq!(
             b["tool_choice"],
-            json!({"type": "tool", "name": "task_list"})
+            json!({"type": "tool", "name": "critique"})
         );
         for m in [StructuredMode::Off, StructuredMode::JsonObject] {
             let b = body(&r, false, m);

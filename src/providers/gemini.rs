@@ -288,7 +288,7 @@ mod tests {
         assert!(b["generationConfig"].get("responseMimeType").is_none());
 
         let mut req = req;
-        req.schema = Some(crate::model_output::schemas::critique());
+        req.schema = Some(crate::providers::structured::sample_schema());
         let g = &body(&req, StructuredMode::JsonSchema)["generationConfig"];
         assert_eq!(g["responseMimeType"], "application/json");
         assert_eq!(g["responseSchema"]["type"], "object");
@@ -306,13 +306,12 @@ mod tests {
 
     #[test]
     fn schemas_become_the_openapi_subset() {
-        let s = crate::model_output::schemas::semantic().schema.clone();
+        let s = crate::providers::structured::sample_schema().schema.clone();
         let o = openapi_schema(&s);
         let text = o.to_string();
         assert!(!text.contains("additionalProperties"), "{text}");
         assert!(!text.contains("null\""), "no null type left: {text}");
-        let line = &o["properties"]["suggestions"]["items"]["properties"]["evidence"]["items"]["properties"]
-            ["line"];
+        let line = &o["properties"]["defects"]["items"]["properties"]["line"];
         assert_eq!(line, &json!({"type": "integer", "nullable": true}));
         assert_eq!(o["required"], s["required"]);
         let many = openapi_schema(&json!({"type": ["string", "number", "null"]}));

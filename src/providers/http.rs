@@ -548,13 +548,9 @@ mod tests {
     fn build_picks_format_and_default_urls() {
         let cfg = Config::default();
         let p = ProviderConfig::default();
-        let m = StructuredMemory::new;
-        assert!(
-            build("anthropic", &p, None, &cfg, m()).is_err(),
-            "needs a key"
-        );
-        assert!(build("anthropic", &p, Some("k".into()), &cfg, m()).is_ok());
-        assert!(build("mystery", &p, Some("k".into()), &cfg, m()).is_err());
+        assert!(build("anthropic", &p, None, &cfg).is_err(), "needs a key");
+        assert!(build("anthropic", &p, Some("k".into()), &cfg).is_ok());
+        assert!(build("mystery", &p, Some("k".into()), &cfg).is_err());
         let local = ProviderConfig {
             kind: Some(ProviderKind::Openai),
             base_url: Some("http://127.0.0.1:11434/v1/".into()),

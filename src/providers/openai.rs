@@ -333,15 +333,15 @@ mod tests {
                 .is_none(),
             "free text sends no response_format"
         );
-        r.schema = Some(crate::model_output::schemas::evaluation());
+        r.schema = Some(crate::providers::structured::sample_schema());
         let b = body(&r, true, Vendor::Generic, StructuredMode::JsonSchema);
         let f = &b["response_format"];
         assert_eq!(f["type"], "json_schema");
-        assert_eq!(f["json_schema"]["name"], "evaluation");
+        assert_eq!(f["json_schema"]["name"], "critique");
         assert_eq!(f["json_schema"]["strict"], true);
         assert_eq!(
             f["json_schema"]["schema"],
-            crate::model_output::schemas::evaluation().schema
+            crate::providers::structured::sample_schema().schema
         );
         let b = body(&r, false, Vendor::Generic, StructuredMode::JsonObject);
         assert_eq!(b["response_format"], json!({"type": "json_object"}));

@@ -222,6 +222,31 @@ impl StructuredMemory {
     }
 }
 
+/// A schema of the strict subset for the wire formats' unit tests: a verdict enum, a list of
+/// objects, and a nullable integer.
+#[cfg(test)]
+pub(crate) fn sample_schema() -> Arc<super::OutputSchema> {
+    let item = serde_json::json!({
+        "type": "object",
+        "properties": {"path": {"type": "string"}, "line": {"type": ["integer", "null"]}},
+        "required": ["path", "line"],
+        "additionalProperties": false,
+    });
+    Arc::new(super::OutputSchema {
+        name: "critique",
+        description: "The verdict and the defects found.",
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {
+                "verdict": {"type": "string", "enum": ["accept", "revise"]},
+                "defects": {"type": "array", "items": item},
+            },
+            "required": ["verdict", "defects"],
+            "additionalProperties": false,
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
