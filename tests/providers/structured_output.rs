@@ -444,3 +444,77 @@ async fn a_learned_mode_survives_a_restart() {
         "json_schema"
     );
 }
+
+/// The real binary with a keyless local server as the only provider: the first structured
+/// request is refused naming `response_format`; the run goes on in `json_object`, the refused
+/// request makes no call row (the engine saw one call), and the mode is in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_steps_down_once_and_records_one_call_per_engine_call() {
+    use crate::support::binary::{Env, code, flat_plan, stderr};
+    let s = MockProvider::start().await;
+    // One task: the generation (free text) first, then the critique or evaluation (a schema).
+    let answer = Reply::text(
+        "{\"score\": 0.95, \"reason\": \"ok\", \"verdict\": \"accept\", \"defects\": []}",
+    );
+    s.script(
+        "smol",
+        [
+            answer.clone(),
+            openai_400("response_format json_schema is not supported"),
+            answer,
+        ],
+    );
+    let env = Env::new(&format!(
+        "[providers.local]\nkind = \"openai\"\nbase_url = \"{}\"\nmodels = [\"smol\"]\n[simulated]\nenabled = \"never\"\n[timeouts]\nfirst_byte_secs = 10\nidle_secs = 10\ntotal_secs = 30\n",
+        s.openai_base_url()
+    ));
+    let plan = env.write("plan.json", &flat_plan(1));
+    let mut cmd = env.cmd();
+    cmd.args(["run", "--plan", plan.to_str().unwrap(), "--json"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(code(&out), 0 | 4), "{}", stderr(&out));
+    let reqs = s.requests_for("smol");
+    let first = reqs
+        .iter()
+        .position(|q| mode_sent(WireFormat::OpenAi, q) == StructuredMode::JsonSchema)
+        .expect("a json_schema request");
+    assert_eq!(
+        mode_sent(WireFormat::OpenAi, &reqs[first + 1]),
+        StructuredMode::JsonObject,
+        "the refused request is repeated at once one mode down"
+    );
+    assert_eq!(
+        reqs.iter()
+            .filter(|q| mode_sent(WireFormat::OpenAi, q) == StructuredMode::JsonSchema)
+            .count(),
+        1,
+        "the 400 is paid once"
+    );
+    let db = rusqlite::Connection::open(env.data().join("orchestrator.db")).unwrap();
+    let calls: i64 = db
+        .query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        calls as usize,
+        reqs.len() - 1,
+        "no row for the refused request"
+    );
+    let refused: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM calls WHERE outcome = 'request'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(refused, 0);
+    let mode: String = db
+        .query_row(
+            "SELECT mode FROM structured_modes WHERE provider = 'local' AND model = 'smol'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(mode, "json_object");
+}
