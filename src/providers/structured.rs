@@ -106,6 +106,8 @@ const NAMES: &[&str] = &[
     "structured",
     "schema",
     "grammar",
+    // vLLM's guided decoding (`guided_json`, `guided_decoding_backend`).
+    "guided",
 ];
 
 /// Does this refusal reject the structured-output parameter (so the next mode down may pass)?
@@ -313,6 +315,7 @@ mod tests {
                 "Unknown name \"additionalProperties\" at 'generation_config.response_schema.properties[0]'",
             ),
             (400, "Failed to parse grammar"),
+            (400, "guided_json: unsupported construct"),
             (400, "structured outputs are not supported"),
             (400, "GenerationConfig.responseMimeType: invalid"),
         ];
