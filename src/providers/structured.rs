@@ -316,6 +316,15 @@ mod tests {
             ),
             (400, "Failed to parse grammar"),
             (400, "guided_json: unsupported construct"),
+            // llama.cpp's llama-server, verbatim.
+            (
+                400,
+                "Unable to generate parser for this template. Automatic parser generation failed: JSON schema error at #/properties/a: cannot resolve $ref #/definitions/nope, definitions not found",
+            ),
+            (
+                400,
+                "response_format type must be one of \"text\" or \"json_object\", but got: bogus_mode",
+            ),
             (400, "structured outputs are not supported"),
             (400, "GenerationConfig.responseMimeType: invalid"),
         ];
