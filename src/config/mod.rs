@@ -191,6 +191,20 @@ pub struct ProviderConfig {
     pub models: Vec<String>,
     /// Literal key; prefer `api_key_env`. Never logged or stored.
     pub api_key: Option<String>,
+    /// How JSON answers are asked for (`auto` starts at the richest mode the wire format has and
+    /// steps down when the server rejects it).
+    pub structured_output: StructuredOutput,
+}
+
+/// `[providers.NAME] structured_output`: a forced mode never falls back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutput {
+    #[default]
+    Auto,
+    JsonSchema,
+    JsonObject,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -170,6 +170,17 @@ impl Config {
             float_in(&format!("simulated.quality.{m}"), *q, 0.0, 1.0)?;
         }
 
+        for (name, p) in &self.providers {
+            let anthropic = p.kind == Some(super::ProviderKind::Anthropic)
+                || (p.kind.is_none() && name == "anthropic");
+            if anthropic && p.structured_output == super::StructuredOutput::JsonObject {
+                return Err(format!(
+                    "key `providers.{name}.structured_output`: the anthropic format has no \
+                     json_object mode (use auto, json_schema or off)"
+                ));
+            }
+        }
+
         // `[[policy]]` entries are parsed where the config is loaded for use (setup.rs): what a
         // policy means is the router's business, not the config's.
 
@@ -249,6 +260,28 @@ mod tests {
             Ok(_) => panic!("accepted: {text}"),
             Err(m) => assert!(m.contains(&format!("`{key}`")), "{key}: {m}"),
         }
+    }
+
+    #[test]
+    fn structured_output_modes_are_checked() {
+        refused(
+            "[providers.anthropic]\nstructured_output = \"json_object\"\n",
+            "providers.anthropic.structured_output",
+        );
+        assert!(
+            load("[providers.local]\nkind = \"openai\"\nstructured_output = \"grammar\"\n")
+                .is_err()
+        );
+        let c = load("[providers.local]\nkind = \"openai\"\nstructured_output = \"json_object\"\n")
+            .unwrap();
+        assert_eq!(
+            c.providers["local"].structured_output,
+            super::super::StructuredOutput::JsonObject
+        );
+        assert_eq!(
+            c.providers["openai"].structured_output,
+            super::super::StructuredOutput::Auto
+        );
     }
 
     #[test]

@@ -72,6 +72,45 @@ pub fn model_config_hash(cfg: &Config, m: &crate::config::ModelInfo, simulated: 
     format!("{h:016x}")
 }
 
+/// Seed the registry's structured-output memory with the modes learned in earlier processes,
+/// and persist (written behind) every mode learned from now on.
+fn remember_structured_modes(
+    registry: &ProviderRegistry,
+    store: &Store,
+    rows: Vec<crate::store::structured::ModeRow>,
+) {
+    use crate::providers::structured::{Learned, StructuredMode};
+    let memory = registry.structured();
+    memory.seed(rows.into_iter().filter_map(|r| {
+        Some(Learned {
+            mode: StructuredMode::parse(&r.mode)?,
+            provider: r.provider,
+            model: r.model,
+            base_url: r.base_url,
+        })
+    }));
+    let store = store.clone();
+    memory.set_sink(move |l| {
+        let row = crate::store::structured::ModeRow {
+            provider: l.provider.clone(),
+            model: l.model.clone(),
+            base_url: l.base_url.clone(),
+            mode: l.mode.as_str().to_string(),
+        };
+        // Losing it costs one rejected request in a later process, nothing more.
+        if let Err(e) = store.submit(
+            move |c| crate::store::structured::save(c, &row),
+            |r: Result<(), _>| {
+                if let Err(e) = r {
+                    tracing::warn!("cannot record a structured-output mode: {e}");
+                }
+            },
+        ) {
+            tracing::warn!("cannot record a structured-output mode: {e}");
+        }
+    });
+}
+
 impl EngineCtx {
     /// Build the engine context: take this process's lock, recover from crashes (reservations of
     /// dead processes settled, their calls in flight charged their worst case), parse policies,
@@ -125,12 +164,14 @@ impl EngineCtx {
                 )
             })
             .collect();
-        let (profiles, breakers) = store.call_blocking(|c| {
+        let (profiles, breakers, modes) = store.call_blocking(|c| {
             Ok((
                 crate::store::models::load_profiles(c)?,
                 crate::store::models::load_breakers(c)?,
+                crate::store::structured::load(c)?,
             ))
         })?;
+        remember_structured_modes(&registry, &store, modes);
         let health = Health::new(cfg.breaker.clone());
         let mut changed = Vec::new();
         for (model, b, hash) in breakers {

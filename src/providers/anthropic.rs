@@ -1,14 +1,20 @@
 //! Anthropic Messages: `POST {base_url}/v1/messages` with `x-api-key` and
 //! `anthropic-version: 2023-06-01`. Usage: `input_tokens` already excludes cache reads; cache
 //! writes are counted as (uncached) input.
+//!
+//! Structured output is a forced tool call: the schema is the one tool's `input_schema`,
+//! `tool_choice` names it, and the `tool_use` block's `input` (streamed as `input_json_delta`
+//! pieces) is returned as the answer's text. No request here turns extended thinking on; one
+//! that did could not force a tool (the API refuses both together) and would send mode `off`.
 
 use super::classify::{WireFormat, classify_stream_error};
 use super::sse::SseEvent;
+use super::structured::StructuredMode;
 use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
 use super::{ChatRequest, ChatResponse, ProviderError, Usage};
 use serde_json::{Map, Value, json};
 
-pub(crate) fn body(req: &ChatRequest, stream: bool) -> Value {
+pub(crate) fn body(req: &ChatRequest, stream: bool, mode: StructuredMode) -> Value {
     let mut system: Vec<&str> = req.system.as_deref().into_iter().collect();
     let mut messages = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
@@ -31,6 +37,18 @@ pub(crate) fn body(req: &ChatRequest, stream: bool) -> Value {
     }
     if stream {
         b.insert("stream".into(), json!(true));
+    }
+    if let Some(s) = req.schema.as_deref()
+        && mode == StructuredMode::JsonSchema
+    {
+        b.insert(
+            "tools".into(),
+            json!([{"name": s.name, "description": s.description, "input_schema": s.schema}]),
+        );
+        b.insert(
+            "tool_choice".into(),
+            json!({"type": "tool", "name": s.name}),
+        );
     }
     Value::Object(b)
 }
@@ -90,11 +108,24 @@ pub(crate) fn decode_full(text: &str) -> Result<ChatResponse, ProviderError> {
         .get("content")
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("no `content` array"))?;
-    let text: String = content
+    let tool = content
         .iter()
-        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-        .filter_map(|b| b.get("text").and_then(Value::as_str))
-        .collect();
+        .find(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+        .map(|b| {
+            b.get("input")
+                .cloned()
+                .unwrap_or_else(|| json!({}))
+                .to_string()
+        });
+    let forced = tool.is_some();
+    let text: String = match tool {
+        Some(t) => t,
+        None => content
+            .iter()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect(),
+    };
     let mut usage = RawUsage::default();
     if let Some(u) = v.get("usage") {
         usage.merge(u);
@@ -105,9 +136,18 @@ pub(crate) fn decode_full(text: &str) -> Result<ChatResponse, ProviderError> {
         finish_reason: v
             .get("stop_reason")
             .and_then(Value::as_str)
-            .map(finish_reason),
+            .map(|r| answered(r, forced)),
         ttft: None,
     })
+}
+
+/// The stop reason of an answer; a tool call answered the structured request as a whole
+/// answer would (`stop`), so it is not told apart from one.
+fn answered(r: &str, tool: bool) -> String {
+    match finish_reason(r) {
+        f if tool && f == "tool_calls" => "stop".to_string(),
+        f => f,
+    }
 }
 
 /// Streaming state: message_start (usage), content_block_delta (text), message_delta (stop
@@ -115,6 +155,12 @@ pub(crate) fn decode_full(text: &str) -> Result<ChatResponse, ProviderError> {
 #[derive(Debug, Default)]
 pub(crate) struct Stream {
     text: String,
+    /// The first `tool_use` block's input: `partial_json` pieces, or the start block's `input`
+    /// when no piece came. Returned instead of the text when present.
+    tool: Option<String>,
+    /// True while the current content block is the tool call being read.
+    in_tool: bool,
+    started_pieces: bool,
     usage: RawUsage,
     stop_reason: Option<String>,
     started: bool,
@@ -141,13 +187,27 @@ impl StreamDecoder for Stream {
             }
             "content_block_start" => {
                 let block = v.get("content_block").unwrap_or(&Value::Null);
-                if block.get("type").and_then(Value::as_str) == Some("text")
-                    && let Some(t) = block.get("text").and_then(Value::as_str)
-                {
-                    self.text.push_str(t);
-                    step.token = !t.is_empty();
+                self.in_tool = false;
+                match block.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        if let Some(t) = block.get("text").and_then(Value::as_str) {
+                            self.text.push_str(t);
+                            step.token = !t.is_empty();
+                        }
+                    }
+                    Some("tool_use") if self.tool.is_none() => {
+                        self.in_tool = true;
+                        // Pieces follow; an input given whole here is kept unless they do.
+                        let input = block
+                            .get("input")
+                            .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()));
+                        self.tool = Some(input.map(Value::to_string).unwrap_or_default());
+                        step.token = true;
+                    }
+                    _ => {}
                 }
             }
+            "content_block_stop" => self.in_tool = false,
             "content_block_delta" => {
                 let delta = v.get("delta").unwrap_or(&Value::Null);
                 match delta.get("type").and_then(Value::as_str) {
@@ -158,6 +218,20 @@ impl StreamDecoder for Stream {
                         }
                     }
                     Some("thinking_delta") => step.token = true,
+                    Some("input_json_delta") if self.in_tool => {
+                        if let (Some(t), Some(p)) = (
+                            self.tool.as_mut(),
+                            delta.get("partial_json").and_then(Value::as_str),
+                        ) {
+                            if !self.started_pieces {
+                                // The first piece replaces a whole input from the start block.
+                                t.clear();
+                                self.started_pieces = true;
+                            }
+                            t.push_str(p);
+                            step.token = true;
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -174,7 +248,7 @@ impl StreamDecoder for Stream {
                 step.done = true;
             }
             "error" => return Err(classify_stream_error(&ev.data, WireFormat::Anthropic)),
-            _ => {} // ping, content_block_stop, future event types
+            _ => {} // ping, future event types
         }
         Ok(step)
     }
@@ -187,10 +261,20 @@ impl StreamDecoder for Stream {
                 "`message_start`"
             }));
         }
+        let tool = self.tool.is_some();
+        let text = match self.tool {
+            Some(t) if t.trim().is_empty() => "{}".to_string(),
+            Some(t) => t,
+            None => self.text,
+        };
+        let stop_reason = self.stop_reason.map(|r| match r.as_str() {
+            "tool_calls" if tool => "stop".to_string(),
+            _ => r,
+        });
         Ok(ChatResponse {
-            text: self.text,
+            text,
             usage: self.usage.normalised(),
-            finish_reason: self.stop_reason,
+            finish_reason: stop_reason,
             ttft: None,
         })
     }
@@ -221,14 +305,93 @@ mod tests {
 
     #[test]
     fn body_shape() {
-        let b = body(&req(), true);
+        let b = body(&req(), true, StructuredMode::JsonSchema);
         assert_eq!(b["model"], "claude-x");
         assert_eq!(b["max_tokens"], 100);
         assert_eq!(b["system"], "be brief");
         assert_eq!(b["messages"][0]["role"], "user");
         assert_eq!(b["temperature"], 1.0);
         assert_eq!(b["stream"], true);
-        assert!(body(&req(), false).get("stream").is_none());
+        assert!(
+            body(&req(), false, StructuredMode::JsonSchema)
+                .get("stream")
+                .is_none()
+        );
+        assert!(b.get("tools").is_none(), "free text forces no tool");
+    }
+
+    #[test]
+    fn structured_output_is_a_forced_tool() {
+        let mut r = req();
+        r.schema = Some(crate::providers::structured::sample_schema());
+        let b = body(&r, true, StructuredMode::JsonSchema);
+        assert_eq!(b["tools"][0]["name"], "critique");
+        assert_eq!(
+            b["tools"][0]["input_schema"],
+            crate::providers::structured::sample_schema().schema
+        );
+        assert!(b["tools"][0]["description"].as_str().is_some());
+        assert_eq!(
+            b["tool_choice"],
+            json!({"type": "tool", "name": "critique"})
+        );
+        for m in [StructuredMode::Off, StructuredMode::JsonObject] {
+            let b = body(&r, false, m);
+            assert!(b.get("tools").is_none() && b.get("tool_choice").is_none());
+        }
+    }
+
+    #[test]
+    fn tool_use_answers_come_back_as_json_text() {
+        let r = decode_full(r#"{"content":[{"type":"text","text":"Here:"},{"type":"tool_use","id":"t1","name":"evaluation","input":{"score":0.5,"reason":"ok"}}],"stop_reason":"tool_use","usage":{"input_tokens":3,"output_tokens":4}}"#).unwrap();
+        let v: Value = serde_json::from_str(&r.text).unwrap();
+        assert_eq!(v, json!({"score": 0.5, "reason": "ok"}));
+        assert_eq!(r.finish_reason.as_deref(), Some("stop"));
+
+        let mut st = Box::<Stream>::default();
+        let ev = |event: &str, data: Value| SseEvent {
+            event: Some(event.to_string()),
+            data: data.to_string(),
+            id: None,
+        };
+        let events = [
+            ev(
+                "message_start",
+                json!({"type":"message_start","message":{"usage":{"input_tokens":5}}}),
+            ),
+            ev(
+                "content_block_start",
+                json!({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"evaluation","input":{}}}),
+            ),
+            ev(
+                "content_block_delta",
+                json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}),
+            ),
+            ev(
+                "content_block_delta",
+                json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"score\": 0.9"}}),
+            ),
+            ev(
+                "content_block_delta",
+                json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":", \"reason\": \"fine\"}"}}),
+            ),
+            ev(
+                "content_block_stop",
+                json!({"type":"content_block_stop","index":0}),
+            ),
+            ev(
+                "message_delta",
+                json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}),
+            ),
+            ev("message_stop", json!({"type":"message_stop"})),
+        ];
+        for e in &events {
+            st.on_event(e).unwrap();
+        }
+        let out = st.finish().unwrap();
+        assert_eq!(out.text, "{\"score\": 0.9, \"reason\": \"fine\"}");
+        assert_eq!(out.usage.output, 9);
+        assert_eq!(out.finish_reason.as_deref(), Some("stop"));
     }
 
     #[test]

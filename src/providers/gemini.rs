@@ -6,6 +6,7 @@
 
 use super::classify::{WireFormat, classify_stream_error};
 use super::sse::SseEvent;
+use super::structured::StructuredMode;
 use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
 use super::{ChatRequest, ChatResponse, ProviderError, Usage};
 use serde_json::{Map, Value, json};
@@ -19,7 +20,7 @@ pub(crate) fn endpoint(base_url: &str, model: &str, stream: bool) -> String {
     }
 }
 
-pub(crate) fn body(req: &ChatRequest) -> Value {
+pub(crate) fn body(req: &ChatRequest, mode: StructuredMode) -> Value {
     let mut system: Vec<&str> = req.system.as_deref().into_iter().collect();
     let mut contents = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
@@ -38,6 +39,14 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     if let Some(t) = req.temperature {
         gen_cfg.insert("temperature".into(), json!(t.clamp(0.0, 2.0)));
     }
+    if let Some(s) = req.schema.as_deref()
+        && mode != StructuredMode::Off
+    {
+        gen_cfg.insert("responseMimeType".into(), json!("application/json"));
+        if mode == StructuredMode::JsonSchema {
+            gen_cfg.insert("responseSchema".into(), openapi_schema(&s.schema));
+        }
+    }
     let mut b = Map::new();
     b.insert("contents".into(), Value::Array(contents));
     if !system.is_empty() {
@@ -48,6 +57,71 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     }
     b.insert("generationConfig".into(), Value::Object(gen_cfg));
     Value::Object(b)
+}
+
+/// A JSON schema of the strict subset as Gemini's `responseSchema` (an OpenAPI 3.0 subset,
+/// taken by every Gemini model; `responseJsonSchema` would take it as is but only from 2.5 on):
+/// `additionalProperties` goes (Gemini only ever produces the listed properties), a
+/// `["T", "null"]` type becomes `"T"` with `nullable: true`, several types become `anyOf`.
+pub(crate) fn openapi_schema(v: &Value) -> Value {
+    let Value::Object(o) = v else {
+        return v.clone();
+    };
+    let mut out = Map::new();
+    for (k, val) in o {
+        match k.as_str() {
+            "additionalProperties" | "$schema" => {}
+            "type" => match val {
+                Value::Array(types) => {
+                    let named: Vec<&Value> = types
+                        .iter()
+                        .filter(|t| t.as_str() != Some("null"))
+                        .collect();
+                    if named.len() < types.len() {
+                        out.insert("nullable".into(), json!(true));
+                    }
+                    match named.as_slice() {
+                        [] => {}
+                        [one] => {
+                            out.insert("type".into(), (*one).clone());
+                        }
+                        many => {
+                            let any: Vec<Value> = many.iter().map(|t| json!({"type": t})).collect();
+                            out.insert("anyOf".into(), Value::Array(any));
+                        }
+                    }
+                }
+                other => {
+                    out.insert("type".into(), other.clone());
+                }
+            },
+            "properties" => {
+                let props: Map<String, Value> = val
+                    .as_object()
+                    .map(|p| {
+                        p.iter()
+                            .map(|(name, s)| (name.clone(), openapi_schema(s)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.insert(k.clone(), Value::Object(props));
+            }
+            "items" => {
+                out.insert(k.clone(), openapi_schema(val));
+            }
+            "anyOf" => {
+                let any = val
+                    .as_array()
+                    .map(|a| a.iter().map(openapi_schema).collect())
+                    .unwrap_or_default();
+                out.insert(k.clone(), Value::Array(any));
+            }
+            _ => {
+                out.insert(k.clone(), val.clone());
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 fn n(v: &Value, k: &str) -> u64 {
@@ -205,12 +279,50 @@ mod tests {
             attempt: 1,
             schema: None,
         };
-        let b = body(&req);
+        let b = body(&req, StructuredMode::JsonSchema);
         assert_eq!(b["contents"][0]["role"], "user");
         assert_eq!(b["contents"][1]["role"], "model");
         assert_eq!(b["contents"][1]["parts"][0]["text"], "a");
         assert_eq!(b["systemInstruction"]["parts"][0]["text"], "sys");
         assert_eq!(b["generationConfig"]["maxOutputTokens"], 32);
+        assert!(b["generationConfig"].get("responseMimeType").is_none());
+
+        let mut req = req;
+        req.schema = Some(crate::providers::structured::sample_schema());
+        let g = &body(&req, StructuredMode::JsonSchema)["generationConfig"];
+        assert_eq!(g["responseMimeType"], "application/json");
+        assert_eq!(g["responseSchema"]["type"], "object");
+        assert_eq!(
+            g["responseSchema"]["properties"]["verdict"]["enum"],
+            json!(["accept", "revise"])
+        );
+        assert!(g["responseSchema"].get("additionalProperties").is_none());
+        let g = &body(&req, StructuredMode::JsonObject)["generationConfig"];
+        assert_eq!(g["responseMimeType"], "application/json");
+        assert!(g.get("responseSchema").is_none());
+        let g = &body(&req, StructuredMode::Off)["generationConfig"];
+        assert!(g.get("responseMimeType").is_none() && g.get("responseSchema").is_none());
+    }
+
+    #[test]
+    fn schemas_become_the_openapi_subset() {
+        let s = crate::providers::structured::sample_schema().schema.clone();
+        let o = openapi_schema(&s);
+        let text = o.to_string();
+        assert!(!text.contains("additionalProperties"), "{text}");
+        assert!(!text.contains("null\""), "no null type left: {text}");
+        let line = &o["properties"]["defects"]["items"]["properties"]["line"];
+        assert_eq!(line, &json!({"type": "integer", "nullable": true}));
+        assert_eq!(o["required"], s["required"]);
+        let many = openapi_schema(&json!({"type": ["string", "number", "null"]}));
+        assert_eq!(
+            many,
+            json!({"nullable": true, "anyOf": [{"type": "string"}, {"type": "number"}]})
+        );
+        assert_eq!(
+            openapi_schema(&json!({"anyOf": [{"type": ["integer", "null"]}]})),
+            json!({"anyOf": [{"type": "integer", "nullable": true}]})
+        );
     }
 
     #[test]

@@ -8,12 +8,13 @@
 use super::classify::{self, WireFormat};
 use super::openai::{self, Vendor};
 use super::sse::{SseError, SseEvent, SseParser};
+use super::structured::{Learned, StructuredMemory, StructuredMode, rejects_structured};
 use super::transport::{
     Clock, MAX_BODY, StreamDecoder, oversized, read_capped, read_limited, transport_error,
 };
 use super::{ChatRequest, ChatResponse, Provider, ProviderError, Timeouts, Usage};
 use super::{anthropic, gemini};
-use crate::config::{Config, ProviderConfig, ProviderKind};
+use crate::config::{Config, ProviderConfig, ProviderKind, StructuredOutput};
 use async_trait::async_trait;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -35,6 +36,10 @@ pub struct HttpOptions {
     pub stream: bool,
     /// Size limit of a 200 answer in bytes, streamed or not ([`MAX_BODY`] by default).
     pub max_body: usize,
+    /// `structured_output` of the provider's config (auto by default).
+    pub structured: StructuredOutput,
+    /// Modes learned per model; the registry shares one among its clients.
+    pub memory: Arc<StructuredMemory>,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -47,6 +52,7 @@ impl std::fmt::Debug for HttpOptions {
             .field("timeouts", &self.timeouts)
             .field("stream", &self.stream)
             .field("max_body", &self.max_body)
+            .field("structured", &self.structured)
             .finish()
     }
 }
@@ -61,6 +67,8 @@ impl HttpOptions {
             timeouts: Timeouts::default(),
             stream: true,
             max_body: MAX_BODY,
+            structured: StructuredOutput::Auto,
+            memory: StructuredMemory::new(),
         }
     }
 }
@@ -77,6 +85,8 @@ pub struct HttpProvider {
     timeouts: Timeouts,
     stream: bool,
     max_body: usize,
+    structured: StructuredOutput,
+    memory: Arc<StructuredMemory>,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -115,6 +125,17 @@ pub fn build(
     key: Option<String>,
     cfg: &Config,
 ) -> Result<Arc<dyn Provider>, ClientError> {
+    build_with(name, p, key, cfg, StructuredMemory::new())
+}
+
+/// [`build`] sharing `memory` (the registry's) for learned structured-output modes.
+pub fn build_with(
+    name: &str,
+    p: &ProviderConfig,
+    key: Option<String>,
+    cfg: &Config,
+    memory: Arc<StructuredMemory>,
+) -> Result<Arc<dyn Provider>, ClientError> {
     let format = match p.kind {
         Some(k) => wire_format(k),
         None => match name {
@@ -130,6 +151,8 @@ pub fn build(
     };
     let mut opts = HttpOptions::new(name, format, &base_url, key);
     opts.timeouts = Timeouts::from_config(&cfg.timeouts);
+    opts.structured = p.structured_output;
+    opts.memory = memory;
     Ok(Arc::new(HttpProvider::new(opts)?))
 }
 
@@ -203,6 +226,8 @@ impl HttpProvider {
             timeouts: opts.timeouts,
             stream: opts.stream,
             max_body: opts.max_body.max(1),
+            structured: opts.structured,
+            memory: opts.memory,
         })
     }
 
@@ -228,24 +253,83 @@ impl HttpProvider {
         }
     }
 
-    /// The JSON body a call sends (exposed for tests and diagnostics).
+    /// The JSON body a call sends now (exposed for tests and diagnostics).
     pub fn request_body(&self, req: &ChatRequest, stream: bool) -> serde_json::Value {
+        self.body_in(req, stream, self.start_mode(&req.model))
+    }
+
+    fn body_in(&self, req: &ChatRequest, stream: bool, mode: StructuredMode) -> serde_json::Value {
         match self.format {
-            WireFormat::Anthropic => anthropic::body(req, stream),
-            WireFormat::OpenAi => openai::body(req, stream, self.vendor),
-            WireFormat::Gemini => gemini::body(req),
+            WireFormat::Anthropic => anthropic::body(req, stream, mode),
+            WireFormat::OpenAi => openai::body(req, stream, self.vendor, mode),
+            WireFormat::Gemini => gemini::body(req, mode),
+        }
+    }
+
+    /// The structured-output mode a call to `model` starts in: the forced one, else the one
+    /// learned for it on this server, else the richest the format has.
+    pub fn start_mode(&self, model: &str) -> StructuredMode {
+        StructuredMode::forced(self.structured, self.format).unwrap_or_else(|| {
+            self.memory
+                .get(&self.name, model, &self.base_url)
+                .unwrap_or(StructuredMode::richest(self.format))
+        })
+    }
+
+    /// The shared memory of learned modes.
+    pub fn structured_memory(&self) -> &Arc<StructuredMemory> {
+        &self.memory
+    }
+
+    /// One call, stepping down the structured-output modes (auto only) while the server
+    /// rejects the structured parameter: the engine sees one call either way.
+    async fn call_structured(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ChatResponse, ProviderError> {
+        let mut mode = self.start_mode(&req.model);
+        let auto = self.structured == StructuredOutput::Auto;
+        loop {
+            let r = self.call(req, mode, cancel).await;
+            let next = match &r {
+                Err(ProviderError::Request { status, message })
+                    if auto && req.schema.is_some() && rejects_structured(*status, message) =>
+                {
+                    mode.next(self.format)
+                }
+                _ => None,
+            };
+            let Some(next) = next else {
+                return r;
+            };
+            tracing::info!(
+                provider = %self.name,
+                model = %req.model,
+                from = mode.as_str(),
+                to = next.as_str(),
+                "structured output rejected by the server; stepping down"
+            );
+            self.memory.learn(Learned {
+                provider: self.name.clone(),
+                model: req.model.clone(),
+                base_url: self.base_url.clone(),
+                mode: next,
+            });
+            mode = next;
         }
     }
 
     async fn call(
         &self,
         req: &ChatRequest,
+        mode: StructuredMode,
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, ProviderError> {
         if cancel.is_cancelled() {
             return Err(ProviderError::Cancelled);
         }
-        let body = serde_json::to_vec(&self.request_body(req, self.stream)).map_err(|e| {
+        let body = serde_json::to_vec(&self.body_in(req, self.stream, mode)).map_err(|e| {
             ProviderError::Request {
                 status: None,
                 message: format!("cannot encode the request: {e}"),
@@ -409,7 +493,9 @@ impl Provider for HttpProvider {
         req: &ChatRequest,
         cancel: &CancellationToken,
     ) -> Result<ChatResponse, ProviderError> {
-        self.call(req, cancel).await.map_err(|e| self.scrub(e))
+        self.call_structured(req, cancel)
+            .await
+            .map_err(|e| self.scrub(e))
     }
 }
 

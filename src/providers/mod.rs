@@ -9,6 +9,7 @@ mod openai;
 pub mod registry;
 pub mod simulated;
 pub mod sse;
+pub mod structured;
 mod transport;
 
 use crate::domain::{CallOutcome, CallRole, TaskType};
@@ -21,6 +22,7 @@ pub use classify::{WireFormat, classify};
 pub use http::{HttpOptions, HttpProvider};
 pub use openai::is_openai_reasoning_model;
 pub use registry::ProviderRegistry;
+pub use structured::{StructuredMemory, StructuredMode};
 pub use transport::Timeouts;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -9,6 +9,7 @@
 
 use super::classify::{WireFormat, classify_stream_error};
 use super::sse::SseEvent;
+use super::structured::StructuredMode;
 use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
 use super::{ChatRequest, ChatResponse, ProviderError, Usage};
 use serde_json::{Map, Value, json};
@@ -76,7 +77,7 @@ pub(crate) fn temperature(model: &str, vendor: Vendor, t: Option<f32>) -> Option
     }
 }
 
-pub(crate) fn body(req: &ChatRequest, stream: bool, vendor: Vendor) -> Value {
+pub(crate) fn body(req: &ChatRequest, stream: bool, vendor: Vendor, mode: StructuredMode) -> Value {
     let reasoning = is_openai_reasoning_model(&req.model);
     let system_role = if reasoning { "developer" } else { "system" };
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
@@ -107,7 +108,29 @@ pub(crate) fn body(req: &ChatRequest, stream: bool, vendor: Vendor) -> Value {
         b.insert("stream".into(), json!(true));
         b.insert("stream_options".into(), json!({"include_usage": true}));
     }
+    if let Some(f) = response_format(req, mode) {
+        b.insert("response_format".into(), f);
+    }
     Value::Object(b)
+}
+
+/// `response_format` for a request with a schema: `json_schema` (strict; llama.cpp, vLLM and
+/// Ollama turn it into a grammar) or `json_object`; nothing for mode `off` or free text.
+fn response_format(req: &ChatRequest, mode: StructuredMode) -> Option<Value> {
+    let s = req.schema.as_deref()?;
+    match mode {
+        StructuredMode::JsonSchema => Some(json!({
+            "type": "json_schema",
+            "json_schema": {
+                "name": s.name,
+                "description": s.description,
+                "schema": s.schema,
+                "strict": true,
+            },
+        })),
+        StructuredMode::JsonObject => Some(json!({"type": "json_object"})),
+        StructuredMode::Off => None,
+    }
 }
 
 fn n(v: &Value, path: &str) -> Option<u64> {
@@ -280,20 +303,60 @@ mod tests {
 
     #[test]
     fn standard_body() {
-        let b = body(&req("gpt-4o", Some(0.3)), true, Vendor::Generic);
+        let b = body(
+            &req("gpt-4o", Some(0.3)),
+            true,
+            Vendor::Generic,
+            StructuredMode::JsonSchema,
+        );
         assert_eq!(b["messages"][0], json!({"role":"system","content":"sys"}));
         assert_eq!(b["messages"][1], json!({"role":"user","content":"hi"}));
         assert_eq!(b["max_tokens"], 64);
         assert!((b["temperature"].as_f64().unwrap() - 0.3).abs() < 1e-6);
         assert_eq!(b["stream"], true);
         assert_eq!(b["stream_options"]["include_usage"], true);
-        let nb = body(&req("gpt-4o", None), false, Vendor::Generic);
+        let nb = body(
+            &req("gpt-4o", None),
+            false,
+            Vendor::Generic,
+            StructuredMode::JsonSchema,
+        );
         assert!(nb.get("temperature").is_none() && nb.get("stream").is_none());
     }
 
     #[test]
+    fn structured_output_body_per_mode() {
+        let mut r = req("llama", None);
+        assert!(
+            body(&r, false, Vendor::Generic, StructuredMode::JsonSchema)
+                .get("response_format")
+                .is_none(),
+            "free text sends no response_format"
+        );
+        r.schema = Some(crate::providers::structured::sample_schema());
+        let b = body(&r, true, Vendor::Generic, StructuredMode::JsonSchema);
+        let f = &b["response_format"];
+        assert_eq!(f["type"], "json_schema");
+        assert_eq!(f["json_schema"]["name"], "critique");
+        assert_eq!(f["json_schema"]["strict"], true);
+        assert_eq!(
+            f["json_schema"]["schema"],
+            crate::providers::structured::sample_schema().schema
+        );
+        let b = body(&r, false, Vendor::Generic, StructuredMode::JsonObject);
+        assert_eq!(b["response_format"], json!({"type": "json_object"}));
+        let b = body(&r, false, Vendor::Generic, StructuredMode::Off);
+        assert!(b.get("response_format").is_none());
+    }
+
+    #[test]
     fn reasoning_body_uses_developer_and_max_completion_tokens() {
-        let b = body(&req("o3-mini", Some(0.5)), false, Vendor::Generic);
+        let b = body(
+            &req("o3-mini", Some(0.5)),
+            false,
+            Vendor::Generic,
+            StructuredMode::JsonSchema,
+        );
         assert_eq!(b["messages"][0]["role"], "developer");
         assert_eq!(b["max_completion_tokens"], 64);
         assert!(b.get("max_tokens").is_none());

@@ -3,6 +3,7 @@
 
 use super::Provider;
 use super::simulated::SimulatedProvider;
+use super::structured::StructuredMemory;
 use crate::config::{Catalog, Config, ModelInfo, ProviderConfig, SimulatedMode};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use std::sync::Arc;
 pub struct ProviderRegistry {
     providers: BTreeMap<String, Arc<dyn Provider>>,
     simulated: bool,
+    /// Structured-output modes learned per (provider, model), shared by the HTTP clients.
+    structured: Arc<StructuredMemory>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,7 @@ impl ProviderRegistry {
             SimulatedMode::Auto => real.is_empty(),
         };
         let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        let structured = StructuredMemory::new();
         if use_sim {
             let sim: Arc<dyn Provider> = Arc::new(SimulatedProvider::new(
                 "simulated",
@@ -69,8 +73,9 @@ impl ProviderRegistry {
             }
         } else {
             for (name, p, key) in real {
-                let client = crate::providers::http::build(name, p, key, cfg)
-                    .map_err(|e| RegistryError::Provider(name.clone(), e))?;
+                let client =
+                    crate::providers::http::build_with(name, p, key, cfg, structured.clone())
+                        .map_err(|e| RegistryError::Provider(name.clone(), e))?;
                 providers.insert(name.clone(), client);
             }
             if providers.is_empty() {
@@ -80,15 +85,32 @@ impl ProviderRegistry {
         Ok(ProviderRegistry {
             providers,
             simulated: use_sim,
+            structured,
         })
     }
 
     /// A registry over explicit backends (tests, benchmarks).
     pub fn with(providers: BTreeMap<String, Arc<dyn Provider>>, simulated: bool) -> Self {
+        Self::with_memory(providers, simulated, StructuredMemory::new())
+    }
+
+    /// [`Self::with`] whose structured-output memory is the one its HTTP clients were built with.
+    pub fn with_memory(
+        providers: BTreeMap<String, Arc<dyn Provider>>,
+        simulated: bool,
+        structured: Arc<StructuredMemory>,
+    ) -> Self {
         ProviderRegistry {
             providers,
             simulated,
+            structured,
         }
+    }
+
+    /// The structured-output modes learned by this registry's clients (the engine seeds it from
+    /// the store and persists what it learns).
+    pub fn structured(&self) -> &Arc<StructuredMemory> {
+        &self.structured
     }
 
     pub fn get(&self, provider: &str) -> Option<&Arc<dyn Provider>> {

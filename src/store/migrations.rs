@@ -272,6 +272,11 @@ CREATE TABLE structured_modes (
     PRIMARY KEY (provider, model)
 );
 "#,
+    // 10: the server a structured-output mode was learned from: another base URL for the same
+    // provider name starts from the richest mode again ('' matches no server).
+    r#"
+ALTER TABLE structured_modes ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

@@ -14,6 +14,7 @@ pub mod records;
 pub mod recovery;
 pub mod resume;
 pub mod runs;
+pub mod structured;
 pub mod views;
 pub mod waiters;
 

@@ -7,5 +7,6 @@ mod support;
 mod http;
 mod http_faults;
 mod openai_compatible;
+mod structured_output;
 mod usage_faults;
 mod wire_formats;
