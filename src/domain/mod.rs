@@ -2,6 +2,7 @@
 
 pub mod money;
 pub mod outcome;
+pub mod schema;
 pub mod status;
 pub mod task;
 
@@ -11,6 +12,7 @@ use std::str::FromStr;
 
 pub use money::Micros;
 pub use outcome::CallOutcome;
+pub use schema::OutputSchema;
 pub use task::TaskSpec;
 
 /// The kinds of work a task can be; each has its own defaults (product.md §1).

@@ -20,7 +20,7 @@ impl SemanticModel for EngineModel {
         spec.system = Some(system.to_string());
         spec.task_type = Some(TaskType::CodeReview);
         spec.prefer_cheap = true;
-        spec.schema = Some(crate::model_output::schemas::semantic());
+        spec.schema = Some(crate::prompts::schemas::semantic());
         self.0
             .call(None, &spec)
             .await

@@ -9,8 +9,8 @@ use super::context::{EngineCtx, RunCtx, Slot};
 use super::feedback::{Feedback, head_tail, parse_critique, parse_score_noted, strip_markers};
 use crate::domain::status::{StopReason, TaskStatus};
 use crate::domain::{CallRole, TaskType};
-use crate::model_output::schemas;
 use crate::prompts;
+use crate::prompts::schemas;
 use crate::store::{self, TaskRow, runs::AttemptWrite};
 use crate::validators::{self, ValidatorResult, Verdict};
 

@@ -4,4 +4,3 @@
 
 pub mod annotate;
 pub mod extract;
-pub mod schemas;

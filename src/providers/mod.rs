@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::domain::OutputSchema;
 pub use classify::{WireFormat, classify};
 pub use http::{HttpOptions, HttpProvider};
 pub use openai::is_openai_reasoning_model;
@@ -47,19 +48,6 @@ pub struct ChatRequest {
     /// The JSON shape the answer must have, sent through the wire format's structured-output
     /// mechanism (`None`: free text).
     pub schema: Option<std::sync::Arc<OutputSchema>>,
-}
-
-/// A JSON schema an answer must follow (structured output). Written in the subset every wire
-/// format can carry: objects list all their properties in `required` and set
-/// `additionalProperties: false` (OpenAI's strict mode); each wire format adapts it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutputSchema {
-    /// Short identifier (`task_list`, `evaluation`, ...): OpenAI's `json_schema.name`, the
-    /// Anthropic tool's name.
-    pub name: &'static str,
-    /// What the answer is, for the Anthropic tool's description.
-    pub description: &'static str,
-    pub schema: serde_json::Value,
 }
 
 impl ChatRequest {

@@ -8,7 +8,7 @@ use crate::support::loopback::clients::*;
 use crate::support::loopback::{MockProvider, Recorded, Reply};
 use orchestrator_tui::config::{Catalog, Config, ProviderConfig, ProviderKind, StructuredOutput};
 use orchestrator_tui::engine::EngineCtx;
-use orchestrator_tui::model_output::schemas;
+use orchestrator_tui::prompts::schemas;
 use orchestrator_tui::providers::{
     ChatRequest, HttpOptions, HttpProvider, Provider, ProviderError, ProviderRegistry,
     StructuredMode, WireFormat,

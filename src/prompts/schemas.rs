@@ -6,8 +6,7 @@
 //! Written in the strict subset (every object lists all its properties in `required` and sets
 //! `additionalProperties: false`), which OpenAI's strict mode demands and the others accept.
 
-use crate::domain::TaskType;
-use crate::providers::OutputSchema;
+use crate::domain::{OutputSchema, TaskType};
 use serde_json::{Value, json};
 use std::sync::{Arc, LazyLock};
 

@@ -1,5 +1,8 @@
-//! Prompt texts and the markers that frame data inside them. Shared by the engine (which builds
+//! Prompt texts and the markers that frame data inside them, and the JSON schemas answers are asked
+//! for with (`schemas`). Shared by the engine (which builds
 //! prompts and strips forged markers from model output) and the simulator (which reads them).
+
+pub mod schemas;
 
 use crate::domain::TaskType;
 
