@@ -11,6 +11,7 @@
 pub mod out_dir;
 
 pub use crate::model_output::annotate::{ExtractedFile, extract_files};
+use crate::model_output::detect;
 use crate::model_output::extract::{self, CodeBlock};
 use serde::Serialize;
 use std::fs;
@@ -380,8 +381,16 @@ fn main_artifact(task_type: &str, output: &str) -> (Option<String>, String) {
         return (None, output.to_string());
     }
     let blocks = extract::code_blocks(output);
+    if blocks.is_empty() {
+        // A bare answer that is clearly code (a model that skipped the fences) keeps its language.
+        return match detect::code_language(output) {
+            Some(l) if extract::is_code_language(l) => (Some(l.to_string()), output.to_string()),
+            _ => (None, output.to_string()),
+        };
+    }
+    // An untagged block takes its detected language (`.py`, not `.md`); an unknown tag its tag.
     let key = |b: &CodeBlock<'_>| -> Option<String> {
-        match b.language {
+        match extract::block_language(b) {
             Some(l) if extract::is_code_language(l) => Some(l.to_string()),
             Some(_) => None,
             None => b.tag.clone(),

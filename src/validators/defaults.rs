@@ -1,0 +1,308 @@
+//! Validators every task of a type gets without a plan naming them (`[validators.defaults]`),
+//! and `syntax`, the default check of code tasks: every fenced block is parsed as its declared or
+//! detected language.
+//!
+//! `syntax` gives one result per language (`syntax:python`, `syntax:go`), not one per block: the
+//! names stay the same from one attempt to the next however the model splits its code, the task
+//! detail and the JSON stay short, and a failure still names its block (`code block 3 (fence at
+//! line 20 of the output)`) and says how many blocks of that language failed.
+
+use super::syntax::{self, SyntaxLanguage};
+use super::{ValidatorResult, ValidatorsConfig, Verdict};
+use crate::domain::TaskType;
+use crate::model_output::{detect, extract};
+
+/// Blocks checked in one output; a longer answer is checked up to here (and says so).
+const MAX_BLOCKS: usize = 200;
+/// Results for tags without a checker; the rest are folded into `syntax:other`.
+const MAX_UNCHECKED: usize = 8;
+
+/// Built-in defaults of a task type, used when `[validators.defaults]` does not name it.
+pub fn builtin(task_type: TaskType) -> &'static [&'static str] {
+    match task_type {
+        TaskType::CodeGeneration | TaskType::CodeReview => &["syntax"],
+        TaskType::DataExtraction => &["json"],
+        _ => &[],
+    }
+}
+
+impl ValidatorsConfig {
+    /// The default validators of a task type: the configured list, else the built-in one.
+    pub fn defaults_for(&self, task_type: &str) -> Vec<String> {
+        let Ok(t) = task_type.parse::<TaskType>() else {
+            return Vec::new();
+        };
+        match self.defaults.get(t.as_str()) {
+            Some(names) => names.iter().map(|n| n.trim().to_string()).collect(),
+            None => builtin(t).iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    /// `[validators.defaults]`: each key a task type, each name a validator that exists
+    /// (`syntax`, `json`, `length`, a `<lang>_syntax` name or a configured command).
+    pub fn check(&self) -> Result<(), String> {
+        for (key, names) in &self.defaults {
+            let t = key
+                .parse::<TaskType>()
+                .map_err(|_| format!("key `validators.defaults.{key}`: unknown task type"))?;
+            if t.as_str() != key {
+                return Err(format!(
+                    "key `validators.defaults.{key}`: write the task type as `{t}`"
+                ));
+            }
+            for n in names {
+                if !self.is_known(n.trim()) {
+                    return Err(format!(
+                        "key `validators.defaults.{key}`: unknown validator `{}` (known: syntax, \
+                         json, length, <language>_syntax, or a [validators.commands] name)",
+                        crate::text_safe::clean_line(n)
+                            .chars()
+                            .take(60)
+                            .collect::<String>()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_known(&self, name: &str) -> bool {
+        matches!(name, "syntax" | "json" | "length")
+            || SyntaxLanguage::from_validator_name(name).is_some()
+            || self.commands.contains_key(name)
+    }
+}
+
+/// Whether two validator names run the same check (`python_syntax` and `syntax:py`).
+pub fn same_check(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (
+                SyntaxLanguage::from_validator_name(a),
+                SyntaxLanguage::from_validator_name(b)
+            ),
+            (Some(x), Some(y)) if x == y
+        )
+}
+
+/// A group of blocks that share one result.
+struct Group<'o> {
+    name: String,
+    lang: Option<SyntaxLanguage>,
+    /// (1-based block number, fence line, code)
+    blocks: Vec<(usize, usize, std::borrow::Cow<'o, str>)>,
+}
+
+/// The `syntax` validator: one result per language found in `output`, except the languages a
+/// validator named by the plan already checks (`covered`).
+pub fn syntax_all(output: &str, covered: &[SyntaxLanguage]) -> Vec<ValidatorResult> {
+    let blocks = extract::code_blocks(output);
+    if blocks.is_empty() {
+        return bare_output(output, covered);
+    }
+    let is_covered = |l: SyntaxLanguage| {
+        covered
+            .iter()
+            .any(|c| *c == l || (*c == SyntaxLanguage::TypeScript && l == SyntaxLanguage::Tsx))
+    };
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut untagged_unknown: Vec<(usize, usize)> = Vec::new();
+    let (mut code_blocks, mut covered_blocks) = (0usize, 0usize);
+    let mut unchecked_groups = 0usize;
+    for (i, b) in blocks.iter().enumerate().take(MAX_BLOCKS) {
+        if b.code.trim().is_empty() {
+            continue;
+        }
+        let (name, lang) = match extract::block_language(b) {
+            Some(l) if !extract::is_code_language(l) => continue,
+            Some(l) => match SyntaxLanguage::from_language(l) {
+                Some(s) => (s.result_name(), Some(s)),
+                None => (format!("syntax:{l}"), None),
+            },
+            None => match &b.tag {
+                Some(t) => (format!("syntax:{}", tag_name(t)), None),
+                None => {
+                    untagged_unknown.push((i + 1, b.fence_line));
+                    continue;
+                }
+            },
+        };
+        code_blocks += 1;
+        if lang.is_some_and(is_covered) {
+            covered_blocks += 1;
+            continue;
+        }
+        let pos = match groups.iter().position(|g| g.name == name) {
+            Some(p) => p,
+            None if lang.is_none() && unchecked_groups >= MAX_UNCHECKED => {
+                match groups.iter().position(|g| g.name == "syntax:other") {
+                    Some(p) => p,
+                    None => {
+                        groups.push(Group {
+                            name: "syntax:other".into(),
+                            lang: None,
+                            blocks: Vec::new(),
+                        });
+                        groups.len() - 1
+                    }
+                }
+            }
+            None => {
+                unchecked_groups += usize::from(lang.is_none());
+                groups.push(Group {
+                    name,
+                    lang,
+                    blocks: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        groups[pos]
+            .blocks
+            .push((i + 1, b.fence_line, b.code.clone()));
+    }
+    let several = blocks.len() > 1;
+    let mut out: Vec<ValidatorResult> = groups.iter().map(|g| group_result(g, several)).collect();
+    if out.is_empty() && covered_blocks == 0 {
+        out.push(match untagged_unknown.first() {
+            Some((n, line)) => skipped(
+                "syntax:unknown",
+                format!(
+                    "code block {n} (fence at line {line} of the output) has no language tag and \
+                     its language was not recognised{}",
+                    more(untagged_unknown.len() - 1, "untagged block")
+                ),
+            ),
+            None if code_blocks == 0 => skipped(
+                "syntax",
+                "no code to check: the output's fenced blocks are text, console output or empty"
+                    .into(),
+            ),
+            None => return out,
+        });
+    }
+    if blocks.len() > MAX_BLOCKS
+        && let Some(last) = out.last_mut()
+    {
+        let note = format!(
+            "only the first {MAX_BLOCKS} of {} blocks were checked",
+            blocks.len()
+        );
+        last.reason = Some(match last.reason.take() {
+            Some(r) => format!("{r}; {note}"),
+            None => note,
+        });
+    }
+    out
+}
+
+/// An answer without fences: checked whole when it is clearly code of a checked language.
+fn bare_output(output: &str, covered: &[SyntaxLanguage]) -> Vec<ValidatorResult> {
+    match detect::code_language(output) {
+        Some(l) => match SyntaxLanguage::from_language(l) {
+            Some(s) if covered.contains(&s) => Vec::new(),
+            Some(s) => vec![match syntax::check(s, output) {
+                Ok(()) => ValidatorResult {
+                    name: s.result_name(),
+                    result: Verdict::Pass,
+                    reason: Some("the whole output, which has no fenced block".into()),
+                },
+                Err(e) => ValidatorResult {
+                    name: s.result_name(),
+                    result: Verdict::Fail,
+                    reason: Some(format!("the output (no fenced block): {e}")),
+                },
+            }],
+            None => vec![skipped(
+                &format!("syntax:{l}"),
+                format!("no syntax checker for {l}"),
+            )],
+        },
+        None => vec![skipped(
+            "syntax",
+            "no fenced code block in the output, and it does not read as code".into(),
+        )],
+    }
+}
+
+fn group_result(g: &Group<'_>, several: bool) -> ValidatorResult {
+    let which = |n: usize, line: usize| {
+        if several {
+            format!("code block {n} (fence at line {line} of the output): ")
+        } else {
+            String::new()
+        }
+    };
+    let Some(lang) = g.lang else {
+        let lang = g.name.trim_start_matches("syntax:");
+        let list = g
+            .blocks
+            .iter()
+            .take(5)
+            .map(|(n, _, _)| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let blocks = if g.blocks.len() > 5 {
+            format!("{list}, ...")
+        } else {
+            list
+        };
+        return skipped(
+            &g.name,
+            format!("no syntax checker for `{lang}` (code block {blocks})"),
+        );
+    };
+    let mut first: Option<String> = None;
+    let mut failed = 0usize;
+    for (n, line, code) in &g.blocks {
+        // A `typescript` block written as TSX is accepted by the TypeScript check itself.
+        if let Err(e) = syntax::check(lang, code) {
+            failed += 1;
+            if first.is_none() {
+                first = Some(format!("{}{e}", which(*n, *line)));
+            }
+        }
+    }
+    match first {
+        None => ValidatorResult {
+            name: g.name.clone(),
+            result: Verdict::Pass,
+            reason: (g.blocks.len() > 1).then(|| format!("{} blocks parsed", g.blocks.len())),
+        },
+        Some(r) => ValidatorResult {
+            name: g.name.clone(),
+            result: Verdict::Fail,
+            reason: Some(format!(
+                "{r}{}",
+                more(failed - 1, &format!("failing {} block", lang.label()))
+            )),
+        },
+    }
+}
+
+/// `" (and 2 more untagged blocks)"`, or nothing.
+fn more(n: usize, what: &str) -> String {
+    match n {
+        0 => String::new(),
+        1 => format!(" (and 1 more {what})"),
+        n => format!(" (and {n} more {what}s)"),
+    }
+}
+
+/// A model-written tag as part of a result name: short and plain, else `other`.
+fn tag_name(tag: &str) -> String {
+    let ok = !tag.is_empty()
+        && tag.len() <= 24
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '#' | '-' | '_'));
+    if ok { tag.to_string() } else { "other".into() }
+}
+
+fn skipped(name: &str, reason: String) -> ValidatorResult {
+    ValidatorResult {
+        name: name.to_string(),
+        result: Verdict::Skipped,
+        reason: Some(reason),
+    }
+}
