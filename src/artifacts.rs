@@ -577,6 +577,29 @@ mod tests {
     }
 
     #[test]
+    fn untagged_and_bare_code_take_the_detected_language() {
+        let out = "Here:\n```\nimport sys\n\ndef rev(s):\n    return s[::-1]\n```\n";
+        let (l, c) = main_artifact("code_generation", out);
+        assert_eq!(l.as_deref(), Some("python"));
+        assert_eq!(
+            task_file_name("t1", l.as_deref(), "code_generation"),
+            "t1.py"
+        );
+        assert!(c.starts_with("import sys"));
+        let bare = "package main\n\nfunc main() {\n}\n";
+        assert_eq!(
+            main_artifact("code_generation", bare).0.as_deref(),
+            Some("go")
+        );
+        // Unknown stays Markdown, as before.
+        assert_eq!(
+            main_artifact("code_generation", "```\nhello\n```\n").0,
+            None
+        );
+        assert_eq!(main_artifact("code_generation", "Some prose.").0, None);
+    }
+
+    #[test]
     fn display_path_escapes_and_cuts() {
         assert_eq!(display_path("a\nb"), "a\\nb");
         assert_eq!(display_path("..\\x"), "..\\x");

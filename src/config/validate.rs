@@ -329,6 +329,28 @@ mod tests {
     }
 
     #[test]
+    fn validator_defaults_are_checked_naming_the_key() {
+        refused(
+            "[validators.defaults]\ncode_generation = [\"syntax\", \"lint\"]\n",
+            "validators.defaults.code_generation",
+        );
+        refused(
+            "[validators.defaults]\nhaiku = []\n",
+            "validators.defaults.haiku",
+        );
+        let c = load(
+            "[validators.defaults]\ncode_generation = []\ndata_extraction = [\"json\", \"length\"]\n",
+        )
+        .unwrap();
+        assert!(c.validators.defaults_for("code_generation").is_empty());
+        assert_eq!(c.validators.defaults_for("code_review"), ["syntax"]);
+        assert_eq!(
+            c.validators.defaults_for("data_extraction"),
+            ["json", "length"]
+        );
+    }
+
+    #[test]
     fn sensible_values_are_accepted() {
         let c = load(
             "[engine]\nplateau_delta = 0.0\nconcurrency = 256\ndefault_time_secs = 2592000\n\

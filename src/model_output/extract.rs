@@ -429,4 +429,17 @@ mod tests {
         assert_eq!(line_col("ab\ncdé\nf", 7), (2, 4));
         assert_eq!(line_excerpt("a\n  bcd  \n", 2, 2), "bc…");
     }
+
+    #[test]
+    fn block_language_is_declared_or_detected() {
+        let out = "```py\nx\n```\n```\nimport os\ndef f():\n    pass\n```\n```cobol\nX.\n```\n\
+                   ```\nhello\n```\n```console\n$ ls\n```\n";
+        let langs: Vec<_> = code_blocks(out).iter().map(block_language).collect();
+        assert_eq!(
+            langs,
+            [Some("python"), Some("python"), None, None, Some("console")]
+        );
+        assert!(!is_code_language("console"));
+        assert_eq!(canonical_language("sh"), Some("shell"));
+    }
 }

@@ -306,3 +306,179 @@ fn skipped(name: &str, reason: String) -> ValidatorResult {
         reason: Some(reason),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validators::{ValidatorSpec, run_all, validators_for};
+
+    fn names(specs: &[ValidatorSpec]) -> Vec<&str> {
+        specs.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn builtin_defaults_by_task_type() {
+        let cfg = ValidatorsConfig::default();
+        assert_eq!(
+            names(&validators_for("code_generation", &[], &cfg)),
+            ["syntax"]
+        );
+        assert_eq!(names(&validators_for("code-review", &[], &cfg)), ["syntax"]);
+        assert_eq!(
+            names(&validators_for("data_extraction", &[], &cfg)),
+            ["json"]
+        );
+        assert!(validators_for("summarization", &[], &cfg).is_empty());
+        assert!(validators_for("not a type", &[], &cfg).is_empty());
+    }
+
+    #[test]
+    fn configured_defaults_replace_or_turn_off_and_named_ones_are_not_doubled() {
+        let mut cfg = ValidatorsConfig::default();
+        cfg.defaults.insert("code_generation".into(), vec![]);
+        cfg.defaults
+            .insert("summarization".into(), vec!["length".into(), "json".into()]);
+        cfg.defaults
+            .insert("code_review".into(), vec!["python_syntax".into()]);
+        assert!(validators_for("code_generation", &[], &cfg).is_empty());
+        assert_eq!(
+            names(&validators_for("summarization", &[], &cfg)),
+            ["length", "json"]
+        );
+        let plan = [ValidatorSpec::named("syntax_py")];
+        assert_eq!(
+            names(&validators_for("code_review", &plan, &cfg)),
+            ["syntax_py"]
+        );
+        let plan = [ValidatorSpec::named("json")];
+        assert_eq!(
+            names(&validators_for("data_extraction", &plan, &cfg)),
+            ["json"]
+        );
+    }
+
+    #[test]
+    fn config_check_names_the_key() {
+        let mut cfg = ValidatorsConfig::default();
+        cfg.defaults.insert(
+            "code_generation".into(),
+            vec!["syntax".into(), "nope".into()],
+        );
+        let e = cfg.check().unwrap_err();
+        assert!(
+            e.contains("`validators.defaults.code_generation`") && e.contains("`nope`"),
+            "{e}"
+        );
+        let mut cfg = ValidatorsConfig::default();
+        cfg.defaults.insert("poetry".into(), vec![]);
+        assert!(
+            cfg.check()
+                .unwrap_err()
+                .contains("`validators.defaults.poetry`")
+        );
+        let mut cfg = ValidatorsConfig::default();
+        cfg.defaults.insert(
+            "code_generation".into(),
+            vec!["syntax".into(), "go_syntax".into(), "pytest".into()],
+        );
+        assert!(cfg.check().unwrap_err().contains("`pytest`"));
+        cfg.commands.insert(
+            "pytest".into(),
+            crate::validators::CommandValidator::new(&["true"]),
+        );
+        assert_eq!(cfg.check(), Ok(()));
+    }
+
+    fn syntax(output: &str) -> Vec<(String, Verdict, String)> {
+        syntax_all(output, &[])
+            .into_iter()
+            .map(|r| (r.name, r.result, r.reason.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn one_result_per_language_naming_the_failing_block() {
+        let out = "```python\nx = 1\n```\ntext\n```go\npackage main\nfunc main() {\n```\n\
+                   ```py\ndef f(:\n    pass\n```\n```python\ny = (\n```\n";
+        let r = syntax(out);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!((r[0].0.as_str(), r[0].1), ("syntax:python", Verdict::Fail));
+        assert!(
+            r[0].2.starts_with("code block 3 (fence at line 9"),
+            "{}",
+            r[0].2
+        );
+        assert!(
+            r[0].2.contains("(and 1 more failing Python block)"),
+            "{}",
+            r[0].2
+        );
+        assert_eq!((r[1].0.as_str(), r[1].1), ("syntax:go", Verdict::Fail));
+    }
+
+    #[test]
+    fn untagged_blocks_are_detected_and_unknown_ones_skipped() {
+        let r = syntax("```\ndef f(x):\n    return x\n\nprint(f(1))\n```\n");
+        assert_eq!(r, [("syntax:python".into(), Verdict::Pass, String::new())]);
+        let r = syntax("```cobol\nDISPLAY 'HI'.\n```\n```sql\nSELECT 1;\n```\n");
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|x| x.1 == Verdict::Skipped), "{r:?}");
+        assert_eq!(r[0].0, "syntax:cobol");
+        assert!(
+            r[0].2.contains("no syntax checker for `cobol`"),
+            "{}",
+            r[0].2
+        );
+        assert_eq!(r[1].0, "syntax:sql");
+        let r = syntax("```\nhello there\n```\n");
+        assert_eq!(r[0].0, "syntax:unknown");
+        assert_eq!(r[0].1, Verdict::Skipped);
+        // Output samples next to checked code add no noise.
+        let r = syntax("```rust\nfn main() {}\n```\nOutput:\n```\n42\n```\n```console\n$ x\n```\n");
+        assert_eq!(r, [("syntax:rust".into(), Verdict::Pass, String::new())]);
+    }
+
+    #[test]
+    fn bare_answers_and_prose() {
+        let r = syntax("package main\n\nfunc main() {\n\tx := \n}\n");
+        assert_eq!((r[0].0.as_str(), r[0].1), ("syntax:go", Verdict::Fail));
+        let r = syntax("Just an explanation, no code.");
+        assert_eq!((r[0].0.as_str(), r[0].1), ("syntax", Verdict::Skipped));
+        let r = syntax("Try:\n```text\nhello\n```\n");
+        assert_eq!((r[0].0.as_str(), r[0].1), ("syntax", Verdict::Skipped));
+    }
+
+    #[test]
+    fn languages_a_plan_names_are_left_to_its_validator() {
+        let cfg = ValidatorsConfig::default();
+        let out = "```python\ndef f(:\n```\n```bash\necho hi\n```\n";
+        let specs = [
+            ValidatorSpec::named("python_syntax"),
+            ValidatorSpec::named("syntax"),
+        ];
+        let r = run_all(&specs, out, &cfg);
+        let got: Vec<(&str, Verdict)> = r.iter().map(|r| (r.name.as_str(), r.result)).collect();
+        assert_eq!(
+            got,
+            [
+                ("python_syntax", Verdict::Fail),
+                ("syntax:bash", Verdict::Pass)
+            ]
+        );
+        // Only covered code: nothing more to say.
+        let r = run_all(&specs, "```python\nx = 1\n```\n", &cfg);
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn odd_tags_and_many_languages_stay_bounded() {
+        let mut out = String::new();
+        for i in 0..30 {
+            out.push_str(&format!("```lang{i}\nx\n```\n"));
+        }
+        out.push_str("```a/b?c\nx\n```\n");
+        let r = syntax(&out);
+        assert_eq!(r.len(), MAX_UNCHECKED + 1);
+        assert_eq!(r.last().unwrap().0, "syntax:other");
+    }
+}

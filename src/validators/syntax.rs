@@ -543,4 +543,56 @@ mod tests {
             .to_string();
         assert!(e.contains("line 3"), "{e}");
     }
+
+    #[test]
+    fn java_c_and_bash_pass_and_fail_naming_the_line() {
+        let ok = [
+            (
+                SyntaxLanguage::Java,
+                "import java.util.List;\n\npublic class Main {\n    public static void main(String[] args) {\n        System.out.println(\"hi\");\n    }\n}\n",
+            ),
+            (
+                SyntaxLanguage::C,
+                "#include <stdio.h>\n\nint main(void) {\n    int a[3] = {1, 2, 3};\n    printf(\"%d\\n\", a[0]);\n    return 0;\n}\n",
+            ),
+            (
+                SyntaxLanguage::Bash,
+                "#!/bin/bash\nset -euo pipefail\nfor f in \"$@\"; do\n  if [ -f \"$f\" ]; then\n    echo \"$(wc -l < \"$f\")\"\n  fi\ndone\n",
+            ),
+        ];
+        for (lang, code) in ok {
+            assert_eq!(check(lang, code), Ok(()), "{lang:?}");
+        }
+        let bad = [
+            (
+                SyntaxLanguage::Java,
+                "public class Main {\n    void f() {\n        int x = ;\n    }\n}\n",
+                3,
+            ),
+            (
+                SyntaxLanguage::C,
+                "int main(void) {\n    int x = 1\n    return x;\n}\n",
+                2,
+            ),
+            (
+                SyntaxLanguage::Bash,
+                "echo start\nif [ -f x ]; then\n  echo y\n",
+                4, // `missing fi at the end of the input`
+            ),
+        ];
+        for (lang, code, line) in bad {
+            let e = check(lang, code).unwrap_err().to_string();
+            assert!(e.contains(&format!("line {line},")), "{lang:?}: {e}");
+        }
+        assert_eq!(
+            SyntaxLanguage::from_language("sh"),
+            Some(SyntaxLanguage::Bash)
+        );
+        assert_eq!(SyntaxLanguage::Bash.result_name(), "syntax:bash");
+        assert_eq!(
+            SyntaxLanguage::from_validator_name("syntax:java"),
+            Some(SyntaxLanguage::Java)
+        );
+        assert_eq!(SyntaxLanguage::from_language("h"), Some(SyntaxLanguage::C));
+    }
 }
