@@ -214,7 +214,7 @@ impl Scores {
             ("java", self.java),
             ("shell", self.shell),
         ];
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|x| std::cmp::Reverse(x.1));
         v
     }
 }
