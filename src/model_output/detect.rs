@@ -18,6 +18,10 @@ pub fn code_language(code: &str) -> Option<&'static str> {
     if let Some(l) = shebang(trimmed) {
         return Some(l);
     }
+    // "Here is the solution:" before code: the text as a whole is not a program.
+    if trimmed.lines().next().is_some_and(is_prose_line) {
+        return None;
+    }
     if (trimmed.starts_with('{') || trimmed.starts_with('['))
         && serde_json::from_str::<serde_json::Value>(trimmed).is_ok()
     {
@@ -32,6 +36,14 @@ pub fn code_language(code: &str) -> Option<&'static str> {
         return Some(best);
     }
     data_format(trimmed)
+}
+
+/// A sentence: a capitalised first word, four words or more, none of the punctuation of code.
+fn is_prose_line(line: &str) -> bool {
+    let l = line.trim();
+    l.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && l.split_whitespace().count() >= 4
+        && !l.contains(['(', ')', '{', '}', '[', ']', '=', ';', '<', '>', '"', '`'])
 }
 
 fn shebang(code: &str) -> Option<&'static str> {
@@ -243,7 +255,9 @@ fn data_format(code: &str) -> Option<&'static str> {
                 || l.split_once(" = ").is_some_and(|(k, _)| key(k))
         })
         .count();
-    if toml_like * 10 >= lines.len() * 8 && code.parse::<toml::Table>().is_ok() {
+    // `x = 1` alone is as much Python as TOML: a `[table]` header decides.
+    let has_table = lines.iter().any(|l| l.starts_with('[') && l.ends_with(']'));
+    if has_table && toml_like * 10 >= lines.len() * 8 && code.parse::<toml::Table>().is_ok() {
         return Some("toml");
     }
     let yaml_like = lines
@@ -254,6 +268,14 @@ fn data_format(code: &str) -> Option<&'static str> {
                     .is_some_and(|(k, v)| key(k) && (v.is_empty() || v.starts_with(' ')))
         })
         .count();
+    // "Input: abc / Output: cba" is a sample, not a document: nesting or three keys at least.
+    let nested = code
+        .lines()
+        .any(|l| l.starts_with([' ', '\t']) && !l.trim().is_empty())
+        || lines.iter().any(|l| l.starts_with("- "));
+    if !(nested || yaml_like >= 3) {
+        return None;
+    }
     let parses = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(code)
         .is_ok_and(|v| v.is_mapping() || v.is_sequence());
     (yaml_like * 10 >= lines.len() * 8 && parses).then_some("yaml")
@@ -324,6 +346,9 @@ mod tests {
             "Note: this is a note.",
             "$ python main.py\nolleh\n",
             "{not json",
+            "Input: hello\nOutput: olleh\n",
+            "x = 1\ny = 2\n",
+            "Here is the solution to the task:\ndef f(x):\n    return x\n\nprint(f(1))\n",
         ] {
             assert_eq!(code_language(text), None, "{text:?}");
         }
