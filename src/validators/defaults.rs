@@ -481,4 +481,35 @@ mod tests {
         assert_eq!(r.len(), MAX_UNCHECKED + 1);
         assert_eq!(r.last().unwrap().0, "syntax:other");
     }
+
+    #[test]
+    fn messy_outputs_never_panic_and_always_say_something() {
+        let long = "```python\nx = 1\n```\n".repeat(MAX_BLOCKS + 5);
+        for out in [
+            "",
+            "```",
+            "```\n",
+            "~~~~\n```python\n",
+            "```python\r\ndef f():\r\n    return 1\r\n```\r\n",
+            "```\u{0}\u{1b}[31m\n\u{fffd}\n```",
+            "```é\nλ = 1\n```",
+            "```python\n   \n```\n```go\n```\n",
+            long.as_str(),
+        ] {
+            let r = run_all(
+                &[ValidatorSpec::named("syntax")],
+                out,
+                &ValidatorsConfig::default(),
+            );
+            assert!(!r.is_empty(), "{out:?}");
+            assert!(r.iter().all(|v| v.name.starts_with("syntax")), "{r:?}");
+        }
+        let r = syntax(&long);
+        assert_eq!(r[0].1, Verdict::Pass);
+        assert!(
+            r[0].2.contains("only the first 200 of 205 blocks"),
+            "{}",
+            r[0].2
+        );
+    }
 }
