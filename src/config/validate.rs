@@ -170,7 +170,8 @@ impl Config {
             float_in(&format!("simulated.quality.{m}"), *q, 0.0, 1.0)?;
         }
 
-        self.validators.check()?;
+        let types = crate::domain::TaskType::ALL.map(|t| t.as_str());
+        self.validators.check(&types)?;
 
         // `[[policy]]` entries are parsed where the config is loaded for use (setup.rs): what a
         // policy means is the router's business, not the config's.

@@ -9,7 +9,6 @@
 
 use super::syntax::{self, SyntaxLanguage};
 use super::{ValidatorResult, ValidatorsConfig, Verdict};
-use crate::domain::TaskType;
 use crate::model_output::{detect, extract};
 
 /// Blocks checked in one output; a longer answer is checked up to here (and says so).
@@ -17,37 +16,42 @@ const MAX_BLOCKS: usize = 200;
 /// Results for tags without a checker; the rest are folded into `syntax:other`.
 const MAX_UNCHECKED: usize = 8;
 
-/// Built-in defaults of a task type, used when `[validators.defaults]` does not name it.
-pub fn builtin(task_type: TaskType) -> &'static [&'static str] {
-    match task_type {
-        TaskType::CodeGeneration | TaskType::CodeReview => &["syntax"],
-        TaskType::DataExtraction => &["json"],
+/// Built-in defaults of a task type (`code_generation`, ...), used when `[validators.defaults]`
+/// does not name it. Task types are plain names here: `domain` depends on this module, not the
+/// other way round.
+pub fn builtin(task_type: &str) -> &'static [&'static str] {
+    match normalise(task_type).as_str() {
+        "code_generation" | "code_review" => &["syntax"],
+        "data_extraction" => &["json"],
         _ => &[],
     }
+}
+
+/// `Code-Review` -> `code_review`, as task types are compared everywhere.
+fn normalise(task_type: &str) -> String {
+    task_type
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['-', ' '], "_")
 }
 
 impl ValidatorsConfig {
     /// The default validators of a task type: the configured list, else the built-in one.
     pub fn defaults_for(&self, task_type: &str) -> Vec<String> {
-        let Ok(t) = task_type.parse::<TaskType>() else {
-            return Vec::new();
-        };
-        match self.defaults.get(t.as_str()) {
+        match self.defaults.get(&normalise(task_type)) {
             Some(names) => names.iter().map(|n| n.trim().to_string()).collect(),
-            None => builtin(t).iter().map(|n| n.to_string()).collect(),
+            None => builtin(task_type).iter().map(|n| n.to_string()).collect(),
         }
     }
 
-    /// `[validators.defaults]`: each key a task type, each name a validator that exists
+    /// `[validators.defaults]`: each key one of `task_types`, each name a validator that exists
     /// (`syntax`, `json`, `length`, a `<lang>_syntax` name or a configured command).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self, task_types: &[&str]) -> Result<(), String> {
         for (key, names) in &self.defaults {
-            let t = key
-                .parse::<TaskType>()
-                .map_err(|_| format!("key `validators.defaults.{key}`: unknown task type"))?;
-            if t.as_str() != key {
+            if !task_types.contains(&key.as_str()) {
                 return Err(format!(
-                    "key `validators.defaults.{key}`: write the task type as `{t}`"
+                    "key `validators.defaults.{key}`: unknown task type (one of {})",
+                    task_types.join(", ")
                 ));
             }
             for n in names {
@@ -312,6 +316,8 @@ mod tests {
     use super::*;
     use crate::validators::{ValidatorSpec, run_all, validators_for};
 
+    const TYPES: &[&str] = &["code_generation", "code_review", "summarization"];
+
     fn names(specs: &[ValidatorSpec]) -> Vec<&str> {
         specs.iter().map(|s| s.name.as_str()).collect()
     }
@@ -364,7 +370,7 @@ mod tests {
             "code_generation".into(),
             vec!["syntax".into(), "nope".into()],
         );
-        let e = cfg.check().unwrap_err();
+        let e = cfg.check(TYPES).unwrap_err();
         assert!(
             e.contains("`validators.defaults.code_generation`") && e.contains("`nope`"),
             "{e}"
@@ -372,7 +378,7 @@ mod tests {
         let mut cfg = ValidatorsConfig::default();
         cfg.defaults.insert("poetry".into(), vec![]);
         assert!(
-            cfg.check()
+            cfg.check(TYPES)
                 .unwrap_err()
                 .contains("`validators.defaults.poetry`")
         );
@@ -381,12 +387,19 @@ mod tests {
             "code_generation".into(),
             vec!["syntax".into(), "go_syntax".into(), "pytest".into()],
         );
-        assert!(cfg.check().unwrap_err().contains("`pytest`"));
+        assert!(cfg.check(TYPES).unwrap_err().contains("`pytest`"));
         cfg.commands.insert(
             "pytest".into(),
             crate::validators::CommandValidator::new(&["true"]),
         );
-        assert_eq!(cfg.check(), Ok(()));
+        assert_eq!(cfg.check(TYPES), Ok(()));
+        // Keys are written as the task type names.
+        cfg.defaults.insert("Code-Review".into(), vec![]);
+        assert!(
+            cfg.check(TYPES)
+                .unwrap_err()
+                .contains("`validators.defaults.Code-Review`")
+        );
     }
 
     fn syntax(output: &str) -> Vec<(String, Verdict, String)> {
