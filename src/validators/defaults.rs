@@ -260,7 +260,7 @@ fn group_result(g: &Group<'_>, several: bool) -> ValidatorResult {
     let mut failed = 0usize;
     for (n, line, code) in &g.blocks {
         // A `typescript` block written as TSX is accepted by the TypeScript check itself.
-        if let Err(e) = syntax::check(lang, code) {
+        if let Err(e) = syntax::check(lang, &dedent(code)) {
             failed += 1;
             if first.is_none() {
                 first = Some(format!("{}{e}", which(*n, *line)));
@@ -282,6 +282,30 @@ fn group_result(g: &Group<'_>, several: bool) -> ValidatorResult {
             )),
         },
     }
+}
+
+/// Code without the indentation all its lines share: a method quoted from its class (common in
+/// reviews) parses as it reads. Line numbers are unchanged.
+fn dedent(code: &str) -> std::borrow::Cow<'_, str> {
+    let common = code
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    if common == 0 {
+        return std::borrow::Cow::Borrowed(code);
+    }
+    let mut out = String::with_capacity(code.len());
+    for line in code.split_inclusive('\n') {
+        let n = line
+            .bytes()
+            .take(common)
+            .take_while(|b| *b == b' ' || *b == b'\t')
+            .count();
+        out.push_str(&line[n..]);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `" (and 2 more untagged blocks)"`, or nothing.
@@ -524,5 +548,18 @@ mod tests {
             "{}",
             r[0].2
         );
+    }
+
+    #[test]
+    fn quoted_indented_code_is_checked_as_it_reads() {
+        let out = "In `class A`:\n```python\n    def f(self):\n        return 1\n```\n";
+        assert_eq!(
+            syntax(out),
+            [("syntax:python".into(), Verdict::Pass, String::new())]
+        );
+        let out = "```python\n    def f(self):\n        return (1\n```\n";
+        let r = syntax(out);
+        assert_eq!(r[0].1, Verdict::Fail);
+        assert!(r[0].2.contains("line 2"), "{}", r[0].2);
     }
 }
