@@ -11,6 +11,7 @@
 pub mod out_dir;
 
 pub use crate::model_output::annotate::{ExtractedFile, extract_files};
+use crate::model_output::detect;
 use crate::model_output::extract::{self, CodeBlock};
 use serde::Serialize;
 use std::fs;
@@ -380,8 +381,16 @@ fn main_artifact(task_type: &str, output: &str) -> (Option<String>, String) {
         return (None, output.to_string());
     }
     let blocks = extract::code_blocks(output);
+    if blocks.is_empty() {
+        // A bare answer that is clearly code (a model that skipped the fences) keeps its language.
+        return match detect::code_language(output) {
+            Some(l) if extract::is_code_language(l) => (Some(l.to_string()), output.to_string()),
+            _ => (None, output.to_string()),
+        };
+    }
+    // An untagged block takes its detected language (`.py`, not `.md`); an unknown tag its tag.
     let key = |b: &CodeBlock<'_>| -> Option<String> {
-        match b.language {
+        match extract::block_language(b) {
             Some(l) if extract::is_code_language(l) => Some(l.to_string()),
             Some(_) => None,
             None => b.tag.clone(),
@@ -565,6 +574,29 @@ mod tests {
         assert_eq!(c, "x = 1\n\ny = 2\n");
         assert_eq!(main_artifact("summarization", out).0, None);
         assert_eq!(main_artifact("code_generation", "no code").1, "no code");
+    }
+
+    #[test]
+    fn untagged_and_bare_code_take_the_detected_language() {
+        let out = "Here:\n```\nimport sys\n\ndef rev(s):\n    return s[::-1]\n```\n";
+        let (l, c) = main_artifact("code_generation", out);
+        assert_eq!(l.as_deref(), Some("python"));
+        assert_eq!(
+            task_file_name("t1", l.as_deref(), "code_generation"),
+            "t1.py"
+        );
+        assert!(c.starts_with("import sys"));
+        let bare = "package main\n\nfunc main() {\n}\n";
+        assert_eq!(
+            main_artifact("code_generation", bare).0.as_deref(),
+            Some("go")
+        );
+        // Unknown stays Markdown, as before.
+        assert_eq!(
+            main_artifact("code_generation", "```\nhello\n```\n").0,
+            None
+        );
+        assert_eq!(main_artifact("code_generation", "Some prose.").0, None);
     }
 
     #[test]

@@ -180,6 +180,8 @@ impl Config {
                 ));
             }
         }
+        let types = crate::domain::TaskType::ALL.map(|t| t.as_str());
+        self.validators.check(&types)?;
 
         // `[[policy]]` entries are parsed where the config is loaded for use (setup.rs): what a
         // policy means is the router's business, not the config's.
@@ -356,6 +358,28 @@ mod tests {
         refused(
             "[[models]]\nid = \"x\"\nprovider = \"openai\"\nquality = 7.0\n",
             "models[0] (x).quality",
+        );
+    }
+
+    #[test]
+    fn validator_defaults_are_checked_naming_the_key() {
+        refused(
+            "[validators.defaults]\ncode_generation = [\"syntax\", \"lint\"]\n",
+            "validators.defaults.code_generation",
+        );
+        refused(
+            "[validators.defaults]\nhaiku = []\n",
+            "validators.defaults.haiku",
+        );
+        let c = load(
+            "[validators.defaults]\ncode_generation = []\ndata_extraction = [\"json\", \"length\"]\n",
+        )
+        .unwrap();
+        assert!(c.validators.defaults_for("code_generation").is_empty());
+        assert_eq!(c.validators.defaults_for("code_review"), ["syntax"]);
+        assert_eq!(
+            c.validators.defaults_for("data_extraction"),
+            ["json", "length"]
         );
     }
 

@@ -92,7 +92,8 @@ pub fn extract_files(output: &str) -> Vec<ExtractedFile> {
             .language
             .map(str::to_string)
             .or_else(|| b.tag.clone())
-            .or_else(|| extract::language_of_path(&path).map(str::to_string));
+            .or_else(|| extract::language_of_path(&path).map(str::to_string))
+            .or_else(|| extract::block_language(b).map(str::to_string));
         files.retain(|f| f.path != path);
         files.push(ExtractedFile {
             path,

@@ -42,11 +42,9 @@ const LANGUAGES: &[(&str, &[&str], &str)] = &[
     ("json", &["json", "json5", "jsonc", "geojson"], "json"),
     ("toml", &["toml"], "toml"),
     ("yaml", &["yaml", "yml"], "yaml"),
-    (
-        "shell",
-        &["bash", "sh", "shell", "zsh", "console", "shell-session"],
-        "sh",
-    ),
+    ("shell", &["bash", "sh", "shell", "zsh", "ksh"], "sh"),
+    // Terminal transcripts (`$ cmd` and its output): shown, not run or parsed as a script.
+    ("console", &["console", "shell-session", "terminal"], "txt"),
     ("html", &["html", "htm", "xhtml"], "html"),
     ("css", &["css"], "css"),
     ("scss", &["scss", "sass"], "scss"),
@@ -114,7 +112,17 @@ pub fn language_of_path(path: &str) -> Option<&'static str> {
 
 /// Whether a language counts as code to extract (not prose or terminal output).
 pub fn is_code_language(language: &str) -> bool {
-    !matches!(language, "text" | "markdown" | "diff")
+    !matches!(language, "text" | "markdown" | "diff" | "console")
+}
+
+/// A block's language: its tag's canonical language, or for an untagged block the language
+/// detected from its code (`detect::code_language`). `None`: an unknown tag, or no clear signal.
+pub fn block_language(b: &CodeBlock<'_>) -> Option<&'static str> {
+    match (&b.tag, b.language) {
+        (_, Some(l)) => Some(l),
+        (None, None) => super::detect::code_language(&b.code),
+        (Some(_), None) => None,
+    }
 }
 
 /// All fenced blocks of `output`, in order.
@@ -420,5 +428,18 @@ mod tests {
         assert_eq!(language_of_path("src/app.tsx"), Some("tsx"));
         assert_eq!(line_col("ab\ncdé\nf", 7), (2, 4));
         assert_eq!(line_excerpt("a\n  bcd  \n", 2, 2), "bc…");
+    }
+
+    #[test]
+    fn block_language_is_declared_or_detected() {
+        let out = "```py\nx\n```\n```\nimport os\ndef f():\n    pass\n```\n```cobol\nX.\n```\n\
+                   ```\nhello\n```\n```console\n$ ls\n```\n";
+        let langs: Vec<_> = code_blocks(out).iter().map(block_language).collect();
+        assert_eq!(
+            langs,
+            [Some("python"), Some("python"), None, None, Some("console")]
+        );
+        assert!(!is_code_language("console"));
+        assert_eq!(canonical_language("sh"), Some("shell"));
     }
 }

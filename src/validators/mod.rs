@@ -2,6 +2,7 @@
 //! A validator that cannot run (unknown name, missing tool) reports `skipped`, never `pass`.
 
 pub mod command;
+pub mod defaults;
 pub mod python;
 pub mod schema;
 pub mod syntax;
@@ -86,21 +87,29 @@ pub struct ValidatorResult {
     pub reason: Option<String>,
 }
 
-/// `[validators]` config: command validators by name.
+/// `[validators]` config: command validators by name, and the default validators of each task
+/// type (`[validators.defaults]`, checked by [`ValidatorsConfig::check`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ValidatorsConfig {
     pub commands: BTreeMap<String, CommandValidator>,
+    /// Task type -> validator names; a type not listed keeps [`defaults::builtin`].
+    pub defaults: BTreeMap<String, Vec<String>>,
 }
 
-/// The validators of a task: those its plan names, then the configured command validators that
-/// apply to its type (each name once).
+/// The validators of a task: those its plan names, then its type's defaults, then the configured
+/// command validators that apply to its type (each check once).
 pub fn validators_for(
     task_type: &str,
     explicit: &[ValidatorSpec],
     cfg: &ValidatorsConfig,
 ) -> Vec<ValidatorSpec> {
     let mut out = explicit.to_vec();
+    for name in cfg.defaults_for(task_type) {
+        if !name.is_empty() && !out.iter().any(|s| defaults::same_check(&s.name, &name)) {
+            out.push(ValidatorSpec::named(&name));
+        }
+    }
     for (name, cv) in &cfg.commands {
         if cv.applies_to(task_type) && !out.iter().any(|s| &s.name == name) {
             out.push(ValidatorSpec::named(name));
@@ -110,13 +119,27 @@ pub fn validators_for(
 }
 
 /// Run every validator of a task on its output. Command validators block (up to their timeout);
-/// async callers use [`run_all_async`].
+/// async callers use [`run_all_async`]. `syntax` gives one result per language of the output
+/// (`syntax:python`, ...), leaving out languages that a named `<lang>_syntax` already checks.
 pub fn run_all(
     specs: &[ValidatorSpec],
     output: &str,
     cfg: &ValidatorsConfig,
 ) -> Vec<ValidatorResult> {
-    specs.iter().map(|s| run_one(s, output, cfg)).collect()
+    let covered: Vec<SyntaxLanguage> = specs
+        .iter()
+        .filter_map(|s| SyntaxLanguage::from_validator_name(&s.name))
+        .collect();
+    specs
+        .iter()
+        .flat_map(|s| {
+            if s.name == "syntax" {
+                defaults::syntax_all(output, &covered)
+            } else {
+                vec![run_one(s, output, cfg)]
+            }
+        })
+        .collect()
 }
 
 /// [`run_all`] on tokio's blocking pool, so command validators do not stall the runtime.

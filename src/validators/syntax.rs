@@ -1,5 +1,5 @@
 //! Syntax checks that need no interpreter: tree-sitter grammars (Python, JavaScript, TypeScript,
-//! Go), `syn` (Rust) and native parsers (JSON, TOML, YAML). Each check returns `Err(reason)` with
+//! Go, Java, C, Bash), `syn` (Rust) and native parsers (JSON, TOML, YAML). Each check returns `Err(reason)` with
 //! a 1-based line relative to the checked code.
 //!
 //! Tree-sitter grammars are error-tolerant parsers of a language's *grammar*; they catch
@@ -25,6 +25,9 @@ pub enum SyntaxLanguage {
     Json,
     Toml,
     Yaml,
+    Java,
+    C,
+    Bash,
 }
 
 impl SyntaxLanguage {
@@ -33,7 +36,8 @@ impl SyntaxLanguage {
         let n = name.trim().to_ascii_lowercase().replace('-', "_");
         let lang = n
             .strip_suffix("_syntax")
-            .or_else(|| n.strip_prefix("syntax_"))?;
+            .or_else(|| n.strip_prefix("syntax_"))
+            .or_else(|| n.strip_prefix("syntax:"))?;
         Self::from_language(lang)
     }
 
@@ -49,6 +53,9 @@ impl SyntaxLanguage {
             "json" => Self::Json,
             "toml" => Self::Toml,
             "yaml" => Self::Yaml,
+            "java" => Self::Java,
+            "c" => Self::C,
+            "shell" => Self::Bash,
             _ => return None,
         })
     }
@@ -64,7 +71,20 @@ impl SyntaxLanguage {
             Self::Json => "json",
             Self::Toml => "toml",
             Self::Yaml => "yaml",
+            Self::Java => "java",
+            Self::C => "c",
+            Self::Bash => "shell",
         }
+    }
+
+    /// The name of its result among the default checks: `syntax:python`, `syntax:bash`.
+    pub fn result_name(self) -> String {
+        let lang = match self {
+            Self::Tsx => "tsx",
+            Self::Bash => "bash",
+            other => other.language(),
+        };
+        format!("syntax:{lang}")
     }
 
     /// A human label for reasons.
@@ -79,6 +99,9 @@ impl SyntaxLanguage {
             Self::Json => "JSON",
             Self::Toml => "TOML",
             Self::Yaml => "YAML",
+            Self::Java => "Java",
+            Self::C => "C",
+            Self::Bash => "Bash",
         }
     }
 }
@@ -120,6 +143,15 @@ fn check_as(lang: SyntaxLanguage, code: &str) -> Result<(), String> {
         }
         SyntaxLanguage::Go => {
             tree_sitter_check(tree_sitter_go::LANGUAGE.into(), code, &[]).map_err(|e| e.0)
+        }
+        SyntaxLanguage::Java => {
+            tree_sitter_check(tree_sitter_java::LANGUAGE.into(), code, &[]).map_err(|e| e.0)
+        }
+        SyntaxLanguage::C => {
+            tree_sitter_check(tree_sitter_c::LANGUAGE.into(), code, &[]).map_err(|e| e.0)
+        }
+        SyntaxLanguage::Bash => {
+            tree_sitter_check(tree_sitter_bash::LANGUAGE.into(), code, &[]).map_err(|e| e.0)
         }
         SyntaxLanguage::Rust => rust_check(code),
         SyntaxLanguage::Json => json_value(code).map(|_| ()),
@@ -510,5 +542,57 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn java_c_and_bash_pass_and_fail_naming_the_line() {
+        let ok = [
+            (
+                SyntaxLanguage::Java,
+                "import java.util.List;\n\npublic class Main {\n    public static void main(String[] args) {\n        System.out.println(\"hi\");\n    }\n}\n",
+            ),
+            (
+                SyntaxLanguage::C,
+                "#include <stdio.h>\n\nint main(void) {\n    int a[3] = {1, 2, 3};\n    printf(\"%d\\n\", a[0]);\n    return 0;\n}\n",
+            ),
+            (
+                SyntaxLanguage::Bash,
+                "#!/bin/bash\nset -euo pipefail\nfor f in \"$@\"; do\n  if [ -f \"$f\" ]; then\n    echo \"$(wc -l < \"$f\")\"\n  fi\ndone\n",
+            ),
+        ];
+        for (lang, code) in ok {
+            assert_eq!(check(lang, code), Ok(()), "{lang:?}");
+        }
+        let bad = [
+            (
+                SyntaxLanguage::Java,
+                "public class Main {\n    void f() {\n        int x = ;\n    }\n}\n",
+                3,
+            ),
+            (
+                SyntaxLanguage::C,
+                "int main(void) {\n    int x = 1\n    return x;\n}\n",
+                2,
+            ),
+            (
+                SyntaxLanguage::Bash,
+                "echo start\nif [ -f x ]; then\n  echo y\n",
+                4, // `missing fi at the end of the input`
+            ),
+        ];
+        for (lang, code, line) in bad {
+            let e = check(lang, code).unwrap_err().to_string();
+            assert!(e.contains(&format!("line {line},")), "{lang:?}: {e}");
+        }
+        assert_eq!(
+            SyntaxLanguage::from_language("sh"),
+            Some(SyntaxLanguage::Bash)
+        );
+        assert_eq!(SyntaxLanguage::Bash.result_name(), "syntax:bash");
+        assert_eq!(
+            SyntaxLanguage::from_validator_name("syntax:java"),
+            Some(SyntaxLanguage::Java)
+        );
+        assert_eq!(SyntaxLanguage::from_language("h"), Some(SyntaxLanguage::C));
     }
 }

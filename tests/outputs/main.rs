@@ -6,6 +6,8 @@ mod support;
 
 mod artifacts_paths;
 mod artifacts_summary;
+mod default_checks;
+mod default_checks_run;
 mod output_safety;
 mod validators_command;
 mod validators_json_length;

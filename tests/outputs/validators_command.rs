@@ -67,7 +67,12 @@ fn default_config_examples_parse_when_uncommented() {
         &cfg,
     );
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["python_syntax", "cargo_check", "pytest", "ruff"]);
+    // The plan's validator, the type's defaults (the example lists the built-in ones), then the
+    // command validators of the type.
+    assert_eq!(
+        names,
+        ["python_syntax", "syntax", "cargo_check", "pytest", "ruff"]
+    );
 }
 
 #[test]
@@ -76,8 +81,16 @@ fn validators_for_adds_configured_commands_once() {
     cv.task_types = vec!["code_generation".into()];
     let cfg = cfg_with("lint", cv);
     let explicit = [ValidatorSpec::named("lint")];
-    assert_eq!(validators_for("code_generation", &explicit, &cfg).len(), 1);
-    assert_eq!(validators_for("code_generation", &[], &cfg).len(), 1);
+    let names = |specs: Vec<ValidatorSpec>| specs.into_iter().map(|s| s.name).collect::<Vec<_>>();
+    // `syntax` is code_generation's default check, run besides the command.
+    assert_eq!(
+        names(validators_for("code_generation", &explicit, &cfg)),
+        ["lint", "syntax"]
+    );
+    assert_eq!(
+        names(validators_for("code_generation", &[], &cfg)),
+        ["syntax", "lint"]
+    );
     assert!(validators_for("summarization", &[], &cfg).is_empty());
 }
 
@@ -252,7 +265,10 @@ fn user_config_file_configures_command_validators() {
     let ruff = &cfg.validators.commands["ruff"];
     assert_eq!(ruff.timeout_secs, 30);
     let specs = validators_for("code_generation", &[], &cfg.validators);
-    assert_eq!(specs, [ValidatorSpec::named("ruff")]);
+    assert_eq!(
+        specs,
+        [ValidatorSpec::named("syntax"), ValidatorSpec::named("ruff")]
+    );
 
     std::fs::write(
         &path,
