@@ -56,7 +56,10 @@ pub fn fit(
     max_tokens: u32,
     window: u64,
 ) -> Result<Fitted, TooLarge> {
-    let sys = system.map_or(0, estimate_tokens).saturating_mul(4).div_ceil(3);
+    let sys = system
+        .map_or(0, estimate_tokens)
+        .saturating_mul(4)
+        .div_ceil(3);
     let input = |p: &str| input_tokens(None, p) + sys;
     let asked = max_tokens.max(1);
     let floor = asked.min(OUTPUT_FLOOR);
@@ -214,7 +217,12 @@ mod tests {
         );
         assert!(f.cut_chars > 30_000);
         // The markers and the task survive.
-        for m in [CONTEXT_END, CRITIQUE_START, CRITIQUE_END, "Task:\nWrite it."] {
+        for m in [
+            CONTEXT_END,
+            CRITIQUE_START,
+            CRITIQUE_END,
+            "Task:\nWrite it.",
+        ] {
             assert!(f.prompt.contains(m), "{m}");
         }
     }

@@ -646,7 +646,10 @@ mod tests {
         ));
         // Streamed: OpenAI's code maps to 400, then to an overflow.
         let streamed = r#"{"error":{"message":"This model's maximum context length is 8192 tokens.","code":"context_length_exceeded"}}"#;
-        assert_eq!(classify_stream_error(streamed, O).class(), "context_overflow");
+        assert_eq!(
+            classify_stream_error(streamed, O).class(),
+            "context_overflow"
+        );
         // Not under another status: a 500 or 429 with the same words keeps its class.
         assert_eq!(c(500, &[], llama, O).class(), "transient");
         assert_eq!(c(429, &[], llama, O).class(), "rate_limited");

@@ -198,7 +198,8 @@ mod tests {
         let ollama = json!({"parameters": "stop \"<|im_end|>\"\nnum_ctx 8192",
             "model_info": {"general.architecture": "llama", "llama.context_length": 131072}});
         assert_eq!(parse_ollama_show(&ollama), Some(8192));
-        let ollama = json!({"model_info": {"general.architecture": "qwen2", "qwen2.context_length": 2048}});
+        let ollama =
+            json!({"model_info": {"general.architecture": "qwen2", "qwen2.context_length": 2048}});
         assert_eq!(parse_ollama_show(&ollama), Some(2048));
         let ollama = json!({"model_info": {"general.architecture": "llama", "llama.context_length": 131072}});
         assert_eq!(parse_ollama_show(&ollama), Some(OLLAMA_DEFAULT_CTX));

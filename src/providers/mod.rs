@@ -194,7 +194,8 @@ fn fmt_wait(d: &Option<Duration>) -> String {
 }
 
 fn fmt_limit(l: &Option<u64>) -> String {
-    l.map(|l| format!(" (limit {l} tokens)")).unwrap_or_default()
+    l.map(|l| format!(" (limit {l} tokens)"))
+        .unwrap_or_default()
 }
 
 fn fmt_status(s: &Option<u16>) -> String {

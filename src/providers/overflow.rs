@@ -53,7 +53,11 @@ pub fn detect(err: &Value, message: &str) -> Option<Option<u64>> {
     }
     // llama.cpp also sends the slot's window as a number.
     let n_ctx = err.get("n_ctx").and_then(Value::as_u64);
-    Some(n_ctx.or_else(|| limit_in(&lower)).filter(|n| SANE_WINDOW.contains(n)))
+    Some(
+        n_ctx
+            .or_else(|| limit_in(&lower))
+            .filter(|n| SANE_WINDOW.contains(n)),
+    )
 }
 
 /// The window a (lowercase) message names: after a [`LIMIT_AFTER`] phrase, else Anthropic's
@@ -105,18 +109,28 @@ mod tests {
             Some(Some(4096))
         );
         let openai = json!({"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.","type":"invalid_request_error","code":"context_length_exceeded"});
-        assert_eq!(detect(&openai, "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."), Some(Some(8192)));
+        assert_eq!(
+            detect(
+                &openai,
+                "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+            ),
+            Some(Some(8192))
+        );
         assert_eq!(
             detect(&json!({"code":"context_length_exceeded"}), "too long"),
             Some(None)
         );
         // vLLM (no code) and its newer wording.
         assert_eq!(
-            msg("This model's maximum context length is 2048 tokens. However, you requested 2100 tokens (1100 in the messages, 1000 in the completion)."),
+            msg(
+                "This model's maximum context length is 2048 tokens. However, you requested 2100 tokens (1100 in the messages, 1000 in the completion)."
+            ),
             Some(Some(2048))
         );
         assert_eq!(
-            msg("'max_tokens' is too large: 4096. This model's maximum context length is 4096 tokens and your request has 40 input tokens (4096 > 4096 - 40)."),
+            msg(
+                "'max_tokens' is too large: 4096. This model's maximum context length is 4096 tokens and your request has 40 input tokens (4096 > 4096 - 40)."
+            ),
             Some(Some(4096))
         );
         // Anthropic.
@@ -125,12 +139,16 @@ mod tests {
             Some(Some(200_000))
         );
         assert_eq!(
-            msg("input length and `max_tokens` exceed context limit: 197000 + 8192 > 200000, decrease input length or `max_tokens` and try again"),
+            msg(
+                "input length and `max_tokens` exceed context limit: 197000 + 8192 > 200000, decrease input length or `max_tokens` and try again"
+            ),
             Some(Some(200_000))
         );
         // Gemini.
         assert_eq!(
-            msg("The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."),
+            msg(
+                "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."
+            ),
             Some(Some(1_048_576))
         );
         // Ollama.
@@ -170,10 +188,7 @@ mod tests {
             msg("maximum context length is 99999999999999999999999 tokens"),
             Some(None)
         );
-        assert_eq!(
-            msg("prompt is too long: no numbers here"),
-            Some(None)
-        );
+        assert_eq!(msg("prompt is too long: no numbers here"), Some(None));
         let neg = json!({"type":"exceed_context_size_error","n_ctx": -5});
         assert_eq!(detect(&neg, "x"), Some(None));
     }

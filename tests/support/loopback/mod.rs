@@ -308,6 +308,10 @@ struct Script {
 pub(crate) struct State {
     script: Mutex<Script>,
     requests: Mutex<Vec<Recorded>>,
+    /// Context-window discovery routes (`/props`, `/v1/models`, `/api/show`): path -> (status,
+    /// body); unlisted ones answer 404. Their requests are kept apart from `requests`.
+    discovery: Mutex<HashMap<String, (u16, String)>>,
+    discovery_requests: Mutex<Vec<Recorded>>,
     record: std::sync::atomic::AtomicBool,
     connections: AtomicUsize,
     served: AtomicUsize,
@@ -334,6 +338,19 @@ impl State {
         s.default
             .clone()
             .unwrap_or_else(|| Reply::text("mock answer"))
+    }
+
+    /// The answer of a discovery route, if `path` is one (recorded apart).
+    pub(crate) fn discovery(&self, r: &Recorded) -> Option<(u16, String)> {
+        let p = r.path.as_str();
+        if !(p == "/props" || p.ends_with("/models") || p == "/api/show") {
+            return None;
+        }
+        lock(&self.discovery_requests).push(r.clone());
+        Some(lock(&self.discovery).get(p).cloned().unwrap_or((
+            404,
+            r#"{"error":{"message":"no such route","code":404}}"#.to_string(),
+        )))
     }
 
     pub(crate) fn record(&self, r: Recorded) {
@@ -366,6 +383,8 @@ impl MockProvider {
         let state = Arc::new(State {
             script: Mutex::new(Script::default()),
             requests: Mutex::new(Vec::new()),
+            discovery: Mutex::new(HashMap::new()),
+            discovery_requests: Mutex::new(Vec::new()),
             record: std::sync::atomic::AtomicBool::new(true),
             connections: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
@@ -423,6 +442,16 @@ impl MockProvider {
             .into_iter()
             .filter(|r| r.model.as_deref() == Some(model))
             .collect()
+    }
+
+    /// Answer the context-window discovery route `path` (`/props`, `/v1/models`, `/api/show`).
+    pub fn serve_discovery(&self, path: &str, status: u16, body: &str) {
+        lock(&self.state.discovery).insert(path.to_string(), (status, body.to_string()));
+    }
+
+    /// Requests to the discovery routes (not in [`Self::requests`]).
+    pub fn discovery_requests(&self) -> Vec<Recorded> {
+        lock(&self.state.discovery_requests).clone()
     }
 
     pub fn clear_requests(&self) {
