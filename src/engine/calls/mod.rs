@@ -153,7 +153,12 @@ impl<'a> CallState<'a> {
 /// The request `spec` makes of `model`, fitted into a `window`-token context (`engine/fit.rs`).
 fn request(spec: &CallSpec, model: &ModelInfo, window: u64) -> Result<ChatRequest, TooLarge> {
     let max_tokens = spec.max_tokens.min(model.max_output).max(1);
-    let fitted = fit(spec.system.as_deref(), &spec.prompt, max_tokens, window)?;
+    // The answer's schema travels as input too (an Anthropic tool, a Gemini responseSchema).
+    let fixed = match (&spec.system, &spec.schema) {
+        (s, Some(schema)) => Some(format!("{}{}", s.as_deref().unwrap_or(""), schema.schema)),
+        (s, None) => s.clone(),
+    };
+    let fitted = fit(fixed.as_deref(), &spec.prompt, max_tokens, window)?;
     if fitted.cut_chars > 0 || fitted.max_tokens < max_tokens {
         tracing::debug!(
             model = %model.id,
@@ -295,5 +300,15 @@ mod tests {
                 <= 4096
         );
         assert!(request(&spec, &m, 1024).is_err());
+        // A schema sent with the request takes room too.
+        let plain = request(&spec, &m, 4096).unwrap().max_tokens;
+        let mut with_schema = spec.clone();
+        with_schema.schema = Some(std::sync::Arc::new(crate::providers::OutputSchema {
+            name: "big",
+            description: "a large schema",
+            schema: serde_json::json!({ "description": "d".repeat(2000) }),
+        }));
+        let r = request(&with_schema, &m, 4096).unwrap();
+        assert!(r.max_tokens + 600 < plain, "{} vs {plain}", r.max_tokens);
     }
 }
