@@ -243,3 +243,73 @@ async fn a_second_overflow_falls_back_and_a_prompt_too_large_for_every_window_fa
         "{stderr}\n{v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_refusing_long_prompts_gets_a_shrunk_one_and_the_run_succeeds() {
+    use crate::support::loopback::prompt_chars;
+    let server = MockProvider::start().await;
+    // No window configured and none discovered (every discovery route 404s): the engine
+    // assumes 32768 tokens; the server refuses any prompt over 8192 characters as over 2048
+    // tokens (this text runs 4 characters a token).
+    const MAX_CHARS: usize = 8192;
+    server.limit_context(
+        "tiny",
+        MAX_CHARS,
+        r#"{"error":{"code":400,"message":"request (3100 tokens) exceeds the available context size (2048 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":3100,"n_ctx":2048}}"#,
+    );
+    let huge = format!("BEGIN\n{}\nEND", "word ".repeat(4_000));
+    server.script(
+        "tiny",
+        [
+            Reply::text(&huge),
+            Reply::text(ACCEPT),
+            Reply::text(SCORE),
+            Reply::text("the summary"),
+            Reply::text(ACCEPT),
+            Reply::text(SCORE),
+        ],
+    );
+    let env = env(&server, "[engine]\ncontext_chars_per_dependency = 100000\n");
+    let plan = env.write(
+        "plan.json",
+        r#"[{"id": "t1", "type": "creative_writing", "prompt": "Write a long text", "max_iterations": 1},
+            {"id": "t2", "type": "summarization", "prompt": "Summarise the text", "dependencies": ["t1"], "max_iterations": 1}]"#,
+    );
+    let (v, out) = run_json(
+        &env,
+        &[
+            "run",
+            "summarise",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--json",
+            "--concurrency",
+            "1",
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{stderr}\n{v}");
+    assert_eq!(v["status"], "success", "{v}");
+    let sizes: Vec<usize> = server
+        .requests()
+        .iter()
+        .map(|r| prompt_chars(&r.body))
+        .collect();
+    // t1's generation fits; its critique (carrying the 20 000-character output) is refused once,
+    // then sent shrunk; from then on every request fits the learned 2048 tokens.
+    let outcomes = outcomes(&env);
+    assert_eq!(
+        outcomes,
+        ["ok", "context_overflow", "ok", "ok", "ok", "ok", "ok"],
+        "{sizes:?}"
+    );
+    assert!(sizes[1] > MAX_CHARS, "{sizes:?}");
+    for (i, s) in sizes.iter().enumerate().skip(2) {
+        assert!(*s <= MAX_CHARS, "request {i}: {s} characters ({sizes:?})");
+    }
+    for r in &server.requests()[2..] {
+        assert!(needs(r) <= 2048, "{}", needs(r));
+    }
+    assert_eq!(server.discovery_requests().len(), 3, "asked once, in vain");
+}

@@ -206,6 +206,10 @@ async fn respond(wr: &mut OwnedWriteHalf, state: &State, req: Incoming) -> bool 
         .await;
     };
     let stream = rec.stream;
+    if let Some(body) = state.over_context(&model, &rec) {
+        state.record(rec);
+        return write_json(wr, 400, &body, &[]).await;
+    }
     let reply: Reply = state.next_reply(&model);
     state.record(rec);
     if !reply.first_byte_delay.is_zero() {
