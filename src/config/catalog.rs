@@ -20,8 +20,10 @@ pub struct ModelInfo {
     pub cached_input: f64,
     #[serde(default)]
     pub output: f64,
-    #[serde(default = "default_context")]
-    pub context_window: u32,
+    /// Tokens of context (input + output) the model serves; `None` when neither the catalog nor
+    /// the config says (the engine asks a local server, else assumes [`DEFAULT_CONTEXT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u32>,
     #[serde(default = "default_max_output")]
     pub max_output: u32,
     #[serde(default)]
@@ -40,9 +42,9 @@ pub struct ModelInfo {
     pub reasoning: bool,
 }
 
-fn default_context() -> u32 {
-    32768
-}
+/// The context window assumed for a model no one gave one for.
+pub const DEFAULT_CONTEXT: u32 = 32768;
+
 fn default_max_output() -> u32 {
     4096
 }
@@ -54,6 +56,11 @@ fn default_quality() -> f64 {
 }
 
 impl ModelInfo {
+    /// The context window as configured, else [`DEFAULT_CONTEXT`].
+    pub fn window(&self) -> u32 {
+        self.context_window.unwrap_or(DEFAULT_CONTEXT)
+    }
+
     /// A model with no listed task types can do any of them.
     pub fn capable(&self, t: TaskType) -> bool {
         self.task_types.is_empty() || self.task_types.iter().any(|s| s == t.as_str())
@@ -147,7 +154,7 @@ impl Catalog {
                     input: 0.0,
                     cached_input: 0.0,
                     output: 0.0,
-                    context_window: default_context(),
+                    context_window: None,
                     max_output: 8192,
                     region: vec!["local".into()],
                     tags: vec!["no_train".into(), "pii_ok".into()],
@@ -182,7 +189,23 @@ mod tests {
                 assert!(t.parse::<TaskType>().is_ok(), "{}: {t}", m.id);
             }
             assert!(m.input > 0.0 && m.output > 0.0, "{}", m.id);
+            assert!(m.context_window.is_some(), "{}: its window is known", m.id);
         }
+    }
+
+    #[test]
+    fn a_listed_local_model_has_no_window_unless_configured() {
+        let cfg: Config = toml::from_str(
+            "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\nmodels = [\"a\", \"b\"]\n\
+             [[models]]\nid = \"b\"\nprovider = \"local\"\ncontext_window = 4096\n",
+        )
+        .unwrap();
+        let c = Catalog::from_config(&cfg).unwrap();
+        let a = c.get("a").unwrap();
+        assert_eq!(a.context_window, None);
+        assert_eq!(a.window(), DEFAULT_CONTEXT);
+        assert_eq!(c.get("b").unwrap().context_window, Some(4096));
+        assert_eq!(c.get("b").unwrap().window(), 4096);
     }
 
     #[test]

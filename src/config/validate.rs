@@ -229,12 +229,9 @@ impl Config {
                 float_in(&at(&format!("quality_by_type.{ty}")), *q, 0.0, 1.0)?;
             }
             int_in(&at("max_output"), m.max_output as u64, 1, 10_000_000)?;
-            int_in(
-                &at("context_window"),
-                m.context_window as u64,
-                1,
-                100_000_000,
-            )?;
+            if let Some(w) = m.context_window {
+                int_in(&at("context_window"), w as u64, 1, 100_000_000)?;
+            }
             int_in(&at("latency_ms"), m.latency_ms, 0, HOUR_MS)?;
         }
         Ok(())

@@ -27,10 +27,13 @@ pub enum CallOutcome {
     MalformedUsage,
     /// A call in flight in a process that died, charged its worst case by crash recovery.
     Estimated,
+    /// The server refused the prompt as longer than the model's context window (a 400 naming
+    /// it): the engine shrinks the prompt and retries; says nothing about the model's health.
+    ContextOverflow,
 }
 
 impl CallOutcome {
-    pub const ALL: [CallOutcome; 8] = [
+    pub const ALL: [CallOutcome; 9] = [
         CallOutcome::Ok,
         CallOutcome::RateLimited,
         CallOutcome::Transient,
@@ -39,6 +42,7 @@ impl CallOutcome {
         CallOutcome::Cancelled,
         CallOutcome::MalformedUsage,
         CallOutcome::Estimated,
+        CallOutcome::ContextOverflow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,7 @@ impl CallOutcome {
             CallOutcome::Cancelled => "cancelled",
             CallOutcome::MalformedUsage => "malformed_usage",
             CallOutcome::Estimated => "estimated",
+            CallOutcome::ContextOverflow => "context_overflow",
         }
     }
 
@@ -65,9 +70,12 @@ impl CallOutcome {
     }
 
     /// Says nothing about the model's health (its breaker's `Signal::Neutral`): the call was
-    /// cancelled, or the request itself was refused.
+    /// cancelled, the request itself was refused, or its prompt did not fit the context window.
     pub fn is_neutral(self) -> bool {
-        matches!(self, CallOutcome::Cancelled | CallOutcome::Request)
+        matches!(
+            self,
+            CallOutcome::Cancelled | CallOutcome::Request | CallOutcome::ContextOverflow
+        )
     }
 }
 
@@ -117,5 +125,8 @@ mod tests {
         assert_eq!(CallOutcome::parse("content"), None);
         assert!("nope".parse::<CallOutcome>().is_err());
         assert!(CallOutcome::Ok == "ok");
+        assert_eq!(CallOutcome::ContextOverflow.as_str(), "context_overflow");
+        assert!(CallOutcome::ContextOverflow.is_neutral());
+        assert!(CallOutcome::ContextOverflow.is_failure());
     }
 }

@@ -44,6 +44,8 @@ pub struct EngineCtx {
     pub model_hashes: HashMap<String, String>,
     pub events: broadcast::Sender<EngineEvent>,
     pub data_dir: PathBuf,
+    /// Context windows discovered from local servers or learned from overflows.
+    pub windows: super::calls::Windows,
     /// Held while this process may hold reservations in the data dir (crash recovery in other
     /// processes leaves them alone while it is).
     _process_lock: Arc<crate::liveness::ProcessLock>,
@@ -206,6 +208,7 @@ impl EngineCtx {
             store,
             events,
             data_dir,
+            windows: super::calls::Windows::default(),
             _process_lock: process_lock,
         })
     }

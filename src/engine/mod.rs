@@ -9,6 +9,7 @@ pub mod dag;
 pub mod decompose;
 pub mod driver;
 pub mod feedback;
+pub mod fit;
 pub mod hold;
 mod inflight;
 pub mod outputs;

@@ -1,6 +1,7 @@
 //! The error taxonomy of providers.md applied to a provider's answer: HTTP status first, then the
 //! structured fields of the error body (`error.type`, `error.code`, `error.status`,
-//! `error.details`) and the `retry-after` headers. Never the wording of a message.
+//! `error.details`) and the `retry-after` headers. Never the wording of a message, except to tell
+//! a context-window overflow from other refused requests (`overflow.rs`).
 
 use super::ProviderError;
 use reqwest::header::HeaderMap;
@@ -262,18 +263,12 @@ fn decide(
         }
         401 | 403 => permanent(true, message),
         402 | 404 => permanent(false, message),
-        400 | 413 | 422 => ProviderError::Request {
-            status: reported,
-            message,
-        },
+        400 | 413 | 422 => request_or_overflow(reported, err, message),
         408 | 409 | 425 => ProviderError::Transient {
             status: reported,
             message,
         },
-        s if (400..500).contains(&s) => ProviderError::Request {
-            status: reported,
-            message,
-        },
+        s if (400..500).contains(&s) => request_or_overflow(reported, err, message),
         // Redirects are not followed (they would carry the key elsewhere): the base URL is wrong.
         s if (300..400).contains(&s) => {
             let to = headers
@@ -293,6 +288,14 @@ fn decide(
             status: reported,
             message,
         },
+    }
+}
+
+/// A refused request, or a prompt longer than the context window (`overflow.rs`).
+fn request_or_overflow(status: Option<u16>, err: &Value, message: String) -> ProviderError {
+    match super::overflow::detect(err, &message) {
+        Some(limit) => ProviderError::ContextOverflow { message, limit },
+        None => ProviderError::Request { status, message },
     }
 }
 
@@ -617,6 +620,42 @@ mod tests {
         let g = r#"{"error":{"code":503,"message":"x","status":"UNAVAILABLE"}}"#;
         assert_eq!(classify_stream_error(g, G).class(), "transient");
         assert_eq!(classify_stream_error("garbage", O).class(), "transient");
+    }
+
+    #[test]
+    fn context_overflows_are_their_own_class_in_every_format() {
+        let llama = r#"{"error":{"code":400,"message":"request (4145 tokens) exceeds the available context size (4096 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":4145,"n_ctx":4096}}"#;
+        assert!(matches!(
+            c(400, &[], llama, O),
+            ProviderError::ContextOverflow {
+                limit: Some(4096),
+                ..
+            }
+        ));
+        let anthropic = r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 208310 tokens > 200000 maximum"}}"#;
+        let e = c(400, &[], anthropic, A);
+        assert_eq!(e.class(), "context_overflow");
+        assert!(e.to_string().contains("limit 200000"), "{e}");
+        let gemini = r#"{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}"#;
+        assert!(matches!(
+            c(400, &[], gemini, G),
+            ProviderError::ContextOverflow {
+                limit: Some(1_048_576),
+                ..
+            }
+        ));
+        // Streamed: OpenAI's code maps to 400, then to an overflow.
+        let streamed = r#"{"error":{"message":"This model's maximum context length is 8192 tokens.","code":"context_length_exceeded"}}"#;
+        assert_eq!(
+            classify_stream_error(streamed, O).class(),
+            "context_overflow"
+        );
+        // Not under another status: a 500 or 429 with the same words keeps its class.
+        assert_eq!(c(500, &[], llama, O).class(), "transient");
+        assert_eq!(c(429, &[], llama, O).class(), "rate_limited");
+        // Other 400s stay plain refused requests.
+        let other = r#"{"error":{"message":"response_format is not supported","type":"invalid_request_error"}}"#;
+        assert_eq!(c(400, &[], other, O).class(), "request");
     }
 
     /// The message of a provider error as the client hands it on (classify, then scrub and cut).

@@ -473,6 +473,10 @@ impl HttpProvider {
             ProviderError::Oversized { message } => ProviderError::Oversized {
                 message: fix(message),
             },
+            ProviderError::ContextOverflow { message, limit } => ProviderError::ContextOverflow {
+                message: fix(message),
+                limit,
+            },
             ProviderError::Cancelled => ProviderError::Cancelled,
         }
     }

@@ -3,9 +3,11 @@
 
 mod anthropic;
 pub mod classify;
+pub mod discover;
 mod gemini;
 pub mod http;
 mod openai;
+pub mod overflow;
 pub mod registry;
 pub mod simulated;
 pub mod sse;
@@ -163,6 +165,11 @@ pub enum ProviderError {
         status: Option<u16>,
         message: String,
     },
+    /// 400 (any wire format) saying the prompt does not fit the model's context window: the
+    /// request is shrunk and sent again; the model is fine. `limit` is the window the message
+    /// gave, when it gave a sane one.
+    #[error("context window exceeded{}: {message}", fmt_limit(.limit))]
+    ContextOverflow { message: String, limit: Option<u64> },
     /// The body of a 200 answer exceeded the size limit and was cut there: a transient fault,
     /// and the call is charged its held worst case (the server produced and billed it).
     #[error("transient failure: {message}")]
@@ -173,6 +180,11 @@ pub enum ProviderError {
 
 fn fmt_wait(d: &Option<Duration>) -> String {
     d.map(|d| format!(" (retry after {:.1}s)", d.as_secs_f64()))
+        .unwrap_or_default()
+}
+
+fn fmt_limit(l: &Option<u64>) -> String {
+    l.map(|l| format!(" (limit {l} tokens)"))
         .unwrap_or_default()
 }
 
@@ -189,6 +201,7 @@ impl ProviderError {
             }
             ProviderError::Permanent { .. } => CallOutcome::Permanent,
             ProviderError::Request { .. } => CallOutcome::Request,
+            ProviderError::ContextOverflow { .. } => CallOutcome::ContextOverflow,
             ProviderError::Cancelled => CallOutcome::Cancelled,
         }
     }

@@ -97,7 +97,7 @@ fn model(id: &str, provider: &str, quality: f64) -> ModelInfo {
         input: 1.0,
         cached_input: 0.1,
         output: 2.0,
-        context_window: 200_000,
+        context_window: Some(200_000),
         max_output: 64_000,
         region: vec![],
         tags: vec![],

@@ -166,7 +166,7 @@ fn model(id: &str, provider: &str, quality: f64) -> ModelInfo {
         input: 1.0,
         cached_input: 0.1,
         output: 2.0,
-        context_window: 100_000,
+        context_window: Some(100_000),
         max_output: 4096,
         region: vec![],
         tags: vec![],

@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod context_windows;
 mod crash_recovery;
 mod fault_scenarios;
 mod faults;

@@ -30,6 +30,9 @@ pub(super) enum ModelEnd {
     Stop(CallFail),
     /// Try the next candidate.
     FallBack,
+    /// The prompt did not fit the model's context window (the limit the server named, if any):
+    /// shrink and ask again.
+    Overflow(Option<u64>),
 }
 
 /// How one attempt ended.
@@ -39,6 +42,7 @@ pub(super) enum AttemptEnd {
     /// Ask the same model again after this wait.
     Retry(Duration),
     FallBack,
+    Overflow(Option<u64>),
 }
 
 impl CallState<'_> {
@@ -55,6 +59,7 @@ impl CallState<'_> {
                 AttemptEnd::Answered(ok) => return ModelEnd::Answered(ok),
                 AttemptEnd::Stop(f) => return ModelEnd::Stop(f),
                 AttemptEnd::FallBack => return ModelEnd::FallBack,
+                AttemptEnd::Overflow(limit) => return ModelEnd::Overflow(limit),
                 AttemptEnd::Retry(d) => d,
             };
             if retry >= self.ctx.cfg.retry.max_retries {
@@ -133,6 +138,14 @@ impl CallState<'_> {
                 cost: charge.cost,
             })),
             Err(ProviderError::Cancelled) => AttemptEnd::Stop(CallFail::Cancelled),
+            Err(e @ ProviderError::ContextOverflow { .. }) => {
+                let limit = match &e {
+                    ProviderError::ContextOverflow { limit, .. } => *limit,
+                    _ => None,
+                };
+                self.last_error = Some(format!("{}: {e}", model.id));
+                AttemptEnd::Overflow(limit)
+            }
             Err(e) => {
                 self.last_error = Some(format!("{}: {e}", model.id));
                 match backoff::retry_wait(&ctx.cfg, &e, retry, &mut self.seed) {

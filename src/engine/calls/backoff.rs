@@ -21,7 +21,9 @@ pub(super) fn signal_of(e: &ProviderError) -> Signal {
         },
         ProviderError::Transient { .. } | ProviderError::Oversized { .. } => Signal::Transient,
         ProviderError::Permanent { .. } => Signal::Permanent,
-        ProviderError::Request { .. } | ProviderError::Cancelled => Signal::Neutral,
+        ProviderError::Request { .. }
+        | ProviderError::ContextOverflow { .. }
+        | ProviderError::Cancelled => Signal::Neutral,
     }
 }
 
@@ -48,8 +50,11 @@ pub(super) fn retry_wait(
                 *seed,
             ))
         }
-        // Permanent or request: never the same request again.
-        ProviderError::Permanent { .. } | ProviderError::Request { .. } => None,
+        // Permanent or request: never the same request again. A context overflow is shrunk and
+        // retried by the call path (attempt.rs), not here.
+        ProviderError::Permanent { .. }
+        | ProviderError::Request { .. }
+        | ProviderError::ContextOverflow { .. } => None,
         ProviderError::Cancelled => None,
     }
 }

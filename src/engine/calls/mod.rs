@@ -8,14 +8,17 @@ mod audit;
 mod backoff;
 mod record;
 mod route;
+mod window;
 
 pub use backoff::backoff;
+pub use window::Windows;
 
 use super::context::{EngineCtx, RunCtx, Slot};
 use super::hold::BudgetWait;
 use crate::budget::ledger::Denial;
 use crate::config::{ModelInfo, Strategy};
 use crate::domain::{CallRole, Micros, TaskType};
+use crate::engine::fit::{TooLarge, fit};
 use crate::providers::{ChatRequest, ChatResponse, Message};
 use crate::routing::health::now_ms;
 use attempt::ModelEnd;
@@ -147,21 +150,46 @@ impl<'a> CallState<'a> {
     }
 }
 
-/// The request `spec` makes of `model`.
-fn request(spec: &CallSpec, model: &ModelInfo) -> ChatRequest {
-    ChatRequest {
+/// The request `spec` makes of `model`, fitted into a `window`-token context (`engine/fit.rs`).
+fn request(spec: &CallSpec, model: &ModelInfo, window: u64) -> Result<ChatRequest, TooLarge> {
+    let max_tokens = spec.max_tokens.min(model.max_output).max(1);
+    // The answer's schema travels as input too (an Anthropic tool, a Gemini responseSchema).
+    let fixed = match (&spec.system, &spec.schema) {
+        (s, Some(schema)) => Some(format!("{}{}", s.as_deref().unwrap_or(""), schema.schema)),
+        (s, None) => s.clone(),
+    };
+    let fitted = fit(fixed.as_deref(), &spec.prompt, max_tokens, window)?;
+    if fitted.cut_chars > 0 || fitted.max_tokens < max_tokens {
+        tracing::debug!(
+            model = %model.id,
+            window,
+            cut_chars = fitted.cut_chars,
+            max_tokens = fitted.max_tokens,
+            "request fitted into the context window"
+        );
+    }
+    Ok(ChatRequest {
         model: model.id.clone(),
         system: spec.system.clone(),
         messages: vec![Message {
             role: "user".into(),
-            content: spec.prompt.clone(),
+            content: fitted.prompt,
         }],
-        max_tokens: spec.max_tokens.min(model.max_output).max(1),
+        max_tokens: fitted.max_tokens,
         temperature: None,
         role: spec.role,
         task_type: spec.task_type,
         attempt: spec.attempt.unwrap_or(1),
         schema: spec.schema.clone(),
+    })
+}
+
+/// The window to fit into after `window` overflowed: the limit the server named when smaller,
+/// else three quarters (the estimate undercounted this server's tokenizer).
+fn shrunk_window(window: u64, limit: Option<u64>) -> u64 {
+    match limit {
+        Some(l) if l < window => l,
+        _ => window * 3 / 4,
     }
 }
 
@@ -175,7 +203,7 @@ pub async fn call(
     let never = CancellationToken::new();
     let cancel = run.map_or(&never, |r| &r.cancel);
     let mut st = CallState::new(ctx, run, spec, cancel);
-    loop {
+    'models: loop {
         if cancel.is_cancelled() {
             return Err(CallFail::Cancelled);
         }
@@ -190,28 +218,97 @@ pub async fn call(
             st.exclude.push(model.id.clone());
             continue;
         };
-        let req = request(spec, &model);
-        // Hold the worst case; a little slack on the input estimate.
-        let held_in = req.estimated_input_tokens() + req.estimated_input_tokens() / 10 + 16;
-        let worst = match model.try_worst_case(held_in, req.max_tokens) {
-            Ok(w) => w,
-            Err(e) => {
-                st.last_error = Some(format!("{}: cannot hold its worst case: {e}", model.id));
-                st.exclude.push(model.id.clone());
-                continue;
+        let mut window = ctx
+            .windows
+            .window(&ctx.cfg, &model, provider.is_simulated())
+            .await;
+        // A context overflow shrinks the request and asks the same model once more.
+        let mut shrunk = false;
+        loop {
+            let req = match request(spec, &model, window) {
+                Ok(r) => r,
+                Err(e) => {
+                    st.last_error = Some(format!("{}: {e}", model.id));
+                    st.exclude.push(model.id.clone());
+                    continue 'models;
+                }
+            };
+            // Hold the worst case; a little slack on the input estimate.
+            let held_in = req.estimated_input_tokens() + req.estimated_input_tokens() / 10 + 16;
+            let worst = match model.try_worst_case(held_in, req.max_tokens) {
+                Ok(w) => w,
+                Err(e) => {
+                    st.last_error = Some(format!("{}: cannot hold its worst case: {e}", model.id));
+                    st.exclude.push(model.id.clone());
+                    continue 'models;
+                }
+            };
+            let target = attempt::Target {
+                model: &model,
+                provider: &provider,
+                req: &req,
+                input: held_in,
+                worst,
+            };
+            match st.try_model(&target, slot.as_deref_mut()).await {
+                ModelEnd::Answered(ok) => return Ok(*ok),
+                ModelEnd::Stop(f) => return Err(f),
+                ModelEnd::FallBack => {
+                    st.fall_back(&model);
+                    continue 'models;
+                }
+                ModelEnd::Overflow(limit) => {
+                    window = shrunk_window(window, limit);
+                    ctx.windows.learn(&model.id, window);
+                    if shrunk {
+                        st.fall_back(&model);
+                        continue 'models;
+                    }
+                    shrunk = true;
+                }
             }
-        };
-        let target = attempt::Target {
-            model: &model,
-            provider: &provider,
-            req: &req,
-            input: held_in,
-            worst,
-        };
-        match st.try_model(&target, slot.as_deref_mut()).await {
-            ModelEnd::Answered(ok) => return Ok(*ok),
-            ModelEnd::Stop(f) => return Err(f),
-            ModelEnd::FallBack => st.fall_back(&model),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overflow_shrinks_to_the_named_limit_or_three_quarters() {
+        assert_eq!(shrunk_window(32_768, Some(4096)), 4096);
+        assert_eq!(shrunk_window(4096, Some(4096)), 3072);
+        assert_eq!(shrunk_window(4096, Some(9000)), 3072);
+        assert_eq!(shrunk_window(4096, None), 3072);
+    }
+
+    #[test]
+    fn requests_are_fitted_to_the_window_and_the_models_output_limit() {
+        let mut m = crate::config::Catalog::embedded()
+            .unwrap()
+            .get("claude-sonnet-4-6")
+            .unwrap()
+            .clone();
+        m.max_output = 2000;
+        let spec = CallSpec::new(CallRole::Generate, "x".repeat(8000), 8000);
+        let r = request(&spec, &m, 200_000).unwrap();
+        assert_eq!(r.max_tokens, 2000);
+        let r = request(&spec, &m, 4096).unwrap();
+        assert!(
+            crate::engine::fit::input_tokens(None, &r.messages[0].content) + r.max_tokens as u64
+                <= 4096
+        );
+        assert!(request(&spec, &m, 1024).is_err());
+        // A schema sent with the request takes room too.
+        let plain = request(&spec, &m, 4096).unwrap().max_tokens;
+        let mut with_schema = spec.clone();
+        with_schema.schema = Some(std::sync::Arc::new(crate::providers::OutputSchema {
+            name: "big",
+            description: "a large schema",
+            schema: serde_json::json!({ "description": "d".repeat(2000) }),
+        }));
+        let r = request(&with_schema, &m, 4096).unwrap();
+        assert!(r.max_tokens + 400 < plain, "{} vs {plain}", r.max_tokens);
     }
 }

@@ -190,6 +190,11 @@ async fn respond(wr: &mut OwnedWriteHalf, state: &State, req: Incoming) -> bool 
     let Incoming {
         rec, include_usage, ..
     } = req;
+    if rec.format.is_none()
+        && let Some((status, body)) = state.discovery(&rec)
+    {
+        return write_json(wr, status, &body, &[]).await;
+    }
     let (Some(format), Some(model)) = (rec.format, rec.model.clone()) else {
         state.record(rec);
         return write_json(
@@ -201,6 +206,10 @@ async fn respond(wr: &mut OwnedWriteHalf, state: &State, req: Incoming) -> bool 
         .await;
     };
     let stream = rec.stream;
+    if let Some(body) = state.over_context(&model, &rec) {
+        state.record(rec);
+        return write_json(wr, 400, &body, &[]).await;
+    }
     let reply: Reply = state.next_reply(&model);
     state.record(rec);
     if !reply.first_byte_delay.is_zero() {

@@ -299,6 +299,32 @@ impl Recorded {
     }
 }
 
+/// Characters of every message's text in a request body (OpenAI `messages`, Anthropic `system`
+/// + `messages`, Gemini `contents`/`systemInstruction` parts).
+pub fn prompt_chars(body: &Value) -> usize {
+    fn text(v: &Value) -> usize {
+        match v {
+            Value::String(s) => s.chars().count(),
+            Value::Array(a) => a.iter().map(text).sum(),
+            Value::Object(o) => o
+                .iter()
+                .filter(|(k, _)| matches!(k.as_str(), "content" | "text" | "parts"))
+                .map(|(_, v)| text(v))
+                .sum(),
+            _ => 0,
+        }
+    }
+    ["system", "messages", "contents", "systemInstruction"]
+        .iter()
+        .filter_map(|k| body.get(*k))
+        .map(|v| match v {
+            Value::String(s) => s.chars().count(),
+            Value::Array(a) => a.iter().map(text).sum(),
+            v => text(v),
+        })
+        .sum()
+}
+
 #[derive(Default)]
 struct Script {
     by_model: HashMap<String, VecDeque<Reply>>,
@@ -308,6 +334,13 @@ struct Script {
 pub(crate) struct State {
     script: Mutex<Script>,
     requests: Mutex<Vec<Recorded>>,
+    /// Context-window discovery routes (`/props`, `/v1/models`, `/api/show`): path -> (status,
+    /// body); unlisted ones answer 404. Their requests are kept apart from `requests`.
+    discovery: Mutex<HashMap<String, (u16, String)>>,
+    discovery_requests: Mutex<Vec<Recorded>>,
+    /// Per model: prompts longer than this many characters get this 400 body (a server's
+    /// context window), before any scripted reply is used.
+    context_limits: Mutex<HashMap<String, (usize, String)>>,
     record: std::sync::atomic::AtomicBool,
     connections: AtomicUsize,
     served: AtomicUsize,
@@ -334,6 +367,25 @@ impl State {
         s.default
             .clone()
             .unwrap_or_else(|| Reply::text("mock answer"))
+    }
+
+    /// The answer of a discovery route, if `path` is one (recorded apart).
+    pub(crate) fn discovery(&self, r: &Recorded) -> Option<(u16, String)> {
+        let p = r.path.as_str();
+        if !(p == "/props" || p.ends_with("/models") || p == "/api/show") {
+            return None;
+        }
+        lock(&self.discovery_requests).push(r.clone());
+        Some(lock(&self.discovery).get(p).cloned().unwrap_or((
+            404,
+            r#"{"error":{"message":"no such route","code":404}}"#.to_string(),
+        )))
+    }
+
+    /// The 400 body for a request to `model` whose messages are over its context limit.
+    pub(crate) fn over_context(&self, model: &str, r: &Recorded) -> Option<String> {
+        let (max, body) = lock(&self.context_limits).get(model).cloned()?;
+        (prompt_chars(&r.body) > max).then_some(body)
     }
 
     pub(crate) fn record(&self, r: Recorded) {
@@ -366,6 +418,9 @@ impl MockProvider {
         let state = Arc::new(State {
             script: Mutex::new(Script::default()),
             requests: Mutex::new(Vec::new()),
+            discovery: Mutex::new(HashMap::new()),
+            discovery_requests: Mutex::new(Vec::new()),
+            context_limits: Mutex::new(HashMap::new()),
             record: std::sync::atomic::AtomicBool::new(true),
             connections: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
@@ -423,6 +478,22 @@ impl MockProvider {
             .into_iter()
             .filter(|r| r.model.as_deref() == Some(model))
             .collect()
+    }
+
+    /// Answer the context-window discovery route `path` (`/props`, `/v1/models`, `/api/show`).
+    pub fn serve_discovery(&self, path: &str, status: u16, body: &str) {
+        lock(&self.state.discovery).insert(path.to_string(), (status, body.to_string()));
+    }
+
+    /// Answer `model`'s requests whose messages (system included) are over `max_chars`
+    /// characters with a 400 `body`, as a server with a small context window does.
+    pub fn limit_context(&self, model: &str, max_chars: usize, body: &str) {
+        lock(&self.state.context_limits).insert(model.to_string(), (max_chars, body.to_string()));
+    }
+
+    /// Requests to the discovery routes (not in [`Self::requests`]).
+    pub fn discovery_requests(&self) -> Vec<Recorded> {
+        lock(&self.state.discovery_requests).clone()
     }
 
     pub fn clear_requests(&self) {
