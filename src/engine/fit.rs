@@ -11,10 +11,12 @@
 //!
 //! Order: (1) `max_tokens` is lowered toward a quarter of the window (never below what was
 //! asked if that is smaller); (2) the framed sections of the prompt (dependency outputs,
-//! previous-attempt feedback, critiques, candidate output: `prompts.rs` markers) are cut
+//! previous-attempt feedback, critiques, candidate output: `prompts` markers; the analyzer's
+//! repository files) are cut
 //! head+tail, largest first, each keeping [`MIN_SECTION_CHARS`]; (3) `max_tokens` is lowered
 //! down to [`OUTPUT_FLOOR`]; (4) otherwise it does not fit.
 
+use crate::analysis::semantic::{FILE_END, FILE_START};
 use crate::engine::feedback::head_tail;
 use crate::prompts::{
     CONTEXT_END, CONTEXT_START, CRITIQUE_END, CRITIQUE_START, FEEDBACK_END, FEEDBACK_START,
@@ -153,6 +155,8 @@ fn sections(prompt: &str) -> Vec<Section> {
         (FEEDBACK_START, FEEDBACK_END),
         (CRITIQUE_START, CRITIQUE_END),
         (OUTPUT_START, OUTPUT_END),
+        // The analyzer's repository files.
+        (FILE_START, FILE_END),
     ];
     let mut out = Vec::new();
     for (start, end) in pairs {
@@ -223,6 +227,17 @@ mod tests {
             "the rest of the window"
         );
         assert!(f.max_tokens >= 1024);
+    }
+
+    #[test]
+    fn the_analyzers_repository_files_are_cut_to_fit() {
+        let file = format!("HEAD{}TAIL", "f".repeat(60_000));
+        let p = format!("Summary\n{FILE_START} src/a.py>>>\n{file}\n{FILE_END}\nReturn the JSON.");
+        let f = fit(Some("sys"), &p, 2048, 8192).unwrap();
+        assert!(f.cut_chars > 0);
+        assert!(input_tokens(Some("sys"), &f.prompt) + f.max_tokens as u64 <= 8192);
+        assert!(f.prompt.contains("HEAD") && f.prompt.contains("TAIL"));
+        assert!(f.prompt.ends_with("Return the JSON."));
     }
 
     #[test]
