@@ -156,7 +156,7 @@ impl ModelInfo {
     }
 }
 
-pub use super::pricing::Prices;
+pub use super::pricing::{DEFAULT_LONG_CONTEXT_ABOVE, Prices};
 
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
