@@ -13,7 +13,7 @@ use super::transport::{
 };
 use super::{ChatRequest, ChatResponse, Provider, ProviderError, Timeouts, Usage};
 use super::{anthropic, gemini};
-use crate::config::{Config, ProviderConfig, ProviderKind};
+use crate::config::{AuthStyle, Config, ProviderConfig, ProviderKind};
 use async_trait::async_trait;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -35,6 +35,12 @@ pub struct HttpOptions {
     pub stream: bool,
     /// Size limit of a 200 answer in bytes, streamed or not ([`MAX_BODY`] by default).
     pub max_body: usize,
+    /// Extra headers of hosted services (OpenRouter's `HTTP-Referer`, `X-Title`, ...).
+    pub headers: Vec<(String, String)>,
+    /// Azure OpenAI: `?api-version=` on every call.
+    pub api_version: Option<String>,
+    /// How the key is sent in the OpenAI format: `Authorization: Bearer` or `api-key` (Azure).
+    pub auth: AuthStyle,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -47,6 +53,9 @@ impl std::fmt::Debug for HttpOptions {
             .field("timeouts", &self.timeouts)
             .field("stream", &self.stream)
             .field("max_body", &self.max_body)
+            .field("headers", &self.headers)
+            .field("api_version", &self.api_version)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -61,6 +70,9 @@ impl HttpOptions {
             timeouts: Timeouts::default(),
             stream: true,
             max_body: MAX_BODY,
+            headers: vec![],
+            api_version: None,
+            auth: AuthStyle::Bearer,
         }
     }
 }
@@ -77,6 +89,8 @@ pub struct HttpProvider {
     timeouts: Timeouts,
     stream: bool,
     max_body: usize,
+    /// Query string appended to OpenAI-format endpoints (`?api-version=...`), or empty.
+    query: String,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -104,6 +118,10 @@ pub enum ClientError {
     NeedsKey { name: String, format: &'static str },
     #[error("the API key contains characters not allowed in a header")]
     KeyNotAHeader,
+    #[error("header `{0}` is not a valid HTTP header name and value")]
+    BadHeader(String),
+    #[error("api_version `{0}` may only hold letters, digits, `-` and `.`")]
+    BadApiVersion(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(reqwest::Error),
 }
@@ -130,6 +148,13 @@ pub fn build(
     };
     let mut opts = HttpOptions::new(name, format, &base_url, key);
     opts.timeouts = Timeouts::from_config(&cfg.timeouts);
+    opts.headers = p
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    opts.api_version = p.api_version.clone();
+    opts.auth = p.auth.unwrap_or(AuthStyle::Bearer);
     Ok(Arc::new(HttpProvider::new(opts)?))
 }
 
@@ -179,7 +204,26 @@ impl HttpProvider {
                 format: opts.format.as_str(),
             });
         }
-        let auth = auth_headers(opts.format, key.as_deref())?;
+        let mut auth = auth_headers(opts.format, key.as_deref(), opts.auth)?;
+        for (k, v) in &opts.headers {
+            // Credentials go through `api_key_env` only (config::presets refuses them here too).
+            if crate::config::presets::is_secret_header(k) {
+                return Err(ClientError::BadHeader(k.clone()));
+            }
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| ClientError::BadHeader(k.clone()))?;
+            let value = HeaderValue::from_str(v).map_err(|_| ClientError::BadHeader(k.clone()))?;
+            auth.insert(name, value);
+        }
+        let query = match opts.api_version.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => {
+                if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+                    return Err(ClientError::BadApiVersion(v.to_string()));
+                }
+                format!("?api-version={v}")
+            }
+            _ => String::new(),
+        };
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             // Never follow redirects: they would carry `x-api-key` / `x-goog-api-key` elsewhere.
@@ -203,6 +247,7 @@ impl HttpProvider {
             timeouts: opts.timeouts,
             stream: opts.stream,
             max_body: opts.max_body.max(1),
+            query,
         })
     }
 
@@ -223,7 +268,7 @@ impl HttpProvider {
     pub fn endpoint(&self, model: &str, stream: bool) -> String {
         match self.format {
             WireFormat::Anthropic => format!("{}/v1/messages", self.base_url),
-            WireFormat::OpenAi => format!("{}/chat/completions", self.base_url),
+            WireFormat::OpenAi => format!("{}/chat/completions{}", self.base_url, self.query),
             WireFormat::Gemini => gemini::endpoint(&self.base_url, model, stream),
         }
     }
@@ -413,7 +458,11 @@ impl Provider for HttpProvider {
     }
 }
 
-fn auth_headers(format: WireFormat, key: Option<&str>) -> Result<HeaderMap, ClientError> {
+fn auth_headers(
+    format: WireFormat,
+    key: Option<&str>,
+    style: AuthStyle,
+) -> Result<HeaderMap, ClientError> {
     let mut h = HeaderMap::new();
     let secret = |v: String| {
         let mut v = HeaderValue::from_str(&v).map_err(|_| ClientError::KeyNotAHeader)?;
@@ -427,6 +476,9 @@ fn auth_headers(format: WireFormat, key: Option<&str>) -> Result<HeaderMap, Clie
                 HeaderName::from_static("anthropic-version"),
                 HeaderValue::from_static("2023-06-01"),
             );
+        }
+        (WireFormat::OpenAi, Some(k)) if style == AuthStyle::ApiKey => {
+            h.insert(HeaderName::from_static("api-key"), secret(k.to_string())?);
         }
         (WireFormat::OpenAi, Some(k)) => {
             h.insert(header::AUTHORIZATION, secret(format!("Bearer {k}"))?);

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod hosted;
 mod http;
 mod http_faults;
 mod openai_compatible;
