@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod litellm;
 pub mod presets;
+pub mod price_table;
 mod pricing;
 pub mod sources;
 mod validate;
