@@ -87,7 +87,8 @@ fn read_bounded(file: &Path) -> Result<String, CliError> {
             litellm::MAX_FILE_BYTES
         )));
     }
-    std::fs::read_to_string(file).map_err(|e| CliError::BadInput(format!("cannot read {shown}: {e}")))
+    std::fs::read_to_string(file)
+        .map_err(|e| CliError::BadInput(format!("cannot read {shown}: {e}")))
 }
 
 #[derive(Default)]
@@ -142,9 +143,15 @@ fn differences(a: &ModelInfo, b: &ModelInfo) -> Vec<&'static str> {
     check("cached_input", a.cached_input == b.cached_input);
     check("output", a.output == b.output);
     check("cache_write", a.cache_write == b.cache_write);
-    check("long_context_above", a.long_context_above == b.long_context_above);
+    check(
+        "long_context_above",
+        a.long_context_above == b.long_context_above,
+    );
     check("input_long", a.input_long == b.input_long);
-    check("cached_input_long", a.cached_input_long == b.cached_input_long);
+    check(
+        "cached_input_long",
+        a.cached_input_long == b.cached_input_long,
+    );
     check("output_long", a.output_long == b.output_long);
     check("context_window", a.context_window == b.context_window);
     check("max_output", a.max_output == b.max_output);
@@ -158,9 +165,8 @@ fn differences(a: &ModelInfo, b: &ModelInfo) -> Vec<&'static str> {
 }
 
 fn write_overlay(path: &Path, rows: &[ModelInfo], source: &str) -> Result<(), CliError> {
-    let io = |e: std::io::Error| {
-        CliError::BadInput(format!("cannot write {}: {e}", path.display()))
-    };
+    let io =
+        |e: std::io::Error| CliError::BadInput(format!("cannot write {}: {e}", path.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
@@ -228,21 +234,20 @@ fn report(
         parsed.skipped_provider,
         parsed.skipped_duplicate
     );
-    let lines = m
-        .added
-        .iter()
-        .map(|id| format!("  + {id}"))
-        .chain(
-            m.changed
-                .iter()
-                .map(|(id, f)| format!("  ~ {id} ({})", f.join(", "))),
-        );
+    let lines = m.added.iter().map(|id| format!("  + {id}")).chain(
+        m.changed
+            .iter()
+            .map(|(id, f)| format!("  ~ {id} ({})", f.join(", "))),
+    );
     let total = m.added.len() + m.changed.len();
     for l in lines.take(LIST_LIMIT) {
         crate::outln!("{l}");
     }
     if total > LIST_LIMIT {
-        crate::outln!("  ... and {} more (--json lists them all)", total - LIST_LIMIT);
+        crate::outln!(
+            "  ... and {} more (--json lists them all)",
+            total - LIST_LIMIT
+        );
     }
     if dry_run {
         crate::outln!("dry run: {} not written", overlay.display());

@@ -68,7 +68,11 @@ pub struct Parsed {
 
 /// Parse a LiteLLM map. `source` names the file in errors and in `price_source`
 /// (`litellm:<source>`); `wanted` says which of our provider names to import.
-pub fn parse(text: &str, source: &str, wanted: &dyn Fn(&str) -> bool) -> Result<Parsed, LitellmError> {
+pub fn parse(
+    text: &str,
+    source: &str,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Parsed, LitellmError> {
     let v: Value = serde_json::from_str(text)
         .map_err(|e| LitellmError::NotJson(source.to_string(), e.to_string()))?;
     let Value::Object(entries) = v else {
@@ -136,8 +140,11 @@ fn opt_price(e: &Map<String, Value>, field: &str) -> Result<Option<f64>, String>
     match e.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(x) if x.is_finite() && x >= 0.0 && x < 1.0 => Ok(Some(per_million(x))),
-            _ => Err(format!("`{field}` must be a price per token between 0 and 1")),
+            // At most $10,000 per million tokens, the bound of every catalog price.
+            Some(x) if x.is_finite() && (0.0..=0.01).contains(&x) => Ok(Some(per_million(x))),
+            _ => Err(format!(
+                "`{field}` must be a price per token between 0 and 0.01"
+            )),
         },
         Some(_) => Err(format!("`{field}` must be a number")),
     }
@@ -198,7 +205,10 @@ fn entry_to_model(
     for (tokens, suffix) in [(200_000u64, "200k"), (272_000, "272k")] {
         let i = opt_price(e, &format!("input_cost_per_token_above_{suffix}_tokens"))?;
         let o = opt_price(e, &format!("output_cost_per_token_above_{suffix}_tokens"))?;
-        let c = opt_price(e, &format!("cache_read_input_token_cost_above_{suffix}_tokens"))?;
+        let c = opt_price(
+            e,
+            &format!("cache_read_input_token_cost_above_{suffix}_tokens"),
+        )?;
         if above.is_none() && (i.is_some() || o.is_some()) {
             (above, input_long, output_long, cached_long) = (Some(tokens), i, o, c);
         }
@@ -271,20 +281,35 @@ mod tests {
     fn chat_rows_of_mapped_providers_become_catalog_rows() {
         let p = parse(MAP, "m.json", &|_| true).unwrap();
         assert_eq!(p.models.len(), 3);
-        assert_eq!((p.skipped_no_price, p.skipped_not_chat, p.skipped_provider), (2, 1, 1));
+        assert_eq!(
+            (p.skipped_no_price, p.skipped_not_chat, p.skipped_provider),
+            (2, 1, 1)
+        );
         let c = &p.models[0];
-        assert_eq!((c.id.as_str(), c.provider.as_str()), ("claude-x", "anthropic"));
+        assert_eq!(
+            (c.id.as_str(), c.provider.as_str()),
+            ("claude-x", "anthropic")
+        );
         assert_eq!((c.input, c.output, c.cached_input), (5.0, 25.0, 0.5));
         assert_eq!(c.cache_write, Some(6.25));
         assert_eq!((c.context_window, c.max_output), (200_000, 64_000));
         assert_eq!(c.supports_response_schema, Some(true));
         assert_eq!(c.price_source.as_deref(), Some("litellm:m.json"));
-        assert!(c.tags.is_empty() && c.region.is_empty(), "imported rows are never tagged");
+        assert!(
+            c.tags.is_empty() && c.region.is_empty(),
+            "imported rows are never tagged"
+        );
         let g = &p.models[1];
         assert_eq!((g.id.as_str(), g.provider.as_str()), ("g-pro", "google"));
-        assert_eq!((g.long_context_above, g.input_long, g.output_long), (Some(200_000), Some(4.0), Some(18.0)));
+        assert_eq!(
+            (g.long_context_above, g.input_long, g.output_long),
+            (Some(200_000), Some(4.0), Some(18.0))
+        );
         assert_eq!((g.context_window, g.max_output), (65536, 65536));
-        assert_eq!(g.cached_input, 2.0, "no cache price: cached tokens cost input");
+        assert_eq!(
+            g.cached_input, 2.0,
+            "no cache price: cached tokens cost input"
+        );
         assert_eq!(p.models[2].long_context_above, Some(272_000));
         let only = parse(MAP, "m.json", &|p| p == "google").unwrap();
         assert_eq!(only.models.len(), 1);
@@ -301,9 +326,17 @@ mod tests {
         assert!(e.contains("input_cost_per_token"), "{e}");
         let e = parse(r#"{"m": {"litellm_provider": "openai", "mode": "chat", "max_input_tokens": -3, "input_cost_per_token": 1e-06, "output_cost_per_token": 1e-06}}"#, "f", &|_| true).unwrap_err();
         assert!(e.to_string().contains("max_input_tokens"), "{e}");
-        assert!(matches!(parse("[1]", "f", &|_| true), Err(LitellmError::NotAnObject(_))));
-        assert!(matches!(parse("{", "f", &|_| true), Err(LitellmError::NotJson(..))));
-        let e = parse(r#"{"m": 3}"#, "f", &|_| true).unwrap_err().to_string();
+        assert!(matches!(
+            parse("[1]", "f", &|_| true),
+            Err(LitellmError::NotAnObject(_))
+        ));
+        assert!(matches!(
+            parse("{", "f", &|_| true),
+            Err(LitellmError::NotJson(..))
+        ));
+        let e = parse(r#"{"m": 3}"#, "f", &|_| true)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`m`") && e.contains("not an object"), "{e}");
     }
 

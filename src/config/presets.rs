@@ -112,7 +112,10 @@ mod tests {
         assert!(p["openrouter"].headers.contains_key("HTTP-Referer"));
         assert!(p["openrouter"].headers.contains_key("X-Title"));
         assert_eq!(p["azure"].auth, Some(AuthStyle::ApiKey));
-        assert!(p["azure"].base_url.is_none(), "a deployment URL is the user's");
+        assert!(
+            p["azure"].base_url.is_none(),
+            "a deployment URL is the user's"
+        );
         assert!(p["azure"].api_version.is_some());
     }
 
@@ -155,6 +158,9 @@ mod tests {
             },
         )]);
         let e = apply(&mut bad).unwrap_err();
-        assert!(e.contains("providers.x.preset") && e.contains("nope"), "{e}");
+        assert!(
+            e.contains("providers.x.preset") && e.contains("nope"),
+            "{e}"
+        );
     }
 }

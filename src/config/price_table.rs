@@ -3,7 +3,8 @@
 
 use super::ModelInfo;
 
-pub const BEGIN: &str = "<!-- price-table:begin (generated from assets/models.toml; see src/config/price_table.rs) -->";
+pub const BEGIN: &str =
+    "<!-- price-table:begin (generated from assets/models.toml; see src/config/price_table.rs) -->";
 pub const END: &str = "<!-- price-table:end -->";
 
 fn usd(x: f64) -> String {
@@ -14,7 +15,11 @@ fn usd(x: f64) -> String {
     let s = format!("{x:.4}");
     let s = s.trim_end_matches('0');
     let decimals = s.split_once('.').map_or(0, |(_, d)| d.len());
-    if decimals < 2 { format!("${x:.2}") } else { format!("${s}") }
+    if decimals < 2 {
+        format!("${x:.2}")
+    } else {
+        format!("${s}")
+    }
 }
 
 fn opt(x: Option<f64>) -> String {

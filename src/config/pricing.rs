@@ -32,7 +32,9 @@ impl ModelInfo {
             output: self.output,
             cache_write: self.cache_write.unwrap_or(self.input),
         };
-        let above = self.long_context_above.unwrap_or(DEFAULT_LONG_CONTEXT_ABOVE);
+        let above = self
+            .long_context_above
+            .unwrap_or(DEFAULT_LONG_CONTEXT_ABOVE);
         if !self.has_long_tier() || input_tokens <= above {
             return base;
         }
@@ -69,6 +71,38 @@ impl ModelInfo {
             .try_add(Micros::try_for_tokens(out_incl_reasoning, p.output)?)
     }
 
+    /// The optional prices that are set, by key (validated like the base prices).
+    pub fn optional_prices(&self) -> Vec<(&'static str, f64)> {
+        [
+            ("cache_write", self.cache_write),
+            ("input_long", self.input_long),
+            ("cached_input_long", self.cached_input_long),
+            ("output_long", self.output_long),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+
+    /// Every price finite, non-negative and at most `max` (an imported overlay row, which no
+    /// config validation sees).
+    pub fn check_prices(&self, max: f64) -> Result<(), String> {
+        let base = [
+            ("input", self.input),
+            ("cached_input", self.cached_input),
+            ("output", self.output),
+        ];
+        for (k, v) in base.into_iter().chain(self.optional_prices()) {
+            if !v.is_finite() || !(0.0..=max).contains(&v) {
+                return Err(format!(
+                    "model `{}`: `{k}` must be a price between 0 and {max}",
+                    self.id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The dearest input price this model can charge for a token (worst cases that may write
     /// the whole input to a cache).
     pub fn max_input_price(&self, input_tokens: u64) -> f64 {
@@ -101,11 +135,11 @@ mod tests {
         // 200k input exactly: base tier. 100k out at $12.
         assert_eq!(m.cost(200_000, 0, 100_000), Micros(400_000 + 1_200_000));
         // 200k + 1 (cached counts toward the threshold): every token at the long prices.
+        assert_eq!(m.cost(200_000, 1, 100_000), Micros(800_000 + 1 + 1_800_000));
         assert_eq!(
-            m.cost(200_000, 1, 100_000),
-            Micros(800_000 + 1 + 1_800_000)
+            m.try_cost(200_000, 1, 100_000),
+            Ok(m.cost(200_000, 1, 100_000))
         );
-        assert_eq!(m.try_cost(200_000, 1, 100_000), Ok(m.cost(200_000, 1, 100_000)));
         assert_eq!(m.worst_case(300_000, 1000), Micros(1_200_000 + 18_000));
         assert_eq!(m.try_worst_case(300_000, 1000), Ok(Micros(1_218_000)));
         // A custom threshold (OpenAI: 272k).

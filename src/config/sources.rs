@@ -12,6 +12,9 @@ use std::path::Path;
 /// Name of the overlay file written by `models import-litellm`.
 pub const OVERLAY_FILE: &str = "models.imported.toml";
 
+/// Highest price per million tokens an overlay row may carry (as for [[models]]).
+const MAX_OVERLAY_PRICE: f64 = 10_000.0;
+
 /// A model the config names but that cannot be used, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unavailable {
@@ -53,9 +56,16 @@ pub fn read_overlay(path: &Path) -> Result<Vec<ModelInfo>, ConfigError> {
         source,
     })?;
     let f: CatalogFile = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-        file,
+        file: file.clone(),
         message: e.message().trim().to_string(),
     })?;
+    for m in &f.model {
+        m.check_prices(MAX_OVERLAY_PRICE)
+            .map_err(|message| ConfigError::Invalid {
+                file: file.clone(),
+                message,
+            })?;
+    }
     Ok(f.model)
 }
 
@@ -248,10 +258,14 @@ mod tests {
     #[test]
     fn unpriced_listed_models_are_free_only_on_local_servers_without_a_preset() {
         let mut cfg = Config::defaults();
-        cfg.providers
-            .insert("local".into(), provider("http://127.0.0.1:11434/v1", &["llama3.2"]));
-        cfg.providers
-            .insert("hosted".into(), provider("https://llm.example.com/v1", &["big-model"]));
+        cfg.providers.insert(
+            "local".into(),
+            provider("http://127.0.0.1:11434/v1", &["llama3.2"]),
+        );
+        cfg.providers.insert(
+            "hosted".into(),
+            provider("https://llm.example.com/v1", &["big-model"]),
+        );
         let mut router = provider("http://127.0.0.1:9/v1", &["vendor/x", "vendor/priced"]);
         router.preset = Some("openrouter".into());
         cfg.providers.insert("openrouter".into(), router);
@@ -273,18 +287,33 @@ mod tests {
         assert!(priced.tags.is_empty() && priced.region.is_empty());
         let ids: Vec<&str> = l.unavailable.iter().map(|u| u.id.as_str()).collect();
         assert_eq!(ids, vec!["big-model", "vendor/x"]);
-        assert!(l.unavailable[1].reason.starts_with("no price: import LiteLLM's map"));
-        assert!(l.unavailable[1].reason.contains("providers.openrouter.models"));
+        assert!(
+            l.unavailable[1]
+                .reason
+                .starts_with("no price: import LiteLLM's map")
+        );
+        assert!(
+            l.unavailable[1]
+                .reason
+                .contains("providers.openrouter.models")
+        );
     }
 
     #[test]
     fn catalog_models_keep_their_prices_whatever_the_base_url() {
         let mut cfg = Config::defaults();
         // A proxy serving a catalog model: priced like the catalog row.
-        cfg.providers
-            .insert("proxy".into(), provider("https://proxy.example.com/v1", &["gpt-5"]));
+        cfg.providers.insert(
+            "proxy".into(),
+            provider("https://proxy.example.com/v1", &["gpt-5"]),
+        );
         let l = build(&cfg, &[]).unwrap();
-        let rows: Vec<&ModelInfo> = l.catalog.models.iter().filter(|m| m.id == "gpt-5").collect();
+        let rows: Vec<&ModelInfo> = l
+            .catalog
+            .models
+            .iter()
+            .filter(|m| m.id == "gpt-5")
+            .collect();
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|m| m.input == 1.25 && m.output == 10.0));
         assert!(l.unavailable.is_empty());
@@ -325,5 +354,22 @@ mod tests {
         assert_eq!(s.price_source.as_deref(), Some("litellm:map.json"));
         let n = c.get("brand-new").unwrap();
         assert!(n.tags.is_empty() && n.region.is_empty());
+    }
+
+    #[test]
+    fn an_overlay_with_a_bad_price_is_refused_naming_the_file_and_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(OVERLAY_FILE);
+        assert!(read_overlay(&p).unwrap().is_empty(), "absent: empty");
+        std::fs::write(
+            &p,
+            "[[model]]\nid = \"m\"\nprovider = \"openai\"\ninput = 1.0\noutput = 2.0\ninput_long = -4.0\n",
+        )
+        .unwrap();
+        let e = read_overlay(&p).unwrap_err().to_string();
+        assert!(
+            e.contains(OVERLAY_FILE) && e.contains("`m`") && e.contains("input_long"),
+            "{e}"
+        );
     }
 }

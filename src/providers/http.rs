@@ -217,7 +217,10 @@ impl HttpProvider {
         }
         let query = match opts.api_version.as_deref().map(str::trim) {
             Some(v) if !v.is_empty() => {
-                if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+                if !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                {
                     return Err(ClientError::BadApiVersion(v.to_string()));
                 }
                 format!("?api-version={v}")

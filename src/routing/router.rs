@@ -248,7 +248,11 @@ mod tests {
         };
         let r = route(&inp, Strategy::Quality, &RouteQuery::default(), 0);
         assert!(r.ranked.iter().all(|m| m.provider != "anthropic"));
-        let anthropic = cat.models.iter().filter(|m| m.provider == "anthropic").count();
+        let anthropic = cat
+            .models
+            .iter()
+            .filter(|m| m.provider == "anthropic")
+            .count();
         assert_eq!(r.blocked.len(), anthropic);
     }
 }

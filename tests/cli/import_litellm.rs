@@ -41,7 +41,10 @@ fn importing_litellms_map_prices_known_rows() {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert_eq!(providers, ["anthropic", "deepseek", "google", "kimi", "openai"]);
+    assert_eq!(
+        providers,
+        ["anthropic", "deepseek", "google", "kimi", "openai"]
+    );
     assert!(env.dir.path().join("models.imported.toml").is_file());
     let r = rows(&env);
     // (id, provider, input, output, cached input) in USD per million, as in the file.
@@ -75,7 +78,10 @@ fn importing_litellms_map_prices_known_rows() {
     let g54 = find(&r, "gpt-5.4", "openai");
     assert_eq!(g54["long_context_above"].as_u64(), Some(272_000));
     // A row the map does not have keeps the catalog's price and says so.
-    assert_eq!(find(&r, "claude-opus-4-1", "anthropic")["price_source"], "catalog");
+    assert_eq!(
+        find(&r, "claude-opus-4-1", "anthropic")["price_source"],
+        "catalog"
+    );
 
     // Re-importing the same file changes nothing.
     let before = std::fs::read(env.dir.path().join("models.imported.toml")).unwrap();
@@ -109,7 +115,13 @@ fn dry_run_writes_nothing_and_providers_filter() {
     assert!(text.contains("google/gemini-3.1-pro-preview"), "{text}");
     assert!(!text.contains("anthropic/"), "{text}");
     assert!(!env.dir.path().join("models.imported.toml").exists());
-    let out = env.run(&["models", "import-litellm", f.to_str().unwrap(), "--providers", "bedrock"]);
+    let out = env.run(&[
+        "models",
+        "import-litellm",
+        f.to_str().unwrap(),
+        "--providers",
+        "bedrock",
+    ]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown provider `bedrock`"));
 }
@@ -128,7 +140,10 @@ fn a_malformed_map_names_the_bad_entry_and_writes_nothing() {
     let out = env.run(&["models", "import-litellm", bad.to_str().unwrap()]);
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("gpt-broken") && err.contains("max_output_tokens"), "{err}");
+    assert!(
+        err.contains("gpt-broken") && err.contains("max_output_tokens"),
+        "{err}"
+    );
     assert!(!env.dir.path().join("models.imported.toml").exists());
     let not_json = env.write("nope.json", "{ not json");
     let out = env.run(&["models", "import-litellm", not_json.to_str().unwrap()]);

@@ -40,7 +40,9 @@ fn req(model: &str) -> ChatRequest {
 
 async fn call_once(cfg: &Config, name: &str, model: &str) {
     let p = http::build(name, &cfg.providers[name], Some(KEY.into()), cfg).unwrap();
-    p.chat(&req(model), &CancellationToken::new()).await.unwrap();
+    p.chat(&req(model), &CancellationToken::new())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -57,7 +59,10 @@ async fn openrouter_preset_sends_bearer_key_and_attribution_headers() {
     let r = server.last_request();
     assert_eq!(r.path, "/v1/chat/completions");
     assert_eq!(r.query, None);
-    assert_eq!(r.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     assert_eq!(
         r.header("http-referer"),
         Some("https://github.com/orchestrator-tui/orchestrator-tui")
@@ -80,7 +85,11 @@ async fn azure_preset_posts_to_the_deployment_with_api_version_and_api_key_heade
     assert_eq!(r.path, "/openai/deployments/gpt-5-prod/chat/completions");
     assert_eq!(r.query.as_deref(), Some("api-version=2024-10-21"));
     assert_eq!(r.header("api-key"), Some(KEY));
-    assert_eq!(r.header("authorization"), None, "Azure takes the key as api-key only");
+    assert_eq!(
+        r.header("authorization"),
+        None,
+        "Azure takes the key as api-key only"
+    );
     assert_eq!(r.header("x-team"), Some("research"));
 }
 
@@ -166,7 +175,14 @@ async fn an_unpriced_openrouter_model_is_never_called_and_a_priced_one_is_charge
     .unwrap();
     let out = output(cmd(
         dir.path(),
-        &["run", "--plan", plan.to_str().unwrap(), "--budget", "1", "--json"],
+        &[
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--budget",
+            "1",
+            "--json",
+        ],
     ))
     .await;
     assert!(
@@ -179,7 +195,8 @@ async fn an_unpriced_openrouter_model_is_never_called_and_a_priced_one_is_charge
     let reqs = server.requests();
     assert!(!reqs.is_empty());
     assert!(
-        reqs.iter().all(|r| r.model.as_deref() == Some("vendor/priced")),
+        reqs.iter()
+            .all(|r| r.model.as_deref() == Some("vendor/priced")),
         "{:?}",
         reqs.iter().map(|r| r.model.clone()).collect::<Vec<_>>()
     );
@@ -207,7 +224,10 @@ async fn an_unpriced_openrouter_model_is_never_called_and_a_priced_one_is_charge
     let unpriced = row("vendor/unpriced");
     assert_eq!(unpriced["available"], false);
     let reason = unpriced["unavailable_reason"].as_str().unwrap();
-    assert!(reason.starts_with("no price: import LiteLLM's map"), "{reason}");
+    assert!(
+        reason.starts_with("no price: import LiteLLM's map"),
+        "{reason}"
+    );
     let priced = row("vendor/priced");
     assert_eq!(priced["available"], true);
     assert_eq!(priced["price_source"], "config");
