@@ -27,7 +27,7 @@ fn opt(x: Option<f64>) -> String {
 }
 
 fn tokens(n: u64) -> String {
-    if n >= 1_000_000 && n % 1_000_000 == 0 {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
     } else if n >= 1_000_000 {
         format!("{:.2}M", n as f64 / 1e6)

@@ -6,7 +6,7 @@ use crate::support::binary::{BIN, code};
 use crate::support::loopback::{MockProvider, MockUsage, Reply};
 use orchestrator_tui::config::Config;
 use orchestrator_tui::providers::http;
-use orchestrator_tui::providers::{ChatRequest, Message, Provider};
+use orchestrator_tui::providers::{ChatRequest, Message};
 use serde_json::Value;
 use std::process::{Command, Output};
 use tokio_util::sync::CancellationToken;
