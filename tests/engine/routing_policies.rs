@@ -230,9 +230,10 @@ fn policy_check_reports_contradictions() {
 fn learning_recommends_a_cheaper_model_and_cost_routing_follows() {
     // deepseek-chat's prior (0.82) is below the code_generation threshold (0.85); in this simulator
     // it actually scores 0.97. Exploration gives it samples; learning does the rest.
-    // Two providers keep the candidate set small, so exploration samples deepseek-chat often.
+    // Two providers keep the candidate set small, so exploration samples deepseek-chat often
+    // (their models added to the catalog since, issue 17, are blocked to keep it small).
     let env = Env::new(
-        "[simulated]\nquality = { \"deepseek-chat\" = 0.97, \"claude-opus-4-1\" = 0.95 }\n[routing]\nexplore_rate = 0.6\n[[policy]]\nname = \"two\"\nmode = \"hard\"\nallowed_providers = [\"anthropic\", \"deepseek\"]\n",
+        "[simulated]\nquality = { \"deepseek-chat\" = 0.97, \"claude-opus-4-1\" = 0.95 }\n[routing]\nexplore_rate = 0.6\n[[policy]]\nname = \"two\"\nmode = \"hard\"\nallowed_providers = [\"anthropic\", \"deepseek\"]\nblocked_models = [\"claude-opus-4-7\", \"claude-opus-4-6\", \"claude-opus-4-5\", \"claude-sonnet-4-5\", \"deepseek-v4-pro\", \"deepseek-v4-flash\"]\n",
     );
     let plan = env.write("plan.json", &code_plan(8));
     for _ in 0..5 {
