@@ -1,6 +1,6 @@
 //! The model catalog: ids, providers, list prices, limits, capabilities and quality priors.
 
-use super::{Config, ConfigError};
+use super::ConfigError;
 use crate::domain::money::MoneyError;
 use crate::domain::{Micros, TaskType};
 use serde::{Deserialize, Serialize};
@@ -176,13 +176,6 @@ impl Catalog {
             message: e.to_string(),
         })?;
         Ok(Catalog { models: f.model })
-    }
-
-    /// Embedded catalog, then config `[[models]]` (replacing by id), then models named under
-    /// `[providers.X] models = [...]` (the rule for unpriced ones: `sources.rs`). The user's
-    /// imported overlay is added by [`Catalog::from_config_with_overlay`].
-    pub fn from_config(cfg: &Config) -> Result<Catalog, ConfigError> {
-        Ok(super::sources::build(cfg, &[])?.catalog)
     }
 
     pub fn get(&self, id: &str) -> Option<&ModelInfo> {

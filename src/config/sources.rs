@@ -70,6 +70,13 @@ pub fn read_overlay(path: &Path) -> Result<Vec<ModelInfo>, ConfigError> {
 }
 
 impl Catalog {
+    /// Embedded catalog, then config `[[models]]` (replacing by id), then models named under
+    /// `[providers.X] models = [...]` (the rule for unpriced ones: [`build`]). The user's
+    /// imported overlay is added by [`Catalog::from_config_with_overlay`].
+    pub fn from_config(cfg: &Config) -> Result<Catalog, ConfigError> {
+        Ok(build(cfg, &[])?.catalog)
+    }
+
     /// Embedded catalog, then the imported overlay (when `overlay` names one), then the config.
     pub fn from_config_with_overlay(
         cfg: &Config,
