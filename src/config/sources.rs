@@ -1,6 +1,7 @@
 //! Where catalog rows come from and in which order: the embedded catalog (`catalog`), the
-//! user's imported LiteLLM overlay (`litellm:<file>`, prices and limits only), the config's
-//! `[[models]]` (`config`), then models named under `[providers.X] models = [...]`. A listed model
+//! user's imported LiteLLM overlay (`litellm:<file>`: prices and limits of catalog rows; other
+//! imported rows only once a provider lists them), the config's `[[models]]` (`config`), then
+//! models named under `[providers.X] models = [...]`. A listed model
 //! without a price is usable only on a loopback or private endpoint with no preset (price 0,
 //! region `local`); elsewhere it is unavailable, with the reason, and never routed to.
 
@@ -105,6 +106,10 @@ pub fn build(cfg: &Config, imported: &[ModelInfo]) -> Result<Loaded, ConfigError
     for m in &mut models {
         m.price_source.get_or_insert_with(|| "catalog".into());
     }
+    // Imported rows the catalog does not have are price data: routable once named under a
+    // provider's `models = [...]` (an import must not make hundreds of unvetted models
+    // candidates at once).
+    let mut priced_only: Vec<&ModelInfo> = Vec::new();
     for m in imported {
         match models
             .iter_mut()
@@ -112,12 +117,7 @@ pub fn build(cfg: &Config, imported: &[ModelInfo]) -> Result<Loaded, ConfigError
         {
             // Prices and limits from the import; priors, tags and regions stay the catalog's.
             Some(slot) => apply_prices(slot, m),
-            None => models.push(ModelInfo {
-                // Never tagged or placed in a region by an import.
-                tags: vec![],
-                region: vec![],
-                ..m.clone()
-            }),
+            None => priced_only.push(m),
         }
     }
     for m in &cfg.models {
@@ -134,11 +134,26 @@ pub fn build(cfg: &Config, imported: &[ModelInfo]) -> Result<Loaded, ConfigError
             if models.iter().any(|x| &x.id == id && &x.provider == pname) {
                 continue;
             }
+            // Priced by the import for this provider.
+            if let Some(m) = priced_only
+                .iter()
+                .find(|x| &x.id == id && &x.provider == pname)
+            {
+                models.push(ModelInfo {
+                    // Never tagged or placed in a region by an import.
+                    tags: vec![],
+                    region: vec![],
+                    ..(*m).clone()
+                });
+                continue;
+            }
             // The same id priced under another provider (a catalog model served by a proxy):
-            // its prices follow it.
+            // its prices follow it, not its tags or regions (another service's data handling).
             if let Some(src) = models.iter().find(|x| &x.id == id).cloned() {
                 models.push(ModelInfo {
                     provider: pname.clone(),
+                    tags: vec![],
+                    region: vec![],
                     ..src
                 });
                 continue;
@@ -323,6 +338,11 @@ mod tests {
             .collect();
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|m| m.input == 1.25 && m.output == 10.0));
+        let proxied = rows.iter().find(|m| m.provider == "proxy").unwrap();
+        assert!(
+            proxied.tags.is_empty(),
+            "the catalog's no_train is OpenAI's, not the proxy's"
+        );
         assert!(l.unavailable.is_empty());
         let cat = l.catalog.get("claude-sonnet-4-6").unwrap();
         assert_eq!(cat.price_source.as_deref(), Some("catalog"));
@@ -354,13 +374,30 @@ mod tests {
             },
         ];
         let c = build(&cfg, &imported).unwrap().catalog;
+        assert!(
+            c.get("brand-new").is_none(),
+            "price data until a provider lists it"
+        );
+        let mut listed = cfg.clone();
+        listed.providers.insert(
+            "openrouter".into(),
+            ProviderConfig {
+                preset: Some("openrouter".into()),
+                base_url: Some("https://openrouter.ai/api/v1".into()),
+                models: vec!["brand-new".into()],
+                ..Default::default()
+            },
+        );
+        let l = build(&listed, &imported).unwrap();
+        assert!(l.unavailable.is_empty());
+        let n = l.catalog.get("brand-new").unwrap();
+        assert_eq!(n.input, 1.0);
+        assert!(n.tags.is_empty() && n.region.is_empty());
         let s = c.get("claude-sonnet-4-6").unwrap();
         assert_eq!((s.input, s.output), (9.0, 45.0));
         assert_eq!(s.quality, sonnet.quality);
         assert_eq!(s.tags, sonnet.tags);
         assert_eq!(s.price_source.as_deref(), Some("litellm:map.json"));
-        let n = c.get("brand-new").unwrap();
-        assert!(n.tags.is_empty() && n.region.is_empty());
     }
 
     #[test]

@@ -28,7 +28,8 @@ fn find<'a>(rows: &'a [Value], id: &str, provider: &str) -> &'a Value {
 
 #[test]
 fn importing_litellms_map_prices_known_rows() {
-    let env = Env::new("");
+    // gpt-5-nano is not in the built-in catalog: the import prices it once a provider lists it.
+    let env = Env::new("[providers.openai]\nmodels = [\"gpt-5-nano\"]\n");
     let f = fixture();
     let (report, out) = env.json(&["models", "import-litellm", f.to_str().unwrap(), "--json"]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
@@ -77,6 +78,10 @@ fn importing_litellms_map_prices_known_rows() {
     assert_eq!(gem["price_output_long_per_mtok"].as_f64(), Some(15.0));
     let g54 = find(&r, "gpt-5.4", "openai");
     assert_eq!(g54["long_context_above"].as_u64(), Some(272_000));
+    // Imported rows nobody lists stay price data: never candidates for routing.
+    assert!(!r.iter().any(|m| m["id"] == "claude-mythos-5"));
+    let overlay = std::fs::read_to_string(env.dir.path().join("models.imported.toml")).unwrap();
+    assert!(overlay.contains("id = \"claude-mythos-5\""));
     // A row the map does not have keeps the catalog's price and says so.
     assert_eq!(
         find(&r, "claude-opus-4-1", "anthropic")["price_source"],
