@@ -581,6 +581,39 @@ mod tests {
     }
 
     #[test]
+    fn extra_headers_and_api_version_are_checked() {
+        let mk = |headers: Vec<(&str, &str)>, version: Option<&str>| {
+            let mut o = HttpOptions::new("x", WireFormat::OpenAi, "http://h/v1", Some("k".into()));
+            o.headers = headers
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            o.api_version = version.map(str::to_string);
+            HttpProvider::new(o)
+        };
+        let ok = mk(vec![("X-Title", "app")], Some("2024-10-21")).unwrap();
+        assert_eq!(
+            ok.endpoint("m", true),
+            "http://h/v1/chat/completions?api-version=2024-10-21"
+        );
+        // Credentials only through the key; a bad name or an injected query is refused.
+        for (h, v) in [
+            ("Authorization", "Bearer x"),
+            ("api-key", "x"),
+            ("bad name", "v"),
+        ] {
+            assert!(
+                matches!(mk(vec![(h, v)], None), Err(ClientError::BadHeader(_))),
+                "{h}"
+            );
+        }
+        assert!(matches!(
+            mk(vec![], Some("1&x=y")),
+            Err(ClientError::BadApiVersion(_))
+        ));
+    }
+
+    #[test]
     fn default_base_urls_come_from_the_embedded_config() {
         let d = Config::defaults();
         let url = |n: &str| d.providers[n].base_url.clone();
