@@ -76,7 +76,7 @@ pub enum Command {
     },
     /// Model catalog, health, learned profiles and recommendations
     Models {
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
         action: Option<ModelsAction>,
@@ -186,6 +186,18 @@ pub enum ModelsAction {
         model: Option<String>,
         #[arg(long, conflicts_with = "model")]
         all: bool,
+    },
+    /// Import LiteLLM's price and context map into your catalog overlay
+    /// (models.imported.toml beside your config)
+    ImportLitellm {
+        /// LiteLLM's model_prices_and_context_window.json
+        file: PathBuf,
+        /// Our provider names to import (default: built-in and configured providers)
+        #[arg(long, value_delimiter = ',')]
+        providers: Vec<String>,
+        /// Report what would change without writing the overlay
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -49,3 +49,16 @@ pub fn user_config_file(flag: Option<PathBuf>) -> Option<PathBuf> {
 pub fn default_user_config_path() -> Option<PathBuf> {
     config_dir().map(|d| d.join("config.toml"))
 }
+
+/// The user's imported catalog overlay (`models import-litellm`): beside the config file in use,
+/// else in the config dir.
+pub fn imported_models_file(config_flag: Option<PathBuf>) -> Option<PathBuf> {
+    let name = crate::config::sources::OVERLAY_FILE;
+    match user_config_file(config_flag) {
+        Some(f) => Some(match f.parent() {
+            Some(d) => d.join(name),
+            None => PathBuf::from(name),
+        }),
+        None => config_dir().map(|d| d.join(name)),
+    }
+}

@@ -112,7 +112,9 @@ pub fn load_config_file(file: Option<&Path>) -> Result<Config, CliError> {
 /// Config, data dir, logging and store: everything a command that touches state needs.
 pub fn open_app(cli: &Cli) -> Result<App, CliError> {
     let cfg = load_config(cli)?;
-    let catalog = Catalog::from_config(&cfg).map_err(|e| CliError::BadInput(e.to_string()))?;
+    let overlay = crate::paths::imported_models_file(cli.config.clone());
+    let catalog = Catalog::from_config_with_overlay(&cfg, overlay.as_deref())
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
     let data_dir = crate::paths::data_dir(cli.data_dir.clone()).ok_or_else(|| {
         CliError::BadInput(
             "no data directory: pass --data-dir or set ORCHESTRATOR_DATA_DIR (HOME is not set)"

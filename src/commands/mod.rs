@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod budget;
 pub mod inspect;
 pub mod models;
+pub mod models_import;
 pub mod policy;
 pub mod run;
 pub mod tui;

@@ -21,12 +21,31 @@ fn symbol(s: BreakerState) -> &'static str {
 }
 
 pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Result<i32, CliError> {
+    if let Some(ModelsAction::ImportLitellm {
+        file,
+        providers,
+        dry_run,
+    }) = action
+    {
+        return super::models_import::import_litellm(cli, json_out, file, providers, *dry_run);
+    }
     let app = open_app(cli)?;
+    // Models the config names but that cannot be used (no price): listed, never routed to.
+    let overlay = crate::paths::imported_models_file(cli.config.clone());
+    let unavailable = crate::config::sources::load(&app.cfg, overlay.as_deref())
+        .map(|l| l.unavailable)
+        .unwrap_or_default();
     let registry = ProviderRegistry::from_config(&app.cfg, &app.catalog).ok();
     let simulated = registry.as_ref().is_some_and(|r| r.is_simulated());
     if let Some(ModelsAction::Reset { model, all }) = action {
         let targets: Vec<String> = match (model, all) {
             (Some(m), _) => {
+                if let Some(u) = unavailable.iter().find(|u| &u.id == m) {
+                    return Err(CliError::BadInput(format!(
+                        "model `{m}` of provider `{}` is unavailable: {}",
+                        u.provider, u.reason
+                    )));
+                }
                 if app.catalog.get(m).is_none() {
                     return Err(CliError::BadInput(format!(
                         "unknown model `{m}` (see `orchestrator-tui models`)"
@@ -105,7 +124,34 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
             "latency_p95_ms": s.and_then(|s| s.p95_ms),
             "price_input_per_mtok": m.input,
             "price_output_per_mtok": m.output,
+            "price_cached_input_per_mtok": m.cached_input,
+            "price_cache_write_per_mtok": m.cache_write,
+            "long_context_above": m.has_long_tier().then_some(m.long_context_above.unwrap_or(crate::config::catalog::DEFAULT_LONG_CONTEXT_ABOVE)),
+            "price_input_long_per_mtok": m.input_long,
+            "price_output_long_per_mtok": m.output_long,
+            "context_window": m.context_window,
+            "max_output": m.max_output,
+            "price_source": m.price_source.as_deref().unwrap_or("catalog"),
             "profiles": profiles,
+        }));
+    }
+    for u in &unavailable {
+        rows.push(json!({
+            "id": u.id,
+            "provider": u.provider,
+            "simulated": false,
+            "available": false,
+            "unavailable_reason": u.reason,
+            "breaker": "closed",
+            "consecutive_failures": 0,
+            "calls": 0,
+            "success_rate": 1.0,
+            "latency_p50_ms": null,
+            "latency_p95_ms": null,
+            "price_input_per_mtok": null,
+            "price_output_per_mtok": null,
+            "price_source": null,
+            "profiles": [],
         }));
     }
     let recs = recommendations(&profiles);
@@ -155,6 +201,9 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
                 ""
             }
         );
+    }
+    for u in &unavailable {
+        crate::outln!("{:<22} {:<10} unavailable: {}", u.id, u.provider, u.reason);
     }
     if !recs.is_empty() {
         crate::outln!("\nrecommendations:");

@@ -1,6 +1,6 @@
 //! The model catalog: ids, providers, list prices, limits, capabilities and quality priors.
 
-use super::{Config, ConfigError};
+use super::ConfigError;
 use crate::domain::money::MoneyError;
 use crate::domain::{Micros, TaskType};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,57 @@ pub struct ModelInfo {
     pub quality_by_type: BTreeMap<String, f64>,
     #[serde(default)]
     pub reasoning: bool,
+    /// USD per million input tokens written to the provider's cache (Anthropic's 5-minute write);
+    /// unset: cache writes are priced as input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<f64>,
+    /// Long-context tier: a call whose input (cached or not) is above this many tokens is priced
+    /// at the `*_long` prices that are set (200k for Google, 272k for OpenAI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_context_above: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_long: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_long: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_long: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_response_schema: Option<bool>,
+    /// Where the prices come from: `catalog`, `litellm:<file name>` or `config` (set on load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_source: Option<String>,
+    /// Where and when the prices were checked (shown in the README table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_checked: Option<String>,
+}
+
+impl Default for ModelInfo {
+    fn default() -> Self {
+        ModelInfo {
+            id: String::new(),
+            provider: String::new(),
+            input: 0.0,
+            cached_input: 0.0,
+            output: 0.0,
+            context_window: None,
+            max_output: default_max_output(),
+            region: vec![],
+            tags: vec![],
+            latency_ms: default_latency(),
+            task_types: vec![],
+            quality: default_quality(),
+            quality_by_type: BTreeMap::new(),
+            reasoning: false,
+            cache_write: None,
+            long_context_above: None,
+            input_long: None,
+            cached_input_long: None,
+            output_long: None,
+            supports_response_schema: None,
+            price_source: None,
+            price_checked: None,
+        }
+    }
 }
 
 /// The context window assumed for a model no one gave one for.
@@ -76,9 +127,10 @@ impl ModelInfo {
     /// Cost of a call from normalised token counts (providers.md, Costs), for estimates and
     /// ranking: saturates at [`Micros::MAX`]. Charges use [`ModelInfo::try_cost`].
     pub fn cost(&self, uncached_in: u64, cached_in: u64, out_incl_reasoning: u64) -> Micros {
-        (Micros::for_tokens(uncached_in, self.input)
-            + Micros::for_tokens(cached_in, self.cached_input)
-            + Micros::for_tokens(out_incl_reasoning, self.output))
+        let p = self.prices_for(uncached_in.saturating_add(cached_in));
+        (Micros::for_tokens(uncached_in, p.input)
+            + Micros::for_tokens(cached_in, p.cached_input)
+            + Micros::for_tokens(out_incl_reasoning, p.output))
         .min(Micros::MAX)
     }
 
@@ -89,25 +141,29 @@ impl ModelInfo {
         cached_in: u64,
         out_incl_reasoning: u64,
     ) -> Result<Micros, MoneyError> {
-        Micros::try_for_tokens(uncached_in, self.input)?
-            .try_add(Micros::try_for_tokens(cached_in, self.cached_input)?)?
-            .try_add(Micros::try_for_tokens(out_incl_reasoning, self.output)?)
+        let p = self.prices_for(uncached_in.saturating_add(cached_in));
+        Micros::try_for_tokens(uncached_in, p.input)?
+            .try_add(Micros::try_for_tokens(cached_in, p.cached_input)?)?
+            .try_add(Micros::try_for_tokens(out_incl_reasoning, p.output)?)
     }
 
     /// Worst case reserved before a call: all input uncached plus every allowed output token.
     /// Saturates at [`Micros::MAX`]; holds use [`ModelInfo::try_worst_case`].
     pub fn worst_case(&self, est_input: u64, max_tokens: u32) -> Micros {
-        (Micros::for_tokens(est_input, self.input)
-            + Micros::for_tokens(max_tokens as u64, self.output))
-        .min(Micros::MAX)
+        let p = self.prices_for(est_input);
+        (Micros::for_tokens(est_input, p.input) + Micros::for_tokens(max_tokens as u64, p.output))
+            .min(Micros::MAX)
     }
 
     /// Worst case of a call, or an error when the model's prices put it out of range.
     pub fn try_worst_case(&self, est_input: u64, max_tokens: u32) -> Result<Micros, MoneyError> {
-        Micros::try_for_tokens(est_input, self.input)?
-            .try_add(Micros::try_for_tokens(max_tokens as u64, self.output)?)
+        let p = self.prices_for(est_input);
+        Micros::try_for_tokens(est_input, p.input)?
+            .try_add(Micros::try_for_tokens(max_tokens as u64, p.output)?)
     }
 }
+
+pub use super::pricing::{DEFAULT_LONG_CONTEXT_ABOVE, Prices};
 
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
@@ -127,46 +183,6 @@ impl Catalog {
             message: e.to_string(),
         })?;
         Ok(Catalog { models: f.model })
-    }
-
-    /// Embedded catalog, then config `[[models]]` (replacing by id), then models named under
-    /// `[providers.X] models = [...]` for OpenAI-compatible servers.
-    pub fn from_config(cfg: &Config) -> Result<Catalog, ConfigError> {
-        let mut cat = Catalog::embedded()?;
-        for m in &cfg.models {
-            match cat.models.iter_mut().find(|x| x.id == m.id) {
-                Some(slot) => *slot = m.clone(),
-                None => cat.models.push(m.clone()),
-            }
-        }
-        for (pname, p) in &cfg.providers {
-            for id in &p.models {
-                if cat
-                    .models
-                    .iter()
-                    .any(|x| &x.id == id && &x.provider == pname)
-                {
-                    continue;
-                }
-                cat.models.push(ModelInfo {
-                    id: id.clone(),
-                    provider: pname.clone(),
-                    input: 0.0,
-                    cached_input: 0.0,
-                    output: 0.0,
-                    context_window: None,
-                    max_output: 8192,
-                    region: vec!["local".into()],
-                    tags: vec!["no_train".into(), "pii_ok".into()],
-                    latency_ms: default_latency(),
-                    task_types: vec![],
-                    quality: default_quality(),
-                    quality_by_type: BTreeMap::new(),
-                    reasoning: false,
-                });
-            }
-        }
-        Ok(cat)
     }
 
     pub fn get(&self, id: &str) -> Option<&ModelInfo> {
@@ -195,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_listed_local_model_has_no_window_unless_configured() {
-        let cfg: Config = toml::from_str(
+        let cfg: crate::config::Config = toml::from_str(
             "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\nmodels = [\"a\", \"b\"]\n\
              [[models]]\nid = \"b\"\nprovider = \"local\"\ncontext_window = 4096\n",
         )

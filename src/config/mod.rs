@@ -2,6 +2,11 @@
 //! them. Unknown keys and wrong types are errors naming the file, the key and the line.
 
 pub mod catalog;
+pub mod litellm;
+pub mod presets;
+pub mod price_table;
+mod pricing;
+pub mod sources;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -194,6 +199,22 @@ pub struct ProviderConfig {
     /// How JSON answers are asked for (`auto` starts at the richest mode the wire format has and
     /// steps down when the server rejects it).
     pub structured_output: StructuredOutput,
+    /// A hosted service preset (`assets/presets.toml`); defaults to the provider's name when
+    /// that names a preset.
+    pub preset: Option<String>,
+    /// Extra request headers (e.g. OpenRouter's `HTTP-Referer`/`X-Title`).
+    pub headers: BTreeMap<String, String>,
+    /// Azure OpenAI: the `api-version` query parameter added to every call.
+    pub api_version: Option<String>,
+    /// How the key is sent (OpenAI format): `bearer` (default) or `api-key` (Azure).
+    pub auth: Option<AuthStyle>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthStyle {
+    Bearer,
+    ApiKey,
 }
 
 /// `[providers.NAME] structured_output`: a forced mode never falls back.
@@ -315,13 +336,17 @@ impl Config {
                 message: describe(&e, &text),
             })?;
             merge(&mut merged, user);
-            let cfg: Config =
+            let mut cfg: Config =
                 merged
                     .try_into()
                     .map_err(|e: toml::de::Error| ConfigError::Invalid {
                         file: file.clone(),
                         message: e.message().to_string(),
                     })?;
+            presets::apply(&mut cfg.providers).map_err(|message| ConfigError::Invalid {
+                file: file.clone(),
+                message,
+            })?;
             cfg.validate(&file)?;
             return Ok(cfg);
         }

@@ -224,6 +224,10 @@ impl Config {
             ] {
                 float_in(&at(k), v, 0.0, MAX_PRICE_PER_MTOK)?;
             }
+            // The optional prices (cache write, long-context tier) under the same rule.
+            for (k, v) in m.optional_prices() {
+                float_in(&at(k), v, 0.0, MAX_PRICE_PER_MTOK)?;
+            }
             float_in(&at("quality"), m.quality, 0.0, 1.0)?;
             for (ty, q) in &m.quality_by_type {
                 float_in(&at(&format!("quality_by_type.{ty}")), *q, 0.0, 1.0)?;

@@ -14,7 +14,7 @@ use super::transport::{
 };
 use super::{ChatRequest, ChatResponse, Provider, ProviderError, Timeouts, Usage};
 use super::{anthropic, gemini};
-use crate::config::{Config, ProviderConfig, ProviderKind, StructuredOutput};
+use crate::config::{AuthStyle, Config, ProviderConfig, ProviderKind, StructuredOutput};
 use async_trait::async_trait;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -40,6 +40,12 @@ pub struct HttpOptions {
     pub structured: StructuredOutput,
     /// Modes learned per model; the registry shares one among its clients.
     pub memory: Arc<StructuredMemory>,
+    /// Extra headers of hosted services (OpenRouter's `HTTP-Referer`, `X-Title`, ...).
+    pub headers: Vec<(String, String)>,
+    /// Azure OpenAI: `?api-version=` on every call.
+    pub api_version: Option<String>,
+    /// How the key is sent in the OpenAI format: `Authorization: Bearer` or `api-key` (Azure).
+    pub auth: AuthStyle,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -53,6 +59,9 @@ impl std::fmt::Debug for HttpOptions {
             .field("stream", &self.stream)
             .field("max_body", &self.max_body)
             .field("structured", &self.structured)
+            .field("headers", &self.headers)
+            .field("api_version", &self.api_version)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -69,6 +78,9 @@ impl HttpOptions {
             max_body: MAX_BODY,
             structured: StructuredOutput::Auto,
             memory: StructuredMemory::new(),
+            headers: vec![],
+            api_version: None,
+            auth: AuthStyle::Bearer,
         }
     }
 }
@@ -87,6 +99,8 @@ pub struct HttpProvider {
     max_body: usize,
     structured: StructuredOutput,
     memory: Arc<StructuredMemory>,
+    /// Query string appended to OpenAI-format endpoints (`?api-version=...`), or empty.
+    query: String,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -114,6 +128,10 @@ pub enum ClientError {
     NeedsKey { name: String, format: &'static str },
     #[error("the API key contains characters not allowed in a header")]
     KeyNotAHeader,
+    #[error("header `{0}` is not a valid HTTP header name and value")]
+    BadHeader(String),
+    #[error("api_version `{0}` may only hold letters, digits, `-` and `.`")]
+    BadApiVersion(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(reqwest::Error),
 }
@@ -153,6 +171,13 @@ pub fn build_with(
     opts.timeouts = Timeouts::from_config(&cfg.timeouts);
     opts.structured = p.structured_output;
     opts.memory = memory;
+    opts.headers = p
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    opts.api_version = p.api_version.clone();
+    opts.auth = p.auth.unwrap_or(AuthStyle::Bearer);
     Ok(Arc::new(HttpProvider::new(opts)?))
 }
 
@@ -202,7 +227,29 @@ impl HttpProvider {
                 format: opts.format.as_str(),
             });
         }
-        let auth = auth_headers(opts.format, key.as_deref())?;
+        let mut auth = auth_headers(opts.format, key.as_deref(), opts.auth)?;
+        for (k, v) in &opts.headers {
+            // Credentials go through `api_key_env` only (config::presets refuses them here too).
+            if crate::config::presets::is_secret_header(k) {
+                return Err(ClientError::BadHeader(k.clone()));
+            }
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| ClientError::BadHeader(k.clone()))?;
+            let value = HeaderValue::from_str(v).map_err(|_| ClientError::BadHeader(k.clone()))?;
+            auth.insert(name, value);
+        }
+        let query = match opts.api_version.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => {
+                if !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                {
+                    return Err(ClientError::BadApiVersion(v.to_string()));
+                }
+                format!("?api-version={v}")
+            }
+            _ => String::new(),
+        };
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             // Never follow redirects: they would carry `x-api-key` / `x-goog-api-key` elsewhere.
@@ -228,6 +275,7 @@ impl HttpProvider {
             max_body: opts.max_body.max(1),
             structured: opts.structured,
             memory: opts.memory,
+            query,
         })
     }
 
@@ -248,7 +296,7 @@ impl HttpProvider {
     pub fn endpoint(&self, model: &str, stream: bool) -> String {
         match self.format {
             WireFormat::Anthropic => format!("{}/v1/messages", self.base_url),
-            WireFormat::OpenAi => format!("{}/chat/completions", self.base_url),
+            WireFormat::OpenAi => format!("{}/chat/completions{}", self.base_url, self.query),
             WireFormat::Gemini => gemini::endpoint(&self.base_url, model, stream),
         }
     }
@@ -503,7 +551,11 @@ impl Provider for HttpProvider {
     }
 }
 
-fn auth_headers(format: WireFormat, key: Option<&str>) -> Result<HeaderMap, ClientError> {
+fn auth_headers(
+    format: WireFormat,
+    key: Option<&str>,
+    style: AuthStyle,
+) -> Result<HeaderMap, ClientError> {
     let mut h = HeaderMap::new();
     let secret = |v: String| {
         let mut v = HeaderValue::from_str(&v).map_err(|_| ClientError::KeyNotAHeader)?;
@@ -517,6 +569,9 @@ fn auth_headers(format: WireFormat, key: Option<&str>) -> Result<HeaderMap, Clie
                 HeaderName::from_static("anthropic-version"),
                 HeaderValue::from_static("2023-06-01"),
             );
+        }
+        (WireFormat::OpenAi, Some(k)) if style == AuthStyle::ApiKey => {
+            h.insert(HeaderName::from_static("api-key"), secret(k.to_string())?);
         }
         (WireFormat::OpenAi, Some(k)) => {
             h.insert(header::AUTHORIZATION, secret(format!("Bearer {k}"))?);
@@ -613,6 +668,39 @@ mod tests {
             key_scoped: true,
         });
         assert!(!e.to_string().contains("sk-secret"), "{e}");
+    }
+
+    #[test]
+    fn extra_headers_and_api_version_are_checked() {
+        let mk = |headers: Vec<(&str, &str)>, version: Option<&str>| {
+            let mut o = HttpOptions::new("x", WireFormat::OpenAi, "http://h/v1", Some("k".into()));
+            o.headers = headers
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            o.api_version = version.map(str::to_string);
+            HttpProvider::new(o)
+        };
+        let ok = mk(vec![("X-Title", "app")], Some("2024-10-21")).unwrap();
+        assert_eq!(
+            ok.endpoint("m", true),
+            "http://h/v1/chat/completions?api-version=2024-10-21"
+        );
+        // Credentials only through the key; a bad name or an injected query is refused.
+        for (h, v) in [
+            ("Authorization", "Bearer x"),
+            ("api-key", "x"),
+            ("bad name", "v"),
+        ] {
+            assert!(
+                matches!(mk(vec![(h, v)], None), Err(ClientError::BadHeader(_))),
+                "{h}"
+            );
+        }
+        assert!(matches!(
+            mk(vec![], Some("1&x=y")),
+            Err(ClientError::BadApiVersion(_))
+        ));
     }
 
     #[test]

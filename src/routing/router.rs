@@ -184,9 +184,10 @@ mod tests {
             threshold: Some(0.85),
             ..Default::default()
         };
+        // The highest prior for code generation (catalog of 2026-12: Opus 4.7).
         assert_eq!(
             first(&route(&inp, Strategy::Quality, &q, 0)),
-            "claude-opus-4-1"
+            "claude-opus-4-7"
         );
         let cost_pick = first(&route(&inp, Strategy::Cost, &q, 0)).to_string();
         assert_ne!(
@@ -247,6 +248,11 @@ mod tests {
         };
         let r = route(&inp, Strategy::Quality, &RouteQuery::default(), 0);
         assert!(r.ranked.iter().all(|m| m.provider != "anthropic"));
-        assert_eq!(r.blocked.len(), 3);
+        let anthropic = cat
+            .models
+            .iter()
+            .filter(|m| m.provider == "anthropic")
+            .count();
+        assert_eq!(r.blocked.len(), anthropic);
     }
 }

@@ -106,6 +106,7 @@ fn model(id: &str, provider: &str, quality: f64) -> ModelInfo {
         quality,
         quality_by_type: BTreeMap::new(),
         reasoning: false,
+        ..Default::default()
     }
 }
 

@@ -5,6 +5,7 @@
 mod support;
 
 mod analyze;
+mod import_litellm;
 mod limits;
 mod out_dir;
 mod real_model;

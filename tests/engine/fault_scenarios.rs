@@ -19,6 +19,13 @@ const KEYS: [(&str, &str); 3] = [
     ("GEMINI_API_KEY", "gemini-fault-test"),
 ];
 
+/// These scenarios script the models of the issue-10 catalog; the models added to the catalog
+/// since (issue 17) are kept out of routing so the order above holds.
+const NEWER_MODELS_BLOCKED: &str = "[[policy]]\nname = \"issue-10-catalog\"\nmode = \"hard\"\n\
+    blocked_models = [\"claude-opus-4-7\", \"claude-opus-4-6\", \"claude-opus-4-5\", \"claude-sonnet-4-5\", \
+    \"gpt-5.5\", \"gpt-5.4\", \"gpt-5.4-mini\", \"gpt-5.4-nano\", \
+    \"gemini-3.1-pro-preview\", \"gemini-3-flash-preview\", \"gemini-3.1-flash-lite\"]\n";
+
 const ANSWER: &str = r#"{"score": 0.95, "reason": "ok"}"#;
 
 const ANTHROPIC: [&str; 3] = ["claude-sonnet-4-6", "claude-opus-4-1", "claude-haiku-4-5"];
@@ -50,7 +57,7 @@ impl Scenario {
              [providers.openai]\nbase_url = \"{oai}\"\n\
              [providers.google]\nbase_url = \"{base}\"\n\
              [retry]\nbackoff_base_ms = 1\nbackoff_cap_ms = 5\n\
-             {extra_config}\n"
+             {extra_config}\n{NEWER_MODELS_BLOCKED}"
         );
         std::fs::write(dir.path().join("config.toml"), merge_sections(&config)).unwrap();
         Scenario { dir, server }

@@ -25,8 +25,8 @@ fn code_plan(n: usize) -> String {
 
 #[test]
 fn failing_preferred_model_opens_its_breaker_and_the_run_still_succeeds() {
-    // claude-opus-4-1 is the quality strategy's first choice for code generation.
-    let env = Env::new("[simulated]\nfailing_models = [\"claude-opus-4-1\"]\n");
+    // claude-opus-4-7 is the quality strategy's first choice for code generation.
+    let env = Env::new("[simulated]\nfailing_models = [\"claude-opus-4-7\"]\n");
     let plan = env.write("plan.json", &code_plan(3));
     // One task at a time: with concurrency, calls already in flight when the breaker opens
     // also fail, which is expected but makes the count racy.
@@ -49,7 +49,7 @@ fn failing_preferred_model_opens_its_breaker_and_the_run_still_succeeds() {
     let events = v["breaker_events"].as_array().unwrap();
     let opened: Vec<&Value> = events
         .iter()
-        .filter(|e| e["model"] == "claude-opus-4-1" && e["to"] == "open")
+        .filter(|e| e["model"] == "claude-opus-4-7" && e["to"] == "open")
         .collect();
     assert_eq!(opened.len(), 1, "{events:?}");
     assert!(
@@ -60,7 +60,7 @@ fn failing_preferred_model_opens_its_breaker_and_the_run_still_succeeds() {
     );
     let opus: i64 = calls_by_model(&env)
         .iter()
-        .filter(|(m, _, _)| m == "claude-opus-4-1")
+        .filter(|(m, _, _)| m == "claude-opus-4-7")
         .map(|x| x.2)
         .sum();
     assert_eq!(
@@ -68,7 +68,7 @@ fn failing_preferred_model_opens_its_breaker_and_the_run_still_succeeds() {
         "three failures open the breaker, then no more traffic"
     );
     for t in v["tasks"].as_array().unwrap() {
-        assert_ne!(t["model"], "claude-opus-4-1");
+        assert_ne!(t["model"], "claude-opus-4-7");
     }
     // The breaker state persists for the next process.
     let (m, _) = env.json(&["models", "--json"]);
@@ -76,19 +76,19 @@ fn failing_preferred_model_opens_its_breaker_and_the_run_still_succeeds() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["id"] == "claude-opus-4-1")
+        .find(|r| r["id"] == "claude-opus-4-7")
         .unwrap()
         .clone();
     assert_eq!(row["breaker"], "open");
     // A manual reset closes it.
-    let out = env.run(&["models", "reset", "claude-opus-4-1"]);
+    let out = env.run(&["models", "reset", "claude-opus-4-7"]);
     assert_eq!(code(&out), 0);
     let (m, _) = env.json(&["models", "--json"]);
     let row = m["models"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["id"] == "claude-opus-4-1")
+        .find(|r| r["id"] == "claude-opus-4-7")
         .unwrap()
         .clone();
     assert_eq!(row["breaker"], "closed");
@@ -96,7 +96,7 @@ fn failing_preferred_model_opens_its_breaker_and_the_run_still_succeeds() {
 
 #[test]
 fn unauthorized_model_is_disabled_after_one_call() {
-    let env = Env::new("[simulated]\nunauthorized_models = [\"claude-opus-4-1\"]\n");
+    let env = Env::new("[simulated]\nunauthorized_models = [\"claude-opus-4-7\"]\n");
     let plan = env.write("plan.json", &code_plan(2));
     let (v, _) = env.json(&[
         "run",
@@ -114,13 +114,13 @@ fn unauthorized_model_is_disabled_after_one_call() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["model"] == "claude-opus-4-1")
+        .filter(|e| e["model"] == "claude-opus-4-7")
         .collect();
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0]["to"], "disabled");
     let opus: i64 = calls_by_model(&env)
         .iter()
-        .filter(|(m, _, _)| m == "claude-opus-4-1")
+        .filter(|(m, _, _)| m == "claude-opus-4-7")
         .map(|x| x.2)
         .sum();
     assert_eq!(opus, 1);
@@ -230,9 +230,10 @@ fn policy_check_reports_contradictions() {
 fn learning_recommends_a_cheaper_model_and_cost_routing_follows() {
     // deepseek-chat's prior (0.82) is below the code_generation threshold (0.85); in this simulator
     // it actually scores 0.97. Exploration gives it samples; learning does the rest.
-    // Two providers keep the candidate set small, so exploration samples deepseek-chat often.
+    // Two providers keep the candidate set small, so exploration samples deepseek-chat often
+    // (their models added to the catalog since, issue 17, are blocked to keep it small).
     let env = Env::new(
-        "[simulated]\nquality = { \"deepseek-chat\" = 0.97, \"claude-opus-4-1\" = 0.95 }\n[routing]\nexplore_rate = 0.6\n[[policy]]\nname = \"two\"\nmode = \"hard\"\nallowed_providers = [\"anthropic\", \"deepseek\"]\n",
+        "[simulated]\nquality = { \"deepseek-chat\" = 0.97, \"claude-opus-4-1\" = 0.95 }\n[routing]\nexplore_rate = 0.6\n[[policy]]\nname = \"two\"\nmode = \"hard\"\nallowed_providers = [\"anthropic\", \"deepseek\"]\nblocked_models = [\"claude-opus-4-7\", \"claude-opus-4-6\", \"claude-opus-4-5\", \"claude-sonnet-4-5\", \"deepseek-v4-pro\", \"deepseek-v4-flash\"]\n",
     );
     let plan = env.write("plan.json", &code_plan(8));
     for _ in 0..5 {

@@ -5,6 +5,7 @@
 mod support;
 
 mod context_windows;
+mod hosted;
 mod http;
 mod http_faults;
 mod openai_compatible;

@@ -190,7 +190,12 @@ fn new_run_from_the_tui_completes_then_q_quits() {
     t.text("Build a todo app in Python");
     t.keys(&["Enter"]);
     let s = t.wait("the run to finish in Tasks", |s| {
-        s.contains("╭ Run r-") && s.contains("Tasks (") && finished(s)
+        // The run can finish between two snapshots: its status (events) may show before its
+        // tasks (the next snapshot), so wait for both.
+        s.contains("╭ Run r-")
+            && s.contains("Tasks (")
+            && finished(s)
+            && s.contains("tasks done · 100%")
     });
     assert!(s.contains("tasks done · 100%"), "{s}");
     t.keys(&["3"]);
@@ -249,7 +254,12 @@ fn run_on_a_terminal_watches_the_run_in_the_tui_and_prints_the_result_after_q() 
     let t = Tmux::start("runcmd", &cmd);
     // The TUI opens on this run's Tasks pane, without pressing anything.
     let s = t.wait("the run to finish in Tasks", |s| {
-        s.contains("╭ Run r-") && s.contains("Tasks (") && finished(s)
+        // The run can finish between two snapshots: its status (events) may show before its
+        // tasks (the next snapshot), so wait for both.
+        s.contains("╭ Run r-")
+            && s.contains("Tasks (")
+            && finished(s)
+            && s.contains("tasks done · 100%")
     });
     assert!(s.contains("tasks done · 100%"), "{s}");
     t.keys(&["q"]);

@@ -208,7 +208,7 @@ pub async fn call(
             return Err(CallFail::Cancelled);
         }
         let model = match st.pick() {
-            Pick::Model(m) => m,
+            Pick::Model(m) => *m,
             Pick::None { blocked } => match st.refusal(&blocked).await {
                 Refusal::TryAgain => continue,
                 Refusal::Fail(f) => return Err(f),

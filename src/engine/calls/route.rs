@@ -8,11 +8,10 @@ use crate::routing::router::{Inputs, RouteQuery, route};
 
 /// The router's answer for the next try.
 pub(super) enum Pick {
-    Model(ModelInfo),
+    /// Boxed: a catalog row is large next to the other variant.
+    Model(Box<ModelInfo>),
     /// No candidate is left; `blocked` are the capable models a policy blocked.
-    None {
-        blocked: Vec<String>,
-    },
+    None { blocked: Vec<String> },
 }
 
 /// What a call does when no candidate is left.
@@ -83,7 +82,7 @@ impl CallState<'_> {
             );
         }
         match model {
-            Some(m) => Pick::Model(m),
+            Some(m) => Pick::Model(Box::new(m)),
             None => Pick::None {
                 blocked: routed.blocked.iter().map(|(m, _)| m.id.clone()).collect(),
             },
