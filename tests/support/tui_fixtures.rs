@@ -144,6 +144,7 @@ pub fn detail() -> RunDetail {
         team: Some("web".into()),
         budget: usd(8.0),
         spent: usd(0.4213),
+        ended_ms: None,
         tasks: vec![
             task(
                 1,

@@ -3,7 +3,9 @@
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
-use crate::tui::widgets::{block, fit, format_budget, one_line, run_status_span, usd};
+use crate::tui::widgets::{
+    block, fit, format_budget, one_line, run_status_span, thousands, usd,
+};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
@@ -82,7 +84,11 @@ impl Widget for RunsPane<'_> {
                 )),
                 Cell::from(run_status_span(r.status, t)),
                 Cell::from(resume),
-                Cell::from(format!("{}/{}", r.tasks_done, r.tasks_total)),
+                Cell::from(format!(
+                    "{}/{}",
+                    thousands(r.tasks_done),
+                    thousands(r.tasks_total)
+                )),
                 Cell::from(format!("{}/{}", usd(r.spent), format_budget(r.budget))),
             ];
             if wide {
