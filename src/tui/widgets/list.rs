@@ -102,7 +102,10 @@ pub fn list_title(
     t: &Theme,
 ) -> Line<'static> {
     let mut spans = vec![Span::styled(format!(" {name} "), t.title)];
-    spans.push(Span::styled(format!("{} ", position(nav, shown, total)), t.muted));
+    spans.push(Span::styled(
+        format!("{} ", position(nav, shown, total)),
+        t.muted,
+    ));
     if !nav.filter.is_empty() {
         spans.push(Span::styled(format!("/ {} ", nav.filter), t.accent));
     }

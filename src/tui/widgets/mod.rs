@@ -217,7 +217,10 @@ pub fn bar(frac: f64, w: usize) -> String {
 pub fn score_vs(score: Option<f64>, threshold: f64, t: &Theme) -> Span<'static> {
     match score {
         Some(x) if x >= threshold => Span::styled(format!("{x:.2}/{threshold:.2} ✓"), t.ok),
-        Some(x) => Span::styled(format!("{}/{threshold:.2} ✕", failing(x, threshold)), t.warn),
+        Some(x) => Span::styled(
+            format!("{}/{threshold:.2} ✕", failing(x, threshold)),
+            t.warn,
+        ),
         None => Span::styled(format!("   -/{threshold:.2}"), t.muted),
     }
 }
@@ -255,7 +258,10 @@ mod tests {
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
-        assert_eq!(expand_tabs("func f() {\n\tx := 1\n\t\ty\n}"), "func f() {\n    x := 1\n        y\n}");
+        assert_eq!(
+            expand_tabs("func f() {\n\tx := 1\n\t\ty\n}"),
+            "func f() {\n    x := 1\n        y\n}"
+        );
         assert_eq!(expand_tabs("ab\tc"), "ab  c");
     }
 

@@ -34,7 +34,11 @@ pub fn progress_line(r: &Running, t: &Theme) -> Line<'static> {
     let what = match r.stage {
         Stage::Starting => "starting…".to_string(),
         Stage::Walking { files, bytes } => {
-            format!("reading: {} files, {}…", thousands(files as u64), size(bytes))
+            format!(
+                "reading: {} files, {}…",
+                thousands(files as u64),
+                size(bytes)
+            )
         }
         Stage::Checking { files } => format!("checking {} files…", thousands(files as u64)),
         Stage::Semantic { files } => {
@@ -117,7 +121,10 @@ fn summary_lines(
     let mut l = vec![Line::from(fit(
         &format!(
             "{} files · {} code · {} comments · {} blanks",
-            r.files, r.lines.code, r.lines.comments, r.lines.blanks
+            thousands(r.files),
+            thousands(r.lines.code),
+            thousands(r.lines.comments),
+            thousands(r.lines.blanks)
         ),
         w,
     ))];
@@ -235,8 +242,10 @@ fn findings(st: &AnalysisState, area: Rect, buf: &mut Buffer, t: &Theme) {
     if let Some(p) = st.priority {
         if st.nav.filter.is_empty() {
             // `list_title` counts only the text filter.
-            title.spans[1] =
-                Span::styled(format!("{} ", position(&st.nav, view.len(), all.len())), t.muted);
+            title.spans[1] = Span::styled(
+                format!("{} ", position(&st.nav, view.len(), all.len())),
+                t.muted,
+            );
         }
         title.spans.push(Span::styled("priority: ", t.muted));
         title.spans.push(priority(p, t));

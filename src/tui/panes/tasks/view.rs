@@ -168,7 +168,10 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
         Span::raw(format!(
             "  cost {}  elapsed {}",
             usd(task.cost),
-            elapsed(task, s.detail.as_ref().map_or(s.now_ms, |d| d.clock_ms(s.now_ms)))
+            elapsed(
+                task,
+                s.detail.as_ref().map_or(s.now_ms, |d| d.clock_ms(s.now_ms))
+            )
         )),
     ])];
     if let Some(r) = &task.status_reason {

@@ -1,0 +1,110 @@
+//! Issue 18's "Fix" list: elapsed stops with the run, tabs keep code indented, a failing score
+//! never reads as its threshold, thousands separators, list positions, the filter reaching the
+//! Reason column, confirm dialogs, quit semantics, theme legibility.
+
+use crate::support::tui_fixtures as fixtures;
+use crate::support::tui_testkit as testkit;
+use crossterm::event::KeyCode;
+use orchestrator_tui::domain::Micros;
+use orchestrator_tui::domain::status::{RunStatus, TaskStatus};
+use orchestrator_tui::tui::action::{Action, Msg, Pane};
+use orchestrator_tui::tui::app::{State, update};
+use testkit::*;
+
+fn on(pane: Pane) -> State {
+    let mut s = fixtures::state();
+    update(&mut s, Msg::Action(Action::GoPane(pane)));
+    s
+}
+
+/// The row of task `id` in the task table.
+fn task_row(screen: &str, id: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains(&format!(" {id} ")))
+        .unwrap_or_else(|| panic!("no row {id} in\n{screen}"))
+        .to_string()
+}
+
+#[test]
+fn elapsed_stops_when_the_run_stops() {
+    let mut s = on(Pane::Tasks);
+    // t4 started 12 s ago and is still running: it counts with the clock.
+    assert!(task_row(&screen(&s, 120, 40), "t4").contains(" 12s"));
+    update(&mut s, Msg::Tick(fixtures::NOW_MS + 5_000));
+    assert!(task_row(&screen(&s, 120, 40), "t4").contains(" 17s"));
+    // The run was cancelled 9 s after t4 started: t4 was left unfinished and stays at 9 s.
+    let mut snap = fixtures::snapshot();
+    snap.history = None;
+    let d = snap.detail.as_mut().expect("detail");
+    d.status = RunStatus::PartialSuccess;
+    d.ended_ms = Some(fixtures::NOW_MS - 3_000);
+    d.tasks[3].status = TaskStatus::Skipped;
+    update(&mut s, Msg::Snapshot(Box::new(snap)));
+    for later in [0, 21_000, 3_600_000] {
+        update(&mut s, Msg::Tick(fixtures::NOW_MS + later));
+        let row = task_row(&screen(&s, 120, 40), "t4");
+        assert!(row.contains(" 9s"), "{later}: {row}");
+    }
+    // Tasks that finished keep their own time; tasks never started show `-`.
+    let sc = screen(&s, 120, 40);
+    assert!(task_row(&sc, "t1").contains(" 1m00s"), "{sc}");
+    assert!(task_row(&sc, "t5").contains("$0.0000   -  "), "{sc}");
+}
+
+fn open_detail(s: &mut State, attempts: orchestrator_tui::tui::state::TaskAttempts) {
+    update(s, Msg::Action(Action::Down));
+    update(s, Msg::Action(Action::Open));
+    let mut snap = fixtures::snapshot();
+    snap.history = None;
+    snap.attempts = Some(attempts);
+    update(s, Msg::Snapshot(Box::new(snap)));
+}
+
+#[test]
+fn task_detail_keeps_tab_indented_code_and_shows_failing_digits() {
+    let mut s = on(Pane::Tasks);
+    let mut a = fixtures::attempts();
+    a.output = Some("func main() {\n\tif ok {\n\t\treturn\n\t}\n}".into());
+    a.attempts[1].score = Some(0.849);
+    open_detail(&mut s, a);
+    let sc = screen(&s, 120, 40);
+    assert!(sc.contains("│func main() {"), "{sc}");
+    assert!(sc.contains("│    if ok {"), "{sc}");
+    assert!(sc.contains("│        return"), "{sc}");
+    assert!(sc.contains("0.849/0.85 ✕"), "{sc}");
+    assert!(!sc.contains("0.85/0.85 ✕"), "{sc}");
+    insta::assert_snapshot!("fix_task_detail_tabs_120x40", sc);
+}
+
+#[test]
+fn large_numbers_get_thousands_separators() {
+    let mut snap = fixtures::snapshot();
+    snap.runs[0].tasks_total = 1_200;
+    snap.runs[0].tasks_done = 1_034;
+    snap.runs[0].spent = Micros::from_usd(12_345.5);
+    snap.models[0].calls = 12_345;
+    let mut s = State::new(fixtures::NOW_MS, 8.0, true);
+    update(&mut s, Msg::Snapshot(Box::new(snap)));
+    let runs = screen(&s, 120, 40);
+    assert!(runs.contains("1,034/1,200"), "{runs}");
+    assert!(runs.contains("$12,345.50"), "{runs}");
+    ch(&mut s, '3');
+    let models = screen(&s, 120, 40);
+    assert!(models.contains("12,345"), "{models}");
+}
+
+#[test]
+fn lists_show_the_position_and_the_filter_reaches_the_reason() {
+    let mut s = on(Pane::Tasks);
+    assert!(screen(&s, 120, 40).contains(" Tasks (1/6) "));
+    key(&mut s, KeyCode::Down);
+    key(&mut s, KeyCode::Down);
+    assert!(screen(&s, 120, 40).contains(" Tasks (3/6) "));
+    // t6 failed with "no model met the threshold…": only its Reason says "threshold".
+    ch(&mut s, '/');
+    typed(&mut s, "threshold");
+    assert_eq!(s.tasks_view().len(), 1);
+    assert_eq!(s.selected_task().map(|t| t.id.as_str()), Some("t6"));
+    assert!(screen(&s, 120, 40).contains(" Tasks (1/1 of 6) "));
+}
