@@ -316,6 +316,7 @@ fn run_detail(
     Ok(Some(RunDetail {
         status,
         ended_ms,
+        output_dir: run.output_dir,
         tasks,
         id: run.id,
         description: run.description,

@@ -53,6 +53,8 @@ pub struct RunDetail {
     /// Epoch ms the run stopped (finished, or last seen when interrupted); `None` while it runs.
     /// Elapsed times of tasks left unfinished stop here instead of counting on.
     pub ended_ms: Option<i64>,
+    /// Where its outputs are written (deleting the run keeps this folder).
+    pub output_dir: String,
     pub tasks: Vec<TaskItem>,
 }
 

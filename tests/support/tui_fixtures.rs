@@ -145,6 +145,7 @@ pub fn detail() -> RunDetail {
         budget: usd(8.0),
         spent: usd(0.4213),
         ended_ms: None,
+        output_dir: "/home/dev/todo-app/out".into(),
         tasks: vec![
             task(
                 1,

@@ -4,11 +4,11 @@
 
 use crate::support::tui_fixtures as fixtures;
 use crate::support::tui_testkit as testkit;
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use orchestrator_tui::domain::Micros;
 use orchestrator_tui::domain::status::{RunStatus, TaskStatus};
-use orchestrator_tui::tui::action::{Action, Msg, Pane};
-use orchestrator_tui::tui::app::{State, update};
+use orchestrator_tui::tui::action::{Action, Effect, Msg, Pane};
+use orchestrator_tui::tui::app::{Confirm, Overlay, State, update};
 use testkit::*;
 
 fn on(pane: Pane) -> State {
@@ -107,4 +107,81 @@ fn lists_show_the_position_and_the_filter_reaches_the_reason() {
     assert_eq!(s.tasks_view().len(), 1);
     assert_eq!(s.selected_task().map(|t| t.id.as_str()), Some("t6"));
     assert!(screen(&s, 120, 40).contains(" Tasks (1/1 of 6) "));
+}
+
+#[test]
+fn enter_never_confirms_and_the_delete_dialog_names_the_kept_outputs() {
+    let mut s = fixtures::state();
+    // Quit while a run is active: Enter does nothing, n and Esc cancel, y confirms.
+    ch(&mut s, 'q');
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert!(matches!(s.overlay, Overlay::Confirm(Confirm::Quit)));
+    assert!(!s.stopping);
+    let sc = screen(&s, 80, 24);
+    assert!(sc.contains("y yes") && !sc.contains("Enter yes"), "{sc}");
+    assert!(ch(&mut s, 'n').is_empty());
+    assert_eq!(s.overlay, Overlay::None);
+    ch(&mut s, 'q');
+    assert!(key(&mut s, KeyCode::Esc).is_empty());
+    assert_eq!(s.overlay, Overlay::None);
+    // Delete: the open run's outputs folder is named as kept; Enter does not delete.
+    update(&mut s, Msg::Engine(Box::new(finished("r-7f3a9c"))));
+    assert!(ch(&mut s, 'd').is_empty());
+    let sc = screen(&s, 80, 24);
+    assert!(
+        sc.contains("Its outputs folder is kept: /home/dev/todo-app/out"),
+        "{sc}"
+    );
+    insta::assert_snapshot!("fix_confirm_delete_80x24", sc);
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    assert_eq!(ch(&mut s, 'y'), vec![Effect::DeleteRun("r-7f3a9c".into())]);
+    // Another run (not loaded): still says the folder is kept.
+    ch(&mut s, 'j');
+    ch(&mut s, 'd');
+    assert!(screen(&s, 80, 24).contains("Its outputs folder is kept on disk."));
+}
+
+fn finished(id: &str) -> orchestrator_tui::engine::EngineEvent {
+    orchestrator_tui::engine::EngineEvent::RunFinished {
+        run_id: id.into(),
+        status: RunStatus::PartialSuccess,
+        cost: Micros(421_300),
+        reason: None,
+    }
+}
+
+#[test]
+fn ctrl_c_in_the_quit_dialog_quits_at_once_as_cancelled_by_the_user() {
+    let ctrl_c = || KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let mut s = fixtures::state();
+    assert!(update(&mut s, Msg::Key(ctrl_c())).is_empty());
+    assert!(matches!(s.overlay, Overlay::Confirm(Confirm::Quit)));
+    assert_eq!(
+        update(&mut s, Msg::Key(ctrl_c())),
+        vec![Effect::Quit {
+            cancel_active: true
+        }]
+    );
+    assert!(s.stopping && s.quit_cancelled);
+    // `q` then `y` is the same quit: runs cancelled, reported like a headless Ctrl-C.
+    let mut s = fixtures::state();
+    ch(&mut s, 'q');
+    assert_eq!(
+        ch(&mut s, 'y'),
+        vec![Effect::Quit {
+            cancel_active: true
+        }]
+    );
+    assert!(s.quit_cancelled);
+    // Nothing running: q quits plainly (exit 0), nothing was cancelled.
+    let mut s = fixtures::state();
+    s.active.clear();
+    ch(&mut s, 'q');
+    assert!(!s.quit_cancelled);
+    // Ctrl-C over the delete dialog closes it and asks to quit.
+    let mut s = fixtures::state();
+    ch(&mut s, 'j');
+    ch(&mut s, 'd');
+    update(&mut s, Msg::Key(ctrl_c()));
+    assert!(matches!(s.overlay, Overlay::Confirm(Confirm::Quit)));
 }
