@@ -185,3 +185,51 @@ fn ctrl_c_in_the_quit_dialog_quits_at_once_as_cancelled_by_the_user() {
     update(&mut s, Msg::Key(ctrl_c()));
     assert!(matches!(s.overlay, Overlay::Confirm(Confirm::Quit)));
 }
+
+/// The background each built-in theme is made for.
+fn theme_bg(name: &str) -> (u8, u8, u8) {
+    if name == "light" {
+        (255, 255, 255)
+    } else {
+        (0, 0, 0)
+    }
+}
+
+#[test]
+fn every_theme_is_legible_on_its_background() {
+    for (name, _) in orchestrator_tui::tui::theme::BUILTIN {
+        let theme = orchestrator_tui::tui::theme::Theme::builtin(name).expect("theme");
+        let mut listing = String::new();
+        for pane in [Pane::Runs, Pane::Tasks, Pane::Budget, Pane::Events] {
+            let buf = buffer(&on(pane), &theme, 100, 30);
+            let (report, named, hex) = style_report(&buf, theme_bg(name));
+            // Colours chosen as #rrggbb meet WCAG AA for text (4.5); named colours depend on
+            // the terminal's palette, so they only have to clear 3 with xterm's.
+            assert!(hex >= 4.5, "{name} {pane:?}: text at {hex:.1}\n{report}");
+            assert!(
+                named >= 3.0,
+                "{name} {pane:?}: text at {named:.1}\n{report}"
+            );
+            if pane == Pane::Tasks {
+                listing = report;
+            }
+        }
+        insta::assert_snapshot!(format!("fix_theme_{name}_tasks_styles"), listing);
+    }
+}
+
+#[test]
+fn no_color_burn_down_names_its_lines_by_marker() {
+    let theme = orchestrator_tui::tui::theme::Theme::resolve("default", true).expect("mono");
+    let sc = text(&buffer(&on(Pane::Budget), &theme, 120, 40));
+    assert!(sc.contains("• projection $"), "{sc}");
+    assert!(sc.contains("▄ cap $20.00"), "{sc}");
+    // Both lines are drawn, each with its own marker.
+    let body: String = sc
+        .lines()
+        .skip_while(|l| !l.contains("Burn-down"))
+        .skip(1)
+        .collect();
+    assert!(body.contains('•') && body.contains('▄'), "{sc}");
+    insta::assert_snapshot!("fix_budget_mono_120x40", sc);
+}
