@@ -331,10 +331,14 @@ fn key_pattern(kind: P, data: &[u8], start: usize, exact: &[u8]) -> Option<Strin
     }
 }
 
-/// Prefixed keys: (prefix, name, body alphabet takes `-`, minimum body length, exact length).
+/// A prefixed key format: (prefix, name, body alphabet takes `-`, minimum body length, exact
+/// length).
+type VendorKey = (&'static [u8], &'static str, bool, usize, Option<usize>);
+
+/// Prefixed keys.
 /// Lengths follow the published formats (gitleaks' rules agree): Google keys are `AIza` + 35,
 /// Hugging Face `hf_` + 34 letters, GitLab `glpat-` + 20 or more; the others are long.
-const VENDOR_KEYS: &[(&[u8], &str, bool, usize, Option<usize>)] = &[
+const VENDOR_KEYS: &[VendorKey] = &[
     (b"sk-ant-", "Anthropic API key", true, 80, None),
     (b"sk-proj-", "OpenAI project key", true, 40, None),
     (b"AIza", "Google API key", true, 35, Some(35)),

@@ -100,7 +100,7 @@ fn group_decimal(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + digits.len() / 3);
     out.push_str(&s[..start]);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -34,15 +34,11 @@ pub fn progress_line(r: &Running, t: &Theme) -> Line<'static> {
     let what = match r.stage {
         Stage::Starting => "starting…".to_string(),
         Stage::Walking { files, bytes } => {
-            format!(
-                "reading: {} files, {}…",
-                thousands(files as u64),
-                size(bytes)
-            )
+            format!("reading: {} files, {}…", thousands(files), size(bytes))
         }
-        Stage::Checking { files } => format!("checking {} files…", thousands(files as u64)),
+        Stage::Checking { files } => format!("checking {} files…", thousands(files)),
         Stage::Semantic { files } => {
-            format!("{} files read; asking a model…", thousands(files as u64))
+            format!("{} files read; asking a model…", thousands(files))
         }
     };
     Line::from(vec![
