@@ -215,21 +215,28 @@ pub fn bar(frac: f64, w: usize) -> String {
 /// gets as many digits as it takes not to read as the threshold (`0.849/0.85 ✕`, never
 /// `0.85/0.85 ✕`), truncated rather than rounded up past 4 digits.
 pub fn score_vs(score: Option<f64>, threshold: f64, t: &Theme) -> Span<'static> {
+    let th = threshold_text(threshold);
     match score {
-        Some(x) if x >= threshold => Span::styled(format!("{x:.2}/{threshold:.2} ✓"), t.ok),
-        Some(x) => Span::styled(
-            format!("{}/{threshold:.2} ✕", failing(x, threshold)),
-            t.warn,
-        ),
-        None => Span::styled(format!("   -/{threshold:.2}"), t.muted),
+        Some(x) if x >= threshold => Span::styled(format!("{x:.2}/{th} ✓"), t.ok),
+        Some(x) => Span::styled(format!("{}/{th} ✕", failing(x, &th)), t.warn),
+        None => Span::styled(format!("   -/{th}"), t.muted),
     }
 }
 
-/// A score below `threshold`, shown so that it reads below it.
-fn failing(x: f64, threshold: f64) -> String {
+/// A threshold with 2 decimals, or up to 4 when it has them (`0.85`, `0.855`).
+fn threshold_text(th: f64) -> String {
+    (2..=4)
+        .map(|p| format!("{th:.p$}"))
+        .find(|s| s.parse::<f64>().is_ok_and(|v| (v - th).abs() < 1e-9))
+        .unwrap_or_else(|| format!("{th:.4}"))
+}
+
+/// A score below the threshold (as shown, `th`), with the digits that keep it reading below.
+fn failing(x: f64, th: &str) -> String {
+    let th = th.parse::<f64>().unwrap_or(f64::INFINITY);
     for prec in 2..=4 {
         let shown = format!("{x:.prec$}");
-        if shown.parse::<f64>().is_ok_and(|v| v < threshold) {
+        if shown.parse::<f64>().is_ok_and(|v| v < th) {
             return shown;
         }
     }
@@ -275,6 +282,11 @@ mod tests {
         assert_eq!(s(0.72), "0.72/0.85 ✕");
         assert_eq!(s(0.85), "0.85/0.85 ✓");
         assert_eq!(s(0.853), "0.85/0.85 ✓");
+        // A threshold with more digits shows them, so 0.85 never reads as meeting 0.854.
+        let s = |x| score_vs(Some(x), 0.854, &t).content.to_string();
+        assert_eq!(s(0.85), "0.85/0.854 ✕");
+        assert_eq!(s(0.8539), "0.85/0.854 ✕");
+        assert_eq!(s(0.86), "0.86/0.854 ✓");
     }
 
     #[test]
