@@ -10,7 +10,8 @@ use super::languages::{self, LangId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HitKind {
-    /// A known credential format (AWS, GitHub, Slack, Stripe) or a private key block.
+    /// A known credential format (AWS, GitHub, Slack, Stripe, Anthropic, OpenAI, Google, GitLab,
+    /// Hugging Face, xAI) or a private key block.
     SecretPattern,
     /// A high-entropy literal assigned to a secret-like name.
     SecretAssignment,
@@ -45,6 +46,8 @@ enum P {
     GitHubPat,
     Slack,
     Stripe,
+    /// A prefixed AI or platform key (`VENDOR_KEYS`).
+    Vendor,
     SecretName,
     Todo,
     CfgTest,
@@ -76,6 +79,12 @@ const PATTERNS: &[(&str, P)] = &[
     ("xoxs-", P::Slack),
     ("sk_live_", P::Stripe),
     ("rk_live_", P::Stripe),
+    ("sk-ant-", P::Vendor),
+    ("sk-proj-", P::Vendor),
+    ("AIza", P::Vendor),
+    ("glpat-", P::Vendor),
+    ("hf_", P::Vendor),
+    ("xai-", P::Vendor),
     ("SECRET_KEY", P::SecretKey),
     ("secret_key", P::SecretKey),
     ("secret", P::SecretName),
@@ -169,7 +178,13 @@ pub fn scan(data: &[u8], base_line: u32, ctx: &Ctx, out: &mut Vec<Hit>, stats: &
                 }
                 None
             }
-            P::Aws | P::PrivateKey | P::GitHub | P::GitHubPat | P::Slack | P::Stripe => {
+            P::Aws
+            | P::PrivateKey
+            | P::GitHub
+            | P::GitHubPat
+            | P::Slack
+            | P::Stripe
+            | P::Vendor => {
                 key_pattern(kind, data, start, exact).map(|note| (HitKind::SecretPattern, note))
             }
             _ if ctx.quiet => None,
@@ -307,12 +322,57 @@ fn key_pattern(kind: P, data: &[u8], start: usize, exact: &[u8]) -> Option<Strin
             (prefix_ok && exact.iter().all(|b| !b.is_ascii_uppercase()) && n >= 10)
                 .then(|| format!("Slack token {}", mask(&token(exact.len() + n))))
         }
+        P::Vendor => vendor_key(data, start, exact).filter(|_| prefix_ok),
         _ => {
             let n = run_len(data, end, |b| b.is_ascii_alphanumeric());
             (prefix_ok && exact.iter().all(|b| !b.is_ascii_uppercase()) && n >= 16)
                 .then(|| format!("Stripe live key {}", mask(&token(exact.len() + n))))
         }
     }
+}
+
+/// A prefixed key format: (prefix, name, body alphabet takes `-`, minimum body length, exact
+/// length).
+type VendorKey = (&'static [u8], &'static str, bool, usize, Option<usize>);
+
+/// Prefixed keys.
+/// Lengths follow the published formats (gitleaks' rules agree): Google keys are `AIza` + 35,
+/// Hugging Face `hf_` + 34 letters, GitLab `glpat-` + 20 or more; the others are long.
+const VENDOR_KEYS: &[VendorKey] = &[
+    (b"sk-ant-", "Anthropic API key", true, 80, None),
+    (b"sk-proj-", "OpenAI project key", true, 40, None),
+    (b"AIza", "Google API key", true, 35, Some(35)),
+    (b"glpat-", "GitLab token", true, 20, None),
+    (b"hf_", "Hugging Face token", false, 30, None),
+    (b"xai-", "xAI API key", false, 50, None),
+];
+
+fn vendor_key(data: &[u8], start: usize, exact: &[u8]) -> Option<String> {
+    let &(_, name, dash, min, len) = VENDOR_KEYS.iter().find(|k| k.0 == exact)?;
+    let end = start + exact.len();
+    let n = run_len(data, end, |b| {
+        b.is_ascii_alphanumeric() || b == b'_' || (dash && b == b'-')
+    });
+    if n < min || len.is_some_and(|l| n != l) {
+        return None;
+    }
+    let body = String::from_utf8_lossy(&data[end..end + n]);
+    let lower = body.to_ascii_lowercase();
+    // Placeholders (`sk-ant-xxxx...`, `hf_your_token_here...`) are not keys.
+    let placeholder = [
+        "xxxx",
+        "example",
+        "your",
+        "dummy",
+        "placeholder",
+        "redacted",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
+    (!placeholder && entropy(&body) >= 3.0).then(|| {
+        let token = String::from_utf8_lossy(&data[start..end + n]);
+        format!("{name} {}", mask(&token))
+    })
 }
 
 fn trim_ws(s: &[u8]) -> &[u8] {
@@ -472,6 +532,11 @@ fn debug_enabled(ctx: &Ctx, text: &[u8], exact: &[u8]) -> Option<String> {
 }
 
 fn cors_wildcard(kind: P, ctx: &Ctx, text: &[u8], at: usize, exact: &[u8]) -> Option<String> {
+    // Code and config only: a Markdown table or notes about the header configure nothing.
+    let class = languages::get(ctx.lang?).class;
+    if matches!(class, languages::Class::Prose) {
+        return None;
+    }
     let rest = &text[at..];
     let star = |s: &[u8]| {
         [&b"\"*\""[..], b"'*'", b": *", b":*"]

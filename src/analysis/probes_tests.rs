@@ -172,3 +172,61 @@ fn quoted_lines_are_redacted() {
         "plain words and x.example/i.sh"
     );
 }
+
+#[test]
+fn vendor_keys_of_ai_and_platform_providers() {
+    // Bodies are assembled here so no scanner of this repository sees a whole key.
+    let body = |n: usize| -> String {
+        "q7Zr2Lp9Xw4Kd8Ns1Vb6Hm3Tc5Gy0Jf"
+            .chars()
+            .cycle()
+            .take(n)
+            .collect()
+    };
+    let letters: String = "qZrLpXwKdNsVbHmTcGyJfA".chars().cycle().take(34).collect();
+    let keys = [
+        (fake("sk-ant-", &format!("api03-{}", body(90))), "Anthropic"),
+        (fake("sk-proj-", &body(120)), "OpenAI"),
+        (fake("AIza", &body(35)), "Google"),
+        (fake("glpat-", &body(20)), "GitLab"),
+        (fake("hf_", &letters), "Hugging Face"),
+        (fake("xai-", &body(80)), "xAI"),
+    ];
+    for (key, vendor) in &keys {
+        let (h, _) = hits(Some(languages::PYTHON), "a.py", &format!("k = \"{key}\"\n"));
+        let hit = h
+            .iter()
+            .find(|h| h.kind == HitKind::SecretPattern)
+            .unwrap_or_else(|| panic!("{vendor}: {h:?}"));
+        assert!(hit.note.starts_with(vendor), "{}", hit.note);
+        assert!(!hit.note.contains(key.as_str()), "masked: {}", hit.note);
+    }
+    // Too short, wrong length, placeholders, or inside a longer word: not keys.
+    for text in [
+        fake("sk-ant-", "api03-short"),
+        fake("AIza", &body(30)),
+        fake("hf_", "your_token_here_your_token_here_xx"),
+        fake("glpat-", "xxxxxxxxxxxxxxxxxxxxxxxx"),
+        format!("shelf{}", fake("hf_", &letters)),
+    ] {
+        let (h, _) = hits(
+            Some(languages::PYTHON),
+            "a.py",
+            &format!("k = \"{text}\"\n"),
+        );
+        assert!(
+            h.iter().all(|h| h.kind != HitKind::SecretPattern),
+            "{text}: {h:?}"
+        );
+    }
+}
+
+#[test]
+fn cors_in_prose_is_not_a_finding() {
+    let table = "| Header | Value |\n|---|---|\n| \"Access-Control-Allow-Origin\": \"*\" | any |\n";
+    let (h, _) = hits(Some(languages::MARKDOWN), "NOTES.md", table);
+    assert!(h.iter().all(|h| h.kind != HitKind::CorsWildcard), "{h:?}");
+    let js = "res.setHeader(\"Access-Control-Allow-Origin\", \"*\");\n";
+    let (h, _) = hits(Some(languages::JAVA_SCRIPT), "server.js", js);
+    assert!(h.iter().any(|h| h.kind == HitKind::CorsWildcard), "{h:?}");
+}

@@ -86,6 +86,11 @@ pub fn open(
         drop(guard);
         r
     });
+    // `q` (or Ctrl-C) that cancelled runs in flight ends the process as a headless Ctrl-C does.
+    let result = match result {
+        Ok(None) if state.quit_cancelled => Ok(Some(crate::signals::Stop::Interrupt)),
+        r => r,
+    };
     tracing::info!("TUI closed");
     result.map_err(|e: std::io::Error| CliError::Io(format!("terminal error: {e}")))
 }

@@ -7,7 +7,7 @@ use super::action::Msg;
 use super::analysis::StoredAnalysis;
 use super::state::*;
 use crate::domain::CallOutcome;
-use crate::domain::status::TaskStatus;
+use crate::domain::status::{RunStatus, TaskStatus};
 use crate::routing::breaker::BreakerState;
 use crate::store::{self, Backend, BudgetStore, StoreError, ViewStore};
 use std::collections::HashMap;
@@ -308,8 +308,15 @@ fn run_detail(
             finished_ms: t.finished_at.as_deref().and_then(epoch_ms),
         })
         .collect();
+    let status = crate::engine::report::effective_status(data_dir, &run);
+    // An interrupted run has no finish time: its last update is when it stopped.
+    let ended_ms = (status != RunStatus::Running)
+        .then(|| run.finished_at.as_deref().unwrap_or(&run.updated_at))
+        .and_then(epoch_ms);
     Ok(Some(RunDetail {
-        status: crate::engine::report::effective_status(data_dir, &run),
+        status,
+        ended_ms,
+        output_dir: run.output_dir,
         tasks,
         id: run.id,
         description: run.description,

@@ -92,17 +92,19 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
     if let Overlay::Confirm(c) = &s.overlay {
         let c = c.clone();
         s.overlay = Overlay::None;
-        if a != Action::Confirm {
-            return vec![];
-        }
-        return match c {
-            Confirm::Quit => {
+        return match (c, a) {
+            // Ctrl-C in the quit dialog is the second Ctrl-C: quit at once, as headless does.
+            (Confirm::Quit, Action::Confirm | Action::Quit) => {
                 s.stopping = true;
+                s.quit_cancelled = !s.active.is_empty();
                 vec![Effect::Quit {
                     cancel_active: true,
                 }]
             }
-            Confirm::Delete(id) => vec![Effect::DeleteRun(id)],
+            (Confirm::Delete(id), Action::Confirm) => vec![Effect::DeleteRun(id)],
+            // Ctrl-C over another dialog closes it and asks to quit as usual.
+            (_, Action::Quit) => action(s, Action::Quit),
+            _ => vec![],
         };
     }
     if let Overlay::Form(f) = &mut s.overlay {

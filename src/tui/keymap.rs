@@ -204,8 +204,10 @@ const MODAL: &[Row] = &[
     ),
     (Form, &["backspace"], Action::Backspace, "delete", false),
     (Form, &["esc"], Action::Deny, "cancel", true),
-    (Confirm, &["y", "enter"], Action::Confirm, "yes", true),
+    // Enter never confirms: a stray Enter must not quit a run or delete one.
+    (Confirm, &["y"], Action::Confirm, "yes", true),
     (Confirm, &["n", "esc"], Action::Deny, "no", true),
+    (Confirm, &["ctrl-c"], Action::Quit, "quit now", false),
     (Prompt, &["enter"], Action::Confirm, "analyze", true),
     (Prompt, &["backspace"], Action::Backspace, "delete", false),
     (Prompt, &["ctrl-u"], Action::ClearInput, "clear", true),

@@ -180,7 +180,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Cancel what runs here and wait (bounded) until every run is stored.
 async fn stop_runs(engine: &EngineHandle, joins: &Joins, timeout: Duration) {
     if !engine.active_runs().is_empty() {
-        engine.cancel_all();
+        // The reason a headless Ctrl-C stores: quitting is the same act.
+        engine.cancel_because(None, &crate::signals::Stop::Interrupt.reason());
     }
     let handles: Vec<JoinHandle<RunStatus>> = lock(joins).drain().map(|(_, j)| j).collect();
     let all = futures::future::join_all(handles);

@@ -50,7 +50,22 @@ pub struct RunDetail {
     pub team: Option<String>,
     pub budget: Micros,
     pub spent: Micros,
+    /// Epoch ms the run stopped (finished, or last seen when interrupted); `None` while it runs.
+    /// Elapsed times of tasks left unfinished stop here instead of counting on.
+    pub ended_ms: Option<i64>,
+    /// Where its outputs are written (deleting the run keeps this folder).
+    pub output_dir: String,
     pub tasks: Vec<TaskItem>,
+}
+
+impl RunDetail {
+    /// The clock a task's elapsed time runs to: `now` while the run runs, its end after.
+    pub fn clock_ms(&self, now_ms: i64) -> i64 {
+        match self.ended_ms {
+            Some(end) if self.status != RunStatus::Running => end.min(now_ms),
+            _ => now_ms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

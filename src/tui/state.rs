@@ -66,6 +66,9 @@ pub struct State {
     pub flash: Option<Flash>,
     /// Quitting: waiting for cancelled runs to be stored.
     pub stopping: bool,
+    /// The user quit while runs were in flight and they were cancelled: the process ends as a
+    /// headless Ctrl-C does ("cancelled by the user", exit 130).
+    pub quit_cancelled: bool,
     /// The first snapshot has arrived.
     pub loaded: bool,
     pub simulated: bool,
@@ -90,6 +93,7 @@ impl State {
             active: BTreeSet::new(),
             flash: None,
             stopping: false,
+            quit_cancelled: false,
             loaded: false,
             simulated,
             default_budget_usd,

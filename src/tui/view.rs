@@ -2,7 +2,7 @@
 //! status bar and any popup. Below the minimum size it says so instead of drawing a broken layout.
 
 use super::panes::Pane;
-use super::state::{Overlay, State};
+use super::state::{Confirm, Overlay, State};
 use super::theme::Theme;
 use super::widgets::{
     centered, confirm::ConfirmPopup, form::FormPopup, help::HelpPopup, status_bar::StatusBar,
@@ -110,6 +110,10 @@ impl Widget for Screen<'_> {
             Overlay::Confirm(c) => ConfirmPopup {
                 what: c,
                 active: s.active.len(),
+                output_dir: s.detail.as_ref().and_then(|d| match c {
+                    Confirm::Delete(id) if *id == d.id => Some(d.output_dir.as_str()),
+                    _ => None,
+                }),
                 theme: t,
             }
             .render(body, buf),

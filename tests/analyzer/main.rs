@@ -8,5 +8,6 @@ mod accuracy;
 mod bad_input;
 mod checks;
 mod checks_security;
+mod disputed;
 mod project_types;
 mod semantic;

@@ -144,6 +144,8 @@ pub fn detail() -> RunDetail {
         team: Some("web".into()),
         budget: usd(8.0),
         spent: usd(0.4213),
+        ended_ms: None,
+        output_dir: "/home/dev/todo-app/out".into(),
         tasks: vec![
             task(
                 1,

@@ -45,7 +45,12 @@ fn p_cycles_the_priority_filter_through_every_tier() {
         assert_eq!(s.panes.analysis.view().len(), n);
         let out = screen(&s, 120, 40);
         assert!(out.contains(&format!("priority: {shown}")), "{out}");
-        assert!(out.contains(&format!("Findings ({n} of 8)")), "{out}");
+        let pos = match n {
+            0 => "(0/0 of 8)".to_string(),
+            8 => "(1/8)".to_string(),
+            n => format!("(1/{n} of 8)"),
+        };
+        assert!(out.contains(&format!("Findings {pos}")), "{out}");
         assert!(
             s.panes
                 .analysis
@@ -95,7 +100,7 @@ fn slash_filters_findings_by_text_and_evidence_path() {
         ]
     );
     let out = screen(&s, 80, 24);
-    assert!(out.contains("Findings (3 of 8) / orders.py"), "{out}");
+    assert!(out.contains("Findings (1/3 of 8) / orders.py"), "{out}");
     // Filters combine: text and priority.
     ch(&mut s, 'p');
     ch(&mut s, 'p');
@@ -314,7 +319,7 @@ fn a_newer_stored_analysis_replaces_the_shown_one() {
         })),
     );
     assert_eq!(s.panes.analysis.id, Some(2));
-    assert!(screen(&s, 120, 40).contains("Findings (2)"));
+    assert!(screen(&s, 120, 40).contains("Findings (1/2)"));
 }
 
 #[test]

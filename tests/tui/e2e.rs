@@ -404,3 +404,40 @@ fn analysis_from_the_tui_shows_ranked_findings_exports_and_is_there_at_the_next_
     t.keys(&["q"]);
     assert_quit_cleanly(&t);
 }
+
+#[test]
+fn quitting_a_running_run_is_a_ctrl_c_enter_does_not_confirm_and_a_second_ctrl_c_quits() {
+    if !have_tmux() {
+        return;
+    }
+    let env = Env::new("[simulated]\nlatency_ms_min = 400\nlatency_ms_max = 800\n");
+    let plan = env.write("plan.json", &flat_plan(6));
+    let cmd = command_with(
+        &env.data(),
+        &env.config,
+        &format!("run --concurrency 1 --plan '{}'", plan.display()),
+    );
+    let t = Tmux::start("quitrun", &cmd);
+    t.wait("a task running", |s| {
+        s.contains("╭ Run r-") && s.contains("tasks done") && s.contains(" running")
+    });
+    t.keys(&["q"]);
+    t.wait_for("Quit?");
+    // Enter never confirms: the dialog stays.
+    t.keys(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(t.screen().contains("Quit?"), "{}", t.screen());
+    // The second Ctrl-C quits at once, as headless promises; the exit is a Ctrl-C's.
+    t.keys(&["C-c"]);
+    let s = t.wait_for("MODES");
+    assert!(s.contains("EXIT=130"), "exit status:\n{s}");
+    assert!(
+        s.contains("icanon echo MODES"),
+        "terminal not restored:\n{s}"
+    );
+    let (v, _) = env.json(&["runs", "--json"]);
+    let id = v[0]["id"].as_str().unwrap_or_default().to_string();
+    let (v, _) = env.json(&["show", &id, "--json"]);
+    assert_eq!(v["status"], "partial_success", "{v}");
+    assert!(v.to_string().contains("cancelled by the user"), "{v}");
+}

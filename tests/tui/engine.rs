@@ -161,6 +161,11 @@ async fn quitting_while_a_run_is_active_stores_it_partial_success() {
             matches!(e, EngineEvent::RunStarted { .. })
         })
         .await;
+        // Past the plan: a cancel during decomposition has its own reason (as headless).
+        wait_for(&mut watch, "plan", |e| {
+            matches!(e, EngineEvent::Planned { .. })
+        })
+        .await;
         press(&keys, KeyCode::Char('q'));
         press(&keys, KeyCode::Char('y'));
         ev
@@ -180,4 +185,7 @@ async fn quitting_while_a_run_is_active_stores_it_partial_success() {
         .expect("run row");
     assert_eq!(row.status, RunStatus::PartialSuccess, "{run_id}");
     assert!(row.status.is_resumable());
+    // The same as a headless Ctrl-C: its reason, and the launcher exits 130 for it.
+    assert_eq!(row.status_reason.as_deref(), Some("cancelled by the user"));
+    assert!(state.quit_cancelled);
 }

@@ -362,7 +362,7 @@ fn filter_panes_and_navigation() {
     assert_eq!(s.runs_view().len(), 1);
     key(&mut s, KeyCode::Enter);
     assert_eq!(s.overlay, Overlay::None);
-    assert!(screen(&s, 120, 40).contains("(1 of 6) / invoice"));
+    assert!(screen(&s, 120, 40).contains("(1/1 of 6) / invoice"));
     key(&mut s, KeyCode::Esc);
     assert_eq!(s.runs_view().len(), 6);
     ch(&mut s, 'G');

@@ -7,6 +7,7 @@ mod support;
 mod analysis;
 mod e2e;
 mod engine;
+mod fixes;
 mod flow;
 mod render;
 mod store_sync;

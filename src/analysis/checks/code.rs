@@ -109,7 +109,7 @@ fn huge_and_generated(f: &Facts, out: &mut Vec<Finding>) {
                     &r.rel,
                     None,
                     if r.minified {
-                        "minified (mean line over 255 bytes)"
+                        "minified (long lines hold nearly all its bytes)"
                     } else {
                         "generated-file header"
                     },

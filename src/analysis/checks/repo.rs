@@ -66,6 +66,12 @@ fn readme(f: &Facts, out: &mut Vec<Finding>) {
         return;
     }
     let Some(i) = f.readme else {
+        // With no README, "no docs beyond the README" is the same gap: one finding says both.
+        let no_docs = if no_docs(f) {
+            " There is no docs folder either; start with the README."
+        } else {
+            ""
+        };
         out.push(finding(
             "missing-readme",
             "No README",
@@ -73,7 +79,10 @@ fn readme(f: &Facts, out: &mut Vec<Finding>) {
             Category::Docs,
             1.0,
             0.95,
-            "There is no README at the root. Say what the project does, how to install it and how to use it.".into(),
+            format!(
+                "There is no README at the root. Say what the project does, how to install it and how to \
+                 use it.{no_docs}"
+            ),
             "Newcomers and users cannot tell what the project is or how to start.",
             vec![],
         ));
@@ -351,8 +360,12 @@ fn gitignore(f: &Facts, out: &mut Vec<Finding>) {
     }
 }
 
+fn no_docs(f: &Facts) -> bool {
+    !f.has_docs && f.source_code >= 2000
+}
+
 fn docs(f: &Facts, out: &mut Vec<Finding>) {
-    if !f.has_docs && f.source_code >= 2000 {
+    if no_docs(f) && f.readme.is_some() {
         out.push(finding(
             "no-docs",
             "No documentation beyond the README",

@@ -88,20 +88,44 @@ fn secrets(f: &Facts, out: &mut Vec<Finding>) {
         ev.dedup_by(|a, b| a.path == b.path && a.line == b.line);
         let in_tests = ev.iter().all(|e| sample_location(&e.path));
         let files: std::collections::BTreeSet<_> = ev.iter().map(|e| e.path.as_str()).collect();
+        let values = plural(ev.len(), "value", "values");
+        let files = plural(files.len(), "file", "files");
+        let verb = if ev.len() == 1 { "looks" } else { "look" };
+        // Matches only in tests, samples or docs are most likely examples: worth a look, not an
+        // incident, so they rank LOW and say so.
+        let (priority, confidence, description) = if in_tests {
+            (
+                Priority::Low,
+                0.4,
+                format!(
+                    "{values} that {verb} like credentials in {files} (masked), all in tests, samples or \
+                     documentation: they may be examples. Check that none is live, and prefer obvious \
+                     placeholders so scanners stay quiet."
+                ),
+            )
+        } else {
+            (
+                Priority::Critical,
+                0.9,
+                format!(
+                    "{values} that {verb} like live credentials in {files} (values masked). Revoke and rotate \
+                     them, remove them from the history, and load secrets from the environment or a secret \
+                     manager."
+                ),
+            )
+        };
         out.push(finding(
             "committed-secrets",
-            "Secrets committed to the repository",
-            Priority::Critical,
+            if in_tests {
+                "Credential-like values in tests, samples or docs"
+            } else {
+                "Secrets committed to the repository"
+            },
+            priority,
             Category::Security,
             2.0,
-            if in_tests { 0.6 } else { 0.9 },
-            format!(
-                "{} that look like live credentials in {} (values masked). Revoke and rotate them, remove \
-                 them from the history, and load secrets from the environment or a secret manager.{}",
-                plural(ev.len(), "value", "values"),
-                plural(files.len(), "file", "files"),
-                if in_tests { " All are in tests, samples or documentation: they may be examples." } else { "" }
-            ),
+            confidence,
+            description,
             "Anyone with read access to the code (or its history) can use these credentials.",
             ev,
         ));

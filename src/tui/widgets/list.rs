@@ -2,6 +2,7 @@
 //! pane renders with (window, header, selected row, title with the filter).
 
 use crate::tui::theme::Theme;
+use crate::tui::widgets::thousands;
 use ratatui::layout::Constraint;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -91,7 +92,8 @@ pub fn widths(cols: &[Constraint]) -> Vec<Constraint> {
     v
 }
 
-/// ` Title (n) · filter: x ` for list blocks.
+/// ` Title (3/120) ` for list blocks: the selected position of the total, and with a filter
+/// ` Title (2/5 of 120) / x `. Counts get thousands separators.
 pub fn list_title(
     name: &str,
     shown: usize,
@@ -100,13 +102,29 @@ pub fn list_title(
     t: &Theme,
 ) -> Line<'static> {
     let mut spans = vec![Span::styled(format!(" {name} "), t.title)];
-    if nav.filter.is_empty() {
-        spans.push(Span::styled(format!("({total}) "), t.muted));
-    } else {
-        spans.push(Span::styled(format!("({shown} of {total}) "), t.muted));
+    spans.push(Span::styled(
+        format!("{} ", position(nav, shown, total)),
+        t.muted,
+    ));
+    if !nav.filter.is_empty() {
         spans.push(Span::styled(format!("/ {} ", nav.filter), t.accent));
     }
     Line::from(spans)
+}
+
+/// `(3/120)`, or `(2/5 of 120)` when a filter shows 5 of 120; `(0/0)` when empty.
+pub fn position(nav: &ListNav, shown: usize, total: usize) -> String {
+    let pos = if shown == 0 {
+        0
+    } else {
+        nav.selected.min(shown - 1) + 1
+    };
+    let n = |x: usize| thousands(x as u64);
+    if shown == total {
+        format!("({}/{})", n(pos), n(total))
+    } else {
+        format!("({}/{} of {})", n(pos), n(shown), n(total))
+    }
 }
 
 /// A dim one-line message inside an empty list.
@@ -148,5 +166,14 @@ mod tests {
         assert_eq!(window(&n, 3, 10), (0, 3));
         assert_eq!(window(&n, 0, 10), (0, 0));
         assert_eq!(window(&n, 5, 0), (0, 0));
+    }
+
+    #[test]
+    fn position_counts_from_one_with_separators() {
+        let mut n = ListNav::default();
+        assert_eq!(position(&n, 0, 0), "(0/0)");
+        n.selected = 11;
+        assert_eq!(position(&n, 1200, 1200), "(12/1,200)");
+        assert_eq!(position(&n, 5, 1200), "(5/5 of 1,200)");
     }
 }

@@ -75,14 +75,66 @@ pub fn priority(p: Priority, t: &Theme) -> Span<'static> {
     Span::styled(format!("{sym} {}", p.as_str()), style)
 }
 
-/// `$0.0123` below $10, `$12.34` above.
+/// `$0.0123` below $10, `$12.34` above, `$12,345.67` with thousands separators.
 pub fn usd(m: Micros) -> String {
     let v = m.usd();
     if v.abs() < 10.0 {
         format!("${v:.4}")
     } else {
-        format!("${v:.2}")
+        group_decimal(&format!("${v:.2}"))
     }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    group_decimal(&n.to_string())
+}
+
+/// Commas in the integer digits of a formatted number (`$-12345.6` -> `$-12,345.6`).
+fn group_decimal(s: &str) -> String {
+    let start = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
+    let end = s[start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(s.len(), |i| start + i);
+    let digits = &s[start..end];
+    let mut out = String::with_capacity(s.len() + digits.len() / 3);
+    out.push_str(&s[..start]);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out.push_str(&s[end..]);
+    out
+}
+
+/// Tabs expanded to the next multiple of 4 columns: terminals draw a raw tab as nothing, so
+/// tab-indented code (Go) would lose its indentation.
+pub fn expand_tabs(s: &str) -> String {
+    if !s.contains('\t') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut col = 0;
+    for c in s.chars() {
+        match c {
+            '\t' => {
+                let n = 4 - col % 4;
+                out.extend(std::iter::repeat_n(' ', n));
+                col += n;
+            }
+            '\n' => {
+                out.push(c);
+                col = 0;
+            }
+            _ => {
+                out.push(c);
+                col += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Budgets are round numbers: `$8.00`.
@@ -159,13 +211,36 @@ pub fn bar(frac: f64, w: usize) -> String {
     format!("{}{}", "█".repeat(cells), "░".repeat(w - cells.min(w)))
 }
 
-/// `0.87/0.85 ✓` (meets) or `0.72/0.85 ✕` (below); `-/0.85` before any score.
+/// `0.87/0.85 ✓` (meets) or `0.72/0.85 ✕` (below); `-/0.85` before any score. A failing score
+/// gets as many digits as it takes not to read as the threshold (`0.849/0.85 ✕`, never
+/// `0.85/0.85 ✕`), truncated rather than rounded up past 4 digits.
 pub fn score_vs(score: Option<f64>, threshold: f64, t: &Theme) -> Span<'static> {
+    let th = threshold_text(threshold);
     match score {
-        Some(x) if x >= threshold => Span::styled(format!("{x:.2}/{threshold:.2} ✓"), t.ok),
-        Some(x) => Span::styled(format!("{x:.2}/{threshold:.2} ✕"), t.warn),
-        None => Span::styled(format!("   -/{threshold:.2}"), t.muted),
+        Some(x) if x >= threshold => Span::styled(format!("{x:.2}/{th} ✓"), t.ok),
+        Some(x) => Span::styled(format!("{}/{th} ✕", failing(x, &th)), t.warn),
+        None => Span::styled(format!("   -/{th}"), t.muted),
     }
+}
+
+/// A threshold with 2 decimals, or up to 4 when it has them (`0.85`, `0.855`).
+fn threshold_text(th: f64) -> String {
+    (2..=4)
+        .map(|p| format!("{th:.p$}"))
+        .find(|s| s.parse::<f64>().is_ok_and(|v| (v - th).abs() < 1e-9))
+        .unwrap_or_else(|| format!("{th:.4}"))
+}
+
+/// A score below the threshold (as shown, `th`), with the digits that keep it reading below.
+fn failing(x: f64, th: &str) -> String {
+    let th = th.parse::<f64>().unwrap_or(f64::INFINITY);
+    for prec in 2..=4 {
+        let shown = format!("{x:.prec$}");
+        if shown.parse::<f64>().is_ok_and(|v| v < th) {
+            return shown;
+        }
+    }
+    format!("{:.4}", (x * 10_000.0).floor() / 10_000.0)
 }
 
 #[cfg(test)]
@@ -185,6 +260,33 @@ mod tests {
         assert_eq!(sparkline(&[], 3), "");
         assert_eq!(bar(0.5, 4), "██░░");
         assert_eq!(one_line("a\n b\tc"), "a b c");
+        assert_eq!(usd(Micros::from_usd(12_345.678)), "$12,345.68");
+        assert_eq!(usd(Micros::from_usd(999.5)), "$999.50");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(
+            expand_tabs("func f() {\n\tx := 1\n\t\ty\n}"),
+            "func f() {\n    x := 1\n        y\n}"
+        );
+        assert_eq!(expand_tabs("ab\tc"), "ab  c");
+    }
+
+    #[test]
+    fn a_failing_score_never_reads_as_its_threshold() {
+        let t = Theme::builtin("default").expect("theme");
+        let s = |x| score_vs(Some(x), 0.85, &t).content.to_string();
+        assert_eq!(s(0.849), "0.849/0.85 ✕");
+        assert_eq!(s(0.8499), "0.8499/0.85 ✕");
+        assert_eq!(s(0.849999), "0.8499/0.85 ✕");
+        assert_eq!(s(0.72), "0.72/0.85 ✕");
+        assert_eq!(s(0.85), "0.85/0.85 ✓");
+        assert_eq!(s(0.853), "0.85/0.85 ✓");
+        // A threshold with more digits shows them, so 0.85 never reads as meeting 0.854.
+        let s = |x| score_vs(Some(x), 0.854, &t).content.to_string();
+        assert_eq!(s(0.85), "0.85/0.854 ✕");
+        assert_eq!(s(0.8539), "0.85/0.854 ✕");
+        assert_eq!(s(0.86), "0.86/0.854 ✓");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use super::{AnalysisState, Running, Stage};
 use crate::analysis::{AnalysisReport, Priority};
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::list::{empty, list_title, row, widths, window};
-use crate::tui::widgets::{block, fit, one_line, priority};
+use crate::tui::widgets::list::{empty, list_title, position, row, widths, window};
+use crate::tui::widgets::{block, fit, one_line, priority, thousands};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
@@ -33,9 +33,13 @@ fn size(bytes: u64) -> String {
 pub fn progress_line(r: &Running, t: &Theme) -> Line<'static> {
     let what = match r.stage {
         Stage::Starting => "starting…".to_string(),
-        Stage::Walking { files, bytes } => format!("reading: {files} files, {}…", size(bytes)),
-        Stage::Checking { files } => format!("checking {files} files…"),
-        Stage::Semantic { files } => format!("{files} files read; asking a model…"),
+        Stage::Walking { files, bytes } => {
+            format!("reading: {} files, {}…", thousands(files), size(bytes))
+        }
+        Stage::Checking { files } => format!("checking {} files…", thousands(files)),
+        Stage::Semantic { files } => {
+            format!("{} files read; asking a model…", thousands(files))
+        }
     };
     Line::from(vec![
         Span::styled("▶ analyzing ", t.running),
@@ -65,7 +69,7 @@ fn counts_line(r: &AnalysisReport, w: usize, t: &Theme) -> Line<'static> {
     .map(|p| (p, r.findings_by_priority(p).count()))
     .filter(|(_, n)| *n > 0)
     .collect();
-    let head = format!("{} findings", r.findings.len());
+    let head = format!("{} findings", thousands(r.findings.len() as u64));
     let long: usize = head.chars().count()
         + tiers
             .iter()
@@ -113,7 +117,10 @@ fn summary_lines(
     let mut l = vec![Line::from(fit(
         &format!(
             "{} files · {} code · {} comments · {} blanks",
-            r.files, r.lines.code, r.lines.comments, r.lines.blanks
+            thousands(r.files),
+            thousands(r.lines.code),
+            thousands(r.lines.comments),
+            thousands(r.lines.blanks)
         ),
         w,
     ))];
@@ -198,7 +205,7 @@ fn languages(r: &AnalysisReport, area: Rect, buf: &mut Buffer, t: &Theme) {
     } else {
         room
     };
-    let num = |n: u64| Cell::from(Line::from(n.to_string()).right_aligned());
+    let num = |n: u64| Cell::from(Line::from(thousands(n)).right_aligned());
     let mut rows: Vec<ratatui::widgets::Row> = r
         .languages
         .iter()
@@ -231,7 +238,10 @@ fn findings(st: &AnalysisState, area: Rect, buf: &mut Buffer, t: &Theme) {
     if let Some(p) = st.priority {
         if st.nav.filter.is_empty() {
             // `list_title` counts only the text filter.
-            title.spans[1] = Span::styled(format!("({} of {}) ", view.len(), all.len()), t.muted);
+            title.spans[1] = Span::styled(
+                format!("{} ", position(&st.nav, view.len(), all.len())),
+                t.muted,
+            );
         }
         title.spans.push(Span::styled("priority: ", t.muted));
         title.spans.push(priority(p, t));

@@ -124,6 +124,10 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
         .render(inner, buf);
 }
 
+/// The markers of the projection and cap lines (`Marker::Dot`, `Marker::Bar`), named in the title.
+const PROJECTION_MARK: &str = "•";
+const CAP_MARK: &str = "▄";
+
 fn chart(l: &LevelItem, area: Rect, buf: &mut Buffer, t: &Theme) {
     let p = project(&l.series, l.cap);
     let mut title = vec![Span::styled(format!(" Burn-down · {} ", l.level), t.title)];
@@ -134,15 +138,23 @@ fn chart(l: &LevelItem, area: Rect, buf: &mut Buffer, t: &Theme) {
             t.warn,
         ));
     }
+    // Each line is named with its marker, so the chart reads without colour (NO_COLOR):
+    // braille spent, `•` projection, `▄` cap.
     if let Some(p) = &p {
-        let when = match p.cap_in_ms {
-            Some(0) => " · cap reached".to_string(),
-            Some(ms) => format!(" · cap in ~{}", duration(ms)),
+        title.push(Span::styled(
+            format!("{PROJECTION_MARK} projection ${:.4}/h ", p.usd_per_hour),
+            t.chart_projection,
+        ));
+    }
+    if let Some(cap) = l.cap {
+        let when = match p.as_ref().and_then(|p| p.cap_in_ms) {
+            Some(0) => " reached".to_string(),
+            Some(ms) => format!(" in ~{}", duration(ms)),
             None => String::new(),
         };
         title.push(Span::styled(
-            format!("projection ${:.4}/h{when} ", p.usd_per_hour),
-            t.chart_projection,
+            format!("{CAP_MARK} cap {}{when} ", format_budget(cap)),
+            t.chart_cap,
         ));
     }
     let blk = block(Line::from(title), t, false);
@@ -223,7 +235,7 @@ fn chart(l: &LevelItem, area: Rect, buf: &mut Buffer, t: &Theme) {
         sets.push(
             Dataset::default()
                 .name("cap")
-                .marker(Marker::Dot)
+                .marker(Marker::Bar)
                 .graph_type(GraphType::Line)
                 .style(t.chart_cap)
                 .data(&cap_line),

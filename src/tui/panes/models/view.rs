@@ -5,7 +5,7 @@ use crate::tui::snapshot::ModelRow;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
-use crate::tui::widgets::{bar, block, breaker, fit, sparkline, usd};
+use crate::tui::widgets::{bar, block, breaker, fit, sparkline, thousands, usd};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -127,7 +127,7 @@ impl Widget for ModelsPane<'_> {
                 cells.extend([
                     Cell::from(breaker(m.breaker, t)),
                     Cell::from(fails),
-                    Cell::from(m.calls.to_string()),
+                    Cell::from(thousands(m.calls)),
                     Cell::from(rate),
                     Cell::from(format!("{}/{}", ms(m.p50_ms), ms(m.p95_ms))),
                     Cell::from(Span::styled(

@@ -3,7 +3,7 @@
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
-use crate::tui::widgets::{block, fit, format_budget, one_line, run_status_span, usd};
+use crate::tui::widgets::{block, fit, format_budget, one_line, run_status_span, thousands, usd};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
@@ -37,11 +37,21 @@ impl Widget for RunsPane<'_> {
             return;
         }
         let wide = inner.width >= 110;
+        let tasks = |r: &crate::tui::snapshot::RunItem| {
+            format!("{}/{}", thousands(r.tasks_done), thousands(r.tasks_total))
+        };
+        // As wide as the widest count (`1,034/1,200`), at least the header.
+        let tasks_w = view
+            .iter()
+            .map(|&i| tasks(&s.runs[i]).len())
+            .max()
+            .unwrap_or(0)
+            .clamp(5, 15) as u16;
         let mut cols = vec![
             Constraint::Length(8),
             Constraint::Length(20),
             Constraint::Length(9),
-            Constraint::Length(7),
+            Constraint::Length(tasks_w),
             Constraint::Length(16),
         ];
         let mut titles = vec!["", "Run", "Status", "Resume", "Tasks", "Spent/Budget"];
@@ -82,7 +92,7 @@ impl Widget for RunsPane<'_> {
                 )),
                 Cell::from(run_status_span(r.status, t)),
                 Cell::from(resume),
-                Cell::from(format!("{}/{}", r.tasks_done, r.tasks_total)),
+                Cell::from(tasks(r)),
                 Cell::from(format!("{}/{}", usd(r.spent), format_budget(r.budget))),
             ];
             if wide {

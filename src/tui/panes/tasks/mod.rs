@@ -80,12 +80,14 @@ impl State {
 
     pub fn tasks_view(&self) -> Vec<usize> {
         self.panes.tasks.nav.view(self.tasks(), |t| {
+            // Every column shown, the Reason too ("why did it fail" is what one searches for).
             format!(
-                "{} {} {} {}",
+                "{} {} {} {} {}",
                 t.id,
                 t.task_type,
                 t.status,
-                t.model.as_deref().unwrap_or("")
+                t.model.as_deref().unwrap_or(""),
+                t.status_reason.as_deref().unwrap_or("")
             )
         })
     }

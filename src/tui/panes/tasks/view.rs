@@ -7,7 +7,8 @@ use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
 use crate::tui::widgets::{
-    block, duration, fit, format_budget, one_line, run_status_span, score_vs, task_status_span, usd,
+    block, duration, expand_tabs, fit, format_budget, one_line, run_status_span, score_vs,
+    task_status_span, thousands, usd,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -19,10 +20,11 @@ pub struct TasksPane<'a> {
     pub theme: &'a Theme,
 }
 
-/// Elapsed time of a task against `now` (the state's clock).
-pub fn elapsed(t: &TaskItem, now_ms: i64) -> String {
+/// Elapsed time of a task against `clock_ms` (`RunDetail::clock_ms`: now while the run runs,
+/// its end after, so a task left pending or cancelled stops counting with the run).
+pub fn elapsed(t: &TaskItem, clock_ms: i64) -> String {
     match t.started_ms {
-        Some(s) => duration(t.finished_ms.unwrap_or(now_ms) - s),
+        Some(s) => duration(t.finished_ms.unwrap_or(clock_ms) - s),
         None => "-".into(),
     }
 }
@@ -61,7 +63,12 @@ fn summary(d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
     } else {
         done as f64 / total as f64
     };
-    let mut label = format!("{done}/{total} tasks done · {:.0}%", ratio * 100.0);
+    let mut label = format!(
+        "{}/{} tasks done · {:.0}%",
+        thousands(done as u64),
+        thousands(total as u64),
+        ratio * 100.0
+    );
     if running > 0 {
         label.push_str(&format!(" · {running} running"));
     }
@@ -133,7 +140,7 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
             Cell::from(format!("{}/{}", x.iteration, x.max_iterations)),
             Cell::from(score_vs(x.score, x.threshold, t)),
             Cell::from(usd(x.cost)),
-            Cell::from(elapsed(x, s.now_ms)),
+            Cell::from(elapsed(x, d.clock_ms(s.now_ms))),
         ]);
         if wide {
             let reason = x.status_reason.as_deref().map(one_line).unwrap_or_default();
@@ -161,7 +168,10 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
         Span::raw(format!(
             "  cost {}  elapsed {}",
             usd(task.cost),
-            elapsed(task, s.now_ms)
+            elapsed(
+                task,
+                s.detail.as_ref().map_or(s.now_ms, |d| d.clock_ms(s.now_ms))
+            )
         )),
     ])];
     if let Some(r) = &task.status_reason {
@@ -182,7 +192,7 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
     };
     l.push(Line::default());
     l.push(Line::from(Span::styled("Prompt", t.header)));
-    l.extend(a.prompt.lines().map(|x| Line::from(x.to_string())));
+    l.extend(a.prompt.lines().map(|x| Line::from(expand_tabs(x))));
     l.push(Line::default());
     l.push(Line::from(Span::styled(
         format!("Attempts ({})", a.attempts.len()),
@@ -228,13 +238,16 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
         }
         if let Some(c) = &at.critique {
             l.push(Line::from(Span::styled("   critique:", t.muted)));
-            l.extend(c.lines().map(|x| Line::from(format!("     {x}"))));
+            l.extend(
+                c.lines()
+                    .map(|x| Line::from(format!("     {}", expand_tabs(x)))),
+            );
         }
     }
     l.push(Line::default());
     l.push(Line::from(Span::styled("Output", t.header)));
     match &a.output {
-        Some(o) => l.extend(o.lines().map(|x| Line::from(x.to_string()))),
+        Some(o) => l.extend(o.lines().map(|x| Line::from(expand_tabs(x)))),
         None => l.push(Line::from(Span::styled("no output yet", t.muted))),
     }
     l
