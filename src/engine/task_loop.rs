@@ -14,6 +14,10 @@ use crate::prompts::schemas;
 use crate::store::{self, TaskRow, runs::AttemptWrite};
 use crate::validators::{self, ValidatorResult, Verdict};
 
+/// Breaks ties between equally scored attempts in favour of one a check passed on; far below
+/// any score difference an evaluator gives.
+const CHECKED_BONUS: f64 = 1e-6;
+
 /// Appended to the evaluation prompt after an answer without a score.
 const EVAL_REPAIR: &str = "\nYour previous answer had no score. Answer with JSON only.";
 
@@ -384,8 +388,12 @@ impl TaskRun<'_> {
             progress.critique.clone(),
             progress.evaluator.clone(),
         );
-        // Best attempt: passing beats failing, then higher score.
-        let rank = score.unwrap_or(0.0) + if judged.validators_ok { 1.0 } else { 0.0 };
+        // Best attempt: passing beats failing, then higher score, then an attempt some check
+        // passed on over one nothing could be checked on (a revision that dropped the code).
+        let checked = judged.vresults.iter().any(|v| v.result == Verdict::Pass);
+        let rank = score.unwrap_or(0.0)
+            + if judged.validators_ok { 1.0 } else { 0.0 }
+            + if checked { CHECKED_BONUS } else { 0.0 };
         if self.ck.best.as_ref().is_none_or(|b| rank >= b.score) {
             self.ck.best = Some(Best {
                 score: rank,

@@ -176,3 +176,48 @@ async fn a_run_whose_model_never_answers_is_still_a_system_failure() {
     assert_eq!(v["status"], "system_failure", "{v}");
     assert_eq!(v["plan_fallback"], false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_equally_scored_attempt_without_code_does_not_replace_one_with_checked_code() {
+    let server = MockProvider::start().await;
+    let accept = r#"{"verdict": "accept", "defects": []}"#;
+    let half = r#"{"score": 0.5, "reason": "partly"}"#;
+    server.script(
+        "tiny",
+        [
+            Reply::text(CODE),
+            Reply::text(accept),
+            Reply::text(half),
+            Reply::text("I would write a function that reverses the string."),
+            Reply::text(accept),
+            Reply::text(half),
+        ],
+    );
+    let env = env(&server);
+    let plan = env.write(
+        "plan.json",
+        r#"[{"id": "t1", "type": "code_generation", "prompt": "Reverse a string in Python", "max_iterations": 2}]"#,
+    );
+    let out_dir = env.dir.path().join("out");
+    let (v, out) = run_json(
+        &env,
+        &[
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "reverse",
+            "--json",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stderr));
+    let attempts = v["tasks"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{v}");
+    assert_eq!(attempts[0]["validators"][0]["name"], "syntax:python");
+    assert_eq!(attempts[1]["validators"][0]["result"], "skipped");
+    // The task's result is the attempt with the checked code, written as Python.
+    assert!(out_dir.join("tasks/t1.py").is_file(), "{v}");
+    assert!(!out_dir.join("tasks/t1.md").exists());
+}
