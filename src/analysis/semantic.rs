@@ -169,6 +169,90 @@ pub fn build_prompt(report: &AnalysisReport, root: &Path, token_budget: usize) -
     p
 }
 
+/// A JSON object cut off by the model's token limit (a small model rambling inside a string or
+/// a list), closed where it stops: the open string ended, a dangling key or comma dropped, the
+/// open brackets closed. Failing that, cut back to the last complete member. Bounded: 64 cuts.
+fn close_truncated(text: &str) -> Option<Value> {
+    let start = text.find('{')?;
+    let body = &text[start..];
+    // Byte offsets of commas outside strings: a complete value ends just before each.
+    let mut cuts = vec![body.len()];
+    let (mut in_str, mut esc) = (false, false);
+    let mut stack = Vec::new();
+    for (i, b) in body.bytes().enumerate() {
+        if in_str {
+            match b {
+                _ if esc => esc = false,
+                b'\\' => esc = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b',' => cuts.push(i),
+            b'{' => stack.push(b'}'),
+            b'[' => stack.push(b']'),
+            // Mismatched, or closed after all: malformed, not cut off.
+            b'}' | b']' if stack.pop() != Some(b) || stack.is_empty() => return None,
+            _ => {}
+        }
+    }
+    cuts[1..].reverse();
+    cuts.into_iter()
+        .take(64)
+        .find_map(|cut| match serde_json::from_str(&closed(&body[..cut])) {
+            Ok(v @ Value::Object(_)) => Some(v),
+            _ => None,
+        })
+}
+
+/// `prefix` with its open string and brackets closed.
+fn closed(prefix: &str) -> String {
+    let mut stack = Vec::new();
+    let (mut in_str, mut esc) = (false, false);
+    for b in prefix.bytes() {
+        if in_str {
+            match b {
+                _ if esc => esc = false,
+                b'\\' => esc = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' => stack.push(b'}'),
+            b'[' => stack.push(b']'),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut out = prefix.to_string();
+    if in_str {
+        if esc {
+            out.pop();
+        }
+        out.push('"');
+    }
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    if out.ends_with(',') {
+        out.pop();
+    }
+    if out.ends_with(':') {
+        out.push_str("null");
+    }
+    while let Some(c) = stack.pop() {
+        out.push(c as char);
+    }
+    out
+}
+
 /// The first balanced JSON object in `text` that parses (fences and prose around it ignored).
 fn extract_object(text: &str) -> Option<Value> {
     let bytes = text.as_bytes();
@@ -290,6 +374,17 @@ fn suggestion(v: &Value) -> Option<Finding> {
     })
 }
 
+/// Fields of the semantic summary an answer must have one of.
+const KNOWN_KEYS: [&str; 7] = [
+    "purpose",
+    "primary_patterns",
+    "patterns",
+    "anti_patterns",
+    "test_coverage",
+    "documentation",
+    "suggestions",
+];
+
 /// Why the model's answer could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
@@ -301,17 +396,17 @@ pub enum AnswerError {
 
 /// Parse the model's answer: the summary and the suggestions it proposes.
 pub fn parse_response(text: &str) -> Result<(SemanticSummary, Vec<Finding>), AnswerError> {
-    let v = extract_object(text).ok_or(AnswerError::NoJson)?;
-    let known_keys = [
-        "purpose",
-        "primary_patterns",
-        "patterns",
-        "anti_patterns",
-        "test_coverage",
-        "documentation",
-        "suggestions",
-    ];
-    if !known_keys.iter().any(|k| v.get(k).is_some()) {
+    let known = |v: &Value| KNOWN_KEYS.iter().any(|k| v.get(k).is_some());
+    // A complete object first; an answer cut off by the token limit may hold only inner ones.
+    let v = match extract_object(text) {
+        Some(v) if known(&v) => v,
+        other => close_truncated(text)
+            .filter(known)
+            .or(other)
+            .ok_or(AnswerError::NoJson)?,
+    };
+
+    if !known(&v) {
         return Err(AnswerError::NoKnownField);
     }
     let raw = v

@@ -148,3 +148,29 @@ fn the_stage_future_is_send() {
     let model = Fixed(Ok("{}".into()));
     assert_send(semantic_stage(&mut r, Path::new("."), Some(&model), None));
 }
+
+#[test]
+fn an_answer_cut_off_by_the_token_limit_keeps_what_was_complete() {
+    // Rambling inside a string: the string is closed where it stops.
+    let (s, _) =
+        parse_response(r#"{"purpose": "Reverses strings and then it goes on and on and on"#)
+            .unwrap();
+    assert!(s.purpose.starts_with("Reverses strings"));
+    // Cut inside a later key: back to the last complete member.
+    let (s, sugg) =
+        parse_response(r#"{"purpose": "A tool", "primary_patterns": ["cli", "tests"], "anti_patt"#)
+            .unwrap();
+    assert_eq!(s.purpose, "A tool");
+    assert_eq!(s.primary_patterns, ["cli", "tests"]);
+    assert!(sugg.is_empty());
+    // Cut inside a suggestion list: the complete suggestions stay.
+    let (_, sugg) = parse_response(
+        r#"{"purpose": "x", "suggestions": [{"title": "Add CI", "priority": "LOW"}, {"title": "Add te"#,
+    )
+    .unwrap();
+    assert!(!sugg.is_empty() && sugg[0].title == "Add CI");
+    // A dangling key, an escape at the cut, no object at all.
+    assert!(parse_response(r#"{"purpose": "a\"#).is_ok());
+    assert_eq!(parse_response(r#"{"purp"#), Err(AnswerError::NoJson));
+    assert_eq!(parse_response("no json here"), Err(AnswerError::NoJson));
+}
