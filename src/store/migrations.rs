@@ -277,6 +277,13 @@ CREATE TABLE structured_modes (
     r#"
 ALTER TABLE structured_modes ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
 "#,
+    // 11: prompt caching (issue 17 §4): input tokens a call wrote to the provider's cache, and
+    // what caching saved on it (input at the full rate minus its cache reads and writes as
+    // priced, micro-USD; negative while writes are not yet repaid).
+    r#"
+ALTER TABLE calls ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN cache_saving_micros INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

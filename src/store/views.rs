@@ -137,6 +137,18 @@ pub fn call_totals(c: &Connection) -> Result<Vec<(String, u64, u64, Micros)>, St
     Ok(rows)
 }
 
+/// Per model that has any: what prompt caching saved (`calls.cache_saving_micros`).
+pub fn cache_savings(c: &Connection) -> Result<Vec<(String, Micros)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT model, SUM(cache_saving_micros) FROM calls
+         GROUP BY model HAVING SUM(cache_saving_micros) != 0",
+    )?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// The latest `per_model` calls of every model, newest first: (model, outcome, latency ms).
 pub fn recent_calls(
     c: &Connection,

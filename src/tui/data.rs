@@ -124,6 +124,7 @@ fn models(c: &impl ViewStore, catalog: &ModelList) -> Result<Vec<ModelRow>, Stor
         .into_iter()
         .map(|(m, to, at)| (m, (to, at)))
         .collect();
+    let savings: HashMap<String, crate::domain::Micros> = c.cache_savings()?.into_iter().collect();
     let mut quality: HashMap<String, Vec<(String, f64, u64)>> = HashMap::new();
     for (m, ty, avg, n) in c.quality()? {
         quality.entry(m).or_default().push((ty, avg, n));
@@ -160,6 +161,7 @@ fn models(c: &impl ViewStore, catalog: &ModelList) -> Result<Vec<ModelRow>, Stor
                 p95_ms: percentile(&sorted, 95.0),
                 recent_ms: ok_lat[ok_lat.len().saturating_sub(SPARK_POINTS)..].to_vec(),
                 quality: quality.remove(id).unwrap_or_default(),
+                cache_saving: savings.get(id).copied().unwrap_or_default(),
             }
         })
         .collect())
@@ -531,9 +533,11 @@ mod tests {
             simulated: true,
             input_tokens: 0,
             cached_tokens: 0,
+            cache_write_tokens: 0,
             output_tokens: 0,
             reasoning_tokens: 0,
             cost: crate::domain::Micros::ZERO,
+            cache_saving: crate::domain::Micros::ZERO,
             latency_ms: 42,
             ttft_ms: None,
             outcome: CallOutcome::Ok,

@@ -127,6 +127,8 @@ pub struct ModelRow {
     pub recent_ms: Vec<u64>,
     /// (task type, average score, attempts scored)
     pub quality: Vec<(String, f64, u64)>,
+    /// What prompt caching saved on this model's calls.
+    pub cache_saving: Micros,
 }
 
 impl ModelRow {

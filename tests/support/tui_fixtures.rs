@@ -287,6 +287,7 @@ fn model(
         } else {
             vec![]
         },
+        cache_saving: Micros::ZERO,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Models pane's widgets: the models table and, below it, the selected model's quality by
 //! task type and latency sparkline.
 
+use crate::domain::Micros;
 use crate::tui::snapshot::ModelRow;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
@@ -23,7 +24,16 @@ fn ms(v: Option<u64>) -> String {
 fn selected_detail(m: &ModelRow, area: Rect, buf: &mut Buffer, t: &Theme) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let blk = block(format!(" Quality by task type · {} ", m.id), t, false);
+    let saved = if m.cache_saving == Micros::ZERO {
+        String::new()
+    } else {
+        format!("· cache saved {} ", usd(m.cache_saving))
+    };
+    let blk = block(
+        format!(" Quality by task type · {} {saved}", m.id),
+        t,
+        false,
+    );
     let inner = blk.inner(left);
     blk.render(left, buf);
     let mut lines: Vec<Line> = Vec::new();
