@@ -129,9 +129,10 @@ backoff_cap_ms = 2
         assert_eq!(
             v["status"],
             "success",
-            "exit {}: {}",
+            "exit {}: {}\ncalls: {:?}\n{v}",
             code(&out),
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stderr),
+            self.calls()
         );
         v
     }
@@ -197,7 +198,8 @@ async fn anthropic_run_marks_shared_context_and_costs_exactly_the_priced_sum() {
         output: 10_000_000,
         ..GOOD
     });
-    // a: generate (refused, retried), critique, revise, evaluate; b: generate (refused, retried)...
+    // a: generate (refused, retried), critique, revise, evaluate; b: generate (refused,
+    // retried), then good answers (the script's last reply repeats).
     server.script(
         "lab-model",
         [
@@ -207,9 +209,9 @@ async fn anthropic_run_marks_shared_context_and_costs_exactly_the_priced_sum() {
             good.clone(),
             good.clone(),
             refused,
+            good,
         ],
     );
-    server.set_default(good);
     let model = format!(
         "[[models]]\nid = \"lab-model\"\nprovider = \"lab\"\ninput = {INPUT}\ncached_input = {CACHED}\n\
          output = {OUTPUT}\ncache_write = {WRITE}\nquality = 0.9\ncontext_window = 200000\n"
