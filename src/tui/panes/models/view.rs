@@ -174,3 +174,49 @@ impl Widget for ModelsPane<'_> {
 pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
     ModelsPane { state: s, theme: t }.render(area, buf);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::BreakerState;
+
+    fn screen(saving: Micros) -> String {
+        let mut s = State::new(0, 8.0, false);
+        s.panes.models.items = vec![ModelRow {
+            id: "claude-sonnet-4-6".into(),
+            provider: "anthropic".into(),
+            breaker: BreakerState::Closed,
+            failures: 0,
+            calls: 3,
+            ok: 3,
+            cost: Micros(3000),
+            p50_ms: None,
+            p95_ms: None,
+            recent_ms: vec![],
+            quality: vec![],
+            cache_saving: saving,
+        }];
+        let theme = Theme::builtin("default").unwrap();
+        let area = Rect::new(0, 0, 120, 20);
+        let mut buf = Buffer::empty(area);
+        render(&s, &theme, area, &mut buf);
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_selected_model_shows_what_caching_saved() {
+        let text = screen(Micros(12_345));
+        assert!(
+            text.contains("claude-sonnet-4-6 · cache saved $0.0123"),
+            "{text}"
+        );
+        assert!(!screen(Micros::ZERO).contains("cache saved"));
+    }
+}
