@@ -47,7 +47,8 @@ struct Dir {
 }
 
 impl Dir {
-    fn new(kind: &str, base_url: &str, model_toml: &str, extra: &str) -> Dir {
+    /// A plan of two tasks on one model `id` (configured by `model_toml`) of provider `lab`.
+    fn new(kind: &str, base_url: &str, id: &str, model_toml: &str, extra: &str) -> Dir {
         let dir = tempfile::tempdir().unwrap();
         let config = format!(
             r#"
@@ -55,7 +56,7 @@ impl Dir {
 kind = "{kind}"
 base_url = "{base_url}"
 api_key = "{KEY}"
-models = ["lab-model"]
+models = ["{id}"]
 
 {model_toml}
 
@@ -217,7 +218,7 @@ async fn anthropic_run_marks_shared_context_and_costs_exactly_the_priced_sum() {
          output = {OUTPUT}\ncache_write = {WRITE}\nquality = 0.9\ncontext_window = 200000\n"
     );
     // The model id carries no Claude name, so the minimum is the default 1,024 tokens.
-    let d = Dir::new("anthropic", &server.base_url(), &model, "");
+    let d = Dir::new("anthropic", &server.base_url(), "lab-model", &model, "");
     let v = d.run().await;
 
     // Breakpoints: on exactly the requests that start with the dependency context, after it.
@@ -344,6 +345,7 @@ async fn openai_cached_and_reasoning_tokens_are_priced_and_effort_is_sent() {
     let d = Dir::new(
         "openai",
         &server.openai_base_url(),
+        "lab-model",
         model,
         "[task_types.summarization]\nreasoning_effort = \"low\"\n",
     );
@@ -440,4 +442,70 @@ async fn anthropic_client_marks_only_prefixes_above_the_models_minimum() {
     );
     assert!(body.get("temperature").is_none());
     assert_eq!(body["max_tokens"], 5000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_thinking_budget_raises_max_tokens_and_thinking_is_billed_as_output() {
+    let server = MockProvider::start().await;
+    // Thinking is inside Anthropic's output_tokens: 20 visible + 200 thinking.
+    let usage = MockUsage {
+        input: 100,
+        cached: 0,
+        output: 20,
+        reasoning: 200,
+    };
+    let good = Reply::text(r#"{"score": 0.95, "reason": "ok"}"#).usage(usage);
+    let refused = Reply::text("x").usage(MockUsage {
+        output: 10_000_000,
+        ..usage
+    });
+    server.script("claude-lab-4", [refused, good]);
+    let model = format!(
+        "[[models]]\nid = \"claude-lab-4\"\nprovider = \"lab\"\ninput = {INPUT}\ncached_input = {CACHED}\n\
+         output = {OUTPUT}\ncache_write = {WRITE}\nquality = 0.9\nmax_output = 16000\n"
+    );
+    // A Claude-like id: models that think are told by their id (or `reasoning = true`).
+    let d = Dir::new(
+        "anthropic",
+        &server.base_url(),
+        "claude-lab-4",
+        &model,
+        "[task_types.summarization]\nthinking_budget = 2048\n",
+    );
+    d.run().await;
+    let (_, _, summarization_max) = orchestrator_tui::domain::TaskType::Summarization.defaults();
+    let reqs = server.requests();
+    let mut thinking = 0;
+    for r in &reqs {
+        let system = r.body["system"].as_str().unwrap_or("");
+        if system.contains("performing a summarization task") {
+            // Generation and revision: the budget, max_tokens raised by it, no temperature.
+            assert_eq!(
+                r.body["thinking"],
+                serde_json::json!({"type": "enabled", "budget_tokens": 2048}),
+                "{}",
+                r.raw_body
+            );
+            assert_eq!(r.body["max_tokens"], summarization_max + 2048);
+            assert!(r.body.get("temperature").is_none());
+            thinking += 1;
+        } else {
+            assert!(r.body.get("thinking").is_none(), "{}", r.raw_body);
+        }
+    }
+    assert!(thinking >= 4, "{thinking}");
+    // Every answered call: 100 x $3 + (20 + 200) x $15; the refused first generation is charged
+    // its held worst case, whose output covers the whole raised max_tokens (thinking included).
+    let calls = d.calls();
+    let (first, rest) = calls.split_first().unwrap();
+    assert_eq!(first.2, "malformed_usage");
+    assert_eq!(first.6, i64::from(summarization_max + 2048));
+    assert_eq!(first.8, micros(first.3, INPUT) + micros(first.6, OUTPUT));
+    for (role, task, outcome, input, _, _, output, _, cost) in rest {
+        assert_eq!(outcome, "ok", "{task} {role}");
+        assert_eq!((*input, *output), (100, 220));
+        assert_eq!(*cost, 300 + 3300, "{task} {role}");
+    }
+    let total: i64 = calls.iter().map(|c| c.8).sum();
+    assert_eq!(d.one("SELECT spent_micros FROM runs"), total);
 }
