@@ -198,10 +198,12 @@ fn request(
         .get(..spec.shared_prefix)
         .filter(|p| fitted.prompt.starts_with(p))
         .map_or(0, str::len);
-    // A budget that no longer leaves room under the fitted max_tokens is dropped, not sent.
+    // When the model's limit (or the window) squeezes, the answer keeps its own max_tokens or
+    // at least half: the budget shrinks, and is dropped below Anthropic's 1024 floor.
+    let answer = spec.max_tokens.min(fitted.max_tokens / 2).max(1);
     let thinking_budget = reasoning
         .thinking_budget
-        .map(|b| b.min(fitted.max_tokens.saturating_sub(1)))
+        .map(|b| b.min(fitted.max_tokens.saturating_sub(answer)))
         .filter(|b| *b >= MIN_THINKING_BUDGET);
     Ok(ChatRequest {
         model: model.id.clone(),
@@ -370,11 +372,15 @@ mod tests {
         let req = request(&spec, &sonnet, 200_000, r).unwrap();
         assert_eq!(req.max_tokens, 12_000);
         assert_eq!(req.reasoning, r);
-        // Capped by the model's output limit: the budget shrinks to fit under it.
+        // Capped by the model's output limit: the budget shrinks so the answer keeps its 4000.
         sonnet.max_output = 9000;
         let req = request(&spec, &sonnet, 200_000, r).unwrap();
         assert_eq!(req.max_tokens, 9000);
-        assert_eq!(req.reasoning.thinking_budget, Some(8000));
+        assert_eq!(req.reasoning.thinking_budget, Some(5000));
+        // Squeezed harder, the answer keeps half.
+        sonnet.max_output = 4096;
+        let req = request(&spec, &sonnet, 200_000, r).unwrap();
+        assert_eq!(req.reasoning.thinking_budget, Some(2048));
         sonnet.max_output = 1024;
         let req = request(&spec, &sonnet, 200_000, r).unwrap();
         assert_eq!(
