@@ -383,6 +383,27 @@ mod tests {
     }
 
     #[test]
+    fn cache_writes_above_a_plain_hold_are_charged_the_hold() {
+        // The hold priced input at $1 (no breakpoint was asked for); the server reports every
+        // input token written at $10: plausible counts, dearer than held.
+        let m = ModelInfo {
+            cache_write: Some(10.0),
+            ..model()
+        };
+        let writes = Usage {
+            cache_write: 300,
+            ..usage(0, 500)
+        };
+        let mut res = answer(writes);
+        let c = assess(&m, &req(), HELD_IN, worst(), &mut res);
+        assert_eq!(c.cost, worst());
+        assert_eq!(c.usage, writes);
+        assert_eq!(c.saving, Micros::ZERO);
+        assert!(c.warning.unwrap().contains("above the"));
+        assert!(res.is_ok());
+    }
+
+    #[test]
     fn a_cost_above_the_hold_is_charged_the_hold() {
         // 400 input tokens: plausible (below 4x108+1024), but above the 135 held.
         let mut res = answer(usage(400, 500));
