@@ -9,11 +9,11 @@ use super::classify::{self, WireFormat};
 use super::openai::{self, Vendor};
 use super::sse::{SseError, SseEvent, SseParser};
 use super::structured::{Learned, StructuredMemory, StructuredMode, rejects_structured};
+use super::tls::{TlsError, Trust};
 use super::transport::{
     Clock, MAX_BODY, StreamDecoder, oversized, read_capped, read_limited, transport_error,
 };
 use super::{ChatRequest, ChatResponse, Provider, ProviderError, Timeouts, Usage};
-use super::tls::{Trust, TlsError};
 use super::{anthropic, gemini};
 use crate::config::{AuthStyle, Config, ProviderConfig, ProviderKind, StructuredOutput};
 use async_trait::async_trait;

@@ -72,7 +72,7 @@ impl Trust {
         let from_env = certs.len();
         if system {
             let env_set = file.is_some() || dirs.iter().any(|d| !d.as_os_str().is_empty());
-            certs.extend(system_store(env_set));
+            certs.extend(system_store(env_set, dirs));
         }
         let total = certs.len();
         certs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
@@ -182,9 +182,9 @@ fn pem_certs(bytes: &[u8]) -> (Vec<CertificateDer<'static>>, usize) {
 /// rustls-native-certs reads only the variables when they are set, so on Linux and the BSDs the
 /// system directories are then read here as well; elsewhere the variables replace the system
 /// store (webpki's roots stay).
-fn system_store(env_set: bool) -> Vec<CertificateDer<'static>> {
+fn system_store(env_set: bool, env_dirs: &[PathBuf]) -> Vec<CertificateDer<'static>> {
     let result = if env_set {
-        system_dirs()
+        system_dirs(env_dirs)
     } else {
         rustls_native_certs::load_native_certs()
     };
@@ -195,9 +195,17 @@ fn system_store(env_set: bool) -> Vec<CertificateDer<'static>> {
 }
 
 #[cfg(all(unix, not(target_os = "macos")))]
-fn system_dirs() -> rustls_native_certs::CertificateResult {
+fn system_dirs(env_dirs: &[PathBuf]) -> rustls_native_certs::CertificateResult {
     let mut out = rustls_native_certs::CertificateResult::default();
+    let named: Vec<PathBuf> = env_dirs
+        .iter()
+        .filter_map(|d| d.canonicalize().ok())
+        .collect();
     for d in openssl_probe::candidate_cert_dirs() {
+        // Already read as `SSL_CERT_DIR` (the usual `/etc/ssl/certs`): once is enough.
+        if d.canonicalize().is_ok_and(|c| named.contains(&c)) {
+            continue;
+        }
         let r = rustls_native_certs::load_certs_from_paths(None, Some(d));
         out.certs.extend(r.certs);
         out.errors.extend(r.errors);
@@ -206,28 +214,25 @@ fn system_dirs() -> rustls_native_certs::CertificateResult {
 }
 
 #[cfg(not(all(unix, not(target_os = "macos"))))]
-fn system_dirs() -> rustls_native_certs::CertificateResult {
+fn system_dirs(_env_dirs: &[PathBuf]) -> rustls_native_certs::CertificateResult {
     rustls_native_certs::CertificateResult::default()
 }
 
 /// The rustls certificate error in `e`'s source chain, if the call failed because the server's
 /// certificate was not accepted (unknown issuer, expired, wrong name, ...).
 pub(crate) fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = cur {
-        if let Some(found) = as_certificate_error(s) {
-            return Some(found);
-        }
-        // `io::Error::source` skips the error it wraps: look inside it too.
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(found) = as_certificate_error(inner)
-        {
-            return Some(found);
-        }
-        cur = s.source();
+    if let Some(found) = as_certificate_error(e) {
+        return Some(found);
     }
-    None
+    // `io::Error::source` skips the error it wraps (which may be another io::Error): descend
+    // into it instead.
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+    {
+        return certificate_error(inner);
+    }
+    e.source().and_then(certificate_error)
 }
 
 fn as_certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
