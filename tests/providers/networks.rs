@@ -325,7 +325,7 @@ async fn https_proxy_tunnels_with_connect_and_no_proxy_goes_around_it() {
     assert!(server.requests().len() > served);
 
     // A proxy that is down: the run fails without reaching the server, and says nothing of
-    // the key.
+    // the key or of the proxy's credentials.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
@@ -334,10 +334,16 @@ async fn https_proxy_tunnels_with_connect_and_no_proxy_goes_around_it() {
     let s3 = Setup::new(&front.openai_base_url(), "");
     let o = output(s3.run(&[
         ("SSL_CERT_FILE", pem),
-        ("HTTPS_PROXY", &format!("http://{dead}")),
+        (
+            "HTTPS_PROXY",
+            &format!("http://corp-user:proxy-pass-5150@{dead}"),
+        ),
     ]))
     .await;
-    assert_failed(&s3, &o);
+    let all = assert_failed(&s3, &o);
+    // Nor of the proxy's password.
+    assert!(!all.contains("proxy-pass-5150"), "{all}");
+    assert!(!recorded_errors(&s3).contains("proxy-pass-5150"));
     assert_eq!(server.requests().len(), served);
 }
 
