@@ -451,7 +451,11 @@ async fn timeout_secs_is_the_providers_own_call_limit() {
         .await
         .unwrap_err();
     assert!(matches!(e, ProviderError::Transient { .. }), "{e:?}");
-    assert!(e.to_string().contains("total timeout"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("timeout: the total timeout elapsed (1 s)"),
+        "{e}"
+    );
     assert!(!leaks(&e.to_string()));
     let e = provider_at(&cfg, "global")
         .chat(&req("slow-model"), &cancel)
