@@ -259,7 +259,7 @@ async fn ssl_cert_dir_is_trusted_too_and_a_bad_ssl_cert_file_is_named() {
     assert_eq!(code(&o), 2, "{all}");
     assert!(
         all.contains(&format!(
-            "SSL_CERT_FILE={}: cannot read it",
+            "TLS trust: SSL_CERT_FILE={}: cannot read it",
             missing.display()
         )),
         "{all}"
