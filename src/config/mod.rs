@@ -208,6 +208,9 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     /// How the key is sent (OpenAI format): `bearer` (default) or `api-key` (Azure).
     pub auth: Option<AuthStyle>,
+    /// The longest one call to this provider may take, in seconds; replaces `[timeouts]
+    /// total_secs` for it (the connect, first-byte and idle limits still apply within it).
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

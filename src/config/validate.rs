@@ -171,6 +171,9 @@ impl Config {
         }
 
         for (name, p) in &self.providers {
+            if let Some(t) = p.timeout_secs {
+                int_in(&format!("providers.{name}.timeout_secs"), t, 1, DAY_SECS)?;
+            }
             let anthropic = p.kind == Some(super::ProviderKind::Anthropic)
                 || (p.kind.is_none() && name == "anthropic");
             if anthropic && p.structured_output == super::StructuredOutput::JsonObject {

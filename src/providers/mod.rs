@@ -14,6 +14,7 @@ pub mod registry;
 pub mod simulated;
 pub mod sse;
 pub mod structured;
+pub mod tls;
 mod transport;
 
 use crate::domain::{CallOutcome, CallRole, Reasoning, TaskType};

@@ -8,6 +8,7 @@ mod context_windows;
 mod hosted;
 mod http;
 mod http_faults;
+mod networks;
 mod openai_compatible;
 mod prompt_caching;
 mod structured_output;

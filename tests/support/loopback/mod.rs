@@ -19,7 +19,9 @@
 
 pub mod clients;
 mod http1;
+pub mod proxy;
 mod render;
+pub mod tls;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
