@@ -69,11 +69,11 @@ pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// (at, kind, run, text) of the newest `limit` events, newest first.
-pub fn newest(
-    c: &Connection,
-    limit: usize,
-) -> Result<Vec<(String, &'static str, Option<String>, String)>, StoreError> {
+/// (at, kind, run, text) of a stored event.
+pub type EventRow = (String, &'static str, Option<String>, String);
+
+/// The newest `limit` events, newest first.
+pub fn newest(c: &Connection, limit: usize) -> Result<Vec<EventRow>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT at, kind, run_id, message FROM run_events ORDER BY id DESC LIMIT ?1",
     )?;

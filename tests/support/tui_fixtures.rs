@@ -133,7 +133,7 @@ fn task(
         started_ms: started.map(|s| NOW_MS - s * 1000),
         finished_ms: finished.map(|s| NOW_MS - s * 1000),
         title: TITLES[i % TITLES.len()].into(),
-        dependencies: if i > 1 && i % 2 == 0 {
+        dependencies: if i > 1 && i.is_multiple_of(2) {
             vec![format!("t{}", i - 1)]
         } else {
             vec![]

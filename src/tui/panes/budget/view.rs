@@ -138,7 +138,11 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
                 "Spent",
                 "Reserved",
                 "Remaining",
-                "Used: spent █ + reserved ▒",
+                if wide {
+                    "Used: █ spent + ▒ reserved"
+                } else {
+                    "Used █+▒"
+                },
             ],
             t,
         ))

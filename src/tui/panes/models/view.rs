@@ -34,18 +34,22 @@ fn selected_detail(m: &ModelRow, area: Rect, buf: &mut Buffer, t: &Theme) {
     if m.quality.is_empty() {
         lines.push(empty("no evaluated attempts yet", t.muted));
     }
-    let bar_w = (inner.width as usize).saturating_sub(18 + 17).min(20);
+    let bar_w = (inner.width as usize).saturating_sub(18 + 17).clamp(4, 20);
     for (ty, avg, n) in &m.quality {
         lines.push(Line::from(vec![
             Span::raw(format!("{:<18}", fit(ty, 17))),
             Span::styled(bar(*avg, bar_w), t.chart_spent),
             Span::raw(format!(" {avg:.2} ")),
             Span::styled(
-                format!(
-                    "({} sample{})",
-                    thousands(*n),
-                    if *n == 1 { "" } else { "s" }
-                ),
+                if inner.width >= 48 {
+                    format!(
+                        "({} sample{})",
+                        thousands(*n),
+                        if *n == 1 { "" } else { "s" }
+                    )
+                } else {
+                    format!("({})", thousands(*n))
+                },
                 t.muted,
             ),
         ]));

@@ -41,7 +41,7 @@ pub struct TasksState {
 const KEYS: &[Key] = &[
     (&["enter"], Action::Open, "detail", true),
     (&["/"], Action::Filter, "filter", true),
-    (&["f"], Action::Follow, "follow running", true),
+    (&["f"], Action::Follow, "follow", true),
     (&["d"], Action::ToggleDeps, "dependencies", false),
 ];
 

@@ -111,11 +111,11 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
         return;
     }
     let wide = inner.width >= 100;
-    let (id_w, model_w) = if wide { (10, 24) } else { (8, 16) };
+    let (id_w, model_w) = if wide { (10, 22) } else { (8, 16) };
     let mut cols = vec![Constraint::Length(12), Constraint::Length(id_w)];
     let mut titles = vec!["", "Status", "Task"];
     if wide {
-        cols.push(Constraint::Fill(1));
+        cols.push(Constraint::Fill(3));
         titles.push("Title");
     }
     cols.extend([
@@ -128,7 +128,7 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
     titles.extend(["Model (role)", "Iter", "Score/Thr", "Cost", "Elapsed"]);
     let deps = s.panes.tasks.show_deps;
     if wide {
-        cols.push(Constraint::Fill(1));
+        cols.push(Constraint::Fill(2));
         titles.push(if deps { "Depends on" } else { "Reason" });
     }
     let (first, n) = window(
