@@ -10,7 +10,9 @@ use crate::routing::router::Routed;
 use crate::store::routing::{Candidate, MAX_CANDIDATES, RoutingRecord};
 
 /// Filtered models listed one by one; the rest are counted by reason.
-const LISTED_FILTERS: usize = 12;
+const LISTED_FILTERS: usize = 8;
+/// Ranked candidates kept beyond the models the call tried.
+const KEPT_RANKS: usize = 10;
 
 #[derive(Debug, Default)]
 pub(super) struct Trace {
@@ -71,8 +73,6 @@ impl Trace {
             }
         }
         ranked.sort_by_key(|c| c.rank);
-        let room = MAX_CANDIDATES.saturating_sub(listed.len() + counted.len().min(4));
-        ranked.truncate(room.max(4));
         self.candidates = ranked;
         self.candidates.extend(listed);
         self.candidates
@@ -84,6 +84,18 @@ impl Trace {
                 filtered: Some(why),
                 outcome: None,
             }));
+    }
+
+    /// The candidates to store: the first [`KEPT_RANKS`] ranked and every model the call tried,
+    /// then the filtered ones, at most [`MAX_CANDIDATES`].
+    fn kept(self) -> Vec<Candidate> {
+        let mut out: Vec<Candidate> = self
+            .candidates
+            .into_iter()
+            .filter(|c| c.rank.is_none_or(|r| r as usize <= KEPT_RANKS) || c.outcome.is_some())
+            .collect();
+        out.truncate(MAX_CANDIDATES);
+        out
     }
 
     /// What happened when the call tried `model` (the latest word wins).
@@ -126,8 +138,8 @@ pub(super) fn store(
             strategy.as_str().to_string()
         },
         chosen,
-        reason: trace.reason,
-        candidates: trace.candidates,
+        reason: trace.reason.clone(),
+        candidates: trace.kept(),
     };
     let queued = ctx.store.submit(
         move |tx| crate::store::routing::insert(tx, &rec),
@@ -139,5 +151,87 @@ pub(super) fn store(
     );
     if let Err(e) = queued {
         tracing::warn!("could not record a routing decision: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Micros;
+    use crate::routing::explain::Considered;
+
+    fn routed(n_ranked: usize, unserved: usize) -> Routed<'static> {
+        let mut considered: Vec<Considered> = (0..n_ranked)
+            .map(|i| Considered {
+                model: format!("m{i}"),
+                provider: "p".into(),
+                verdict: Verdict::Ranked {
+                    rank: i,
+                    quality: 0.9 - i as f64 / 100.0,
+                    cost: Micros(1000 + i as i64),
+                    latency_ms: 0.0,
+                },
+            })
+            .collect();
+        considered.push(Considered {
+            model: "open".into(),
+            provider: "p".into(),
+            verdict: Verdict::Filtered("breaker open".into()),
+        });
+        for i in 0..unserved {
+            considered.push(Considered {
+                model: format!("u{i}"),
+                provider: "q".into(),
+                verdict: Verdict::Filtered("not served: no provider or key configured".into()),
+            });
+        }
+        Routed {
+            ranked: vec![],
+            blocked: vec![],
+            allowed: vec![],
+            considered,
+            reason: "quality strategy: highest expected quality (0.90)".into(),
+        }
+    }
+
+    #[test]
+    fn the_record_keeps_the_top_ranks_every_model_tried_and_counts_the_bulk() {
+        let mut t = Trace::default();
+        t.routed(&routed(30, 40), None);
+        t.outcome("m0", "failed: 503".into());
+        t.outcome("m17", "answered".into());
+        // A second pick does not replace the first one's view.
+        t.routed(&routed(2, 0), Some("m1"));
+        assert_eq!(
+            t.reason,
+            "quality strategy: highest expected quality (0.90)"
+        );
+        let kept = t.kept();
+        let ranks: Vec<Option<u32>> = kept.iter().map(|c| c.rank).collect();
+        assert_eq!(
+            &ranks[..11],
+            &(1..=10).chain([18]).map(Some).collect::<Vec<_>>()[..]
+        );
+        assert_eq!(kept[0].outcome.as_deref(), Some("failed: 503"));
+        assert_eq!(kept[10].outcome.as_deref(), Some("answered"));
+        let open = kept.iter().find(|c| c.model == "open").expect("listed");
+        assert_eq!(open.filtered.as_deref(), Some("breaker open"));
+        let bulk = kept
+            .iter()
+            .find(|c| c.model == "40 models")
+            .expect("counted");
+        assert!(
+            bulk.filtered
+                .as_deref()
+                .is_some_and(|f| f.starts_with("not served"))
+        );
+        assert!(kept.len() <= MAX_CANDIDATES);
+    }
+
+    #[test]
+    fn a_pinned_pick_says_so() {
+        let mut t = Trace::default();
+        t.routed(&routed(3, 0), Some("m2"));
+        assert!(t.reason.starts_with("pinned to m2"), "{}", t.reason);
     }
 }

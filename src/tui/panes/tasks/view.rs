@@ -216,7 +216,17 @@ fn routing_lines(r: &RoutingRecord, t: &Theme) -> Vec<Line<'static>> {
         format!("     why: {}", one_line(&r.reason)),
         t.muted,
     )));
+    // The first ranks and every model the call tried; the rest of the ranking is counted.
+    const SHOWN_RANKS: u32 = 5;
+    let hidden = r
+        .candidates
+        .iter()
+        .filter(|c| c.rank.is_some_and(|k| k > SHOWN_RANKS) && c.outcome.is_none())
+        .count();
     for c in &r.candidates {
+        if c.rank.is_some_and(|k| k > SHOWN_RANKS) && c.outcome.is_none() {
+            continue;
+        }
         let what = match (&c.outcome, &c.filtered) {
             (Some(o), _) => format!("  → {}", one_line(o)),
             _ => String::new(),
@@ -241,6 +251,12 @@ fn routing_lines(r: &RoutingRecord, t: &Theme) -> Vec<Line<'static>> {
             t.base
         };
         l.push(Line::from(Span::styled(line, style)));
+        if c.rank == Some(SHOWN_RANKS) && hidden > 0 {
+            l.push(Line::from(Span::styled(
+                format!("      … {hidden} more ranked below"),
+                t.muted,
+            )));
+        }
     }
     l
 }
