@@ -195,3 +195,34 @@ fn attempts_carry_their_routing() {
             .any(|r| r.role == "generate" && r.attempt == 1)
     );
 }
+
+/// A run the budget stopped says which level refused (its reason, the TUI's run header).
+#[test]
+fn a_budget_exhausted_run_names_the_binding_level() {
+    let env = Env::new("[simulated]\nenabled = \"always\"\nseed = 7\n");
+    let plan = env.write("plan.json", &crate::support::binary::flat_plan(12));
+    // A run budget far below twelve tasks' worth; --force skips the pre-flight refusal.
+    let (v, out) = env.json(&[
+        "run",
+        "--plan",
+        plan.to_str().expect("utf-8"),
+        "--budget",
+        "0.01",
+        "--force",
+        "--json",
+    ]);
+    assert_eq!(v["status"], "budget_exhausted", "{}", stderr(&out));
+    assert_eq!(
+        v["status_reason"], "budget exhausted at the run level",
+        "{v}"
+    );
+    let id = v["id"].as_str().expect("id").to_string();
+    let c = orchestrator_tui::store::open_connection(&env.data().join("orchestrator.db"))
+        .expect("conn");
+    let req = SnapshotReq {
+        open_run: Some(id),
+        ..Default::default()
+    };
+    let snap = load(&c, &env.data(), &vec![], &req).expect("load");
+    assert_eq!(snap.detail.and_then(|d| d.binding).as_deref(), Some("run"));
+}
