@@ -207,3 +207,39 @@ fn threshold_warnings_are_listed_in_events() {
         .unwrap_or_else(|| panic!("no warning line in\n{text}"));
     assert!(line.contains('$') && line.contains("r-7f3a9c"), "{line}");
 }
+
+#[test]
+fn stored_history_does_not_repeat_what_was_listed_live() {
+    let mut s = State::new(fixtures::NOW_MS, 8.0, true);
+    update(
+        &mut s,
+        Msg::Engine(Box::new(EngineEvent::RunStarted {
+            run_id: "r-1".into(),
+            description: "Write a haiku".into(),
+            resumed: false,
+        })),
+    );
+    let stored = |text: &str| orchestrator_tui::tui::state::EventItem {
+        seq: 0,
+        time: "10:00:00".into(),
+        kind: orchestrator_tui::tui::state::EventKind::Info,
+        run_id: Some("r-1".into()),
+        text: text.into(),
+    };
+    let snap = orchestrator_tui::tui::state::Snapshot {
+        history: Some(vec![
+            stored("run started: Write a haiku"),
+            stored("run finished: success, $0.0100"),
+        ]),
+        ..Default::default()
+    };
+    update(&mut s, Msg::Snapshot(Box::new(snap)));
+    let texts: Vec<&str> = s.events.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "run started: Write a haiku",
+            "run finished: success, $0.0100"
+        ]
+    );
+}
