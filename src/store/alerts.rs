@@ -1,5 +1,6 @@
 //! Budget threshold warnings: when a level's spend first reaches 80% and 95% of its cap, once per
-//! level and period (a row in `budget_alerts` remembers each one given, for every process).
+//! level, period and cap (a row in `budget_alerts` remembers each one given, for every process;
+//! a cap raised later warns again at its own thresholds).
 //! Checked in the transaction that charges a call, so the warning comes before the cap is hit.
 
 use super::{StoreError, now_rfc3339};
@@ -102,6 +103,8 @@ pub fn check(
     }
     let mut out = Vec::new();
     for (name, key, cap, spent, period, pkey) in levels {
+        // A raised (or lowered) cap warns afresh, like a new period.
+        let pkey = format!("{pkey}|{}", cap.0);
         for pct in reached(spent, cap) {
             let new = super::exec(
                 c,
@@ -167,5 +170,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(check(&c, None, None).unwrap().len(), 2);
+        // So does a raised cap, at its own thresholds only.
+        crate::store::budget::set_cap(&c, "org", Micros(1_100_000), Some("monthly")).unwrap();
+        let a = check(&c, None, None).unwrap();
+        assert_eq!(a.iter().map(|x| x.pct).collect::<Vec<_>>(), [80]);
     }
 }

@@ -299,7 +299,7 @@ CREATE TABLE routing (
 CREATE INDEX routing_task ON routing(run_id, task_id, attempt);
 CREATE TABLE budget_alerts (
     level TEXT NOT NULL,                  -- 'org', 'team:<name>' or 'run:<id>'
-    period TEXT NOT NULL,                 -- the level's period key ('' without a period)
+    period TEXT NOT NULL,                 -- '<period key>|<cap micros>' (a new cap warns again)
     pct INTEGER NOT NULL,                 -- 80 or 95
     at TEXT NOT NULL,
     PRIMARY KEY (level, period, pct)
