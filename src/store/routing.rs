@@ -143,7 +143,7 @@ pub fn for_run(c: &Connection, run_id: &str) -> Result<Vec<RoutingRecord>, Store
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn run(id: &str) -> crate::store::NewRun {

@@ -388,3 +388,74 @@ pub fn failed_calls(
 pub fn data_version(c: &Connection) -> Result<i64, StoreError> {
     Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CallOutcome;
+
+    fn call(task: &str, role: &str, model: &str, outcome: CallOutcome) -> crate::store::CallRecord {
+        crate::store::CallRecord {
+            run_id: Some("r-1".into()),
+            task_id: Some(task.into()),
+            attempt: Some(1),
+            role: role.into(),
+            provider: "p".into(),
+            model: model.into(),
+            simulated: true,
+            input_tokens: 0,
+            cached_tokens: 0,
+            output_tokens: 0,
+            reasoning_tokens: 0,
+            cost: Micros::ZERO,
+            latency_ms: 5,
+            ttft_ms: None,
+            outcome,
+            error: (outcome != CallOutcome::Ok).then(|| "503 overloaded".into()),
+            retry: 0,
+            breaker_after: None,
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_tasks_call_in_flight_comes_first_then_its_latest_and_failures_are_listed() {
+        let c = crate::store::open_in_memory().unwrap();
+        crate::store::runs::insert_run(&c, &crate::store::routing::tests::run("r-1")).unwrap();
+        let runs = crate::store::runs::insert_call;
+        runs(&c, &call("t1", "generate", "m1", CallOutcome::Ok)).unwrap();
+        runs(&c, &call("t1", "critique", "m2", CallOutcome::Transient)).unwrap();
+        runs(&c, &call("t2", "generate", "m1", CallOutcome::Ok)).unwrap();
+        crate::store::inflight::insert(
+            &c,
+            &crate::store::inflight::InflightCall {
+                reservation_id: 1,
+                n: 1,
+                run_id: Some("r-1".into()),
+                task_id: Some("t2".into()),
+                attempt: Some(1),
+                role: "evaluate".into(),
+                provider: "p".into(),
+                model: "m3".into(),
+                simulated: true,
+                worst: Micros(10),
+            },
+        )
+        .unwrap();
+        let now = current_calls(&c, "r-1").unwrap();
+        // In flight first (t2 evaluates on m3), then each task's latest.
+        assert_eq!(now[0], ("t2".into(), "evaluate".into(), "m3".into(), true));
+        assert!(now.contains(&("t1".into(), "critique".into(), "m2".into(), false)));
+        let failed = failed_calls(&c, "r-1", "t1", 10).unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (
+                failed[0].role.as_str(),
+                failed[0].model.as_str(),
+                failed[0].outcome.as_str()
+            ),
+            ("critique", "m2", "transient")
+        );
+        assert!(failed_calls(&c, "r-1", "t2", 10).unwrap().is_empty());
+    }
+}
