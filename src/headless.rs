@@ -181,6 +181,16 @@ pub fn render_text(v: &serde_json::Value) -> String {
             "estimated ${estimated:.4} of the cost: calls cut short by a crash, charged the worst case held for them\n"
         ));
     }
+    let (read, written) = (
+        g("cached_tokens").as_u64().unwrap_or(0),
+        g("cache_write_tokens").as_u64().unwrap_or(0),
+    );
+    if read > 0 || written > 0 {
+        s.push_str(&format!(
+            "prompt cache: {read} tokens read, {written} written, saved ${:.4} against the full input price\n",
+            g("cache_saving_usd").as_f64().unwrap_or(0.0)
+        ));
+    }
     if let Some(r) = g("status_reason").as_str() {
         s.push_str(&format!("reason: {}\n", crate::text_safe::clean_line(r)));
     }

@@ -66,6 +66,11 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
         "tasks": tasks_json,
         "calls": counts.total,
         "calls_ok": counts.ok,
+        // Prompt caching: input tokens read from / written to providers' caches, and what that
+        // saved against the full input price (negative while writes are not yet repaid).
+        "cached_tokens": counts.cached_tokens,
+        "cache_write_tokens": counts.cache_write_tokens,
+        "cache_saving_usd": round(counts.cache_saving),
         "breaker_events": breaker,
     }))
 }

@@ -742,6 +742,8 @@ mod tests {
             task_type: None,
             attempt: 1,
             schema: None,
+            shared_prefix: 0,
+            reasoning: Default::default(),
         };
         let mut out = ChatResponse {
             text: "x".repeat(1 << 20),

@@ -155,6 +155,7 @@ pub trait ViewStore {
     ) -> Result<Option<(String, Option<String>)>, StoreError>;
     fn attempt_views(&self, run: &str, task: &str) -> Result<Vec<AttemptView>, StoreError>;
     fn call_totals(&self) -> Result<Vec<(String, u64, u64, Micros)>, StoreError>;
+    fn cache_savings(&self) -> Result<Vec<(String, Micros)>, StoreError>;
     fn recent_calls(&self, per_model: usize) -> Result<Vec<(String, String, u64)>, StoreError>;
     fn last_breaker_states(&self) -> Result<Vec<(String, String, String)>, StoreError>;
     fn stored_breakers(&self) -> Result<Vec<(String, String, u32, String)>, StoreError>;
@@ -413,6 +414,9 @@ macro_rules! sqlite_backend {
             }
             fn call_totals(&self) -> Result<Vec<(String, u64, u64, Micros)>, StoreError> {
                 super::views::call_totals(self)
+            }
+            fn cache_savings(&self) -> Result<Vec<(String, Micros)>, StoreError> {
+                super::views::cache_savings(self)
             }
             fn recent_calls(
                 &self,

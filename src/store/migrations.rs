@@ -277,7 +277,14 @@ CREATE TABLE structured_modes (
     r#"
 ALTER TABLE structured_modes ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
 "#,
-    // 11: the TUI says why (issue 18): every event observers list, with its kind and run
+    // 11: prompt caching (issue 17 §4): input tokens a call wrote to the provider's cache, and
+    // what caching saved on it (input at the full rate minus its cache reads and writes as
+    // priced, micro-USD; negative while writes are not yet repaid).
+    r#"
+ALTER TABLE calls ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN cache_saving_micros INTEGER NOT NULL DEFAULT 0;
+"#,
+    // 12: the TUI says why (issue 18): every event observers list, with its kind and run
     // (store/events.rs, the newest kept per run); the routing decision of each call of a task
     // attempt (store/routing.rs, candidates bounded); budget threshold warnings already given,
     // once per level and period (store/alerts.rs).

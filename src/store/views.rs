@@ -147,6 +147,18 @@ pub fn call_totals(c: &Connection) -> Result<Vec<(String, u64, u64, Micros)>, St
     Ok(rows)
 }
 
+/// Per model that has any: what prompt caching saved (`calls.cache_saving_micros`).
+pub fn cache_savings(c: &Connection) -> Result<Vec<(String, Micros)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT model, SUM(cache_saving_micros) FROM calls
+         GROUP BY model HAVING SUM(cache_saving_micros) != 0",
+    )?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// The latest `per_model` calls of every model, newest first: (model, outcome, latency ms).
 pub fn recent_calls(
     c: &Connection,
@@ -405,9 +417,11 @@ mod tests {
             simulated: true,
             input_tokens: 0,
             cached_tokens: 0,
+            cache_write_tokens: 0,
             output_tokens: 0,
             reasoning_tokens: 0,
             cost: Micros::ZERO,
+            cache_saving: Micros::ZERO,
             latency_ms: 5,
             ttft_ms: None,
             outcome,

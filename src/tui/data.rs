@@ -138,6 +138,7 @@ fn models(
         .into_iter()
         .map(|(m, to, at)| (m, (to, at)))
         .collect();
+    let savings: HashMap<String, crate::domain::Micros> = c.cache_savings()?.into_iter().collect();
     // Learned quality (the EMA routing blends with the prior), per task type with its samples.
     let mut quality: HashMap<String, Vec<(String, f64, u64)>> = HashMap::new();
     for (m, ty, p) in profiles {
@@ -180,6 +181,7 @@ fn models(
                 p95_ms: percentile(&sorted, 95.0),
                 recent_ms: ok_lat[ok_lat.len().saturating_sub(SPARK_POINTS)..].to_vec(),
                 quality: quality.remove(id).unwrap_or_default(),
+                cache_saving: savings.get(id).copied().unwrap_or_default(),
             }
         })
         .collect())
@@ -586,9 +588,11 @@ mod tests {
             simulated: true,
             input_tokens: 0,
             cached_tokens: 0,
+            cache_write_tokens: 0,
             output_tokens: 0,
             reasoning_tokens: 0,
             cost: crate::domain::Micros::ZERO,
+            cache_saving: crate::domain::Micros::ZERO,
             latency_ms: 42,
             ttft_ms: None,
             outcome: CallOutcome::Ok,

@@ -170,6 +170,8 @@ pub struct ModelRow {
     pub recent_ms: Vec<u64>,
     /// Learned quality per task type: (task type, quality, evaluated samples).
     pub quality: Vec<(String, f64, u64)>,
+    /// What prompt caching saved on this model's calls.
+    pub cache_saving: Micros,
 }
 
 impl ModelRow {

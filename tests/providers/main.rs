@@ -9,6 +9,7 @@ mod hosted;
 mod http;
 mod http_faults;
 mod openai_compatible;
+mod prompt_caching;
 mod structured_output;
 mod usage_faults;
 mod wire_formats;

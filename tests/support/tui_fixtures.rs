@@ -364,6 +364,7 @@ fn model(
         } else {
             vec![]
         },
+        cache_saving: Micros::ZERO,
     }
 }
 

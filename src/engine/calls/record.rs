@@ -121,9 +121,11 @@ pub(super) fn call_record(
         simulated: ended.simulated,
         input_tokens: usage.input,
         cached_tokens: usage.cached_input,
+        cache_write_tokens: usage.cache_write,
         output_tokens: usage.output,
         reasoning_tokens: usage.reasoning,
         cost: ended.charge.cost,
+        cache_saving: ended.charge.saving,
         latency_ms: ended.latency.as_millis() as u64,
         ttft_ms: result
             .as_ref()

@@ -1,6 +1,7 @@
 //! The Models pane's widgets: the models table, routing recommendations and, below, the selected
 //! model's learned quality by task type (with sample counts) and latency sparkline.
 
+use crate::domain::Micros;
 use crate::tui::snapshot::ModelRow;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
@@ -23,8 +24,13 @@ fn ms(v: Option<u64>) -> String {
 fn selected_detail(m: &ModelRow, area: Rect, buf: &mut Buffer, t: &Theme) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let saved = if m.cache_saving == Micros::ZERO {
+        String::new()
+    } else {
+        format!("· cache saved {} ", usd(m.cache_saving))
+    };
     let blk = block(
-        format!(" Learned quality by task type · {} ", m.id),
+        format!(" Learned quality by task type · {} {saved}", m.id),
         t,
         false,
     );
@@ -200,4 +206,50 @@ impl Widget for ModelsPane<'_> {
 
 pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
     ModelsPane { state: s, theme: t }.render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::BreakerState;
+
+    fn screen(saving: Micros) -> String {
+        let mut s = State::new(0, 8.0, false);
+        s.panes.models.items = vec![ModelRow {
+            id: "claude-sonnet-4-6".into(),
+            provider: "anthropic".into(),
+            breaker: BreakerState::Closed,
+            failures: 0,
+            calls: 3,
+            ok: 3,
+            cost: Micros(3000),
+            p50_ms: None,
+            p95_ms: None,
+            recent_ms: vec![],
+            quality: vec![],
+            cache_saving: saving,
+        }];
+        let theme = Theme::builtin("default").unwrap();
+        let area = Rect::new(0, 0, 120, 20);
+        let mut buf = Buffer::empty(area);
+        render(&s, &theme, area, &mut buf);
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_selected_model_shows_what_caching_saved() {
+        let text = screen(Micros(12_345));
+        assert!(
+            text.contains("claude-sonnet-4-6 · cache saved $0.0123"),
+            "{text}"
+        );
+        assert!(!screen(Micros::ZERO).contains("cache saved"));
+    }
 }
