@@ -30,7 +30,7 @@ fn selected_detail(m: &ModelRow, area: Rect, buf: &mut Buffer, t: &Theme) {
         format!("· cache saved {} ", usd(m.cache_saving))
     };
     let blk = block(
-        format!(" Learned quality by task type · {} {saved}", m.id),
+        format!(" Learned quality · {} {saved}", m.id),
         t,
         false,
     );
