@@ -185,7 +185,10 @@ fn models_show_recommendations_and_learned_quality_with_samples() {
         text.contains("route code_generation to deepseek-chat instead of claude-sonnet-4-6"),
         "{text}"
     );
-    assert!(text.contains("Learned quality · claude-sonnet-4-6"), "{text}");
+    assert!(
+        text.contains("Learned quality · claude-sonnet-4-6"),
+        "{text}"
+    );
     assert!(text.contains("0.84 (12 samples)"), "{text}");
     insta::assert_snapshot!("why_models_120x40", text);
 }

@@ -29,11 +29,7 @@ fn selected_detail(m: &ModelRow, area: Rect, buf: &mut Buffer, t: &Theme) {
     } else {
         format!("· cache saved {} ", usd(m.cache_saving))
     };
-    let blk = block(
-        format!(" Learned quality · {} {saved}", m.id),
-        t,
-        false,
-    );
+    let blk = block(format!(" Learned quality · {} {saved}", m.id), t, false);
     let inner = blk.inner(left);
     blk.render(left, buf);
     let mut lines: Vec<Line> = Vec::new();
