@@ -82,7 +82,7 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         )),
-        EngineEvent::Call { .. } => None,
+        EngineEvent::Call { .. } | EngineEvent::Calling { .. } => None,
     }
 }
 
@@ -132,7 +132,7 @@ fn print_event(ev: &EngineEvent, run_id: &str) {
         | EngineEvent::Policy { run_id: r, .. }
         | EngineEvent::Budget { run_id: r, .. }
         | EngineEvent::Warning { run_id: r, .. } => r.as_deref().is_none_or(|r| r == run_id),
-        EngineEvent::Call { .. } => false,
+        EngineEvent::Call { .. } | EngineEvent::Calling { .. } => false,
     };
     if mine && let Some(line) = describe(ev, run_id) {
         progress(&line);

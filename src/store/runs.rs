@@ -628,6 +628,7 @@ pub fn log_event(
 }
 
 pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
+    crate::store::events::delete_run(c, run_id)?;
     crate::store::exec(c, "DELETE FROM calls WHERE run_id = ?1", [run_id])?;
     crate::store::exec(c, "DELETE FROM runs WHERE id = ?1", [run_id])?;
     Ok(())

@@ -52,6 +52,10 @@ pub enum Action {
     CyclePriority,
     /// Analysis: write the report as Markdown in the data dir.
     Export,
+    /// Tasks: show each task's dependencies instead of its reason.
+    ToggleDeps,
+    /// Tasks: keep the selection on the running task.
+    Follow,
 }
 
 /// The new-run form's values, validated.

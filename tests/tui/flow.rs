@@ -375,6 +375,10 @@ fn filter_panes_and_navigation() {
     key(&mut s, KeyCode::BackTab);
     assert_eq!(s.pane, Pane::Events);
     ch(&mut s, '?');
+    // The Models section is further down the help: scroll to it.
+    for _ in 0..8 {
+        ch(&mut s, 'j');
+    }
     assert!(screen(&s, 120, 40).contains("reset breaker"));
     key(&mut s, KeyCode::Esc);
     assert_eq!(s.overlay, Overlay::None);

@@ -8,6 +8,7 @@ mod audit;
 mod backoff;
 mod record;
 mod route;
+mod trace;
 mod window;
 
 pub use backoff::backoff;
@@ -116,6 +117,8 @@ struct CallState<'a> {
     audited: Vec<String>,
     /// Input tokens the router estimates costs with.
     est_in: u64,
+    /// The routing record of a task's call (`None` for other calls).
+    trace: Option<trace::Trace>,
 }
 
 impl<'a> CallState<'a> {
@@ -145,10 +148,19 @@ impl<'a> CallState<'a> {
             avoid: None,
             audited: Vec::new(),
             est_in,
+            trace: (run.is_some() && spec.task_id.is_some() && spec.attempt.is_some())
+                .then(trace::Trace::default),
         }
     }
 
     /// `model` is given up for this call: the next candidate, preferably of another provider.
+    /// Note in the routing record what happened when the call tried `model`.
+    fn traced(&mut self, model: &str, what: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.trace {
+            t.outcome(model, what());
+        }
+    }
+
     fn fall_back(&mut self, model: &ModelInfo) {
         if self.spec.avoid_provider.is_none() {
             self.avoid = Some(model.provider.clone());
@@ -240,11 +252,22 @@ pub async fn call(
     ctx: &EngineCtx,
     run: Option<&RunCtx>,
     spec: &CallSpec,
-    mut slot: Option<&mut Slot>,
+    slot: Option<&mut Slot>,
 ) -> Result<CallOk, CallFail> {
     let never = CancellationToken::new();
     let cancel = run.map_or(&never, |r| &r.cancel);
     let mut st = CallState::new(ctx, run, spec, cancel);
+    let result = models(&mut st, slot).await;
+    if let (Some(t), Some(r)) = (st.trace.take(), run) {
+        let chosen = result.as_ref().ok().map(|ok| ok.model.id.clone());
+        trace::store(ctx, r, spec, st.strategy, t, chosen);
+    }
+    result
+}
+
+/// Models in routing order until one answers or none is left.
+async fn models(st: &mut CallState<'_>, mut slot: Option<&mut Slot>) -> Result<CallOk, CallFail> {
+    let (ctx, spec, cancel) = (st.ctx, st.spec, st.cancel);
     let reasoning = ctx.cfg.reasoning_for(spec.task_type);
     'models: loop {
         if cancel.is_cancelled() {
@@ -271,6 +294,7 @@ pub async fn call(
             let req = match request(spec, &model, window, reasoning) {
                 Ok(r) => r,
                 Err(e) => {
+                    st.traced(&model.id, || format!("context window: {e}"));
                     st.last_error = Some(format!("{}: {e}", model.id));
                     st.exclude.push(model.id.clone());
                     continue 'models;
@@ -283,6 +307,9 @@ pub async fn call(
             let worst = match model.try_worst_case_caching(held_in, req.max_tokens, may_write) {
                 Ok(w) => w,
                 Err(e) => {
+                    st.traced(&model.id, || {
+                        format!("budget: cannot hold its worst case: {e}")
+                    });
                     st.last_error = Some(format!("{}: cannot hold its worst case: {e}", model.id));
                     st.exclude.push(model.id.clone());
                     continue 'models;
@@ -296,7 +323,10 @@ pub async fn call(
                 worst,
             };
             match st.try_model(&target, slot.as_deref_mut()).await {
-                ModelEnd::Answered(ok) => return Ok(*ok),
+                ModelEnd::Answered(ok) => {
+                    st.traced(&model.id, || "answered".into());
+                    return Ok(*ok);
+                }
                 ModelEnd::Stop(f) => return Err(f),
                 ModelEnd::FallBack => {
                     st.fall_back(&model);
@@ -304,6 +334,9 @@ pub async fn call(
                 }
                 ModelEnd::Overflow(limit) => {
                     window = shrunk_window(window, limit);
+                    st.traced(&model.id, || {
+                        format!("context window overflow: asked again within {window} tokens")
+                    });
                     ctx.windows.learn(&model.id, window);
                     if shrunk {
                         st.fall_back(&model);
