@@ -118,17 +118,7 @@ const USAGE: MockUsage = MockUsage {
 
 fn cmd(dir: &std::path::Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
-    for k in [
-        "ANTHROPIC_API_KEY",
-        "OPENAI_API_KEY",
-        "GEMINI_API_KEY",
-        "GOOGLE_API_KEY",
-        "MOONSHOT_API_KEY",
-        "KIMI_API_KEY",
-        "DEEPSEEK_API_KEY",
-        "ORCHESTRATOR_CONFIG",
-        "ORCHESTRATOR_DATA_DIR",
-    ] {
+    for k in crate::support::binary::CLEARED_ENV {
         c.env_remove(k);
     }
     c.env("OPENROUTER_API_KEY", KEY)

@@ -7,6 +7,29 @@ use std::process::{Command, Output};
 pub const BIN: &str = env!("CARGO_BIN_EXE_orchestrator-tui");
 
 /// A fresh data dir plus a config with fast simulated providers.
+/// Variables of the developer's or CI's environment that would change what a test binary run
+/// does: keys, config and data locations, and proxies and CAs (loopback is not exempt from
+/// `HTTPS_PROXY`, so a set proxy would carry the loopback tests).
+pub const CLEARED_ENV: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "MOONSHOT_API_KEY",
+    "KIMI_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "ORCHESTRATOR_CONFIG",
+    "ORCHESTRATOR_DATA_DIR",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
@@ -32,17 +55,7 @@ impl Env {
             .arg(self.data())
             .arg("--config")
             .arg(&self.config);
-        for k in [
-            "ANTHROPIC_API_KEY",
-            "OPENAI_API_KEY",
-            "GEMINI_API_KEY",
-            "GOOGLE_API_KEY",
-            "MOONSHOT_API_KEY",
-            "KIMI_API_KEY",
-            "DEEPSEEK_API_KEY",
-            "ORCHESTRATOR_CONFIG",
-            "ORCHESTRATOR_DATA_DIR",
-        ] {
+        for k in CLEARED_ENV {
             c.env_remove(k);
         }
         c
