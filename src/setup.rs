@@ -47,6 +47,7 @@ impl From<crate::store::StoreError> for CliError {
             | StoreError::Unavailable { .. }
             | StoreError::Newer { .. }
             | StoreError::Sqlite(_)
+            | StoreError::Postgres(_)
             | StoreError::Closed => CliError::Store(e.to_string()),
         }
     }

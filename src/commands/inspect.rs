@@ -21,13 +21,14 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
         return Ok(exit::OK);
     }
     crate::outln!(
-        "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} description",
+        "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} {:<24} description",
         "id",
         "status",
         "resume",
         "cost",
         "tasks",
-        "updated"
+        "updated",
+        "by"
     );
     for r in rows {
         // One line per run: the description's newlines and escape sequences go first.
@@ -35,8 +36,15 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
             .chars()
             .take(50)
             .collect();
+        // Who started it, where (runs of a shared store come from several machines).
+        let by = match (r["user"].as_str(), r["host"].as_str()) {
+            (Some(u), Some(h)) => format!("{u}@{h}"),
+            (None, Some(h)) => h.to_string(),
+            _ => "-".to_string(),
+        };
+        let by: String = crate::text_safe::clean_line(&by).chars().take(24).collect();
         crate::outln!(
-            "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} {}",
+            "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} {:<24} {}",
             r["id"].as_str().unwrap_or(""),
             r["status"].as_str().unwrap_or(""),
             if r["resumable"].as_bool().unwrap_or(false) {
@@ -52,6 +60,7 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
                 .chars()
                 .take(19)
                 .collect::<String>(),
+            by,
             desc
         );
     }

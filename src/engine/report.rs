@@ -50,6 +50,8 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
         "simulated": simulated,
         // No valid plan came back: the description ran as one task.
         "plan_fallback": run.plan_fallback,
+        "host": run.host,
+        "user": run.user,
         "budget_usd": round(run.budget),
         "time_limit_secs": run.time_limit_secs,
         "total_cost_usd": round(run.spent),
@@ -150,6 +152,8 @@ pub fn runs_json(c: &impl RunStore, data_dir: &Path) -> Result<Value, StoreError
                 "tasks_total": r.tasks_total,
                 "created_at": r.created_at,
                 "updated_at": r.updated_at,
+                "host": r.host,
+                "user": r.user,
             })
         })
         .collect();

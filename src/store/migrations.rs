@@ -277,6 +277,12 @@ CREATE TABLE structured_modes (
     r#"
 ALTER TABLE structured_modes ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
 "#,
+    // 11: who started each run and where (issue 19: a store shared by machines lists everyone's
+    // runs); NULL on runs of older versions.
+    r#"
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN os_user TEXT;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
