@@ -6,11 +6,19 @@ use crate::engine::report;
 use crate::headless::render_text;
 
 pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
-    let app = open_app(cli)?;
+    let app = crate::setup::open_app_shared(cli)?;
     let dd = app.data_dir.clone();
-    let v = app
-        .store
-        .call_blocking(move |c| report::runs_json(c, &dd))?;
+    let v = match &app.shared {
+        // Every machine's runs; liveness from their advisory locks.
+        Some(pg) => {
+            let schema = pg.target().schema().to_string();
+            let runs = pg.tx(|t| crate::store::pg::runs::list_runs(t, &schema))?;
+            report::runs_json_from(&runs, |r| r.status)
+        }
+        None => app
+            .store
+            .call_blocking(move |c| report::runs_json(c, &dd))?,
+    };
     if json {
         crate::text_safe::out_json(&v);
         return Ok(exit::OK);

@@ -137,10 +137,18 @@ fn tasks_json(
 
 pub fn runs_json(c: &impl RunStore, data_dir: &Path) -> Result<Value, StoreError> {
     let runs = c.list_runs()?;
+    Ok(runs_json_from(&runs, |r| effective_status(data_dir, r)))
+}
+
+/// `runs --json` of `runs`, each shown with the status `status` gives it (liveness folded in).
+pub fn runs_json_from(
+    runs: &[crate::store::RunSummary],
+    status: impl Fn(&crate::store::RunSummary) -> crate::domain::status::RunStatus,
+) -> Value {
     let v: Vec<Value> = runs
         .iter()
         .map(|r| {
-            let status = effective_status(data_dir, r);
+            let status = status(r);
             json!({
                 "id": r.id,
                 "status": status,
@@ -157,5 +165,5 @@ pub fn runs_json(c: &impl RunStore, data_dir: &Path) -> Result<Value, StoreError
             })
         })
         .collect();
-    Ok(Value::Array(v))
+    Value::Array(v)
 }

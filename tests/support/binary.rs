@@ -42,6 +42,7 @@ impl Env {
             "DEEPSEEK_API_KEY",
             "ORCHESTRATOR_CONFIG",
             "ORCHESTRATOR_DATA_DIR",
+            "ORCHESTRATOR_STORE_URL",
         ] {
             c.env_remove(k);
         }
