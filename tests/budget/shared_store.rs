@@ -491,3 +491,97 @@ fn migrations_apply_once_and_a_newer_schema_is_refused() {
     assert!(e.is_unavailable(), "{e}");
     assert!(e.to_string().contains("newer"), "{e}");
 }
+
+#[test]
+fn outage_breakers_are_org_wide_and_auth_disables_are_per_key() {
+    use orchestrator_tui::routing::breaker::{Breaker, BreakerState};
+    use orchestrator_tui::store::pg::breakers;
+    let Some(schema) = PgSchema::new("breakers") else {
+        return;
+    };
+    let (a, b) = (
+        PgConn::open(&schema.target).unwrap(),
+        PgConn::open(&schema.target).unwrap(),
+    );
+    let salt = a.tx(|t| breakers::org_salt(t)).unwrap();
+    // The salt is made once and shared: the other machine reads the same one.
+    assert_eq!(b.tx(|t| breakers::org_salt(t)).unwrap(), salt);
+    let (key_a, key_b) = ("sk-alice-0123456789", "sk-bob-9876543210");
+    let (ha, hb) = (
+        breakers::key_hash(&salt, key_a),
+        breakers::key_hash(&salt, key_b),
+    );
+    assert_ne!(ha, hb);
+    let open = Breaker {
+        state: BreakerState::Open,
+        consecutive_failures: 3,
+        trips: 1,
+        open_until_ms: 99,
+        ..Breaker::default()
+    };
+    let disabled = Breaker {
+        state: BreakerState::Disabled,
+        ..Breaker::default()
+    };
+    a.tx(|t| {
+        breakers::save_breaker(t, "down-model", &open, "h", Some(&ha))?;
+        breakers::save_breaker(t, "billing-model", &disabled, "h", Some(&ha))
+    })
+    .unwrap();
+    let state = |c: &PgConn, key: &str, model: &str| {
+        c.tx(|t| breakers::load_breakers(t, Some(key)))
+            .unwrap()
+            .into_iter()
+            .find(|(m, _, _)| m == model)
+            .map(|(_, b, _)| b.state)
+    };
+    // The outage is the provider's: open for everyone.
+    assert_eq!(state(&b, &hb, "down-model"), Some(BreakerState::Open));
+    // The billing refusal was alice's key's: bob's key still reaches the model.
+    assert_eq!(
+        state(&a, &ha, "billing-model"),
+        Some(BreakerState::Disabled)
+    );
+    assert_eq!(state(&b, &hb, "billing-model"), None);
+    // The key itself is nowhere in the store.
+    let stored: Vec<String> = a
+        .client()
+        .query("SELECT key_hash FROM key_disables", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, vec![ha.clone()]);
+    assert!(stored.iter().all(|h| !h.contains("alice") && h.len() == 64));
+}
+
+#[test]
+fn another_machines_changes_are_notified() {
+    use orchestrator_tui::store::pg::notify::{Change, Listener};
+    let Some(schema) = PgSchema::new("notify") else {
+        return;
+    };
+    let writer = PgConn::open(&schema.target).unwrap();
+    let mut tui = Listener::open(&schema.target).unwrap();
+    // Generous waits: the assertion is that the notice arrives, not how fast.
+    let wait = std::time::Duration::from_secs(10);
+    writer
+        .set_cap(&Level::Org, Micros(5_000_000), None)
+        .unwrap();
+    assert_eq!(tui.changes(wait).unwrap(), vec![Change::Budget]);
+    writer
+        .tx(|t| pg::runs::insert_run(t, &new_run("r-n", None)))
+        .unwrap();
+    assert_eq!(tui.changes(wait).unwrap(), vec![Change::Runs]);
+    let b = orchestrator_tui::routing::breaker::Breaker::default();
+    writer
+        .tx(|t| pg::breakers::save_breaker(t, "m", &b, "h", None))
+        .unwrap();
+    assert_eq!(tui.changes(wait).unwrap(), vec![Change::Breakers]);
+    // Nothing changed since: nothing heard.
+    assert!(
+        tui.changes(std::time::Duration::from_millis(50))
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -2,15 +2,18 @@
 //! `ORCHESTRATOR_STORE_URL`, and `[store] schema`), connecting (TLS through rustls when
 //! `sslmode` asks for it), the migrations by version (`schema.rs`), the budget ledger shared by
 //! every machine (`budget.rs`), liveness by advisory locks (`liveness.rs`) and runs with their
-//! host and user (`runs.rs`).
+//! host and user (`runs.rs`), breakers shared by the org or kept per API key (`breakers.rs`),
+//! and change notifications (`notify.rs`).
 //!
 //! The client is the synchronous `postgres` crate: it runs its own small runtime, so it is only
 //! used on threads that are not inside the engine's tokio runtime (the store's own threads, tests,
 //! one-shot commands).
 
 mod backend;
+pub mod breakers;
 pub mod budget;
 pub mod liveness;
+pub mod notify;
 pub mod runs;
 pub mod schema;
 pub mod waiters;

@@ -42,6 +42,33 @@ const PG_EXTRA: &[(usize, &str)] = &[
         // The org-wide salt keyed breakers are hashed with (issue 19: per-key disables).
         "CREATE TABLE org_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
     ),
+    (
+        11,
+        // Models disabled by an auth or billing error, for one API key only (its salted hash);
+        // and a notification on every change of runs, breakers and budgets, so a TUI on any
+        // machine refreshes at once (`notify.rs`). One notification per statement; PostgreSQL
+        // folds repeats within a transaction.
+        "CREATE TABLE key_disables (
+            model TEXT NOT NULL,
+            key_hash TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (model, key_hash)
+         );
+         CREATE FUNCTION notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+            PERFORM pg_notify('orchestrator', TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME);
+            RETURN NULL;
+         END $$;
+         CREATE TRIGGER runs_changed AFTER INSERT OR UPDATE OR DELETE ON runs
+            FOR EACH STATEMENT EXECUTE FUNCTION notify_change();
+         CREATE TRIGGER breakers_changed AFTER INSERT OR UPDATE OR DELETE ON breakers
+            FOR EACH STATEMENT EXECUTE FUNCTION notify_change();
+         CREATE TRIGGER key_disables_changed AFTER INSERT OR UPDATE OR DELETE ON key_disables
+            FOR EACH STATEMENT EXECUTE FUNCTION notify_change();
+         CREATE TRIGGER budget_changed AFTER INSERT OR UPDATE OR DELETE ON budget_levels
+            FOR EACH STATEMENT EXECUTE FUNCTION notify_change();",
+    ),
 ];
 
 /// The advisory lock key migrations are serialised on (one per schema).
