@@ -227,7 +227,11 @@ fn rng(seed: u64) -> impl FnMut(i64) -> i64 {
 /// each call's worst case, as the engine's in-memory lease does when short). Every call is
 /// charged between 0 and its worst case.
 fn worker(mut l: impl Ledger, w: usize, over: &AtomicBool) {
-    let team = if w % 2 == 0 { Some("web") } else { None };
+    let team = if w.is_multiple_of(2) {
+        Some("web")
+    } else {
+        None
+    };
     let run = format!("r-{w}");
     let lease = l.open_lease(&run, team);
     let mut next = rng(w as u64 + 1);
@@ -503,9 +507,9 @@ fn outage_breakers_are_org_wide_and_auth_disables_are_per_key() {
         PgConn::open(&schema.target).unwrap(),
         PgConn::open(&schema.target).unwrap(),
     );
-    let salt = a.tx(|t| breakers::org_salt(t)).unwrap();
+    let salt = a.tx(breakers::org_salt).unwrap();
     // The salt is made once and shared: the other machine reads the same one.
-    assert_eq!(b.tx(|t| breakers::org_salt(t)).unwrap(), salt);
+    assert_eq!(b.tx(breakers::org_salt).unwrap(), salt);
     let (key_a, key_b) = ("sk-alice-0123456789", "sk-bob-9876543210");
     let (ha, hb) = (
         breakers::key_hash(&salt, key_a),

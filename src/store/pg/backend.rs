@@ -13,7 +13,7 @@ impl BudgetStore for PgConn {
         self.tx(|t| b::level(t, &level.to_string()))
     }
     fn all_levels(&self) -> Result<Vec<LevelState>, StoreError> {
-        self.tx(|t| b::all_levels(t))
+        self.tx(b::all_levels)
     }
     fn spend_series(&self, level: &str, limit: usize) -> Result<Vec<(String, Micros)>, StoreError> {
         self.tx(|t| b::series(t, level, limit))
