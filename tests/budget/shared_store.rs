@@ -589,3 +589,129 @@ fn another_machines_changes_are_notified() {
             .is_empty()
     );
 }
+
+/// The worker of the multi-process test: runs only when started by it (the variable names the
+/// schema), as a process of its own with its own liveness session.
+#[test]
+#[ignore = "started by processes_on_two_machines_never_overspend_and_the_dead_are_settled"]
+fn pg_worker_process() {
+    let (Ok(url), Ok(schema), Ok(seed)) = (
+        std::env::var("ORCHESTRATOR_TEST_PG_URL"),
+        std::env::var("PG_WORKER_SCHEMA"),
+        std::env::var("PG_WORKER_SEED"),
+    ) else {
+        return;
+    };
+    let target = PgTarget::parse(&url, &schema).unwrap();
+    let session = liveness::Session::open(&target).unwrap();
+    let conn = PgConn::open(&target).unwrap();
+    conn.set_owner_lock(Some(session.process_key()));
+    // What every opener does: settle what dead processes held.
+    conn.recover_dead().unwrap();
+    let seed: u64 = seed.parse().unwrap();
+    let team = seed.is_multiple_of(2).then_some("web");
+    let mut next = rng(seed);
+    let mut l = Pg(conn);
+    for _ in 0..80 {
+        let worst = 20_000 + next(60_000);
+        let cost = next(worst + 1);
+        if let Some(id) = l.reserve(team, worst) {
+            l.settle_call(id, false, None, team, cost);
+        }
+    }
+    drop(session);
+}
+
+#[test]
+fn processes_on_two_machines_never_overspend_and_the_dead_are_settled() {
+    use std::process::{Command, Stdio};
+    let Some(schema) = PgSchema::new("procs") else {
+        return;
+    };
+    let admin = PgConn::open(&schema.target).unwrap();
+    admin.set_cap(&Level::Org, Micros(ORG_CAP), None).unwrap();
+    admin
+        .set_cap(&Level::Team("web".into()), Micros(WEB_CAP), None)
+        .unwrap();
+    let url = std::env::var("ORCHESTRATOR_TEST_PG_URL").unwrap();
+    let exe = std::env::current_exe().unwrap();
+    // Two "machines" of four processes each (a machine is only a data dir to the binary; to
+    // the ledger every process is a session of its own either way).
+    let mut kids: Vec<_> = (0..8u64)
+        .map(|i| {
+            Command::new(&exe)
+                .args([
+                    "shared_store::pg_worker_process",
+                    "--exact",
+                    "--ignored",
+                    "--quiet",
+                ])
+                .env("ORCHESTRATOR_TEST_PG_URL", &url)
+                .env("PG_WORKER_SCHEMA", schema.target.schema())
+                .env("PG_WORKER_SEED", (i + 11).to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // SIGKILL three of them once they hold reservations (or have finished: then nothing is
+    // left to settle for them, which the checks below cover too).
+    let mut killed = 0;
+    for _ in 0..500 {
+        let held: i64 = admin
+            .client()
+            .query_one("SELECT COUNT(*) FROM reservations", &[])
+            .unwrap()
+            .get(0);
+        if held > 0 {
+            for k in kids.iter_mut().skip(killed * 3).take(1) {
+                let _ = k.kill();
+            }
+            killed += 1;
+            if killed == 3 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for k in &mut kids {
+        let _ = k.wait();
+    }
+    // The next start settles what the dead held.
+    let next_start = PgConn::open(&schema.target).unwrap();
+    next_start.recover_dead().unwrap();
+    let org = next_start.level_state(&Level::Org).unwrap().unwrap();
+    let web = next_start
+        .level_state(&Level::Team("web".into()))
+        .unwrap()
+        .unwrap();
+    let calls: i64 = next_start
+        .client()
+        .query_one(
+            "SELECT COALESCE(SUM(cost_micros), 0)::BIGINT FROM calls",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(org.spent.0 <= ORG_CAP, "org over cap: {org:?}");
+    assert!(web.spent.0 <= WEB_CAP, "team over cap: {web:?}");
+    // Recorded calls, plus what dead processes held for calls never recorded (charged whole,
+    // as estimated spend), to the micro-dollar.
+    assert_eq!(org.spent.0, calls + org.estimated.0, "{org:?}");
+    for l in next_start.all_levels().unwrap() {
+        assert_eq!(
+            l.reserved,
+            Micros::ZERO,
+            "{} still holds a reservation",
+            l.level
+        );
+    }
+    let left: i64 = next_start
+        .client()
+        .query_one("SELECT COUNT(*) FROM reservations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    assert!(calls > 0);
+}

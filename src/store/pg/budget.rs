@@ -463,6 +463,11 @@ pub fn recover(
         if !dead(&h, lock) {
             continue;
         }
+        // Another opener may be settling the same holder: whoever locks the row first does it,
+        // the other finds it gone and counts nothing.
+        if held(t, h.id)?.is_none() {
+            continue;
+        }
         let calls = t.query(
             "DELETE FROM inflight_calls WHERE reservation_id = $1
              RETURNING run_id, task_id, attempt, role, provider, model, simulated, worst_micros",
