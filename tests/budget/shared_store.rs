@@ -715,3 +715,26 @@ fn processes_on_two_machines_never_overspend_and_the_dead_are_settled() {
     assert_eq!(left, 0);
     assert!(calls > 0);
 }
+
+#[test]
+fn after_a_lost_connection_the_driver_takes_its_locks_again_before_going_on() {
+    let Some(schema) = PgSchema::new("reconnect") else {
+        return;
+    };
+    let admin = PgConn::open(&schema.target).unwrap();
+    let mut driver = liveness::Session::open(&schema.target).unwrap();
+    driver.claim_run("r-1").unwrap();
+    let key = driver.process_key();
+    // The network drops: the server ends the session and its locks go with it.
+    kill_backend(&admin, driver.backend_pid().unwrap());
+    assert!(!driver.alive());
+    assert!(!liveness::held(&mut *admin.client(), key).unwrap());
+    // Nobody took them meanwhile: the same locks are held again, and the run is the driver's.
+    driver.reconnect().unwrap();
+    assert!(driver.alive());
+    assert!(liveness::held(&mut *admin.client(), key).unwrap());
+    let run_key = liveness::run_key(schema.target.schema(), "r-1");
+    assert!(liveness::held(&mut *admin.client(), run_key).unwrap());
+    let mut other = liveness::Session::open(&schema.target).unwrap();
+    assert!(other.claim_run("r-1").is_err());
+}
