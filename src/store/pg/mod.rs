@@ -247,6 +247,13 @@ impl PgConn {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(2 * tries));
                 }
+                // Name the server in errors about it (never the password).
+                Err(StoreError::Unavailable { message, .. }) => {
+                    return Err(StoreError::Unavailable {
+                        path: self.target.describe().to_string(),
+                        message,
+                    });
+                }
                 r => return r,
             }
         }
