@@ -137,3 +137,31 @@ fn budgets_and_runs_are_shared_by_two_machines() {
     assert_eq!(code(&out), 9, "{}", stderr(&out));
     assert!(stderr(&out).contains(&s.schema), "{}", stderr(&out));
 }
+
+#[test]
+fn store_status_names_backend_version_and_connection() {
+    let env = Env::new("");
+    let (v, out) = env.json(&["store", "status", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(v["backend"], "sqlite");
+    let known = orchestrator_tui::store::migrations::MIGRATIONS.len() as u64;
+    assert_eq!(v["schema_version"], known);
+    assert!(
+        v["connection"]
+            .as_str()
+            .unwrap()
+            .ends_with("orchestrator.db")
+    );
+    let Some(s) = shared("status") else { return };
+    let m = machine(&s);
+    let (v, out) = m.json(&["store", "status", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(v["backend"], "postgres");
+    assert_eq!(v["schema"], s.schema.as_str());
+    assert_eq!(v["schema_version"], known);
+    let conn = v["connection"].as_str().unwrap();
+    assert!(
+        conn.starts_with("postgres://") && conn.contains(&s.schema),
+        "{v}"
+    );
+}
