@@ -105,6 +105,20 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// The store: backend (SQLite or PostgreSQL), schema version, connection
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Which store is in use, its schema version and where it is (never a password)
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

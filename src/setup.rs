@@ -47,6 +47,7 @@ impl From<crate::store::StoreError> for CliError {
             | StoreError::Unavailable { .. }
             | StoreError::Newer { .. }
             | StoreError::Sqlite(_)
+            | StoreError::Postgres(_)
             | StoreError::Closed => CliError::Store(e.to_string()),
         }
     }
@@ -86,6 +87,8 @@ pub struct App {
     pub catalog: Catalog,
     pub data_dir: PathBuf,
     pub store: Store,
+    /// The org-wide PostgreSQL store when `[store] url` (or `ORCHESTRATOR_STORE_URL`) names one.
+    pub shared: Option<crate::store::pg::PgConn>,
     pub log_path: PathBuf,
     _log_guard: WorkerGuard,
 }
@@ -110,7 +113,43 @@ pub fn load_config_file(file: Option<&Path>) -> Result<Config, CliError> {
 }
 
 /// Config, data dir, logging and store: everything a command that touches state needs.
+/// Commands that do not work on the PostgreSQL store yet refuse it here (exit 9), after
+/// connecting, so an unreachable server is still reported as such.
 pub fn open_app(cli: &Cli) -> Result<App, CliError> {
+    let app = open_app_shared(cli)?;
+    if let Some(pg) = &app.shared {
+        return Err(CliError::Store(format!(
+            "this command does not work on the PostgreSQL store ({}) yet: only `runs` and \
+             `budget` do; unset [store] url and ORCHESTRATOR_STORE_URL to use the local store",
+            pg.target().describe()
+        )));
+    }
+    Ok(app)
+}
+
+/// Connect to the PostgreSQL store if one is configured, bring its schema up to date, and
+/// settle the reservations of processes whose lock is free (they died, on any machine).
+fn open_shared(cfg: &Config) -> Result<Option<crate::store::pg::PgConn>, CliError> {
+    let Some(url) = cfg.store.effective_url() else {
+        return Ok(None);
+    };
+    let target = crate::store::pg::PgTarget::parse(&url, cfg.store.schema_name())
+        .map_err(|e| CliError::BadInput(e.to_string()))?;
+    let pg = crate::store::pg::PgConn::open(&target)?;
+    match pg.recover_dead() {
+        Ok(r) if r.settled > 0 => tracing::info!(
+            "settled {} reservations of processes gone from the shared store; {} calls charged",
+            r.settled,
+            r.charged_calls
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not settle dead processes' reservations: {e}"),
+    }
+    Ok(Some(pg))
+}
+
+/// [`open_app`] for the commands that also work on the PostgreSQL store (`runs`, `budget`).
+pub fn open_app_shared(cli: &Cli) -> Result<App, CliError> {
     let cfg = load_config(cli)?;
     let overlay = crate::paths::imported_models_file(cli.config.clone());
     let catalog = Catalog::from_config_with_overlay(&cfg, overlay.as_deref())
@@ -142,6 +181,7 @@ pub fn open_app(cli: &Cli) -> Result<App, CliError> {
             data_dir.display()
         ))
     })?;
+    let shared = open_shared(&cfg)?;
     let store = Store::open(&data_dir)?;
     // Every start recovers from crashes: reservations of dead processes go back.
     crate::engine::service::release_stale_reservations(&store, &data_dir);
@@ -150,6 +190,7 @@ pub fn open_app(cli: &Cli) -> Result<App, CliError> {
         catalog,
         data_dir,
         store,
+        shared,
         log_path,
         _log_guard: guard,
     })

@@ -6,7 +6,7 @@ use crate::budget::period::valid_period;
 use crate::cli::{BudgetAction, Cli, exit};
 use crate::domain::Micros;
 use crate::domain::money::usd_json;
-use crate::setup::{CliError, open_app, runtime};
+use crate::setup::{CliError, runtime};
 use crate::store::budget as ledger;
 use serde_json::{Value, json};
 
@@ -79,6 +79,13 @@ fn set_cap(
     cap: Micros,
     period: Option<&str>,
 ) -> Result<(), CliError> {
+    if let Some(pg) = &app.shared {
+        use crate::store::BudgetStore;
+        let l = Level::parse(level)
+            .ok_or_else(|| CliError::BadInput(format!("`{level}` is not a budget level")))?;
+        pg.set_cap(&l, cap, period)?;
+        return Ok(());
+    }
     let rt = runtime()?;
     rt.block_on(async {
         let engine = app.admin_engine()?;
@@ -88,7 +95,7 @@ fn set_cap(
 }
 
 pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Result<i32, CliError> {
-    let app = open_app(cli)?;
+    let app = crate::setup::open_app_shared(cli)?;
     match action {
         Some(BudgetAction::SetOrg { usd, period }) => {
             let (c, p) = (cap(*usd)?, check_period(period.as_ref())?.map(String::from));
@@ -108,7 +115,10 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
         }
         None => {}
     }
-    let levels = app.store.call_blocking(|c| ledger::all_levels(c))?;
+    let levels = match &app.shared {
+        Some(pg) => crate::store::BudgetStore::all_levels(pg)?,
+        None => app.store.call_blocking(|c| ledger::all_levels(c))?,
+    };
     let v = budget_json(&levels);
     if json_out {
         crate::text_safe::out_json(&v);

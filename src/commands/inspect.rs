@@ -6,11 +6,19 @@ use crate::engine::report;
 use crate::headless::render_text;
 
 pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
-    let app = open_app(cli)?;
+    let app = crate::setup::open_app_shared(cli)?;
     let dd = app.data_dir.clone();
-    let v = app
-        .store
-        .call_blocking(move |c| report::runs_json(c, &dd))?;
+    let v = match &app.shared {
+        // Every machine's runs; liveness from their advisory locks.
+        Some(pg) => {
+            let schema = pg.target().schema().to_string();
+            let runs = pg.tx(|t| crate::store::pg::runs::list_runs(t, &schema))?;
+            report::runs_json_from(&runs, |r| r.status)
+        }
+        None => app
+            .store
+            .call_blocking(move |c| report::runs_json(c, &dd))?,
+    };
     if json {
         crate::text_safe::out_json(&v);
         return Ok(exit::OK);
@@ -21,13 +29,14 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
         return Ok(exit::OK);
     }
     crate::outln!(
-        "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} description",
+        "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} {:<24} description",
         "id",
         "status",
         "resume",
         "cost",
         "tasks",
-        "updated"
+        "updated",
+        "by"
     );
     for r in rows {
         // One line per run: the description's newlines and escape sequences go first.
@@ -35,8 +44,15 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
             .chars()
             .take(50)
             .collect();
+        // Who started it, where (runs of a shared store come from several machines).
+        let by = match (r["user"].as_str(), r["host"].as_str()) {
+            (Some(u), Some(h)) => format!("{u}@{h}"),
+            (None, Some(h)) => h.to_string(),
+            _ => "-".to_string(),
+        };
+        let by: String = crate::text_safe::clean_line(&by).chars().take(24).collect();
         crate::outln!(
-            "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} {}",
+            "{:<9} {:<19} {:<9} {:>10} {:>7}  {:<20} {:<24} {}",
             r["id"].as_str().unwrap_or(""),
             r["status"].as_str().unwrap_or(""),
             if r["resumable"].as_bool().unwrap_or(false) {
@@ -52,6 +68,7 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
                 .chars()
                 .take(19)
                 .collect::<String>(),
+            by,
             desc
         );
     }

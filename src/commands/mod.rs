@@ -8,6 +8,7 @@ pub mod models;
 pub mod models_import;
 pub mod policy;
 pub mod run;
+pub mod store;
 pub mod tui;
 
 use crate::cli::{Cli, Command, ConfigAction, exit};
@@ -36,6 +37,9 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Run(args)) => run::run(&cli, args),
         Some(Command::Resume(args)) => run::resume(&cli, args),
         Some(Command::Runs { json }) => inspect::runs(&cli, *json),
+        Some(Command::Store {
+            action: crate::cli::StoreAction::Status { json },
+        }) => store::status(&cli, *json),
         Some(Command::Show { run, json }) => inspect::show(&cli, run, *json),
         Some(Command::Budget { json, action }) => budget::budget(&cli, *json, action.as_ref()),
         Some(Command::Models { json, action }) => models::models(&cli, *json, action.as_ref()),

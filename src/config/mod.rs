@@ -49,6 +49,32 @@ pub struct Config {
     /// Per task type overrides of threshold / iterations / max tokens.
     pub task_types: BTreeMap<String, TaskTypeOverride>,
     pub validators: crate::validators::ValidatorsConfig,
+    /// Where the store lives: the SQLite file in the data dir unless `url` names a server.
+    pub store: StoreConfig,
+}
+
+/// `[store]`: the org-wide PostgreSQL store (issue 19). `ORCHESTRATOR_STORE_URL` overrides `url`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `postgres://user@host:5432/db` (`sslmode` honoured); absent: SQLite in the data dir.
+    pub url: Option<String>,
+    /// The PostgreSQL schema (several orgs or test suites per database); default `orchestrator`.
+    pub schema: Option<String>,
+}
+
+impl StoreConfig {
+    /// The store URL in force: the environment first, then the file (empty means unset).
+    pub fn effective_url(&self) -> Option<String> {
+        std::env::var("ORCHESTRATOR_STORE_URL")
+            .ok()
+            .or_else(|| self.url.clone())
+            .filter(|u| !u.trim().is_empty())
+    }
+
+    pub fn schema_name(&self) -> &str {
+        self.schema.as_deref().unwrap_or("orchestrator")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

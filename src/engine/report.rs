@@ -52,6 +52,8 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
         "simulated": simulated,
         // No valid plan came back: the description ran as one task.
         "plan_fallback": run.plan_fallback,
+        "host": run.host,
+        "user": run.user,
         "budget_usd": round(run.budget),
         "time_limit_secs": run.time_limit_secs,
         "total_cost_usd": round(run.spent),
@@ -185,10 +187,18 @@ fn tasks_json(
 
 pub fn runs_json(c: &impl RunStore, data_dir: &Path) -> Result<Value, StoreError> {
     let runs = c.list_runs()?;
+    Ok(runs_json_from(&runs, |r| effective_status(data_dir, r)))
+}
+
+/// `runs --json` of `runs`, each shown with the status `status` gives it (liveness folded in).
+pub fn runs_json_from(
+    runs: &[crate::store::RunSummary],
+    status: impl Fn(&crate::store::RunSummary) -> crate::domain::status::RunStatus,
+) -> Value {
     let v: Vec<Value> = runs
         .iter()
         .map(|r| {
-            let status = effective_status(data_dir, r);
+            let status = status(r);
             json!({
                 "id": r.id,
                 "status": status,
@@ -200,8 +210,10 @@ pub fn runs_json(c: &impl RunStore, data_dir: &Path) -> Result<Value, StoreError
                 "tasks_total": r.tasks_total,
                 "created_at": r.created_at,
                 "updated_at": r.updated_at,
+                "host": r.host,
+                "user": r.user,
             })
         })
         .collect();
-    Ok(Value::Array(v))
+    Value::Array(v)
 }

@@ -312,6 +312,12 @@ CREATE TABLE budget_alerts (
     PRIMARY KEY (level, period, pct)
 ) WITHOUT ROWID;
 "#,
+    // 13: who started each run and where (issue 19: a store shared by machines lists everyone's
+    // runs); NULL on runs of older versions.
+    r#"
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN os_user TEXT;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

@@ -12,6 +12,7 @@ pub mod lease;
 pub mod migrations;
 pub mod models;
 pub mod owner;
+pub mod pg;
 pub mod records;
 pub mod recovery;
 pub mod resume;
@@ -37,6 +38,8 @@ pub enum StoreError {
     Open { path: String, message: String },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL error: {0}")]
+    Postgres(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]

@@ -103,6 +103,30 @@ pub fn pid_exists(pid: u32) -> bool {
 }
 
 /// (host, start) to stamp on a row written for `pid`: known only for this process.
+/// The OS user running this process: `USER`, else `LOGNAME`, else the uid's name in
+/// /etc/passwd, else `uid <n>`.
+pub fn os_user() -> &'static str {
+    static ME: OnceLock<String> = OnceLock::new();
+    ME.get_or_init(|| {
+        let env = ["USER", "LOGNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        env.unwrap_or_else(|| {
+            // SAFETY: getuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::getuid() };
+            std::fs::read_to_string("/etc/passwd")
+                .ok()
+                .and_then(|p| {
+                    p.lines().find_map(|l| {
+                        let f: Vec<&str> = l.split(':').collect();
+                        (f.get(2) == Some(&uid.to_string().as_str())).then(|| f[0].to_string())
+                    })
+                })
+                .unwrap_or_else(|| format!("uid {uid}"))
+        })
+    })
+}
+
 pub fn stamp(pid: u32) -> (Option<&'static str>, Option<&'static str>) {
     if pid == std::process::id() {
         let me = Owner::current();

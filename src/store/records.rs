@@ -44,6 +44,9 @@ pub struct RunRow {
     pub finished_at: Option<String>,
     /// No valid plan came back from the models: the description ran as one task.
     pub plan_fallback: bool,
+    /// The machine and OS user that started it (`None` on runs of older versions).
+    pub host: Option<String>,
+    pub user: Option<String>,
     /// The process driving it (set while `running`; see `engine::lock::run_alive`).
     #[serde(skip)]
     pub owner: Option<super::owner::Owner>,
@@ -135,4 +138,7 @@ pub struct RunSummary {
     /// The run's own cap (the TUI shows spend against it).
     #[serde(skip)]
     pub budget: Micros,
+    /// The machine and OS user that started it (`None` on runs of older versions).
+    pub host: Option<String>,
+    pub user: Option<String>,
 }

@@ -16,8 +16,8 @@ pub fn insert_run(c: &Connection, r: &NewRun) -> Result<(), StoreError> {
     crate::store::exec(c,
         "INSERT INTO runs (id, description, norm_description, criteria, team, strategy, budget_micros,
             time_limit_secs, concurrency, output_dir, plan_json, status, simulated, created_at,
-            started_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?13, ?13)",
+            started_at, updated_at, host, os_user)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?13, ?13, ?14, ?15)",
         params![
             r.id,
             r.description,
@@ -31,7 +31,9 @@ pub fn insert_run(c: &Connection, r: &NewRun) -> Result<(), StoreError> {
             r.output_dir,
             plan,
             r.simulated,
-            now
+            now,
+            super::owner::Owner::current().host,
+            super::owner::os_user()
         ],
     )?;
     Ok(())
@@ -40,7 +42,7 @@ pub fn insert_run(c: &Connection, r: &NewRun) -> Result<(), StoreError> {
 const RUN_COLS: &str = "id, description, criteria, team, strategy, budget_micros, time_limit_secs,
     concurrency, output_dir, plan_json, status, status_reason, tasks_committed, exec_ms,
     spent_micros, simulated, created_at, started_at, updated_at, finished_at, owner_host,
-    owner_pid, owner_start, plan_fallback";
+    owner_pid, owner_start, plan_fallback, host, os_user";
 
 /// The owner recorded in columns `host, pid, start` (all set or none).
 fn owner_at(r: &Row, i: usize) -> rusqlite::Result<Option<super::owner::Owner>> {
@@ -78,6 +80,8 @@ fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
         finished_at: r.get(19)?,
         owner: owner_at(r, 20)?,
         plan_fallback: r.get(23)?,
+        host: r.get(24)?,
+        user: r.get(25)?,
     })
 }
 
@@ -123,7 +127,7 @@ pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
         "SELECT r.id, r.status, r.description, r.team, r.spent_micros, r.updated_at, r.created_at,
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id AND t.status IN ('completed','degraded')),
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id),
-            r.owner_host, r.owner_pid, r.owner_start, r.budget_micros
+            r.owner_host, r.owner_pid, r.owner_start, r.budget_micros, r.host, r.os_user
          FROM runs r ORDER BY r.created_at DESC, r.rowid DESC",
     )?;
     let rows = st
@@ -141,6 +145,8 @@ pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
                 tasks_total: r.get::<_, i64>(8)? as u64,
                 owner: owner_at(r, 9)?,
                 budget: Micros(r.get(12)?),
+                host: r.get(13)?,
+                user: r.get(14)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

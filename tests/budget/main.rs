@@ -7,4 +7,5 @@ mod support;
 mod engine;
 mod lease;
 mod processes;
+mod shared_store;
 mod strategy;

@@ -10,4 +10,5 @@ mod limits;
 mod out_dir;
 mod real_model;
 mod run;
+mod shared_store;
 mod signals;

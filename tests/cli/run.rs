@@ -113,6 +113,13 @@ fn simulated_run_succeeds_and_show_has_every_contract_field() {
         assert!(row.get(k).is_some(), "runs missing {k}");
     }
     assert_eq!(row["tasks_done"], row["tasks_total"]);
+    // Every run records the machine and user that started it (issue 19), in `runs` and `show`.
+    let me = orchestrator_tui::store::owner::Owner::current();
+    assert_eq!(row["host"], me.host.as_str());
+    assert_eq!(row["user"], orchestrator_tui::store::owner::os_user());
+    let (shown, _) = env.json(&["show", id.as_str(), "--json"]);
+    assert_eq!(shown["host"], me.host.as_str());
+    assert_eq!(shown["user"], row["user"]);
 }
 
 fn provider_of(model: &str) -> &'static str {

@@ -20,6 +20,7 @@ pub const CLEARED_ENV: &[&str] = &[
     "DEEPSEEK_API_KEY",
     "ORCHESTRATOR_CONFIG",
     "ORCHESTRATOR_DATA_DIR",
+    "ORCHESTRATOR_STORE_URL",
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
