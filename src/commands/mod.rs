@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod budget;
+pub mod cancel;
 pub mod inspect;
 pub mod models;
 pub mod models_import;
@@ -37,6 +38,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Resume(args)) => run::resume(&cli, args),
         Some(Command::Runs { json }) => inspect::runs(&cli, *json),
         Some(Command::Show { run, json }) => inspect::show(&cli, run, *json),
+        Some(Command::Cancel {
+            run,
+            json,
+            no_wait,
+            timeout,
+        }) => cancel::cancel(&cli, run, *json, *no_wait, *timeout),
         Some(Command::Budget { json, action }) => budget::budget(&cli, *json, action.as_ref()),
         Some(Command::Models { json, action }) => models::models(&cli, *json, action.as_ref()),
         Some(Command::Policy {

@@ -4,6 +4,7 @@
 pub mod analyses;
 pub mod backend;
 pub mod budget;
+pub mod cancel;
 pub mod health;
 pub mod inflight;
 pub mod lease;

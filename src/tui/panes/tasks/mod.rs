@@ -34,12 +34,18 @@ pub struct TasksState {
 const KEYS: &[Key] = &[
     (&["enter"], Action::Open, "detail", true),
     (&["/"], Action::Filter, "filter", true),
+    (&["c"], Action::Cancel, "cancel this run", true),
+    (&["e"], Action::EditArtifact, "open task's file in $EDITOR", false),
+    (&["o"], Action::ShowOutputs, "output directory", false),
+    (&["b"], Action::RaiseCap, "raise a budget cap", false),
 ];
 
 const DETAIL_KEYS: &[Key] = &[
     (&["esc"], Action::Back, "close", true),
     (&["j", "down"], Action::Down, "scroll", true),
     (&["k", "up"], Action::Up, "scroll up", false),
+    (&["e"], Action::EditArtifact, "open its file in $EDITOR", true),
+    (&["o"], Action::ShowOutputs, "output directory", false),
 ];
 
 fn nav(p: &Panes) -> &ListNav {
