@@ -97,7 +97,7 @@ pub struct Form {
 
 /// Twice `m`, rounded up to the cent: the amount a raise or a resume form suggests.
 fn suggest(m: Micros) -> String {
-    let cents = (m.0.max(1) * 2).div_ceil(10_000);
+    let cents = (m.0.max(1).saturating_mul(2) + 9_999) / 10_000;
     format!("{:.2}", cents as f64 / 100.0)
 }
 
