@@ -434,7 +434,7 @@ async fn keep_lease(ctx: Arc<EngineCtx>, run: Arc<RunCtx>) {
         // Another process may have asked this run to stop (`store/cancel.rs`): looked for every
         // third tick, so within a second.
         ticks = ticks.wrapping_add(1);
-        if ticks % CANCEL_POLL_TICKS == 0 {
+        if ticks.is_multiple_of(CANCEL_POLL_TICKS) {
             super::cancel::poll(&ctx, &run).await;
         }
         let s = run.lease.state();

@@ -18,7 +18,10 @@ pub fn cancel(s: &mut State, id: &str) -> Vec<Effect> {
         s.overlay = Overlay::Confirm(Confirm::Cancel(id.to_string()));
     } else {
         let st = status.map_or("unknown".to_string(), |st| st.to_string());
-        s.flash(format!("run {id} is {st}: not running, nothing to cancel"), true);
+        s.flash(
+            format!("run {id} is {st}: not running, nothing to cancel"),
+            true,
+        );
     }
     vec![]
 }

@@ -26,7 +26,8 @@ fn cli(env: &Env) -> Cli {
 
 /// Slow simulated calls: a run of 40 one-call tasks, two at a time, lasts far longer than the
 /// test's cancel takes.
-const SLOW: &str = "[simulated]\nenabled = \"always\"\nlatency_ms_min = 400\nlatency_ms_max = 500\n";
+const SLOW: &str =
+    "[simulated]\nenabled = \"always\"\nlatency_ms_min = 400\nlatency_ms_max = 500\n";
 
 async fn start(app: &App) -> (orchestrator_tui::engine::EngineHandle, Started) {
     let engine = app.engine().expect("engine");
@@ -118,7 +119,10 @@ async fn a_cancel_request_from_another_store_handle_stops_the_driving_engine() {
         .iter()
         .filter(|t| t["status"] == "completed")
         .count();
-    assert!(done < 40, "the run was stopped, not finished: {done} tasks done");
+    assert!(
+        done < 40,
+        "the run was stopped, not finished: {done} tasks done"
+    );
 }
 
 /// `orchestrator-tui cancel RUN` is another process: it records the request, waits for the
@@ -220,7 +224,10 @@ async fn a_resumed_run_starts_without_an_old_request() {
     );
     // Let it run past two looks of the lease keeper: still running, then cancel it here.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(engine.active_runs().contains(&id), "an old request stopped the resumed run");
+    assert!(
+        engine.active_runs().contains(&id),
+        "an old request stopped the resumed run"
+    );
     engine.cancel(&id);
     let st = tokio::time::timeout(Duration::from_secs(20), resumed.join)
         .await

@@ -111,7 +111,9 @@ pub fn parse_usd(text: &str) -> Result<Micros, String> {
         return Err("the amount must be positive".into());
     }
     if usd > 1e9 {
-        return Err(format!("${usd} is more than this tool accepts ($1,000,000,000)"));
+        return Err(format!(
+            "${usd} is more than this tool accepts ($1,000,000,000)"
+        ));
     }
     Ok(Micros::from_usd(usd))
 }
@@ -411,7 +413,12 @@ impl Widget for FormPopup<'_> {
             }
             lines.push(Line::from(spans));
             lines.push(Line::from(Span::styled(
-                format!("{:w$}{}", "", fit("←/→ choose the level", field_w), w = label_w),
+                format!(
+                    "{:w$}{}",
+                    "",
+                    fit("←/→ choose the level", field_w),
+                    w = label_w
+                ),
                 t.muted,
             )));
         }
@@ -543,7 +550,11 @@ mod tests {
         f.next();
         f.edit(Edit::KillToStart);
         f.paste("0.9");
-        assert!(f.validate().unwrap_err().contains("not above the $1.00 already spent"));
+        assert!(
+            f.validate()
+                .unwrap_err()
+                .contains("not above the $1.0000 already spent")
+        );
         f.edit(Edit::KillToStart);
         f.paste("abc");
         assert!(f.validate().unwrap_err().contains("not an amount"));

@@ -45,7 +45,9 @@ impl Widget for OutputsPopup<'_> {
         let (first, n) = window(&nav, o.files.len(), rows);
         for (i, (path, task)) in o.files.iter().enumerate().skip(first).take(n) {
             let sel = i == o.selected;
-            let task = task.as_deref().map_or(String::new(), |t| format!("  ({t})"));
+            let task = task
+                .as_deref()
+                .map_or(String::new(), |t| format!("  ({t})"));
             let text = fit(&format!("{}{task}", clean_line(path)), w.saturating_sub(2));
             lines.push(Line::from(vec![
                 Span::styled(if sel { "› " } else { "  " }, t.accent),

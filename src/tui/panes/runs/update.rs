@@ -2,8 +2,8 @@
 //! fresh runs list of a snapshot, and a deleted run.
 
 use crate::domain::status::RunStatus;
-use crate::tui::acts;
 use crate::tui::action::{Action, Effect, Msg};
+use crate::tui::acts;
 use crate::tui::snapshot::Snapshot;
 use crate::tui::state::{Confirm, Overlay, State};
 

@@ -35,7 +35,12 @@ const KEYS: &[Key] = &[
     (&["enter"], Action::Open, "detail", true),
     (&["/"], Action::Filter, "filter", true),
     (&["c"], Action::Cancel, "cancel this run", true),
-    (&["e"], Action::EditArtifact, "open task's file in $EDITOR", false),
+    (
+        &["e"],
+        Action::EditArtifact,
+        "open task's file in $EDITOR",
+        false,
+    ),
     (&["o"], Action::ShowOutputs, "output directory", false),
     (&["b"], Action::RaiseCap, "raise a budget cap", false),
 ];
@@ -44,7 +49,12 @@ const DETAIL_KEYS: &[Key] = &[
     (&["esc"], Action::Back, "close", true),
     (&["j", "down"], Action::Down, "scroll", true),
     (&["k", "up"], Action::Up, "scroll up", false),
-    (&["e"], Action::EditArtifact, "open its file in $EDITOR", true),
+    (
+        &["e"],
+        Action::EditArtifact,
+        "open its file in $EDITOR",
+        true,
+    ),
     (&["o"], Action::ShowOutputs, "output directory", false),
 ];
 
