@@ -384,6 +384,22 @@ impl Keymap {
             .collect()
     }
 
+    /// Help sections with those of `ctx` (a pane, or its detail view) first: the keys of what
+    /// is on screen come before everything else.
+    pub fn sections_for(&self, ctx: Ctx) -> Vec<(&'static str, Vec<(&str, &str)>)> {
+        let pane = match ctx {
+            Ctx::Pane(p) | Ctx::Detail(p) => Some(p),
+            _ => None,
+        };
+        let mine = |title: &str| {
+            pane.is_some_and(|p| title == Ctx::Pane(p).title() || title == Ctx::Detail(p).title())
+        };
+        let mut all = self.sections();
+        // Stable: the pane's own, then its detail's, then the rest in their order.
+        all.sort_by_key(|(title, _)| !mine(title));
+        all
+    }
+
     /// Help popup sections: (context title, [(keys, description)]), in table order.
     pub fn sections(&self) -> Vec<(&'static str, Vec<(&str, &str)>)> {
         let mut out: Vec<(Ctx, Vec<(&str, &str)>)> = Vec::new();

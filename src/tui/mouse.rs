@@ -89,10 +89,9 @@ pub(super) fn mouse(s: &mut State, m: MouseEvent) -> Vec<Effect> {
                 if want == cur {
                     return super::input::action(s, Action::Open);
                 }
-                let fx = super::input::action(s, Action::Down);
-                // `Down` moved by one; move the rest of the way (clamped to the list).
-                (s.pane.def().step)(s, want as isize - cur as isize - 1);
-                return fx;
+                (s.pane.def().step)(s, want as isize - cur as isize);
+                s.dirty = true;
+                return vec![];
             }
             vec![]
         }

@@ -105,6 +105,11 @@ impl Widget for Screen<'_> {
                 keymap: &s.keymap,
                 scroll: *scroll,
                 theme: t,
+                ctx: Some(if (s.pane.def().in_detail)(s) {
+                    super::keymap::Ctx::Detail(s.pane)
+                } else {
+                    super::keymap::Ctx::Pane(s.pane)
+                }),
             }
             .render(body, buf),
             Overlay::Form(f) => {
