@@ -60,11 +60,14 @@ fn c_asks_then_cancels_the_selected_run_and_enter_never_confirms() {
     let text = screen(&s, 80, 24);
     assert!(text.contains("Cancel run r-7f3a9c?"), "{text}");
     assert!(text.contains("partial_success"), "{text}");
-    // Enter does nothing to a confirmation (and closes it); n and Esc say no.
+    // Enter does nothing to a confirmation; n and Esc say no.
     assert!(key(&mut s, KeyCode::Enter).is_empty());
-    assert_eq!(s.overlay, Overlay::None);
-    ch(&mut s, 'c');
+    assert_eq!(
+        s.overlay,
+        Overlay::Confirm(Confirm::Cancel("r-7f3a9c".into()))
+    );
     assert!(ch(&mut s, 'n').is_empty());
+    assert_eq!(s.overlay, Overlay::None);
     ch(&mut s, 'c');
     assert!(key(&mut s, KeyCode::Esc).is_empty());
     assert_eq!(s.overlay, Overlay::None);
@@ -124,7 +127,7 @@ fn b_on_a_refused_run_raises_the_binding_cap_after_a_confirmation() {
     ctrl(&mut s, 'u');
     typed(&mut s, "2");
     key(&mut s, KeyCode::Enter);
-    assert!(screen(&s, 120, 40).contains("already spent at team web"));
+    assert!(screen(&s, 120, 40).contains("spent at team web"));
     // The level row: ← goes to the run's own cap.
     key(&mut s, KeyCode::Up);
     key(&mut s, KeyCode::Left);
@@ -315,11 +318,12 @@ fn form_fields_edit_like_a_shell_line() {
     key(&mut s, KeyCode::Delete);
     typed(&mut s, "B");
     assert_eq!(field(&s), "Build a small todo ");
+    // Alt-F goes to the next word's start.
     alt(&mut s, 'f');
-    key(&mut s, KeyCode::Right);
     ctrl(&mut s, 'u');
     assert_eq!(field(&s), "a small todo ");
     // A paste goes in at the cursor, as one line.
+    key(&mut s, KeyCode::Right);
     key(&mut s, KeyCode::Right);
     update(&mut s, Msg::Paste("really\n".into()));
     assert_eq!(field(&s), "a really small todo ");
@@ -398,11 +402,12 @@ fn mouse_clicks_tabs_rows_and_buttons_and_the_wheel_scrolls_the_list() {
     // The wheel over the list moves its selection; over the tab bar it does nothing.
     ch(&mut s, '1');
     let before = s.panes.runs.nav.selected;
-    wheel(&mut s, true, 10, row_of(&s, "r-51be02"));
+    let y = row_of(&s, "r-51be02");
+    wheel(&mut s, true, 10, y);
     assert_eq!(s.panes.runs.nav.selected, before + 1);
     wheel(&mut s, false, 10, 0);
     assert_eq!(s.panes.runs.nav.selected, before + 1);
-    wheel(&mut s, false, 10, row_of(&s, "r-51be02"));
+    wheel(&mut s, false, 10, y);
     assert_eq!(s.panes.runs.nav.selected, before);
     // Buttons: the cancel dialog's "y" and the form's "Esc cancel".
     select_run(&mut s, "r-7f3a9c");
@@ -434,7 +439,8 @@ fn help_and_footer_list_the_new_keys_for_the_pane() {
     let mut s = fixtures::state();
     ch(&mut s, '1');
     let foot = screen(&s, 120, 40);
-    assert!(foot.contains("c cancel run"), "{foot}");
+    assert!(foot.contains("c cancel"), "{foot}");
+    assert!(foot.contains("q/Ctrl-C quit"), "{foot}");
     ch(&mut s, '?');
     let help = screen(&s, 120, 60);
     // Contextual: the pane's own keys come first.

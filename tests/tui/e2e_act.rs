@@ -22,7 +22,7 @@ fn c_cancels_a_run_driven_by_another_process() {
         return;
     }
     let env = Env::new("[simulated]\nlatency_ms_min = 300\nlatency_ms_max = 500\n");
-    let plan = env.write("plan.json", &flat_plan(40));
+    let plan = env.write("plan.json", &flat_plan(200));
     // A headless run in another process, slow enough to still be running when cancelled.
     let mut child = Command::new(BIN)
         .arg("--data-dir")
@@ -51,8 +51,8 @@ fn c_cancels_a_run_driven_by_another_process() {
     });
     t.keys(&["g", "c"]);
     t.wait_for("Cancel run");
-    // Enter never confirms.
-    t.keys(&["Enter"]);
+    // Enter never confirms (the dialog stays); n says no.
+    t.keys(&["Enter", "n"]);
     t.wait("the dialog to close", |s| !s.contains("Cancel run"));
     assert_eq!(run_row(&env, &run_id)["status"], "running");
     t.keys(&["c"]);

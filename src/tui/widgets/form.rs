@@ -281,8 +281,7 @@ impl Form {
                 let to = parse_usd(text(0)).map_err(|e| format!("new cap: {e}"))?;
                 if to <= t.spent {
                     return Err(format!(
-                        "new cap {} is not above the {} already spent at {}: every call would \
-                         still be refused",
+                        "new cap {} is not above the {} spent at {}",
                         usd(to),
                         usd(t.spent),
                         t.level.label()
@@ -299,7 +298,7 @@ impl Form {
                 let budget = parse_usd(text(0)).map_err(|e| format!("budget: {e}"))?;
                 if budget <= *spent {
                     return Err(format!(
-                        "budget {} is not above the {} the run has spent: it would stop again",
+                        "budget {} is not above the {} spent: it would stop again",
                         usd(budget),
                         usd(*spent)
                     ));
@@ -553,7 +552,7 @@ mod tests {
         assert!(
             f.validate()
                 .unwrap_err()
-                .contains("not above the $1.0000 already spent")
+                .contains("not above the $1.0000 spent at team web")
         );
         f.edit(Edit::KillToStart);
         f.paste("abc");

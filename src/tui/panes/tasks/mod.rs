@@ -34,7 +34,7 @@ pub struct TasksState {
 const KEYS: &[Key] = &[
     (&["enter"], Action::Open, "detail", true),
     (&["/"], Action::Filter, "filter", true),
-    (&["c"], Action::Cancel, "cancel this run", true),
+    (&["c"], Action::Cancel, "cancel run", false),
     (
         &["e"],
         Action::EditArtifact,
@@ -49,12 +49,7 @@ const DETAIL_KEYS: &[Key] = &[
     (&["esc"], Action::Back, "close", true),
     (&["j", "down"], Action::Down, "scroll", true),
     (&["k", "up"], Action::Up, "scroll up", false),
-    (
-        &["e"],
-        Action::EditArtifact,
-        "open its file in $EDITOR",
-        true,
-    ),
+    (&["e"], Action::EditArtifact, "open in $EDITOR", true),
     (&["o"], Action::ShowOutputs, "output directory", false),
 ];
 
