@@ -138,3 +138,56 @@ fn a_run_refused_by_its_team_cap_gets_the_cap_raised_and_resumes_with_a_new_budg
     t.keys(&["q"]);
     assert_quit_cleanly(&t);
 }
+
+/// `o` lists the run's files and `e` opens one in `$EDITOR`: the TUI gives the terminal to the
+/// editor (every key typed goes to it, none is read by the TUI) and takes it back after.
+#[test]
+fn e_opens_a_file_in_the_editor_which_gets_the_keys_then_the_tui_comes_back() {
+    if !have_tmux() {
+        return;
+    }
+    let env = Env::new("[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 20\n");
+    let out = env.run(&[
+        "run",
+        "--headless",
+        "Write a Python function that adds two numbers",
+    ]);
+    assert!(out.status.success() || code(&out) == 4, "{out:?}");
+    let seen = env.dir.path().join("editor-saw.txt");
+    // An "editor" that reads one line from the terminal and records it with the file's name.
+    let editor = env.write(
+        "editor.sh",
+        &format!(
+            "#!/bin/sh\necho \"EDITOR OPEN $1\"\nread line\necho \"$1 $line\" > '{}'\n",
+            seen.display()
+        ),
+    );
+    let st = Command::new("chmod")
+        .arg("+x")
+        .arg(&editor)
+        .status()
+        .expect("chmod");
+    assert!(st.success());
+    let cmd = format!(
+        "env VISUAL= EDITOR='{}' {}",
+        editor.display(),
+        tui_command(&env.data(), &env.config)
+    );
+    let t = Tmux::start("editor", &cmd);
+    t.wait_for("Runs (1/1)");
+    t.keys(&["o"]);
+    let s = t.wait_for("Outputs of r-");
+    assert!(s.contains("Directory"), "{s}");
+    t.keys(&["e"]);
+    t.wait_for("EDITOR OPEN");
+    assert_eq!(t.query("#{alternate_on}"), "0", "the TUI left the screen");
+    // `q` and `1` would act on the TUI if it still read the terminal.
+    t.text("q1 typed in the editor");
+    t.keys(&["Enter"]);
+    t.wait_for("edited ");
+    let saw = std::fs::read_to_string(&seen).expect("the editor ran");
+    assert!(saw.contains("q1 typed in the editor"), "{saw}");
+    assert_eq!(t.query("#{alternate_on}"), "1", "the TUI is back");
+    t.keys(&["q"]);
+    assert_quit_cleanly(&t);
+}
