@@ -426,9 +426,19 @@ where
     let mut last_refresh = Instant::now();
     let mut refresh_pending = false;
     let mut clear = false;
+    let mut blank = false;
     let far = Duration::from_secs(3600);
     loop {
         if state.dirty && last_draw.elapsed() >= opts.frame {
+            if std::mem::take(&mut blank) {
+                // Back from the editor or the shell: a blank frame first, so the next one is
+                // drawn whole (`Terminal::clear` would ask the terminal for the cursor position,
+                // an answer that can be slow to come right after another program).
+                sync.begin();
+                let r = term.draw(|_| {});
+                sync.end();
+                r?;
+            }
             draw(term, state, theme, sync, &mut clear)?;
             last_draw = Instant::now();
         }
@@ -477,7 +487,7 @@ where
                     tokio::process::Command::new(&prog).args(&args).arg(&path).status().await
                 })
                 .await;
-                clear = true;
+                blank = true;
                 state.dirty = true;
                 match ran {
                     Some(Ok(st)) if st.success() => Msg::Done(format!("edited {shown}")),
@@ -517,7 +527,7 @@ where
                     })
                     .await;
                     if stopped.is_some() {
-                        clear = true;
+                        blank = true;
                         state.dirty = true;
                     }
                 }

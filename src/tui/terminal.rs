@@ -8,8 +8,8 @@ use crossterm::event::{
     EventStream,
 };
 use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
-    disable_raw_mode, enable_raw_mode,
+    BeginSynchronizedUpdate, Clear, ClearType, EndSynchronizedUpdate, EnterAlternateScreen,
+    LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use crossterm::{cursor, execute};
 use futures::{Stream, StreamExt};
@@ -136,9 +136,11 @@ fn reenter() -> io::Result<()> {
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let mut out = io::stdout();
+    // Cleared here: the runner then draws a blank frame and a whole one over it.
     execute!(
         out,
         EnterAlternateScreen,
+        Clear(ClearType::All),
         cursor::Hide,
         EnableBracketedPaste
     )?;

@@ -91,7 +91,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
-    fn query(&self, format: &str) -> String {
+    pub(crate) fn query(&self, format: &str) -> String {
         let out = self
             .tmux()
             .args(["display-message", "-p", "-t", "t", format])

@@ -188,6 +188,11 @@ fn e_opens_a_file_in_the_editor_which_gets_the_keys_then_the_tui_comes_back() {
     let saw = std::fs::read_to_string(&seen).expect("the editor ran");
     assert!(saw.contains("q1 typed in the editor"), "{saw}");
     assert_eq!(t.query("#{alternate_on}"), "1", "the TUI is back");
+    // Back on the file list; Esc closes it.
+    let s = t.wait_for("Outputs of r-");
+    assert!(s.contains("open in $EDITOR"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait("the popup to close", |s| !s.contains("Outputs of r-"));
     t.keys(&["q"]);
     assert_quit_cleanly(&t);
 }
