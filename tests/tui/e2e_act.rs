@@ -196,3 +196,36 @@ fn e_opens_a_file_in_the_editor_which_gets_the_keys_then_the_tui_comes_back() {
     t.keys(&["q"]);
     assert_quit_cleanly(&t);
 }
+
+/// Ctrl-Z gives the terminal back to the shell and stops the process; `fg` brings the TUI back,
+/// redrawn and reading keys.
+#[test]
+fn ctrl_z_suspends_to_the_shell_and_fg_comes_back() {
+    if !have_tmux() {
+        return;
+    }
+    let env = Env::new("[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 20\n");
+    let t = Tmux::start("ctrlz", "env PS1='$ ' bash --norc --noprofile -i");
+    t.wait_for("$");
+    // The binary alone (job control stops the whole foreground job, so no `; echo ...`).
+    let full = tui_command(&env.data(), &env.config);
+    let cmd = full.split("; echo").next().unwrap_or(&full).to_string();
+    t.text(&cmd);
+    t.keys(&["Enter"]);
+    t.wait_for("No runs yet");
+    t.keys(&["C-z"]);
+    t.wait_for("Stopped");
+    assert_eq!(t.query("#{alternate_on}"), "0", "the shell has the screen");
+    t.text("fg");
+    t.keys(&["Enter"]);
+    t.wait("the TUI to come back", |s| s.contains("No runs yet"));
+    assert_eq!(t.query("#{alternate_on}"), "1");
+    t.keys(&["3"]);
+    t.wait_for("Models (");
+    t.keys(&["q"]);
+    t.wait("the shell after the TUI", |s| !s.contains("Models ("));
+    t.text("echo EXIT=$?");
+    t.keys(&["Enter"]);
+    t.wait_for("EXIT=0");
+    assert_eq!(t.query("#{alternate_on}"), "0");
+}
