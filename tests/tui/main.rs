@@ -5,6 +5,7 @@
 mod support;
 
 mod act;
+mod act_engine;
 mod analysis;
 mod e2e;
 mod e2e_act;
