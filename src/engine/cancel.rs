@@ -75,6 +75,20 @@ pub(super) async fn poll(ctx: &EngineCtx, run: &RunCtx) -> bool {
     if run.cancel.is_cancelled() {
         return false;
     }
+    // A read first: the write lock is taken only when there is a request to take.
+    let id = run.id.clone();
+    match ctx
+        .store
+        .call(move |c| store::cancel::pending(c, &id))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(e) => {
+            tracing::warn!(run = run.id.as_str(), "could not read cancel requests: {e}");
+            return false;
+        }
+    }
     let id = run.id.clone();
     let taken = ctx
         .store
