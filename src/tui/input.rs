@@ -11,7 +11,7 @@ use super::widgets::list::{ListNav, PAGE};
 pub(super) fn text_input(s: &mut State, c: char) {
     match &mut s.overlay {
         Overlay::Form(f) => f.input(c),
-        Overlay::Prompt(p) => p.push(c),
+        Overlay::Prompt(p) => p.insert(c),
         Overlay::Filter => {
             if let Some(nav) = nav_mut(s) {
                 nav.filter.push(c);
@@ -45,7 +45,7 @@ pub(super) fn paste(s: &mut State, text: &str) {
     }
     match &mut s.overlay {
         Overlay::Form(f) => f.paste(&line),
-        Overlay::Prompt(p) => p.push_str(&line),
+        Overlay::Prompt(p) => p.insert_str(&line),
         Overlay::Filter => {
             if let Some(nav) = nav_mut(s) {
                 nav.filter.push_str(&line);
@@ -235,7 +235,7 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
 }
 
 /// The line-editing command of an action in a text field, if it is one.
-fn line_edit(a: Action) -> Option<Edit> {
+pub(super) fn line_edit(a: Action) -> Option<Edit> {
     Some(match a {
         Action::CursorLeft => Edit::Left,
         Action::CursorRight => Edit::Right,

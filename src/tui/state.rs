@@ -37,8 +37,8 @@ pub enum Overlay {
     Confirm(Confirm),
     /// Editing the filter of the current pane.
     Filter,
-    /// The Analysis pane's path prompt (the text typed so far).
-    Prompt(String),
+    /// The Analysis pane's path prompt (the text typed so far, edited like a shell line).
+    Prompt(super::widgets::line_edit::LineEdit),
     /// A run's output directory and files (`o`); `e` opens the selected one.
     Outputs(super::action::Outputs),
 }

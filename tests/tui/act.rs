@@ -466,3 +466,29 @@ fn help_and_footer_list_the_new_keys_for_the_pane() {
     ch(&mut s, '4');
     assert!(screen(&s, 120, 40).contains("b raise this cap"));
 }
+
+#[test]
+fn the_analysis_path_prompt_edits_like_a_shell_line_too() {
+    let mut s = fixtures::state();
+    s.panes.analysis.cwd = "/home/dev/project".into();
+    ch(&mut s, '5');
+    ch(&mut s, 'a');
+    let value = |s: &State| match &s.overlay {
+        Overlay::Prompt(p) => p.value().to_string(),
+        other => panic!("no prompt: {other:?}"),
+    };
+    assert_eq!(value(&s), "/home/dev/project");
+    ctrl(&mut s, 'w');
+    assert_eq!(value(&s), "/home/dev/");
+    key(&mut s, KeyCode::Home);
+    key(&mut s, KeyCode::Delete);
+    typed(&mut s, "~");
+    // Alt-F: to the start of the next word (`dev`); `/` is not a word.
+    alt(&mut s, 'f');
+    update(&mut s, Msg::Paste("x".into()));
+    key(&mut s, KeyCode::End);
+    typed(&mut s, "app");
+    assert_eq!(value(&s), "~home/xdev/app");
+    let fx = key(&mut s, KeyCode::Enter);
+    assert_eq!(fx, vec![Effect::Analyze("~home/xdev/app".into())]);
+}

@@ -467,7 +467,7 @@ impl Widget for FormPopup<'_> {
 
 /// The focused field: the text before the cursor, the cursor cell reversed (a bar at the end
 /// of the text), the rest.
-fn cursor_spans(shown: &str, col: usize, t: &Theme) -> Vec<Span<'static>> {
+pub fn cursor_spans(shown: &str, col: usize, t: &Theme) -> Vec<Span<'static>> {
     use unicode_width::UnicodeWidthChar;
     let (mut before, mut w) = (String::new(), 0);
     let mut chars = shown.chars().peekable();

@@ -47,6 +47,18 @@ impl PartialEq<str> for LineEdit {
     }
 }
 
+impl From<&str> for LineEdit {
+    fn from(s: &str) -> Self {
+        LineEdit::new(s)
+    }
+}
+
+impl From<String> for LineEdit {
+    fn from(s: String) -> Self {
+        LineEdit::new(s)
+    }
+}
+
 impl LineEdit {
     /// A field holding `value`, the cursor at its end.
     pub fn new(value: impl Into<String>) -> LineEdit {
