@@ -63,6 +63,8 @@ fn request() -> ChatRequest {
         task_type: None,
         attempt: 1,
         schema: None,
+        shared_prefix: 0,
+        reasoning: Default::default(),
     }
 }
 

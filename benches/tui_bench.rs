@@ -1,5 +1,6 @@
 //! Render benchmark of the TUI: one full frame (layout, widgets, buffer diff) at 200x60 with
-//! 1,000 tasks, 20 models and 5 teams, for every pane. Prints one JSON document.
+//! 1,000 tasks, 20 models and 5 teams, for every pane and the task detail (routing, failed
+//! calls). Prints one JSON document.
 //!
 //! Run: `cargo bench --bench tui_bench` (target: under 2 ms per frame).
 
@@ -20,9 +21,30 @@ fn main() {
     let theme = Theme::builtin("default").unwrap_or_else(|_| Theme::mono());
     let mut results = Vec::new();
     let mut worst = 0.0f64;
-    for pane in Pane::ALL {
+    // Every pane, then the task detail (attempts with their routing and failed calls).
+    let screens: Vec<(Pane, bool)> = Pane::ALL
+        .iter()
+        .map(|p| (*p, false))
+        .chain([(Pane::Tasks, true)])
+        .collect();
+    for (pane, detail) in screens {
         let mut state = fixtures::big_state(1000, 20, 5);
         update(&mut state, Msg::Action(Action::GoPane(pane)));
+        if detail {
+            // The fixture's attempts are t2's.
+            update(&mut state, Msg::Action(Action::Down));
+            update(&mut state, Msg::Action(Action::Down));
+            update(&mut state, Msg::Action(Action::Open));
+            let mut snap = fixtures::snapshot();
+            snap.history = None;
+            snap.detail = state.detail.clone();
+            let mut a = fixtures::attempts();
+            for n in 3..=6 {
+                a.routing.push(fixtures::routing_record(n));
+            }
+            snap.attempts = Some(a);
+            update(&mut state, Msg::Snapshot(Box::new(snap)));
+        }
         let mut term = match Terminal::new(TestBackend::new(200, 60)) {
             Ok(t) => t,
             Err(e) => match e {},
@@ -58,7 +80,7 @@ fn main() {
         worst = worst.max(p50);
         let over = times.iter().filter(|t| **t > 2.0).count();
         results.push(serde_json::json!({
-            "pane": pane.title(),
+            "pane": if detail { "Task detail" } else { pane.title() },
             "frames_over_2ms": over,
             "mean_ms": (mean * 1000.0).round() / 1000.0,
             "p50_ms": (p50 * 1000.0).round() / 1000.0,

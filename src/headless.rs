@@ -82,7 +82,7 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         )),
-        EngineEvent::Call { .. } => None,
+        EngineEvent::Call { .. } | EngineEvent::Calling { .. } => None,
     }
 }
 
@@ -132,7 +132,7 @@ fn print_event(ev: &EngineEvent, run_id: &str) {
         | EngineEvent::Policy { run_id: r, .. }
         | EngineEvent::Budget { run_id: r, .. }
         | EngineEvent::Warning { run_id: r, .. } => r.as_deref().is_none_or(|r| r == run_id),
-        EngineEvent::Call { .. } => false,
+        EngineEvent::Call { .. } | EngineEvent::Calling { .. } => false,
     };
     if mine && let Some(line) = describe(ev, run_id) {
         progress(&line);
@@ -179,6 +179,16 @@ pub fn render_text(v: &serde_json::Value) -> String {
     if estimated > 0.0 {
         s.push_str(&format!(
             "estimated ${estimated:.4} of the cost: calls cut short by a crash, charged the worst case held for them\n"
+        ));
+    }
+    let (read, written) = (
+        g("cached_tokens").as_u64().unwrap_or(0),
+        g("cache_write_tokens").as_u64().unwrap_or(0),
+    );
+    if read > 0 || written > 0 {
+        s.push_str(&format!(
+            "prompt cache: {read} tokens read, {written} written, saved ${:.4} against the full input price\n",
+            g("cache_saving_usd").as_f64().unwrap_or(0.0)
         ));
     }
     if let Some(r) = g("status_reason").as_str() {

@@ -48,6 +48,26 @@ impl Denial {
     }
 }
 
+/// A run's status reason when the budget stopped it, naming the level that refused last.
+pub fn exhausted_reason(level: Option<&str>) -> String {
+    match level {
+        Some(l) => format!("budget exhausted at the {l} level"),
+        None => "budget exhausted".into(),
+    }
+}
+
+/// The level (`run`, `org`, `team:<name>`) a budget-exhausted reason names: a run's reason
+/// ([`exhausted_reason`]) or a refused call's (`budget exhausted: <level> budget: ...`).
+pub fn binding_level(reason: &str) -> Option<&str> {
+    let rest = reason.split("budget exhausted").nth(1)?;
+    if let Some(r) = rest.strip_prefix(" at the ") {
+        return r.strip_suffix(" level").filter(|l| !l.is_empty());
+    }
+    let after = rest.split_once(": ")?.1;
+    let (level, _) = after.split_once(" budget:")?;
+    (!level.is_empty() && !level.contains(' ')).then_some(level)
+}
+
 fn usd(m: Micros) -> String {
     format!("${:.4}", m.usd())
 }
@@ -93,6 +113,23 @@ mod tests {
             waiting: Micros(waiting),
             amount: Micros(30_000),
         }
+    }
+
+    #[test]
+    fn the_binding_level_is_read_back_from_reasons() {
+        assert_eq!(
+            binding_level(&exhausted_reason(Some("team:web"))),
+            Some("team:web")
+        );
+        assert_eq!(binding_level(&exhausted_reason(None)), None);
+        let park = format!("budget exhausted: {}", denial("org", 0, 0, 0));
+        assert_eq!(binding_level(&park), Some("org"));
+        let plan = format!(
+            "budget exhausted during decomposition: {}",
+            denial("run", 0, 0, 0)
+        );
+        assert_eq!(binding_level(&plan), Some("run"));
+        assert_eq!(binding_level("time limit reached"), None);
     }
 
     #[test]

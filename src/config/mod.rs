@@ -208,6 +208,9 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     /// How the key is sent (OpenAI format): `bearer` (default) or `api-key` (Azure).
     pub auth: Option<AuthStyle>,
+    /// The longest one call to this provider may take, in seconds; replaces `[timeouts]
+    /// total_secs` for it (the connect, first-byte and idle limits still apply within it).
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,6 +310,12 @@ pub struct TaskTypeOverride {
     pub threshold: Option<f64>,
     pub max_iterations: Option<u32>,
     pub max_output_tokens: Option<u32>,
+    /// OpenAI `reasoning_effort` (minimal | low | medium | high) for this type's calls to
+    /// reasoning models (OpenAI and OpenAI-compatible).
+    pub reasoning_effort: Option<crate::domain::ReasoningEffort>,
+    /// Thinking budget in tokens (Anthropic extended thinking, Gemini `thinkingBudget`), at
+    /// least 1024; the call's `max_tokens` is raised by it (up to the model's output limit).
+    pub thinking_budget: Option<u32>,
 }
 
 impl Config {
@@ -357,6 +366,16 @@ impl Config {
                 message: e.message().to_string(),
             })?;
         Ok(cfg)
+    }
+
+    /// The reasoning controls configured for calls of type `t` (none for calls without a type).
+    pub fn reasoning_for(&self, t: Option<crate::domain::TaskType>) -> crate::domain::Reasoning {
+        t.and_then(|t| self.task_types.get(t.as_str()))
+            .map(|o| crate::domain::Reasoning {
+                effort: o.reasoning_effort,
+                thinking_budget: o.thinking_budget,
+            })
+            .unwrap_or_default()
     }
 
     /// Threshold, iterations, max tokens for a type, after overrides.

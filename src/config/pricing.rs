@@ -53,7 +53,7 @@ impl ModelInfo {
     }
 
     /// Cost of a call that also wrote `cache_write_in` input tokens to the provider's cache
-    /// (usage that reports them; today only the price side exists, the usage side is issue 17 §4).
+    /// (Anthropic's `cache_creation_input_tokens`): what every call is charged.
     pub fn try_cost_with_cache_write(
         &self,
         uncached_in: u64,
@@ -69,6 +69,40 @@ impl ModelInfo {
             .try_add(Micros::try_for_tokens(cached_in, p.cached_input)?)?
             .try_add(Micros::try_for_tokens(cache_write_in, p.cache_write)?)?
             .try_add(Micros::try_for_tokens(out_incl_reasoning, p.output)?)
+    }
+
+    /// Worst case of a call: every input token at the dearer of the input and cache-write prices
+    /// when the request may write its input to the cache (`may_write`: it carries cache
+    /// breakpoints), else at the input price; plus every allowed output token (thinking and
+    /// reasoning tokens included, as they count inside `max_tokens`).
+    pub fn try_worst_case_caching(
+        &self,
+        est_input: u64,
+        max_tokens: u32,
+        may_write: bool,
+    ) -> Result<Micros, MoneyError> {
+        if !may_write {
+            return self.try_worst_case(est_input, max_tokens);
+        }
+        let p = self.prices_for(est_input);
+        Micros::try_for_tokens(est_input, self.max_input_price(est_input))?
+            .try_add(Micros::try_for_tokens(max_tokens as u64, p.output)?)
+    }
+
+    /// What caching saved on a call: its input priced at the full input rate minus what its
+    /// cache reads and writes cost (negative when writes are not yet repaid by reads).
+    pub fn try_cache_saving(
+        &self,
+        uncached_in: u64,
+        cached_in: u64,
+        cache_write_in: u64,
+    ) -> Result<Micros, MoneyError> {
+        let all = uncached_in
+            .saturating_add(cached_in)
+            .saturating_add(cache_write_in);
+        let full = self.try_cost_with_cache_write(all, 0, 0, 0)?;
+        let actual = self.try_cost_with_cache_write(uncached_in, cached_in, cache_write_in, 0)?;
+        Ok(Micros(full.0 - actual.0))
     }
 
     /// The optional prices that are set, by key (validated like the base prices).
@@ -166,6 +200,24 @@ mod tests {
             Ok(Micros(36_750_000))
         );
         assert_eq!(m.max_input_price(10), 6.25);
+        // The worst case holds every input token at the write price when caching is asked.
+        assert_eq!(
+            m.try_worst_case_caching(1_000_000, 1_000_000, true),
+            Ok(Micros(6_250_000 + 25_000_000))
+        );
+        assert_eq!(
+            m.try_worst_case_caching(1_000_000, 1_000_000, false),
+            m.try_worst_case(1_000_000, 1_000_000)
+        );
+        assert_eq!(
+            m.try_worst_case(1_000_000, 1_000_000),
+            Ok(Micros(30_000_000))
+        );
+        // Saving: 1M read at $0.50 instead of $5 saves $4.50; 1M written at $6.25 costs $1.25
+        // more than input.
+        assert_eq!(m.try_cache_saving(7, 1_000_000, 0), Ok(Micros(4_500_000)));
+        assert_eq!(m.try_cache_saving(0, 0, 1_000_000), Ok(Micros(-1_250_000)));
+        assert_eq!(m.try_cache_saving(5, 0, 0), Ok(Micros::ZERO));
         // Without a write price, writes cost the input price.
         let plain = ModelInfo {
             cache_write: None,

@@ -171,6 +171,9 @@ impl Config {
         }
 
         for (name, p) in &self.providers {
+            if let Some(t) = p.timeout_secs {
+                int_in(&format!("providers.{name}.timeout_secs"), t, 1, DAY_SECS)?;
+            }
             let anthropic = p.kind == Some(super::ProviderKind::Anthropic)
                 || (p.kind.is_none() && name == "anthropic");
             if anthropic && p.structured_output == super::StructuredOutput::JsonObject {
@@ -206,6 +209,15 @@ impl Config {
                     &format!("task_types.{name}.max_output_tokens"),
                     mt as u64,
                     16,
+                    1_000_000,
+                )?;
+            }
+            if let Some(b) = o.thinking_budget {
+                // Anthropic's floor; the ceiling is far above any model's output limit.
+                int_in(
+                    &format!("task_types.{name}.thinking_budget"),
+                    b as u64,
+                    crate::domain::reasoning::MIN_THINKING_BUDGET as u64,
                     1_000_000,
                 )?;
             }
@@ -285,6 +297,42 @@ mod tests {
             c.providers["openai"].structured_output,
             super::super::StructuredOutput::Auto
         );
+    }
+
+    #[test]
+    fn reasoning_controls_are_checked_naming_the_key() {
+        refused(
+            "[task_types.code_generation]\nreasoning_effort = \"hihg\"\n",
+            "task_types.code_generation.reasoning_effort",
+        );
+        let e = load("[task_types.code_generation]\nreasoning_effort = \"max\"\n").unwrap_err();
+        assert!(
+            e.contains("minimal") && e.contains("high"),
+            "lists the values: {e}"
+        );
+        refused(
+            "[task_types.complex_reasoning]\nthinking_budget = 1000\n",
+            "task_types.complex_reasoning.thinking_budget",
+        );
+        let c = load(
+            "[task_types.code_generation]\nreasoning_effort = \"minimal\"\n\
+             [task_types.complex_reasoning]\nreasoning_effort = \"high\"\nthinking_budget = 8000\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        use crate::domain::{Reasoning, ReasoningEffort, TaskType};
+        assert_eq!(
+            c.reasoning_for(Some(TaskType::ComplexReasoning)),
+            Reasoning {
+                effort: Some(ReasoningEffort::High),
+                thinking_budget: Some(8000)
+            }
+        );
+        assert_eq!(
+            c.reasoning_for(Some(TaskType::CodeGeneration)).effort,
+            Some(ReasoningEffort::Minimal)
+        );
+        assert!(c.reasoning_for(Some(TaskType::Summarization)).is_none());
+        assert!(c.reasoning_for(None).is_none());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod money;
 pub mod outcome;
+pub mod reasoning;
 pub mod schema;
 pub mod status;
 pub mod task;
@@ -12,6 +13,7 @@ use std::str::FromStr;
 
 pub use money::Micros;
 pub use outcome::CallOutcome;
+pub use reasoning::{Reasoning, ReasoningEffort};
 pub use schema::OutputSchema;
 pub use task::TaskSpec;
 

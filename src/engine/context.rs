@@ -218,8 +218,39 @@ impl EngineCtx {
     }
 
     pub fn emit(&self, e: EngineEvent) {
+        self.persist(&e);
         // No receiver is fine: events are for observers, the store has the truth.
         let _ = self.events.send(e);
+    }
+
+    /// Store what the Events pane lists about `e` (written behind: nothing waits on it). Failed
+    /// calls are stored with their call record and breaker transitions in their own table.
+    fn persist(&self, e: &EngineEvent) {
+        if matches!(e, EngineEvent::Call { .. } | EngineEvent::Breaker { .. }) {
+            return;
+        }
+        let lines = e.log_lines();
+        if lines.is_empty() {
+            return;
+        }
+        let run = e.run_id().map(String::from);
+        let queued = self.store.submit(
+            move |tx| {
+                for (kind, text) in &lines {
+                    crate::store::events::insert(tx, run.as_deref(), kind, text)?;
+                }
+                Ok(())
+            },
+            |r| {
+                // Not told to observers: that would be one more event to store.
+                if let Err(e) = r {
+                    tracing::warn!("could not record an event: {e}");
+                }
+            },
+        );
+        if let Err(e) = queued {
+            tracing::warn!("could not record an event: {e}");
+        }
     }
 
     pub fn warn(&self, run_id: Option<&str>, message: String) {
@@ -264,6 +295,8 @@ pub struct RunCtx {
     pub slots: Arc<Semaphore>,
     /// The run's budget lease (its reservations, held as one growing row).
     pub lease: Arc<crate::budget::lease::Lease>,
+    /// The budget level that refused the run's last refused call (`run`, `org`, `team:<name>`).
+    pub refused_by: Mutex<Option<String>>,
     pub _lock: RunLock,
 }
 

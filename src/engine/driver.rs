@@ -537,6 +537,8 @@ struct Ending {
     /// What the store could not do, when it stopped the run.
     store_down: Option<String>,
     cancel_note: Option<String>,
+    /// The budget level that refused last, named in a `budget_exhausted` reason.
+    refused_by: Option<String>,
 }
 
 impl Ending {
@@ -554,7 +556,9 @@ impl Ending {
                     .unwrap_or_else(|| "cancelled by the user".into()),
             ),
             (_, None, Some(StopReason::TimeLimit)) => Some("time limit reached".into()),
-            (_, None, Some(StopReason::BudgetExhausted)) => Some("budget exhausted".into()),
+            (_, None, Some(StopReason::BudgetExhausted)) => Some(
+                crate::budget::denial::exhausted_reason(self.refused_by.as_deref()),
+            ),
             _ => None,
         }
     }
@@ -603,6 +607,11 @@ async fn finalize(
             .then(|| ctx.store.outage().map(|o| o.reason))
             .flatten(),
         cancel_note: run.cancel_note.get().cloned(),
+        refused_by: run
+            .refused_by
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
     };
     let lease = run.lease.id;
     let result = ctx

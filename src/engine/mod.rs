@@ -56,6 +56,14 @@ pub enum EngineEvent {
         score: Option<f64>,
         reason: Option<String>,
     },
+    /// A call of a task starts on `model` (the task table shows it while it runs).
+    Calling {
+        run_id: String,
+        task_id: String,
+        attempt: Option<u32>,
+        role: String,
+        model: String,
+    },
     Call {
         run_id: Option<String>,
         task_id: Option<String>,
@@ -106,6 +114,7 @@ impl EngineEvent {
             EngineEvent::RunStarted { run_id, .. }
             | EngineEvent::Planned { run_id, .. }
             | EngineEvent::TaskChanged { run_id, .. }
+            | EngineEvent::Calling { run_id, .. }
             | EngineEvent::RunFinished { run_id, .. } => Some(run_id),
             EngineEvent::Call { run_id, .. }
             | EngineEvent::Breaker { run_id, .. }
@@ -127,6 +136,100 @@ impl EngineEvent {
             _ => None,
         }
     }
+
+    /// What the Events pane lists for this event, as (kind, text): the kind is one of
+    /// `store::events::KINDS`. The same lines are stored (`store/events.rs`), so the pane shows
+    /// the same text after a restart. Empty: not listed (progress, successful calls).
+    pub fn log_lines(&self) -> Vec<(&'static str, String)> {
+        match self {
+            EngineEvent::RunStarted {
+                description,
+                resumed,
+                ..
+            } => {
+                let verb = if *resumed { "resumed" } else { "started" };
+                vec![("info", format!("run {verb}: {description}"))]
+            }
+            EngineEvent::Planned {
+                tasks, warnings, ..
+            } => {
+                // Plan warnings are about the plan's text (dropped items, repaired fields).
+                let mut v: Vec<(&'static str, String)> = warnings
+                    .iter()
+                    .map(|w| ("warning", format!("plan: {w}")))
+                    .collect();
+                v.push(("info", format!("planned {tasks} tasks")));
+                v
+            }
+            EngineEvent::TaskChanged {
+                task_id, status, ..
+            } if *status == TaskStatus::Failed => {
+                vec![("error", format!("task {task_id} failed"))]
+            }
+            EngineEvent::TaskChanged { .. } | EngineEvent::Calling { .. } => vec![],
+            EngineEvent::Call {
+                role,
+                model,
+                outcome,
+                error,
+                ..
+            } if outcome.is_failure() => {
+                vec![(
+                    "error",
+                    call_failed_text(role, model, *outcome, error.as_deref()),
+                )]
+            }
+            EngineEvent::Call { .. } => vec![],
+            EngineEvent::Breaker {
+                model,
+                from,
+                to,
+                reason,
+                ..
+            } => vec![(
+                "breaker",
+                format!("{model}: {} → {} ({reason})", from.as_str(), to.as_str()),
+            )],
+            EngineEvent::Policy { .. } => vec![("policy", self.warning_text().unwrap_or_default())],
+            EngineEvent::Budget { .. } => vec![("budget", self.warning_text().unwrap_or_default())],
+            EngineEvent::Warning { .. } => {
+                vec![("warning", self.warning_text().unwrap_or_default())]
+            }
+            EngineEvent::RunFinished {
+                status,
+                cost,
+                reason,
+                ..
+            } => {
+                let kind = match status {
+                    RunStatus::Success
+                    | RunStatus::CompletedDegraded
+                    | RunStatus::PartialSuccess => "info",
+                    RunStatus::BudgetExhausted => "budget",
+                    _ => "error",
+                };
+                let why = reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                vec![(
+                    kind,
+                    format!("run finished: {status}, ${:.4}{why}", cost.usd()),
+                )]
+            }
+        }
+    }
+}
+
+/// The Events line of a failed call.
+pub fn call_failed_text(
+    role: &str,
+    model: &str,
+    outcome: CallOutcome,
+    error: Option<&str>,
+) -> String {
+    let detail = error.map(|e| format!(": {e}")).unwrap_or_default();
+    format!("{role} call to {model} failed ({outcome}){detail}")
 }
 
 /// A new run as the user asked for it.

@@ -36,7 +36,9 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
     let files = c.artifacts(id)?;
     let mut refused = c.refusals(id)?;
     let simulated = c.any_call_simulated(id).unwrap_or(run.simulated);
-    let tasks_json = tasks_json(&tasks, &attempts, &costs, &files, &mut refused);
+    let routing = c.run_routing(id)?;
+    let mut tasks_json = tasks_json(&tasks, &attempts, &costs, &files, &mut refused);
+    add_routing(&mut tasks_json, &routing);
     let tasks_done = tasks.iter().filter(|t| t.status.is_done()).count();
     Ok(json!({
         "id": run.id,
@@ -64,8 +66,56 @@ pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, S
         "tasks": tasks_json,
         "calls": counts.total,
         "calls_ok": counts.ok,
+        // Prompt caching: input tokens read from / written to providers' caches, and what that
+        // saved against the full input price (negative while writes are not yet repaid).
+        "cached_tokens": counts.cached_tokens,
+        "cache_write_tokens": counts.cache_write_tokens,
+        "cache_saving_usd": round(counts.cache_saving),
         "breaker_events": breaker,
     }))
+}
+
+/// Each attempt gains `routing`: the routing of each of its calls (generate, critique, revise,
+/// evaluate), with the candidates ranked (expected quality, typical cost), the ones filtered
+/// out and why, what happened to each model tried, and why the first pick won.
+fn add_routing(tasks: &mut [Value], routing: &[crate::store::routing::RoutingRecord]) {
+    for t in tasks.iter_mut() {
+        let id = t["id"].as_str().unwrap_or_default().to_string();
+        let Some(attempts) = t["attempts"].as_array_mut() else {
+            continue;
+        };
+        for a in attempts.iter_mut() {
+            let n = a["n"].as_u64().unwrap_or_default();
+            let calls: Vec<Value> = routing
+                .iter()
+                .filter(|r| r.task_id == id && u64::from(r.attempt) == n)
+                .map(|r| {
+                    let candidates: Vec<Value> = r
+                        .candidates
+                        .iter()
+                        .map(|c| {
+                            json!({
+                                "model": c.model,
+                                "rank": c.rank,
+                                "expected_quality": c.quality,
+                                "typical_cost_usd": c.cost_micros.map(|m| round(Micros(m))),
+                                "filtered": c.filtered,
+                                "outcome": c.outcome,
+                            })
+                        })
+                        .collect();
+                    json!({
+                        "role": r.role,
+                        "strategy": r.strategy,
+                        "chosen": r.chosen,
+                        "reason": r.reason,
+                        "candidates": candidates,
+                    })
+                })
+                .collect();
+            a["routing"] = Value::Array(calls);
+        }
+    }
 }
 
 /// The `tasks` array of `show`: each task with its attempts, files and refused paths.

@@ -245,6 +245,7 @@ impl EngineHandle {
             cancel_note: Default::default(),
             slots: Arc::new(Semaphore::new(req.concurrency)),
             lease: Arc::new(Lease::new(lease_id)),
+            refused_by: Default::default(),
             _lock: lock,
         });
         Ok(run)
@@ -334,6 +335,7 @@ impl EngineHandle {
             cancel_note: Default::default(),
             slots: Arc::new(Semaphore::new(row.concurrency.max(1))),
             lease: Arc::new(Lease::new(lease_id)),
+            refused_by: Default::default(),
             _lock: lock,
         });
         Ok((row.id, self.launch(run, true)))

@@ -103,7 +103,7 @@ impl TaskRun<'_> {
             self.emit(TaskStatus::Running, Some(generated.model.clone()), None);
             // Critique by another provider, then revise by the generator when asked to.
             self.critique(&generated).await?;
-            self.revise(&mut generated).await?;
+            self.revise(&mut generated, context).await?;
             let judged = self.judge(&validators, &generated).await?;
             self.learn(&generated, &judged).await;
             let passed = judged.validators_ok && judged.score.is_some_and(|s| s >= spec.threshold);
@@ -196,22 +196,15 @@ impl TaskRun<'_> {
             return Ok(g);
         }
         let spec = &self.task.spec;
-        let ctx_chars = self.ctx.cfg.engine.context_chars_per_dependency;
-        let mut prompt = String::new();
-        for (id, out) in context {
-            prompt.push_str(&format!(
-                "{} {id}>>>\n{}\n{}\n",
-                prompts::CONTEXT_START,
-                strip_markers(&head_tail(out, ctx_chars)),
-                prompts::CONTEXT_END
-            ));
-        }
+        let mut prompt = self.shared_context(context);
+        let shared = prompt.len();
         prompt.push_str(&format!("Task:\n{}\n", spec.prompt));
         if let Some(f) = &self.ck.feedback {
             prompt.push('\n');
             prompt.push_str(&f.render());
         }
         let mut gen_spec = self.spec(CallRole::Generate, prompt, spec.max_output_tokens);
+        gen_spec.shared_prefix = shared;
         gen_spec.system = Some(prompts::generate_system(spec.task_type));
         gen_spec.task_type = Some(spec.task_type);
         gen_spec.threshold = Some(spec.threshold);
@@ -228,6 +221,23 @@ impl TaskRun<'_> {
             }
             Err(f) => Err(fail_attempt(self.ctx, self.run, self.task, self.ck.clone(), f).await),
         }
+    }
+
+    /// The dependencies' outputs, framed: the first part of the generation and revision
+    /// prompts, byte for byte the same in both (and in every iteration) so a provider cache
+    /// written by the first call serves the others (`CallSpec::shared_prefix`).
+    fn shared_context(&self, context: &[(String, String)]) -> String {
+        let ctx_chars = self.ctx.cfg.engine.context_chars_per_dependency;
+        let mut out = String::new();
+        for (id, dep) in context {
+            out.push_str(&format!(
+                "{} {id}>>>\n{}\n{}\n",
+                prompts::CONTEXT_START,
+                strip_markers(&head_tail(dep, ctx_chars)),
+                prompts::CONTEXT_END
+            ));
+        }
+        out
     }
 
     /// Critique by a model of another provider (skipped on a provider failure).
@@ -259,7 +269,11 @@ impl TaskRun<'_> {
     }
 
     /// Revision by the generator, unless the critique found nothing to change.
-    async fn revise(&mut self, generated: &mut Generated) -> Step<()> {
+    async fn revise(
+        &mut self,
+        generated: &mut Generated,
+        context: &[(String, String)],
+    ) -> Step<()> {
         let Some(c) = self.ck.progress.critique.clone() else {
             return Ok(());
         };
@@ -267,11 +281,13 @@ impl TaskRun<'_> {
             return Ok(());
         }
         let spec = &self.task.spec;
-        let mut rev = self.spec(
-            CallRole::Revise,
-            prompts::revise_prompt(&spec.prompt, &generated.output, &c),
-            spec.max_output_tokens,
-        );
+        // The same system prompt and context prefix as the generation, on the same model: the
+        // revision reads what the generation wrote to the provider's cache.
+        let mut prompt = self.shared_context(context);
+        let shared = prompt.len();
+        prompt.push_str(&prompts::revise_prompt(&spec.prompt, &generated.output, &c));
+        let mut rev = self.spec(CallRole::Revise, prompt, spec.max_output_tokens);
+        rev.shared_prefix = shared;
         rev.system = Some(prompts::generate_system(spec.task_type));
         rev.task_type = Some(spec.task_type);
         rev.pinned_model = Some(generated.model.clone());

@@ -44,7 +44,15 @@ pub enum UsageError {
 
 /// Why `u` is outside what `req` allowed, if it is.
 pub fn check(u: &Usage, req: &ChatRequest) -> Result<(), UsageError> {
-    if [u.input, u.cached_input, u.output, u.reasoning].contains(&INVALID_COUNT) {
+    if [
+        u.input,
+        u.cached_input,
+        u.cache_write,
+        u.output,
+        u.reasoning,
+    ]
+    .contains(&INVALID_COUNT)
+    {
         // INVALID_COUNT is also what a server sending u64::MAX itself decodes to.
         return Err(UsageError::ImpossibleCount);
     }
@@ -81,6 +89,9 @@ pub struct Charge {
     /// Recorded instead of the error's class (`malformed_usage`).
     pub outcome: Option<CallOutcome>,
     pub warning: Option<String>,
+    /// What caching saved on the call (input at the full rate minus its cache reads and writes
+    /// as priced); zero unless the reported usage is what was charged.
+    pub saving: Micros,
 }
 
 /// Price a call's `result`. `held_input` and `worst` are the input tokens and the amount held
@@ -95,6 +106,7 @@ pub fn assess(
     let held = Usage {
         input: held_input,
         cached_input: 0,
+        cache_write: 0,
         output: u64::from(req.max_tokens),
         reasoning: 0,
     };
@@ -107,6 +119,7 @@ pub fn assess(
             model.id,
             worst.usd()
         )),
+        saving: Micros::ZERO,
     };
     let reported = match result {
         Err(e) if e.billed() => return charge_held(None, e.to_string()),
@@ -116,6 +129,7 @@ pub fn assess(
                 usage: Usage::default(),
                 outcome: None,
                 warning: None,
+                saving: Micros::ZERO,
             };
         }
         Ok(r) => r.usage,
@@ -129,9 +143,11 @@ pub fn assess(
         });
         return charge;
     }
-    let cost = model.try_cost(
+    // Cache reads at the cached rate, writes at the write rate, reasoning at the output rate.
+    let cost = model.try_cost_with_cache_write(
         reported.input,
         reported.cached_input,
+        reported.cache_write,
         reported.billed_output(),
     );
     match cost {
@@ -151,12 +167,16 @@ pub fn assess(
                 cost.usd(),
                 worst.usd()
             )),
+            saving: Micros::ZERO,
         },
         Ok(cost) => Charge {
             cost,
             usage: reported,
             outcome: None,
             warning: None,
+            saving: model
+                .try_cache_saving(reported.input, reported.cached_input, reported.cache_write)
+                .unwrap_or(Micros::ZERO),
         },
     }
 }
@@ -192,6 +212,8 @@ mod tests {
             task_type: None,
             attempt: 1,
             schema: None,
+            shared_prefix: 0,
+            reasoning: Default::default(),
         }
     }
 
@@ -199,6 +221,7 @@ mod tests {
         Usage {
             input,
             cached_input: 0,
+            cache_write: 0,
             output,
             reasoning: 0,
         }
@@ -229,6 +252,7 @@ mod tests {
         let split = Usage {
             input: 300,
             cached_input: 100,
+            cache_write: 0,
             output: 200,
             reasoning: 300,
         };
@@ -265,10 +289,22 @@ mod tests {
         let wrap = Usage {
             input: u64::MAX - 1,
             cached_input: 2,
+            cache_write: 0,
             output: u64::MAX - 1,
             reasoning: 2,
         };
         assert!(check(&wrap, &r).is_err());
+        // Cache writes count as input, and an impossible write count is refused.
+        let writes = Usage {
+            cache_write: 4 * 108 + 1024,
+            ..usage(1, 1)
+        };
+        assert!(check(&writes, &r).is_err());
+        let bad_write = Usage {
+            cache_write: INVALID_COUNT,
+            ..usage(1, 1)
+        };
+        assert_eq!(check(&bad_write, &r), Err(UsageError::ImpossibleCount));
         // A negative count decodes as INVALID_COUNT.
         let e = check(&usage(INVALID_COUNT, 1), &r).unwrap_err().to_string();
         assert!(e.contains("not a non-negative integer"), "{e}");
@@ -281,7 +317,37 @@ mod tests {
         assert_eq!(c.cost, Micros(100 + 100));
         assert_eq!(c.usage, usage(100, 50));
         assert_eq!((c.outcome, c.warning), (None, None));
+        assert_eq!(c.saving, Micros::ZERO);
         assert!(res.is_ok());
+    }
+
+    #[test]
+    fn cache_reads_writes_and_reasoning_are_priced_at_their_rates() {
+        // $1 input, $0.50 cached, $2 output (model()), $1.25 cache write.
+        let m = ModelInfo {
+            cache_write: Some(1.25),
+            ..model()
+        };
+        let u = Usage {
+            input: 10,
+            cached_input: 40,
+            cache_write: 20,
+            output: 30,
+            reasoning: 100,
+        };
+        let worst = m
+            .try_worst_case_caching(HELD_IN, req().max_tokens, true)
+            .unwrap();
+        // The hold prices every input token at the write rate: 135 x 1.25 + 500 x 2.
+        assert_eq!(worst, Micros(169 + 1000));
+        let mut res = answer(u);
+        let c = assess(&m, &req(), HELD_IN, worst, &mut res);
+        // 10 x 1 + 40 x 0.5 + 20 x 1.25 + (30 + 100) x 2, each rounded up.
+        assert_eq!(c.cost, Micros(10 + 20 + 25 + 260));
+        assert_eq!(c.usage, u);
+        // At the full input rate the 60 cached tokens cost 60; they cost 20 + 25.
+        assert_eq!(c.saving, Micros(60 - 45));
+        assert_eq!(c.warning, None);
     }
 
     #[test]
@@ -314,6 +380,27 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn cache_writes_above_a_plain_hold_are_charged_the_hold() {
+        // The hold priced input at $1 (no breakpoint was asked for); the server reports every
+        // input token written at $10: plausible counts, dearer than held.
+        let m = ModelInfo {
+            cache_write: Some(10.0),
+            ..model()
+        };
+        let writes = Usage {
+            cache_write: 300,
+            ..usage(0, 500)
+        };
+        let mut res = answer(writes);
+        let c = assess(&m, &req(), HELD_IN, worst(), &mut res);
+        assert_eq!(c.cost, worst());
+        assert_eq!(c.usage, writes);
+        assert_eq!(c.saving, Micros::ZERO);
+        assert!(c.warning.unwrap().contains("above the"));
+        assert!(res.is_ok());
     }
 
     #[test]

@@ -1,56 +1,116 @@
 //! Anthropic Messages: `POST {base_url}/v1/messages` with `x-api-key` and
-//! `anthropic-version: 2023-06-01`. Usage: `input_tokens` already excludes cache reads; cache
-//! writes are counted as (uncached) input.
+//! `anthropic-version: 2023-06-01`. Usage: `input_tokens` excludes cache reads
+//! (`cache_read_input_tokens`) and cache writes (`cache_creation_input_tokens`), kept apart.
 //!
 //! Structured output is a forced tool call: the schema is the one tool's `input_schema`,
 //! `tool_choice` names it, and the `tool_use` block's `input` (streamed as `input_json_delta`
-//! pieces) is returned as the answer's text. No request here turns extended thinking on; one
-//! that did could not force a tool (the API refuses both together) and would send mode `off`.
+//! pieces) is returned as the answer's text. With extended thinking on (a thinking budget) the
+//! tool is offered with `tool_choice: auto` (the API refuses a forced tool with thinking), and
+//! `thinking` blocks / `thinking_delta`s are never part of the answer's text.
+//!
+//! Prompt caching: `cache_control` breakpoints on the system prompt and after the shared context
+//! of the first user message, where the prefix reaches the model's minimum (`caching.rs`).
 
+use super::caching;
 use super::classify::{WireFormat, classify_stream_error};
 use super::sse::SseEvent;
 use super::structured::StructuredMode;
 use super::transport::{Step, StreamDecoder, malformed, truncated_stream};
 use super::{ChatRequest, ChatResponse, ProviderError, Usage};
+use crate::domain::reasoning::MIN_THINKING_BUDGET;
 use serde_json::{Map, Value, json};
 
 pub(crate) fn body(req: &ChatRequest, stream: bool, mode: StructuredMode) -> Value {
+    let tool = req
+        .schema
+        .as_deref()
+        .filter(|_| mode == StructuredMode::JsonSchema);
+    let tools = if tool.is_some() {
+        caching::tool_tokens(req)
+    } else {
+        0
+    };
+    let marks = caching::breakpoints(req, tools);
     let mut system: Vec<&str> = req.system.as_deref().into_iter().collect();
     let mut messages = Vec::with_capacity(req.messages.len());
+    let mut first = true;
     for m in &req.messages {
         if m.role == "system" {
             system.push(&m.content);
-        } else {
-            messages.push(json!({"role": m.role, "content": m.content}));
+            continue;
         }
+        let content = match m.content.split_at_checked(req.shared_prefix) {
+            // The shared context gets its own block, marked; the rest follows uncached.
+            Some((shared, rest)) if first && marks.prefix => {
+                let mut blocks = vec![cached_text(shared)];
+                if !rest.is_empty() {
+                    blocks.push(json!({"type": "text", "text": rest}));
+                }
+                Value::Array(blocks)
+            }
+            _ => json!(m.content),
+        };
+        first = false;
+        messages.push(json!({"role": m.role, "content": content}));
     }
+    let thinking = thinking_budget(req);
     let mut b = Map::new();
     b.insert("model".into(), json!(req.model));
     b.insert("max_tokens".into(), json!(req.max_tokens));
     if !system.is_empty() {
-        b.insert("system".into(), json!(system.join("\n\n")));
+        let text = system.join("\n\n");
+        let system = if marks.system {
+            json!([cached_text(&text)])
+        } else {
+            json!(text)
+        };
+        b.insert("system".into(), system);
     }
     b.insert("messages".into(), Value::Array(messages));
-    if let Some(t) = req.temperature {
+    match (req.temperature, thinking) {
+        // Extended thinking refuses any temperature but the default.
+        (_, Some(budget)) => {
+            b.insert(
+                "thinking".into(),
+                json!({"type": "enabled", "budget_tokens": budget}),
+            );
+        }
         // Anthropic accepts 0..=1.
-        b.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
+        (Some(t), None) => {
+            b.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
+        }
+        (None, None) => {}
     }
     if stream {
         b.insert("stream".into(), json!(true));
     }
-    if let Some(s) = req.schema.as_deref()
-        && mode == StructuredMode::JsonSchema
-    {
+    if let Some(s) = tool {
         b.insert(
             "tools".into(),
             json!([{"name": s.name, "description": s.description, "input_schema": s.schema}]),
         );
-        b.insert(
-            "tool_choice".into(),
-            json!({"type": "tool", "name": s.name}),
-        );
+        // With thinking on, the API only takes `auto`: the model may then answer in text,
+        // which the engine's parsers read as well.
+        let choice = match thinking {
+            Some(_) => json!({"type": "auto"}),
+            None => json!({"type": "tool", "name": s.name}),
+        };
+        b.insert("tool_choice".into(), choice);
     }
     Value::Object(b)
+}
+
+/// A text block with an ephemeral (5-minute) cache breakpoint after it.
+fn cached_text(text: &str) -> Value {
+    json!({"type": "text", "text": text, "cache_control": {"type": "ephemeral"}})
+}
+
+/// The thinking budget sent, if any: Anthropic requires 1024 <= budget < max_tokens (the engine
+/// raised `max_tokens` to make room; a budget that still does not fit is not sent).
+fn thinking_budget(req: &ChatRequest) -> Option<u32> {
+    req.reasoning
+        .thinking_budget
+        .filter(|b| *b >= MIN_THINKING_BUDGET && *b < req.max_tokens)
 }
 
 fn n(v: &Value, k: &str) -> Option<u64> {
@@ -74,13 +134,13 @@ impl RawUsage {
         self.output = n(u, "output_tokens").or(self.output);
     }
 
+    /// `input_tokens` excludes both cache reads and cache writes: each is its own count.
+    /// Thinking tokens are inside `output_tokens` (billed as output; not reported apart).
     fn normalised(&self) -> Usage {
         Usage {
-            input: self
-                .input
-                .unwrap_or(0)
-                .saturating_add(self.cache_write.unwrap_or(0)),
+            input: self.input.unwrap_or(0),
             cached_input: self.cache_read.unwrap_or(0),
+            cache_write: self.cache_write.unwrap_or(0),
             output: self.output.unwrap_or(0),
             reasoning: 0,
         }
@@ -283,7 +343,7 @@ impl StreamDecoder for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::CallRole;
+    use crate::domain::{CallRole, Reasoning};
     use crate::providers::Message;
 
     fn req() -> ChatRequest {
@@ -300,6 +360,8 @@ mod tests {
             task_type: None,
             attempt: 1,
             schema: None,
+            shared_prefix: 0,
+            reasoning: Reasoning::default(),
         }
     }
 
@@ -403,13 +465,136 @@ mod tests {
         assert_eq!(
             r.usage,
             Usage {
-                input: 15,
+                input: 10,
                 cached_input: 100,
+                cache_write: 5,
                 output: 7,
                 reasoning: 0
             }
         );
         assert_eq!(decode_full("{}").unwrap_err().class(), "transient");
         assert_eq!(decode_full("not json").unwrap_err().class(), "transient");
+    }
+
+    #[test]
+    fn cache_control_marks_the_system_and_the_shared_context_above_the_minimum() {
+        let context = "d".repeat(4200); // ~1050 tokens: above Sonnet's 1024.
+        let mut r = req();
+        r.model = "claude-sonnet-4-6".into();
+        r.messages[0].content = format!("{context}Task:\nwrite it");
+        r.shared_prefix = context.len();
+        let b = body(&r, false, StructuredMode::JsonSchema);
+        let content = &b["messages"][0]["content"];
+        assert_eq!(content[0]["text"], context.as_str());
+        assert_eq!(content[0]["cache_control"], json!({"type": "ephemeral"}));
+        assert_eq!(
+            content[1],
+            json!({"type": "text", "text": "Task:\nwrite it"})
+        );
+        assert_eq!(
+            b["system"], "be brief",
+            "a short system prompt is not marked"
+        );
+        // The same request on a model whose minimum is 4096 tokens: plain text, no marks.
+        r.model = "claude-opus-4-5".into();
+        let b = body(&r, false, StructuredMode::JsonSchema);
+        assert!(b["messages"][0]["content"].is_string());
+        assert!(!b.to_string().contains("cache_control"));
+        // A long system prompt is marked too: two breakpoints, never more than four.
+        r.model = "claude-sonnet-4-6".into();
+        r.system = Some("s".repeat(4200));
+        let b = body(&r, true, StructuredMode::JsonSchema);
+        assert_eq!(b["system"][0]["cache_control"]["type"], "ephemeral");
+        assert_eq!(b["system"][0]["text"], "s".repeat(4200).as_str());
+        let marks = b.to_string().matches("cache_control").count();
+        assert_eq!(marks, 2);
+        assert!(marks <= caching::MAX_BREAKPOINTS);
+    }
+
+    #[test]
+    fn thinking_budget_is_sent_without_temperature_and_with_an_unforced_tool() {
+        let mut r = req();
+        r.max_tokens = 6000;
+        r.reasoning.thinking_budget = Some(4000);
+        let b = body(&r, false, StructuredMode::JsonSchema);
+        assert_eq!(
+            b["thinking"],
+            json!({"type": "enabled", "budget_tokens": 4000})
+        );
+        assert!(b.get("temperature").is_none(), "{b}");
+        r.schema = Some(crate::providers::structured::sample_schema());
+        let b = body(&r, false, StructuredMode::JsonSchema);
+        assert_eq!(b["tool_choice"], json!({"type": "auto"}));
+        // A budget that does not fit under max_tokens, or below 1024, is not sent.
+        for (budget, max) in [(6000, 6000), (1000, 6000)] {
+            r.reasoning.thinking_budget = Some(budget);
+            r.max_tokens = max;
+            let b = body(&r, false, StructuredMode::JsonSchema);
+            assert!(b.get("thinking").is_none(), "{budget} / {max}");
+            assert_eq!(b["temperature"], 1.0);
+        }
+    }
+
+    #[test]
+    fn thinking_is_not_part_of_the_answer_and_is_billed_as_output() {
+        let mut st = Box::<Stream>::default();
+        let ev = |event: &str, data: Value| SseEvent {
+            event: Some(event.to_string()),
+            data: data.to_string(),
+            id: None,
+        };
+        let events = [
+            ev(
+                "message_start",
+                json!({"type":"message_start","message":{"usage":{"input_tokens":5,"cache_creation_input_tokens":2000,"cache_read_input_tokens":0,"output_tokens":1}}}),
+            ),
+            ev(
+                "content_block_start",
+                json!({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}),
+            ),
+            ev(
+                "content_block_delta",
+                json!({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me think"}}),
+            ),
+            ev(
+                "content_block_delta",
+                json!({"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"abc"}}),
+            ),
+            ev(
+                "content_block_stop",
+                json!({"type":"content_block_stop","index":0}),
+            ),
+            ev(
+                "content_block_start",
+                json!({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}),
+            ),
+            ev(
+                "content_block_delta",
+                json!({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Answer"}}),
+            ),
+            ev(
+                "message_delta",
+                json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":300}}),
+            ),
+            ev("message_stop", json!({"type":"message_stop"})),
+        ];
+        for e in &events {
+            st.on_event(e).unwrap();
+        }
+        let out = st.finish().unwrap();
+        assert_eq!(out.text, "Answer");
+        assert_eq!(
+            out.usage,
+            Usage {
+                input: 5,
+                cached_input: 0,
+                cache_write: 2000,
+                output: 300,
+                reasoning: 0
+            }
+        );
+        let full = decode_full(r#"{"content":[{"type":"thinking","thinking":"hmm","signature":"s"},{"type":"redacted_thinking","data":"x"},{"type":"text","text":"Done"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":40}}"#).unwrap();
+        assert_eq!(full.text, "Done");
+        assert_eq!(full.usage.billed_output(), 40);
     }
 }

@@ -105,7 +105,10 @@ pub fn parse_ollama_show(v: &Value) -> Option<u64> {
 /// Ask the server behind `base_url` (an OpenAI-format base, `/v1` included) for `model`'s
 /// window: llama.cpp, then vLLM, then Ollama. `None` when none answers usefully.
 pub async fn discover(base_url: &str, model: &str) -> Option<u64> {
-    let client = reqwest::Client::builder()
+    // The same certificate authorities as the calls (a local server behind a private CA).
+    let trust = super::tls::Trust::from_env().ok()?;
+    let client = trust
+        .apply(reqwest::Client::builder())
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())

@@ -39,6 +39,11 @@ pub(crate) fn body(req: &ChatRequest, mode: StructuredMode) -> Value {
     if let Some(t) = req.temperature {
         gen_cfg.insert("temperature".into(), json!(t.clamp(0.0, 2.0)));
     }
+    // Thinking tokens count inside maxOutputTokens (raised by the engine to make room) and are
+    // reported as `thoughtsTokenCount`, billed as output.
+    if let Some(budget) = req.reasoning.thinking_budget {
+        gen_cfg.insert("thinkingConfig".into(), json!({"thinkingBudget": budget}));
+    }
     if let Some(s) = req.schema.as_deref()
         && mode != StructuredMode::Off
     {
@@ -134,6 +139,8 @@ pub(crate) fn usage(u: &Value) -> Usage {
     Usage {
         input: prompt - cached,
         cached_input: cached,
+        // Implicit caching has no write charge; explicit caches are paid as storage, not here.
+        cache_write: 0,
         output: n(u, "candidatesTokenCount"),
         reasoning: n(u, "thoughtsTokenCount"),
     }
@@ -254,7 +261,7 @@ impl StreamDecoder for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::CallRole;
+    use crate::domain::{CallRole, Reasoning};
     use crate::providers::Message;
 
     #[test]
@@ -278,8 +285,17 @@ mod tests {
             task_type: None,
             attempt: 1,
             schema: None,
+            shared_prefix: 0,
+            reasoning: Reasoning::default(),
         };
         let b = body(&req, StructuredMode::JsonSchema);
+        assert!(b["generationConfig"].get("thinkingConfig").is_none());
+        let mut thinking = req.clone();
+        thinking.reasoning.thinking_budget = Some(2048);
+        thinking.reasoning.effort = Some(crate::domain::ReasoningEffort::High);
+        let g = &body(&thinking, StructuredMode::JsonSchema)["generationConfig"];
+        assert_eq!(g["thinkingConfig"], json!({"thinkingBudget": 2048}));
+        assert!(g.get("reasoning_effort").is_none());
         assert_eq!(b["contents"][0]["role"], "user");
         assert_eq!(b["contents"][1]["role"], "model");
         assert_eq!(b["contents"][1]["parts"][0]["text"], "a");
@@ -336,6 +352,7 @@ mod tests {
             Usage {
                 input: 20,
                 cached_input: 100,
+                cache_write: 0,
                 output: 9,
                 reasoning: 40
             }

@@ -9,6 +9,7 @@ use super::classify::{self, WireFormat};
 use super::openai::{self, Vendor};
 use super::sse::{SseError, SseEvent, SseParser};
 use super::structured::{Learned, StructuredMemory, StructuredMode, rejects_structured};
+use super::tls::{TlsError, Trust};
 use super::transport::{
     Clock, MAX_BODY, StreamDecoder, oversized, read_capped, read_limited, transport_error,
 };
@@ -46,6 +47,9 @@ pub struct HttpOptions {
     pub api_version: Option<String>,
     /// How the key is sent in the OpenAI format: `Authorization: Bearer` or `api-key` (Azure).
     pub auth: AuthStyle,
+    /// Certificate authorities trusted beyond webpki's roots; `None`: the process's
+    /// ([`Trust::from_env`]: the system store, `SSL_CERT_FILE`, `SSL_CERT_DIR`).
+    pub trust: Option<Arc<Trust>>,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -59,9 +63,14 @@ impl std::fmt::Debug for HttpOptions {
             .field("stream", &self.stream)
             .field("max_body", &self.max_body)
             .field("structured", &self.structured)
-            .field("headers", &self.headers)
+            // Header values may hold account or project ids: names only.
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("api_version", &self.api_version)
             .field("auth", &self.auth)
+            .field("trust", &self.trust.as_ref().map(|t| t.len()))
             .finish()
     }
 }
@@ -81,6 +90,7 @@ impl HttpOptions {
             headers: vec![],
             api_version: None,
             auth: AuthStyle::Bearer,
+            trust: None,
         }
     }
 }
@@ -134,6 +144,9 @@ pub enum ClientError {
     BadApiVersion(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(reqwest::Error),
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Build the client for one configured provider (called by the registry).
@@ -169,6 +182,10 @@ pub fn build_with(
     };
     let mut opts = HttpOptions::new(name, format, &base_url, key);
     opts.timeouts = Timeouts::from_config(&cfg.timeouts);
+    if let Some(secs) = p.timeout_secs {
+        // The provider's own limit of a whole call replaces `[timeouts] total_secs`.
+        opts.timeouts.total = Duration::from_secs(secs);
+    }
     opts.structured = p.structured_output;
     opts.memory = memory;
     opts.headers = p
@@ -235,7 +252,10 @@ impl HttpProvider {
             }
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| ClientError::BadHeader(k.clone()))?;
-            let value = HeaderValue::from_str(v).map_err(|_| ClientError::BadHeader(k.clone()))?;
+            let mut value =
+                HeaderValue::from_str(v).map_err(|_| ClientError::BadHeader(k.clone()))?;
+            // Values may name accounts or projects: kept out of any debug dump.
+            value.set_sensitive(true);
             auth.insert(name, value);
         }
         let query = match opts.api_version.as_deref().map(str::trim) {
@@ -250,11 +270,18 @@ impl HttpProvider {
             }
             _ => String::new(),
         };
-        let client = reqwest::Client::builder()
+        let trust = match opts.trust {
+            Some(t) => t,
+            None => Trust::from_env()?,
+        };
+        // System proxies (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) are honoured: reqwest's
+        // default, kept on purpose (README Networks).
+        let client = trust
+            .apply(reqwest::Client::builder())
             .use_rustls_tls()
             // Never follow redirects: they would carry `x-api-key` / `x-goog-api-key` elsewhere.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(opts.timeouts.connect)
+            .connect_timeout(opts.timeouts.connect.min(opts.timeouts.total))
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
@@ -393,7 +420,7 @@ impl HttpProvider {
         let mut resp = clock
             .guard(request.send(), cancel)
             .await?
-            .map_err(|e| transport_error(&e, "sending the request"))?;
+            .map_err(|e| self.send_error(&e))?;
         let status = resp.status();
         if !status.is_success() {
             let headers = std::mem::take(resp.headers_mut());
@@ -485,6 +512,30 @@ impl HttpProvider {
             let _ = tokio::time::timeout(Duration::from_millis(20), resp.chunk()).await;
         }
         Ok(out)
+    }
+
+    /// A request that got no answer. A certificate the client does not trust is said plainly,
+    /// with its cure: it stays a transient fault (retries are bounded, and the breaker closes
+    /// again by itself once `SSL_CERT_FILE` is fixed, where a permanent one would stay disabled).
+    fn send_error(&self, e: &reqwest::Error) -> ProviderError {
+        let Some(why) = super::tls::certificate_error(e) else {
+            return transport_error(e, "sending the request");
+        };
+        let host = reqwest::Url::parse(&self.base_url)
+            .ok()
+            .and_then(|u| {
+                let port = u.port_or_known_default()?;
+                Some(format!("{}:{port}", u.host_str()?))
+            })
+            .unwrap_or_else(|| self.base_url.clone());
+        ProviderError::Transient {
+            status: None,
+            message: format!(
+                "TLS: provider `{}`: the certificate of {host} is not trusted ({why}); if a proxy \
+                 inspects HTTPS, name its CA in SSL_CERT_FILE or SSL_CERT_DIR",
+                self.name
+            ),
+        }
     }
 
     /// Remove the key (and any long enough start of it) from a message, should a server ever
@@ -742,6 +793,8 @@ mod tests {
             task_type: None,
             attempt: 1,
             schema: None,
+            shared_prefix: 0,
+            reasoning: Default::default(),
         };
         let mut out = ChatResponse {
             text: "x".repeat(1 << 20),

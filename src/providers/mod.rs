@@ -2,19 +2,22 @@
 //! request/response types, and the error taxonomy of providers.md.
 
 mod anthropic;
+pub mod caching;
 pub mod classify;
 pub mod discover;
 mod gemini;
 pub mod http;
 mod openai;
 pub mod overflow;
+pub mod reasoning;
 pub mod registry;
 pub mod simulated;
 pub mod sse;
 pub mod structured;
+pub mod tls;
 mod transport;
 
-use crate::domain::{CallOutcome, CallRole, TaskType};
+use crate::domain::{CallOutcome, CallRole, Reasoning, TaskType};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -50,6 +53,12 @@ pub struct ChatRequest {
     /// The JSON shape the answer must have, sent through the wire format's structured-output
     /// mechanism (`None`: free text).
     pub schema: Option<std::sync::Arc<OutputSchema>>,
+    /// Bytes at the start of the first user message that are context shared by several calls
+    /// (a task's dependency outputs): a prompt-cache breakpoint goes after them where the wire
+    /// format has explicit caching (`caching.rs`). 0: none. Always on a char boundary.
+    pub shared_prefix: usize,
+    /// Reasoning effort / thinking budget; each wire format sends what it understands.
+    pub reasoning: Reasoning,
 }
 
 impl ChatRequest {
@@ -82,13 +91,19 @@ pub fn estimate_tokens(text: &str) -> u64 {
     ascii.div_ceil(4) + other
 }
 
-/// Token usage normalised across providers: `input` excludes cached tokens.
+/// Token usage normalised across providers: `input` excludes cache reads and cache writes
+/// (Anthropic reports them apart; OpenAI, Gemini and DeepSeek count reads inside the prompt and
+/// are split here; none of those reports writes, which they do not charge extra for).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Uncached input tokens (priced as input). Anthropic cache writes are counted here.
+    /// Uncached input tokens (priced as input).
     pub input: u64,
     /// Input tokens read from the provider's cache (priced as cached input).
     pub cached_input: u64,
+    /// Input tokens written to the provider's cache (Anthropic `cache_creation_input_tokens`,
+    /// priced at the cache-write rate).
+    #[serde(default)]
+    pub cache_write: u64,
     /// Visible output tokens, excluding `reasoning` (Anthropic thinking is not reported
     /// separately and stays here).
     pub output: u64,
@@ -103,9 +118,11 @@ impl Usage {
         self.output.saturating_add(self.reasoning)
     }
 
-    /// Input tokens of every kind: `input + cached_input`.
+    /// Input tokens of every kind: `input + cached_input + cache_write`.
     pub fn total_input(&self) -> u64 {
-        self.input.saturating_add(self.cached_input)
+        self.input
+            .saturating_add(self.cached_input)
+            .saturating_add(self.cache_write)
     }
 }
 
@@ -277,6 +294,7 @@ mod tests {
         let u = Usage {
             input: u64::MAX,
             cached_input: 5,
+            cache_write: 0,
             output: u64::MAX,
             reasoning: 1,
         };

@@ -104,6 +104,11 @@ pub(crate) fn body(req: &ChatRequest, stream: bool, vendor: Vendor, mode: Struct
     if let Some(t) = temperature(&req.model, vendor, req.temperature) {
         b.insert("temperature".into(), json!(t));
     }
+    // Asked only of models that take it (the engine checks `providers::reasoning`); reasoning
+    // tokens count inside `max_completion_tokens` and are billed as output.
+    if let Some(e) = req.reasoning.effort {
+        b.insert("reasoning_effort".into(), json!(e.as_str()));
+    }
     if stream {
         b.insert("stream".into(), json!(true));
         b.insert("stream_options".into(), json!({"include_usage": true}));
@@ -139,7 +144,11 @@ fn n(v: &Value, path: &str) -> Option<u64> {
 
 /// Normalise an OpenAI-format `usage` object (OpenAI, DeepSeek, Moonshot, local servers).
 pub(crate) fn usage(u: &Value) -> Usage {
-    let prompt = n(u, "/prompt_tokens").unwrap_or(0);
+    // DeepSeek's hit + miss is the prompt when `prompt_tokens` is missing.
+    let split = n(u, "/prompt_cache_hit_tokens")
+        .zip(n(u, "/prompt_cache_miss_tokens"))
+        .map(|(h, m)| h.saturating_add(m));
+    let prompt = n(u, "/prompt_tokens").or(split).unwrap_or(0);
     let cached = n(u, "/prompt_cache_hit_tokens") // DeepSeek
         .or_else(|| n(u, "/prompt_tokens_details/cached_tokens"))
         .or_else(|| n(u, "/cached_tokens")) // Moonshot context caching
@@ -152,6 +161,8 @@ pub(crate) fn usage(u: &Value) -> Usage {
     Usage {
         input: prompt - cached,
         cached_input: cached,
+        // OpenAI-format servers report no cache writes (none charges a write premium).
+        cache_write: 0,
         output: completion - reasoning,
         reasoning,
     }
@@ -264,7 +275,7 @@ impl StreamDecoder for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::CallRole;
+    use crate::domain::{CallRole, Reasoning, ReasoningEffort};
     use crate::providers::Message;
 
     fn req(model: &str, t: Option<f32>) -> ChatRequest {
@@ -281,6 +292,8 @@ mod tests {
             task_type: None,
             attempt: 1,
             schema: None,
+            shared_prefix: 0,
+            reasoning: Reasoning::default(),
         }
     }
 
@@ -361,6 +374,31 @@ mod tests {
         assert_eq!(b["max_completion_tokens"], 64);
         assert!(b.get("max_tokens").is_none());
         assert!(b.get("temperature").is_none());
+        assert!(
+            b.get("reasoning_effort").is_none(),
+            "sent only when configured"
+        );
+    }
+
+    #[test]
+    fn reasoning_effort_is_sent_as_configured() {
+        for (e, s) in [
+            (ReasoningEffort::Minimal, "minimal"),
+            (ReasoningEffort::Low, "low"),
+            (ReasoningEffort::Medium, "medium"),
+            (ReasoningEffort::High, "high"),
+        ] {
+            let mut r = req("gpt-5", None);
+            r.reasoning.effort = Some(e);
+            // A thinking budget means nothing to this format.
+            r.reasoning.thinking_budget = Some(2048);
+            for vendor in [Vendor::Generic, Vendor::DeepSeek] {
+                let b = body(&r, true, vendor, StructuredMode::JsonSchema);
+                assert_eq!(b["reasoning_effort"], s);
+                assert_eq!(b["max_completion_tokens"], 64);
+                assert!(b.get("thinking").is_none());
+            }
+        }
     }
 
     #[test]
@@ -405,6 +443,7 @@ mod tests {
             Usage {
                 input: 40,
                 cached_input: 60,
+                cache_write: 0,
                 output: 30,
                 reasoning: 20
             }
@@ -415,9 +454,15 @@ mod tests {
             Usage {
                 input: 30,
                 cached_input: 70,
+                cache_write: 0,
                 output: 10,
                 reasoning: 0
             }
+        );
+        let no_prompt = json!({"completion_tokens":1,"prompt_cache_hit_tokens":70,"prompt_cache_miss_tokens":30});
+        assert_eq!(
+            (usage(&no_prompt).input, usage(&no_prompt).cached_input),
+            (30, 70)
         );
         let moonshot = json!({"prompt_tokens":10,"completion_tokens":5,"cached_tokens":4});
         assert_eq!(usage(&moonshot).cached_input, 4);

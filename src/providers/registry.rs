@@ -24,6 +24,9 @@ pub enum RegistryError {
     NothingConfigured,
     #[error("provider `{0}`: {1}")]
     Provider(String, #[source] crate::providers::http::ClientError),
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` cannot be used (every HTTPS client depends on them).
+    #[error("TLS trust: {0}")]
+    Tls(#[from] crate::providers::tls::TlsError),
 }
 
 /// The key for a provider from its env variables (or a literal in the config). Never logged.
@@ -72,6 +75,10 @@ impl ProviderRegistry {
                     .or_insert_with(|| sim.clone());
             }
         } else {
+            if !real.is_empty() {
+                // Said once, not as the first provider's fault.
+                crate::providers::tls::Trust::from_env()?;
+            }
             for (name, p, key) in real {
                 let client =
                     crate::providers::http::build_with(name, p, key, cfg, structured.clone())

@@ -224,6 +224,7 @@ impl Provider for SimulatedProvider {
             usage: Usage {
                 input: req.estimated_input_tokens(),
                 cached_input: 0,
+                cache_write: 0,
                 output,
                 reasoning: 0,
             },

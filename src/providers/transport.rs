@@ -189,6 +189,19 @@ impl Clock {
         }
     }
 
+    /// The limit that `what` (from [`Self::deadline`]) names, e.g. `30 s`: a per-provider
+    /// `timeout_secs` and `[timeouts]` are told apart by it.
+    fn limit_of(&self, what: &str) -> String {
+        let d = if what.starts_with("the total") {
+            self.total - self.started
+        } else if what.contains("first-byte") {
+            self.first_byte - self.started
+        } else {
+            self.idle
+        };
+        format!("{} s", d.as_secs_f64().round())
+    }
+
     /// Await `fut` unless the call is cancelled or its current deadline passes.
     pub(crate) async fn guard<F: Future>(
         &self,
@@ -202,7 +215,7 @@ impl Clock {
             out = fut => Ok(out),
             _ = tokio::time::sleep_until(deadline) => Err(ProviderError::Transient {
                 status: None,
-                message: format!("timeout: {what}"),
+                message: format!("timeout: {what} ({})", self.limit_of(what)),
             }),
         }
     }

@@ -1,6 +1,7 @@
 //! Which model serves a call: breakers (health), candidate filtering and ranking.
 
 pub mod breaker;
+pub mod explain;
 pub mod health;
 pub mod learning;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! Candidate selection: capable, served, healthy, policy-allowed models, ranked by strategy with
 //! expected quality = catalog prior blended with learned scores. Pure apart from the shared maps.
 
+use super::explain::{Basis, Considered, Verdict};
 use super::health::Health;
 use super::learning::Learning;
 use super::policy::{CallFacts, Decision, Policy, decide};
@@ -27,6 +28,8 @@ pub struct RouteQuery<'a> {
     /// For cost estimates and the max-cost policy: expected input tokens and max output tokens.
     pub est_input: u64,
     pub max_tokens: u32,
+    /// Say how each model was seen and why the first won (`Routed::considered`, `reason`).
+    pub explain: bool,
 }
 
 pub struct Routed<'c> {
@@ -35,6 +38,31 @@ pub struct Routed<'c> {
     pub blocked: Vec<(&'c ModelInfo, Decision)>,
     /// Decisions of allowed models that had applicable policies (warnings, monitor logs).
     pub allowed: Vec<(&'c ModelInfo, Decision)>,
+    /// With `RouteQuery::explain`: every catalog model, ranked or filtered out and why.
+    pub considered: Vec<Considered>,
+    /// With `RouteQuery::explain`: why the first ranked model won.
+    pub reason: String,
+}
+
+/// Why `m` is not a candidate, when it is filtered before policies (`None`: it is one).
+fn filtered(inp: &Inputs, q: &RouteQuery, m: &ModelInfo, now_ms: u64) -> Option<String> {
+    if !inp.registry.serves(m) {
+        return Some("not served: no provider or key configured".into());
+    }
+    if let Some(t) = q.task_type.filter(|t| !m.capable(*t)) {
+        return Some(format!("capability: cannot do {t}"));
+    }
+    if q.exclude.iter().any(|e| e == &m.id) {
+        return Some("tried already for this call".into());
+    }
+    if !inp.health.available(&m.id, now_ms) {
+        let b = inp.health.get(&m.id);
+        return Some(match b.state {
+            super::BreakerState::Closed => "breaker: waiting for the provider's retry-after".into(),
+            st => format!("breaker {}", st.as_str()),
+        });
+    }
+    None
 }
 
 /// Everything routing reads.
@@ -63,12 +91,16 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
         || inp.policies.iter().any(|p| p.max_latency_p95_ms.is_some());
     // (catalog index, model, expected quality, latency ms, typical cost)
     let mut v: Vec<(usize, &'c ModelInfo, f64, f64, f64)> = Vec::new();
+    let mut considered: Vec<Considered> = Vec::new();
     for (i, m) in inp.catalog.models.iter().enumerate() {
-        if !inp.registry.serves(m)
-            || q.task_type.is_some_and(|t| !m.capable(t))
-            || q.exclude.iter().any(|e| e == &m.id)
-            || !inp.health.available(&m.id, now_ms)
-        {
+        if let Some(why) = filtered(inp, q, m, now_ms) {
+            if q.explain {
+                considered.push(Considered {
+                    model: m.id.clone(),
+                    provider: m.provider.clone(),
+                    verdict: Verdict::Filtered(why),
+                });
+            }
             continue;
         }
         let latency = if needs_latency {
@@ -87,6 +119,18 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
             };
             let d = decide(inp.policies, m, &facts);
             if !d.allowed {
+                if q.explain {
+                    let what: Vec<String> = d
+                        .violations
+                        .iter()
+                        .map(|v| format!("{}: {}", v.policy, v.what))
+                        .collect();
+                    considered.push(Considered {
+                        model: m.id.clone(),
+                        provider: m.provider.clone(),
+                        verdict: Verdict::Filtered(format!("policy {}", what.join("; "))),
+                    });
+                }
                 blocked.push((m, d));
                 continue;
             }
@@ -120,6 +164,14 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
             Strategy::Latency => (0, latency),
         }
     };
+    // Expected quality and latency of each candidate, for the explanation.
+    let figures: std::collections::HashMap<String, (f64, f64)> = if q.explain {
+        v.iter()
+            .map(|(_, m, quality, latency, _)| (m.id.clone(), (*quality, *latency)))
+            .collect()
+    } else {
+        Default::default()
+    };
     let mut keyed: Vec<(u8, (u8, f64), usize, &'c ModelInfo)> = v
         .into_iter()
         .map(|(i, m, quality, latency, cost)| {
@@ -134,17 +186,52 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
             .then(ia.cmp(ib))
     });
     let mut ranked: Vec<&ModelInfo> = keyed.into_iter().map(|(_, _, _, m)| m).collect();
+    let mut explored = false;
     if let Some(seed) = q.explore
         && ranked.len() > 1
     {
         let i = 1 + (splitmix64(seed) % (ranked.len() as u64 - 1)) as usize;
         let m = ranked.remove(i);
         ranked.insert(0, m);
+        explored = true;
+    }
+    let mut reason = String::new();
+    if q.explain {
+        let mut first = None;
+        for (rank, m) in ranked.iter().enumerate() {
+            let (quality, latency) = figures.get(&m.id).copied().unwrap_or((m.quality, 0.0));
+            let c = Considered {
+                model: m.id.clone(),
+                provider: m.provider.clone(),
+                verdict: Verdict::Ranked {
+                    rank,
+                    quality,
+                    cost: typical_cost(m),
+                    latency_ms: latency,
+                },
+            };
+            if rank == 0 {
+                first = Some(c.clone());
+            }
+            considered.push(c);
+        }
+        let basis = Basis {
+            strategy,
+            prefer_cheap: q.prefer_cheap,
+            threshold: q.threshold,
+            explored,
+            avoid_provider: q.avoid_provider,
+        };
+        reason = first.map_or("no candidate left".into(), |f| {
+            super::explain::reason(&basis, &f)
+        });
     }
     Routed {
         ranked,
         blocked,
         allowed,
+        considered,
+        reason,
     }
 }
 

@@ -85,6 +85,8 @@ pub trait RunStore {
     fn list_runs(&self) -> Result<Vec<RunSummary>, StoreError>;
     fn tasks(&self, run: &str) -> Result<Vec<TaskRow>, StoreError>;
     fn attempts(&self, run: &str) -> Result<Vec<AttemptRow>, StoreError>;
+    /// The routing record of every call of the run's task attempts.
+    fn run_routing(&self, run: &str) -> Result<Vec<super::routing::RoutingRecord>, StoreError>;
     fn task_costs(&self, run: &str) -> Result<Vec<(String, Micros)>, StoreError>;
     fn call_counts(&self, run: &str) -> Result<CallCounts, StoreError>;
     fn any_call_simulated(&self, run: &str) -> Result<bool, StoreError>;
@@ -153,6 +155,7 @@ pub trait ViewStore {
     ) -> Result<Option<(String, Option<String>)>, StoreError>;
     fn attempt_views(&self, run: &str, task: &str) -> Result<Vec<AttemptView>, StoreError>;
     fn call_totals(&self) -> Result<Vec<(String, u64, u64, Micros)>, StoreError>;
+    fn cache_savings(&self) -> Result<Vec<(String, Micros)>, StoreError>;
     fn recent_calls(&self, per_model: usize) -> Result<Vec<(String, String, u64)>, StoreError>;
     fn last_breaker_states(&self) -> Result<Vec<(String, String, String)>, StoreError>;
     fn stored_breakers(&self) -> Result<Vec<(String, String, u32, String)>, StoreError>;
@@ -167,6 +170,30 @@ pub trait ViewStore {
     fn spend_by_run(&self, limit: usize) -> Result<Vec<(String, String, Micros)>, StoreError>;
     fn spend_by_phase(&self) -> Result<Vec<(String, Micros)>, StoreError>;
     fn history(&self, limit: usize, breaker_upto: i64) -> Result<Vec<HistoryRow>, StoreError>;
+    /// (task, role, model, in flight) of each task's current or latest call.
+    fn current_calls(&self, run: &str) -> Result<Vec<(String, String, String, bool)>, StoreError>;
+    fn failed_calls(
+        &self,
+        run: &str,
+        task: &str,
+        limit: usize,
+    ) -> Result<Vec<super::views::FailedCallView>, StoreError>;
+    fn routing(
+        &self,
+        run: &str,
+        task: &str,
+    ) -> Result<Vec<super::routing::RoutingRecord>, StoreError>;
+    /// Learned profiles: (model, task type, profile).
+    fn profiles(
+        &self,
+    ) -> Result<
+        Vec<(
+            String,
+            crate::domain::TaskType,
+            crate::routing::learning::Profile,
+        )>,
+        StoreError,
+    >;
 }
 
 /// Everything a store backend offers.
@@ -262,6 +289,12 @@ macro_rules! sqlite_backend {
             }
             fn tasks(&self, run: &str) -> Result<Vec<TaskRow>, StoreError> {
                 super::runs::get_tasks(self, run)
+            }
+            fn run_routing(
+                &self,
+                run: &str,
+            ) -> Result<Vec<super::routing::RoutingRecord>, StoreError> {
+                super::routing::for_run(self, run)
             }
             fn attempts(&self, run: &str) -> Result<Vec<AttemptRow>, StoreError> {
                 super::runs::get_attempts(self, run)
@@ -382,6 +415,9 @@ macro_rules! sqlite_backend {
             fn call_totals(&self) -> Result<Vec<(String, u64, u64, Micros)>, StoreError> {
                 super::views::call_totals(self)
             }
+            fn cache_savings(&self) -> Result<Vec<(String, Micros)>, StoreError> {
+                super::views::cache_savings(self)
+            }
             fn recent_calls(
                 &self,
                 per_model: usize,
@@ -416,6 +452,32 @@ macro_rules! sqlite_backend {
             }
             fn history(&self, limit: usize, breaker_upto: i64) -> Result<Vec<HistoryRow>, StoreError> {
                 super::views::history(self, limit, breaker_upto)
+            }
+            fn current_calls(
+                &self,
+                run: &str,
+            ) -> Result<Vec<(String, String, String, bool)>, StoreError> {
+                super::views::current_calls(self, run)
+            }
+            fn failed_calls(
+                &self,
+                run: &str,
+                task: &str,
+                limit: usize,
+            ) -> Result<Vec<super::views::FailedCallView>, StoreError> {
+                super::views::failed_calls(self, run, task, limit)
+            }
+            fn routing(
+                &self,
+                run: &str,
+                task: &str,
+            ) -> Result<Vec<super::routing::RoutingRecord>, StoreError> {
+                super::routing::for_task(self, run, task)
+            }
+            fn profiles(
+                &self,
+            ) -> Result<Vec<(String, crate::domain::TaskType, crate::routing::learning::Profile)>, StoreError> {
+                super::models::load_profiles(self)
             }
         }
     )*};

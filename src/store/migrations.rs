@@ -277,7 +277,42 @@ CREATE TABLE structured_modes (
     r#"
 ALTER TABLE structured_modes ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
 "#,
-    // 11: cancel requests for a run driven by another process (the TUI's `c`, `cancel RUN`); the
+    // 11: prompt caching (issue 17 §4): input tokens a call wrote to the provider's cache, and
+    // what caching saved on it (input at the full rate minus its cache reads and writes as
+    // priced, micro-USD; negative while writes are not yet repaid).
+    r#"
+ALTER TABLE calls ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN cache_saving_micros INTEGER NOT NULL DEFAULT 0;
+"#,
+    // 12: the TUI says why (issue 18): every event observers list, with its kind and run
+    // (store/events.rs, the newest kept per run); the routing decision of each call of a task
+    // attempt (store/routing.rs, candidates bounded); budget threshold warnings already given,
+    // once per level and period (store/alerts.rs).
+    r#"
+ALTER TABLE run_events ADD COLUMN kind TEXT NOT NULL DEFAULT 'info';
+CREATE INDEX run_events_run ON run_events(run_id, id);
+CREATE TABLE routing (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    task_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    chosen TEXT,                          -- the model that answered (NULL: none did)
+    reason TEXT NOT NULL,                 -- why the first pick won
+    candidates TEXT NOT NULL,             -- JSON list, at most routing::MAX_CANDIDATES entries
+    at TEXT NOT NULL
+);
+CREATE INDEX routing_task ON routing(run_id, task_id, attempt);
+CREATE TABLE budget_alerts (
+    level TEXT NOT NULL,                  -- 'org', 'team:<name>' or 'run:<id>'
+    period TEXT NOT NULL,                 -- '<period key>|<cap micros>' (a new cap warns again)
+    pct INTEGER NOT NULL,                 -- 80 or 95
+    at TEXT NOT NULL,
+    PRIMARY KEY (level, period, pct)
+) WITHOUT ROWID;
+"#,
+    // 13: cancel requests for a run driven by another process (the TUI's `c`, `cancel RUN`); the
     // driving engine looks for its run's row about once a second and takes it.
     r#"
 CREATE TABLE cancel_requests (

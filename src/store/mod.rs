@@ -1,10 +1,12 @@
 //! The single source of truth: one SQLite database (WAL) served by one writer thread. Callers send
 //! closures over a channel; every state change is committed before the engine acts on it.
 
+pub mod alerts;
 pub mod analyses;
 pub mod backend;
 pub mod budget;
 pub mod cancel;
+pub mod events;
 pub mod health;
 pub mod inflight;
 pub mod lease;
@@ -14,6 +16,7 @@ pub mod owner;
 pub mod records;
 pub mod recovery;
 pub mod resume;
+pub mod routing;
 pub mod runs;
 pub mod structured;
 pub mod views;

@@ -93,9 +93,13 @@ pub struct CallRecord {
     pub simulated: bool,
     pub input_tokens: u64,
     pub cached_tokens: u64,
+    /// Input tokens written to the provider's cache (priced at the cache-write rate).
+    pub cache_write_tokens: u64,
     pub output_tokens: u64,
     pub reasoning_tokens: u64,
     pub cost: Micros,
+    /// What caching saved on the call (`engine::usage::Charge::saving`).
+    pub cache_saving: Micros,
     pub latency_ms: u64,
     pub ttft_ms: Option<u64>,
     pub outcome: crate::domain::CallOutcome,

@@ -431,8 +431,9 @@ pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
     crate::store::exec(c,
         "INSERT INTO calls (run_id, task_id, attempt, role, provider, model, simulated, input_tokens,
             cached_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, ttft_ms, outcome,
-            error, retry, breaker_after, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            error, retry, breaker_after, at, cache_write_tokens, cache_saving_micros)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+            ?20, ?21)",
         params![
             k.run_id,
             k.task_id,
@@ -452,7 +453,9 @@ pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
             k.error,
             k.retry,
             k.breaker_after,
-            k.at
+            k.at,
+            k.cache_write_tokens as i64,
+            k.cache_saving.0
         ],
     )?;
     let id = c.last_insert_rowid();
@@ -475,13 +478,20 @@ pub struct CallCounts {
     pub cost: Micros,
     /// Part of `cost` charged as an estimate (calls cut short by a crash).
     pub estimated: Micros,
+    /// Input tokens read from and written to providers' caches.
+    pub cached_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// What caching saved, summed over the calls.
+    pub cache_saving: Micros,
 }
 
 pub fn call_counts(c: &Connection, run_id: &str) -> Result<CallCounts, StoreError> {
     Ok(crate::store::query_row(
         c,
         "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0), COALESCE(SUM(cost_micros), 0),
-            COALESCE(SUM(CASE WHEN outcome = 'estimated' THEN cost_micros END), 0)
+            COALESCE(SUM(CASE WHEN outcome = 'estimated' THEN cost_micros END), 0),
+            COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(cache_write_tokens), 0),
+            COALESCE(SUM(cache_saving_micros), 0)
          FROM calls WHERE run_id = ?1",
         [run_id],
         |r| {
@@ -490,6 +500,9 @@ pub fn call_counts(c: &Connection, run_id: &str) -> Result<CallCounts, StoreErro
                 ok: r.get::<_, i64>(1)? as u64,
                 cost: Micros(r.get(2)?),
                 estimated: Micros(r.get(3)?),
+                cached_tokens: r.get::<_, i64>(4)?.max(0) as u64,
+                cache_write_tokens: r.get::<_, i64>(5)?.max(0) as u64,
+                cache_saving: Micros(r.get(6)?),
             })
         },
     )?)
@@ -615,6 +628,7 @@ pub fn log_event(
 }
 
 pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
+    crate::store::events::delete_run(c, run_id)?;
     crate::store::exec(c, "DELETE FROM calls WHERE run_id = ?1", [run_id])?;
     crate::store::exec(c, "DELETE FROM runs WHERE id = ?1", [run_id])?;
     Ok(())

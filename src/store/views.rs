@@ -19,13 +19,20 @@ pub struct TaskView {
     pub cost: Micros,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The first characters of its prompt (the title is its first line).
+    pub prompt_head: String,
+    pub dependencies: Vec<String>,
 }
+
+/// Characters of a prompt read for a task's title.
+pub const PROMPT_HEAD: usize = 160;
 
 /// The tasks of a run in plan order, with their settled cost.
 pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskView>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT t.id, t.type, t.status, t.status_reason, t.model, t.iterations, t.max_iterations,
-            t.score, t.threshold, COALESCE(k.cost, 0), t.started_at, t.finished_at
+            t.score, t.threshold, COALESCE(k.cost, 0), t.started_at, t.finished_at,
+            substr(t.prompt, 1, ?2), t.dependencies
          FROM tasks t
          LEFT JOIN (SELECT task_id, SUM(cost_micros) AS cost FROM calls
                     WHERE run_id = ?1 AND task_id IS NOT NULL GROUP BY task_id) k
@@ -33,7 +40,8 @@ pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskView>, StoreError> 
          WHERE t.run_id = ?1 ORDER BY t.seq",
     )?;
     let rows = st
-        .query_map([run_id], |r| {
+        .query_map(params![run_id, PROMPT_HEAD as i64], |r| {
+            let deps: String = r.get(13)?;
             Ok(TaskView {
                 id: r.get(0)?,
                 task_type: r.get(1)?,
@@ -47,6 +55,8 @@ pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskView>, StoreError> 
                 cost: Micros(r.get(9)?),
                 started_at: r.get(10)?,
                 finished_at: r.get(11)?,
+                prompt_head: r.get(12)?,
+                dependencies: serde_json::from_str(&deps).unwrap_or_default(),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -133,6 +143,18 @@ pub fn call_totals(c: &Connection) -> Result<Vec<(String, u64, u64, Micros)>, St
                 Micros(r.get(3)?),
             ))
         })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Per model that has any: what prompt caching saved (`calls.cache_saving_micros`).
+pub fn cache_savings(c: &Connection) -> Result<Vec<(String, Micros)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT model, SUM(cache_saving_micros) FROM calls
+         GROUP BY model HAVING SUM(cache_saving_micros) != 0",
+    )?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -291,27 +313,163 @@ pub fn history(
         .into_iter()
         .map(|(at, run, text)| (at, "breaker", run, text))
         .collect();
-    let mut st = c.prepare_cached(
-        "SELECT at, run_id, level, message FROM run_events ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = st.query_map([limit as i64], |r| {
-        let level: String = r.get(2)?;
-        let kind = match level.as_str() {
-            "error" => "error",
-            "warn" | "warning" => "warning",
-            _ => "info",
-        };
-        Ok((r.get::<_, String>(0)?, kind, r.get(1)?, r.get(3)?))
-    })?;
-    for r in rows {
-        out.push(r?);
+    // Every kind of event but breaker transitions (their own table, above).
+    for (at, kind, run, text) in super::events::newest(c, limit)? {
+        out.push((at, kind, run, text));
     }
     out.sort_by(|a, b| b.0.cmp(&a.0));
     out.truncate(limit);
     Ok(out)
 }
 
+/// The call each running task of a run is making, else its latest: (task, role, model, in
+/// flight). Calls in flight come from `inflight_calls` (written when a call starts).
+pub fn current_calls(
+    c: &Connection,
+    run_id: &str,
+) -> Result<Vec<(String, String, String, bool)>, StoreError> {
+    let mut out: Vec<(String, String, String, bool)> = Vec::new();
+    let mut st = c.prepare_cached(
+        "SELECT task_id, role, model FROM inflight_calls
+         WHERE run_id = ?1 AND task_id IS NOT NULL ORDER BY started_at DESC",
+    )?;
+    for r in st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+        let (t, role, model) = r?;
+        out.push((t, role, model, true));
+    }
+    let mut st = c.prepare_cached(
+        "SELECT task_id, role, model FROM calls WHERE id IN (
+            SELECT MAX(id) FROM calls WHERE run_id = ?1 AND task_id IS NOT NULL GROUP BY task_id)",
+    )?;
+    for r in st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+        let (t, role, model) = r?;
+        out.push((t, role, model, false));
+    }
+    Ok(out)
+}
+
+/// A call of a task that did not answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedCallView {
+    pub attempt: Option<u32>,
+    pub role: String,
+    pub model: String,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub retry: u32,
+    pub at: String,
+}
+
+/// Calls by a task that failed (outcomes that count as failures), oldest first, at most `limit`
+/// (the newest).
+pub fn failed_calls(
+    c: &Connection,
+    run_id: &str,
+    task_id: &str,
+    limit: usize,
+) -> Result<Vec<FailedCallView>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT attempt, role, model, outcome, error, retry, at FROM calls
+         WHERE run_id = ?1 AND task_id = ?2 AND outcome != 'ok' ORDER BY id DESC",
+    )?;
+    let mut out = Vec::new();
+    for r in st.query_map(params![run_id, task_id], |r| {
+        Ok(FailedCallView {
+            attempt: r.get(0)?,
+            role: r.get(1)?,
+            model: r.get(2)?,
+            outcome: r.get(3)?,
+            error: r.get(4)?,
+            retry: r.get::<_, i64>(5)?.clamp(0, u32::MAX as i64) as u32,
+            at: r.get(6)?,
+        })
+    })? {
+        let f = r?;
+        if crate::domain::CallOutcome::parse(&f.outcome).is_some_and(|o| o.is_failure()) {
+            out.push(f);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
 /// Changes with every commit made through another connection (any thread or process).
 pub fn data_version(c: &Connection) -> Result<i64, StoreError> {
     Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CallOutcome;
+
+    fn call(task: &str, role: &str, model: &str, outcome: CallOutcome) -> crate::store::CallRecord {
+        crate::store::CallRecord {
+            run_id: Some("r-1".into()),
+            task_id: Some(task.into()),
+            attempt: Some(1),
+            role: role.into(),
+            provider: "p".into(),
+            model: model.into(),
+            simulated: true,
+            input_tokens: 0,
+            cached_tokens: 0,
+            cache_write_tokens: 0,
+            output_tokens: 0,
+            reasoning_tokens: 0,
+            cost: Micros::ZERO,
+            cache_saving: Micros::ZERO,
+            latency_ms: 5,
+            ttft_ms: None,
+            outcome,
+            error: (outcome != CallOutcome::Ok).then(|| "503 overloaded".into()),
+            retry: 0,
+            breaker_after: None,
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_tasks_call_in_flight_comes_first_then_its_latest_and_failures_are_listed() {
+        let c = crate::store::open_in_memory().unwrap();
+        crate::store::runs::insert_run(&c, &crate::store::routing::tests::run("r-1")).unwrap();
+        let runs = crate::store::runs::insert_call;
+        runs(&c, &call("t1", "generate", "m1", CallOutcome::Ok)).unwrap();
+        runs(&c, &call("t1", "critique", "m2", CallOutcome::Transient)).unwrap();
+        runs(&c, &call("t2", "generate", "m1", CallOutcome::Ok)).unwrap();
+        crate::store::inflight::insert(
+            &c,
+            &crate::store::inflight::InflightCall {
+                reservation_id: 1,
+                n: 1,
+                run_id: Some("r-1".into()),
+                task_id: Some("t2".into()),
+                attempt: Some(1),
+                role: "evaluate".into(),
+                provider: "p".into(),
+                model: "m3".into(),
+                simulated: true,
+                worst: Micros(10),
+            },
+        )
+        .unwrap();
+        let now = current_calls(&c, "r-1").unwrap();
+        // In flight first (t2 evaluates on m3), then each task's latest.
+        assert_eq!(now[0], ("t2".into(), "evaluate".into(), "m3".into(), true));
+        assert!(now.contains(&("t1".into(), "critique".into(), "m2".into(), false)));
+        let failed = failed_calls(&c, "r-1", "t1", 10).unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (
+                failed[0].role.as_str(),
+                failed[0].model.as_str(),
+                failed[0].outcome.as_str()
+            ),
+            ("critique", "m2", "transient")
+        );
+        assert!(failed_calls(&c, "r-1", "t2", 10).unwrap().is_empty());
+    }
 }

@@ -71,6 +71,10 @@ pub enum Action {
     WordRight,
     DeleteNext,
     DeleteWord,
+    /// Tasks: show each task's dependencies instead of its reason.
+    ToggleDeps,
+    /// Tasks: keep the selection on the running task.
+    Follow,
 }
 
 /// The new-run form's values, validated.

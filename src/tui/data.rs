@@ -36,6 +36,9 @@ impl SnapshotReq {
 /// The catalog models to list: (id, provider).
 pub type ModelList = Vec<(String, String)>;
 
+/// Failed calls listed in a task's detail (the newest).
+const FAILED_CALLS: usize = 50;
+
 /// Latencies kept per model for p50/p95 and the sparkline.
 pub const RECENT_CALLS: usize = 200;
 const SPARK_POINTS: usize = 60;
@@ -104,7 +107,18 @@ fn breaker_shown(
     }
 }
 
-fn models(c: &impl ViewStore, catalog: &ModelList) -> Result<Vec<ModelRow>, StoreError> {
+/// (model, task type, learned profile)
+type Profiles = [(
+    String,
+    crate::domain::TaskType,
+    crate::routing::learning::Profile,
+)];
+
+fn models(
+    c: &impl ViewStore,
+    catalog: &ModelList,
+    profiles: &Profiles,
+) -> Result<Vec<ModelRow>, StoreError> {
     let totals: HashMap<String, (u64, u64, crate::domain::Micros)> = c
         .call_totals()?
         .into_iter()
@@ -124,9 +138,16 @@ fn models(c: &impl ViewStore, catalog: &ModelList) -> Result<Vec<ModelRow>, Stor
         .into_iter()
         .map(|(m, to, at)| (m, (to, at)))
         .collect();
+    let savings: HashMap<String, crate::domain::Micros> = c.cache_savings()?.into_iter().collect();
+    // Learned quality (the EMA routing blends with the prior), per task type with its samples.
     let mut quality: HashMap<String, Vec<(String, f64, u64)>> = HashMap::new();
-    for (m, ty, avg, n) in c.quality()? {
-        quality.entry(m).or_default().push((ty, avg, n));
+    for (m, ty, p) in profiles {
+        if p.samples > 0 {
+            quality
+                .entry(m.clone())
+                .or_default()
+                .push((ty.to_string(), p.quality, p.samples));
+        }
     }
     Ok(catalog
         .iter()
@@ -160,6 +181,7 @@ fn models(c: &impl ViewStore, catalog: &ModelList) -> Result<Vec<ModelRow>, Stor
                 p95_ms: percentile(&sorted, 95.0),
                 recent_ms: ok_lat[ok_lat.len().saturating_sub(SPARK_POINTS)..].to_vec(),
                 quality: quality.remove(id).unwrap_or_default(),
+                cache_saving: savings.get(id).copied().unwrap_or_default(),
             }
         })
         .collect())
@@ -199,6 +221,7 @@ pub struct Cache {
     key: Option<i64>,
     at: Option<std::time::Instant>,
     models: Vec<ModelRow>,
+    recommendations: Vec<String>,
     budget: BudgetSnap,
     /// The stored analysis last sent (a report is sent once, when a newer one is stored).
     analysis_id: Option<i64>,
@@ -207,6 +230,9 @@ pub struct Cache {
 }
 
 const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Stored events the Events pane starts with.
+const HISTORY: usize = 500;
 
 /// Breaker transitions sent at most per load (the newest, when more were stored at once).
 const BREAKER_EVENTS_PER_LOAD: usize = 200;
@@ -242,7 +268,12 @@ pub fn load_cached(
     let key = Some(c.data_version()?);
     let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
     if !fresh {
-        cache.models = models(c, catalog)?;
+        let profiles = c.profiles()?;
+        cache.recommendations = crate::routing::learning::recommendations(&profiles)
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
+        cache.models = models(c, catalog, &profiles)?;
         cache.budget = budget(c)?;
         cache.key = key;
         cache.at = Some(std::time::Instant::now());
@@ -254,6 +285,7 @@ pub fn load_cached(
         detail,
         attempts,
         models: cache.models.clone(),
+        recommendations: cache.recommendations.clone(),
         budget: cache.budget.clone(),
         history,
         breaker_events,
@@ -290,10 +322,26 @@ fn run_detail(
         Err(StoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let tasks = c
+    // The call each running task makes: in flight first, else its latest.
+    let mut calls: HashMap<String, CallNow> = HashMap::new();
+    for (task, role, model, in_flight) in c.current_calls(id)? {
+        calls.entry(task).or_insert(CallNow {
+            role,
+            model,
+            in_flight,
+        });
+    }
+    let tasks: Vec<TaskItem> = c
         .task_views(id)?
         .into_iter()
         .map(|t| TaskItem {
+            call: if t.status == TaskStatus::Running.as_str() {
+                calls.remove(&t.id)
+            } else {
+                None
+            },
+            title: task_title(&t.prompt_head),
+            dependencies: t.dependencies,
             id: t.id,
             task_type: t.task_type,
             status: t.status.parse().unwrap_or(TaskStatus::Pending),
@@ -313,7 +361,20 @@ fn run_detail(
     let ended_ms = (status != RunStatus::Running)
         .then(|| run.finished_at.as_deref().unwrap_or(&run.updated_at))
         .and_then(epoch_ms);
+    // The level that refused: the run's reason once it stopped, else a parked task's.
+    let binding = run
+        .status_reason
+        .as_deref()
+        .and_then(crate::budget::denial::binding_level)
+        .or_else(|| {
+            tasks
+                .iter()
+                .filter_map(|t| t.status_reason.as_deref())
+                .find_map(crate::budget::denial::binding_level)
+        })
+        .map(String::from);
     Ok(Some(RunDetail {
+        binding,
         status,
         ended_ms,
         output_dir: run.output_dir,
@@ -338,6 +399,8 @@ fn task_attempts(
     };
     let attempts = c.attempt_views(run, task).unwrap_or_default();
     Ok(Some(TaskAttempts {
+        failed_calls: c.failed_calls(run, task, FAILED_CALLS)?,
+        routing: c.routing(run, task)?,
         run_id: run.to_string(),
         task_id: task.to_string(),
         prompt,
@@ -388,18 +451,12 @@ fn events(
         return Ok((breaker_events, None));
     }
     let history = c
-        .history(200, breaker_upto)?
+        .history(HISTORY, breaker_upto)?
         .into_iter()
         .map(|(at, kind, run_id, text)| EventItem {
             seq: 0,
             time: local(&at, "%H:%M:%S"),
-            kind: match kind {
-                "breaker" => EventKind::Breaker,
-                "error" => EventKind::Error,
-                // Stored warnings carry no kind (and none are written today).
-                "warning" => EventKind::Warning,
-                _ => EventKind::Info,
-            },
+            kind: EventKind::parse(kind),
             run_id,
             text,
         })
@@ -531,9 +588,11 @@ mod tests {
             simulated: true,
             input_tokens: 0,
             cached_tokens: 0,
+            cache_write_tokens: 0,
             output_tokens: 0,
             reasoning_tokens: 0,
             cost: crate::domain::Micros::ZERO,
+            cache_saving: crate::domain::Micros::ZERO,
             latency_ms: 42,
             ttft_ms: None,
             outcome: CallOutcome::Ok,

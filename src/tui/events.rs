@@ -10,40 +10,20 @@ use crate::domain::status::{RunStatus, TaskStatus};
 use crate::engine::EngineEvent;
 
 pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
+    // What the Events pane lists, as stored (`EngineEvent::log_lines`); breaker transitions come
+    // from the store, where every process's are.
+    if !matches!(ev, EngineEvent::Breaker { .. }) {
+        let run = ev.run_id().map(String::from);
+        for (kind, text) in ev.log_lines() {
+            s.push_event(EventKind::parse(kind), run.clone(), text);
+        }
+    }
     match ev {
-        EngineEvent::RunStarted {
-            run_id,
-            description,
-            resumed,
-        } => {
+        EngineEvent::RunStarted { run_id, .. } => {
             s.active.insert(run_id.clone());
-            let verb = if resumed { "resumed" } else { "started" };
-            s.push_event(
-                EventKind::Info,
-                Some(run_id.clone()),
-                format!("run {verb}: {description}"),
-            );
             set_run_status(s, &run_id, RunStatus::Running);
         }
-        EngineEvent::Planned {
-            run_id,
-            tasks,
-            warnings,
-        } => {
-            // Plan warnings are about the plan's text (dropped items, repaired fields).
-            for w in warnings {
-                s.push_event(
-                    EventKind::Warning,
-                    Some(run_id.clone()),
-                    format!("plan: {w}"),
-                );
-            }
-            s.push_event(
-                EventKind::Info,
-                Some(run_id),
-                format!("planned {tasks} tasks"),
-            );
-        }
+        EngineEvent::Planned { .. } => {}
         EngineEvent::TaskChanged {
             run_id,
             task_id,
@@ -52,35 +32,41 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
             iteration,
             score,
             reason,
-        } => task_changed(
-            s,
-            &run_id,
-            &task_id,
-            TaskUpdate {
-                status,
-                model,
-                iteration,
-                score,
-                reason,
-            },
-        ),
-        EngineEvent::Call {
+        } => {
+            task_changed(
+                s,
+                &run_id,
+                &task_id,
+                TaskUpdate {
+                    status,
+                    model,
+                    iteration,
+                    score,
+                    reason,
+                },
+            );
+            crate::tui::panes::tasks::follow(s);
+        }
+        EngineEvent::Calling {
             run_id,
-            model,
-            outcome,
-            error,
+            task_id,
             role,
+            model,
             ..
         } => {
-            if outcome.is_failure() {
-                let detail = error.map(|e| format!(": {e}")).unwrap_or_default();
-                s.push_event(
-                    EventKind::Error,
-                    run_id,
-                    format!("{role} call to {model} failed ({outcome}){detail}"),
-                );
+            if let Some(t) = open_task_mut(s, &run_id, &task_id) {
+                let now = Some(crate::tui::snapshot::CallNow {
+                    role,
+                    model,
+                    in_flight: true,
+                });
+                if t.call != now {
+                    t.call = now;
+                    s.dirty = true;
+                }
             }
         }
+        EngineEvent::Call { .. } => {}
         EngineEvent::Breaker { model, to, .. } => {
             // The row changes at once; the Events pane lists the transition when the snapshot
             // this asks for brings it from the store, where every process's transitions are.
@@ -91,21 +77,8 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
                 s.dirty = true;
             }
         }
-        EngineEvent::Policy { .. } | EngineEvent::Budget { .. } | EngineEvent::Warning { .. } => {
-            let kind = match ev {
-                EngineEvent::Policy { .. } => EventKind::Policy,
-                EngineEvent::Budget { .. } => EventKind::Budget,
-                _ => EventKind::Warning,
-            };
-            let text = ev.warning_text().unwrap_or_default();
-            s.push_event(kind, ev.run_id().map(String::from), text);
-        }
-        EngineEvent::RunFinished {
-            run_id,
-            status,
-            cost,
-            reason,
-        } => run_finished(s, run_id, status, cost, reason),
+        EngineEvent::Policy { .. } | EngineEvent::Budget { .. } | EngineEvent::Warning { .. } => {}
+        EngineEvent::RunFinished { run_id, status, .. } => run_finished(s, run_id, status),
     }
     vec![Effect::Refresh]
 }
@@ -136,6 +109,9 @@ fn task_changed(s: &mut State, run_id: &str, task_id: &str, u: TaskUpdate) {
         if u.reason.is_some() || status == TaskStatus::Running {
             t.status_reason = u.reason;
         }
+        if status != TaskStatus::Running {
+            t.call = None;
+        }
         match status {
             TaskStatus::Running if t.started_ms.is_none() || t.finished_ms.is_some() => {
                 t.started_ms = Some(now);
@@ -153,38 +129,19 @@ fn task_changed(s: &mut State, run_id: &str, task_id: &str, u: TaskUpdate) {
             s.dirty = true;
         }
     }
-    if status == TaskStatus::Failed {
-        s.push_event(
-            EventKind::Error,
-            Some(run_id.to_string()),
-            format!("task {task_id} failed"),
-        );
-    }
 }
 
-/// A run ended: an event (its kind by how it ended), a flash, and its status in the lists.
-fn run_finished(
-    s: &mut State,
-    run_id: String,
-    status: RunStatus,
-    cost: crate::domain::Micros,
-    reason: Option<String>,
-) {
+/// A run ended: a flash (its event is listed from `log_lines`), and its status in the lists.
+fn run_finished(s: &mut State, run_id: String, status: RunStatus) {
     s.active.remove(&run_id);
-    let kind = match status {
-        RunStatus::Success | RunStatus::CompletedDegraded | RunStatus::PartialSuccess => {
-            EventKind::Info
-        }
-        RunStatus::BudgetExhausted => EventKind::Budget,
-        _ => EventKind::Error,
-    };
-    let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-    let text = format!("run finished: {status}, ${:.4}{why}", cost.usd());
-    s.push_event(kind, Some(run_id.clone()), text);
-    s.flash(
-        format!("run {run_id} finished: {status}"),
-        kind == EventKind::Error,
+    let error = !matches!(
+        status,
+        RunStatus::Success
+            | RunStatus::CompletedDegraded
+            | RunStatus::PartialSuccess
+            | RunStatus::BudgetExhausted
     );
+    s.flash(format!("run {run_id} finished: {status}"), error);
     set_run_status(s, &run_id, status);
 }
 

@@ -24,6 +24,8 @@ pub struct Snapshot {
     /// Events pane lists breaker transitions from here only, so this process's own (also
     /// announced by the engine) are listed once.
     pub breaker_events: Vec<EventItem>,
+    /// Routing recommendations from the learned profiles (the `models` command's).
+    pub recommendations: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +58,8 @@ pub struct RunDetail {
     /// Where its outputs are written (deleting the run keeps this folder).
     pub output_dir: String,
     pub tasks: Vec<TaskItem>,
+    /// The budget level that refused it (`run`, `org`, `team:<name>`), when one did.
+    pub binding: Option<String>,
 }
 
 impl RunDetail {
@@ -83,6 +87,41 @@ pub struct TaskItem {
     /// Epoch ms; elapsed is computed against the state's `now` when rendering.
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
+    /// The first line of its prompt, text-safe and cut short.
+    pub title: String,
+    pub dependencies: Vec<String>,
+    /// While it runs: the call it is making (or made last).
+    pub call: Option<CallNow>,
+}
+
+/// The call a running task is making.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallNow {
+    /// `generate`, `critique`, `revise`, `evaluate`...
+    pub role: String,
+    pub model: String,
+    /// In flight now (else the latest call, ended).
+    pub in_flight: bool,
+}
+
+/// Characters of a task title.
+pub const TITLE_CHARS: usize = 60;
+
+/// A task's title: the first non-empty line of its prompt, escape sequences removed, cut to
+/// [`TITLE_CHARS`].
+pub fn task_title(prompt: &str) -> String {
+    let line = prompt
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let clean = crate::text_safe::clean_line(line).into_owned();
+    if clean.chars().count() <= TITLE_CHARS {
+        return clean;
+    }
+    let mut t: String = clean.chars().take(TITLE_CHARS - 1).collect();
+    t.push('…');
+    t
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +131,10 @@ pub struct TaskAttempts {
     pub prompt: String,
     pub output: Option<String>,
     pub attempts: Vec<AttemptItem>,
+    /// Calls of the task that failed, oldest first (the newest few).
+    pub failed_calls: Vec<crate::store::views::FailedCallView>,
+    /// The routing of each call, by attempt.
+    pub routing: Vec<crate::store::routing::RoutingRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,8 +168,10 @@ pub struct ModelRow {
     pub p95_ms: Option<u64>,
     /// Latencies of the latest successful calls, oldest first (sparkline).
     pub recent_ms: Vec<u64>,
-    /// (task type, average score, attempts scored)
+    /// Learned quality per task type: (task type, quality, evaluated samples).
     pub quality: Vec<(String, f64, u64)>,
+    /// What prompt caching saved on this model's calls.
+    pub cache_saving: Micros,
 }
 
 impl ModelRow {
@@ -183,6 +228,18 @@ impl EventKind {
             EventKind::Error => "error",
             EventKind::Warning => "warning",
             EventKind::Info => "info",
+        }
+    }
+
+    /// A stored kind (`store::events::KINDS`); unknown ones are `info`.
+    pub fn parse(kind: &str) -> EventKind {
+        match kind {
+            "breaker" => EventKind::Breaker,
+            "policy" => EventKind::Policy,
+            "budget" => EventKind::Budget,
+            "error" => EventKind::Error,
+            "warning" => EventKind::Warning,
+            _ => EventKind::Info,
         }
     }
 

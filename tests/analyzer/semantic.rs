@@ -31,6 +31,8 @@ impl SemanticModel for Simulated {
             task_type: None,
             attempt: 1,
             schema: None,
+            shared_prefix: 0,
+            reasoning: Default::default(),
         };
         self.provider
             .chat(&req, &CancellationToken::new())

@@ -79,6 +79,7 @@ impl Provider for Fake {
             usage: Usage {
                 input: 100,
                 cached_input: 0,
+                cache_write: 0,
                 output: self.output.get(&req.role).copied().unwrap_or(20),
                 reasoning: 0,
             },

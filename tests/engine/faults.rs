@@ -114,18 +114,21 @@ impl Provider for Fake {
                     Step::OkHugeInput => Usage {
                         input: 1_000_000,
                         cached_input: 0,
+                        cache_write: 0,
                         output: 20,
                         reasoning: 0,
                     },
                     Step::OkAboveHold => Usage {
                         input: 2 * req.estimated_input_tokens() + 100,
                         cached_input: 0,
+                        cache_write: 0,
                         output: req.max_tokens.into(),
                         reasoning: 0,
                     },
                     _ => Usage {
                         input: 100,
                         cached_input: 0,
+                        cache_write: 0,
                         output: 20,
                         reasoning: 0,
                     },

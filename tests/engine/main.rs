@@ -15,3 +15,4 @@ mod resume_crash;
 mod routing_policies;
 mod store_faults;
 mod store_unwritable;
+mod why;

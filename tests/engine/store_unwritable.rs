@@ -61,6 +61,7 @@ impl Provider for Counting {
             usage: Usage {
                 input: 100,
                 cached_input: 0,
+                cache_write: 0,
                 output: 20,
                 reasoning: 0,
             },

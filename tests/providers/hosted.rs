@@ -35,6 +35,8 @@ fn req(model: &str) -> ChatRequest {
         task_type: None,
         attempt: 1,
         schema: None,
+        shared_prefix: 0,
+        reasoning: Default::default(),
     }
 }
 
@@ -116,17 +118,7 @@ const USAGE: MockUsage = MockUsage {
 
 fn cmd(dir: &std::path::Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
-    for k in [
-        "ANTHROPIC_API_KEY",
-        "OPENAI_API_KEY",
-        "GEMINI_API_KEY",
-        "GOOGLE_API_KEY",
-        "MOONSHOT_API_KEY",
-        "KIMI_API_KEY",
-        "DEEPSEEK_API_KEY",
-        "ORCHESTRATOR_CONFIG",
-        "ORCHESTRATOR_DATA_DIR",
-    ] {
+    for k in crate::support::binary::CLEARED_ENV {
         c.env_remove(k);
     }
     c.env("OPENROUTER_API_KEY", KEY)

@@ -24,6 +24,7 @@ async fn anthropic_request_and_streamed_answer() {
         Usage {
             input: 40,
             cached_input: 60,
+            cache_write: 0,
             output: 32,
             reasoning: 0
         }
@@ -60,6 +61,7 @@ async fn anthropic_whole_answer() {
         Usage {
             input: 40,
             cached_input: 60,
+            cache_write: 0,
             output: 32,
             reasoning: 0
         }
@@ -85,6 +87,7 @@ async fn openai_request_and_streamed_answer() {
         Usage {
             input: 40,
             cached_input: 60,
+            cache_write: 0,
             output: 25,
             reasoning: 7
         }
@@ -116,6 +119,7 @@ async fn openai_whole_answer() {
         Usage {
             input: 40,
             cached_input: 60,
+            cache_write: 0,
             output: 25,
             reasoning: 7
         }
@@ -140,6 +144,7 @@ async fn gemini_request_and_streamed_answer() {
         Usage {
             input: 40,
             cached_input: 60,
+            cache_write: 0,
             output: 25,
             reasoning: 7
         }
@@ -205,6 +210,7 @@ async fn deepseek_cache_usage_keep_alives_and_reasoner_rules() {
         Usage {
             input: 40,
             cached_input: 60,
+            cache_write: 0,
             output: 25,
             reasoning: 7
         }
@@ -333,6 +339,7 @@ async fn usage_chunk_with_null_choices_and_missing_usage() {
         Usage {
             input: 5,
             cached_input: 4,
+            cache_write: 0,
             output: 2,
             reasoning: 0
         }

@@ -7,6 +7,29 @@ use std::process::{Command, Output};
 pub const BIN: &str = env!("CARGO_BIN_EXE_orchestrator-tui");
 
 /// A fresh data dir plus a config with fast simulated providers.
+/// Variables of the developer's or CI's environment that would change what a test binary run
+/// does: keys, config and data locations, and proxies and CAs (loopback is not exempt from
+/// `HTTPS_PROXY`, so a set proxy would carry the loopback tests).
+pub const CLEARED_ENV: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "MOONSHOT_API_KEY",
+    "KIMI_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "ORCHESTRATOR_CONFIG",
+    "ORCHESTRATOR_DATA_DIR",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
@@ -32,17 +55,7 @@ impl Env {
             .arg(self.data())
             .arg("--config")
             .arg(&self.config);
-        for k in [
-            "ANTHROPIC_API_KEY",
-            "OPENAI_API_KEY",
-            "GEMINI_API_KEY",
-            "GOOGLE_API_KEY",
-            "MOONSHOT_API_KEY",
-            "KIMI_API_KEY",
-            "DEEPSEEK_API_KEY",
-            "ORCHESTRATOR_CONFIG",
-            "ORCHESTRATOR_DATA_DIR",
-        ] {
+        for k in CLEARED_ENV {
             c.env_remove(k);
         }
         c
@@ -178,9 +191,11 @@ pub fn call_record(run_id: Option<&str>, cost: i64) -> orchestrator_tui::store::
         simulated: true,
         input_tokens: 1,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         output_tokens: 1,
         reasoning_tokens: 0,
         cost: orchestrator_tui::domain::Micros(cost),
+        cache_saving: orchestrator_tui::domain::Micros::ZERO,
         latency_ms: 1,
         ttft_ms: None,
         outcome: orchestrator_tui::domain::CallOutcome::Ok,

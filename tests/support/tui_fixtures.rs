@@ -132,8 +132,36 @@ fn task(
         cost: usd(cost),
         started_ms: started.map(|s| NOW_MS - s * 1000),
         finished_ms: finished.map(|s| NOW_MS - s * 1000),
+        title: TITLES[i % TITLES.len()].into(),
+        dependencies: if i > 1 && i.is_multiple_of(2) {
+            vec![format!("t{}", i - 1)]
+        } else {
+            vec![]
+        },
+        // A running task shows the call it makes: critique on odd ids, generation on even.
+        call: (status == TaskStatus::Running).then(|| CallNow {
+            role: if i % 2 == 1 { "critique" } else { "generate" }.into(),
+            model: if i % 2 == 1 {
+                "gpt-5"
+            } else {
+                "gemini-2.5-pro"
+            }
+            .into(),
+            in_flight: true,
+        }),
     }
 }
+
+/// Task titles (first lines of their prompts).
+const TITLES: &[&str] = &[
+    "Summarize the findings",
+    "Design the data model",
+    "Write the CLI entry point",
+    "Implement storage in SQLite",
+    "Review the storage code",
+    "Write the README",
+    "Extract the config keys",
+];
 
 pub fn detail() -> RunDetail {
     RunDetail {
@@ -146,6 +174,7 @@ pub fn detail() -> RunDetail {
         spent: usd(0.4213),
         ended_ms: None,
         output_dir: "/home/dev/todo-app/out".into(),
+        binding: None,
         tasks: vec![
             task(
                 1,
@@ -253,6 +282,54 @@ pub fn attempts() -> TaskAttempts {
                 score_note: None,
             },
         ],
+        failed_calls: vec![orchestrator_tui::store::views::FailedCallView {
+            attempt: Some(2),
+            role: "generate".into(),
+            model: "claude-sonnet-4-6".into(),
+            outcome: "rate_limited".into(),
+            error: Some("429 Too Many Requests".into()),
+            retry: 0,
+            at: "2026-03-14T11:58:00Z".into(),
+        }],
+        routing: vec![routing_record(2)],
+    }
+}
+
+/// The routing of attempt `n`'s generation: two ranked, one filtered by its breaker, one by a
+/// policy, the unserved counted; the first failed, the second answered.
+pub fn routing_record(n: u32) -> orchestrator_tui::store::routing::RoutingRecord {
+    use orchestrator_tui::store::routing::{Candidate, RoutingRecord};
+    let ranked = |m: &str, rank: u32, q: f64, cost: i64, outcome: Option<&str>| Candidate {
+        model: m.into(),
+        rank: Some(rank),
+        quality: Some(q),
+        cost_micros: Some(cost),
+        filtered: None,
+        outcome: outcome.map(String::from),
+    };
+    let filtered = |m: &str, why: &str| Candidate {
+        model: m.into(),
+        rank: None,
+        quality: None,
+        cost_micros: None,
+        filtered: Some(why.into()),
+        outcome: None,
+    };
+    RoutingRecord {
+        run_id: "r-7f3a9c".into(),
+        task_id: "t2".into(),
+        attempt: n,
+        role: "generate".into(),
+        strategy: "balanced".into(),
+        chosen: Some("gpt-5".into()),
+        reason: "balanced strategy: best quality per √cost among models expected to reach the threshold 0.82 (quality 0.91, $0.0190 a typical call)".into(),
+        candidates: vec![
+            ranked("claude-sonnet-4-6", 1, 0.91, 19_000, Some("failed: rate limited (429)")),
+            ranked("gpt-5", 2, 0.9, 12_500, Some("answered")),
+            filtered("gemini-2.5-pro", "breaker open"),
+            filtered("deepseek-chat", "policy no-cn: provider deepseek is blocked"),
+            filtered("31 models", "not served: no provider or key configured"),
+        ],
     }
 }
 
@@ -287,6 +364,7 @@ fn model(
         } else {
             vec![]
         },
+        cache_saving: Micros::ZERO,
     }
 }
 
@@ -482,6 +560,9 @@ pub fn snapshot() -> Snapshot {
         history: Some(history()),
         analysis: Some(analysis::stored()),
         breaker_events: vec![],
+        recommendations: vec![
+            "route code_generation to deepseek-chat instead of claude-sonnet-4-6: -88% cost at 98% of its quality, from 14 tasks".into(),
+        ],
     }
 }
 

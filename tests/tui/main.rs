@@ -14,3 +14,4 @@ mod fixes;
 mod flow;
 mod render;
 mod store_sync;
+mod why;

@@ -96,6 +96,12 @@ impl CallState<'_> {
             record::persist_transition(ctx, run, &model.id, &tr).await;
         }
         if let Admission::Denied { .. } = adm {
+            self.traced(&model.id, || {
+                format!(
+                    "breaker {}: not admitted",
+                    ctx.health.get(&model.id).state.as_str()
+                )
+            });
             return AttemptEnd::FallBack;
         }
         let hold = match hold_budget(ctx, run, t.worst, self.wait.registering()).await {
@@ -114,6 +120,15 @@ impl CallState<'_> {
         };
         let simulated = t.provider.is_simulated();
         let noted = inflight::note(ctx, run, lease, self.spec, model, simulated, t.worst);
+        if let (Some(r), Some(task)) = (run, &self.spec.task_id) {
+            ctx.emit(crate::engine::EngineEvent::Calling {
+                run_id: r.id.clone(),
+                task_id: task.clone(),
+                attempt: self.spec.attempt,
+                role: self.spec.role.to_string(),
+                model: model.id.clone(),
+            });
+        }
         let started = Instant::now();
         let mut result = t.provider.chat(t.req, self.cancel).await;
         let latency = started.elapsed();
@@ -147,6 +162,14 @@ impl CallState<'_> {
                 AttemptEnd::Overflow(limit)
             }
             Err(e) => {
+                self.traced(&model.id, || {
+                    let tries = if retry > 0 {
+                        format!(" (try {})", retry + 1)
+                    } else {
+                        String::new()
+                    };
+                    format!("failed{tries}: {e}")
+                });
                 self.last_error = Some(format!("{}: {e}", model.id));
                 match backoff::retry_wait(&ctx.cfg, &e, retry, &mut self.seed) {
                     Some(d) => AttemptEnd::Retry(d),
@@ -161,6 +184,7 @@ impl CallState<'_> {
     fn not_held(&mut self, model: &ModelInfo, fail: Held) {
         match fail {
             Held::Denied(d) => {
+                self.traced(&model.id, || format!("budget: {d}"));
                 self.wait.refused.push(model.id.clone());
                 if self.denial.as_ref().is_none_or(|p| d.amount < p.amount) {
                     self.denial = Some(d);

@@ -8,6 +8,7 @@ mod audit;
 mod backoff;
 mod record;
 mod route;
+mod trace;
 mod window;
 
 pub use backoff::backoff;
@@ -17,8 +18,11 @@ use super::context::{EngineCtx, RunCtx, Slot};
 use super::hold::BudgetWait;
 use crate::budget::ledger::Denial;
 use crate::config::{ModelInfo, Strategy};
-use crate::domain::{CallRole, Micros, TaskType};
+use crate::domain::reasoning::MIN_THINKING_BUDGET;
+use crate::domain::{CallRole, Micros, Reasoning, TaskType};
 use crate::engine::fit::{TooLarge, fit};
+use crate::providers::caching;
+use crate::providers::reasoning::supports_reasoning;
 use crate::providers::{ChatRequest, ChatResponse, Message};
 use crate::routing::health::now_ms;
 use attempt::ModelEnd;
@@ -45,6 +49,9 @@ pub struct CallSpec {
     pub threshold: Option<f64>,
     /// The JSON shape the answer must have (structured output), when it is parsed.
     pub schema: Option<std::sync::Arc<crate::providers::OutputSchema>>,
+    /// Bytes at the start of `prompt` shared with the task's other calls (its dependencies'
+    /// outputs): cached where the provider takes cache breakpoints.
+    pub shared_prefix: usize,
 }
 
 impl CallSpec {
@@ -63,6 +70,7 @@ impl CallSpec {
             exclude: vec![],
             threshold: None,
             schema: None,
+            shared_prefix: 0,
         }
     }
 }
@@ -109,6 +117,8 @@ struct CallState<'a> {
     audited: Vec<String>,
     /// Input tokens the router estimates costs with.
     est_in: u64,
+    /// The routing record of a task's call (`None` for other calls).
+    trace: Option<trace::Trace>,
 }
 
 impl<'a> CallState<'a> {
@@ -138,10 +148,19 @@ impl<'a> CallState<'a> {
             avoid: None,
             audited: Vec::new(),
             est_in,
+            trace: (run.is_some() && spec.task_id.is_some() && spec.attempt.is_some())
+                .then(trace::Trace::default),
         }
     }
 
     /// `model` is given up for this call: the next candidate, preferably of another provider.
+    /// Note in the routing record what happened when the call tried `model`.
+    fn traced(&mut self, model: &str, what: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.trace {
+            t.outcome(model, what());
+        }
+    }
+
     fn fall_back(&mut self, model: &ModelInfo) {
         if self.spec.avoid_provider.is_none() {
             self.avoid = Some(model.provider.clone());
@@ -150,9 +169,26 @@ impl<'a> CallState<'a> {
     }
 }
 
-/// The request `spec` makes of `model`, fitted into a `window`-token context (`engine/fit.rs`).
-fn request(spec: &CallSpec, model: &ModelInfo, window: u64) -> Result<ChatRequest, TooLarge> {
-    let max_tokens = spec.max_tokens.min(model.max_output).max(1);
+/// The request `spec` makes of `model`, fitted into a `window`-token context (`engine/fit.rs`),
+/// with the `reasoning` controls configured for its task type when the model takes them. A
+/// thinking budget raises `max_tokens` by as much (thinking counts inside it), up to the
+/// model's output limit, so the worst case held covers the thinking.
+fn request(
+    spec: &CallSpec,
+    model: &ModelInfo,
+    window: u64,
+    reasoning: Reasoning,
+) -> Result<ChatRequest, TooLarge> {
+    let reasoning = if supports_reasoning(model) {
+        reasoning
+    } else {
+        Reasoning::default()
+    };
+    let max_tokens = spec
+        .max_tokens
+        .saturating_add(reasoning.thinking_budget.unwrap_or(0))
+        .min(model.max_output)
+        .max(1);
     // The answer's schema travels as input too (an Anthropic tool, a Gemini responseSchema).
     let fixed = match (&spec.system, &spec.schema) {
         (s, Some(schema)) => Some(format!("{}{}", s.as_deref().unwrap_or(""), schema.schema)),
@@ -168,6 +204,19 @@ fn request(spec: &CallSpec, model: &ModelInfo, window: u64) -> Result<ChatReques
             "request fitted into the context window"
         );
     }
+    // The shared context stays a cacheable prefix only if fitting left it whole.
+    let shared = spec
+        .prompt
+        .get(..spec.shared_prefix)
+        .filter(|p| fitted.prompt.starts_with(p))
+        .map_or(0, str::len);
+    // When the model's limit (or the window) squeezes, the answer keeps its own max_tokens or
+    // at least half: the budget shrinks, and is dropped below Anthropic's 1024 floor.
+    let answer = spec.max_tokens.min(fitted.max_tokens / 2).max(1);
+    let thinking_budget = reasoning
+        .thinking_budget
+        .map(|b| b.min(fitted.max_tokens.saturating_sub(answer)))
+        .filter(|b| *b >= MIN_THINKING_BUDGET);
     Ok(ChatRequest {
         model: model.id.clone(),
         system: spec.system.clone(),
@@ -181,6 +230,11 @@ fn request(spec: &CallSpec, model: &ModelInfo, window: u64) -> Result<ChatReques
         task_type: spec.task_type,
         attempt: spec.attempt.unwrap_or(1),
         schema: spec.schema.clone(),
+        shared_prefix: shared,
+        reasoning: Reasoning {
+            effort: reasoning.effort,
+            thinking_budget,
+        },
     })
 }
 
@@ -198,11 +252,23 @@ pub async fn call(
     ctx: &EngineCtx,
     run: Option<&RunCtx>,
     spec: &CallSpec,
-    mut slot: Option<&mut Slot>,
+    slot: Option<&mut Slot>,
 ) -> Result<CallOk, CallFail> {
     let never = CancellationToken::new();
     let cancel = run.map_or(&never, |r| &r.cancel);
     let mut st = CallState::new(ctx, run, spec, cancel);
+    let result = models(&mut st, slot).await;
+    if let (Some(t), Some(r)) = (st.trace.take(), run) {
+        let chosen = result.as_ref().ok().map(|ok| ok.model.id.clone());
+        trace::store(ctx, r, spec, st.strategy, t, chosen);
+    }
+    result
+}
+
+/// Models in routing order until one answers or none is left.
+async fn models(st: &mut CallState<'_>, mut slot: Option<&mut Slot>) -> Result<CallOk, CallFail> {
+    let (ctx, spec, cancel) = (st.ctx, st.spec, st.cancel);
+    let reasoning = ctx.cfg.reasoning_for(spec.task_type);
     'models: loop {
         if cancel.is_cancelled() {
             return Err(CallFail::Cancelled);
@@ -225,19 +291,25 @@ pub async fn call(
         // A context overflow shrinks the request and asks the same model once more.
         let mut shrunk = false;
         loop {
-            let req = match request(spec, &model, window) {
+            let req = match request(spec, &model, window, reasoning) {
                 Ok(r) => r,
                 Err(e) => {
+                    st.traced(&model.id, || format!("context window: {e}"));
                     st.last_error = Some(format!("{}: {e}", model.id));
                     st.exclude.push(model.id.clone());
                     continue 'models;
                 }
             };
-            // Hold the worst case; a little slack on the input estimate.
+            // Hold the worst case; a little slack on the input estimate. A request with cache
+            // breakpoints may write all of it to the cache, at the dearer write price.
             let held_in = req.estimated_input_tokens() + req.estimated_input_tokens() / 10 + 16;
-            let worst = match model.try_worst_case(held_in, req.max_tokens) {
+            let may_write = caching::may_write(&req);
+            let worst = match model.try_worst_case_caching(held_in, req.max_tokens, may_write) {
                 Ok(w) => w,
                 Err(e) => {
+                    st.traced(&model.id, || {
+                        format!("budget: cannot hold its worst case: {e}")
+                    });
                     st.last_error = Some(format!("{}: cannot hold its worst case: {e}", model.id));
                     st.exclude.push(model.id.clone());
                     continue 'models;
@@ -251,7 +323,10 @@ pub async fn call(
                 worst,
             };
             match st.try_model(&target, slot.as_deref_mut()).await {
-                ModelEnd::Answered(ok) => return Ok(*ok),
+                ModelEnd::Answered(ok) => {
+                    st.traced(&model.id, || "answered".into());
+                    return Ok(*ok);
+                }
                 ModelEnd::Stop(f) => return Err(f),
                 ModelEnd::FallBack => {
                     st.fall_back(&model);
@@ -259,6 +334,9 @@ pub async fn call(
                 }
                 ModelEnd::Overflow(limit) => {
                     window = shrunk_window(window, limit);
+                    st.traced(&model.id, || {
+                        format!("context window overflow: asked again within {window} tokens")
+                    });
                     ctx.windows.learn(&model.id, window);
                     if shrunk {
                         st.fall_back(&model);
@@ -292,23 +370,75 @@ mod tests {
             .clone();
         m.max_output = 2000;
         let spec = CallSpec::new(CallRole::Generate, "x".repeat(8000), 8000);
-        let r = request(&spec, &m, 200_000).unwrap();
+        let r = request(&spec, &m, 200_000, Reasoning::default()).unwrap();
         assert_eq!(r.max_tokens, 2000);
-        let r = request(&spec, &m, 4096).unwrap();
+        let r = request(&spec, &m, 4096, Reasoning::default()).unwrap();
         assert!(
             crate::engine::fit::input_tokens(None, &r.messages[0].content) + r.max_tokens as u64
                 <= 4096
         );
-        assert!(request(&spec, &m, 1024).is_err());
+        assert!(request(&spec, &m, 1024, Reasoning::default()).is_err());
         // A schema sent with the request takes room too.
-        let plain = request(&spec, &m, 4096).unwrap().max_tokens;
+        let plain = request(&spec, &m, 4096, Reasoning::default())
+            .unwrap()
+            .max_tokens;
         let mut with_schema = spec.clone();
         with_schema.schema = Some(std::sync::Arc::new(crate::providers::OutputSchema {
             name: "big",
             description: "a large schema",
             schema: serde_json::json!({ "description": "d".repeat(2000) }),
         }));
-        let r = request(&with_schema, &m, 4096).unwrap();
+        let r = request(&with_schema, &m, 4096, Reasoning::default()).unwrap();
         assert!(r.max_tokens + 400 < plain, "{} vs {plain}", r.max_tokens);
+    }
+
+    #[test]
+    fn a_thinking_budget_raises_max_tokens_and_only_reaches_models_that_think() {
+        let catalog = crate::config::Catalog::embedded().unwrap();
+        let mut sonnet = catalog.get("claude-sonnet-4-6").unwrap().clone();
+        sonnet.max_output = 64_000;
+        let spec = CallSpec::new(CallRole::Generate, "write it".into(), 4000);
+        let r = Reasoning {
+            effort: Some(crate::domain::ReasoningEffort::High),
+            thinking_budget: Some(8000),
+        };
+        let req = request(&spec, &sonnet, 200_000, r).unwrap();
+        assert_eq!(req.max_tokens, 12_000);
+        assert_eq!(req.reasoning, r);
+        // Capped by the model's output limit: the budget shrinks so the answer keeps its 4000.
+        sonnet.max_output = 9000;
+        let req = request(&spec, &sonnet, 200_000, r).unwrap();
+        assert_eq!(req.max_tokens, 9000);
+        assert_eq!(req.reasoning.thinking_budget, Some(5000));
+        // Squeezed harder, the answer keeps half.
+        sonnet.max_output = 4096;
+        let req = request(&spec, &sonnet, 200_000, r).unwrap();
+        assert_eq!(req.reasoning.thinking_budget, Some(2048));
+        sonnet.max_output = 1024;
+        let req = request(&spec, &sonnet, 200_000, r).unwrap();
+        assert_eq!(
+            req.reasoning.thinking_budget, None,
+            "no room for 1024 tokens"
+        );
+        // A model without reasoning controls gets none, and no extra tokens.
+        let gpt4o = catalog.get("gpt-4o").unwrap();
+        let req = request(&spec, gpt4o, 200_000, r).unwrap();
+        assert_eq!(req.reasoning, Reasoning::default());
+        assert_eq!(req.max_tokens, 4000.min(gpt4o.max_output));
+    }
+
+    #[test]
+    fn the_shared_prefix_survives_only_an_uncut_prompt() {
+        let m = crate::config::Catalog::embedded()
+            .unwrap()
+            .get("claude-sonnet-4-6")
+            .unwrap()
+            .clone();
+        let context = "c".repeat(5000);
+        let mut spec = CallSpec::new(CallRole::Generate, format!("{context}Task: go"), 100);
+        spec.shared_prefix = context.len();
+        let req = request(&spec, &m, 200_000, Reasoning::default()).unwrap();
+        assert_eq!(req.shared_prefix, context.len());
+        assert!(caching::may_write(&req));
     }
 }

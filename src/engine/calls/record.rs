@@ -121,9 +121,11 @@ pub(super) fn call_record(
         simulated: ended.simulated,
         input_tokens: usage.input,
         cached_tokens: usage.cached_input,
+        cache_write_tokens: usage.cache_write,
         output_tokens: usage.output,
         reasoning_tokens: usage.reasoning,
         cost: ended.charge.cost,
+        cache_saving: ended.charge.saving,
         latency_ms: ended.latency.as_millis() as u64,
         ttft_ms: result
             .as_ref()
@@ -185,6 +187,24 @@ pub(super) fn submit(
                 Hold::Row(id) => ledger::release(tx, id)?,
             }
             store::runs::insert_call(tx, &rec)?;
+            if rec.outcome.is_failure() {
+                let text = crate::engine::call_failed_text(
+                    &rec.role,
+                    &rec.model,
+                    rec.outcome,
+                    rec.error.as_deref(),
+                );
+                store::events::insert(tx, run_id.as_deref(), "error", &text)?;
+            }
+            // Thresholds of the caps this charge reached (80%, 95%), once per level and period.
+            let alerts = if rec.cost.0 > 0 {
+                store::alerts::check(tx, run_id.as_deref(), team.as_deref())?
+            } else {
+                vec![]
+            };
+            for a in &alerts {
+                store::events::insert(tx, run_id.as_deref(), "budget", &a.message())?;
+            }
             if let Some((b, h)) = &breaker_row {
                 store::models::save_breaker(tx, &rec.model, b, h)?;
             }
@@ -197,11 +217,18 @@ pub(super) fn submit(
             for (m, b, h) in &key_breakers {
                 store::models::save_breaker(tx, m, b, h)?;
             }
-            Ok(rec.clone())
+            Ok((rec.clone(), alerts))
         },
         move |r| match r {
-            Ok(rec) => {
+            Ok((rec, alerts)) => {
                 let run_id = rec.run_id.clone();
+                for a in &alerts {
+                    tracing::warn!(run = run_id.as_deref(), "{}", a.message());
+                    let _ = events.send(EngineEvent::Budget {
+                        run_id: run_id.clone(),
+                        message: a.message(),
+                    });
+                }
                 let _ = events.send(EngineEvent::Call {
                     run_id: rec.run_id,
                     task_id: rec.task_id,

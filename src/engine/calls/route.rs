@@ -56,6 +56,7 @@ impl CallState<'_> {
             team: self.run.and_then(|r| r.team.as_deref()),
             est_input: self.est_in,
             max_tokens: spec.max_tokens,
+            explain: self.trace.is_some(),
         };
         let inputs = Inputs {
             catalog: &ctx.catalog,
@@ -71,6 +72,13 @@ impl CallState<'_> {
             .and_then(|p| routed.ranked.iter().find(|m| &m.id == p))
             .or(routed.ranked.first())
             .map(|m| (*m).clone());
+        if let Some(t) = &mut self.trace {
+            let pinned = spec
+                .pinned_model
+                .as_deref()
+                .filter(|p| model.as_ref().is_some_and(|m| m.id == *p));
+            t.routed(&routed, pinned);
+        }
         if !ctx.policies.is_empty() {
             audit::audit(
                 ctx,
@@ -102,6 +110,10 @@ impl CallState<'_> {
                 }
                 Some(false) => {
                     self.wait.done(self.ctx);
+                    if let Some(r) = self.run {
+                        *r.refused_by.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(d.level.clone());
+                    }
                     Refusal::Fail(CallFail::Budget(d))
                 }
                 None => {

@@ -55,6 +55,8 @@ pub fn req(model: &str) -> ChatRequest {
         task_type: None,
         attempt: 1,
         schema: None,
+        shared_prefix: 0,
+        reasoning: Default::default(),
     }
 }
 

@@ -19,7 +19,9 @@
 
 pub mod clients;
 mod http1;
+pub mod proxy;
 mod render;
+pub mod tls;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -79,6 +81,9 @@ pub struct Answer {
     pub keep_alive: bool,
     /// Answer with one JSON document even when the request asked for a stream.
     pub ignore_stream: bool,
+    /// Anthropic format: `cache_creation_input_tokens` (input tokens written to the cache, on
+    /// top of `usage.input`); the other formats report no cache writes.
+    pub cache_write: u64,
 }
 
 /// Provider errors, rendered in each format's native error body.
@@ -180,6 +185,7 @@ impl Reply {
             deepseek_usage: false,
             keep_alive: false,
             ignore_stream: false,
+            cache_write: 0,
         }))
     }
 
@@ -263,6 +269,9 @@ impl Reply {
     }
     pub fn event_delay(self, d: Duration) -> Self {
         self.answer(|a| a.event_delay = d)
+    }
+    pub fn cache_write(self, tokens: u64) -> Self {
+        self.answer(|a| a.cache_write = tokens)
     }
     pub fn deepseek_usage(self) -> Self {
         self.answer(|a| a.deepseek_usage = true)

@@ -41,10 +41,10 @@ fn openai_usage(u: &MockUsage, deepseek: bool) -> Value {
     v
 }
 
-fn anthropic_usage(u: &MockUsage) -> Value {
+fn anthropic_usage(u: &MockUsage, cache_write: u64) -> Value {
     json!({
         "input_tokens": u.input,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": cache_write,
         "cache_read_input_tokens": u.cached,
         "output_tokens": u.output + u.reasoning,
     })
@@ -75,7 +75,7 @@ pub fn json_body(format: Format, model: &str, a: &Answer) -> String {
             "content": [{"type": "text", "text": a.text}],
             "stop_reason": a.finish_reason.as_deref().unwrap_or("end_turn"),
             "stop_sequence": null,
-            "usage": anthropic_usage(&a.usage),
+            "usage": anthropic_usage(&a.usage, a.cache_write),
         }),
         Format::Gemini => json!({
             "candidates": [{"content": {"role": "model", "parts": [{"text": a.text}]},
@@ -116,7 +116,7 @@ pub fn sse_events(format: Format, model: &str, a: &Answer, include_usage: bool) 
             ev.push("data: [DONE]\n\n".to_string());
         }
         Format::Anthropic => {
-            let mut start_usage = anthropic_usage(&a.usage);
+            let mut start_usage = anthropic_usage(&a.usage, a.cache_write);
             start_usage["output_tokens"] = json!(1);
             ev.push(named(
                 "message_start",

@@ -48,6 +48,21 @@ pub fn project(series: &[(i64, Micros)], cap: Option<Micros>) -> Option<Projecti
     })
 }
 
+/// The Used bar: spent (`█`) then reserved (`▒`) of the cap, the rest `░` (marks, not colour,
+/// tell them apart).
+pub fn used_bar(spent: Micros, reserved: Micros, cap: Micros, w: usize) -> String {
+    let cells =
+        |m: i64| ((m as f64 / cap.0.max(1) as f64).clamp(0.0, 1.0) * w as f64).round() as usize;
+    let s = cells(spent.0).min(w);
+    let r = cells(spent.0 + reserved.0).min(w).saturating_sub(s);
+    format!(
+        "{}{}{}",
+        "█".repeat(s),
+        "▒".repeat(r),
+        "░".repeat(w - s - r)
+    )
+}
+
 fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
     let blk = block(" Budgets ", t, true);
     let inner = blk.inner(area);
@@ -87,7 +102,14 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
                 } else {
                     t.ok
                 };
-                Span::styled(format!("{} {:>3.0}%", bar(f, bar_w), f * 100.0), style)
+                Span::styled(
+                    format!(
+                        "{} {:>3.0}%",
+                        used_bar(l.spent, l.reserved, c, bar_w),
+                        f * 100.0
+                    ),
+                    style,
+                )
             }
             _ => Span::styled("no cap", t.muted),
         };
@@ -116,7 +138,11 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
                 "Spent",
                 "Reserved",
                 "Remaining",
-                "Used",
+                if wide {
+                    "Used: █ spent + ▒ reserved"
+                } else {
+                    "Used █+▒"
+                },
             ],
             t,
         ))

@@ -29,7 +29,13 @@ pub(super) fn snapshot(s: &mut State, snap: &mut Snapshot) {
     for e in std::mem::take(&mut snap.breaker_events) {
         s.push_event_item(e);
     }
-    if let Some(h) = snap.history.take() {
+    if let Some(mut h) = snap.history.take() {
+        // Events this process listed live before the first load are stored too: once each.
+        h.retain(|e| {
+            !s.events
+                .iter()
+                .any(|x| x.kind == e.kind && x.run_id == e.run_id && x.text == e.text)
+        });
         s.append_history(h);
     }
 }

@@ -1,6 +1,7 @@
 //! Models pane: every catalog model with breaker state (symbol + word + colour), consecutive
-//! failures, calls, success rate, latency p50/p95 with a sparkline, cost, and quality per task
-//! type of the selected model. `x` resets the selected model's breaker.
+//! failures, calls, success rate, latency p50/p95 with a sparkline, cost, the selected model's
+//! learned quality per task type with sample counts, and routing recommendations. `x` resets the
+//! selected model's breaker.
 
 mod update;
 mod view;
@@ -18,6 +19,8 @@ pub struct ModelsState {
     /// The models as last loaded (breaker states updated at once by engine events).
     pub items: Vec<ModelRow>,
     pub nav: ListNav,
+    /// Routing recommendations from the learned profiles (as the `models` command says them).
+    pub recommendations: Vec<String>,
 }
 
 const KEYS: &[Key] = &[

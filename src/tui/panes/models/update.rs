@@ -34,6 +34,10 @@ pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
 
 pub(super) fn snapshot(s: &mut State, snap: &mut Snapshot) {
     let m = &mut s.panes.models;
+    if snap.recommendations != m.recommendations {
+        m.recommendations = std::mem::take(&mut snap.recommendations);
+        s.dirty = true;
+    }
     if snap.models != m.items {
         m.items = std::mem::take(&mut snap.models);
         let keys: Vec<String> = m.view().iter().map(|i| m.items[*i].id.clone()).collect();

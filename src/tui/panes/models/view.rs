@@ -1,11 +1,12 @@
-//! The Models pane's widgets: the models table and, below it, the selected model's quality by
-//! task type and latency sparkline.
+//! The Models pane's widgets: the models table, routing recommendations and, below, the selected
+//! model's learned quality by task type (with sample counts) and latency sparkline.
 
+use crate::domain::Micros;
 use crate::tui::snapshot::ModelRow;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::{empty, header, list_title, row, widths, window};
-use crate::tui::widgets::{bar, block, breaker, fit, sparkline, thousands, usd};
+use crate::tui::widgets::{bar, block, breaker, fit, one_line, sparkline, thousands, usd};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -23,19 +24,36 @@ fn ms(v: Option<u64>) -> String {
 fn selected_detail(m: &ModelRow, area: Rect, buf: &mut Buffer, t: &Theme) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let blk = block(format!(" Quality by task type · {} ", m.id), t, false);
+    let saved = if m.cache_saving == Micros::ZERO {
+        String::new()
+    } else {
+        format!("· cache saved {} ", usd(m.cache_saving))
+    };
+    let blk = block(format!(" Learned quality · {} {saved}", m.id), t, false);
     let inner = blk.inner(left);
     blk.render(left, buf);
     let mut lines: Vec<Line> = Vec::new();
     if m.quality.is_empty() {
-        lines.push(empty("no scored attempts yet", t.muted));
+        lines.push(empty("no evaluated attempts yet", t.muted));
     }
-    let bar_w = (inner.width as usize).saturating_sub(18 + 12).min(20);
+    let bar_w = (inner.width as usize).saturating_sub(18 + 17).clamp(4, 20);
     for (ty, avg, n) in &m.quality {
         lines.push(Line::from(vec![
             Span::raw(format!("{:<18}", fit(ty, 17))),
             Span::styled(bar(*avg, bar_w), t.chart_spent),
-            Span::raw(format!(" {avg:.2} ({n})")),
+            Span::raw(format!(" {avg:.2} ")),
+            Span::styled(
+                if inner.width >= 48 {
+                    format!(
+                        "({} sample{})",
+                        thousands(*n),
+                        if *n == 1 { "" } else { "s" }
+                    )
+                } else {
+                    format!("({})", thousands(*n))
+                },
+                t.muted,
+            ),
         ]));
     }
     Paragraph::new(lines).render(inner, buf);
@@ -63,8 +81,29 @@ impl Widget for ModelsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (s, t) = (&self.state.panes.models, self.theme);
         let detail_h = if area.height >= 30 { 9 } else { 7 };
-        let [list, bottom] =
-            Layout::vertical([Constraint::Min(5), Constraint::Length(detail_h)]).areas(area);
+        let recs = &s.recommendations;
+        let recs_h = if recs.is_empty() || area.height < 20 {
+            0
+        } else {
+            recs.len().min(3) as u16 + 2
+        };
+        let [list, rec_area, bottom] = Layout::vertical([
+            Constraint::Min(5),
+            Constraint::Length(recs_h),
+            Constraint::Length(detail_h),
+        ])
+        .areas(area);
+        if recs_h > 0 {
+            let blk = block(format!(" Recommendations ({}) ", recs.len()), t, false);
+            let inner = blk.inner(rec_area);
+            blk.render(rec_area, buf);
+            let lines: Vec<Line> = recs
+                .iter()
+                .take(inner.height as usize)
+                .map(|r| Line::from(vec![Span::styled("→ ", t.accent), Span::raw(one_line(r))]))
+                .collect();
+            Paragraph::new(lines).render(inner, buf);
+        }
         let view = s.view();
         let blk = block(
             list_title("Models", view.len(), s.items.len(), &s.nav, t),
@@ -168,4 +207,50 @@ impl Widget for ModelsPane<'_> {
 
 pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
     ModelsPane { state: s, theme: t }.render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::BreakerState;
+
+    fn screen(saving: Micros) -> String {
+        let mut s = State::new(0, 8.0, false);
+        s.panes.models.items = vec![ModelRow {
+            id: "claude-sonnet-4-6".into(),
+            provider: "anthropic".into(),
+            breaker: BreakerState::Closed,
+            failures: 0,
+            calls: 3,
+            ok: 3,
+            cost: Micros(3000),
+            p50_ms: None,
+            p95_ms: None,
+            recent_ms: vec![],
+            quality: vec![],
+            cache_saving: saving,
+        }];
+        let theme = Theme::builtin("default").unwrap();
+        let area = Rect::new(0, 0, 120, 20);
+        let mut buf = Buffer::empty(area);
+        render(&s, &theme, area, &mut buf);
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_selected_model_shows_what_caching_saved() {
+        let text = screen(Micros(12_345));
+        assert!(
+            text.contains("claude-sonnet-4-6 · cache saved $0.0123"),
+            "{text}"
+        );
+        assert!(!screen(Micros::ZERO).contains("cache saved"));
+    }
 }

@@ -1,12 +1,14 @@
-//! Tasks pane: the open run's live task table (status, type, model, iteration k/n, score vs
-//! threshold, cost, elapsed) under an overall gauge; `Enter` shows a task's attempts, critique
-//! and output. The open run and its detail are shared (`State::open_run`, `State::detail`: the
+//! Tasks pane: the open run's live task table (status, title, the model a running task is
+//! calling and for what role, iteration k/n, score vs threshold, cost, elapsed, reason or
+//! dependencies with `d`) under an overall gauge; `f` follows the running task; `Enter` shows a
+//! task's attempts with their routing, failed calls, critique and output. The open run and its detail are shared (`State::open_run`, `State::detail`: the
 //! Runs pane opens a run, the status bar shows it); the pane owns its list, the task detail view
 //! and the attempts loaded for it.
 
 mod update;
 mod view;
 
+pub use update::follow;
 pub use view::{TasksPane, detail_lines, elapsed};
 
 use super::{Def, Key, NavFns, Pane, Panes};
@@ -29,11 +31,18 @@ pub struct TasksState {
     pub view: Option<TaskView>,
     /// Its attempts, once loaded.
     pub attempts: Option<TaskAttempts>,
+    /// The last column lists dependencies instead of reasons (`d`).
+    pub show_deps: bool,
+    /// Follow running: the selection moves to the first running task as the run goes (`f`;
+    /// moving the selection by hand turns it off).
+    pub follow: bool,
 }
 
 const KEYS: &[Key] = &[
     (&["enter"], Action::Open, "detail", true),
     (&["/"], Action::Filter, "filter", true),
+    (&["f"], Action::Follow, "follow", true),
+    (&["d"], Action::ToggleDeps, "dependencies", false),
     (&["c"], Action::Cancel, "cancel run", false),
     (
         &["e"],
@@ -93,12 +102,13 @@ impl State {
         self.panes.tasks.nav.view(self.tasks(), |t| {
             // Every column shown, the Reason too ("why did it fail" is what one searches for).
             format!(
-                "{} {} {} {} {}",
+                "{} {} {} {} {} {}",
                 t.id,
                 t.task_type,
                 t.status,
                 t.model.as_deref().unwrap_or(""),
-                t.status_reason.as_deref().unwrap_or("")
+                t.status_reason.as_deref().unwrap_or(""),
+                t.title
             )
         })
     }

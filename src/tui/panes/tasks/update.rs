@@ -15,6 +15,33 @@ pub(super) fn step(s: &mut State, delta: isize) {
     let v = s.tasks_view();
     s.panes.tasks.nav.step(delta, v.len());
     s.panes.tasks.nav.key = s.selected_task().map(|t| t.id.clone());
+    // Moving by hand: stop following.
+    if s.panes.tasks.follow {
+        s.panes.tasks.follow = false;
+        s.flash("follow running: off", false);
+    }
+}
+
+/// Follow running: select the first running task of the view (if any), so it stays in view.
+pub fn follow(s: &mut State) {
+    if !s.panes.tasks.follow || s.panes.tasks.view.is_some() {
+        return;
+    }
+    let v = s.tasks_view();
+    let tasks = s.tasks();
+    let Some(pos) = v
+        .iter()
+        .position(|i| tasks[*i].status == crate::domain::status::TaskStatus::Running)
+    else {
+        return;
+    };
+    let key = Some(tasks[v[pos]].id.clone());
+    let nav = &mut s.panes.tasks.nav;
+    if nav.selected != pos || nav.key != key {
+        nav.selected = pos;
+        nav.key = key;
+        s.dirty = true;
+    }
 }
 
 pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
@@ -30,6 +57,26 @@ pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
                 s.panes.tasks.attempts = None;
                 return Some(vec![Effect::Refresh]);
             }
+            Some(vec![])
+        }
+        Action::ToggleDeps => {
+            let t = &mut s.panes.tasks;
+            t.show_deps = !t.show_deps;
+            s.dirty = true;
+            Some(vec![])
+        }
+        Action::Follow => {
+            let on = !s.panes.tasks.follow;
+            s.panes.tasks.follow = on;
+            s.flash(
+                if on {
+                    "follow running: on (the running task stays selected; f or moving stops it)"
+                } else {
+                    "follow running: off"
+                },
+                false,
+            );
+            follow(s);
             Some(vec![])
         }
         Action::Cancel | Action::RaiseCap | Action::ShowOutputs | Action::EditArtifact => {
@@ -78,6 +125,7 @@ pub(super) fn snapshot(s: &mut State, snap: &mut Snapshot) {
             .collect();
         s.panes.tasks.nav.reselect(&keys);
         s.dirty = true;
+        follow(s);
     }
     let t = &mut s.panes.tasks;
     let want = t.view.as_ref().map(|v| v.task_id.as_str());

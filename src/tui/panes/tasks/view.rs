@@ -1,7 +1,10 @@
-//! The Tasks pane's widgets: the open run's summary and gauge, the task table, and the detail of
-//! one task (prompt, attempts with critique, output).
+//! The Tasks pane's widgets: the open run's summary (with the budget level that refused it) and
+//! gauge, the task table, and the detail of one task (title, dependencies, the call it makes,
+//! prompt, attempts with their routing, failed calls and critique, output).
 
 use crate::domain::status::TaskStatus;
+use crate::store::routing::RoutingRecord;
+use crate::store::views::FailedCallView;
 use crate::tui::snapshot::{RunDetail, TaskItem};
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
@@ -38,6 +41,12 @@ fn summary(d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
     ];
     if let Some(team) = &d.team {
         spans.push(Span::styled(format!("  team {team}"), t.muted));
+    }
+    if let Some(level) = &d.binding {
+        spans.push(Span::styled(
+            format!("  $ refused by the {level} budget"),
+            t.warn,
+        ));
     }
     spans.push(Span::raw("  "));
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
@@ -106,8 +115,8 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
     let mut cols = vec![Constraint::Length(12), Constraint::Length(id_w)];
     let mut titles = vec!["", "Status", "Task"];
     if wide {
-        cols.push(Constraint::Length(17));
-        titles.push("Type");
+        cols.push(Constraint::Fill(3));
+        titles.push("Title");
     }
     cols.extend([
         Constraint::Length(model_w),
@@ -116,10 +125,11 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
         Constraint::Length(9),
         Constraint::Length(7),
     ]);
-    titles.extend(["Model", "Iter", "Score/Thr", "Cost", "Elapsed"]);
+    titles.extend(["Model (role)", "Iter", "Score/Thr", "Cost", "Elapsed"]);
+    let deps = s.panes.tasks.show_deps;
     if wide {
-        cols.push(Constraint::Fill(1));
-        titles.push("Reason");
+        cols.push(Constraint::Fill(2));
+        titles.push(if deps { "Depends on" } else { "Reason" });
     }
     let (first, n) = window(
         &s.panes.tasks.nav,
@@ -138,18 +148,26 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
             Cell::from(fit(&x.id, id_w as usize)),
         ];
         if wide {
-            cells.push(Cell::from(Span::styled(x.task_type.clone(), t.muted)));
+            cells.push(Cell::from(x.title.clone()));
         }
         cells.extend([
-            Cell::from(fit(x.model.as_deref().unwrap_or("-"), model_w as usize)),
+            Cell::from(model_cell(x, model_w as usize, t)),
             Cell::from(format!("{}/{}", x.iteration, x.max_iterations)),
             Cell::from(score_vs(x.score, x.threshold, t)),
             Cell::from(usd(x.cost)),
             Cell::from(elapsed(x, d.clock_ms(s.now_ms))),
         ]);
         if wide {
-            let reason = x.status_reason.as_deref().map(one_line).unwrap_or_default();
-            cells.push(Cell::from(Span::styled(reason, t.muted)));
+            let last = if deps {
+                if x.dependencies.is_empty() {
+                    "-".to_string()
+                } else {
+                    x.dependencies.join(", ")
+                }
+            } else {
+                x.status_reason.as_deref().map(one_line).unwrap_or_default()
+            };
+            cells.push(Cell::from(Span::styled(last, t.muted)));
         }
         row(cells, first + k == s.panes.tasks.nav.selected, t)
     });
@@ -157,6 +175,95 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
         .header(header(&titles, t))
         .column_spacing(1)
         .render(inner, buf);
+}
+
+/// Short name of a call role for the task table.
+fn role_short(role: &str) -> &str {
+    match role {
+        "generate" => "gen",
+        "critique" => "crit",
+        "revise" => "rev",
+        "evaluate" => "eval",
+        "decompose" => "plan",
+        other => other,
+    }
+}
+
+/// The Model cell: while a task runs, the model it is calling and the role of the call
+/// (`gen claude-sonnet-4-6`); else the model that produced its result.
+fn model_cell(x: &TaskItem, w: usize, t: &Theme) -> Line<'static> {
+    match (&x.call, x.status) {
+        (Some(c), TaskStatus::Running) => {
+            let role = role_short(&c.role).to_string();
+            let left = w.saturating_sub(role.chars().count() + 1);
+            Line::from(vec![
+                Span::styled(role, t.accent),
+                Span::raw(" "),
+                Span::raw(fit(&c.model, left)),
+            ])
+        }
+        _ => Line::from(fit(x.model.as_deref().unwrap_or("-"), w)),
+    }
+}
+
+/// One routing record: the role's pick, why, the ranked candidates and the ones filtered out.
+fn routing_lines(r: &RoutingRecord, t: &Theme) -> Vec<Line<'static>> {
+    let mut l = vec![Line::from(vec![
+        Span::styled(format!("   routing {}: ", r.role), t.muted),
+        Span::raw(
+            r.chosen
+                .clone()
+                .unwrap_or_else(|| "no model answered".into()),
+        ),
+        Span::styled(format!("  ({} strategy)", r.strategy), t.muted),
+    ])];
+    l.push(Line::from(Span::styled(
+        format!("     why: {}", one_line(&r.reason)),
+        t.muted,
+    )));
+    // The first ranks and every model the call tried; the rest of the ranking is counted.
+    const SHOWN_RANKS: u32 = 5;
+    let hidden = r
+        .candidates
+        .iter()
+        .filter(|c| c.rank.is_some_and(|k| k > SHOWN_RANKS) && c.outcome.is_none())
+        .count();
+    for c in &r.candidates {
+        if c.rank.is_some_and(|k| k > SHOWN_RANKS) && c.outcome.is_none() {
+            continue;
+        }
+        let what = match (&c.outcome, &c.filtered) {
+            (Some(o), _) => format!("  → {}", one_line(o)),
+            _ => String::new(),
+        };
+        let line = match (c.rank, &c.filtered) {
+            (Some(rank), _) => format!(
+                "     {rank:>2}. {:<24} q {:.2}  ${:.4}/call{what}",
+                fit(&c.model, 24),
+                c.quality.unwrap_or_default(),
+                crate::domain::Micros(c.cost_micros.unwrap_or_default()).usd()
+            ),
+            (None, Some(f)) => format!("      ✕ {:<24} {}{what}", fit(&c.model, 24), one_line(f)),
+            (None, None) => format!("      · {:<24}{what}", fit(&c.model, 24)),
+        };
+        let style = if c.filtered.is_some() {
+            t.muted
+        } else if c.outcome.as_deref() == Some("answered") {
+            t.ok
+        } else if c.outcome.is_some() {
+            t.warn
+        } else {
+            t.base
+        };
+        l.push(Line::from(Span::styled(line, style)));
+        if c.rank == Some(SHOWN_RANKS) && hidden > 0 {
+            l.push(Line::from(Span::styled(
+                format!("      … {hidden} more ranked below"),
+                t.muted,
+            )));
+        }
+    }
+    l
 }
 
 /// The detail of one task: header, prompt, every attempt with critique, and the output.
@@ -184,6 +291,30 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
             format!("reason: {}", one_line(r)),
             t.warn,
         )));
+    }
+    l.push(Line::from(vec![
+        Span::styled("title: ", t.muted),
+        Span::raw(task.title.clone()),
+    ]));
+    l.push(Line::from(vec![
+        Span::styled("depends on: ", t.muted),
+        Span::raw(if task.dependencies.is_empty() {
+            "nothing".to_string()
+        } else {
+            task.dependencies.join(", ")
+        }),
+    ]));
+    if let (Some(c), TaskStatus::Running) = (&task.call, task.status) {
+        let verb = if c.in_flight {
+            "calling"
+        } else {
+            "last called"
+        };
+        l.push(Line::from(vec![
+            Span::styled(format!("{verb}: "), t.muted),
+            Span::styled(c.model.clone(), t.accent),
+            Span::raw(format!(" to {}", c.role)),
+        ]));
     }
     let Some(a) = s
         .panes
@@ -241,12 +372,42 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
                 t.error,
             )));
         }
+        for r in a.routing.iter().filter(|r| r.attempt == at.n) {
+            l.extend(routing_lines(r, t));
+        }
+        for f in a.failed_calls.iter().filter(|f| f.attempt == Some(at.n)) {
+            l.push(failed_line(f, t));
+        }
         if let Some(c) = &at.critique {
             l.push(Line::from(Span::styled("   critique:", t.muted)));
             l.extend(
                 c.lines()
                     .map(|x| Line::from(format!("     {}", expand_tabs(x)))),
             );
+        }
+    }
+    // Calls and routing of an attempt not recorded yet (the one running), or of no attempt.
+    let recorded = |n: Option<u32>| n.is_some_and(|n| a.attempts.iter().any(|x| x.n == n));
+    let pending_routing: Vec<&RoutingRecord> = a
+        .routing
+        .iter()
+        .filter(|r| !recorded(Some(r.attempt)))
+        .collect();
+    let pending_fails: Vec<&FailedCallView> = a
+        .failed_calls
+        .iter()
+        .filter(|f| !recorded(f.attempt))
+        .collect();
+    if !pending_routing.is_empty() || !pending_fails.is_empty() {
+        l.push(Line::from(Span::styled(
+            "In progress (attempt not recorded yet)",
+            t.accent,
+        )));
+        for r in pending_routing {
+            l.extend(routing_lines(r, t));
+        }
+        for f in pending_fails {
+            l.push(failed_line(f, t));
         }
     }
     l.push(Line::default());
@@ -256,6 +417,27 @@ pub fn detail_lines(s: &State, task: &TaskItem, t: &Theme) -> Vec<Line<'static>>
         None => l.push(Line::from(Span::styled("no output yet", t.muted))),
     }
     l
+}
+
+/// A failed call of the task: role, model, outcome, error.
+fn failed_line(f: &FailedCallView, t: &Theme) -> Line<'static> {
+    let retry = if f.retry > 0 {
+        format!(" (retry {})", f.retry)
+    } else {
+        String::new()
+    };
+    let err = f
+        .error
+        .as_deref()
+        .map(|e| format!(": {}", one_line(e)))
+        .unwrap_or_default();
+    Line::from(Span::styled(
+        format!(
+            "   ✕ {} call to {} failed ({}){retry}{err}",
+            f.role, f.model, f.outcome
+        ),
+        t.error,
+    ))
 }
 
 impl Widget for TasksPane<'_> {

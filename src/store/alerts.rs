@@ -1,0 +1,178 @@
+//! Budget threshold warnings: when a level's spend first reaches 80% and 95% of its cap, once per
+//! level, period and cap (a row in `budget_alerts` remembers each one given, for every process;
+//! a cap raised later warns again at its own thresholds).
+//! Checked in the transaction that charges a call, so the warning comes before the cap is hit.
+
+use super::{StoreError, now_rfc3339};
+use crate::domain::Micros;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Percentages of a cap that warn.
+pub const THRESHOLDS: [i64; 2] = [80, 95];
+
+/// A threshold a level just reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// `run`, `org` or `team:<name>` (as budget refusals name levels).
+    pub level: String,
+    pub pct: i64,
+    pub cap: Micros,
+    pub spent: Micros,
+    pub period: Option<String>,
+}
+
+impl Alert {
+    /// The event text.
+    pub fn message(&self) -> String {
+        let period = self
+            .period
+            .as_deref()
+            .map(|p| format!(", {p} period"))
+            .unwrap_or_default();
+        format!(
+            "{} budget at {}% of its cap: ${:.4} spent of ${:.2}{period}",
+            self.level,
+            self.pct,
+            self.spent.usd(),
+            self.cap.usd()
+        )
+    }
+}
+
+/// The thresholds `spent` has reached against `cap` (none without a positive cap).
+pub fn reached(spent: Micros, cap: Micros) -> impl Iterator<Item = i64> {
+    THRESHOLDS
+        .into_iter()
+        .filter(move |pct| cap.0 > 0 && (spent.0 as i128) * 100 >= (cap.0 as i128) * *pct as i128)
+}
+
+/// Record and return the thresholds reached and not warned about yet at the run's level and its
+/// shared levels (org, the team's).
+pub fn check(
+    c: &Connection,
+    run_id: Option<&str>,
+    team: Option<&str>,
+) -> Result<Vec<Alert>, StoreError> {
+    // (shown name, stored key, cap, spent, period, period key)
+    let mut levels: Vec<(String, String, Micros, Micros, Option<String>, String)> = Vec::new();
+    if let Some(r) = run_id
+        && let Some((cap, spent)) = c
+            .prepare_cached("SELECT budget_micros, spent_micros FROM runs WHERE id = ?1")?
+            .query_row([r], |x| Ok((x.get::<_, i64>(0)?, x.get::<_, i64>(1)?)))
+            .optional()?
+    {
+        let key = format!("run:{r}");
+        levels.push((
+            "run".into(),
+            key,
+            Micros(cap),
+            Micros(spent),
+            None,
+            String::new(),
+        ));
+    }
+    let mut shared = vec!["org".to_string()];
+    if let Some(t) = team {
+        shared.push(format!("team:{t}"));
+    }
+    for l in shared {
+        let row = c
+            .prepare_cached(
+                "SELECT cap_micros, spent_micros, period, period_key FROM budget_levels
+                 WHERE level = ?1",
+            )?
+            .query_row([&l], |x| {
+                Ok((
+                    x.get::<_, Option<i64>>(0)?,
+                    x.get::<_, i64>(1)?,
+                    x.get::<_, Option<String>>(2)?,
+                    x.get::<_, Option<String>>(3)?,
+                ))
+            })
+            .optional()?;
+        if let Some((Some(cap), spent, period, key)) = row {
+            levels.push((
+                l.clone(),
+                l,
+                Micros(cap),
+                Micros(spent),
+                period,
+                key.unwrap_or_default(),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, key, cap, spent, period, pkey) in levels {
+        // A raised (or lowered) cap warns afresh, like a new period.
+        let pkey = format!("{pkey}|{}", cap.0);
+        for pct in reached(spent, cap) {
+            let new = super::exec(
+                c,
+                "INSERT OR IGNORE INTO budget_alerts (level, period, pct, at) VALUES (?1, ?2, ?3, ?4)",
+                params![key, pkey, pct, now_rfc3339()],
+            )? > 0;
+            if new {
+                out.push(Alert {
+                    level: name.clone(),
+                    pct,
+                    cap,
+                    spent,
+                    period: period.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_are_reached_at_80_and_95_percent() {
+        let r = |s: i64, c: i64| reached(Micros(s), Micros(c)).collect::<Vec<_>>();
+        assert_eq!(r(79, 100), Vec::<i64>::new());
+        assert_eq!(r(80, 100), [80]);
+        assert_eq!(r(96, 100), [80, 95]);
+        assert_eq!(r(5, 0), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn each_threshold_warns_once_per_level_and_period() {
+        let c = crate::store::open_in_memory().unwrap();
+        crate::store::budget::set_cap(&c, "org", Micros(1_000_000), Some("monthly")).unwrap();
+        crate::store::exec(
+            &c,
+            "UPDATE budget_levels SET spent_micros = 850000 WHERE level = 'org'",
+            [],
+        )
+        .unwrap();
+        let a = check(&c, None, None).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            a[0].message(),
+            "org budget at 80% of its cap: $0.8500 spent of $1.00, monthly period"
+        );
+        assert!(check(&c, None, None).unwrap().is_empty(), "once");
+        crate::store::exec(
+            &c,
+            "UPDATE budget_levels SET spent_micros = 960000 WHERE level = 'org'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(check(&c, None, None).unwrap()[0].pct, 95);
+        // A new period warns again.
+        crate::store::exec(
+            &c,
+            "UPDATE budget_levels SET period_key = 'next' WHERE level = 'org'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(check(&c, None, None).unwrap().len(), 2);
+        // So does a raised cap, at its own thresholds only.
+        crate::store::budget::set_cap(&c, "org", Micros(1_100_000), Some("monthly")).unwrap();
+        let a = check(&c, None, None).unwrap();
+        assert_eq!(a.iter().map(|x| x.pct).collect::<Vec<_>>(), [80]);
+    }
+}
