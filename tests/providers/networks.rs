@@ -39,6 +39,8 @@ fn req(model: &str) -> ChatRequest {
         task_type: None,
         attempt: 1,
         schema: None,
+        shared_prefix: 0,
+        reasoning: Default::default(),
     }
 }
 
