@@ -11,6 +11,8 @@ pub mod exit {
     /// than the binary (cli-contract.md).
     pub const STORE: i32 = 9;
     pub const CANCELLED: i32 = 130;
+    /// A run (or `cancel RUN`'s wait for one) ran out of time.
+    pub const TIMEOUT: i32 = 6;
     /// Terminal or other I/O failure (a write to stdout that failed, not a closed pipe).
     pub const IO: i32 = 10;
     /// Cancelled by SIGHUP / SIGTERM after the run was saved (128 + the signal number).
@@ -81,7 +83,21 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ModelsAction>,
     },
-    /// Budgets: show, or set org and team caps
+    /// Cancel a running run, here or driven by another process: it is saved partial_success,
+    /// resumable
+    Cancel {
+        /// Run id (e.g. r-7f3a9c)
+        run: String,
+        #[arg(long)]
+        json: bool,
+        /// Return once the request is recorded, without waiting for the run to stop
+        #[arg(long)]
+        no_wait: bool,
+        /// Longest wait for the run to stop, in seconds
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Budgets: show, or set org, team and run caps
     Budget {
         #[arg(long)]
         json: bool,
@@ -230,6 +246,8 @@ pub enum BudgetAction {
         #[arg(long)]
         period: Option<String>,
     },
+    /// Set one run's cap (its budget); a run driven elsewhere sees it at its next lease growth
+    SetRun { run: String, usd: f64 },
 }
 
 #[derive(Debug, Subcommand)]

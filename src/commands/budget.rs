@@ -113,6 +113,21 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
             set_cap(&app, &level, c, p.as_deref())?;
             crate::errln!("team {team} cap set to {}", cap_text(c));
         }
+        Some(BudgetAction::SetRun { run, usd }) => {
+            let c = cap(*usd)?;
+            if c.0 == 0 {
+                return Err(CliError::BadInput(
+                    "a run's cap must be a positive amount in USD".into(),
+                ));
+            }
+            let rt = runtime()?;
+            rt.block_on(async {
+                let engine = app.admin_engine()?;
+                engine.set_run_budget(run, c).await?;
+                Ok::<_, CliError>(())
+            })?;
+            crate::errln!("run {run} cap set to {}", cap_text(c));
+        }
         None => {}
     }
     let levels = match &app.shared {

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod budget;
+pub mod cancel;
 pub mod inspect;
 pub mod models;
 pub mod models_import;
@@ -41,6 +42,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             action: crate::cli::StoreAction::Status { json },
         }) => store::status(&cli, *json),
         Some(Command::Show { run, json }) => inspect::show(&cli, run, *json),
+        Some(Command::Cancel {
+            run,
+            json,
+            no_wait,
+            timeout,
+        }) => cancel::cancel(&cli, run, *json, *no_wait, *timeout),
         Some(Command::Budget { json, action }) => budget::budget(&cli, *json, action.as_ref()),
         Some(Command::Models { json, action }) => models::models(&cli, *json, action.as_ref()),
         Some(Command::Policy {

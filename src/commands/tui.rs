@@ -50,7 +50,7 @@ pub fn open(
             &mut state,
             &theme,
             engine.clone(),
-            crossterm::event::EventStream::new(),
+            terminal::Events::new(),
             &mut sync,
             opts,
             adopt,

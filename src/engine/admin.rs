@@ -172,4 +172,20 @@ impl EngineHandle {
             .await?;
         Ok(())
     }
+
+    /// Set one run's cap (`budget set-run`, `b` in the TUI). The caller has checked the amount.
+    pub async fn set_run_budget(&self, run_id: &str, cap: Micros) -> Result<(), EngineError> {
+        let id = run_id.to_string();
+        self.ctx
+            .store
+            .call(move |c| {
+                store::immediate(c, |tx| crate::store::budget::set_run_cap(tx, &id, cap))
+            })
+            .await
+            .map_err(|e| match e {
+                store::StoreError::NotFound(m) => EngineError::Invalid(m),
+                other => EngineError::Store(other),
+            })?;
+        Ok(())
+    }
 }

@@ -418,6 +418,8 @@ async fn park(ctx: &EngineCtx, run: &RunCtx, task_id: &str, ck: &Checkpoint, rea
 
 /// How often the lease keeper looks at the run's lease.
 const KEEP_TICK: Duration = Duration::from_millis(300);
+/// Lease keeper ticks between two looks for a cancel request (3 x 300 ms: under a second).
+const CANCEL_POLL_TICKS: u32 = 3;
 
 /// Keep the run's lease to what its calls need: its spare goes back within a second of the run
 /// going idle (no call in flight and none taken for a whole tick), and as soon as a shared cap
@@ -426,8 +428,15 @@ async fn keep_lease(ctx: Arc<EngineCtx>, run: Arc<RunCtx>) {
     let mut tick = tokio::time::interval(KEEP_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut takes = run.lease.state().takes;
+    let mut ticks: u32 = 0;
     loop {
         tick.tick().await;
+        // Another process may have asked this run to stop (`store/cancel.rs`): looked for every
+        // third tick, so within a second.
+        ticks = ticks.wrapping_add(1);
+        if ticks.is_multiple_of(CANCEL_POLL_TICKS) {
+            super::cancel::poll(&ctx, &run).await;
+        }
         let s = run.lease.state();
         let idle = s.inflight == 0 && s.takes == takes;
         takes = s.takes;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod calls;
+pub mod cancel;
 pub mod checkpoint;
 pub mod context;
 pub mod dag;
@@ -21,6 +22,7 @@ pub mod task_loop;
 pub mod usage;
 
 pub use admin::{Deleted, ResetBy};
+pub use cancel::Cancel;
 pub use context::{EngineCtx, RunCtx, StartError};
 pub use semantic::EngineModel;
 pub use service::{EngineHandle, Started, spawn};

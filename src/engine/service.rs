@@ -307,6 +307,8 @@ impl EngineHandle {
                     // processes held: a live holder's reservation is never touched).
                     recover(tx, &data_dir)?;
                     store::runs::reopen_run(tx, &id, budget, time)?;
+                    // A cancel request left from before applies to the old drive, not this one.
+                    store::cancel::clear(tx, &id)?;
                     store::runs::claim_run(tx, &id, store::owner::Owner::current())?;
                     ledger::open_lease(tx, &id, team.as_deref(), pid)
                 })

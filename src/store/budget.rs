@@ -92,6 +92,19 @@ pub fn set_cap(
     Ok(())
 }
 
+/// Set a run's own cap (its budget). A run driven elsewhere sees it at its next lease growth.
+pub fn set_run_cap(c: &Connection, run_id: &str, cap: Micros) -> Result<(), StoreError> {
+    let n = crate::store::exec(
+        c,
+        "UPDATE runs SET budget_micros = ?2 WHERE id = ?1",
+        params![run_id, cap.0],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("no run with id `{run_id}`")));
+    }
+    Ok(())
+}
+
 /// Reserve `amount` at run, team and org level, or say which level refused.
 pub fn reserve(
     c: &Connection,

@@ -318,6 +318,17 @@ CREATE TABLE budget_alerts (
 ALTER TABLE runs ADD COLUMN host TEXT;
 ALTER TABLE runs ADD COLUMN os_user TEXT;
 "#,
+    // 14: cancel requests for a run driven by another process (the TUI's `c`, `cancel RUN`); the
+    // driving engine looks for its run's row about once a second and takes it.
+    r#"
+CREATE TABLE cancel_requests (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    reason TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    by_host TEXT NOT NULL,
+    by_pid INTEGER NOT NULL
+);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

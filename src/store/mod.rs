@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analyses;
 pub mod backend;
 pub mod budget;
+pub mod cancel;
 pub mod events;
 pub mod health;
 pub mod inflight;

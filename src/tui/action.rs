@@ -52,6 +52,25 @@ pub enum Action {
     CyclePriority,
     /// Analysis: write the report as Markdown in the data dir.
     Export,
+    /// `c`: cancel the selected run (confirmed), here or through the store.
+    Cancel,
+    /// `b`: raise the run's, its team's or the org's cap (a form, then a confirmation).
+    RaiseCap,
+    /// `o`: show a run's output directory and its files.
+    ShowOutputs,
+    /// `e`: open the selected artifact in `$VISUAL`/`$EDITOR` (the TUI steps aside meanwhile).
+    EditArtifact,
+    /// Ctrl-Z: suspend the app (the shell's `fg` brings it back).
+    Suspend,
+    /// Text fields: shell-like line editing.
+    CursorLeft,
+    CursorRight,
+    LineStart,
+    LineEnd,
+    WordLeft,
+    WordRight,
+    DeleteNext,
+    DeleteWord,
     /// Tasks: show each task's dependencies instead of its reason.
     ToggleDeps,
     /// Tasks: keep the selection on the running task.
@@ -95,6 +114,22 @@ pub enum Msg {
     Lagged(u64),
     /// Progress and results of an analysis or an export.
     Analysis(AnalysisMsg),
+    /// A mouse event (only with `[tui] mouse = true`), hit-tested against the last frame.
+    Mouse(crossterm::event::MouseEvent),
+    /// A run's output directory and files, for the `o` popup.
+    Outputs(Outputs),
+    /// A command done: shown in the status bar, then the data is reloaded.
+    Done(String),
+}
+
+/// What the `o` popup shows: a run's output directory and the files written in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    pub run_id: String,
+    pub dir: String,
+    /// (path relative to `dir`, task id)
+    pub files: Vec<(String, Option<String>)>,
+    pub selected: usize,
 }
 
 /// What the UI asks the driver to do (engine commands and store work, never done in `update`).
@@ -113,6 +148,27 @@ pub enum Effect {
     Analyze(String),
     /// Write this report as Markdown to `analysis-<timestamp>.md` in the data dir.
     ExportAnalysis(Box<AnalysisReport>),
+    /// Cancel a run: here if this process drives it, else through the store (its driver takes
+    /// the request within a second).
+    CancelRun(String),
+    /// Set a cap (`b`, confirmed), as `budget set-org/set-team/set-run` do.
+    SetCap(super::widgets::form::CapChange),
+    /// Resume with a new run budget (`r` after `budget_exhausted`).
+    ResumeWithBudget {
+        run_id: String,
+        budget: Micros,
+    },
+    /// Load a run's output directory and files for the `o` popup.
+    ShowOutputs(String),
+    /// Open a file of a run's outputs in the editor: `path` relative to its output directory,
+    /// or the first file written for `task`.
+    EditArtifact {
+        run_id: String,
+        path: Option<String>,
+        task: Option<String>,
+    },
+    /// Give the terminal back and stop the process (SIGTSTP) until the shell continues it.
+    Suspend,
     /// Leave the UI; with `cancel_active`, cancel the runs in flight and wait until they are
     /// stored `partial_success` first.
     Quit {

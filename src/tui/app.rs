@@ -77,6 +77,21 @@ pub fn update(s: &mut State, msg: Msg) -> Vec<Effect> {
             );
             vec![Effect::Refresh]
         }
+        Msg::Mouse(m) => super::mouse::mouse(s, m),
+        Msg::Outputs(o) => {
+            // Shown only if nothing else was opened meanwhile.
+            if s.overlay == Overlay::None {
+                s.overlay = Overlay::Outputs(o);
+                s.flash = None;
+                s.dirty = true;
+            }
+            vec![]
+        }
+        Msg::Done(text) => {
+            s.push_event(EventKind::Info, None, text.clone());
+            s.flash(text, false);
+            vec![Effect::Refresh]
+        }
         // The panes' own messages (deleted run, breaker reset, analysis results).
         mut m => {
             for d in DEFS {

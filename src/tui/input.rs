@@ -4,13 +4,14 @@
 
 use super::action::{Action, Effect};
 use super::state::{Confirm, Overlay, State};
-use super::widgets::form::{FORM_LABELS, Form};
+use super::widgets::form::{Form, Submit};
+use super::widgets::line_edit::Edit;
 use super::widgets::list::{ListNav, PAGE};
 
 pub(super) fn text_input(s: &mut State, c: char) {
     match &mut s.overlay {
         Overlay::Form(f) => f.input(c),
-        Overlay::Prompt(p) => p.push(c),
+        Overlay::Prompt(p) => p.insert(c),
         Overlay::Filter => {
             if let Some(nav) = nav_mut(s) {
                 nav.filter.push(c);
@@ -44,7 +45,7 @@ pub(super) fn paste(s: &mut State, text: &str) {
     }
     match &mut s.overlay {
         Overlay::Form(f) => f.paste(&line),
-        Overlay::Prompt(p) => p.push_str(&line),
+        Overlay::Prompt(p) => p.insert_str(&line),
         Overlay::Filter => {
             if let Some(nav) = nav_mut(s) {
                 nav.filter.push_str(&line);
@@ -102,26 +103,75 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
                 }]
             }
             (Confirm::Delete(id), Action::Confirm) => vec![Effect::DeleteRun(id)],
+            (Confirm::Cancel(id), Action::Confirm) => {
+                s.flash(format!("cancelling run {id}…"), false);
+                vec![Effect::CancelRun(id)]
+            }
+            (Confirm::RaiseCap(c), Action::Confirm) => {
+                s.flash(format!("setting the {} cap…", c.level.label()), false);
+                vec![Effect::SetCap(c)]
+            }
             // Ctrl-C over another dialog closes it and asks to quit as usual.
             (_, Action::Quit) => action(s, Action::Quit),
             _ => vec![],
         };
     }
     if let Overlay::Form(f) = &mut s.overlay {
+        if let Some(e) = line_edit(a) {
+            f.edit(e);
+            return vec![];
+        }
         match a {
-            Action::NextField => f.focus = (f.focus + 1) % FORM_LABELS.len(),
-            Action::PrevField => f.focus = (f.focus + FORM_LABELS.len() - 1) % FORM_LABELS.len(),
-            Action::Backspace => f.backspace(),
+            Action::NextField => f.next(),
+            Action::PrevField => f.prev(),
             Action::Deny => s.overlay = Overlay::None,
+            // Ctrl-C over a form closes it and asks to quit as usual.
+            Action::Quit => {
+                s.overlay = Overlay::None;
+                return action(s, Action::Quit);
+            }
             Action::Confirm => match f.validate() {
-                Ok(req) => {
+                Ok(Submit::NewRun(req)) => {
                     s.overlay = Overlay::None;
                     s.flash("starting run…", false);
                     return vec![Effect::StartRun(req)];
                 }
+                // A cap change is applied only once confirmed (y).
+                Ok(Submit::RaiseCap(c)) => s.overlay = Overlay::Confirm(Confirm::RaiseCap(c)),
+                Ok(Submit::Resume { run_id, budget }) => {
+                    s.overlay = Overlay::None;
+                    s.flash(format!("resuming run {run_id}…"), false);
+                    return vec![Effect::ResumeWithBudget { run_id, budget }];
+                }
                 Err(e) => f.error = Some(e),
             },
             _ => {}
+        }
+        return vec![];
+    }
+    if let Overlay::Outputs(o) = &mut s.overlay {
+        let n = o.files.len();
+        match a {
+            Action::Down if n > 0 => o.selected = (o.selected + 1).min(n - 1),
+            Action::Up => o.selected = o.selected.saturating_sub(1),
+            Action::Top => o.selected = 0,
+            Action::Bottom => o.selected = n.saturating_sub(1),
+            Action::EditArtifact | Action::Confirm => {
+                if let Some((path, _)) = o.files.get(o.selected) {
+                    let fx = Effect::EditArtifact {
+                        run_id: o.run_id.clone(),
+                        path: Some(path.clone()),
+                        task: None,
+                    };
+                    return vec![fx];
+                }
+                s.flash("no file written yet", false);
+            }
+            Action::Quit => {
+                s.overlay = Overlay::None;
+                return action(s, Action::Quit);
+            }
+            _ => s.overlay = Overlay::None,
         }
         return vec![];
     }
@@ -178,7 +228,25 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
         }
         Action::Filter if s.pane.has_filter() => s.overlay = Overlay::Filter,
         Action::NewRun => s.overlay = Overlay::Form(Form::new(s.default_budget_usd)),
+        Action::Suspend => return vec![Effect::Suspend],
         _ => s.dirty = before,
     }
     vec![]
+}
+
+/// The line-editing command of an action in a text field, if it is one.
+pub(super) fn line_edit(a: Action) -> Option<Edit> {
+    Some(match a {
+        Action::CursorLeft => Edit::Left,
+        Action::CursorRight => Edit::Right,
+        Action::LineStart => Edit::Home,
+        Action::LineEnd => Edit::End,
+        Action::WordLeft => Edit::WordLeft,
+        Action::WordRight => Edit::WordRight,
+        Action::Backspace => Edit::Backspace,
+        Action::DeleteNext => Edit::Delete,
+        Action::ClearInput => Edit::KillToStart,
+        Action::DeleteWord => Edit::KillWord,
+        _ => return None,
+    })
 }

@@ -19,6 +19,8 @@ pub enum Ctx {
     Filter,
     /// The Analysis pane's path prompt.
     Prompt,
+    /// The `o` popup: a run's output directory and files.
+    Outputs,
 }
 
 impl Ctx {
@@ -32,6 +34,7 @@ impl Ctx {
             Ctx::Help => "Help",
             Ctx::Filter => "Filter",
             Ctx::Prompt => "Analyze prompt",
+            Ctx::Outputs => "Outputs popup",
         }
     }
 
@@ -39,7 +42,7 @@ impl Ctx {
     pub fn modal(self) -> bool {
         matches!(
             self,
-            Ctx::Form | Ctx::Confirm | Ctx::Help | Ctx::Filter | Ctx::Prompt
+            Ctx::Form | Ctx::Confirm | Ctx::Help | Ctx::Filter | Ctx::Prompt | Ctx::Outputs
         )
     }
 }
@@ -84,6 +87,7 @@ pub fn parse_key(s: &str) -> Result<KeySpec, String> {
         "enter" => KeyCode::Enter,
         "esc" => KeyCode::Esc,
         "backspace" => KeyCode::Backspace,
+        "delete" => KeyCode::Delete,
         "up" => KeyCode::Up,
         "down" => KeyCode::Down,
         "left" => KeyCode::Left,
@@ -116,9 +120,15 @@ pub fn key_label(s: &str) -> String {
         "home" => "Home".into(),
         "end" => "End".into(),
         "backspace" => "Bksp".into(),
-        other => match other.strip_prefix("ctrl-") {
-            Some(k) => format!("Ctrl-{}", k.to_uppercase()),
-            None => other.to_string(),
+        "delete" => "Del".into(),
+        "left" => "←".into(),
+        "right" => "→".into(),
+        other => match (other.strip_prefix("ctrl-"), other.strip_prefix("alt-")) {
+            (Some("left"), _) => "Ctrl-←".into(),
+            (Some("right"), _) => "Ctrl-→".into(),
+            (Some(k), _) => format!("Ctrl-{}", k.to_uppercase()),
+            (_, Some(k)) => format!("Alt-{}", k.to_uppercase()),
+            _ => other.to_string(),
         },
     }
 }
@@ -183,6 +193,13 @@ const GLOBAL_TAIL: &[Row] = &[
     ),
     (Global, &["?"], Action::Help, "help", true),
     (Global, &["q", "ctrl-c"], Action::Quit, "quit", true),
+    (
+        Global,
+        &["ctrl-z"],
+        Action::Suspend,
+        "suspend (fg resumes)",
+        false,
+    ),
 ];
 
 /// Popups and text input (modal: no global fallback).
@@ -204,6 +221,62 @@ const MODAL: &[Row] = &[
     ),
     (Form, &["backspace"], Action::Backspace, "delete", false),
     (Form, &["esc"], Action::Deny, "cancel", true),
+    // Shell-like line editing in the focused field.
+    (Form, &["left"], Action::CursorLeft, "cursor left", false),
+    (Form, &["right"], Action::CursorRight, "cursor right", false),
+    (
+        Form,
+        &["home", "ctrl-a"],
+        Action::LineStart,
+        "start of field",
+        false,
+    ),
+    (
+        Form,
+        &["end", "ctrl-e"],
+        Action::LineEnd,
+        "end of field",
+        false,
+    ),
+    (
+        Form,
+        &["alt-b", "ctrl-left"],
+        Action::WordLeft,
+        "word back",
+        false,
+    ),
+    (
+        Form,
+        &["alt-f", "ctrl-right"],
+        Action::WordRight,
+        "word forward",
+        false,
+    ),
+    (
+        Form,
+        &["delete"],
+        Action::DeleteNext,
+        "delete forward",
+        false,
+    ),
+    (
+        Form,
+        &["ctrl-u"],
+        Action::ClearInput,
+        "delete to start",
+        false,
+    ),
+    (Form, &["ctrl-w"], Action::DeleteWord, "delete word", false),
+    (
+        Outputs,
+        &["e", "enter"],
+        Action::EditArtifact,
+        "open in $EDITOR",
+        true,
+    ),
+    (Outputs, &["j", "down"], Action::Down, "next file", true),
+    (Outputs, &["k", "up"], Action::Up, "previous file", false),
+    (Outputs, &["esc", "o", "q"], Action::Back, "close", true),
     // Enter never confirms: a stray Enter must not quit a run or delete one.
     (Confirm, &["y"], Action::Confirm, "yes", true),
     (Confirm, &["n", "esc"], Action::Deny, "no", true),
@@ -211,6 +284,56 @@ const MODAL: &[Row] = &[
     (Prompt, &["enter"], Action::Confirm, "analyze", true),
     (Prompt, &["backspace"], Action::Backspace, "delete", false),
     (Prompt, &["ctrl-u"], Action::ClearInput, "clear", true),
+    (Prompt, &["left"], Action::CursorLeft, "cursor left", false),
+    (
+        Prompt,
+        &["right"],
+        Action::CursorRight,
+        "cursor right",
+        false,
+    ),
+    (
+        Prompt,
+        &["home", "ctrl-a"],
+        Action::LineStart,
+        "start of field",
+        false,
+    ),
+    (
+        Prompt,
+        &["end", "ctrl-e"],
+        Action::LineEnd,
+        "end of field",
+        false,
+    ),
+    (
+        Prompt,
+        &["alt-b", "ctrl-left"],
+        Action::WordLeft,
+        "word back",
+        false,
+    ),
+    (
+        Prompt,
+        &["alt-f", "ctrl-right"],
+        Action::WordRight,
+        "word forward",
+        false,
+    ),
+    (
+        Prompt,
+        &["delete"],
+        Action::DeleteNext,
+        "delete forward",
+        false,
+    ),
+    (
+        Prompt,
+        &["ctrl-w"],
+        Action::DeleteWord,
+        "delete word",
+        false,
+    ),
     (Prompt, &["esc"], Action::Deny, "cancel", true),
     (Filter, &["enter"], Action::Confirm, "keep filter", true),
     (Filter, &["backspace"], Action::Backspace, "delete", false),
@@ -309,6 +432,22 @@ impl Keymap {
             .chain(global(false))
             .map(|b| (b.label.as_str(), b.desc))
             .collect()
+    }
+
+    /// Help sections with those of `ctx` (a pane, or its detail view) first: the keys of what
+    /// is on screen come before everything else.
+    pub fn sections_for(&self, ctx: Ctx) -> Vec<(&'static str, Vec<(&str, &str)>)> {
+        let pane = match ctx {
+            Ctx::Pane(p) | Ctx::Detail(p) => Some(p),
+            _ => None,
+        };
+        let mine = |title: &str| {
+            pane.is_some_and(|p| title == Ctx::Pane(p).title() || title == Ctx::Detail(p).title())
+        };
+        let mut all = self.sections();
+        // Stable: the pane's own, then its detail's, then the rest in their order.
+        all.sort_by_key(|(title, _)| !mine(title));
+        all
     }
 
     /// Help popup sections: (context title, [(keys, description)]), in table order.

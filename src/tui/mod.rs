@@ -14,12 +14,14 @@
 //! - `terminal.rs`: RAII guard, chained panic hook, synchronized output
 
 pub mod action;
+pub mod acts;
 pub mod analysis_io;
 pub mod app;
 pub mod data;
 pub mod events;
 mod input;
 pub mod keymap;
+pub mod mouse;
 pub mod panes;
 pub mod runner;
 pub mod snapshot;

@@ -4,7 +4,7 @@
 //! the runtime (never awaiting the engine or the store itself); and draws only when something
 //! changed, at most once per frame interval, inside synchronized output.
 
-use super::action::{Action, Effect, Msg, NewRun};
+use super::action::{Effect, Msg, NewRun};
 use super::app::{State, update};
 use super::data::{Loader, ModelList, SnapshotReq};
 use super::terminal::FrameSync;
@@ -19,6 +19,7 @@ use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
@@ -93,8 +94,15 @@ fn draw<B: Backend>(
 }
 
 /// Run effects that need the engine or the store on the runtime; results come back as `Msg`s.
-fn spawn_effect(engine: &EngineHandle, joins: &Joins, tx: &mpsc::UnboundedSender<Msg>, fx: Effect) {
+fn spawn_effect(
+    engine: &EngineHandle,
+    joins: &Joins,
+    tx: &mpsc::UnboundedSender<Msg>,
+    edit_tx: &mpsc::UnboundedSender<PathBuf>,
+    fx: Effect,
+) {
     let (engine, joins, tx) = (engine.clone(), joins.clone(), tx.clone());
+    let edit_tx = edit_tx.clone();
     tokio::spawn(async move {
         let msg = match fx {
             Effect::StartRun(NewRun {
@@ -159,6 +167,87 @@ fn spawn_effect(engine: &EngineHandle, joins: &Joins, tx: &mpsc::UnboundedSender
                     }
                 }
             }
+            Effect::CancelRun(id) => {
+                use crate::engine::Cancel;
+                match engine
+                    .cancel_run(&id, crate::engine::cancel::USER_CANCEL)
+                    .await
+                {
+                    Ok(Cancel::Here) => Msg::Done(format!(
+                        "cancelling run {id}: calls in flight are settled, then it is saved \
+                         partial_success (resumable)"
+                    )),
+                    Ok(Cancel::Requested) => Msg::Done(format!(
+                        "cancel sent to the process driving run {id}: it stops within a second \
+                         or two"
+                    )),
+                    Ok(Cancel::NotRunning(st)) => {
+                        Msg::Failed(format!("run {id} is {st}: not running, nothing to cancel"))
+                    }
+                    Err(e) => Msg::Failed(format!("cannot cancel {id}: {e}")),
+                }
+            }
+            Effect::SetCap(c) => {
+                use super::widgets::form::CapLevel;
+                let to = super::widgets::usd(c.to);
+                let r = match &c.level {
+                    CapLevel::Run(id) => engine.set_run_budget(id, c.to).await,
+                    CapLevel::Team(team) => {
+                        let level = crate::budget::level::Level::Team(team.clone()).to_string();
+                        engine.set_budget(&level, c.to, c.period.as_deref()).await
+                    }
+                    CapLevel::Org => engine.set_budget("org", c.to, c.period.as_deref()).await,
+                };
+                match r {
+                    Ok(()) => Msg::Done(format!("{} cap set to {to}", c.level.label())),
+                    Err(e) => Msg::Failed(format!("cannot set the {} cap: {e}", c.level.label())),
+                }
+            }
+            Effect::ResumeWithBudget { run_id, budget } => {
+                let req = ResumeRequest {
+                    run_id: run_id.clone(),
+                    budget: Some(budget),
+                    time_limit_secs: None,
+                };
+                match engine.resume(req).await {
+                    Ok((run_id, join)) => {
+                        lock(&joins).insert(run_id.clone(), join);
+                        Msg::Started {
+                            run_id,
+                            resumed: true,
+                        }
+                    }
+                    Err(e) => Msg::Failed(format!("cannot resume {run_id}: {e}")),
+                }
+            }
+            Effect::ShowOutputs(id) => {
+                let rid = id.clone();
+                let loaded = engine
+                    .store()
+                    .call(move |c| {
+                        let run = crate::store::runs::get_run(c, &rid)?;
+                        Ok((run.output_dir, crate::store::runs::artifacts(c, &rid)?))
+                    })
+                    .await;
+                match loaded {
+                    Ok((dir, files)) => Msg::Outputs(super::action::Outputs {
+                        run_id: id,
+                        dir,
+                        files,
+                        selected: 0,
+                    }),
+                    Err(e) => Msg::Failed(format!("cannot read the outputs of {id}: {e}")),
+                }
+            }
+            Effect::EditArtifact { run_id, path, task } => {
+                match artifact_path(&engine, &run_id, path, task).await {
+                    Ok(p) => {
+                        let _ = edit_tx.send(p);
+                        return;
+                    }
+                    Err(e) => Msg::Failed(e),
+                }
+            }
             Effect::Analyze(path) => {
                 super::analysis_io::spawn_analysis(engine, tx, path);
                 return;
@@ -167,10 +256,68 @@ fn spawn_effect(engine: &EngineHandle, joins: &Joins, tx: &mpsc::UnboundedSender
                 super::analysis_io::spawn_export(engine.data_dir().to_path_buf(), tx, report);
                 return;
             }
-            Effect::Refresh | Effect::Quit { .. } => return,
+            Effect::Refresh | Effect::Quit { .. } | Effect::Suspend => return,
         };
         let _ = tx.send(msg);
     });
+}
+
+/// The file `e` opens: `path` in the run's output directory (joined safely: a stored path never
+/// leads outside it), or the first file written for `task`.
+async fn artifact_path(
+    engine: &EngineHandle,
+    run_id: &str,
+    path: Option<String>,
+    task: Option<String>,
+) -> Result<PathBuf, String> {
+    let id = run_id.to_string();
+    let (dir, files) = engine
+        .store()
+        .call(move |c| {
+            let run = crate::store::runs::get_run(c, &id)?;
+            Ok((run.output_dir, crate::store::runs::artifacts(c, &id)?))
+        })
+        .await
+        .map_err(|e| format!("cannot read the outputs of {run_id}: {e}"))?;
+    let rel = match (path, &task) {
+        (Some(p), _) => p,
+        (None, Some(t)) => files
+            .into_iter()
+            .find(|(_, ft)| ft.as_deref() == Some(t.as_str()))
+            .map(|(p, _)| p)
+            .ok_or_else(|| format!("task {t} has no file written yet (o lists the run's files)"))?,
+        (None, None) => return Err("no file chosen".into()),
+    };
+    crate::artifacts::safe_join(std::path::Path::new(&dir), &rel)
+        .map_err(|e| format!("cannot open {}: {e}", crate::text_safe::clean_line(&rel)))
+}
+
+/// `$VISUAL`, else `$EDITOR`, else `vi`, split into the program and its arguments
+/// (`code --wait`).
+pub fn editor_command() -> (String, Vec<String>) {
+    let var = ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "vi".into());
+    let mut parts = var.split_whitespace().map(String::from);
+    let prog = parts.next().unwrap_or_else(|| "vi".into());
+    (prog, parts.collect())
+}
+
+/// Hand the terminal to `f` (the editor, the shell after Ctrl-Z) and take it back; the next
+/// frame is drawn whole. Without a terminal to hand over (tests), `f` is not run.
+async fn step_aside<F, Fut>(sync: &mut dyn FrameSync, f: F) -> Option<Fut::Output>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future,
+{
+    if !sync.release() {
+        return None;
+    }
+    let out = f().await;
+    sync.reclaim();
+    Some(out)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -228,6 +375,9 @@ where
 {
     let joins: Joins = Arc::new(Mutex::new(HashMap::new()));
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    // Files to open in the editor (resolved on the runtime, opened here: the loop owns the
+    // terminal).
+    let (edit_tx, mut edit_rx) = mpsc::unbounded_channel::<PathBuf>();
     let mut events = match adopt {
         Some(a) => {
             lock(&joins).insert(a.run_id.clone(), a.join);
@@ -276,9 +426,19 @@ where
     let mut last_refresh = Instant::now();
     let mut refresh_pending = false;
     let mut clear = false;
+    let mut blank = false;
     let far = Duration::from_secs(3600);
     loop {
         if state.dirty && last_draw.elapsed() >= opts.frame {
+            if std::mem::take(&mut blank) {
+                // Back from the editor or the shell: a blank frame first, so the next one is
+                // drawn whole (`Terminal::clear` would ask the terminal for the cursor position,
+                // an answer that can be slow to come right after another program).
+                sync.begin();
+                let r = term.draw(|_| {});
+                sync.end();
+                r?;
+            }
             draw(term, state, theme, sync, &mut clear)?;
             last_draw = Instant::now();
         }
@@ -303,10 +463,11 @@ where
                 // Bracketed paste (terminal.rs enables it): text, never key commands.
                 Some(Ok(Event::Paste(text))) => Msg::Paste(text),
                 Some(Ok(Event::Resize(..))) => { clear = true; Msg::Resize }
-                // Only with `[tui] mouse = true`: the wheel scrolls lists.
+                // Only with `[tui] mouse = true`: clicks and the wheel (mouse.rs).
                 Some(Ok(Event::Mouse(m))) => match m.kind {
-                    MouseEventKind::ScrollDown => Msg::Action(Action::Down),
-                    MouseEventKind::ScrollUp => Msg::Action(Action::Up),
+                    MouseEventKind::Down(_)
+                    | MouseEventKind::ScrollDown
+                    | MouseEventKind::ScrollUp => Msg::Mouse(m),
                     _ => continue,
                 },
                 Some(Ok(_)) => continue,
@@ -319,6 +480,22 @@ where
                 Err(broadcast::error::RecvError::Closed) => continue,
             },
             Some(m) = rx.recv() => m,
+            Some(path) = edit_rx.recv() => {
+                let (prog, args) = editor_command();
+                let shown = crate::text_safe::clean_line(&path.display().to_string()).into_owned();
+                let ran = step_aside(sync, || async {
+                    tokio::process::Command::new(&prog).args(&args).arg(&path).status().await
+                })
+                .await;
+                blank = true;
+                state.dirty = true;
+                match ran {
+                    Some(Ok(st)) if st.success() => Msg::Done(format!("edited {shown}")),
+                    Some(Ok(st)) => Msg::Failed(format!("{prog} exited with {st} on {shown}")),
+                    Some(Err(e)) => Msg::Failed(format!("cannot run the editor `{prog}`: {e}")),
+                    None => Msg::Failed(format!("no terminal to open {shown} in")),
+                }
+            }
             _ = tick.tick() => {
                 if last_refresh.elapsed() >= opts.refresh_every {
                     refresh_pending = true;
@@ -342,7 +519,19 @@ where
                     stop_runs(&engine, &joins, opts.quit_timeout).await;
                     return Ok(());
                 }
-                other => spawn_effect(&engine, &joins, &tx, other),
+                Effect::Suspend => {
+                    // SIGTSTP stops the whole process (the engine too) until the shell's `fg`.
+                    let stopped = step_aside(sync, || async {
+                        // SAFETY: raise only sends a signal to this process.
+                        unsafe { libc::raise(libc::SIGTSTP) };
+                    })
+                    .await;
+                    if stopped.is_some() {
+                        blank = true;
+                        state.dirty = true;
+                    }
+                }
+                other => spawn_effect(&engine, &joins, &tx, &edit_tx, other),
             }
         }
         // A new open run or task detail wants its data now.

@@ -20,6 +20,10 @@ pub const FLASH_MS: i64 = 6000;
 pub enum Confirm {
     Quit,
     Delete(String),
+    /// Cancel this run (`c`).
+    Cancel(String),
+    /// Apply this cap change (`b`, after its form).
+    RaiseCap(super::widgets::form::CapChange),
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -33,8 +37,10 @@ pub enum Overlay {
     Confirm(Confirm),
     /// Editing the filter of the current pane.
     Filter,
-    /// The Analysis pane's path prompt (the text typed so far).
-    Prompt(String),
+    /// The Analysis pane's path prompt (the text typed so far, edited like a shell line).
+    Prompt(super::widgets::line_edit::LineEdit),
+    /// A run's output directory and files (`o`); `e` opens the selected one.
+    Outputs(super::action::Outputs),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +81,9 @@ pub struct State {
     pub default_budget_usd: f64,
     /// Something visible changed since the last draw.
     pub dirty: bool,
+    /// Where the last frame put its list rows and buttons (written by render, read by the mouse
+    /// hit test only).
+    pub hits: super::mouse::HitCell,
 }
 
 impl State {
@@ -98,6 +107,7 @@ impl State {
             simulated,
             default_budget_usd,
             dirty: true,
+            hits: Default::default(),
         }
     }
 
@@ -109,6 +119,7 @@ impl State {
             Overlay::Confirm(_) => Ctx::Confirm,
             Overlay::Filter => Ctx::Filter,
             Overlay::Prompt(_) => Ctx::Prompt,
+            Overlay::Outputs(_) => Ctx::Outputs,
             Overlay::None if (self.pane.def().in_detail)(self) => Ctx::Detail(self.pane),
             Overlay::None => Ctx::Pane(self.pane),
         }

@@ -4,18 +4,23 @@
 //! TUI runs, so pasted text arrives as one `Event::Paste` (a newline in it is not Enter).
 
 use crossterm::event::{
-    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
+    EventStream,
 };
 use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
-    disable_raw_mode, enable_raw_mode,
+    BeginSynchronizedUpdate, Clear, ClearType, EndSynchronizedUpdate, EnterAlternateScreen,
+    LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use crossterm::{cursor, execute};
+use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{self, Stdout, Write};
+use std::pin::Pin;
+use std::sync::Mutex;
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -87,10 +92,18 @@ pub fn enter(mouse: bool) -> io::Result<(TerminalGuard, Term)> {
     Ok((guard, term))
 }
 
-/// Frame brackets for synchronized output; no-ops for test backends.
+/// Frame brackets for synchronized output, and handing the terminal to another program (the
+/// editor of `e`, the shell after Ctrl-Z) and back; no-ops for test backends.
 pub trait FrameSync {
     fn begin(&mut self) {}
     fn end(&mut self) {}
+    /// Give the terminal back as it was before the TUI (input reading paused). `false`: there
+    /// is no terminal to give (tests).
+    fn release(&mut self) -> bool {
+        false
+    }
+    /// Take the terminal again after [`Self::release`]; the caller redraws everything.
+    fn reclaim(&mut self) {}
 }
 
 /// Synchronized output on the real terminal.
@@ -102,6 +115,96 @@ impl FrameSync for Dec2026 {
     }
     fn end(&mut self) {
         let _ = execute!(io::stdout(), EndSynchronizedUpdate);
+    }
+    fn release(&mut self) -> bool {
+        // Stop reading the terminal first: the editor (or the shell) gets every key.
+        Events::pause();
+        restore();
+        true
+    }
+    fn reclaim(&mut self) {
+        if let Err(e) = reenter() {
+            tracing::warn!("could not take the terminal back: {e}");
+        }
+        Events::resume();
+    }
+}
+
+/// Enter the TUI's modes again after [`restore`] (the same as [`enter`], on the existing
+/// `Terminal`).
+fn reenter() -> io::Result<()> {
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    // Cleared here: the runner then draws a blank frame and a whole one over it.
+    execute!(
+        out,
+        EnterAlternateScreen,
+        Clear(ClearType::All),
+        cursor::Hide,
+        EnableBracketedPaste
+    )?;
+    if MOUSE.load(Ordering::SeqCst) {
+        execute!(out, EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
+/// The terminal's events, as crossterm's `EventStream`, but pausable: while another program
+/// has the terminal, the reader is dropped (crossterm's reader thread would otherwise take that
+/// program's keys) and no event is read; it is created again on resume.
+pub struct Events;
+
+static READER: Mutex<Option<EventStream>> = Mutex::new(None);
+static PAUSED: AtomicBool = AtomicBool::new(false);
+static WAKER: Mutex<Option<Waker>> = Mutex::new(None);
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Events {
+    pub fn new() -> Events {
+        PAUSED.store(false, Ordering::SeqCst);
+        Events
+    }
+
+    /// Stop reading (drops crossterm's reader, which stops its thread).
+    pub fn pause() {
+        PAUSED.store(true, Ordering::SeqCst);
+        locked(&READER).take();
+    }
+
+    pub fn resume() {
+        PAUSED.store(false, Ordering::SeqCst);
+        if let Some(w) = locked(&WAKER).take() {
+            w.wake();
+        }
+    }
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events::new()
+    }
+}
+
+impl Stream for Events {
+    type Item = io::Result<Event>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if PAUSED.load(Ordering::SeqCst) {
+            *locked(&WAKER) = Some(cx.waker().clone());
+            // Resumed between the check and the waker being stored: poll again.
+            if !PAUSED.load(Ordering::SeqCst) {
+                cx.waker().wake_by_ref();
+            }
+            return Poll::Pending;
+        }
+        let mut reader = locked(&READER);
+        reader
+            .get_or_insert_with(EventStream::new)
+            .poll_next_unpin(cx)
     }
 }
 

@@ -85,6 +85,7 @@ fn stopping(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
 impl Widget for Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (s, t) = (self.state, self.theme);
+        s.hits.clear();
         buf.set_style(area, t.base);
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             too_small(t, area, buf);
@@ -104,9 +105,25 @@ impl Widget for Screen<'_> {
                 keymap: &s.keymap,
                 scroll: *scroll,
                 theme: t,
+                ctx: Some(if (s.pane.def().in_detail)(s) {
+                    super::keymap::Ctx::Detail(s.pane)
+                } else {
+                    super::keymap::Ctx::Pane(s.pane)
+                }),
             }
             .render(body, buf),
-            Overlay::Form(f) => FormPopup { form: f, theme: t }.render(body, buf),
+            Overlay::Form(f) => {
+                let (y, buttons) = FormPopup::buttons(f, FormPopup::rect(f, body));
+                for (x0, x1, a) in buttons {
+                    s.hits.button(Rect::new(x0, y, x1 - x0, 1), a);
+                }
+                FormPopup { form: f, theme: t }.render(body, buf)
+            }
+            Overlay::Outputs(o) => super::widgets::outputs::OutputsPopup {
+                outputs: o,
+                theme: t,
+            }
+            .render(body, buf),
             Overlay::Confirm(c) => ConfirmPopup {
                 what: c,
                 active: s.active.len(),
@@ -115,6 +132,7 @@ impl Widget for Screen<'_> {
                     _ => None,
                 }),
                 theme: t,
+                hits: Some(&s.hits),
             }
             .render(body, buf),
             // The path prompt is the Analysis pane's: drawn with it.

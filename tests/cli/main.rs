@@ -5,6 +5,7 @@
 mod support;
 
 mod analyze;
+mod budget_set_run;
 mod import_litellm;
 mod limits;
 mod out_dir;

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
-fn have_tmux() -> bool {
+pub(crate) fn have_tmux() -> bool {
     let ok = Command::new("tmux")
         .arg("-V")
         .output()
@@ -21,12 +21,12 @@ fn have_tmux() -> bool {
 }
 
 /// One tmux server (own socket, no user config) with one 120x40 session running `cmd`.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(name: &str, cmd: &str) -> Tmux {
+    pub(crate) fn start(name: &str, cmd: &str) -> Tmux {
         let t = Tmux {
             socket: format!("orch-tui-{name}-{}", std::process::id()),
         };
@@ -46,7 +46,7 @@ impl Tmux {
         c
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let st = self
             .tmux()
             .args(["send-keys", "-t", "t"])
@@ -56,7 +56,7 @@ impl Tmux {
         assert!(st.success());
     }
 
-    fn text(&self, text: &str) {
+    pub(crate) fn text(&self, text: &str) {
         let st = self
             .tmux()
             .args(["send-keys", "-t", "t", "-l", text])
@@ -67,7 +67,7 @@ impl Tmux {
 
     /// Paste `text` as a terminal does: bracketed (`paste-buffer -p`) when the application asked
     /// for bracketed paste, raw otherwise; newlines arrive as Enter (CR).
-    fn paste(&self, text: &str) {
+    pub(crate) fn paste(&self, text: &str) {
         let st = self
             .tmux()
             .args(["set-buffer", "-b", "clip", "--", text])
@@ -82,7 +82,7 @@ impl Tmux {
         assert!(st.success());
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = self
             .tmux()
             .args(["capture-pane", "-p", "-t", "t"])
@@ -91,7 +91,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
-    fn query(&self, format: &str) -> String {
+    pub(crate) fn query(&self, format: &str) -> String {
         let out = self
             .tmux()
             .args(["display-message", "-p", "-t", "t", format])
@@ -101,7 +101,7 @@ impl Tmux {
     }
 
     /// Poll the screen until `ok` holds (bounded).
-    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
@@ -115,7 +115,7 @@ impl Tmux {
         }
     }
 
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         self.wait(&format!("`{text}`"), |s| s.contains(text))
     }
 }
@@ -128,7 +128,7 @@ impl Drop for Tmux {
 
 /// The binary under a clean environment; afterwards the exit status and the terminal modes are
 /// printed so the test can check that the terminal was restored.
-fn tui_command(data: &Path, config: &Path) -> String {
+pub(crate) fn tui_command(data: &Path, config: &Path) -> String {
     command_with(data, config, "")
 }
 
@@ -159,7 +159,7 @@ fn command_with(data: &Path, config: &Path, args: &str) -> String {
 }
 
 /// After `q`: exit status 0, canonical mode and echo back on, alternate screen left.
-fn assert_quit_cleanly(t: &Tmux) {
+pub(crate) fn assert_quit_cleanly(t: &Tmux) {
     let s = t.wait_for("MODES");
     assert!(s.contains("EXIT=0"), "exit status:\n{s}");
     assert!(
@@ -173,7 +173,7 @@ fn assert_quit_cleanly(t: &Tmux) {
     assert_eq!(t.query("#{alternate_on}"), "0");
 }
 
-fn finished(s: &str) -> bool {
+pub(crate) fn finished(s: &str) -> bool {
     s.contains("✓ success") || s.contains("≈ completed_degraded")
 }
 

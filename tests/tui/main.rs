@@ -4,8 +4,11 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod act;
+mod act_engine;
 mod analysis;
 mod e2e;
+mod e2e_act;
 mod engine;
 mod fixes;
 mod flow;

@@ -12,13 +12,19 @@ pub struct HelpPopup<'a> {
     pub keymap: &'a Keymap,
     pub scroll: u16,
     pub theme: &'a Theme,
+    /// Where help was asked from: that pane's keys are listed first.
+    pub ctx: Option<crate::tui::keymap::Ctx>,
 }
 
 impl HelpPopup<'_> {
     pub fn lines(&self) -> Vec<Line<'static>> {
         let t = self.theme;
         let mut lines = Vec::new();
-        for (i, (title, rows)) in self.keymap.sections().into_iter().enumerate() {
+        let sections = match self.ctx {
+            Some(c) => self.keymap.sections_for(c),
+            None => self.keymap.sections(),
+        };
+        for (i, (title, rows)) in sections.into_iter().enumerate() {
             if i > 0 {
                 lines.push(Line::default());
             }

@@ -4,7 +4,9 @@
 pub mod confirm;
 pub mod form;
 pub mod help;
+pub mod line_edit;
 pub mod list;
+pub mod outputs;
 pub mod status_bar;
 
 use super::theme::Theme;

@@ -111,7 +111,7 @@ impl Widget for FindingPopup<'_> {
 
 /// The path prompt: one line prefilled with the current directory.
 pub struct PromptPopup<'a> {
-    pub text: &'a str,
+    pub field: &'a crate::tui::widgets::line_edit::LineEdit,
     pub theme: &'a Theme,
 }
 
@@ -121,20 +121,13 @@ impl Widget for PromptPopup<'_> {
         let r = centered(area, 76, 8);
         Clear.render(r, buf);
         let field_w = r.width.saturating_sub(8) as usize;
-        // Show the end of a long path, where the cursor is.
-        let n = self.text.chars().count();
-        let shown: String = self
-            .text
-            .chars()
-            .skip((n + 1).saturating_sub(field_w))
-            .collect();
+        // The part of a long path around the cursor.
+        let (shown, cur) = self.field.window(field_w);
+        let mut field = vec![Span::styled("› ", t.accent)];
+        field.extend(crate::tui::widgets::form::cursor_spans(&shown, cur, t));
         let lines = vec![
             Line::from(Span::styled("Folder to analyze", t.muted)),
-            Line::from(vec![
-                Span::styled("› ", t.accent),
-                Span::styled(shown, t.selected),
-                Span::styled("▏", t.accent),
-            ]),
+            Line::from(field),
             Line::default(),
             Line::from(Span::styled(
                 "Static stage offline, then a model through the engine.",

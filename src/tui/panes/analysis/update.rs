@@ -93,14 +93,14 @@ fn prompt_action(s: &mut State, a: Action) -> Vec<Effect> {
     let Overlay::Prompt(text) = &mut s.overlay else {
         return vec![];
     };
+    if let Some(e) = crate::tui::input::line_edit(a) {
+        text.edit(e);
+        return vec![];
+    }
     match a {
-        Action::Backspace => {
-            text.pop();
-        }
-        Action::ClearInput => text.clear(),
         Action::Deny => s.overlay = Overlay::None,
         Action::Confirm => {
-            let path = text.trim().to_string();
+            let path = text.value().trim().to_string();
             if path.is_empty() {
                 s.flash("type the folder to analyze", true);
                 return vec![];
@@ -128,7 +128,7 @@ fn open_prompt(s: &mut State) {
             let text = format!("an analysis of {} is running", r.path);
             s.flash(text, true);
         }
-        None => s.overlay = Overlay::Prompt(s.panes.analysis.cwd.clone()),
+        None => s.overlay = Overlay::Prompt(s.panes.analysis.cwd.as_str().into()),
     }
 }
 

@@ -405,7 +405,11 @@ pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
     .render(area, buf);
     finding_detail(&s.panes.analysis, t, area, buf);
     if let Overlay::Prompt(text) = &s.overlay {
-        PromptPopup { text, theme: t }.render(area, buf);
+        PromptPopup {
+            field: text,
+            theme: t,
+        }
+        .render(area, buf);
     }
 }
 

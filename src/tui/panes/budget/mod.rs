@@ -6,7 +6,7 @@ mod view;
 
 pub use view::{BudgetPane, Projection, project};
 
-use super::{Def, Key, Pane, never, no_action, no_msg};
+use super::{Def, Key, Pane, never, no_msg};
 use crate::tui::action::Action;
 use crate::tui::snapshot::BudgetSnap;
 
@@ -20,6 +20,7 @@ pub struct BudgetState {
 const KEYS: &[Key] = &[
     (&["j", "down"], Action::Down, "next level", true),
     (&["k", "up"], Action::Up, "previous level", false),
+    (&["b"], Action::RaiseCap, "raise this cap", true),
 ];
 
 pub const DEF: Def = Def {
@@ -30,7 +31,7 @@ pub const DEF: Def = Def {
     in_detail: never,
     nav: None,
     step: update::step,
-    action: no_action,
+    action: update::action,
     snapshot: update::snapshot,
     on_msg: no_msg,
     clock: never,

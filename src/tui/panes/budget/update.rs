@@ -1,5 +1,7 @@
 //! The Budget pane's part of `update`: the selected level and the budget part of a snapshot.
 
+use crate::tui::action::{Action, Effect};
+use crate::tui::acts;
 use crate::tui::snapshot::Snapshot;
 use crate::tui::state::State;
 
@@ -18,4 +20,9 @@ pub(super) fn snapshot(s: &mut State, snap: &mut Snapshot) {
         b.sel = b.sel.min(b.snap.levels.len().saturating_sub(1));
         s.dirty = true;
     }
+}
+
+/// `b`: raise the selected level's cap (a form, then a confirmation).
+pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
+    (a == Action::RaiseCap).then(|| acts::raise_cap_for_level(s))
 }

@@ -150,6 +150,11 @@ impl Widget for ModelsPane<'_> {
                 titles.extend(["Cost", "Quality"]);
             }
             let (first, n) = window(&s.nav, view.len(), inner.height.saturating_sub(1) as usize);
+            // Rows below the header, for the mouse (tui/mouse.rs).
+            self.state.hits.list(
+                ratatui::layout::Rect::new(inner.x, inner.y + 1, inner.width, n as u16),
+                first,
+            );
             let rows = view[first..first + n].iter().enumerate().map(|(k, &i)| {
                 let m = &s.items[i];
                 let fails = Span::styled(

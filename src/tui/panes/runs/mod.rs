@@ -22,8 +22,11 @@ pub struct RunsState {
 const KEYS: &[Key] = &[
     (&["enter"], Action::Open, "open in Tasks", true),
     (&["r"], Action::Resume, "resume", true),
-    (&["d"], Action::Delete, "delete", true),
+    (&["c"], Action::Cancel, "cancel", true),
+    (&["d"], Action::Delete, "delete", false),
     (&["/"], Action::Filter, "filter", true),
+    (&["b"], Action::RaiseCap, "raise a budget cap", false),
+    (&["o"], Action::ShowOutputs, "output directory", false),
 ];
 
 fn nav(p: &Panes) -> &ListNav {

@@ -3,6 +3,7 @@
 
 use crate::domain::status::RunStatus;
 use crate::tui::action::{Action, Effect, Msg};
+use crate::tui::acts;
 use crate::tui::snapshot::Snapshot;
 use crate::tui::state::{Confirm, Overlay, State};
 
@@ -21,6 +22,16 @@ pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
             }
         }
         Action::Resume => return Some(resume(s)),
+        Action::Cancel | Action::RaiseCap | Action::ShowOutputs => {
+            let Some(r) = s.selected_run().cloned() else {
+                return Some(vec![]);
+            };
+            return Some(match a {
+                Action::Cancel => acts::cancel(s, &r.id),
+                Action::RaiseCap => acts::raise_cap_for_run(s, &r),
+                _ => acts::outputs(s, &r.id),
+            });
+        }
         Action::Delete => {
             if let Some(r) = s.selected_run() {
                 let id = r.id.clone();
@@ -53,6 +64,12 @@ fn resume(s: &mut State) -> Vec<Effect> {
         };
         s.flash(format!("run {id} is {status}: not resumable ({why})"), true);
         return vec![];
+    }
+    // Stopped by a cap: resuming as it is would stop again, so a new budget is asked for.
+    if status == RunStatus::BudgetExhausted
+        && let Some(r) = s.selected_run().cloned()
+    {
+        return acts::resume_with_budget(s, &r);
     }
     s.flash(format!("resuming run {id}…"), false);
     vec![Effect::ResumeRun(id)]

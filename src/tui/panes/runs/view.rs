@@ -75,6 +75,11 @@ impl Widget for RunsPane<'_> {
             view.len(),
             inner.height.saturating_sub(1) as usize,
         );
+        // Rows below the header, for the mouse (tui/mouse.rs).
+        s.hits.list(
+            ratatui::layout::Rect::new(inner.x, inner.y + 1, inner.width, n as u16),
+            first,
+        );
         let rows = view[first..first + n].iter().enumerate().map(|(k, &i)| {
             let r = &s.runs[i];
             let open = s.open_run.as_deref() == Some(r.id.as_str());

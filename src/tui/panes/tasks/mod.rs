@@ -43,12 +43,23 @@ const KEYS: &[Key] = &[
     (&["/"], Action::Filter, "filter", true),
     (&["f"], Action::Follow, "follow", true),
     (&["d"], Action::ToggleDeps, "dependencies", false),
+    (&["c"], Action::Cancel, "cancel run", false),
+    (
+        &["e"],
+        Action::EditArtifact,
+        "open task's file in $EDITOR",
+        false,
+    ),
+    (&["o"], Action::ShowOutputs, "output directory", false),
+    (&["b"], Action::RaiseCap, "raise a budget cap", false),
 ];
 
 const DETAIL_KEYS: &[Key] = &[
     (&["esc"], Action::Back, "close", true),
     (&["j", "down"], Action::Down, "scroll", true),
     (&["k", "up"], Action::Up, "scroll up", false),
+    (&["e"], Action::EditArtifact, "open in $EDITOR", true),
+    (&["o"], Action::ShowOutputs, "output directory", false),
 ];
 
 fn nav(p: &Panes) -> &ListNav {

@@ -3,6 +3,7 @@
 
 use super::TaskView;
 use crate::tui::action::{Action, Effect};
+use crate::tui::acts;
 use crate::tui::snapshot::Snapshot;
 use crate::tui::state::State;
 
@@ -77,6 +78,24 @@ pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
             );
             follow(s);
             Some(vec![])
+        }
+        Action::Cancel | Action::RaiseCap | Action::ShowOutputs | Action::EditArtifact => {
+            let Some(run) = s.open_run.clone() else {
+                s.flash("no run open", true);
+                return Some(vec![]);
+            };
+            let task = match &s.panes.tasks.view {
+                Some(v) => Some(v.task_id.clone()),
+                None => s.selected_task().map(|t| t.id.clone()),
+            };
+            let item = s.runs.iter().find(|r| r.id == run).cloned();
+            Some(match (a, item, task) {
+                (Action::Cancel, _, _) => acts::cancel(s, &run),
+                (Action::RaiseCap, Some(r), _) => acts::raise_cap_for_run(s, &r),
+                (Action::ShowOutputs, _, _) => acts::outputs(s, &run),
+                (Action::EditArtifact, _, Some(t)) => acts::edit_task(&run, &t),
+                _ => vec![],
+            })
         }
         Action::Back if s.panes.tasks.view.is_some() => {
             s.panes.tasks.view = None;

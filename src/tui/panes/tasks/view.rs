@@ -136,6 +136,11 @@ fn table(s: &State, d: &RunDetail, area: Rect, buf: &mut Buffer, t: &Theme) {
         view.len(),
         inner.height.saturating_sub(1) as usize,
     );
+    // Rows below the header, for the mouse (tui/mouse.rs).
+    s.hits.list(
+        ratatui::layout::Rect::new(inner.x, inner.y + 1, inner.width, n as u16),
+        first,
+    );
     let rows = view[first..first + n].iter().enumerate().map(|(k, &i)| {
         let x = &d.tasks[i];
         let mut cells = vec![
