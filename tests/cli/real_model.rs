@@ -35,17 +35,7 @@ fn binary() -> PathBuf {
 
 fn cmd(dir: &Path) -> Command {
     let mut c = Command::new(binary());
-    for k in [
-        "ANTHROPIC_API_KEY",
-        "OPENAI_API_KEY",
-        "GEMINI_API_KEY",
-        "GOOGLE_API_KEY",
-        "MOONSHOT_API_KEY",
-        "KIMI_API_KEY",
-        "DEEPSEEK_API_KEY",
-        "ORCHESTRATOR_CONFIG",
-        "ORCHESTRATOR_DATA_DIR",
-    ] {
+    for k in crate::support::binary::CLEARED_ENV {
         c.env_remove(k);
     }
     c.arg("--data-dir")

@@ -13,17 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const KEY_VARS: [&str; 9] = [
-    "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "MOONSHOT_API_KEY",
-    "KIMI_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "ORCHESTRATOR_CONFIG",
-    "ORCHESTRATOR_DATA_DIR",
-];
+const KEY_VARS: &[&str] = crate::support::binary::CLEARED_ENV;
 
 /// A data dir and a config whose only provider is the loopback server.
 struct Loopback {

@@ -99,28 +99,8 @@ impl Setup {
     /// `run` of the plan, with `env` set on the child (and no proxy or CA variable inherited).
     fn run(&self, env: &[(&str, &str)]) -> Command {
         let mut c = Command::new(BIN);
-        for k in [
-            "ANTHROPIC_API_KEY",
-            "OPENAI_API_KEY",
-            "GEMINI_API_KEY",
-            "GOOGLE_API_KEY",
-            "MOONSHOT_API_KEY",
-            "KIMI_API_KEY",
-            "DEEPSEEK_API_KEY",
-            "ORCHESTRATOR_CONFIG",
-            "ORCHESTRATOR_DATA_DIR",
-            "SSL_CERT_FILE",
-            "SSL_CERT_DIR",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-            "NO_PROXY",
-            "no_proxy",
-            "REQUEST_METHOD",
-        ] {
+        let extra = ["SSL_CERT_FILE", "SSL_CERT_DIR", "REQUEST_METHOD"];
+        for k in crate::support::binary::CLEARED_ENV.iter().chain(&extra) {
             c.env_remove(k);
         }
         c.env(KEY_VAR, KEY)
