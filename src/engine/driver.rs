@@ -431,6 +431,13 @@ async fn keep_lease(ctx: Arc<EngineCtx>, run: Arc<RunCtx>) {
     let mut ticks: u32 = 0;
     loop {
         tick.tick().await;
+        // The store cannot commit: the run stops now rather than at its next call (its tasks may
+        // all be waiting on writes queued behind the retried ones), and nothing here waits on
+        // the store meanwhile.
+        if !ctx.store.writable() {
+            let _ = super::inflight::store_down(&ctx, Some(&run));
+            continue;
+        }
         // Another process may have asked this run to stop (`store/cancel.rs`): looked for every
         // third tick, so within a second.
         ticks = ticks.wrapping_add(1);
