@@ -19,6 +19,7 @@ pub mod recovery;
 pub mod resume;
 pub mod routing;
 pub mod runs;
+pub mod sql;
 pub mod structured;
 pub mod views;
 pub mod waiters;

@@ -344,7 +344,8 @@ async fn unauthorized_provider_is_disabled_for_every_model_of_its_key() {
     }
     let show = s.run_plan(3, false, 1).await;
     let ev = transitions(&show);
-    // gpt-5 (critique of sonnet's output) answered 401: all of OpenAI's models are disabled.
+    // The first OpenAI call (usually gpt-5 critiquing sonnet's output; which OpenAI model the
+    // router picks may vary with timing) answered 401: all of OpenAI's models are disabled.
     for m in OPENAI {
         assert!(ev.contains(&t(m, "closed", "disabled")), "{m}: {ev:?}");
     }
@@ -355,8 +356,8 @@ async fn unauthorized_provider_is_disabled_for_every_model_of_its_key() {
         .filter(|r| r.path.ends_with("/chat/completions"))
         .count();
     assert_eq!(openai_requests, 1, "the bad key was used again");
-    let calls = s.calls_of("gpt-5");
-    assert_eq!(calls.len(), 1);
+    let calls: Vec<_> = OPENAI.iter().flat_map(|m| s.calls_of(m)).collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!((calls[0].0.as_str(), calls[0].1), ("permanent", 0));
 }
 
