@@ -260,6 +260,41 @@ impl PgConn {
     }
 }
 
+/// A PostgreSQL schema of its own for one unit test (`ORCHESTRATOR_TEST_PG_URL`), dropped when
+/// it goes; `None` (with a notice) without the variable.
+#[cfg(test)]
+pub struct TestSchema(pub PgTarget);
+
+#[cfg(test)]
+impl TestSchema {
+    pub fn new(tag: &str) -> Option<TestSchema> {
+        let Ok(url) = std::env::var("ORCHESTRATOR_TEST_PG_URL") else {
+            eprintln!("note: ORCHESTRATOR_TEST_PG_URL is not set: {tag} skipped");
+            return None;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("u_{tag}_{}_{nanos}", std::process::id());
+        Some(TestSchema(
+            PgTarget::parse(&url, &name).expect("the test URL parses"),
+        ))
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.0.connect() {
+            let _ = c.batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                quote_ident(self.0.schema())
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
