@@ -132,7 +132,7 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
     }
     let levels = match &app.shared {
         Some(pg) => crate::store::BudgetStore::all_levels(pg)?,
-        None => app.store.call_blocking(|c| ledger::all_levels(c))?,
+        None => app.store.call_blocking(ledger::all_levels)?,
     };
     let v = budget_json(&levels);
     if json_out {

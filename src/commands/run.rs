@@ -380,7 +380,7 @@ fn resume_inner(cli: &Cli, args: &ResumeArgs) -> Result<i32, CliError> {
         (Some(r), _) => r.clone(),
         (None, true) => app
             .store
-            .call_blocking(|c| store::runs::last_run_id(c))?
+            .call_blocking(store::runs::last_run_id)?
             .ok_or_else(|| CliError::BadInput("there is no run to resume".into()))?,
         (None, false) => {
             return Err(CliError::BadInput(

@@ -8,8 +8,8 @@
 //! process can say what it could not record.
 
 use super::StoreError;
+use super::sql::Sql;
 use crate::domain::Micros;
-use rusqlite::Connection;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -145,13 +145,34 @@ pub enum Ran {
     Ok,
     /// Its own error: its writes are undone, the group goes on.
     Failed,
+    /// A deadlock or serialization failure (PostgreSQL): running it again resolves it.
+    Conflict,
     /// The database cannot be used (the message for "database <path> ...").
     Unavailable(String),
 }
 
+/// What an error from a job says about the store.
+pub fn classify(e: &StoreError) -> Ran {
+    match e {
+        StoreError::Sqlite(se) => match unavailable(se) {
+            Some(k) => Ran::Unavailable(k.message(se)),
+            None => Ran::Failed,
+        },
+        // PostgreSQL's connection is gone (`From<postgres::Error>`).
+        StoreError::Unavailable { message, .. } => Ran::Unavailable(message.clone()),
+        e if super::pg::retryable(e) => Ran::Conflict,
+        _ => Ran::Failed,
+    }
+}
+
+/// Is `e` the store failing (rather than the job's own error)?
+fn store_failure(e: &StoreError) -> bool {
+    matches!(classify(e), Ran::Unavailable(_))
+}
+
 /// A transactional job as the store thread sees it.
 pub trait TxWork: Send {
-    fn run(&mut self, c: &Connection) -> Ran;
+    fn run(&mut self, c: &dyn Sql) -> Ran;
     /// Can it run again after its transaction was rolled back (retried, or never started)?
     fn can_run_again(&self) -> bool;
     /// The spend of the answered call it records, if it records one.
@@ -185,19 +206,15 @@ impl<R, F, D> Work<R, F, D> {
 impl<R, F, D> TxWork for Work<R, F, D>
 where
     R: Send,
-    F: FnMut(&Connection) -> Result<R, StoreError> + Send,
+    F: FnMut(&dyn Sql) -> Result<R, StoreError> + Send,
     D: FnOnce(Result<R, StoreError>) + Send,
 {
-    fn run(&mut self, c: &Connection) -> Ran {
+    fn run(&mut self, c: &dyn Sql) -> Ran {
         self.started = true;
         let r = (self.f)(c);
         let ran = match &r {
             Ok(_) => Ran::Ok,
-            Err(StoreError::Sqlite(e)) => match unavailable(e) {
-                Some(k) => Ran::Unavailable(k.message(e)),
-                None => Ran::Failed,
-            },
-            Err(_) => Ran::Failed,
+            Err(e) => classify(e),
         };
         self.result = Some(r);
         ran
@@ -215,7 +232,7 @@ where
         let r = match (self.result, commit) {
             (Some(r), Ok(())) => r,
             // Its own error, unless that is the store failing (then the error names the file).
-            (Some(Err(StoreError::Sqlite(se))), Err(e)) if unavailable(&se).is_some() => Err(e),
+            (Some(Err(own)), Err(e)) if store_failure(&own) => Err(e),
             (Some(r), Err(e)) => r.and(Err(e)),
             (None, Err(e)) => Err(e),
             (None, Ok(())) => Err(StoreError::Invalid("a write never ran".into())),

@@ -10,6 +10,7 @@ pub mod events;
 pub mod health;
 pub mod inflight;
 pub mod lease;
+pub mod ledger;
 pub mod migrations;
 pub mod models;
 pub mod owner;
@@ -19,14 +20,17 @@ pub mod recovery;
 pub mod resume;
 pub mod routing;
 pub mod runs;
+mod serve;
 pub mod sql;
 pub mod structured;
 pub mod views;
 pub mod waiters;
 
-use health::{Health, Ran, TxWork, Work};
+use health::{Health, TxWork, Work};
 use rusqlite::{Connection, TransactionBehavior};
+use sql::Sql;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -75,24 +79,43 @@ impl StoreError {
 /// A transactional job queued for the store thread.
 type TxJob = Box<dyn TxWork>;
 
+/// Work on the process's PostgreSQL session (its advisory locks); `None` on SQLite.
+type SessionJob = Box<dyn FnOnce(Option<&mut pg::liveness::Session>) + Send>;
+
 enum Job {
-    /// Runs alone with the connection; manages its own transactions.
-    Plain(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// Runs alone: on SQLite with the bare connection (it manages its own transactions), on
+    /// PostgreSQL in a transaction of its own. Its result is delivered after its commit.
+    Plain(TxJob),
     /// Runs inside a transaction the store thread opens; queued ones share one commit.
     Tx(TxJob),
+    Session(SessionJob),
 }
 
 /// Most transactional jobs committed together (bounds the latency one commit adds).
 const MAX_GROUP: usize = 128;
 
-/// What the store thread and every handle share: the file and whether it can be written.
+/// Where the store is.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `<data dir>/orchestrator.db`.
+    Sqlite(PathBuf),
+    /// The org-wide store (`[store] url`).
+    Postgres(Box<pg::PgTarget>),
+}
+
+/// What the store thread and every handle share: the database and whether it can be written.
 struct Shared {
     path: PathBuf,
+    /// The file's path, or the server and schema (never a password): what errors name.
+    label: String,
+    dialect: sql::Dialect,
     health: Health,
+    /// This process lost its locks on the PostgreSQL store to another: nothing runs any more.
+    stopped: AtomicBool,
 }
 
 impl Shared {
-    /// Name the file in errors that are about it, and note that it cannot be written.
+    /// Name the database in errors that are about it, and note that it cannot be written.
     fn name(&self, e: StoreError) -> StoreError {
         match e {
             StoreError::Sqlite(se) => match health::unavailable(&se) {
@@ -100,18 +123,33 @@ impl Shared {
                     let message = why.message(&se);
                     self.health.fail(&self.describe(&message));
                     StoreError::Unavailable {
-                        path: self.path.display().to_string(),
+                        path: self.label.clone(),
                         message,
                     }
                 }
                 None => StoreError::Sqlite(se),
             },
+            StoreError::Unavailable { message, .. } => {
+                self.health.fail(&self.describe(&message));
+                StoreError::Unavailable {
+                    path: self.label.clone(),
+                    message,
+                }
+            }
             other => other,
         }
     }
 
     fn describe(&self, message: &str) -> String {
-        format!("database {} {message}", self.path.display())
+        format!("database {} {message}", self.label)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
     }
 }
 
@@ -163,6 +201,51 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 }
 
 impl Store {
+    /// Open the store at `target` and start its thread.
+    pub fn open_at(target: &Target) -> Result<Store, StoreError> {
+        match target {
+            Target::Sqlite(dir) => Store::open(dir),
+            Target::Postgres(t) => Store::open_pg(t),
+        }
+    }
+
+    /// Connect to the PostgreSQL store, migrate, take this process's lock, and start the
+    /// thread that serves every job on one connection.
+    pub fn open_pg(target: &pg::PgTarget) -> Result<Store, StoreError> {
+        let pg = pg::thread::PgThread::open(target)?;
+        let shared = Arc::new(Shared {
+            path: PathBuf::from(target.describe()),
+            label: target.describe().to_string(),
+            dialect: sql::Dialect::Postgres,
+            health: Health::default(),
+            stopped: AtomicBool::new(false),
+        });
+        Store::spawn(serve::Conn::Pg(Box::new(pg)), shared)
+    }
+
+    fn spawn(mut conn: serve::Conn, shared: Arc<Shared>) -> Result<Store, StoreError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let sh = shared.clone();
+        std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || serve::serve(&mut conn, &rx, &sh))
+            .map_err(|e| StoreError::Open {
+                path: shared.label.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Store { tx, shared })
+    }
+
+    /// Which database this is (SQLite or PostgreSQL).
+    pub fn dialect(&self) -> sql::Dialect {
+        self.shared.dialect
+    }
+
+    /// The file's path, or the PostgreSQL server and schema (no password).
+    pub fn describe(&self) -> &str {
+        &self.shared.label
+    }
+
     /// Open (creating) `<data_dir>/orchestrator.db`, migrate, and start the writer thread.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
@@ -193,18 +276,12 @@ impl Store {
         spawn_checkpointer(&path);
         let shared = Arc::new(Shared {
             path: path.clone(),
+            label: path.display().to_string(),
+            dialect: sql::Dialect::Sqlite,
             health: Health::default(),
+            stopped: AtomicBool::new(false),
         });
-        let (tx, rx) = mpsc::channel::<Job>();
-        let sh = shared.clone();
-        std::thread::Builder::new()
-            .name("store".into())
-            .spawn(move || serve(&mut conn, &rx, &sh))
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        Ok(Store { tx, shared })
+        Store::spawn(serve::Conn::Sqlite(conn), shared)
     }
 
     pub fn path(&self) -> &Path {
@@ -235,16 +312,38 @@ impl Store {
     pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.call_sql(sqlite_only(f)).await
+    }
+
+    /// Run `f` alone on the store thread and await its result: on SQLite with the bare
+    /// connection (it manages its own transactions), on PostgreSQL in a transaction of its own
+    /// (delivered after the commit).
+    pub async fn call_sql<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel();
-        let sh = self.shared.clone();
-        self.tx
-            .send(Job::Plain(Box::new(move |c| {
-                let _ = otx.send(f(c).map_err(|e| sh.name(e)));
-            })))
-            .map_err(|_| StoreError::Closed)?;
+        self.plain(f, move |r| {
+            let _ = otx.send(r);
+        })?;
         orx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn plain<R, F, D>(&self, f: F, done: D) -> Result<(), StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
+        D: FnOnce(Result<R, StoreError>) + Send + 'static,
+    {
+        let sh = self.shared.clone();
+        let done = move |r: Result<R, StoreError>| done(r.map_err(|e| sh.name(e)));
+        let w = Work::new(once(f), done, false, None);
+        self.tx
+            .send(Job::Plain(Box::new(w)))
+            .map_err(|_| StoreError::Closed)
     }
 
     /// Run `f` in a write transaction on the store thread and await its result, delivered only
@@ -255,8 +354,17 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
+        self.transact_sql(sqlite_only(f)).await
+    }
+
+    /// [`Self::transact`] on either backend.
+    pub async fn transact_sql<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
+    {
         let (otx, orx) = tokio::sync::oneshot::channel();
-        self.submit(f, move |r| {
+        self.submit_sql(f, move |r| {
             let _ = otx.send(r);
         })?;
         orx.await.map_err(|_| StoreError::Closed)?
@@ -271,12 +379,17 @@ impl Store {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         D: FnOnce(Result<R, StoreError>) + Send + 'static,
     {
-        let mut once = Some(f);
-        let f = move |c: &Connection| match once.take() {
-            Some(f) => f(c),
-            None => Err(StoreError::Invalid("a write was run twice".into())),
-        };
-        self.queue(Work::new(f, done, false, None))
+        self.submit_sql(sqlite_only(f), done)
+    }
+
+    /// [`Self::submit`] on either backend.
+    pub fn submit_sql<R, F, D>(&self, f: F, done: D) -> Result<(), StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
+        D: FnOnce(Result<R, StoreError>) + Send + 'static,
+    {
+        self.queue(Work::new(once(f), done, false, None))
     }
 
     /// `submit` for a write that must not be lost (a call's settle and record): while the
@@ -286,12 +399,34 @@ impl Store {
     pub fn submit_retried<R, F, D>(
         &self,
         answered: Option<crate::domain::Micros>,
-        f: F,
+        mut f: F,
         done: D,
     ) -> Result<(), StoreError>
     where
         R: Send + 'static,
         F: FnMut(&Connection) -> Result<R, StoreError> + Send + 'static,
+        D: FnOnce(Result<R, StoreError>) + Send + 'static,
+    {
+        self.submit_retried_sql(
+            answered,
+            move |c: &dyn Sql| match c.sqlite() {
+                Some(conn) => f(conn),
+                None => Err(not_ported()),
+            },
+            done,
+        )
+    }
+
+    /// [`Self::submit_retried`] on either backend.
+    pub fn submit_retried_sql<R, F, D>(
+        &self,
+        answered: Option<crate::domain::Micros>,
+        f: F,
+        done: D,
+    ) -> Result<(), StoreError>
+    where
+        R: Send + 'static,
+        F: FnMut(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
         D: FnOnce(Result<R, StoreError>) + Send + 'static,
     {
         let sent = self.queue(Work::new(f, done, true, answered));
@@ -306,7 +441,7 @@ impl Store {
     fn queue<R, F, D>(&self, w: Work<R, F, D>) -> Result<(), StoreError>
     where
         R: Send + 'static,
-        F: FnMut(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnMut(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
         D: FnOnce(Result<R, StoreError>) + Send + 'static,
     {
         self.tx
@@ -318,186 +453,79 @@ impl Store {
     pub fn call_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.call_blocking_sql(sqlite_only(f))
+    }
+
+    /// [`Self::call_blocking`] on either backend.
+    pub fn call_blocking_sql<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
     {
         let (otx, orx) = mpsc::channel();
-        let sh = self.shared.clone();
-        self.tx
-            .send(Job::Plain(Box::new(move |c| {
-                let _ = otx.send(f(c).map_err(|e| sh.name(e)));
-            })))
-            .map_err(|_| StoreError::Closed)?;
+        self.plain(f, move |r| {
+            let _ = otx.send(r);
+        })?;
         orx.recv().map_err(|_| StoreError::Closed)?
     }
-}
 
-/// The store thread: plain jobs one by one; transactional jobs already queued are drained into
-/// one transaction, so under load a commit (WAL append + locks) is paid once per group.
-fn serve(conn: &mut Connection, rx: &mpsc::Receiver<Job>, sh: &Shared) {
-    let mut next: Option<Job> = None;
-    loop {
-        let job = match next.take() {
-            Some(j) => j,
-            None => match rx.recv() {
-                Ok(j) => j,
-                Err(_) => return,
-            },
-        };
-        match job {
-            Job::Plain(f) => f(conn),
-            Job::Tx(f) => {
-                let mut group = vec![f];
-                while group.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(Job::Tx(g)) => group.push(g),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                run_group(conn, group, sh);
-            }
-        }
+    /// Run `f` on this process's PostgreSQL session (its advisory locks: taking a run's, letting
+    /// it go) on the store thread, in order with the other jobs; `None` on SQLite.
+    pub fn with_session_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(Option<&mut pg::liveness::Session>) -> R + Send + 'static,
+    {
+        let (otx, orx) = mpsc::channel();
+        self.tx
+            .send(Job::Session(Box::new(move |s| {
+                let _ = otx.send(f(s));
+            })))
+            .map_err(|_| StoreError::Closed)?;
+        orx.recv().map_err(|_| StoreError::Closed)
     }
-}
 
-/// How one try at committing a group ended.
-enum Try {
-    /// Committed, or failed for a reason retrying cannot fix.
-    Done(Result<(), String>),
-    /// The database cannot commit (disk full, read-only, I/O error): everything was rolled back.
-    Unavailable(String),
-}
-
-/// Commit a group; while the database cannot commit, retry the jobs that may run again (pausing
-/// the queue behind them, so FIFO order holds) until the outage's retry window ends.
-fn run_group(conn: &mut Connection, mut group: Vec<TxJob>, sh: &Shared) {
-    let mut pause = Duration::from_millis(50);
-    let mut failed_before = false;
-    loop {
-        match try_group(conn, &mut group) {
-            Try::Done(commit) => {
-                // Only writes that failed and then went through end an outage: on a full disk
-                // a small write can still fit in the WAL while anything larger fails.
-                if failed_before && commit.is_ok() {
-                    sh.health.recovered();
-                }
-                let commit = commit.map_err(StoreError::Invalid);
-                for j in group {
-                    j.deliver(commit_copy(&commit));
-                }
-                return;
-            }
-            Try::Unavailable(message) => {
-                failed_before = true;
-                sh.health.fail(&sh.describe(&message));
-                let err = || StoreError::Unavailable {
-                    path: sh.path.display().to_string(),
-                    message: message.clone(),
-                };
-                let retry = sh.health.may_retry();
-                let mut keep = Vec::with_capacity(group.len());
-                for j in group {
-                    if retry && j.can_run_again() {
-                        keep.push(j);
-                    } else {
-                        if let Some(cost) = j.answered() {
-                            sh.health.lost(cost);
-                        }
-                        j.deliver(Err(err()));
-                    }
-                }
-                if keep.is_empty() {
-                    return;
-                }
-                group = keep;
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_secs(1));
-            }
-        }
+    /// [`Self::with_session_blocking`] for async callers.
+    pub async fn with_session<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(Option<&mut pg::liveness::Session>) -> R + Send + 'static,
+    {
+        let (otx, orx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Job::Session(Box::new(move |s| {
+                let _ = otx.send(f(s));
+            })))
+            .map_err(|_| StoreError::Closed)?;
+        orx.await.map_err(|_| StoreError::Closed)
     }
 }
 
-fn commit_copy(c: &Result<(), StoreError>) -> Result<(), StoreError> {
-    match c {
-        Ok(()) => Ok(()),
-        Err(e) => Err(StoreError::Invalid(e.to_string())),
+/// A job that runs once: run again (after a rollback) it says so instead.
+fn once<R>(
+    f: impl FnOnce(&dyn Sql) -> Result<R, StoreError>,
+) -> impl FnMut(&dyn Sql) -> Result<R, StoreError> {
+    let mut once = Some(f);
+    move |c: &dyn Sql| match once.take() {
+        Some(f) => f(c),
+        None => Err(StoreError::Invalid("a write was run twice".into())),
     }
 }
 
-fn try_group(conn: &mut Connection, group: &mut [TxJob]) -> Try {
-    let unavailable = |conn: &Connection, e: &rusqlite::Error| {
-        let _ = conn.execute_batch("ROLLBACK");
-        health::unavailable(e).map(|k| Try::Unavailable(k.message(e)))
-    };
-    if let Err(e) = begin_immediate(conn) {
-        return health::unavailable(&e).map_or_else(
-            || Try::Done(Err(format!("cannot start a write transaction: {e}"))),
-            |k| Try::Unavailable(k.message(&e)),
-        );
+/// A job written against SQLite's connection: refused on PostgreSQL.
+fn sqlite_only<R>(
+    f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+) -> impl FnOnce(&dyn Sql) -> Result<R, StoreError> {
+    move |c: &dyn Sql| match c.sqlite() {
+        Some(conn) => f(conn),
+        None => Err(not_ported()),
     }
-    let alone = group.len() == 1;
-    let mut all_ok = true;
-    for j in group.iter_mut() {
-        // A savepoint per job so one job's error undoes only its own writes.
-        let sp = alone || conn.execute_batch("SAVEPOINT job").is_ok();
-        all_ok &= sp;
-        let ok = match j.run(conn) {
-            Ran::Ok => true,
-            Ran::Failed => false,
-            Ran::Unavailable(message) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Try::Unavailable(message);
-            }
-        };
-        if !alone && sp {
-            let end = if ok {
-                "RELEASE job"
-            } else {
-                "ROLLBACK TO job; RELEASE job"
-            };
-            if let Err(e) = conn.execute_batch(end) {
-                if let Some(t) = unavailable(conn, &e) {
-                    return t;
-                }
-                all_ok = false;
-            }
-        }
-        all_ok &= ok || !alone;
-    }
-    let commit = if all_ok {
-        match conn.execute_batch("COMMIT") {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                if let Some(t) = unavailable(conn, &e) {
-                    return t;
-                }
-                Err(e.to_string())
-            }
-        }
-    } else {
-        Err("the transaction was rolled back".to_string())
-    };
-    if commit.is_err() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
-    Try::Done(commit)
 }
 
-/// `BEGIN IMMEDIATE`, retrying while another process holds the write lock beyond the timeout.
-fn begin_immediate(conn: &Connection) -> rusqlite::Result<()> {
-    let mut tries = 0;
-    loop {
-        match conn.execute_batch("BEGIN IMMEDIATE") {
-            Err(e) if is_busy(&e) && tries < 20 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(5 * tries));
-            }
-            r => return r,
-        }
-    }
+fn not_ported() -> StoreError {
+    StoreError::Invalid("this operation does not run on the PostgreSQL store yet".into())
 }
 
 /// Background WAL checkpoints (PASSIVE: never blocks the writer). Stops when the process ends.
@@ -519,12 +547,12 @@ fn spawn_checkpointer(path: &Path) {
 /// Run `f` in a `BEGIN IMMEDIATE` transaction, retrying while another process holds the lock
 /// beyond the busy timeout.
 pub fn immediate<R>(
-    conn: &mut Connection,
+    conn: &Connection,
     mut f: impl FnMut(&rusqlite::Transaction) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
     let mut tries = 0;
     loop {
-        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        let tx = match rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) if is_busy(&e) && tries < 20 => {
                 tries += 1;
@@ -691,7 +719,7 @@ mod tests {
             )
             .unwrap();
         // A plain read queued afterwards sees the committed row, and `done` already ran.
-        let n = store.call(|c| count(c)).await.unwrap();
+        let n = store.call(count).await.unwrap();
         assert_eq!(n, 1);
         assert_eq!(drx.try_recv().ok(), Some(true));
     }

@@ -394,7 +394,7 @@ async fn a_learned_mode_survives_a_restart() {
     for _ in 0..200 {
         rows = ctx
             .store
-            .call(|c| orchestrator_tui::store::structured::load(c))
+            .call(orchestrator_tui::store::structured::load)
             .await
             .unwrap();
         if !rows.is_empty() {

@@ -147,25 +147,37 @@ impl Session {
     /// process's reservations were settled as dead) means this process must stop.
     pub fn reconnect(&mut self) -> Result<(), LockError> {
         let mut client = self.target.connect()?;
-        let got: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&self.process_key])
-            .map_err(StoreError::from)?
-            .get(0);
-        if !got {
-            return Err(LockError::Taken("(this process)".into()));
+        if !relock(&mut client, self.process_key)? {
+            return Err(LockError::Taken("this process".into()));
         }
         for run in &self.runs {
-            let k = run_key(self.target.schema(), run);
-            let got: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&k])
-                .map_err(StoreError::from)?
-                .get(0);
-            if !got {
-                return Err(LockError::Taken(run.clone()));
+            if !relock(&mut client, run_key(self.target.schema(), run))? {
+                return Err(LockError::Taken(format!("run {run}")));
             }
         }
         self.client = client;
         Ok(())
+    }
+
+    /// The runs this session drives.
+    pub fn runs(&self) -> &[String] {
+        &self.runs
+    }
+}
+
+/// Take lock `key` again after a lost connection. The server ends the old connection's backend
+/// (and frees its locks) a moment after noticing it is gone, so a lock still held is asked
+/// again for a few seconds before it counts as taken by another.
+fn relock(client: &mut Client, key: i64) -> Result<bool, StoreError> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
+            .get(0);
+        if got || std::time::Instant::now() >= until {
+            return Ok(got);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

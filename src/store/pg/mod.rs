@@ -16,6 +16,9 @@ pub mod liveness;
 pub mod notify;
 pub mod runs;
 pub mod schema;
+pub mod thread;
+#[cfg(test)]
+mod thread_tests;
 pub mod waiters;
 
 use super::StoreError;
@@ -176,7 +179,12 @@ pub fn quote_ident(s: &str) -> String {
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
         let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
-        if e.is_closed() || io {
+        // The server ending the connection (shutdown, restart, `pg_terminate_backend`) or
+        // refusing new ones for now: class 57P (operator intervention) and 08 (connection).
+        let ended = e
+            .code()
+            .is_some_and(|c| c.code().starts_with("57P") || c.code().starts_with("08"));
+        if e.is_closed() || io || ended {
             // The connection is gone (server down, network lost): the store is unavailable.
             return StoreError::Unavailable {
                 path: "postgres".into(),
