@@ -197,7 +197,7 @@ proptest! {
                             }
                             Take::Short { grow, at_least } => {
                                 let id = runs[run].lease;
-                                let got = store::immediate(&mut c, |tx| {
+                                let got = store::immediate(&c, |tx| {
                                     lease::grow_short(tx, id, grow, at_least)
                                 })
                                 .unwrap();
@@ -223,7 +223,7 @@ proptest! {
                     let (run, amount) = refills.remove(pick % refills.len());
                     let id = runs[run].lease;
                     let ok = !runs[run].ended
-                        && store::immediate(&mut c, |tx| lease::refill(tx, id, amount))
+                        && store::immediate(&c, |tx| lease::refill(tx, id, amount))
                             .unwrap_or(false);
                     runs[run].state.refill_done(ok.then_some(amount));
                 }
@@ -239,23 +239,23 @@ proptest! {
                     // Memory first, then the row, as lease::give_back does.
                     let spare = runs[run].state.give_back_spare();
                     let id = runs[run].lease;
-                    let given = store::immediate(&mut c, |tx| ledger::shrink(tx, id, Micros(spare)))
+                    let given = store::immediate(&c, |tx| ledger::shrink(tx, id, Micros(spare)))
                         .unwrap();
                     prop_assert_eq!(given, spare);
                     prop_assert_eq!(runs[run].state.granted, runs[run].state.inflight);
                 }
                 Op::Wait { run, amount } => {
                     let owner = waiters::lease_owner(runs[run].lease);
-                    store::immediate(&mut c, |tx| waiters::wait_for(tx, &owner, "org", amount))
+                    store::immediate(&c, |tx| waiters::wait_for(tx, &owner, "org", amount))
                         .unwrap();
                 }
                 Op::StopWait { run } => {
                     let owner = waiters::lease_owner(runs[run].lease);
-                    store::immediate(&mut c, |tx| waiters::stop_waiting(tx, &owner)).unwrap();
+                    store::immediate(&c, |tx| waiters::stop_waiting(tx, &owner)).unwrap();
                 }
                 Op::End { run } if !runs[run].ended && live.iter().all(|l| l.0 != run) => {
                     let id = runs[run].lease;
-                    store::immediate(&mut c, |tx| ledger::release(tx, id)).unwrap();
+                    store::immediate(&c, |tx| ledger::release(tx, id)).unwrap();
                     runs[run].ended = true;
                 }
                 _ => {}
@@ -268,7 +268,7 @@ proptest! {
             check(&c, &runs, (org, web))?;
         }
         for r in runs.iter_mut().filter(|r| !r.ended) {
-            store::immediate(&mut c, |tx| ledger::release(tx, r.lease)).unwrap();
+            store::immediate(&c, |tx| ledger::release(tx, r.lease)).unwrap();
             r.ended = true;
         }
         check(&c, &runs, (org, web))?;

@@ -242,7 +242,7 @@ proptest! {
                     let (run, team) = OWNERS[owner];
                     let pid = if run.is_none() { RUNLESS_PID } else { 1 };
                     let expect = m.fits(&caps, owner, amount);
-                    let got = store::immediate(&mut c, |tx| {
+                    let got = store::immediate(&c, |tx| {
                         ledger::reserve(tx, run, team, Micros(amount), pid)
                     })
                     .unwrap();
@@ -270,11 +270,11 @@ proptest! {
                 }
                 Op::Release { pick } if !m.live.is_empty() => {
                     let (id, _, _) = m.live.remove(pick % m.live.len());
-                    store::immediate(&mut c, |tx| ledger::release(tx, id)).unwrap();
+                    store::immediate(&c, |tx| ledger::release(tx, id)).unwrap();
                 }
                 Op::Crash { owner } => {
                     let dead = OWNERS[owner].0;
-                    let released = store::immediate(&mut c, |tx| {
+                    let released = store::immediate(&c, |tx| {
                         ledger::release_stale(tx, &|run, pid| match (run, dead) {
                             (Some(r), Some(d)) => r != d,
                             (Some(_), None) => true,
@@ -304,7 +304,7 @@ proptest! {
                     m.run_spent[owner] += amount;
                 }
             } else {
-                store::immediate(&mut c, |tx| ledger::release(tx, id)).unwrap();
+                store::immediate(&c, |tx| ledger::release(tx, id)).unwrap();
             }
         }
         check(&c, &caps, &m)?;

@@ -82,7 +82,7 @@ impl Ledger for Sqlite {
     fn reserve(&mut self, team: Option<&str>, amount: i64) -> Option<i64> {
         let pid = std::process::id();
         let team = team.map(String::from);
-        match store::immediate(&mut self.0, |tx| {
+        match store::immediate(&self.0, |tx| {
             tx.reserve(None, team.as_deref(), Micros(amount), pid, "")
         })
         .unwrap()
@@ -93,11 +93,11 @@ impl Ledger for Sqlite {
     }
     fn open_lease(&mut self, run: &str, team: Option<&str>) -> i64 {
         let pid = std::process::id();
-        store::immediate(&mut self.0, |tx| tx.open_lease(run, team, pid)).unwrap()
+        store::immediate(&self.0, |tx| tx.open_lease(run, team, pid)).unwrap()
     }
     fn grow(&mut self, lease: i64, amount: i64) -> bool {
         matches!(
-            store::immediate(&mut self.0, |tx| tx.grow_lease(lease, Micros(amount), 0)).unwrap(),
+            store::immediate(&self.0, |tx| tx.grow_lease(lease, Micros(amount), 0)).unwrap(),
             Reserve::Reserved(_)
         )
     }
@@ -109,7 +109,7 @@ impl Ledger for Sqlite {
         team: Option<&str>,
         cost: i64,
     ) {
-        store::immediate(&mut self.0, |tx| {
+        store::immediate(&self.0, |tx| {
             if lease {
                 tx.settle_part(id, team, Micros(cost))?;
             } else {
@@ -121,10 +121,10 @@ impl Ledger for Sqlite {
         .unwrap();
     }
     fn release(&mut self, id: i64) {
-        store::immediate(&mut self.0, |tx| tx.release(id)).unwrap();
+        store::immediate(&self.0, |tx| tx.release(id)).unwrap();
     }
     fn load(&mut self) -> (i64, i64) {
-        store::immediate(&mut self.0, |tx| {
+        store::immediate(&self.0, |tx| {
             let org = tx.level_state(&Level::Org)?.unwrap();
             let web = tx.level_state(&Level::Team("web".into()))?;
             Ok((
