@@ -135,6 +135,22 @@ pub enum StoreAction {
         #[arg(long)]
         json: bool,
     },
+    /// Copy this data dir's SQLite history (runs, budgets, learned profiles, breakers, audit,
+    /// analyses) into an org-wide PostgreSQL store; running it again copies only what is new
+    Migrate {
+        /// The PostgreSQL store: postgres://user@host:5432/db (a password is better in PGPASSWORD
+        /// or ~/.pgpass than in a URL that shell history keeps)
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Schema inside the database (default: `[store] schema`, else `orchestrator`)
+        #[arg(long)]
+        schema: Option<String>,
+        /// Do everything in a transaction, report, and roll it back
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,15 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Store {
             action: crate::cli::StoreAction::Status { json },
         }) => store::status(&cli, *json),
+        Some(Command::Store {
+            action:
+                crate::cli::StoreAction::Migrate {
+                    to,
+                    schema,
+                    dry_run,
+                    json,
+                },
+        }) => store::migrate(&cli, to, schema.as_deref(), *dry_run, *json),
         Some(Command::Show { run, json }) => inspect::show(&cli, run, *json),
         Some(Command::Cancel {
             run,

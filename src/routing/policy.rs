@@ -250,6 +250,26 @@ pub fn decide(policies: &[Policy], m: &ModelInfo, f: &CallFacts) -> Decision {
     d
 }
 
+/// The cost limit a call breaks once its request is built: `worst` is what will be held for it
+/// (the slack on the input estimate, the cache-write price and a thinking budget included), which
+/// routing's estimate does not know. Monitor policies only log, so they never block here.
+pub fn cost_blocked(policies: &[Policy], f: &CallFacts, worst: Micros) -> Option<String> {
+    policies
+        .iter()
+        .filter(|p| p.mode != Mode::Monitor && p.applies(f))
+        .find_map(|p| {
+            let max = p.max_cost_per_call?;
+            (worst > max).then(|| {
+                format!(
+                    "policy {}: call may cost ${:.4} > ${:.4} (its request as built)",
+                    p.name,
+                    worst.usd(),
+                    max.usd()
+                )
+            })
+        })
+}
+
 /// Problems of a policy set that make it wrong or useless (`policy check`).
 pub fn check(policies: &[Policy], models: &[ModelInfo]) -> (Vec<String>, Vec<String>) {
     let mut errors = Vec::new();
@@ -382,6 +402,29 @@ mod tests {
         assert!(d.allowed);
         assert_eq!(d.violations.len(), 1);
         assert_eq!(d.mode, Some(Mode::Monitor));
+    }
+
+    #[test]
+    fn the_held_cost_is_judged_by_hard_and_soft_limits_not_monitor() {
+        let p = pol(
+            "[[policy]]\nname='watch'\nmode='monitor'\nmax_cost_per_call_usd=0.001\n\
+             [[policy]]\nname='web'\nmode='soft'\nscope='team:web'\nmax_cost_per_call_usd=0.01\n",
+        );
+        let web = CallFacts {
+            team: Some("web"),
+            ..Default::default()
+        };
+        assert_eq!(cost_blocked(&p, &web, Micros(10_000)), None);
+        let why = cost_blocked(&p, &web, Micros(10_001)).unwrap();
+        assert!(
+            why.starts_with("policy web: call may cost $0.0100"),
+            "{why}"
+        );
+        // Another team: only the monitor policy applies, and it never blocks.
+        assert_eq!(
+            cost_blocked(&p, &CallFacts::default(), Micros(1_000_000)),
+            None
+        );
     }
 
     #[test]

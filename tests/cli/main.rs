@@ -13,3 +13,4 @@ mod real_model;
 mod run;
 mod shared_store;
 mod signals;
+mod store_migrate;

@@ -509,3 +509,70 @@ async fn anthropic_thinking_budget_raises_max_tokens_and_thinking_is_billed_as_o
     let total: i64 = calls.iter().map(|c| c.8).sum();
     assert_eq!(d.one("SELECT spent_micros FROM runs"), total);
 }
+
+/// A HARD `max_cost_per_call_usd` holds for the request as built: a thinking budget raises what
+/// a call may cost above routing's estimate, and the model is then not called at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cost_limit_counts_the_thinking_budget_of_the_request_as_built() {
+    let (_, _, max) = orchestrator_tui::domain::TaskType::Summarization.defaults();
+    // Routing's estimate (a short prompt, `max` output tokens) fits; with 2048 thinking tokens
+    // more, the held worst case does not.
+    let limit = (f64::from(max) + 1024.0) * OUTPUT / 1e6;
+    let model = format!(
+        "[[models]]\nid = \"claude-lab-4\"\nprovider = \"lab\"\ninput = {INPUT}\n\
+         output = {OUTPUT}\nquality = 0.9\nmax_output = 16000\n"
+    );
+    let policy = format!(
+        "[[policy]]\nname = \"per-call\"\nmode = \"hard\"\nmax_cost_per_call_usd = {limit}\n"
+    );
+    for thinking in [false, true] {
+        let server = MockProvider::start().await;
+        server.script(
+            "claude-lab-4",
+            [Reply::text(r#"{"score": 0.95, "reason": "ok"}"#)],
+        );
+        let extra = if thinking {
+            format!("{policy}\n[task_types.summarization]\nthinking_budget = 2048\n")
+        } else {
+            policy.clone()
+        };
+        let d = Dir::new(
+            "anthropic",
+            &server.base_url(),
+            "claude-lab-4",
+            &model,
+            &extra,
+        );
+        let plan = d.path("plan.json").display().to_string();
+        let out = d
+            .bin(&["run", "--plan", &plan, "--budget", "1", "--json"])
+            .await;
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let generated = server
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.body["system"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("performing a summarization task"))
+            })
+            .count();
+        if thinking {
+            assert_ne!(v["status"], "success", "{v}");
+            assert_eq!(generated, 0, "a call above the limit was sent");
+            // The reason is in the run's record: routing's trace names the policy and amounts.
+            let id = v["id"].as_str().unwrap_or_default().to_string();
+            let shown = d.bin(&["show", &id, "--json"]).await;
+            let text = String::from_utf8_lossy(&shown.stdout);
+            assert!(
+                text.contains("policy per-call: call may cost"),
+                "{text}\n{}",
+                String::from_utf8_lossy(&shown.stderr)
+            );
+        } else {
+            // Without the thinking budget the same limit lets every call through.
+            assert_eq!(v["status"], "success", "{v}");
+            assert!(generated >= 2, "{generated}");
+        }
+    }
+}

@@ -315,6 +315,20 @@ async fn models(st: &mut CallState<'_>, mut slot: Option<&mut Slot>) -> Result<C
                     continue 'models;
                 }
             };
+            // Routing judged max-cost policies on an estimate; the request as built may hold
+            // more (cache writes, a thinking budget): a HARD limit must hold for what is held.
+            let facts = crate::routing::policy::CallFacts {
+                team: st.run.and_then(|r| r.team.as_deref()),
+                task_type: spec.task_type,
+                worst_cost: Some(worst),
+                p95_ms: None,
+            };
+            if let Some(why) = crate::routing::policy::cost_blocked(&ctx.policies, &facts, worst) {
+                st.traced(&model.id, || why.clone());
+                st.last_error = Some(format!("{}: {why}", model.id));
+                st.exclude.push(model.id.clone());
+                continue 'models;
+            }
             let target = attempt::Target {
                 model: &model,
                 provider: &provider,

@@ -12,6 +12,7 @@
 mod backend;
 pub mod breakers;
 pub mod budget;
+pub mod import;
 pub mod liveness;
 pub mod notify;
 pub mod runs;
