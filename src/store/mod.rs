@@ -580,7 +580,9 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// `execute` through the connection's statement cache: hot statements are parsed once.
+/// `execute` through the connection's statement cache: hot statements are parsed once. For the
+/// SQLite-only modules (budget, waiters, recovery); the others write their SQL once on
+/// `sql::Sql`, whose SQLite side caches statements too.
 pub fn exec(c: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(p)
 }
