@@ -4,6 +4,7 @@
 //!
 //! cargo bench --bench engine_bench -- [--tasks 3000] [--concurrency 16] [--resume-tasks 10000]
 
+use orchestrator_tui::args;
 use orchestrator_tui::config::{Catalog, Config, Strategy};
 use orchestrator_tui::domain::{Micros, TaskSpec, TaskType};
 use orchestrator_tui::engine::{EngineCtx, EngineEvent, EngineHandle, ResumeRequest, RunRequest};
@@ -64,7 +65,7 @@ fn request(tasks: Vec<TaskSpec>, concurrency: usize) -> RunRequest {
 
 fn calls(e: &EngineHandle) -> i64 {
     e.store()
-        .call_blocking(|c| Ok(c.query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))?))
+        .call_blocking(|c| c.query_row("SELECT COUNT(*) FROM calls", args![], |r| r.get(0)))
         .unwrap_or(0)
 }
 
@@ -91,7 +92,13 @@ async fn main() {
     // against a zero-latency engine), then resume it with a larger budget.
     let spent: i64 = e
         .store()
-        .call_blocking(|c| Ok(c.query_row("SELECT SUM(cost_micros) FROM calls", [], |r| r.get(0))?))
+        .call_blocking(|c| {
+            c.query_row(
+                "SELECT CAST(SUM(cost_micros) AS BIGINT) FROM calls",
+                args![],
+                |r| r.get(0),
+            )
+        })
         .unwrap_or(0);
     let per_task = spent as f64 / n as f64;
     let mut req = request(plan(big), conc);
@@ -102,11 +109,11 @@ async fn main() {
     let done: i64 = e2
         .store()
         .call(move |c| {
-            Ok(c.query_row(
+            c.query_row(
                 "SELECT COUNT(*) FROM tasks WHERE run_id = ?1 AND status = 'completed'",
-                [&id2],
+                args![id2],
                 |r| r.get(0),
-            )?)
+            )
         })
         .await
         .unwrap_or(0);
@@ -132,17 +139,17 @@ async fn main() {
         let v = e3
             .store()
             .call_blocking(move |c| {
-                Ok(c.query_row(
+                c.query_row(
                     "SELECT status, status_reason FROM runs WHERE id=?1",
-                    [&id2],
+                    args![id2],
                     |r| {
                         Ok(format!(
                             "{:?} {:?}",
-                            r.get::<_, String>(0)?,
-                            r.get::<_, Option<String>>(1)?
+                            r.get::<String>(0)?,
+                            r.get::<Option<String>>(1)?
                         ))
                     },
-                )?)
+                )
             })
             .unwrap();
         eprintln!("{v}");

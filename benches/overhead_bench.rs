@@ -263,14 +263,15 @@ fn main() {
         let (calls, cost, run_spent, org_spent, audits): (i64, i64, i64, i64, i64) = e
             .store()
             .call(|c| {
-                Ok(c.query_row(
-                    "SELECT (SELECT COUNT(*) FROM calls), (SELECT COALESCE(SUM(cost_micros), 0) FROM calls),
-                            (SELECT SUM(spent_micros) FROM runs),
+                c.query_row(
+                    "SELECT (SELECT COUNT(*) FROM calls),
+                            (SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM calls),
+                            (SELECT CAST(COALESCE(SUM(spent_micros), 0) AS BIGINT) FROM runs),
                             (SELECT COALESCE(MAX(spent_micros), 0) FROM budget_levels WHERE level = 'org'),
                             (SELECT COUNT(*) FROM audit)",
-                    [],
+                    orchestrator_tui::args![],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )?)
+                )
             })
             .await
             .unwrap_or_default();

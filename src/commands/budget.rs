@@ -7,7 +7,6 @@ use crate::cli::{BudgetAction, Cli, exit};
 use crate::domain::Micros;
 use crate::domain::money::usd_json;
 use crate::setup::{CliError, runtime};
-use crate::store::budget as ledger;
 use serde_json::{Value, json};
 
 fn level_json(l: &LevelState) -> Value {
@@ -132,7 +131,9 @@ pub fn budget(cli: &Cli, json_out: bool, action: Option<&BudgetAction>) -> Resul
     }
     let levels = match &app.shared {
         Some(pg) => crate::store::BudgetStore::all_levels(pg)?,
-        None => app.store.call_blocking(ledger::all_levels)?,
+        None => app
+            .store
+            .call_blocking(|c| crate::store::BudgetStore::all_levels(c))?,
     };
     let v = budget_json(&levels);
     if json_out {

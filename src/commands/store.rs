@@ -20,9 +20,9 @@ pub fn status(cli: &Cli, json_out: bool) -> Result<i32, CliError> {
             })
         }
         None => {
-            let version: u32 = app
-                .store
-                .call_blocking(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))?;
+            let version: u32 = app.store.call_blocking(|c| {
+                c.query_row("PRAGMA user_version", crate::args![], |r| r.get(0))
+            })?;
             json!({
                 "backend": "sqlite",
                 "connection": app.store.path().display().to_string(),

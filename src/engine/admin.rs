@@ -82,7 +82,7 @@ impl EngineHandle {
         let changed = ctx
             .store
             .call(move |c| {
-                store::immediate(c, |tx| {
+                store::atomic(c, |tx| {
                     let stored: HashMap<String, BreakerState> = store::models::load_breakers(tx)?
                         .into_iter()
                         .map(|(m, b, _)| (m, b.state))
@@ -148,7 +148,7 @@ impl EngineHandle {
         let id = run_id.to_string();
         self.ctx
             .store
-            .call(move |c| store::immediate(c, |tx| store::runs::delete_run(tx, &id)))
+            .call(move |c| store::atomic(c, |tx| store::runs::delete_run(tx, &id)))
             .await?;
         Ok(Deleted::Deleted)
     }
@@ -165,8 +165,8 @@ impl EngineHandle {
         self.ctx
             .store
             .call(move |c| {
-                store::immediate(c, |tx| {
-                    crate::store::budget::set_cap(tx, &level, cap, period.as_deref())
+                store::atomic(c, |tx| {
+                    crate::store::ledger::set_level_cap(tx, &level, cap, period.as_deref())
                 })
             })
             .await?;
@@ -178,9 +178,7 @@ impl EngineHandle {
         let id = run_id.to_string();
         self.ctx
             .store
-            .call(move |c| {
-                store::immediate(c, |tx| crate::store::budget::set_run_cap(tx, &id, cap))
-            })
+            .call(move |c| store::atomic(c, |tx| crate::store::ledger::set_run_cap(tx, &id, cap)))
             .await
             .map_err(|e| match e {
                 store::StoreError::NotFound(m) => EngineError::Invalid(m),

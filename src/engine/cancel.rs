@@ -53,7 +53,7 @@ impl EngineHandle {
         let (id, why) = (run_id.to_string(), reason.to_string());
         self.ctx
             .store
-            .call(move |c| store::immediate(c, |tx| store::cancel::request(tx, &id, &why)))
+            .call(move |c| store::atomic(c, |tx| store::cancel::request(tx, &id, &why)))
             .await?;
         Ok(Cancel::Requested)
     }
@@ -92,7 +92,7 @@ pub(super) async fn poll(ctx: &EngineCtx, run: &RunCtx) -> bool {
     let id = run.id.clone();
     let taken = ctx
         .store
-        .call(move |c| store::immediate(c, |tx| store::cancel::take(tx, &id)))
+        .call(move |c| store::atomic(c, |tx| store::cancel::take(tx, &id)))
         .await;
     match taken {
         Ok(Some(req)) => {

@@ -81,7 +81,7 @@ impl Checkpoint {
 
 /// Store (or clear, with `None`) where a task continues.
 pub fn save(
-    c: &impl RunStore,
+    c: &(impl RunStore + ?Sized),
     run_id: &str,
     task_id: &str,
     ck: Option<&Checkpoint>,
@@ -100,7 +100,7 @@ pub fn save(
 /// Resume points of a run's tasks. An unreadable one is reported and the task starts its
 /// iteration over (the attempt numbering still moves on).
 pub fn load_all(
-    c: &impl RunStore,
+    c: &(impl RunStore + ?Sized),
     run_id: &str,
 ) -> Result<(HashMap<String, Checkpoint>, Vec<String>), StoreError> {
     let rows = c.resume_states(run_id)?;

@@ -186,7 +186,7 @@ impl EngineCtx {
         if !changed.is_empty() {
             let hashes = model_hashes.clone();
             let _ = store.call_blocking(move |c| {
-                crate::store::immediate(c, |tx| {
+                crate::store::atomic(c, |tx| {
                     for m in &changed {
                         let b = crate::routing::Breaker::default();
                         let h = hashes.get(m).cloned().unwrap_or_default();

@@ -164,7 +164,7 @@ async fn plan(ctx: &EngineCtx, run: &RunCtx, row: &store::RunRow) -> Result<(), 
     let (id, t2) = (run.id.clone(), tasks.clone());
     ctx.store
         .call(move |c| {
-            store::immediate(c, |tx| {
+            store::atomic(c, |tx| {
                 tx.insert_tasks(&id, &t2)?;
                 if fallback {
                     tx.mark_plan_fallback(&id)?;
@@ -575,7 +575,7 @@ impl Ending {
 /// has ended and been settled: settles are queued ahead of this job), tasks left running go back
 /// to pending, and the final status is recorded. Returns (status, reason, the run's cost).
 fn close_run(
-    tx: &(impl BudgetStore + RunStore),
+    tx: &(impl BudgetStore + RunStore + ?Sized),
     id: &str,
     lease: i64,
     elapsed: Duration,
@@ -623,7 +623,7 @@ async fn finalize(
     let lease = run.lease.id;
     let result = ctx
         .store
-        .call(move |c| store::immediate(c, |tx| close_run(tx, &id, lease, elapsed, &end)))
+        .call(move |c| store::atomic(c, |tx| close_run(tx, &id, lease, elapsed, &end)))
         .await;
     let (status, reason, cost) = match result {
         Ok(x) => x,

@@ -5,7 +5,7 @@ use super::context::{EngineCtx, RunCtx};
 use crate::budget::lease::Take;
 use crate::budget::ledger::{Denial, Reserve};
 use crate::domain::Micros;
-use crate::store::budget as ledger;
+use crate::store::BudgetStore;
 use crate::store::{lease, waiters};
 use std::time::Duration;
 
@@ -37,11 +37,11 @@ pub(super) async fn hold_budget(
         return match ctx
             .store
             .transact(move |tx| {
-                let r = ledger::reserve_for(tx, None, None, worst, pid, &owner)?;
+                let r = tx.reserve(None, None, worst, pid, &owner)?;
                 if let (Reserve::Denied(d), Some(w)) = (&r, &wait_as)
                     && d.shared()
                 {
-                    waiters::wait_for(tx, w, &d.level, worst.0)?;
+                    tx.wait_for(w, &d.level, worst.0)?;
                 }
                 Ok(r)
             })
@@ -81,7 +81,7 @@ pub(super) async fn hold_budget(
                         if let (Err(d), Some(w)) = (&r, &wait_as)
                             && d.shared()
                         {
-                            waiters::wait_for(tx, w, &d.level, at_least)?;
+                            tx.wait_for(w, &d.level, at_least)?;
                         }
                         Ok(r)
                     })
@@ -197,9 +197,7 @@ impl BudgetWait {
         self.until = None;
         if std::mem::take(&mut self.registered) {
             let owner = self.owner.clone();
-            let _ = ctx
-                .store
-                .submit(move |tx| waiters::stop_waiting(tx, &owner), |_| {});
+            let _ = ctx.store.submit(move |tx| tx.stop_waiting(&owner), |_| {});
         }
     }
 }

@@ -87,7 +87,7 @@ pub fn estimate_plan(
 
 /// `Err(message)` with the numbers when the estimate exceeds what is left at some level.
 pub fn check(
-    store: &impl BudgetStore,
+    store: &(impl BudgetStore + ?Sized),
     estimate: Micros,
     run_budget: Micros,
     team: Option<&str>,

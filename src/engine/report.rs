@@ -25,7 +25,11 @@ fn round(m: Micros) -> f64 {
     usd_json(m)
 }
 
-pub fn run_json(c: &impl RunStore, data_dir: &Path, id: &str) -> Result<Value, StoreError> {
+pub fn run_json(
+    c: &(impl RunStore + ?Sized),
+    data_dir: &Path,
+    id: &str,
+) -> Result<Value, StoreError> {
     let run = c.run(id)?;
     let status = effective_status(data_dir, &run);
     let tasks = c.tasks(id)?;
@@ -185,7 +189,7 @@ fn tasks_json(
         .collect()
 }
 
-pub fn runs_json(c: &impl RunStore, data_dir: &Path) -> Result<Value, StoreError> {
+pub fn runs_json(c: &(impl RunStore + ?Sized), data_dir: &Path) -> Result<Value, StoreError> {
     let runs = c.list_runs()?;
     Ok(runs_json_from(&runs, |r| effective_status(data_dir, r)))
 }

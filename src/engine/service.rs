@@ -11,7 +11,7 @@ use crate::domain::status::RunStatus;
 use crate::domain::status::StopReason;
 use crate::domain::{Micros, new_run_id};
 use crate::liveness as lock;
-use crate::store::budget as ledger;
+use crate::store::BudgetStore;
 use crate::store::{self, NewRun, StoreError};
 use std::collections::HashMap;
 use std::path::Path;
@@ -41,7 +41,7 @@ pub struct Started {
 /// host, its process gone), charging calls it had in flight their worst case.
 pub fn release_stale_reservations(store: &store::Store, data_dir: &std::path::Path) {
     let data_dir = data_dir.to_path_buf();
-    let recovered = store.call_blocking(move |c| store::immediate(c, |tx| recover(tx, &data_dir)));
+    let recovered = store.call_blocking(move |c| store::atomic(c, |tx| recover(tx, &data_dir)));
     match recovered {
         Ok(r) if r.settled > 0 => tracing::info!(
             "settled {} reservations left by dead processes; {} calls in flight charged ${:.6} (estimated)",
@@ -56,10 +56,11 @@ pub fn release_stale_reservations(store: &store::Store, data_dir: &std::path::Pa
 
 /// [`crate::store::recovery::recover_stale`] with liveness from locks and recorded owners.
 fn recover(
-    tx: &impl crate::store::BudgetStore,
+    tx: &dyn crate::store::sql::Sql,
     data_dir: &std::path::Path,
 ) -> Result<crate::store::recovery::Recovered, StoreError> {
-    let r = tx.recover_stale(&|h| {
+    // On PostgreSQL a holder is dead when its advisory lock is free (`dead` is not asked).
+    let r = store::ledger::recover(tx, &|h| {
         let dead = lock::holder_dead(data_dir, h);
         if dead && let Some(o) = &h.owner {
             lock::remove_dead_process_lock(data_dir, o);
@@ -230,7 +231,7 @@ impl EngineHandle {
             .transact(move |tx| {
                 store::runs::insert_run(tx, &new)?;
                 store::runs::claim_run(tx, &new.id, store::owner::Owner::current())?;
-                ledger::open_lease(tx, &new.id, team.as_deref(), pid)
+                tx.open_lease(&new.id, team.as_deref(), pid)
             })
             .await?;
         let run = Arc::new(RunCtx {
@@ -302,7 +303,7 @@ impl EngineHandle {
             .ctx
             .store
             .call(move |c| {
-                store::immediate(c, |tx| {
+                store::atomic(c, |tx| {
                     // What the run's dead owner held is settled first (and only what dead
                     // processes held: a live holder's reservation is never touched).
                     recover(tx, &data_dir)?;
@@ -310,7 +311,7 @@ impl EngineHandle {
                     // A cancel request left from before applies to the old drive, not this one.
                     store::cancel::clear(tx, &id)?;
                     store::runs::claim_run(tx, &id, store::owner::Owner::current())?;
-                    ledger::open_lease(tx, &id, team.as_deref(), pid)
+                    tx.open_lease(&id, team.as_deref(), pid)
                 })
             })
             .await?;

@@ -127,6 +127,18 @@ pub fn charge(c: &dyn Sql, team: Option<&str>, actual: Micros) -> Result<(), Sto
     ))
 }
 
+/// Set the cap (and period) of level `level` by its stored name (`org`, `team:<name>`).
+pub fn set_level_cap(
+    c: &dyn Sql,
+    level: &str,
+    cap: Micros,
+    period: Option<&str>,
+) -> Result<(), StoreError> {
+    either!(c, |c| sq::set_cap(c, level, cap, period), |t| {
+        pg::budget::set_cap(t, level, cap, period)
+    })
+}
+
 /// Set a run's own cap (its budget); `NotFound` when there is no such run.
 pub fn set_run_cap(c: &dyn Sql, run: &str, cap: Micros) -> Result<(), StoreError> {
     either!(c, |c| sq::set_run_cap(c, run, cap), |t| {

@@ -308,19 +308,10 @@ impl Store {
         self.shared.health.set_window(d);
     }
 
-    /// Run `f` on the store thread and await its result.
-    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-    {
-        self.call_sql(sqlite_only(f)).await
-    }
-
     /// Run `f` alone on the store thread and await its result: on SQLite with the bare
-    /// connection (it manages its own transactions), on PostgreSQL in a transaction of its own
-    /// (delivered after the commit).
-    pub async fn call_sql<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// connection (it manages its own transactions: [`immediate`]), on PostgreSQL in a
+    /// transaction of its own (delivered after the commit).
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
@@ -352,19 +343,10 @@ impl Store {
     pub async fn transact<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-    {
-        self.transact_sql(sqlite_only(f)).await
-    }
-
-    /// [`Self::transact`] on either backend.
-    pub async fn transact_sql<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        R: Send + 'static,
         F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel();
-        self.submit_sql(f, move |r| {
+        self.submit(f, move |r| {
             let _ = otx.send(r);
         })?;
         orx.await.map_err(|_| StoreError::Closed)?
@@ -374,16 +356,6 @@ impl Store {
     /// commit. Later jobs from any caller are committed after this one (the queue is FIFO), so
     /// whatever the engine writes next can never be durable without it.
     pub fn submit<R, F, D>(&self, f: F, done: D) -> Result<(), StoreError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-        D: FnOnce(Result<R, StoreError>) + Send + 'static,
-    {
-        self.submit_sql(sqlite_only(f), done)
-    }
-
-    /// [`Self::submit`] on either backend.
-    pub fn submit_sql<R, F, D>(&self, f: F, done: D) -> Result<(), StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
@@ -397,28 +369,6 @@ impl Store {
     /// outage, and nothing queued after it commits first. `answered` is the spend of an answered
     /// call the write records: if the write is given up, that call is counted as unrecorded.
     pub fn submit_retried<R, F, D>(
-        &self,
-        answered: Option<crate::domain::Micros>,
-        mut f: F,
-        done: D,
-    ) -> Result<(), StoreError>
-    where
-        R: Send + 'static,
-        F: FnMut(&Connection) -> Result<R, StoreError> + Send + 'static,
-        D: FnOnce(Result<R, StoreError>) + Send + 'static,
-    {
-        self.submit_retried_sql(
-            answered,
-            move |c: &dyn Sql| match c.sqlite() {
-                Some(conn) => f(conn),
-                None => Err(not_ported()),
-            },
-            done,
-        )
-    }
-
-    /// [`Self::submit_retried`] on either backend.
-    pub fn submit_retried_sql<R, F, D>(
         &self,
         answered: Option<crate::domain::Micros>,
         f: F,
@@ -449,17 +399,8 @@ impl Store {
             .map_err(|_| StoreError::Closed)
     }
 
-    /// Blocking variant for one-shot commands and non-async callers.
+    /// Blocking variant of [`Self::call`] for one-shot commands and non-async callers.
     pub fn call_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
-    {
-        self.call_blocking_sql(sqlite_only(f))
-    }
-
-    /// [`Self::call_blocking`] on either backend.
-    pub fn call_blocking_sql<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
@@ -514,20 +455,6 @@ fn once<R>(
     }
 }
 
-/// A job written against SQLite's connection: refused on PostgreSQL.
-fn sqlite_only<R>(
-    f: impl FnOnce(&Connection) -> Result<R, StoreError>,
-) -> impl FnOnce(&dyn Sql) -> Result<R, StoreError> {
-    move |c: &dyn Sql| match c.sqlite() {
-        Some(conn) => f(conn),
-        None => Err(not_ported()),
-    }
-}
-
-fn not_ported() -> StoreError {
-    StoreError::Invalid("this operation does not run on the PostgreSQL store yet".into())
-}
-
 /// Background WAL checkpoints (PASSIVE: never blocks the writer). Stops when the process ends.
 fn spawn_checkpointer(path: &Path) {
     let path = path.to_path_buf();
@@ -573,6 +500,19 @@ pub fn immediate<R>(
     }
 }
 
+/// Run `f` as one write transaction on either backend: on a SQLite connection in autocommit
+/// mode a `BEGIN IMMEDIATE` one ([`immediate`]); inside a transaction already (a PostgreSQL
+/// plain job always is) in that one.
+pub fn atomic<R>(
+    c: &dyn Sql,
+    mut f: impl FnMut(&dyn Sql) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    match c.sqlite() {
+        Some(conn) if conn.is_autocommit() => immediate(conn, |tx| f(tx)),
+        _ => f(c),
+    }
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -606,7 +546,7 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
 
-    type TestJob = Box<dyn FnOnce(&Connection) -> Result<i64, StoreError> + Send>;
+    type TestJob = Box<dyn FnOnce(&dyn Sql) -> Result<i64, StoreError> + Send>;
 
     #[test]
     fn processes_opening_a_new_database_at_once_all_succeed() {
@@ -634,15 +574,12 @@ mod tests {
     async fn store_with(schema: &'static str) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store
-            .call(move |c| Ok(c.execute_batch(schema)?))
-            .await
-            .unwrap();
+        store.call(move |c| c.execute_batch(schema)).await.unwrap();
         (dir, store)
     }
 
-    fn count(c: &Connection) -> Result<i64, StoreError> {
-        Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?)
+    fn count(c: &dyn Sql) -> Result<i64, StoreError> {
+        c.query_row("SELECT COUNT(*) FROM t", crate::args![], |r| r.get(0))
     }
 
     #[tokio::test]
@@ -665,20 +602,20 @@ mod tests {
         let jobs: Vec<(u8, TestJob)> = vec![
             (
                 1,
-                Box::new(|c| Ok(c.execute("INSERT INTO t VALUES (1)", [])? as i64)),
+                Box::new(|c| Ok(c.execute("INSERT INTO t VALUES (1)", crate::args![])? as i64)),
             ),
             // Writes a row, then fails: its row must be undone, the others kept.
             (
                 2,
                 Box::new(|c| {
-                    c.execute("INSERT INTO t VALUES (2)", [])?;
-                    Ok(c.execute("INSERT INTO t VALUES (1)", [])? as i64)
+                    c.execute("INSERT INTO t VALUES (2)", crate::args![])?;
+                    Ok(c.execute("INSERT INTO t VALUES (1)", crate::args![])? as i64)
                 }),
             ),
             (
                 3,
                 Box::new(|c| {
-                    c.execute("INSERT INTO t VALUES (3)", [])?;
+                    c.execute("INSERT INTO t VALUES (3)", crate::args![])?;
                     count(c)
                 }),
             ),
@@ -698,11 +635,7 @@ mod tests {
         assert!(got[1].1.is_err(), "the failing job reports its own error");
         assert_eq!(got[2].1, Ok(2), "sees rows 1 and 3, not the undone 2");
         let rows: Vec<i64> = store
-            .call(|c| {
-                let mut st = c.prepare("SELECT v FROM t ORDER BY v")?;
-                let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-                Ok(v)
-            })
+            .call(|c| c.query_map("SELECT v FROM t ORDER BY v", crate::args![], |r| r.get(0)))
             .await
             .unwrap();
         assert_eq!(rows, vec![1, 3]);
@@ -714,7 +647,7 @@ mod tests {
         let (dtx, drx) = mpsc::channel();
         store
             .submit(
-                |c| Ok(c.execute("INSERT INTO t VALUES (7)", [])?),
+                |c| Ok(c.execute("INSERT INTO t VALUES (7)", crate::args![])?),
                 move |r| {
                     let _ = dtx.send(r.is_ok());
                 },

@@ -115,7 +115,7 @@ type Profiles = [(
 )];
 
 fn models(
-    c: &impl ViewStore,
+    c: &(impl ViewStore + ?Sized),
     catalog: &ModelList,
     profiles: &Profiles,
 ) -> Result<Vec<ModelRow>, StoreError> {
@@ -187,7 +187,7 @@ fn models(
         .collect())
 }
 
-fn budget(c: &(impl BudgetStore + ViewStore)) -> Result<BudgetSnap, StoreError> {
+fn budget(c: &(impl BudgetStore + ViewStore + ?Sized)) -> Result<BudgetSnap, StoreError> {
     let mut levels = Vec::new();
     for l in c.all_levels()? {
         let series = c
@@ -239,7 +239,7 @@ const BREAKER_EVENTS_PER_LOAD: usize = 200;
 
 /// Load one snapshot.
 pub fn load(
-    c: &impl Backend,
+    c: &(impl Backend + ?Sized),
     data_dir: &Path,
     catalog: &ModelList,
     req: &SnapshotReq,
@@ -249,7 +249,7 @@ pub fn load(
 
 /// `load`, reusing unchanged aggregates from `cache`.
 pub fn load_cached(
-    c: &impl Backend,
+    c: &(impl Backend + ?Sized),
     data_dir: &Path,
     catalog: &ModelList,
     req: &SnapshotReq,
@@ -294,7 +294,7 @@ pub fn load_cached(
 
 /// Every run, newest first, with liveness folded into its status by the same rule as
 /// `runs`/`show` (a deleted lock file does not make a live run interrupted).
-fn run_list(c: &impl Backend, data_dir: &Path) -> Result<Vec<RunItem>, StoreError> {
+fn run_list(c: &(impl Backend + ?Sized), data_dir: &Path) -> Result<Vec<RunItem>, StoreError> {
     Ok(c.list_runs()?
         .into_iter()
         .map(|r| RunItem {
@@ -313,7 +313,7 @@ fn run_list(c: &impl Backend, data_dir: &Path) -> Result<Vec<RunItem>, StoreErro
 
 /// The open run and its tasks (`None`: it was deleted).
 fn run_detail(
-    c: &impl Backend,
+    c: &(impl Backend + ?Sized),
     data_dir: &Path,
     id: &str,
 ) -> Result<Option<RunDetail>, StoreError> {
@@ -390,7 +390,7 @@ fn run_detail(
 
 /// The task detail: prompt, output and attempts (`None`: no such task).
 fn task_attempts(
-    c: &impl Backend,
+    c: &(impl Backend + ?Sized),
     run: &str,
     task: &str,
 ) -> Result<Option<TaskAttempts>, StoreError> {
@@ -426,7 +426,7 @@ fn task_attempts(
 
 /// Breaker transitions not sent yet, and the stored history when asked for.
 fn events(
-    c: &impl Backend,
+    c: &(impl Backend + ?Sized),
     history: bool,
     cache: &mut Cache,
 ) -> Result<(Vec<EventItem>, Option<Vec<EventItem>>), StoreError> {
@@ -466,7 +466,7 @@ fn events(
 
 /// The latest stored analysis when it is newer than the one last sent. A failure here is logged
 /// and leaves the rest of the snapshot intact.
-fn latest_analysis(c: &impl Backend, cache: &mut Cache) -> Option<StoredAnalysis> {
+fn latest_analysis(c: &(impl Backend + ?Sized), cache: &mut Cache) -> Option<StoredAnalysis> {
     let latest: Option<i64> = match c.latest_analysis_id() {
         Ok(id) => id,
         Err(e) => {

@@ -19,7 +19,6 @@ use orchestrator_tui::providers::{
     ChatRequest, ChatResponse, Provider, ProviderError, ProviderRegistry, Usage,
 };
 use orchestrator_tui::store::Store;
-use orchestrator_tui::store::budget as ledger;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -207,7 +206,7 @@ impl Harness {
     async fn set_org_cap(&self, cap: Micros) {
         self.engine
             .store()
-            .call(move |c| ledger::set_cap(c, "org", cap, None))
+            .call(move |c| orchestrator_tui::store::ledger::set_level_cap(c, "org", cap, None))
             .await
             .unwrap();
     }

@@ -53,7 +53,7 @@ fn store_open_breaker(app: &App, model: &str) {
     let m = model.to_string();
     app.store
         .call_blocking(move |c| {
-            store::immediate(c, |tx| store::models::save_breaker(tx, &m, &open, &hash))
+            store::atomic(c, |tx| store::models::save_breaker(tx, &m, &open, &hash))
         })
         .expect("save breaker");
 }

@@ -55,12 +55,12 @@ async fn until_driving(app: &App, id: &str) {
         let n: i64 = app
             .store
             .call(move |c| {
-                Ok(c.query_row(
+                c.query_row(
                     "SELECT (SELECT COUNT(*) FROM calls WHERE run_id = ?1)
                           + (SELECT COUNT(*) FROM inflight_calls WHERE run_id = ?1)",
-                    [&rid],
+                    orchestrator_tui::args![rid],
                     |r| r.get(0),
-                )?)
+                )
             })
             .await
             .expect("count calls");
@@ -85,7 +85,7 @@ async fn a_cancel_request_from_another_store_handle_stops_the_driving_engine() {
     let rid = id.clone();
     other
         .call_blocking(move |c| {
-            store::immediate(c, |tx| store::cancel::request(tx, &rid, USER_CANCEL))
+            store::atomic(c, |tx| store::cancel::request(tx, &rid, USER_CANCEL))
         })
         .expect("request");
 
@@ -197,7 +197,7 @@ async fn a_resumed_run_starts_without_an_old_request() {
         .expect("join");
     let rid = id.clone();
     app.store
-        .call(move |c| store::immediate(c, |tx| store::cancel::request(tx, &rid, "stale")))
+        .call(move |c| store::atomic(c, |tx| store::cancel::request(tx, &rid, "stale")))
         .await
         .expect("stale request");
     // The run's lock is let go just after its join resolves.

@@ -48,7 +48,7 @@ impl Provider for Counting {
         if n == BREAK_AT {
             let store = self.store.lock().unwrap().clone().unwrap();
             store
-                .call(|c| Ok(c.pragma_update(None, "query_only", true)?))
+                .call(|c| c.execute_batch("PRAGMA query_only = 1"))
                 .await
                 .unwrap();
         }

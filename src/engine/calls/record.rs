@@ -13,7 +13,7 @@ use crate::providers::{ChatResponse, ProviderError};
 use crate::routing::health::now_ms;
 use crate::routing::learning::Profile;
 use crate::routing::{Breaker, Signal, Transition};
-use crate::store::budget as ledger;
+use crate::store::BudgetStore;
 use crate::store::{self, BreakerEventRow, CallRecord};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -179,12 +179,12 @@ pub(super) fn submit(
                 store::inflight::remove(tx, lease, n)?;
             }
             match hold {
-                Hold::Lease(id) => ledger::settle_part(tx, id, team.as_deref(), rec.cost)?,
+                Hold::Lease(id) => tx.settle_part(id, team.as_deref(), rec.cost)?,
                 // Charged calls settle (a refused answer may be billed); others release.
                 Hold::Row(id) if rec.outcome == CallOutcome::Ok || rec.cost.0 > 0 => {
-                    ledger::settle(tx, id, rec.cost)?
+                    tx.settle(id, rec.cost)?
                 }
-                Hold::Row(id) => ledger::release(tx, id)?,
+                Hold::Row(id) => tx.release(id)?,
             }
             store::runs::insert_call(tx, &rec)?;
             if rec.outcome.is_failure() {

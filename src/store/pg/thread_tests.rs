@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 fn open(schema: &TestSchema) -> Store {
     let store = Store::open_pg(&schema.0).expect("open the PostgreSQL store");
     store
-        .call_blocking_sql(|c| c.execute_batch("CREATE TABLE t (v BIGINT UNIQUE)"))
+        .call_blocking(|c| c.execute_batch("CREATE TABLE t (v BIGINT UNIQUE)"))
         .unwrap();
     store
 }
 
 fn count(store: &Store) -> i64 {
     store
-        .call_blocking_sql(|c| c.query_row("SELECT COUNT(*) FROM t", args![], |r| r.get(0)))
+        .call_blocking(|c| c.query_row("SELECT COUNT(*) FROM t", args![], |r| r.get(0)))
         .unwrap()
 }
 
@@ -45,7 +45,7 @@ fn other(schema: &TestSchema) -> postgres::Client {
 /// Kill the store's connections on the server, as a lost network or a server restart does.
 fn cut(store: &Store, schema: &TestSchema) {
     let data: i32 = store
-        .call_blocking_sql(|c| c.query_row("SELECT pg_backend_pid()", args![], |r| r.get(0)))
+        .call_blocking(|c| c.query_row("SELECT pg_backend_pid()", args![], |r| r.get(0)))
         .unwrap();
     let session: i32 = store
         .with_session_blocking(|s| s.map(|s| s.backend_pid()))
@@ -69,7 +69,7 @@ fn queued_jobs_share_a_transaction_and_fail_alone() {
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let (held_tx, held_rx) = mpsc::channel::<()>();
     store
-        .submit_sql(
+        .submit(
             |_| Ok(()),
             move |_| {
                 let _ = held_tx.send(());
@@ -104,7 +104,7 @@ fn queued_jobs_share_a_transaction_and_fail_alone() {
     for (k, f) in jobs {
         let rtx = rtx.clone();
         store
-            .submit_sql(f, move |r| {
+            .submit(f, move |r| {
                 let _ = rtx.send((k, r.map_err(|e| e.to_string())));
             })
             .unwrap();
@@ -117,7 +117,7 @@ fn queued_jobs_share_a_transaction_and_fail_alone() {
     assert_eq!(got[2].1, Ok(2), "sees rows 1 and 3, not the undone 2");
     assert_eq!(count(&store), 2);
     // A plain job's error rolls its own transaction back.
-    let e = store.call_blocking_sql(|c| {
+    let e = store.call_blocking(|c| {
         c.execute("INSERT INTO t VALUES (9)", args![])?;
         c.execute("INSERT INTO t VALUES (9)", args![])
     });
@@ -136,7 +136,7 @@ fn reservations_are_owned_by_the_process_lock() {
         .unwrap()
         .unwrap();
     let id = store
-        .call_blocking_sql(move |c| {
+        .call_blocking(move |c| {
             c.reserve(None, None, Micros(500), std::process::id(), "")
                 .map(|r| match r {
                     crate::budget::ledger::Reserve::Reserved(id) => id,
@@ -184,7 +184,7 @@ fn a_lost_connection_keeps_writes_and_takes_the_locks_again() {
     cut(&store, &schema);
     let (tx, rx) = mpsc::channel();
     store
-        .submit_retried_sql(
+        .submit_retried(
             Some(Micros(1234)),
             |c| c.execute("INSERT INTO t VALUES (7)", args![]),
             move |r| {
@@ -221,7 +221,7 @@ fn a_process_whose_lock_was_taken_meanwhile_stops() {
             .get::<_, bool>(0)
     });
     let e = store
-        .call_blocking_sql(|c| c.execute("INSERT INTO t VALUES (1)", args![]))
+        .call_blocking(|c| c.execute("INSERT INTO t VALUES (1)", args![]))
         .unwrap_err();
     assert!(e.is_unavailable(), "{e}");
     assert!(!store.writable());
@@ -230,7 +230,7 @@ fn a_process_whose_lock_was_taken_meanwhile_stops() {
     // And it stays stopped.
     assert!(
         store
-            .call_blocking_sql(|c| c.execute_batch("SELECT 1"))
+            .call_blocking(|c| c.execute_batch("SELECT 1"))
             .is_err()
     );
 }
@@ -325,12 +325,12 @@ fn a_write_made_while_the_server_is_away_lands_when_it_is_back() {
     };
     let store = Store::open_pg(&target).unwrap();
     store
-        .call_blocking_sql(|c| c.execute_batch("CREATE TABLE t (v BIGINT UNIQUE)"))
+        .call_blocking(|c| c.execute_batch("CREATE TABLE t (v BIGINT UNIQUE)"))
         .unwrap();
     proxy.cut();
     let (tx, rx) = mpsc::channel();
     store
-        .submit_retried_sql(
+        .submit_retried(
             Some(Micros(1234)),
             |c| c.execute("INSERT INTO t VALUES (7)", args![]),
             move |r| {
@@ -362,7 +362,7 @@ fn writes_are_given_up_and_counted_when_the_server_stays_away() {
     for cost in [1000, 2000] {
         let tx = tx.clone();
         store
-            .submit_retried_sql(
+            .submit_retried(
                 Some(Micros(cost)),
                 |c| c.execute_batch("SELECT 1"),
                 move |r| {
@@ -385,7 +385,7 @@ fn writes_are_given_up_and_counted_when_the_server_stays_away() {
     // The server comes back: the next write goes through and ends the outage.
     proxy.restore();
     store
-        .call_blocking_sql(|c| c.execute_batch("SELECT 1"))
+        .call_blocking(|c| c.execute_batch("SELECT 1"))
         .unwrap();
     assert!(store.writable());
 }
