@@ -112,19 +112,11 @@ pub fn load_config_file(file: Option<&Path>) -> Result<Config, CliError> {
     Ok(cfg)
 }
 
-/// Config, data dir, logging and store: everything a command that touches state needs.
-/// Commands that do not work on the PostgreSQL store yet refuse it here (exit 9), after
-/// connecting, so an unreachable server is still reported as such.
+/// Config, data dir, logging and store: everything a command that touches state needs. With
+/// `[store] url` (or `ORCHESTRATOR_STORE_URL`) the store is the org-wide PostgreSQL one; an
+/// unreachable server is reported naming host and database (exit 9).
 pub fn open_app(cli: &Cli) -> Result<App, CliError> {
-    let app = open_app_shared(cli)?;
-    if let Some(pg) = &app.shared {
-        return Err(CliError::Store(format!(
-            "this command does not work on the PostgreSQL store ({}) yet: only `runs` and \
-             `budget` do; unset [store] url and ORCHESTRATOR_STORE_URL to use the local store",
-            pg.target().describe()
-        )));
-    }
-    Ok(app)
+    open_app_shared(cli)
 }
 
 /// Connect to the PostgreSQL store if one is configured, bring its schema up to date, and
@@ -182,7 +174,10 @@ pub fn open_app_shared(cli: &Cli) -> Result<App, CliError> {
         ))
     })?;
     let shared = open_shared(&cfg)?;
-    let store = Store::open(&data_dir)?;
+    let store = match &shared {
+        Some(pg) => Store::open_pg(pg.target())?,
+        None => Store::open(&data_dir)?,
+    };
     // Every start recovers from crashes: reservations of dead processes go back.
     crate::engine::service::release_stale_reservations(&store, &data_dir);
     Ok(App {

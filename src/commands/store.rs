@@ -60,7 +60,10 @@ pub fn migrate(
     let target = crate::store::pg::PgTarget::parse(url, &schema)
         .map_err(|e| CliError::BadInput(e.to_string()))?;
     let pg = crate::store::pg::PgConn::open(&target)?;
-    let path = app.store.path().to_path_buf();
+    // This data dir's own file (created and migrated if new), whatever the store in use.
+    let path = crate::store::Store::open(&app.data_dir)?
+        .path()
+        .to_path_buf();
     let src = crate::store::open_connection(&path)?;
     let source = format!(
         "{}:{}",

@@ -135,14 +135,13 @@ impl EngineHandle {
         }
         let id = run_id.to_string();
         // A run that cannot be read has no owner to protect; deleting it says what is wrong.
-        let owner = self
+        let row = self
             .ctx
             .store
-            .call(move |c| Ok(store::runs::get_run(c, &id)?.owner))
+            .call(move |c| store::runs::get_run(c, &id))
             .await
-            .ok()
-            .flatten();
-        if crate::liveness::run_alive(&self.ctx.data_dir, run_id, owner.as_ref()) {
+            .ok();
+        if row.is_some_and(|r| crate::engine::report::run_live(&self.ctx.data_dir, &r)) {
             return Ok(Deleted::Live);
         }
         let id = run_id.to_string();

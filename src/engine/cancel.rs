@@ -41,7 +41,7 @@ impl EngineHandle {
                 StoreError::NotFound(m) | StoreError::Invalid(m) => EngineError::Invalid(m),
                 other => EngineError::Store(other),
             })?;
-        let alive = crate::liveness::run_alive(&self.ctx.data_dir, run_id, row.owner.as_ref());
+        let alive = crate::engine::report::run_live(&self.ctx.data_dir, &row);
         if row.status != RunStatus::Running || !alive {
             let shown = if row.status == RunStatus::Running {
                 RunStatus::Interrupted

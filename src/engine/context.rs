@@ -298,6 +298,8 @@ pub struct RunCtx {
     /// The budget level that refused the run's last refused call (`run`, `org`, `team:<name>`).
     pub refused_by: Mutex<Option<String>>,
     pub _lock: RunLock,
+    /// Its advisory lock on the PostgreSQL store (who drives it, for every machine).
+    pub _claim: Option<crate::store::RunClaim>,
 }
 
 impl RunCtx {

@@ -14,11 +14,18 @@ use std::path::Path;
 /// The one rule for `runs`, `show` and the TUI.
 pub fn effective_status(data_dir: &Path, run: &impl StoredRun) -> RunStatus {
     let status = run.stored_status();
-    if status == RunStatus::Running && !lock::run_alive(data_dir, run.run_id(), run.owner()) {
+    if status == RunStatus::Running && !run_live(data_dir, run) {
         RunStatus::Interrupted
     } else {
         status
     }
+}
+
+/// Is the run driven by a live process? On the PostgreSQL store its advisory lock says, for
+/// every machine; on SQLite its lock file and recorded owner.
+pub fn run_live(data_dir: &Path, run: &impl StoredRun) -> bool {
+    run.lock_held()
+        .unwrap_or_else(|| lock::run_alive(data_dir, run.run_id(), run.owner()))
 }
 
 fn round(m: Micros) -> f64 {

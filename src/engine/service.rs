@@ -211,6 +211,7 @@ impl EngineHandle {
         let lock = lock::acquire(&self.ctx.data_dir, &id)
             .map_err(|e| EngineError::Invalid(format!("cannot create the run lock: {e}")))?
             .ok_or_else(|| EngineError::Invalid(format!("run {id} is already locked")))?;
+        let claim = self.ctx.store.claim_run(&id).await?;
         let new = NewRun {
             id: id.clone(),
             description: description.clone(),
@@ -248,6 +249,7 @@ impl EngineHandle {
             lease: Arc::new(Lease::new(lease_id)),
             refused_by: Default::default(),
             _lock: lock,
+            _claim: claim,
         });
         Ok(run)
     }
@@ -296,6 +298,8 @@ impl EngineHandle {
         if self.active_runs().contains(&row.id) {
             return Err(driven(String::new()));
         }
+        // On the PostgreSQL store: its lock, held by whoever drives it on any machine.
+        let claim = self.ctx.store.claim_run(&row.id).await.map_err(invalid)?;
         let (id, budget, time) = (row.id.clone(), req.budget, req.time_limit_secs);
         let data_dir = self.ctx.data_dir.clone();
         let (team, pid) = (row.team.clone(), std::process::id());
@@ -338,6 +342,7 @@ impl EngineHandle {
             lease: Arc::new(Lease::new(lease_id)),
             refused_by: Default::default(),
             _lock: lock,
+            _claim: claim,
         });
         Ok((row.id, self.launch(run, true)))
     }

@@ -55,6 +55,10 @@ pub trait StoredRun {
     fn run_id(&self) -> &str;
     fn stored_status(&self) -> RunStatus;
     fn owner(&self) -> Option<&Owner>;
+    /// Whether its run lock is held, where the store knows (PostgreSQL's advisory locks).
+    fn lock_held(&self) -> Option<bool> {
+        None
+    }
 }
 
 impl StoredRun for RunRow {
@@ -67,6 +71,9 @@ impl StoredRun for RunRow {
     fn owner(&self) -> Option<&Owner> {
         self.owner.as_ref()
     }
+    fn lock_held(&self) -> Option<bool> {
+        self.lock_held
+    }
 }
 
 impl StoredRun for RunSummary {
@@ -78,6 +85,9 @@ impl StoredRun for RunSummary {
     }
     fn owner(&self) -> Option<&Owner> {
         self.owner.as_ref()
+    }
+    fn lock_held(&self) -> Option<bool> {
+        self.lock_held
     }
 }
 

@@ -6,6 +6,7 @@ pub mod analyses;
 pub mod backend;
 pub mod budget;
 pub mod cancel;
+mod claim;
 pub mod events;
 pub mod health;
 pub mod inflight;
@@ -15,6 +16,7 @@ pub mod migrations;
 pub mod models;
 pub mod owner;
 pub mod pg;
+pub mod reader;
 pub mod records;
 pub mod recovery;
 pub mod resume;
@@ -35,6 +37,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 pub use backend::{AnalysisStore, Backend, BudgetStore, RunStore, StoredRun, ViewStore};
+pub use claim::RunClaim;
 pub use health::Outage;
 pub use records::*;
 
@@ -109,6 +112,8 @@ struct Shared {
     /// The file's path, or the server and schema (never a password): what errors name.
     label: String,
     dialect: sql::Dialect,
+    /// The server, on PostgreSQL (readers connect to it).
+    pg: Option<pg::PgTarget>,
     health: Health,
     /// This process lost its locks on the PostgreSQL store to another: nothing runs any more.
     stopped: AtomicBool,
@@ -217,6 +222,7 @@ impl Store {
             path: PathBuf::from(target.describe()),
             label: target.describe().to_string(),
             dialect: sql::Dialect::Postgres,
+            pg: Some(target.clone()),
             health: Health::default(),
             stopped: AtomicBool::new(false),
         });
@@ -278,6 +284,7 @@ impl Store {
             path: path.clone(),
             label: path.display().to_string(),
             dialect: sql::Dialect::Sqlite,
+            pg: None,
             health: Health::default(),
             stopped: AtomicBool::new(false),
         });

@@ -50,6 +50,9 @@ pub struct RunRow {
     /// The process driving it (set while `running`; see `engine::lock::run_alive`).
     #[serde(skip)]
     pub owner: Option<super::owner::Owner>,
+    /// On the PostgreSQL store: whether its run lock (an advisory lock) is held by any
+    /// process, on any machine (`None` on SQLite: lock files and owners decide).
+    pub lock_held: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,6 +138,9 @@ pub struct RunSummary {
     pub created_at: String,
     #[serde(skip)]
     pub owner: Option<super::owner::Owner>,
+    /// On the PostgreSQL store: whether its run lock (an advisory lock) is held by any
+    /// process, on any machine (`None` on SQLite: lock files and owners decide).
+    pub lock_held: Option<bool>,
     /// The run's own cap (the TUI shows spend against it).
     #[serde(skip)]
     pub budget: Micros,

@@ -80,6 +80,7 @@ fn run_row(r: &Row) -> Result<RunRow, StoreError> {
         updated_at: r.get(18)?,
         finished_at: r.get(19)?,
         owner: owner_at(r, 20)?,
+        lock_held: None,
         plan_fallback: r.get(23)?,
         host: r.get(24)?,
         user: r.get(25)?,
@@ -87,16 +88,44 @@ fn run_row(r: &Row) -> Result<RunRow, StoreError> {
 }
 
 pub fn get_run(c: &dyn Sql, id: &str) -> Result<RunRow, StoreError> {
-    c.query_opt(
-        &format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"),
-        args![id],
-        run_row,
-    )?
-    .ok_or_else(|| {
-        StoreError::NotFound(format!(
-            "no run with id `{id}` (see `orchestrator-tui runs`)"
-        ))
-    })
+    let mut run = c
+        .query_opt(
+            &format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"),
+            args![id],
+            run_row,
+        )?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "no run with id `{id}` (see `orchestrator-tui runs`)"
+            ))
+        })?;
+    fill_locks(
+        c,
+        std::slice::from_mut(&mut run),
+        |r| &r.id,
+        |r, h| r.lock_held = Some(h),
+    )?;
+    Ok(run)
+}
+
+/// On PostgreSQL, whether each run's lock is held (one query for all of them); nothing on
+/// SQLite.
+fn fill_locks<T>(
+    c: &dyn Sql,
+    rows: &mut [T],
+    id: impl Fn(&T) -> &String,
+    set: impl Fn(&mut T, bool),
+) -> Result<(), StoreError> {
+    if c.dialect() != super::sql::Dialect::Postgres || rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| id(r).clone()).collect();
+    let held = c.pg(|t| super::pg::liveness::runs_held(t, &ids))?;
+    for r in rows.iter_mut() {
+        let h = held.contains(id(r));
+        set(r, h);
+    }
+    Ok(())
 }
 
 /// Newest run id, for `resume --last`.
@@ -110,17 +139,19 @@ pub fn last_run_id(c: &dyn Sql) -> Result<Option<String>, StoreError> {
 
 /// Runs with the same normalised description, newest first.
 pub fn runs_matching(c: &dyn Sql, description: &str) -> Result<Vec<RunRow>, StoreError> {
-    c.query_map(
+    let mut rows = c.query_map(
         &format!(
             "SELECT {RUN_COLS} FROM runs WHERE norm_description = ?1 ORDER BY created_at DESC, rowid DESC"
         ),
         args![normalize_description(description)],
         run_row,
-    )
+    )?;
+    fill_locks(c, &mut rows, |r| &r.id, |r, h| r.lock_held = Some(h))?;
+    Ok(rows)
 }
 
 pub fn list_runs(c: &dyn Sql) -> Result<Vec<RunSummary>, StoreError> {
-    c.query_map(
+    let mut rows = c.query_map(
         "SELECT r.id, r.status, r.description, r.team, r.spent_micros, r.updated_at, r.created_at,
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id AND t.status IN ('completed','degraded')),
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id),
@@ -140,12 +171,15 @@ pub fn list_runs(c: &dyn Sql) -> Result<Vec<RunSummary>, StoreError> {
                 tasks_done: r.get::<i64>(7)? as u64,
                 tasks_total: r.get::<i64>(8)? as u64,
                 owner: owner_at(r, 9)?,
+                lock_held: None,
                 budget: Micros(r.get(12)?),
                 host: r.get(13)?,
                 user: r.get(14)?,
             })
         },
-    )
+    )?;
+    fill_locks(c, &mut rows, |r| &r.id, |r, h| r.lock_held = Some(h))?;
+    Ok(rows)
 }
 
 pub fn set_run_status(

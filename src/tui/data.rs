@@ -502,16 +502,17 @@ impl Loader {
     /// Start the loader. Besides answering requests it reloads (with the last request) whenever
     /// `PRAGMA data_version` shows a commit it has not loaded yet.
     pub fn spawn(
-        db_path: PathBuf,
+        source: impl Into<store::reader::ReadTarget>,
         data_dir: PathBuf,
         catalog: ModelList,
         out: UnboundedSender<Msg>,
     ) -> std::io::Result<Loader> {
         let (tx, rx) = std::sync::mpsc::channel::<SnapshotReq>();
+        let source = source.into();
         std::thread::Builder::new()
             .name("tui-data".into())
             .spawn(move || {
-                let conn = match store::open_connection(&db_path) {
+                let mut conn = match source.open() {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = out.send(Msg::Failed(format!("cannot read the store: {e}")));
@@ -527,7 +528,7 @@ impl Loader {
                         Ok(r) => r,
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                            let changed = conn.data_version().ok() != loaded_version;
+                            let changed = conn.read(|c| c.data_version()).ok() != loaded_version;
                             match (&last_req, changed) {
                                 (Some(r), true) => r.clone(),
                                 _ => continue,
@@ -538,8 +539,9 @@ impl Loader {
                         req = req.merge(newer);
                     }
                     // Read before loading: a commit during the load is picked up by the next poll.
-                    loaded_version = conn.data_version().ok();
-                    let loaded = load_cached(&conn, &data_dir, &catalog, &req, &mut cache);
+                    loaded_version = conn.read(|c| c.data_version()).ok();
+                    let loaded =
+                        conn.read(|c| load_cached(c, &data_dir, &catalog, &req, &mut cache));
                     last_req = Some(SnapshotReq {
                         history: false,
                         ..req

@@ -401,7 +401,7 @@ where
         .map(|m| (m.id.clone(), m.provider.clone()))
         .collect();
     let loader = match Loader::spawn(
-        engine.store().path().to_path_buf(),
+        engine.store().read_target(),
         engine.data_dir().to_path_buf(),
         catalog,
         tx.clone(),

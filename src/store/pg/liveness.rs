@@ -55,6 +55,22 @@ pub fn held_set(
     Ok(keys.iter().copied().filter(|k| all.contains(k)).collect())
 }
 
+/// Which of `runs` have their run lock held, on the schema the transaction works in.
+pub fn runs_held(
+    t: &mut impl postgres::GenericClient,
+    runs: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let schema: String = t.query_one("SELECT current_schema()::text", &[])?.get(0);
+    let keys: Vec<i64> = runs.iter().map(|r| run_key(&schema, r)).collect();
+    let held = held_set(t, &keys)?;
+    Ok(runs
+        .iter()
+        .zip(&keys)
+        .filter(|(_, k)| held.contains(k))
+        .map(|(r, _)| r.clone())
+        .collect())
+}
+
 /// A process's hold on the store: its own connection with its process lock and the locks of
 /// the runs it drives.
 pub struct Session {

@@ -134,6 +134,7 @@ pub fn list_runs(t: Tx, schema: &str) -> Result<Vec<RunSummary>, StoreError> {
                 tasks_done: r.get::<_, i64>(7).max(0) as u64,
                 tasks_total: r.get::<_, i64>(8).max(0) as u64,
                 owner: None,
+                lock_held: Some(live.contains(&key)),
                 budget: Micros(r.get(9)),
                 host: r.get(10),
                 user: r.get(11),
