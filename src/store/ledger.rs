@@ -157,11 +157,6 @@ pub fn set_run_cap(c: &dyn Sql, run: &str, cap: Micros) -> Result<(), StoreError
 /// lock files); on PostgreSQL those whose owner's advisory lock is free (`dead` is not asked).
 pub fn recover(c: &dyn Sql, dead: &dyn Fn(&Holder) -> bool) -> Result<Recovered, StoreError> {
     either!(c, |c| super::recovery::recover_stale(c, dead), |t| {
-        let keys: Vec<i64> = pg::budget::holders(t)?
-            .iter()
-            .filter_map(|(_, k)| *k)
-            .collect();
-        let live = pg::liveness::held_set(t, &keys)?;
-        pg::budget::recover(t, &|_, lock| lock.is_some_and(|k| !live.contains(&k)))
+        pg::budget::recover_unlocked(t)
     })
 }

@@ -11,6 +11,7 @@ mod limits;
 mod out_dir;
 mod real_model;
 mod run;
+mod shared_engine;
 mod shared_store;
 mod signals;
 mod store_migrate;

@@ -72,10 +72,6 @@ impl PgConn {
     /// Settle every reservation whose owner's process lock is free (its process died or lost
     /// its connection): what every command that opens the store does first.
     pub fn recover_dead(&self) -> Result<Recovered, StoreError> {
-        self.tx(|t| {
-            let keys: Vec<i64> = b::holders(t)?.iter().filter_map(|(_, k)| *k).collect();
-            let live = super::liveness::held_set(t, &keys)?;
-            b::recover(t, &|_, lock| lock.is_some_and(|k| !live.contains(&k)))
-        })
+        self.tx(b::recover_unlocked)
     }
 }

@@ -452,6 +452,18 @@ pub fn holders(t: Tx) -> Result<Vec<(Holder, Option<i64>)>, StoreError> {
     .collect())
 }
 
+/// Settle the reservations whose owner's process lock is free. Only owners seen in the snapshot
+/// whose locks were checked count: a reservation made after it belongs to a process that took
+/// its lock before making it, so it is alive.
+pub fn recover_unlocked(t: Tx) -> Result<Recovered, StoreError> {
+    let keys: std::collections::HashSet<i64> = holders(t)?.iter().filter_map(|(_, k)| *k).collect();
+    let keys: Vec<i64> = keys.into_iter().collect();
+    let live = super::liveness::held_set(t, &keys)?;
+    recover(t, &|_, lock| {
+        lock.is_some_and(|k| keys.contains(&k) && !live.contains(&k))
+    })
+}
+
 /// Crash recovery, as `store/recovery.rs` does it: each reservation `dead` says is gone is
 /// settled; its calls in flight are charged their worst case as `estimated` spend.
 pub fn recover(
