@@ -13,6 +13,8 @@ pub mod lease;
 pub mod migrations;
 pub mod models;
 pub mod owner;
+#[cfg(test)]
+mod parity_tests;
 pub mod pg;
 pub mod records;
 pub mod recovery;
