@@ -61,10 +61,10 @@ fn save_rows(conn: &dyn Sql, report: &AnalysisReport) -> Result<i64, StoreError>
     let mut head = report.clone();
     head.findings = Vec::new();
     let json = serde_json::to_string(&head).map_err(json_err)?;
-    let id: i64 = conn.query_row(
+    let id: i64 = super::insert_returning_id(
+        conn,
         "INSERT INTO analyses (path, analyzed_at, files, code_lines, duration_ms, has_semantic, semantic_note, report_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         RETURNING id",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         args![
             report.path,
             report.analyzed_at,
@@ -75,7 +75,6 @@ fn save_rows(conn: &dyn Sql, report: &AnalysisReport) -> Result<i64, StoreError>
             report.semantic_note,
             json
         ],
-        |r| r.get(0),
     )?;
     for (i, f) in report.findings.iter().enumerate() {
         conn.execute(

@@ -33,11 +33,10 @@ pub fn insert(c: &dyn Sql, run_id: Option<&str>, kind: &str, text: &str) -> Resu
         "info" => "info",
         _ => "warn",
     };
-    let id: i64 = c.query_row(
-        "INSERT INTO run_events (at, run_id, level, message, kind) VALUES (?1, ?2, ?3, ?4, ?5)
-         RETURNING id",
+    let id: i64 = super::insert_returning_id(
+        c,
+        "INSERT INTO run_events (at, run_id, level, message, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
         args![now_rfc3339(), run_id, level, text, kind],
-        |r| r.get(0),
     )?;
     if id % PRUNE_EVERY == 0 {
         prune(c, run_id, KEEP_PER_RUN)?;

@@ -140,9 +140,10 @@ pub fn insert_audit(c: &dyn Sql, a: &AuditRow) -> Result<(), StoreError> {
 
 /// Audit records as the contract's JSON objects, oldest first.
 pub fn audit(c: &dyn Sql, run: Option<&str>) -> Result<Vec<Value>, StoreError> {
+    // The cast types the parameter for PostgreSQL, which cannot infer it from `IS NULL`.
     c.query_map(
         "SELECT at, run_id, task_id, model, policies, mode, violations, allowed FROM audit
-         WHERE ?1 IS NULL OR run_id = ?1 ORDER BY id",
+         WHERE CAST(?1 AS TEXT) IS NULL OR run_id = ?1 ORDER BY id",
         args![run],
         |r| {
             let p: String = r.get(4)?;

@@ -63,10 +63,10 @@ pub fn insert(c: &dyn Sql, r: &RoutingRecord) -> Result<(), StoreError> {
         k.outcome = k.outcome.as_deref().map(bounded);
     }
     let json = serde_json::to_string(&cands).unwrap_or_else(|_| "[]".into());
-    let id: i64 = c.query_row(
+    let id: i64 = super::insert_returning_id(
+        c,
         "INSERT INTO routing (run_id, task_id, attempt, role, strategy, chosen, reason,
-            candidates, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         RETURNING id",
+            candidates, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         args![
             r.run_id,
             r.task_id,
@@ -78,7 +78,6 @@ pub fn insert(c: &dyn Sql, r: &RoutingRecord) -> Result<(), StoreError> {
             json,
             now_rfc3339()
         ],
-        |r| r.get(0),
     )?;
     if id % PRUNE_EVERY == 0 {
         c.execute(

@@ -453,13 +453,13 @@ pub fn get_attempts(c: &dyn Sql, run_id: &str) -> Result<Vec<AttemptRow>, StoreE
 
 /// Record one provider request and charge its settled cost to the run in the same transaction.
 pub fn insert_call(c: &dyn Sql, k: &CallRecord) -> Result<i64, StoreError> {
-    let id: i64 = c.query_row(
+    let id: i64 = super::insert_returning_id(
+        c,
         "INSERT INTO calls (run_id, task_id, attempt, role, provider, model, simulated, input_tokens,
             cached_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, ttft_ms, outcome,
             error, retry, breaker_after, at, cache_write_tokens, cache_saving_micros)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21)
-         RETURNING id",
+            ?20, ?21)",
         args![
             k.run_id,
             k.task_id,
@@ -483,7 +483,6 @@ pub fn insert_call(c: &dyn Sql, k: &CallRecord) -> Result<i64, StoreError> {
             k.cache_write_tokens as i64,
             k.cache_saving.0
         ],
-        |r| r.get(0),
     )?;
     if let Some(run) = &k.run_id
         && k.cost.0 != 0
