@@ -307,6 +307,13 @@ fn run_list(c: &impl Backend, data_dir: &Path) -> Result<Vec<RunItem>, StoreErro
             budget: r.budget,
             tasks_done: r.tasks_done,
             tasks_total: r.tasks_total,
+            // Written by any machine of a shared store: shown, so text-safe.
+            host: r
+                .host
+                .map(|h| crate::text_safe::clean_line(&h).into_owned()),
+            user: r
+                .user
+                .map(|u| crate::text_safe::clean_line(&u).into_owned()),
         })
         .collect())
 }

@@ -69,6 +69,8 @@ pub struct State {
     pub panes: Panes,
     /// Runs driven by this process.
     pub active: BTreeSet<String>,
+    /// This host and OS user (the Runs pane's "mine"); tests set their own.
+    pub me: Me,
     pub flash: Option<Flash>,
     /// Quitting: waiting for cancelled runs to be stored.
     pub stopping: bool,
@@ -100,6 +102,7 @@ impl State {
             event_seq: 0,
             panes: Panes::default(),
             active: BTreeSet::new(),
+            me: Me::current(),
             flash: None,
             stopping: false,
             quit_cancelled: false,

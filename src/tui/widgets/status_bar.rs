@@ -3,6 +3,7 @@
 
 use super::format_budget;
 use super::{fit, run_status_span, usd};
+use crate::tui::panes::Pane;
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -54,6 +55,10 @@ impl StatusBar<'_> {
             )));
         } else {
             out.push(Span::styled("no run open", t.muted));
+        }
+        // The Runs pane lists only this user's runs on this host (`m`).
+        if s.pane == Pane::Runs && s.panes.runs.mine {
+            out.push(Span::styled(" · mine", t.accent));
         }
         if let Some(f) = &s.flash {
             let (sym, style) = if f.error {
