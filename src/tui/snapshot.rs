@@ -24,6 +24,9 @@ pub struct Snapshot {
     /// Events pane lists breaker transitions from here only, so this process's own (also
     /// announced by the engine) are listed once.
     pub breaker_events: Vec<EventItem>,
+    /// Events of every other kind stored (by any process) since the last load, oldest first.
+    /// The Events pane lists those this process's engine has not announced live (`tui/echo.rs`).
+    pub stored_events: Vec<EventItem>,
     /// Routing recommendations from the learned profiles (the `models` command's).
     pub recommendations: Vec<String>,
 }

@@ -65,6 +65,8 @@ pub struct State {
     /// Newest first.
     pub events: VecDeque<EventItem>,
     event_seq: u64,
+    /// This process's live lines and the stored rows, paired so each is listed once.
+    pub echo: super::echo::Echo,
     /// Each pane's own state.
     pub panes: Panes,
     /// Runs driven by this process.
@@ -100,6 +102,7 @@ impl State {
             detail: None,
             events: VecDeque::new(),
             event_seq: 0,
+            echo: Default::default(),
             panes: Panes::default(),
             active: BTreeSet::new(),
             me: Me::current(),

@@ -588,6 +588,7 @@ pub fn snapshot() -> Snapshot {
         history: Some(history()),
         analysis: Some(analysis::stored()),
         breaker_events: vec![],
+        stored_events: vec![],
         recommendations: vec![
             "route code_generation to deepseek-chat instead of claude-sonnet-4-6: -88% cost at 98% of its quality, from 14 tasks".into(),
         ],

@@ -12,6 +12,7 @@ mod e2e_act;
 mod engine;
 mod fixes;
 mod flow;
+mod live_events;
 mod mine;
 mod render;
 mod store_sync;
