@@ -14,7 +14,7 @@ pub(super) fn text_input(s: &mut State, c: char) {
         Overlay::Prompt(p) => p.insert(c),
         Overlay::Filter => {
             if let Some(nav) = nav_mut(s) {
-                nav.filter.push(c);
+                nav.filter.insert(c);
                 nav.selected = 0;
             }
         }
@@ -48,7 +48,7 @@ pub(super) fn paste(s: &mut State, text: &str) {
         Overlay::Prompt(p) => p.insert_str(&line),
         Overlay::Filter => {
             if let Some(nav) = nav_mut(s) {
-                nav.filter.push_str(&line);
+                nav.filter.insert_str(&line);
                 nav.selected = 0;
             }
         }
@@ -180,12 +180,18 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
         return (s.pane.def().action)(s, a).unwrap_or_default();
     }
     if s.overlay == Overlay::Filter {
-        match a {
-            Action::Backspace => {
-                if let Some(nav) = nav_mut(s) {
-                    nav.filter.pop();
+        if let Some(e) = line_edit(a) {
+            // Edited like the form's fields; the list follows the text as it changes.
+            if let Some(nav) = nav_mut(s) {
+                let before = nav.filter.value().to_string();
+                nav.filter.edit(e);
+                if nav.filter.value() != before {
+                    nav.selected = 0;
                 }
             }
+            return vec![];
+        }
+        match a {
             Action::Deny => {
                 if let Some(nav) = nav_mut(s) {
                     nav.filter.clear();

@@ -10,6 +10,7 @@ mod analysis;
 mod e2e;
 mod e2e_act;
 mod engine;
+mod filter_line;
 mod fixes;
 mod flow;
 mod live_events;
