@@ -15,6 +15,7 @@ mod fixes;
 mod flow;
 mod live_events;
 mod mine;
+mod mouse_rows;
 mod render;
 mod store_sync;
 mod why;
