@@ -79,6 +79,10 @@ fn navigate(s: &mut State, delta: isize) {
 const FAR: isize = 1_000_000_000;
 
 pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
+    // Ctrl-Z anywhere, popups and forms included: they stay as they are for `fg`.
+    if a == Action::Suspend {
+        return vec![Effect::Suspend];
+    }
     let before = s.dirty;
     s.dirty = true;
     // Modal overlays first.
@@ -234,7 +238,6 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
         }
         Action::Filter if s.pane.has_filter() => s.overlay = Overlay::Filter,
         Action::NewRun => s.overlay = Overlay::Form(Form::new(s.default_budget_usd)),
-        Action::Suspend => return vec![Effect::Suspend],
         _ => s.dirty = before,
     }
     vec![]

@@ -197,12 +197,16 @@ const GLOBAL_TAIL: &[Row] = &[
         Global,
         &["ctrl-z"],
         Action::Suspend,
-        "suspend (fg resumes)",
+        "suspend (fg resumes), in popups too",
         false,
     ),
 ];
 
-/// Popups and text input (modal: no global fallback).
+/// Global actions that modal contexts take too: a popup or a half-typed form is no reason not
+/// to suspend (the popup is there again after `fg`).
+const EVERYWHERE: &[Action] = &[Action::Suspend];
+
+/// Popups and text input (modal: no global fallback but `EVERYWHERE`).
 const MODAL: &[Row] = &[
     (Form, &["enter"], Action::Confirm, "start run", true),
     (
@@ -465,7 +469,8 @@ impl Keymap {
         Ok(Keymap { bindings })
     }
 
-    /// The action of a key in a context: the context's own bindings, then (unless modal) global.
+    /// The action of a key in a context: the context's own bindings, then global ones (only
+    /// those that work everywhere, in a modal context).
     pub fn lookup(&self, ctx: Ctx, ev: &KeyEvent) -> Option<Action> {
         let find = |c: Ctx| {
             self.bindings
@@ -473,7 +478,10 @@ impl Keymap {
                 .find(|b| b.ctx == c && b.keys.iter().any(|k| k.matches(ev)))
                 .map(|b| b.action)
         };
-        find(ctx).or_else(|| if ctx.modal() { None } else { find(Global) })
+        find(ctx).or_else(|| {
+            let a = find(Global)?;
+            (!ctx.modal() || EVERYWHERE.contains(&a)).then_some(a)
+        })
     }
 
     /// Status bar hints for a context: its own, then the global ones marked as hints.
@@ -563,6 +571,12 @@ mod tests {
         assert_eq!(k.lookup(MODELS, &c), None);
         let shift_tab = key(KeyCode::Tab, KeyModifiers::SHIFT);
         assert_eq!(k.lookup(RUNS, &shift_tab), Some(Action::PrevPane));
+        // Ctrl-Z works in every modal context too; other global keys do not.
+        let ctrl_z = key(KeyCode::Char('z'), KeyModifiers::CONTROL);
+        for ctx in [Form, Confirm, Help, Filter, Prompt, Outputs, RUNS] {
+            assert_eq!(k.lookup(ctx, &ctrl_z), Some(Action::Suspend), "{ctx:?}");
+        }
+        assert_eq!(k.lookup(Filter, &j), None);
     }
 
     #[test]

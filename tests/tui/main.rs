@@ -18,4 +18,5 @@ mod mine;
 mod mouse_rows;
 mod render;
 mod store_sync;
+mod suspend;
 mod why;
