@@ -10,7 +10,6 @@ use crate::domain::CallOutcome;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::routing::breaker::BreakerState;
 use crate::store::sql::Sql;
-use crate::store::tui_reads::{self, StoredEvent};
 use crate::store::{self, Backend, BudgetStore, StoreError, ViewStore};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +50,7 @@ fn epoch_ms(rfc3339: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
-fn local(rfc3339: &str, fmt: &str) -> String {
+pub(super) fn local(rfc3339: &str, fmt: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| t.with_timezone(&chrono::Local).format(fmt).to_string())
         .unwrap_or_default()
@@ -227,21 +226,11 @@ pub struct Cache {
     budget: BudgetSnap,
     /// The stored analysis last sent (a report is sent once, when a newer one is stored).
     analysis_id: Option<i64>,
-    /// The newest breaker transition sent (history or since): later ones are sent once each.
-    breaker_cursor: Option<i64>,
-    /// The newest stored event sent (history or since), likewise.
-    event_cursor: Option<i64>,
+    /// Where the Events pane's feed of stored events is (`feed.rs`).
+    feed: super::feed::Cursors,
 }
 
 const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Stored events the Events pane starts with.
-const HISTORY: usize = 500;
-
-/// Breaker transitions sent at most per load (the newest, when more were stored at once).
-const BREAKER_EVENTS_PER_LOAD: usize = 200;
-/// Other stored events sent at most per load (the newest; the pane keeps 1,000 anyway).
-const EVENTS_PER_LOAD: usize = 500;
 
 /// Load one snapshot.
 pub fn load(
@@ -270,7 +259,8 @@ pub fn load_cached(
         Some((run, task)) => task_attempts(c, run, task)?,
         None => None,
     };
-    let (breaker_events, stored_events, history) = events(c, req.history, cache)?;
+    let (breaker_events, stored_events, history) =
+        super::feed::events(c, req.history, &mut cache.feed)?;
     let key = Some(c.data_version()?);
     let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
     if !fresh {
@@ -436,79 +426,6 @@ fn task_attempts(
             })
             .collect(),
     }))
-}
-
-fn item(at: &str, kind: EventKind, run_id: Option<String>, text: String) -> EventItem {
-    EventItem {
-        seq: 0,
-        time: local(at, "%H:%M:%S"),
-        kind,
-        run_id,
-        text,
-    }
-}
-
-fn stored_item(e: StoredEvent) -> EventItem {
-    item(&e.at, EventKind::parse(e.kind), e.run_id, e.text)
-}
-
-/// (breaker transitions, other events) stored since the last load, and the stored history
-/// when asked for. Each part is read up to an id taken first, and the next load starts after
-/// it, so nothing is sent twice or skipped however the other processes' commits interleave.
-type Events = (Vec<EventItem>, Vec<EventItem>, Option<Vec<EventItem>>);
-
-fn events(
-    c: &(impl Backend + Sql),
-    history: bool,
-    cache: &mut Cache,
-) -> Result<Events, StoreError> {
-    let sql: &dyn Sql = c;
-    let breaker_upto = c.last_breaker_event_id()?;
-    let events_upto = tui_reads::last_event_id(sql)?;
-    let breaker_events = match cache.breaker_cursor {
-        Some(after) if breaker_upto > after => c
-            .breaker_events_between(after, breaker_upto, BREAKER_EVENTS_PER_LOAD)?
-            .into_iter()
-            .map(|(at, run_id, text)| item(&at, EventKind::Breaker, run_id, text))
-            .collect(),
-        _ => vec![],
-    };
-    let stored_events = match cache.event_cursor {
-        Some(after) if events_upto > after => {
-            tui_reads::events_between(sql, after, events_upto, EVENTS_PER_LOAD)?
-                .into_iter()
-                .map(stored_item)
-                .collect()
-        }
-        _ => vec![],
-    };
-    cache.breaker_cursor = Some(cache.breaker_cursor.unwrap_or(0).max(breaker_upto));
-    cache.event_cursor = Some(cache.event_cursor.unwrap_or(0).max(events_upto));
-    if !history {
-        return Ok((breaker_events, stored_events, None));
-    }
-    // Both kinds merged by time, newest first (as `store::views::history`, bounded by id).
-    let mut rows: Vec<(String, EventItem)> = c
-        .breaker_events_between(0, breaker_upto, HISTORY)?
-        .into_iter()
-        .map(|(at, run_id, text)| {
-            let e = item(&at, EventKind::Breaker, run_id, text);
-            (at, e)
-        })
-        .collect();
-    for e in tui_reads::events_between(sql, 0, events_upto, HISTORY)?
-        .into_iter()
-        .rev()
-    {
-        rows.push((e.at.clone(), stored_item(e)));
-    }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
-    rows.truncate(HISTORY);
-    Ok((
-        breaker_events,
-        stored_events,
-        Some(rows.into_iter().map(|r| r.1).collect()),
-    ))
 }
 
 /// The latest stored analysis when it is newer than the one last sent. A failure here is logged

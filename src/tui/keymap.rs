@@ -202,6 +202,22 @@ const GLOBAL_TAIL: &[Row] = &[
     ),
 ];
 
+/// Shell-like line editing, the same in every text field (the forms' fields, the analyze
+/// prompt, the `/` filter): `(keys, action, description)`, added to each of `TEXT_FIELDS`.
+const LINE_EDIT: &[(&[&str], Action, &str)] = &[
+    (&["left"], Action::CursorLeft, "cursor left"),
+    (&["right"], Action::CursorRight, "cursor right"),
+    (&["home", "ctrl-a"], Action::LineStart, "start of line"),
+    (&["end", "ctrl-e"], Action::LineEnd, "end of line"),
+    (&["alt-b", "ctrl-left"], Action::WordLeft, "word back"),
+    (&["alt-f", "ctrl-right"], Action::WordRight, "word forward"),
+    (&["delete"], Action::DeleteNext, "delete forward"),
+    (&["ctrl-w"], Action::DeleteWord, "delete word"),
+];
+
+/// The contexts that edit a line of text.
+const TEXT_FIELDS: [Ctx; 3] = [Form, Prompt, Filter];
+
 /// Global actions that modal contexts take too: a popup or a half-typed form is no reason not
 /// to suspend (the popup is there again after `fg`).
 const EVERYWHERE: &[Action] = &[Action::Suspend];
@@ -225,44 +241,6 @@ const MODAL: &[Row] = &[
     ),
     (Form, &["backspace"], Action::Backspace, "delete", false),
     (Form, &["esc"], Action::Deny, "cancel", true),
-    // Shell-like line editing in the focused field.
-    (Form, &["left"], Action::CursorLeft, "cursor left", false),
-    (Form, &["right"], Action::CursorRight, "cursor right", false),
-    (
-        Form,
-        &["home", "ctrl-a"],
-        Action::LineStart,
-        "start of field",
-        false,
-    ),
-    (
-        Form,
-        &["end", "ctrl-e"],
-        Action::LineEnd,
-        "end of field",
-        false,
-    ),
-    (
-        Form,
-        &["alt-b", "ctrl-left"],
-        Action::WordLeft,
-        "word back",
-        false,
-    ),
-    (
-        Form,
-        &["alt-f", "ctrl-right"],
-        Action::WordRight,
-        "word forward",
-        false,
-    ),
-    (
-        Form,
-        &["delete"],
-        Action::DeleteNext,
-        "delete forward",
-        false,
-    ),
     (
         Form,
         &["ctrl-u"],
@@ -270,7 +248,6 @@ const MODAL: &[Row] = &[
         "delete to start",
         false,
     ),
-    (Form, &["ctrl-w"], Action::DeleteWord, "delete word", false),
     (
         Outputs,
         &["e", "enter"],
@@ -288,116 +265,15 @@ const MODAL: &[Row] = &[
     (Prompt, &["enter"], Action::Confirm, "analyze", true),
     (Prompt, &["backspace"], Action::Backspace, "delete", false),
     (Prompt, &["ctrl-u"], Action::ClearInput, "clear", true),
-    (Prompt, &["left"], Action::CursorLeft, "cursor left", false),
-    (
-        Prompt,
-        &["right"],
-        Action::CursorRight,
-        "cursor right",
-        false,
-    ),
-    (
-        Prompt,
-        &["home", "ctrl-a"],
-        Action::LineStart,
-        "start of field",
-        false,
-    ),
-    (
-        Prompt,
-        &["end", "ctrl-e"],
-        Action::LineEnd,
-        "end of field",
-        false,
-    ),
-    (
-        Prompt,
-        &["alt-b", "ctrl-left"],
-        Action::WordLeft,
-        "word back",
-        false,
-    ),
-    (
-        Prompt,
-        &["alt-f", "ctrl-right"],
-        Action::WordRight,
-        "word forward",
-        false,
-    ),
-    (
-        Prompt,
-        &["delete"],
-        Action::DeleteNext,
-        "delete forward",
-        false,
-    ),
-    (
-        Prompt,
-        &["ctrl-w"],
-        Action::DeleteWord,
-        "delete word",
-        false,
-    ),
     (Prompt, &["esc"], Action::Deny, "cancel", true),
     (Filter, &["enter"], Action::Confirm, "keep filter", true),
     (Filter, &["backspace"], Action::Backspace, "delete", false),
     (Filter, &["esc"], Action::Deny, "clear filter", true),
-    // Edited like the form's fields.
-    (Filter, &["left"], Action::CursorLeft, "cursor left", false),
-    (
-        Filter,
-        &["right"],
-        Action::CursorRight,
-        "cursor right",
-        false,
-    ),
-    (
-        Filter,
-        &["home", "ctrl-a"],
-        Action::LineStart,
-        "start of filter",
-        false,
-    ),
-    (
-        Filter,
-        &["end", "ctrl-e"],
-        Action::LineEnd,
-        "end of filter",
-        false,
-    ),
-    (
-        Filter,
-        &["alt-b", "ctrl-left"],
-        Action::WordLeft,
-        "word back",
-        false,
-    ),
-    (
-        Filter,
-        &["alt-f", "ctrl-right"],
-        Action::WordRight,
-        "word forward",
-        false,
-    ),
-    (
-        Filter,
-        &["delete"],
-        Action::DeleteNext,
-        "delete forward",
-        false,
-    ),
     (
         Filter,
         &["ctrl-u"],
         Action::ClearInput,
         "delete to start",
-        false,
-    ),
-    (
-        Filter,
-        &["ctrl-w"],
-        Action::DeleteWord,
-        "delete word",
         false,
     ),
     (Help, &["esc", "?", "q"], Action::Back, "close", true),
@@ -431,6 +307,13 @@ pub fn default_rows() -> Vec<Row> {
     }
     rows.extend_from_slice(GLOBAL_TAIL);
     rows.extend_from_slice(MODAL);
+    for ctx in TEXT_FIELDS {
+        rows.extend(
+            LINE_EDIT
+                .iter()
+                .map(|&(keys, action, desc)| (ctx, keys, action, desc, false)),
+        );
+    }
     rows
 }
 

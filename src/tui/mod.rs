@@ -11,7 +11,7 @@
 //! - `view.rs`, `widgets/`: the screen and shared render-only widgets; `theme.rs`, `keymap.rs`,
 //!   `action.rs`
 //! - `data.rs`: snapshots (`snapshot.rs`) loaded on their own thread and read connection (SQL in
-//!   `store/views.rs` and `store/tui_reads.rs`)
+//!   `store/views.rs` and `store/tui_reads.rs`); `feed.rs` its stored events
 //! - `terminal.rs`: RAII guard, chained panic hook, synchronized output
 
 pub mod action;
@@ -21,6 +21,7 @@ pub mod app;
 pub mod data;
 pub mod echo;
 pub mod events;
+mod feed;
 mod input;
 pub mod keymap;
 pub mod mouse;
