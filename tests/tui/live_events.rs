@@ -210,3 +210,56 @@ async fn a_run_driven_here_lists_each_stored_line_once() {
     );
     assert_eq!(shown, stored);
 }
+
+/// The loader thread itself: it notices another connection's commit (`PRAGMA data_version`)
+/// without being asked and sends the new event with its next snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loader_sends_another_processs_event_without_being_asked() {
+    use orchestrator_tui::tui::data::Loader;
+    let d = tempfile::tempdir().expect("tempdir");
+    let path = d.path().join("orchestrator.db");
+    let mut other = store::open_connection(&path).expect("writer");
+    store::migrations::migrate(&mut other).expect("migrate");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let loader = Loader::spawn(path.clone(), d.path().to_path_buf(), vec![], tx).expect("loader");
+    loader.request(SnapshotReq {
+        history: true,
+        ..Default::default()
+    });
+    let mut s = State::new(NOW_MS, 8.0, true);
+    let next = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<Msg>| loop {
+        match rx.recv().await {
+            Some(Msg::Snapshot(snap)) => return snap,
+            Some(Msg::Failed(e)) => panic!("loader failed: {e}"),
+            Some(_) => {}
+            None => panic!("loader stopped"),
+        }
+    };
+    let first = tokio::time::timeout(Duration::from_secs(30), next(&mut rx))
+        .await
+        .expect("a first snapshot");
+    update(&mut s, Msg::Snapshot(first));
+    store::events::insert(
+        &other,
+        Some("r-far"),
+        "warning",
+        "lease pressed on build-02",
+    )
+    .expect("event");
+    let got = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let snap = next(&mut rx).await;
+            let has = !snap.stored_events.is_empty();
+            update(&mut s, Msg::Snapshot(snap));
+            if has {
+                return;
+            }
+        }
+    })
+    .await;
+    got.expect("the event within 30 s");
+    assert_eq!(
+        listed(&s, Some("r-far")),
+        BTreeMap::from([(("warning".into(), "lease pressed on build-02".into()), 1)])
+    );
+}
