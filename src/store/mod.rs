@@ -21,6 +21,7 @@ pub mod routing;
 pub mod runs;
 pub mod sql;
 pub mod structured;
+pub mod tui_reads;
 pub mod views;
 pub mod waiters;
 
