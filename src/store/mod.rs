@@ -27,6 +27,7 @@ pub mod runs;
 mod serve;
 pub mod sql;
 pub mod structured;
+pub mod tui_reads;
 pub mod views;
 pub mod waiters;
 

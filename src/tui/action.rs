@@ -75,6 +75,8 @@ pub enum Action {
     ToggleDeps,
     /// Tasks: keep the selection on the running task.
     Follow,
+    /// Runs: only this host's and OS user's runs, or every run.
+    ToggleMine,
 }
 
 /// The new-run form's values, validated.

@@ -9,6 +9,7 @@ use super::state::*;
 use crate::domain::CallOutcome;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::routing::breaker::BreakerState;
+use crate::store::sql::Sql;
 use crate::store::{self, Backend, BudgetStore, StoreError, ViewStore};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -49,7 +50,7 @@ fn epoch_ms(rfc3339: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
-fn local(rfc3339: &str, fmt: &str) -> String {
+pub(super) fn local(rfc3339: &str, fmt: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| t.with_timezone(&chrono::Local).format(fmt).to_string())
         .unwrap_or_default()
@@ -225,21 +226,15 @@ pub struct Cache {
     budget: BudgetSnap,
     /// The stored analysis last sent (a report is sent once, when a newer one is stored).
     analysis_id: Option<i64>,
-    /// The newest breaker transition sent (history or since): later ones are sent once each.
-    breaker_cursor: Option<i64>,
+    /// Where the Events pane's feed of stored events is (`feed.rs`).
+    feed: super::feed::Cursors,
 }
 
 const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Stored events the Events pane starts with.
-const HISTORY: usize = 500;
-
-/// Breaker transitions sent at most per load (the newest, when more were stored at once).
-const BREAKER_EVENTS_PER_LOAD: usize = 200;
-
 /// Load one snapshot.
 pub fn load(
-    c: &(impl Backend + ?Sized),
+    c: &dyn Sql,
     data_dir: &Path,
     catalog: &ModelList,
     req: &SnapshotReq,
@@ -249,7 +244,7 @@ pub fn load(
 
 /// `load`, reusing unchanged aggregates from `cache`.
 pub fn load_cached(
-    c: &(impl Backend + ?Sized),
+    c: &dyn Sql,
     data_dir: &Path,
     catalog: &ModelList,
     req: &SnapshotReq,
@@ -264,7 +259,8 @@ pub fn load_cached(
         Some((run, task)) => task_attempts(c, run, task)?,
         None => None,
     };
-    let (breaker_events, history) = events(c, req.history, cache)?;
+    let (breaker_events, stored_events, history) =
+        super::feed::events(c, req.history, &mut cache.feed)?;
     let key = Some(c.data_version()?);
     let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
     if !fresh {
@@ -289,6 +285,7 @@ pub fn load_cached(
         budget: cache.budget.clone(),
         history,
         breaker_events,
+        stored_events,
     })
 }
 
@@ -307,6 +304,13 @@ fn run_list(c: &(impl Backend + ?Sized), data_dir: &Path) -> Result<Vec<RunItem>
             budget: r.budget,
             tasks_done: r.tasks_done,
             tasks_total: r.tasks_total,
+            // Written by any machine of a shared store: shown, so text-safe.
+            host: r
+                .host
+                .map(|h| crate::text_safe::clean_line(&h).into_owned()),
+            user: r
+                .user
+                .map(|u| crate::text_safe::clean_line(&u).into_owned()),
         })
         .collect())
 }
@@ -422,46 +426,6 @@ fn task_attempts(
             })
             .collect(),
     }))
-}
-
-/// Breaker transitions not sent yet, and the stored history when asked for.
-fn events(
-    c: &(impl Backend + ?Sized),
-    history: bool,
-    cache: &mut Cache,
-) -> Result<(Vec<EventItem>, Option<Vec<EventItem>>), StoreError> {
-    // One bound for the history and the new transitions, so none is sent twice or skipped.
-    let breaker_upto = c.last_breaker_event_id()?;
-    let breaker_events = match cache.breaker_cursor {
-        Some(after) if breaker_upto > after => c
-            .breaker_events_between(after, breaker_upto, BREAKER_EVENTS_PER_LOAD)?
-            .into_iter()
-            .map(|(at, run_id, text)| EventItem {
-                seq: 0,
-                time: local(&at, "%H:%M:%S"),
-                kind: EventKind::Breaker,
-                run_id,
-                text,
-            })
-            .collect(),
-        _ => vec![],
-    };
-    cache.breaker_cursor = Some(cache.breaker_cursor.unwrap_or(0).max(breaker_upto));
-    if !history {
-        return Ok((breaker_events, None));
-    }
-    let history = c
-        .history(HISTORY, breaker_upto)?
-        .into_iter()
-        .map(|(at, kind, run_id, text)| EventItem {
-            seq: 0,
-            time: local(&at, "%H:%M:%S"),
-            kind: EventKind::parse(kind),
-            run_id,
-            text,
-        })
-        .collect();
-    Ok((breaker_events, Some(history)))
 }
 
 /// The latest stored analysis when it is newer than the one last sent. A failure here is logged

@@ -11,11 +11,15 @@ use crate::engine::EngineEvent;
 
 pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
     // What the Events pane lists, as stored (`EngineEvent::log_lines`); breaker transitions come
-    // from the store, where every process's are.
+    // from the store, where every process's are. A line whose stored copy the pane already
+    // listed (stored before it was sent) is not listed again (`echo.rs`).
     if !matches!(ev, EngineEvent::Breaker { .. }) {
         let run = ev.run_id().map(String::from);
         for (kind, text) in ev.log_lines() {
-            s.push_event(EventKind::parse(kind), run.clone(), text);
+            let kind = EventKind::parse(kind);
+            if s.echo.live((kind, run.clone(), text.clone()), s.now_ms) {
+                s.push_event(kind, run.clone(), text);
+            }
         }
     }
     match ev {

@@ -14,7 +14,7 @@ pub(super) fn text_input(s: &mut State, c: char) {
         Overlay::Prompt(p) => p.insert(c),
         Overlay::Filter => {
             if let Some(nav) = nav_mut(s) {
-                nav.filter.push(c);
+                nav.filter.insert(c);
                 nav.selected = 0;
             }
         }
@@ -48,7 +48,7 @@ pub(super) fn paste(s: &mut State, text: &str) {
         Overlay::Prompt(p) => p.insert_str(&line),
         Overlay::Filter => {
             if let Some(nav) = nav_mut(s) {
-                nav.filter.push_str(&line);
+                nav.filter.insert_str(&line);
                 nav.selected = 0;
             }
         }
@@ -79,6 +79,10 @@ fn navigate(s: &mut State, delta: isize) {
 const FAR: isize = 1_000_000_000;
 
 pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
+    // Ctrl-Z anywhere, popups and forms included: they stay as they are for `fg`.
+    if a == Action::Suspend {
+        return vec![Effect::Suspend];
+    }
     let before = s.dirty;
     s.dirty = true;
     // Modal overlays first.
@@ -180,12 +184,18 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
         return (s.pane.def().action)(s, a).unwrap_or_default();
     }
     if s.overlay == Overlay::Filter {
-        match a {
-            Action::Backspace => {
-                if let Some(nav) = nav_mut(s) {
-                    nav.filter.pop();
+        if let Some(e) = line_edit(a) {
+            // Edited like the form's fields; the list follows the text as it changes.
+            if let Some(nav) = nav_mut(s) {
+                let before = nav.filter.value().to_string();
+                nav.filter.edit(e);
+                if nav.filter.value() != before {
+                    nav.selected = 0;
                 }
             }
+            return vec![];
+        }
+        match a {
             Action::Deny => {
                 if let Some(nav) = nav_mut(s) {
                     nav.filter.clear();
@@ -228,7 +238,6 @@ pub(super) fn action(s: &mut State, a: Action) -> Vec<Effect> {
         }
         Action::Filter if s.pane.has_filter() => s.overlay = Overlay::Filter,
         Action::NewRun => s.overlay = Overlay::Form(Form::new(s.default_budget_usd)),
-        Action::Suspend => return vec![Effect::Suspend],
         _ => s.dirty = before,
     }
     vec![]

@@ -197,12 +197,32 @@ const GLOBAL_TAIL: &[Row] = &[
         Global,
         &["ctrl-z"],
         Action::Suspend,
-        "suspend (fg resumes)",
+        "suspend (fg resumes), in popups too",
         false,
     ),
 ];
 
-/// Popups and text input (modal: no global fallback).
+/// Shell-like line editing, the same in every text field (the forms' fields, the analyze
+/// prompt, the `/` filter): `(keys, action, description)`, added to each of `TEXT_FIELDS`.
+const LINE_EDIT: &[(&[&str], Action, &str)] = &[
+    (&["left"], Action::CursorLeft, "cursor left"),
+    (&["right"], Action::CursorRight, "cursor right"),
+    (&["home", "ctrl-a"], Action::LineStart, "start of line"),
+    (&["end", "ctrl-e"], Action::LineEnd, "end of line"),
+    (&["alt-b", "ctrl-left"], Action::WordLeft, "word back"),
+    (&["alt-f", "ctrl-right"], Action::WordRight, "word forward"),
+    (&["delete"], Action::DeleteNext, "delete forward"),
+    (&["ctrl-w"], Action::DeleteWord, "delete word"),
+];
+
+/// The contexts that edit a line of text.
+const TEXT_FIELDS: [Ctx; 3] = [Form, Prompt, Filter];
+
+/// Global actions that modal contexts take too: a popup or a half-typed form is no reason not
+/// to suspend (the popup is there again after `fg`).
+const EVERYWHERE: &[Action] = &[Action::Suspend];
+
+/// Popups and text input (modal: no global fallback but `EVERYWHERE`).
 const MODAL: &[Row] = &[
     (Form, &["enter"], Action::Confirm, "start run", true),
     (
@@ -221,44 +241,6 @@ const MODAL: &[Row] = &[
     ),
     (Form, &["backspace"], Action::Backspace, "delete", false),
     (Form, &["esc"], Action::Deny, "cancel", true),
-    // Shell-like line editing in the focused field.
-    (Form, &["left"], Action::CursorLeft, "cursor left", false),
-    (Form, &["right"], Action::CursorRight, "cursor right", false),
-    (
-        Form,
-        &["home", "ctrl-a"],
-        Action::LineStart,
-        "start of field",
-        false,
-    ),
-    (
-        Form,
-        &["end", "ctrl-e"],
-        Action::LineEnd,
-        "end of field",
-        false,
-    ),
-    (
-        Form,
-        &["alt-b", "ctrl-left"],
-        Action::WordLeft,
-        "word back",
-        false,
-    ),
-    (
-        Form,
-        &["alt-f", "ctrl-right"],
-        Action::WordRight,
-        "word forward",
-        false,
-    ),
-    (
-        Form,
-        &["delete"],
-        Action::DeleteNext,
-        "delete forward",
-        false,
-    ),
     (
         Form,
         &["ctrl-u"],
@@ -266,7 +248,6 @@ const MODAL: &[Row] = &[
         "delete to start",
         false,
     ),
-    (Form, &["ctrl-w"], Action::DeleteWord, "delete word", false),
     (
         Outputs,
         &["e", "enter"],
@@ -284,60 +265,17 @@ const MODAL: &[Row] = &[
     (Prompt, &["enter"], Action::Confirm, "analyze", true),
     (Prompt, &["backspace"], Action::Backspace, "delete", false),
     (Prompt, &["ctrl-u"], Action::ClearInput, "clear", true),
-    (Prompt, &["left"], Action::CursorLeft, "cursor left", false),
-    (
-        Prompt,
-        &["right"],
-        Action::CursorRight,
-        "cursor right",
-        false,
-    ),
-    (
-        Prompt,
-        &["home", "ctrl-a"],
-        Action::LineStart,
-        "start of field",
-        false,
-    ),
-    (
-        Prompt,
-        &["end", "ctrl-e"],
-        Action::LineEnd,
-        "end of field",
-        false,
-    ),
-    (
-        Prompt,
-        &["alt-b", "ctrl-left"],
-        Action::WordLeft,
-        "word back",
-        false,
-    ),
-    (
-        Prompt,
-        &["alt-f", "ctrl-right"],
-        Action::WordRight,
-        "word forward",
-        false,
-    ),
-    (
-        Prompt,
-        &["delete"],
-        Action::DeleteNext,
-        "delete forward",
-        false,
-    ),
-    (
-        Prompt,
-        &["ctrl-w"],
-        Action::DeleteWord,
-        "delete word",
-        false,
-    ),
     (Prompt, &["esc"], Action::Deny, "cancel", true),
     (Filter, &["enter"], Action::Confirm, "keep filter", true),
     (Filter, &["backspace"], Action::Backspace, "delete", false),
     (Filter, &["esc"], Action::Deny, "clear filter", true),
+    (
+        Filter,
+        &["ctrl-u"],
+        Action::ClearInput,
+        "delete to start",
+        false,
+    ),
     (Help, &["esc", "?", "q"], Action::Back, "close", true),
     (Help, &["j", "down"], Action::Down, "scroll", false),
     (Help, &["k", "up"], Action::Up, "scroll up", false),
@@ -369,6 +307,13 @@ pub fn default_rows() -> Vec<Row> {
     }
     rows.extend_from_slice(GLOBAL_TAIL);
     rows.extend_from_slice(MODAL);
+    for ctx in TEXT_FIELDS {
+        rows.extend(
+            LINE_EDIT
+                .iter()
+                .map(|&(keys, action, desc)| (ctx, keys, action, desc, false)),
+        );
+    }
     rows
 }
 
@@ -407,7 +352,8 @@ impl Keymap {
         Ok(Keymap { bindings })
     }
 
-    /// The action of a key in a context: the context's own bindings, then (unless modal) global.
+    /// The action of a key in a context: the context's own bindings, then global ones (only
+    /// those that work everywhere, in a modal context).
     pub fn lookup(&self, ctx: Ctx, ev: &KeyEvent) -> Option<Action> {
         let find = |c: Ctx| {
             self.bindings
@@ -415,7 +361,10 @@ impl Keymap {
                 .find(|b| b.ctx == c && b.keys.iter().any(|k| k.matches(ev)))
                 .map(|b| b.action)
         };
-        find(ctx).or_else(|| if ctx.modal() { None } else { find(Global) })
+        find(ctx).or_else(|| {
+            let a = find(Global)?;
+            (!ctx.modal() || EVERYWHERE.contains(&a)).then_some(a)
+        })
     }
 
     /// Status bar hints for a context: its own, then the global ones marked as hints.
@@ -505,6 +454,12 @@ mod tests {
         assert_eq!(k.lookup(MODELS, &c), None);
         let shift_tab = key(KeyCode::Tab, KeyModifiers::SHIFT);
         assert_eq!(k.lookup(RUNS, &shift_tab), Some(Action::PrevPane));
+        // Ctrl-Z works in every modal context too; other global keys do not.
+        let ctrl_z = key(KeyCode::Char('z'), KeyModifiers::CONTROL);
+        for ctx in [Form, Confirm, Help, Filter, Prompt, Outputs, RUNS] {
+            assert_eq!(k.lookup(ctx, &ctrl_z), Some(Action::Suspend), "{ctx:?}");
+        }
+        assert_eq!(k.lookup(Filter, &j), None);
     }
 
     #[test]

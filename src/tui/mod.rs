@@ -3,14 +3,15 @@
 //! store snapshots from channels; it never blocks on the engine or the store.
 //!
 //! - `state.rs`: the shared state (`State`, with each pane's own state in `panes`); `app.rs`: the
-//!   pure `update(state, msg) -> effects`, `input.rs` its keys, `events.rs` its engine events
+//!   pure `update(state, msg) -> effects`, `input.rs` its keys, `events.rs` its engine events,
+//!   `echo.rs` pairs this process's live event lines with their stored copies
 //! - `panes/<pane>/`: one component per pane (its state, its part of `update`, its view),
 //!   registered in `panes/mod.rs` (`DEFS`), which drives the keymap, the tabs and `update`
 //! - `runner.rs`: the async loop, generic over `Backend` and the input stream
 //! - `view.rs`, `widgets/`: the screen and shared render-only widgets; `theme.rs`, `keymap.rs`,
 //!   `action.rs`
 //! - `data.rs`: snapshots (`snapshot.rs`) loaded on their own thread and read connection (SQL in
-//!   `store/views.rs`)
+//!   `store/views.rs` and `store/tui_reads.rs`); `feed.rs` its stored events
 //! - `terminal.rs`: RAII guard, chained panic hook, synchronized output
 
 pub mod action;
@@ -18,7 +19,9 @@ pub mod acts;
 pub mod analysis_io;
 pub mod app;
 pub mod data;
+pub mod echo;
 pub mod events;
+mod feed;
 mod input;
 pub mod keymap;
 pub mod mouse;

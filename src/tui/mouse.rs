@@ -60,6 +60,15 @@ pub fn tab_at(x: u16) -> Option<Pane> {
     None
 }
 
+/// The selected row of the current pane's list: its filtered list's, or the Budget pane's
+/// level (a list without a filter).
+fn selected(s: &State) -> Option<usize> {
+    match s.pane {
+        Pane::Budget => Some(s.panes.budget.sel),
+        p => p.nav(&s.panes).map(|n| n.selected),
+    }
+}
+
 /// Apply a mouse event (part of the pure `update`).
 pub(super) fn mouse(s: &mut State, m: MouseEvent) -> Vec<Effect> {
     let hits = s.hits.get();
@@ -82,8 +91,7 @@ pub(super) fn mouse(s: &mut State, m: MouseEvent) -> Vec<Effect> {
                 && area.contains(at)
             {
                 let want = first + (m.row - area.y) as usize;
-                let cur = s.pane.nav(&s.panes).map(|n| n.selected);
-                let Some(cur) = cur else {
+                let Some(cur) = selected(s) else {
                     return vec![];
                 };
                 if want == cur {

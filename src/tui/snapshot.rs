@@ -24,6 +24,9 @@ pub struct Snapshot {
     /// Events pane lists breaker transitions from here only, so this process's own (also
     /// announced by the engine) are listed once.
     pub breaker_events: Vec<EventItem>,
+    /// Events of every other kind stored (by any process) since the last load, oldest first.
+    /// The Events pane lists those this process's engine has not announced live (`tui/echo.rs`).
+    pub stored_events: Vec<EventItem>,
     /// Routing recommendations from the learned profiles (the `models` command's).
     pub recommendations: Vec<String>,
 }
@@ -41,6 +44,34 @@ pub struct RunItem {
     pub tasks_total: u64,
     /// Creation time as shown (`MM-DD HH:MM`).
     pub created: String,
+    /// The machine and OS user that started it (`None`: a run of an older version).
+    pub host: Option<String>,
+    pub user: Option<String>,
+}
+
+impl RunItem {
+    /// Started by `me` (this host and OS user)? A run that recorded neither is nobody's.
+    pub fn is_by(&self, me: &Me) -> bool {
+        self.host.as_deref() == Some(me.host.as_str())
+            && self.user.as_deref() == Some(me.user.as_str())
+    }
+}
+
+/// Who this process runs as: the host and OS user its runs record (the Runs pane's "mine").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    pub host: String,
+    pub user: String,
+}
+
+impl Me {
+    /// This process (`store::owner`: the same names a run row records).
+    pub fn current() -> Me {
+        Me {
+            host: crate::store::owner::Owner::current().host.clone(),
+            user: crate::store::owner::os_user().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -65,10 +65,14 @@ pub struct State {
     /// Newest first.
     pub events: VecDeque<EventItem>,
     event_seq: u64,
+    /// This process's live lines and the stored rows, paired so each is listed once.
+    pub echo: super::echo::Echo,
     /// Each pane's own state.
     pub panes: Panes,
     /// Runs driven by this process.
     pub active: BTreeSet<String>,
+    /// This host and OS user (the Runs pane's "mine"); tests set their own.
+    pub me: Me,
     pub flash: Option<Flash>,
     /// Quitting: waiting for cancelled runs to be stored.
     pub stopping: bool,
@@ -98,8 +102,10 @@ impl State {
             detail: None,
             events: VecDeque::new(),
             event_seq: 0,
+            echo: Default::default(),
             panes: Panes::default(),
             active: BTreeSet::new(),
+            me: Me::current(),
             flash: None,
             stopping: false,
             quit_cancelled: false,

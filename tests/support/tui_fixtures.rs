@@ -39,11 +39,37 @@ fn run(
         tasks_done: done,
         tasks_total: total,
         created: created.into(),
+        host: None,
+        user: None,
+    }
+}
+
+/// The host and OS user fixture states run as (`State::me`).
+pub fn me() -> Me {
+    Me {
+        host: "dev-laptop".into(),
+        user: "ana".into(),
+    }
+}
+
+/// Where each fixture run was started: most by `me`, two on another machine, one unrecorded.
+fn started_by(runs: &mut [RunItem]) {
+    let by = [
+        Some(("dev-laptop", "ana")),
+        Some(("build-02.example.internal", "ci")),
+        Some(("dev-laptop", "ana")),
+        Some(("ben-desktop", "ben")),
+        Some(("dev-laptop", "ana")),
+        None,
+    ];
+    for (r, b) in runs.iter_mut().zip(by) {
+        r.host = b.map(|b| b.0.to_string());
+        r.user = b.map(|b| b.1.to_string());
     }
 }
 
 pub fn runs() -> Vec<RunItem> {
-    vec![
+    let mut runs = vec![
         run(
             "r-7f3a9c",
             RunStatus::Running,
@@ -104,7 +130,9 @@ pub fn runs() -> Vec<RunItem> {
             0,
             "03-12 08:00",
         ),
-    ]
+    ];
+    started_by(&mut runs);
+    runs
 }
 
 fn task(
@@ -560,6 +588,7 @@ pub fn snapshot() -> Snapshot {
         history: Some(history()),
         analysis: Some(analysis::stored()),
         breaker_events: vec![],
+        stored_events: vec![],
         recommendations: vec![
             "route code_generation to deepseek-chat instead of claude-sonnet-4-6: -88% cost at 98% of its quality, from 14 tasks".into(),
         ],
@@ -569,6 +598,7 @@ pub fn snapshot() -> Snapshot {
 /// A state with every pane populated; the newest run is open and active.
 pub fn state() -> State {
     let mut s = State::new(NOW_MS, 8.0, true);
+    s.me = me();
     s.open_run = Some("r-7f3a9c".into());
     s.active.insert("r-7f3a9c".into());
     update(&mut s, Msg::Snapshot(Box::new(snapshot())));
@@ -621,6 +651,7 @@ pub fn big_state(tasks: usize, models: usize, teams: usize) -> State {
     levels[0].series = series(500, 0.01);
     snap.budget.levels = levels;
     let mut s = State::new(NOW_MS, 8.0, true);
+    s.me = me();
     s.open_run = Some("r-7f3a9c".into());
     s.active.insert("r-7f3a9c".into());
     update(&mut s, Msg::Snapshot(Box::new(snap)));

@@ -71,6 +71,15 @@ impl LineEdit {
         self.input.value()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.value().is_empty()
+    }
+
+    /// Empty the field.
+    pub fn clear(&mut self) {
+        self.input.reset();
+    }
+
     /// The cursor, in characters from the start.
     pub fn cursor(&self) -> usize {
         self.input.cursor()

@@ -2,6 +2,7 @@
 //! pane renders with (window, header, selected row, title with the filter).
 
 use crate::tui::theme::Theme;
+use crate::tui::widgets::line_edit::LineEdit;
 use crate::tui::widgets::thousands;
 use ratatui::layout::Constraint;
 use ratatui::style::Style;
@@ -9,12 +10,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row};
 
 /// Selection and filter of one list. `selected` indexes the filtered view; `key` keeps the
-/// selection on the same item when the list is reloaded.
+/// selection on the same item when the list is reloaded. The filter is edited like a shell line
+/// (`/`, then the form's editing keys).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListNav {
     pub selected: usize,
     pub key: Option<String>,
-    pub filter: String,
+    pub filter: LineEdit,
 }
 
 pub const PAGE: usize = 10;
@@ -25,7 +27,7 @@ impl ListNav {
         if self.filter.is_empty() {
             return (0..items.len()).collect();
         }
-        let f = self.filter.to_lowercase();
+        let f = self.filter.value().to_lowercase();
         items
             .iter()
             .enumerate()
@@ -107,7 +109,7 @@ pub fn list_title(
         t.muted,
     ));
     if !nav.filter.is_empty() {
-        spans.push(Span::styled(format!("/ {} ", nav.filter), t.accent));
+        spans.push(Span::styled(format!("/ {} ", nav.filter.value()), t.accent));
     }
     Line::from(spans)
 }

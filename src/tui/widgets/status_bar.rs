@@ -3,6 +3,7 @@
 
 use super::format_budget;
 use super::{fit, run_status_span, usd};
+use crate::tui::panes::Pane;
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -15,19 +16,25 @@ pub struct StatusBar<'a> {
     pub theme: &'a Theme,
 }
 
+/// Columns the filter leaves for its hints (`Enter keep filter  Esc clear filter`).
+const FILTER_HINTS: usize = 40;
+
 fn width(spans: &[Span]) -> usize {
     spans.iter().map(|s| s.content.chars().count()).sum()
 }
 
 impl StatusBar<'_> {
-    fn left(&self) -> Vec<Span<'static>> {
+    /// `width`: the whole bar's, so the filter leaves room for its key hints.
+    fn left(&self, width: usize) -> Vec<Span<'static>> {
         let (s, t) = (self.state, self.theme);
         if s.overlay == Overlay::Filter {
-            let filter = s.pane.nav(&s.panes).map_or("", |n| n.filter.as_str());
-            return vec![
-                Span::styled(" / ", t.accent),
-                Span::raw(format!("{filter}▏")),
-            ];
+            // The part of the filter around its cursor (edited like a shell line).
+            let mut out = vec![Span::styled(" / ", t.accent)];
+            if let Some(n) = s.pane.nav(&s.panes) {
+                let (shown, col) = n.filter.window(width.saturating_sub(FILTER_HINTS).max(8));
+                out.extend(super::form::cursor_spans(&shown, col, t));
+            }
+            return out;
         }
         let mut out = vec![Span::raw(" ")];
         if let Some(d) = &s.detail {
@@ -55,6 +62,10 @@ impl StatusBar<'_> {
         } else {
             out.push(Span::styled("no run open", t.muted));
         }
+        // The Runs pane lists only this user's runs on this host (`m`).
+        if s.pane == Pane::Runs && s.panes.runs.mine {
+            out.push(Span::styled(" · mine", t.accent));
+        }
         if let Some(f) = &s.flash {
             let (sym, style) = if f.error {
                 ("✕", t.error)
@@ -73,7 +84,7 @@ impl Widget for StatusBar<'_> {
         let t = self.theme;
         buf.set_style(area, t.status_bar);
         let total = area.width as usize;
-        let mut left = self.left();
+        let mut left = self.left(total);
         // Hints take what the left part leaves, dropping the last ones first.
         let mut hints: Vec<Span> = Vec::new();
         let room = total.saturating_sub(width(&left) + 2);

@@ -5,6 +5,7 @@
 use super::popups::{FindingPopup, PromptPopup};
 use super::{AnalysisState, Running, Stage};
 use crate::analysis::{AnalysisReport, Priority};
+use crate::tui::mouse::HitCell;
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::list::{empty, list_title, position, row, widths, window};
@@ -18,6 +19,8 @@ pub struct AnalysisPane<'a> {
     pub state: &'a AnalysisState,
     pub loaded: bool,
     pub theme: &'a Theme,
+    /// Where the findings rows are drawn, for the mouse (`tui/mouse.rs`).
+    pub hits: Option<&'a HitCell>,
 }
 
 /// `1.5 MB`, `820 KB`.
@@ -231,7 +234,7 @@ fn languages(r: &AnalysisReport, area: Rect, buf: &mut Buffer, t: &Theme) {
         .render(inner, buf);
 }
 
-fn findings(st: &AnalysisState, area: Rect, buf: &mut Buffer, t: &Theme) {
+fn findings(st: &AnalysisState, hits: Option<&HitCell>, area: Rect, buf: &mut Buffer, t: &Theme) {
     let view = st.view();
     let all = st.findings();
     let mut title = list_title("Findings", view.len(), all.len(), &st.nav, t);
@@ -285,6 +288,13 @@ fn findings(st: &AnalysisState, area: Rect, buf: &mut Buffer, t: &Theme) {
     let fixed: usize = 1 + 3 + 10 + 15 + 6 + 4 + if wide { 30 } else { 0 };
     let title_w = (inner.width as usize).saturating_sub(fixed + cols.len());
     let (first, n) = window(&st.nav, view.len(), inner.height.saturating_sub(1) as usize);
+    // Rows below the header, for the mouse; not under the detail popup (it has the wheel).
+    if let Some(h) = hits.filter(|_| st.detail.is_none()) {
+        h.list(
+            Rect::new(inner.x, inner.y + 1, inner.width, n as u16),
+            first,
+        );
+    }
     let rows = view[first..first + n].iter().enumerate().map(|(k, &i)| {
         let f = &all[i];
         let title = if f.source == "llm" {
@@ -377,7 +387,7 @@ impl Widget for AnalysisPane<'_> {
         Paragraph::new(Text::from(summary_lines(st, r, inner.width as usize, t)))
             .render(inner, buf);
         languages(r, right, buf, t);
-        findings(st, list, buf, t);
+        findings(st, self.hits, list, buf, t);
     }
 }
 
@@ -401,6 +411,7 @@ pub(super) fn render(s: &State, t: &Theme, area: Rect, buf: &mut Buffer) {
         state: &s.panes.analysis,
         loaded: s.loaded,
         theme: t,
+        hits: Some(&s.hits),
     }
     .render(area, buf);
     finding_detail(&s.panes.analysis, t, area, buf);

@@ -5,7 +5,7 @@ use crate::domain::Micros;
 use crate::tui::snapshot::LevelItem;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::list::{empty, header, row, widths};
+use crate::tui::widgets::list::{ListNav, empty, header, row, widths, window};
 use crate::tui::widgets::{bar, block, duration, fit, format_budget, one_line, usd};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -91,7 +91,20 @@ fn levels_table(s: &State, area: Rect, buf: &mut Buffer, t: &Theme) {
     let bar_w = (inner.width.saturating_sub(fixed) as usize)
         .saturating_sub(5)
         .clamp(3, 30);
-    let rows = s.panes.budget.snap.levels.iter().enumerate().map(|(i, l)| {
+    // The rows that fit, with the selected level among them (a team per row can outgrow it).
+    let levels = &s.panes.budget.snap.levels;
+    let nav = ListNav {
+        selected: s.panes.budget.sel,
+        ..ListNav::default()
+    };
+    let (first, n) = window(&nav, levels.len(), inner.height.saturating_sub(1) as usize);
+    // Rows below the header, for the mouse (tui/mouse.rs).
+    s.hits.list(
+        Rect::new(inner.x, inner.y + 1, inner.width, n as u16),
+        first,
+    );
+    let rows = levels[first..first + n].iter().enumerate().map(|(k, l)| {
+        let i = first + k;
         let used = match l.cap {
             Some(c) if c.0 > 0 => {
                 let f = (l.spent.0 + l.reserved.0) as f64 / c.0 as f64;

@@ -1,5 +1,6 @@
 //! The Events pane's part of `update`: selection, and the events a snapshot brings (breaker
-//! transitions stored by any process since the last load, then the stored history once).
+//! transitions stored by any process since the last load, the stored history once, then the
+//! other events stored since the last load).
 
 use super::EventsState;
 use crate::tui::snapshot::{EventItem, Snapshot};
@@ -31,11 +32,16 @@ pub(super) fn snapshot(s: &mut State, snap: &mut Snapshot) {
     }
     if let Some(mut h) = snap.history.take() {
         // Events this process listed live before the first load are stored too: once each.
-        h.retain(|e| {
-            !s.events
-                .iter()
-                .any(|x| x.kind == e.kind && x.run_id == e.run_id && x.text == e.text)
-        });
+        h.retain(|e| s.echo.history(&(e.kind, e.run_id.clone(), e.text.clone())));
         s.append_history(h);
+    }
+    // Other processes' events as they are stored; this process's were listed live (or are
+    // listed now, when stored before the engine announced them: `echo.rs` pairs the two).
+    for e in std::mem::take(&mut snap.stored_events) {
+        if s.echo
+            .stored((e.kind, e.run_id.clone(), e.text.clone()), s.now_ms)
+        {
+            s.push_event_item(e);
+        }
     }
 }

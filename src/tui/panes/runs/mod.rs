@@ -1,7 +1,8 @@
 //! Runs pane: every stored run, newest first, with status (symbol + word), resumability, progress,
-//! spend vs budget. `n` new run, `r` resume, `Enter` open in Tasks, `d` delete. The runs list
-//! itself is shared (`State::runs`: the status bar and engine events read it); the pane owns its
-//! selection and filter.
+//! spend vs budget, and where it was started (host, OS user: a shared store holds several
+//! machines' runs). `n` new run, `r` resume, `Enter` open in Tasks, `d` delete, `m` mine / all.
+//! The runs list itself is shared (`State::runs`: the status bar and engine events read it); the
+//! pane owns its selection, filter and the "mine" toggle.
 
 mod update;
 mod view;
@@ -17,6 +18,8 @@ use crate::tui::widgets::list::ListNav;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunsState {
     pub nav: ListNav,
+    /// Only the runs started on this host by this OS user (`m`); all by default.
+    pub mine: bool,
 }
 
 const KEYS: &[Key] = &[
@@ -27,6 +30,7 @@ const KEYS: &[Key] = &[
     (&["/"], Action::Filter, "filter", true),
     (&["b"], Action::RaiseCap, "raise a budget cap", false),
     (&["o"], Action::ShowOutputs, "output directory", false),
+    (&["m"], Action::ToggleMine, "mine / all", false),
 ];
 
 fn nav(p: &Panes) -> &ListNav {
@@ -56,17 +60,26 @@ pub const DEF: Def = Def {
 };
 
 impl State {
-    /// Indices of the runs that pass the filter.
+    /// Indices of the runs that pass the filter (and, with "mine" on, were started here).
     pub fn runs_view(&self) -> Vec<usize> {
-        self.panes.runs.nav.view(&self.runs, |r| {
-            format!(
-                "{} {} {} {}",
-                r.id,
-                r.status,
-                r.description,
-                r.team.as_deref().unwrap_or("")
-            )
-        })
+        let mine = self.panes.runs.mine;
+        self.panes
+            .runs
+            .nav
+            .view(&self.runs, |r| {
+                format!(
+                    "{} {} {} {} {} {}",
+                    r.id,
+                    r.status,
+                    r.description,
+                    r.team.as_deref().unwrap_or(""),
+                    r.host.as_deref().unwrap_or(""),
+                    r.user.as_deref().unwrap_or("")
+                )
+            })
+            .into_iter()
+            .filter(|i| !mine || self.runs[*i].is_by(&self.me))
+            .collect()
     }
 
     pub fn selected_run(&self) -> Option<&RunItem> {

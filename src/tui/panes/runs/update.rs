@@ -22,6 +22,7 @@ pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
             }
         }
         Action::Resume => return Some(resume(s)),
+        Action::ToggleMine => toggle_mine(s),
         Action::Cancel | Action::RaiseCap | Action::ShowOutputs => {
             let Some(r) = s.selected_run().cloned() else {
                 return Some(vec![]);
@@ -45,6 +46,26 @@ pub(super) fn action(s: &mut State, a: Action) -> Option<Vec<Effect>> {
         _ => return None,
     }
     Some(vec![])
+}
+
+/// `m`: mine / all. The selection stays on the same run when it is still listed.
+fn toggle_mine(s: &mut State) {
+    let before = s.selected_run().map(|r| r.id.clone());
+    let st = &mut s.panes.runs;
+    st.mine = !st.mine;
+    st.nav.key = before.or(st.nav.key.take());
+    let keys: Vec<String> = s
+        .runs_view()
+        .iter()
+        .map(|i| s.runs[*i].id.clone())
+        .collect();
+    s.panes.runs.nav.reselect(&keys);
+    let text = if s.panes.runs.mine {
+        format!("showing your runs: {}@{}", s.me.user, s.me.host)
+    } else {
+        "showing every run".to_string()
+    };
+    s.flash(text, false);
 }
 
 fn resume(s: &mut State) -> Vec<Effect> {

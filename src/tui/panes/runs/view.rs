@@ -1,4 +1,5 @@
-//! The Runs pane's table: id, status, resumability, progress, spend vs budget, description.
+//! The Runs pane's table: id, status, resumability, progress, spend vs budget, description; on
+//! wider terminals team and creation time, then host and user (dropped first when narrowing).
 
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
@@ -9,6 +10,12 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Table, Widget};
 
+/// Inner widths from which team and creation time (`WIDE`), then host and user (`WIDER`) show.
+const WIDE: u16 = 110;
+const WIDER: u16 = 140;
+const HOST_W: u16 = 14;
+const USER_W: u16 = 10;
+
 pub struct RunsPane<'a> {
     pub state: &'a State,
     pub theme: &'a Theme,
@@ -18,8 +25,13 @@ impl Widget for RunsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (s, t) = (self.state, self.theme);
         let view = s.runs_view();
+        let name = if s.panes.runs.mine {
+            "Runs · mine"
+        } else {
+            "Runs"
+        };
         let blk = block(
-            list_title("Runs", view.len(), s.runs.len(), &s.panes.runs.nav, t),
+            list_title(name, view.len(), s.runs.len(), &s.panes.runs.nav, t),
             t,
             true,
         );
@@ -30,13 +42,17 @@ impl Widget for RunsPane<'_> {
                 "Loading…"
             } else if s.runs.is_empty() {
                 "No runs yet. Press n to start one."
+            } else if s.panes.runs.mine && s.panes.runs.nav.filter.is_empty() {
+                "None of the runs was started here by you (m shows every run)."
             } else {
                 "No run matches the filter (Esc clears it)."
             };
             Paragraph::new(empty(msg, t.muted)).render(inner, buf);
             return;
         }
-        let wide = inner.width >= 110;
+        let wide = inner.width >= WIDE;
+        // Host and user go first when the terminal narrows (the description needs the room).
+        let wider = inner.width >= WIDER;
         let tasks = |r: &crate::tui::snapshot::RunItem| {
             format!("{}/{}", thousands(r.tasks_done), thousands(r.tasks_total))
         };
@@ -56,8 +72,16 @@ impl Widget for RunsPane<'_> {
         ];
         let mut titles = vec!["", "Run", "Status", "Resume", "Tasks", "Spent/Budget"];
         if wide {
-            cols.extend([Constraint::Length(10), Constraint::Length(11)]);
-            titles.extend(["Team", "Created"]);
+            cols.push(Constraint::Length(10));
+            titles.push("Team");
+        }
+        if wider {
+            cols.extend([Constraint::Length(HOST_W), Constraint::Length(USER_W)]);
+            titles.extend(["Host", "User"]);
+        }
+        if wide {
+            cols.push(Constraint::Length(11));
+            titles.push("Created");
         }
         cols.push(Constraint::Fill(1));
         titles.push("Description");
@@ -102,6 +126,24 @@ impl Widget for RunsPane<'_> {
             ];
             if wide {
                 cells.push(Cell::from(fit(r.team.as_deref().unwrap_or("-"), 10)));
+            }
+            if wider {
+                // This process's own host and user stand out from other machines'.
+                let cell = |v: &Option<String>, mine: &str, w: u16| {
+                    let style = if v.as_deref() == Some(mine) {
+                        t.base
+                    } else {
+                        t.muted
+                    };
+                    Cell::from(Span::styled(
+                        fit(v.as_deref().unwrap_or("-"), w as usize),
+                        style,
+                    ))
+                };
+                cells.push(cell(&r.host, &s.me.host, HOST_W));
+                cells.push(cell(&r.user, &s.me.user, USER_W));
+            }
+            if wide {
                 cells.push(Cell::from(Span::styled(r.created.clone(), t.muted)));
             }
             cells.push(Cell::from(fit(&one_line(&r.description), desc_w)));
