@@ -73,9 +73,12 @@ pub fn models(cli: &Cli, json_out: bool, action: Option<&ModelsAction>) -> Resul
             return Ok(exit::OK);
         }
     }
-    let (breakers, profiles) = app.store.call_blocking(|c| {
+    // On the PostgreSQL store, models disabled for this process's keys show disabled.
+    let pairs = crate::engine::context::api_keys(&app.cfg, &app.catalog);
+    let (breakers, profiles) = app.store.call_blocking(move |c| {
+        let keys = crate::engine::context::distinct(&store::breakers::key_hashes(c, &pairs)?);
         Ok((
-            store::models::load_breakers(c)?,
+            store::breakers::load(c, &keys)?,
             store::models::load_profiles(c)?,
         ))
     })?;

@@ -5,7 +5,7 @@
 use super::service::EngineHandle;
 use super::{EngineError, EngineEvent};
 use crate::domain::Micros;
-use crate::routing::{Breaker, BreakerState};
+use crate::routing::BreakerState;
 use crate::store::{self, BreakerEventRow};
 use std::collections::HashMap;
 
@@ -76,26 +76,29 @@ impl EngineHandle {
             .iter()
             .filter_map(|m| ctx.health.reset(m).map(|t| (m.clone(), t.from)))
             .collect();
-        let targets: Vec<(String, String)> =
-            models.iter().map(|m| (m.clone(), ctx.hash_of(m))).collect();
+        let targets: Vec<(String, String, Option<String>)> = models
+            .iter()
+            .map(|m| (m.clone(), ctx.hash_of(m), ctx.key_of(m)))
+            .collect();
+        let keys = ctx.key_list();
         let reason = by.reason();
         let changed = ctx
             .store
             .call(move |c| {
                 store::atomic(c, |tx| {
-                    let stored: HashMap<String, BreakerState> = store::models::load_breakers(tx)?
+                    let stored: HashMap<String, BreakerState> = store::breakers::load(tx, &keys)?
                         .into_iter()
                         .map(|(m, b, _)| (m, b.state))
                         .collect();
                     let mut changed = Vec::new();
-                    for (m, hash) in &targets {
+                    for (m, hash, key) in &targets {
                         // This process's breaker when it moved, else what another process stored.
                         let was = live
                             .get(m)
                             .or_else(|| stored.get(m))
                             .copied()
                             .unwrap_or(BreakerState::Closed);
-                        store::models::save_breaker(tx, m, &Breaker::default(), hash)?;
+                        store::breakers::reset(tx, m, hash, key.as_deref())?;
                         if was != BreakerState::Closed {
                             store::runs::insert_breaker_event(
                                 tx,

@@ -42,6 +42,9 @@ pub struct EngineCtx {
     pub policies: Vec<Policy>,
     /// Hash of each model's provider settings: a change resets its persisted breaker.
     pub model_hashes: HashMap<String, String>,
+    /// On the PostgreSQL store: the hash each model's API key is known by (auth and billing
+    /// disables are kept per key there); empty on SQLite.
+    pub key_hashes: HashMap<String, String>,
     pub events: broadcast::Sender<EngineEvent>,
     pub data_dir: PathBuf,
     /// Context windows discovered from local servers or learned from overflows.
@@ -52,6 +55,26 @@ pub struct EngineCtx {
 }
 
 /// What identifies a model's provider settings (base URL, key variable, simulated faults).
+/// (model, API key) of every catalog model whose provider has a key (never logged).
+pub fn api_keys(cfg: &Config, catalog: &Catalog) -> Vec<(String, String)> {
+    catalog
+        .models
+        .iter()
+        .filter_map(|m| {
+            let p = cfg.providers.get(&m.provider)?;
+            Some((m.id.clone(), crate::providers::registry::resolve_key(p)?))
+        })
+        .collect()
+}
+
+/// The distinct values of a model -> key hash map.
+pub fn distinct(hashes: &HashMap<String, String>) -> Vec<String> {
+    let mut v: Vec<String> = hashes.values().cloned().collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 pub fn model_config_hash(cfg: &Config, m: &crate::config::ModelInfo, simulated: bool) -> String {
     let p = cfg.providers.get(&m.provider).cloned().unwrap_or_default();
     let s = &cfg.simulated;
@@ -166,11 +189,15 @@ impl EngineCtx {
                 )
             })
             .collect();
-        let (profiles, breakers, modes) = store.call_blocking(|c| {
+        let pairs = api_keys(&cfg, &catalog);
+        let (profiles, breakers, modes, key_hashes) = store.call_blocking(move |c| {
+            let key_hashes = crate::store::breakers::key_hashes(c, &pairs)?;
+            let keys = distinct(&key_hashes);
             Ok((
                 crate::store::models::load_profiles(c)?,
-                crate::store::models::load_breakers(c)?,
+                crate::store::breakers::load(c, &keys)?,
                 crate::store::structured::load(c)?,
+                key_hashes,
             ))
         })?;
         remember_structured_modes(&registry, &store, modes);
@@ -184,13 +211,14 @@ impl EngineCtx {
             }
         }
         if !changed.is_empty() {
-            let hashes = model_hashes.clone();
+            let (hashes, keys) = (model_hashes.clone(), key_hashes.clone());
             let _ = store.call_blocking(move |c| {
                 crate::store::atomic(c, |tx| {
                     for m in &changed {
                         let b = crate::routing::Breaker::default();
                         let h = hashes.get(m).cloned().unwrap_or_default();
-                        crate::store::models::save_breaker(tx, m, &b, &h)?;
+                        let k = keys.get(m).map(String::as_str);
+                        crate::store::breakers::save(tx, m, &b, &h, k)?;
                     }
                     Ok(())
                 })
@@ -201,6 +229,7 @@ impl EngineCtx {
             learning: Learning::load(profiles),
             policies,
             model_hashes,
+            key_hashes,
             health,
             cfg,
             catalog,
@@ -215,6 +244,16 @@ impl EngineCtx {
 
     pub fn hash_of(&self, model: &str) -> String {
         self.model_hashes.get(model).cloned().unwrap_or_default()
+    }
+
+    /// The hash of the API key `model` is called with, on the PostgreSQL store.
+    pub fn key_of(&self, model: &str) -> Option<String> {
+        self.key_hashes.get(model).cloned()
+    }
+
+    /// Every key hash of this process (which per-key disables apply to it).
+    pub fn key_list(&self) -> Vec<String> {
+        distinct(&self.key_hashes)
     }
 
     pub fn emit(&self, e: EngineEvent) {

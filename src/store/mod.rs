@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod analyses;
 pub mod backend;
+pub mod breakers;
 pub mod budget;
 pub mod cancel;
 mod claim;

@@ -161,11 +161,12 @@ pub(super) fn submit(
         profile,
         ..
     } = observed;
-    let key_breakers: Vec<(String, Breaker, String)> = transitions
+    let key_breakers: Vec<(String, Breaker, String, Option<String>)> = transitions
         .iter()
         .filter(|(m, _)| *m != rec.model)
-        .map(|(m, _)| (m.clone(), ctx.health.get(m), ctx.hash_of(m)))
+        .map(|(m, _)| (m.clone(), ctx.health.get(m), ctx.hash_of(m), ctx.key_of(m)))
         .collect();
+    let key = ctx.key_of(&rec.model);
     let cost = rec.cost;
     let run_id = run.map(|r| r.id.clone());
     let team = run.and_then(|r| r.team.clone());
@@ -206,7 +207,7 @@ pub(super) fn submit(
                 store::events::insert(tx, run_id.as_deref(), "budget", &a.message())?;
             }
             if let Some((b, h)) = &breaker_row {
-                store::models::save_breaker(tx, &rec.model, b, h)?;
+                store::breakers::save(tx, &rec.model, b, h, key.as_deref())?;
             }
             if let Some((t, p)) = &profile {
                 store::models::save_profile(tx, &rec.model, *t, p)?;
@@ -214,8 +215,8 @@ pub(super) fn submit(
             for (m, t) in &transitions {
                 store::runs::insert_breaker_event(tx, run_id.as_deref(), &transition_row(m, t))?;
             }
-            for (m, b, h) in &key_breakers {
-                store::models::save_breaker(tx, m, b, h)?;
+            for (m, b, h, k) in &key_breakers {
+                store::breakers::save(tx, m, b, h, k.as_deref())?;
             }
             Ok((rec.clone(), alerts))
         },

@@ -95,6 +95,15 @@ pub fn load_breakers(
     t: Tx,
     key: Option<&str>,
 ) -> Result<Vec<(String, Breaker, String)>, StoreError> {
+    let keys: Vec<String> = key.into_iter().map(String::from).collect();
+    load_breakers_for(t, &keys)
+}
+
+/// [`load_breakers`] for a process with several keys (one per provider): `keys` their hashes.
+pub fn load_breakers_for(
+    t: Tx,
+    keys: &[String],
+) -> Result<Vec<(String, Breaker, String)>, StoreError> {
     let mut out: Vec<(String, Breaker, String)> = t
         .query(
             "SELECT model, state, consecutive_failures, trips, open_until_ms, not_before_ms,
@@ -117,8 +126,11 @@ pub fn load_breakers(
             )
         })
         .collect();
-    if let Some(k) = key {
-        for r in t.query("SELECT model FROM key_disables WHERE key_hash = $1", &[&k])? {
+    if !keys.is_empty() {
+        for r in t.query(
+            "SELECT DISTINCT model FROM key_disables WHERE key_hash = ANY($1)",
+            &[&keys],
+        )? {
             let model: String = r.get(0);
             let disabled = Breaker {
                 state: BreakerState::Disabled,
