@@ -204,7 +204,10 @@ impl EngineCtx {
         let health = Health::new(cfg.breaker.clone());
         let mut changed = Vec::new();
         for (model, b, hash) in breakers {
-            if model_hashes.get(&model) == Some(&hash) {
+            // A disable kept for this process's key (PostgreSQL) has no config hash: it holds
+            // whatever the provider settings, since the key itself was refused.
+            let for_key = hash.is_empty() && b.state == crate::routing::BreakerState::Disabled;
+            if model_hashes.get(&model) == Some(&hash) || for_key {
                 health.load(&model, b);
             } else if close_changed && b.state != crate::routing::BreakerState::Closed {
                 changed.push(model);

@@ -13,6 +13,7 @@ mod faults;
 mod real_models;
 mod resume_crash;
 mod routing_policies;
+mod shared_breakers;
 mod store_faults;
 mod store_unwritable;
 mod why;

@@ -136,8 +136,9 @@ pub fn load_breakers_for(
                 state: BreakerState::Disabled,
                 ..Breaker::default()
             };
+            // No config hash: the key itself was refused, whatever the provider settings.
             match out.iter_mut().find(|(m, _, _)| *m == model) {
-                Some(row) => row.1 = disabled,
+                Some(row) => *row = (model, disabled, String::new()),
                 None => out.push((model, disabled, String::new())),
             }
         }
