@@ -288,9 +288,18 @@ fn finish(
     json: bool,
 ) -> Result<i32, CliError> {
     let (id2, dd) = (id.to_string(), app.data_dir.clone());
-    let mut v = app
+    let read = app
         .store
-        .call_blocking(move |c| report::run_json(c, &dd, &id2))?;
+        .call_blocking(move |c| report::run_json(c, &dd, &id2));
+    let mut v = match (read, app.store.outage()) {
+        (Ok(v), _) => v,
+        // A PostgreSQL server gone away cannot even be read: what this process knows is said.
+        (Err(e), Some(o)) if e.is_unavailable() => serde_json::json!({
+            "id": id, "status": "interrupted", "resumable": true, "status_reason": o.reason,
+            "error": "store_unavailable",
+        }),
+        (Err(e), _) => return Err(e.into()),
+    };
     // The store could not commit during the run: it stopped (resumable) whatever its stored
     // status says, and what could not be recorded is said before the process exits.
     let outage = app.store.outage().filter(|o| {
@@ -320,14 +329,18 @@ fn finish(
     }
     if let Some(o) = outage {
         crate::errln!("error: {}", o.reason);
-        crate::errln!("{}", unrecorded_line(&o, id));
+        let fix = match app.store.dialect() {
+            store::sql::Dialect::Sqlite => "free space or fix the database",
+            store::sql::Dialect::Postgres => "bring the server back or fix the connection",
+        };
+        crate::errln!("{}", unrecorded_line(&o, id, fix));
         return Ok(exit::STORE);
     }
     Ok(headless::exit_code(status, stopped))
 }
 
 /// What the process could not record, said before it exits.
-fn unrecorded_line(o: &store::Outage, id: &str) -> String {
+fn unrecorded_line(o: &store::Outage, id: &str, fix: &str) -> String {
     let what = if o.unrecorded_calls == 0 {
         "every answered call was recorded".to_string()
     } else {
@@ -337,9 +350,7 @@ fn unrecorded_line(o: &store::Outage, id: &str) -> String {
             o.unrecorded.usd()
         )
     };
-    format!(
-        "run {id} stopped: {what}; free space or fix the database, then `orchestrator-tui resume {id}`"
-    )
+    format!("run {id} stopped: {what}; {fix}, then `orchestrator-tui resume {id}`")
 }
 
 /// cli-contract.md: with --json, stdout holds one JSON document for every exit code but 2.

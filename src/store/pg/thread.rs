@@ -40,6 +40,15 @@ pub enum Lost {
     Taken(String),
 }
 
+/// The end of "database <server> ...": why it cannot be reached, without repeating its name.
+fn away(e: &StoreError) -> String {
+    match e {
+        StoreError::Open { message, .. } => format!("is unreachable: {message}"),
+        StoreError::Unavailable { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 pub struct PgThread {
     target: PgTarget,
     client: Option<Client>,
@@ -92,7 +101,7 @@ impl PgThread {
                          was lost: this process stops",
                         self.target.describe()
                     )),
-                    LockError::Store(e) => Lost::Away(e.to_string()),
+                    LockError::Store(e) => Lost::Away(away(&e)),
                 })?;
                 tracing::info!(
                     "reconnected to {}; locks taken again",
@@ -105,10 +114,7 @@ impl PgThread {
             // Statements belong to the connection that prepared them.
             self.cache = StatementCache::default();
             self.client = None;
-            let c = self
-                .target
-                .connect()
-                .map_err(|e| Lost::Away(e.to_string()))?;
+            let c = self.target.connect().map_err(|e| Lost::Away(away(&e)))?;
             self.client = Some(c);
         }
         match self.client.as_mut() {
