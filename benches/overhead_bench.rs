@@ -5,6 +5,7 @@
 //! calls are (its budget lease, run/org ledger and call rows all in play). Prints JSON.
 //!
 //! cargo bench --bench overhead_bench [-- --rates 100,500,1000 --secs 5]
+//!   [--store postgres://user@host/db]  (the org-wide store: a schema of its own, dropped after)
 
 #[path = "../tests/support/loopback/mod.rs"]
 mod support;
@@ -18,6 +19,27 @@ use orchestrator_tui::engine::calls::CallSpec;
 use orchestrator_tui::engine::{EngineCtx, EngineHandle, RunRequest};
 use orchestrator_tui::providers::ProviderRegistry;
 use orchestrator_tui::store::Store;
+use orchestrator_tui::store::pg::PgTarget;
+
+/// The benchmark's own schema on a `--store` server.
+fn bench_schema() -> String {
+    format!("bench_overhead_{}", std::process::id())
+}
+
+/// Drop the benchmark's schema (off the runtime's threads).
+fn drop_schema() {
+    if let Some(url) = arg("--store") {
+        let _ = std::thread::spawn(move || {
+            if let Ok(t) = PgTarget::parse(&url, &bench_schema())
+                && let Ok(mut c) = t.connect()
+            {
+                let _ =
+                    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", bench_schema()));
+            }
+        })
+        .join();
+    }
+}
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -143,7 +165,17 @@ fn engine(server: &MockProvider, dir: &std::path::Path) -> EngineHandle {
     ];
     let catalog = Catalog::from_config(&cfg).expect("catalog");
     let registry = ProviderRegistry::from_config(&cfg, &catalog).expect("registry");
-    let store = Store::open(dir).expect("store");
+    let store = match arg("--store") {
+        // The synchronous PostgreSQL client may not start inside the runtime: opened aside.
+        Some(url) => std::thread::spawn(move || {
+            let target = PgTarget::parse(&url, &bench_schema()).expect("--store URL");
+            Store::open_pg(&target)
+        })
+        .join()
+        .expect("open thread")
+        .expect("PostgreSQL store"),
+        None => Store::open(dir).expect("store"),
+    };
     let ctx = EngineCtx::new(cfg, catalog, registry, store, dir.to_path_buf()).expect("ctx");
     orchestrator_tui::engine::spawn(ctx)
 }
@@ -281,8 +313,10 @@ fn main() {
                 "policies": e.policy_count(), "audit_rows": audits,
                 "ledger": {"calls_cost_micros": cost, "run_spent_micros": run_spent, "org_spent_micros": org_spent,
                            "consistent": cost == run_spent && cost == org_spent},
+                "store": if arg("--store").is_some() { "postgres" } else { "sqlite" },
                 "results": results}))
                 .unwrap_or_default()
         );
     });
+    drop_schema();
 }

@@ -70,3 +70,61 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Micros;
+    use crate::domain::status::RunStatus;
+
+    #[test]
+    fn the_tui_loads_a_snapshot_of_the_postgres_store() {
+        let Some(schema) = pg::TestSchema::new("reader") else {
+            return;
+        };
+        let store = Store::open_pg(&schema.0).unwrap();
+        let new = |id: &str| super::super::NewRun {
+            id: id.into(),
+            description: format!("build {id}"),
+            criteria: String::new(),
+            team: None,
+            strategy: "quality".into(),
+            budget: Micros(1_000_000),
+            time_limit_secs: 60,
+            concurrency: 1,
+            output_dir: "/tmp/unused".into(),
+            plan: None,
+            simulated: true,
+        };
+        store
+            .call_blocking(move |c| {
+                super::super::runs::insert_run(c, &new("r-dead"))?;
+                super::super::runs::insert_run(c, &new("r-live"))
+            })
+            .unwrap();
+        // r-live is driven (its lock held by this process's session); r-dead by nobody.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let claim = rt.block_on(store.claim_run("r-live")).unwrap();
+        assert!(claim.is_some());
+        let mut reader = store.read_target().open().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let snap = reader
+            .read(|c| crate::tui::data::load(c, dir.path(), &vec![], &Default::default()))
+            .unwrap();
+        let status = |id: &str| snap.runs.iter().find(|r| r.id == id).map(|r| r.status);
+        assert_eq!(status("r-live"), Some(RunStatus::Running));
+        assert_eq!(status("r-dead"), Some(RunStatus::Interrupted));
+        // Let go of it: interrupted for every reader.
+        drop(claim);
+        let n = store
+            .call_blocking(|c| super::super::runs::list_runs(c))
+            .unwrap();
+        let live = n
+            .iter()
+            .find(|r| r.id == "r-live")
+            .and_then(|r| r.lock_held);
+        assert_eq!(live, Some(false));
+    }
+}
