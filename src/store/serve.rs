@@ -267,6 +267,7 @@ fn run_pg_jobs(
     let mut tx = client.transaction()?;
     let alone = group.len() == 1;
     let mut all_ok = true;
+    let mut savepoint = false;
     for j in group.iter_mut() {
         if alone {
             match j.run(&PgSql::new(&mut tx, cache)) {
@@ -278,22 +279,25 @@ fn run_pg_jobs(
             }
             continue;
         }
+        // One round trip per job: the previous job's savepoint released and this one's taken
+        // in one batch (a savepoint is a round trip on a server, unlike SQLite's).
+        tx.batch_execute(if savepoint {
+            "RELEASE SAVEPOINT job; SAVEPOINT job"
+        } else {
+            "SAVEPOINT job"
+        })?;
+        savepoint = true;
         let mut tries = 0;
         loop {
-            let mut sp = tx.savepoint("job")?;
-            let ran = j.run(&PgSql::new(&mut sp, cache));
-            match ran {
-                Ran::Ok => {
-                    sp.commit()?;
-                    break;
-                }
+            match j.run(&PgSql::new(&mut tx, cache)) {
+                Ran::Ok => break,
                 Ran::Conflict if tries < 8 && j.can_run_again() => {
-                    sp.rollback()?;
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(2 * tries));
                 }
                 Ran::Failed | Ran::Conflict => {
-                    sp.rollback()?;
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT job")?;
                     break;
                 }
                 Ran::Unavailable(m) => return Ok(Try::Unavailable(m)),
