@@ -165,7 +165,7 @@ pub fn analyze(
     let saved = report.clone();
     if let Err(e) = app
         .store
-        .call_blocking(move |c| Ok(crate::store::analyses::save(c, &saved)?))
+        .call_blocking(move |c| crate::store::analyses::save(c, &saved))
     {
         progress.line(&format!("warning: the analysis was not saved: {e}"));
     }

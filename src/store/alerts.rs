@@ -3,9 +3,10 @@
 //! a cap raised later warns again at its own thresholds).
 //! Checked in the transaction that charges a call, so the warning comes before the cap is hit.
 
+use super::sql::Sql;
 use super::{StoreError, now_rfc3339};
+use crate::args;
 use crate::domain::Micros;
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// Percentages of a cap that warn.
 pub const THRESHOLDS: [i64; 2] = [80, 95];
@@ -49,17 +50,18 @@ pub fn reached(spent: Micros, cap: Micros) -> impl Iterator<Item = i64> {
 /// Record and return the thresholds reached and not warned about yet at the run's level and its
 /// shared levels (org, the team's).
 pub fn check(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: Option<&str>,
     team: Option<&str>,
 ) -> Result<Vec<Alert>, StoreError> {
     // (shown name, stored key, cap, spent, period, period key)
     let mut levels: Vec<(String, String, Micros, Micros, Option<String>, String)> = Vec::new();
     if let Some(r) = run_id
-        && let Some((cap, spent)) = c
-            .prepare_cached("SELECT budget_micros, spent_micros FROM runs WHERE id = ?1")?
-            .query_row([r], |x| Ok((x.get::<_, i64>(0)?, x.get::<_, i64>(1)?)))
-            .optional()?
+        && let Some((cap, spent)) = c.query_opt(
+            "SELECT budget_micros, spent_micros FROM runs WHERE id = ?1",
+            args![r],
+            |x| Ok((x.get::<i64>(0)?, x.get::<i64>(1)?)),
+        )?
     {
         let key = format!("run:{r}");
         levels.push((
@@ -76,20 +78,19 @@ pub fn check(
         shared.push(format!("team:{t}"));
     }
     for l in shared {
-        let row = c
-            .prepare_cached(
-                "SELECT cap_micros, spent_micros, period, period_key FROM budget_levels
-                 WHERE level = ?1",
-            )?
-            .query_row([&l], |x| {
+        let row = c.query_opt(
+            "SELECT cap_micros, spent_micros, period, period_key FROM budget_levels
+             WHERE level = ?1",
+            args![l],
+            |x| {
                 Ok((
-                    x.get::<_, Option<i64>>(0)?,
-                    x.get::<_, i64>(1)?,
-                    x.get::<_, Option<String>>(2)?,
-                    x.get::<_, Option<String>>(3)?,
+                    x.get::<Option<i64>>(0)?,
+                    x.get::<i64>(1)?,
+                    x.get::<Option<String>>(2)?,
+                    x.get::<Option<String>>(3)?,
                 ))
-            })
-            .optional()?;
+            },
+        )?;
         if let Some((Some(cap), spent, period, key)) = row {
             levels.push((
                 l.clone(),
@@ -106,10 +107,10 @@ pub fn check(
         // A raised (or lowered) cap warns afresh, like a new period.
         let pkey = format!("{pkey}|{}", cap.0);
         for pct in reached(spent, cap) {
-            let new = super::exec(
-                c,
-                "INSERT OR IGNORE INTO budget_alerts (level, period, pct, at) VALUES (?1, ?2, ?3, ?4)",
-                params![key, pkey, pct, now_rfc3339()],
+            let new = c.execute(
+                "INSERT INTO budget_alerts (level, period, pct, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                args![key, pkey, pct, now_rfc3339()],
             )? > 0;
             if new {
                 out.push(Alert {

@@ -1,9 +1,10 @@
 //! Persistence of analyses and their findings, so the Analysis pane shows the last one at start.
 //! `MIGRATION_SQL` is migration 5 of `store/migrations.rs`; `save`/`load_latest` use it.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
+use super::StoreError;
+use super::sql::Sql;
 use crate::analysis::report::{AnalysisReport, Finding};
+use crate::args;
 
 pub const MIGRATION_SQL: &str = r#"
 CREATE TABLE analyses (
@@ -35,24 +36,36 @@ CREATE TABLE findings (
 CREATE INDEX findings_priority ON findings(priority);
 "#;
 
-fn to_sql_err(e: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Invalid(format!("analysis report JSON: {e}"))
 }
 
-fn from_sql_err(e: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+/// Store a report and its findings in one transaction (a savepoint: a transaction of its own
+/// outside one); returns the analysis id.
+pub fn save(conn: &dyn Sql, report: &AnalysisReport) -> Result<i64, StoreError> {
+    conn.execute_batch("SAVEPOINT analysis_save")?;
+    match save_rows(conn, report) {
+        Ok(id) => {
+            conn.execute_batch("RELEASE analysis_save")?;
+            Ok(id)
+        }
+        Err(e) => {
+            // Undo the partial rows; the error that matters is the first one.
+            let _ = conn.execute_batch("ROLLBACK TO analysis_save; RELEASE analysis_save");
+            Err(e)
+        }
+    }
 }
 
-/// Store a report and its findings in one transaction; returns the analysis id.
-pub fn save(conn: &Connection, report: &AnalysisReport) -> rusqlite::Result<i64> {
-    let tx = conn.unchecked_transaction()?;
+fn save_rows(conn: &dyn Sql, report: &AnalysisReport) -> Result<i64, StoreError> {
     let mut head = report.clone();
     head.findings = Vec::new();
-    let json = serde_json::to_string(&head).map_err(to_sql_err)?;
-    tx.execute(
+    let json = serde_json::to_string(&head).map_err(json_err)?;
+    let id: i64 = super::insert_returning_id(
+        conn,
         "INSERT INTO analyses (path, analyzed_at, files, code_lines, duration_ms, has_semantic, semantic_note, report_json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
+        args![
             report.path,
             report.analyzed_at,
             report.files as i64,
@@ -63,14 +76,11 @@ pub fn save(conn: &Connection, report: &AnalysisReport) -> rusqlite::Result<i64>
             json
         ],
     )?;
-    let id = tx.last_insert_rowid();
-    {
-        let mut stmt = tx.prepare(
+    for (i, f) in report.findings.iter().enumerate() {
+        conn.execute(
             "INSERT INTO findings (analysis_id, rank, finding_id, title, priority, category, effort_hours, confidence, source, finding_json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
-        for (i, f) in report.findings.iter().enumerate() {
-            stmt.execute(params![
+            args![
                 id,
                 i as i64 + 1,
                 f.id,
@@ -80,53 +90,50 @@ pub fn save(conn: &Connection, report: &AnalysisReport) -> rusqlite::Result<i64>
                 f.effort_hours,
                 f.confidence,
                 f.source,
-                serde_json::to_string(f).map_err(to_sql_err)?
-            ])?;
-        }
+                serde_json::to_string(f).map_err(json_err)?
+            ],
+        )?;
     }
-    tx.commit()?;
     Ok(id)
 }
 
-fn load(conn: &Connection, id: i64, json: String) -> rusqlite::Result<AnalysisReport> {
-    let mut report: AnalysisReport = serde_json::from_str(&json).map_err(from_sql_err)?;
-    let mut stmt =
-        conn.prepare("SELECT finding_json FROM findings WHERE analysis_id = ?1 ORDER BY rank")?;
-    let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+fn load(conn: &dyn Sql, id: i64, json: String) -> Result<AnalysisReport, StoreError> {
+    let mut report: AnalysisReport = serde_json::from_str(&json).map_err(json_err)?;
+    let rows: Vec<String> = conn.query_map(
+        "SELECT finding_json FROM findings WHERE analysis_id = ?1 ORDER BY rank",
+        args![id],
+        |r| r.get(0),
+    )?;
     for row in rows {
-        let f: Finding = serde_json::from_str(&row?).map_err(from_sql_err)?;
+        let f: Finding = serde_json::from_str(&row).map_err(json_err)?;
         report.findings.push(f);
     }
     Ok(report)
 }
 
 /// The most recent analysis of any path.
-pub fn load_latest(conn: &Connection) -> rusqlite::Result<Option<AnalysisReport>> {
-    let row = conn
-        .query_row(
-            "SELECT id, report_json FROM analyses ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )
-        .optional()?;
+pub fn load_latest(conn: &dyn Sql) -> Result<Option<AnalysisReport>, StoreError> {
+    let row = conn.query_opt(
+        "SELECT id, report_json FROM analyses ORDER BY id DESC LIMIT 1",
+        args![],
+        |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
+    )?;
     row.map(|(id, json)| load(conn, id, json)).transpose()
 }
 
 /// The most recent analysis of `path` (as stored in the report).
-pub fn load_latest_for(conn: &Connection, path: &str) -> rusqlite::Result<Option<AnalysisReport>> {
-    let row = conn
-        .query_row(
-            "SELECT id, report_json FROM analyses WHERE path = ?1 ORDER BY id DESC LIMIT 1",
-            [path],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )
-        .optional()?;
+pub fn load_latest_for(conn: &dyn Sql, path: &str) -> Result<Option<AnalysisReport>, StoreError> {
+    let row = conn.query_opt(
+        "SELECT id, report_json FROM analyses WHERE path = ?1 ORDER BY id DESC LIMIT 1",
+        args![path],
+        |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
+    )?;
     row.map(|(id, json)| load(conn, id, json)).transpose()
 }
 
 /// The id of the newest stored analysis, if any.
-pub fn latest_id(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT MAX(id) FROM analyses", [], |r| r.get(0))
+pub fn latest_id(conn: &dyn Sql) -> Result<Option<i64>, StoreError> {
+    conn.query_row("SELECT MAX(id) FROM analyses", args![], |r| r.get(0))
 }
 
 #[cfg(test)]
@@ -134,6 +141,7 @@ mod tests {
     use super::*;
     use crate::analysis::checks::finding;
     use crate::analysis::report::{Category, Evidence, Priority, SemanticSummary};
+    use rusqlite::Connection;
 
     fn db() -> Connection {
         let c = Connection::open_in_memory().expect("open");

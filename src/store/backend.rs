@@ -1,11 +1,14 @@
 //! The store API as domain operations, so callers outside `store/` never see SQL or `rusqlite`:
 //! they take `&impl Backend` (or one of its parts) and call these methods. SQLite implements it
 //! for a plain connection and for a transaction (the same free functions behind both); a second
-//! backend (issue 16: the org-wide store on PostgreSQL) implements the same traits.
+//! backend (issue 19: the org-wide store on PostgreSQL) implements the same traits. `RunStore`,
+//! `AnalysisStore` and `ViewStore` are written once on `sql::Sql`, so every `Sql` (a PostgreSQL
+//! transaction included) has them; `BudgetStore` differs per backend.
 
 use super::owner::Owner;
 use super::recovery::{Holder, Recovered};
 use super::runs::CallCounts;
+use super::sql::Sql;
 use super::views::{AttemptView, HistoryRow, TaskView};
 use super::{AttemptRow, BreakerEventRow, RunRow, RunSummary, StoreError, TaskRow};
 use crate::analysis::report::AnalysisReport;
@@ -201,8 +204,8 @@ pub trait Backend: BudgetStore + RunStore + AnalysisStore + ViewStore {}
 
 impl<T: BudgetStore + RunStore + AnalysisStore + ViewStore + ?Sized> Backend for T {}
 
-/// The SQLite backend: a connection, or a transaction on one (it derefs to the connection, so
-/// the same free functions serve both).
+/// The SQLite budget ledger: a connection, or a transaction on one (it derefs to the connection,
+/// so the same free functions serve both). PostgreSQL has its own (`pg/backend.rs`).
 macro_rules! sqlite_backend {
     ($($t:ty),*) => {$(
         impl BudgetStore for $t {
@@ -280,7 +283,18 @@ macro_rules! sqlite_backend {
             }
         }
 
-        impl RunStore for $t {
+    )*};
+}
+
+sqlite_backend!(rusqlite::Connection, rusqlite::Transaction<'_>);
+
+/// Runs, analyses and the TUI's views: the same SQL on either backend (`sql::Sql`), so a SQLite
+/// connection or transaction and a PostgreSQL transaction (`sql::PgSql`) all serve them. Two
+/// impls, since `&T` of an unsized `T` does not coerce to `&dyn Sql`: every sized `Sql`, and
+/// `dyn Sql` itself.
+macro_rules! sql_backend {
+    ($(impl[$($g:tt)*] for $t:ty;)*) => {$(
+        impl<$($g)*> RunStore for $t {
             fn run(&self, id: &str) -> Result<RunRow, StoreError> {
                 super::runs::get_run(self, id)
             }
@@ -383,19 +397,19 @@ macro_rules! sqlite_backend {
             }
         }
 
-        impl AnalysisStore for $t {
+        impl<$($g)*> AnalysisStore for $t {
             fn save_analysis(&self, report: &AnalysisReport) -> Result<i64, StoreError> {
-                Ok(super::analyses::save(self, report)?)
+                super::analyses::save(self, report)
             }
             fn latest_analysis(&self) -> Result<Option<AnalysisReport>, StoreError> {
-                Ok(super::analyses::load_latest(self)?)
+                super::analyses::load_latest(self)
             }
             fn latest_analysis_id(&self) -> Result<Option<i64>, StoreError> {
-                Ok(super::analyses::latest_id(self)?)
+                super::analyses::latest_id(self)
             }
         }
 
-        impl ViewStore for $t {
+        impl<$($g)*> ViewStore for $t {
             fn data_version(&self) -> Result<i64, StoreError> {
                 super::views::data_version(self)
             }
@@ -483,4 +497,7 @@ macro_rules! sqlite_backend {
     )*};
 }
 
-sqlite_backend!(rusqlite::Connection, rusqlite::Transaction<'_>);
+sql_backend! {
+    impl[T: Sql] for T;
+    impl['a] for dyn Sql + 'a;
+}

@@ -3,8 +3,9 @@
 //! takes it within about a second (`engine/cancel.rs`) and cancels the run as its own user would.
 
 use super::owner::Owner;
-use super::{StoreError, exec, now_rfc3339};
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::Sql;
+use super::{StoreError, now_rfc3339};
+use crate::args;
 
 /// A recorded request, as the driver reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,16 +17,15 @@ pub struct CancelRequest {
 }
 
 /// Ask the run's driver to cancel it (a second request replaces the first).
-pub fn request(c: &Connection, run_id: &str, reason: &str) -> Result<(), StoreError> {
+pub fn request(c: &dyn Sql, run_id: &str, reason: &str) -> Result<(), StoreError> {
     let me = Owner::current();
-    let n = exec(
-        c,
+    let n = c.execute(
         "INSERT INTO cancel_requests (run_id, reason, requested_at, by_host, by_pid)
          SELECT id, ?2, ?3, ?4, ?5 FROM runs WHERE id = ?1
          ON CONFLICT (run_id) DO UPDATE SET reason = excluded.reason,
              requested_at = excluded.requested_at, by_host = excluded.by_host,
              by_pid = excluded.by_pid",
-        params![run_id, reason, now_rfc3339(), me.host, me.pid as i64],
+        args![run_id, reason, now_rfc3339(), me.host, me.pid],
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("no run with id `{run_id}`")));
@@ -34,38 +34,38 @@ pub fn request(c: &Connection, run_id: &str, reason: &str) -> Result<(), StoreEr
 }
 
 /// Take the run's request, if any (read and deleted in one step: it is acted on once).
-pub fn take(c: &Connection, run_id: &str) -> Result<Option<CancelRequest>, StoreError> {
-    let found = c
-        .prepare_cached(
-            "DELETE FROM cancel_requests WHERE run_id = ?1
-             RETURNING reason, requested_at, by_host, by_pid",
-        )?
-        .query_row([run_id], |r| {
+pub fn take(c: &dyn Sql, run_id: &str) -> Result<Option<CancelRequest>, StoreError> {
+    c.query_opt(
+        "DELETE FROM cancel_requests WHERE run_id = ?1
+         RETURNING reason, requested_at, by_host, by_pid",
+        args![run_id],
+        |r| {
             Ok(CancelRequest {
                 reason: r.get(0)?,
                 requested_at: r.get(1)?,
                 by_host: r.get(2)?,
-                by_pid: r.get::<_, i64>(3)? as u32,
+                by_pid: r.get::<i64>(3)? as u32,
             })
-        })
-        .optional()?;
-    Ok(found)
+        },
+    )
 }
 
 /// Is a request waiting for the run (nothing is taken)?
-pub fn pending(c: &Connection, run_id: &str) -> Result<bool, StoreError> {
-    let n: i64 = super::query_row(
-        c,
+pub fn pending(c: &dyn Sql, run_id: &str) -> Result<bool, StoreError> {
+    let n: i64 = c.query_row(
         "SELECT COUNT(*) FROM cancel_requests WHERE run_id = ?1",
-        [run_id],
+        args![run_id],
         |r| r.get(0),
     )?;
     Ok(n > 0)
 }
 
 /// Forget a request left over from before (a run resumed starts with none).
-pub fn clear(c: &Connection, run_id: &str) -> Result<(), StoreError> {
-    exec(c, "DELETE FROM cancel_requests WHERE run_id = ?1", [run_id])?;
+pub fn clear(c: &dyn Sql, run_id: &str) -> Result<(), StoreError> {
+    c.execute(
+        "DELETE FROM cancel_requests WHERE run_id = ?1",
+        args![run_id],
+    )?;
     Ok(())
 }
 
@@ -74,6 +74,7 @@ mod tests {
     use super::*;
     use crate::store::NewRun;
     use crate::store::runs::insert_run;
+    use rusqlite::Connection;
 
     fn db_with_run() -> Connection {
         let c = crate::store::open_in_memory().unwrap();

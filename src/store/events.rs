@@ -3,8 +3,9 @@
 //! restart. Breaker transitions have their own table (`breaker_events`). Bounded: only the newest
 //! [`KEEP_PER_RUN`] of each run (and of events without a run) are kept.
 
+use super::sql::Sql;
 use super::{StoreError, now_rfc3339};
-use rusqlite::{Connection, params};
+use crate::args;
 
 /// Events kept per run (events without a run count as one more run).
 pub const KEEP_PER_RUN: i64 = 1000;
@@ -24,12 +25,7 @@ pub fn kind_name(kind: &str) -> &'static str {
 }
 
 /// Store one event; older events of the same run beyond [`KEEP_PER_RUN`] go now and then.
-pub fn insert(
-    c: &Connection,
-    run_id: Option<&str>,
-    kind: &str,
-    text: &str,
-) -> Result<(), StoreError> {
+pub fn insert(c: &dyn Sql, run_id: Option<&str>, kind: &str, text: &str) -> Result<(), StoreError> {
     let kind = kind_name(kind);
     // `level` is the column of version 1 (error | warn | info), kept readable for older code.
     let level = match kind {
@@ -37,34 +33,41 @@ pub fn insert(
         "info" => "info",
         _ => "warn",
     };
-    super::exec(
+    let id: i64 = super::insert_returning_id(
         c,
         "INSERT INTO run_events (at, run_id, level, message, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![now_rfc3339(), run_id, level, text, kind],
+        args![now_rfc3339(), run_id, level, text, kind],
     )?;
-    if c.last_insert_rowid() % PRUNE_EVERY == 0 {
+    if id % PRUNE_EVERY == 0 {
         prune(c, run_id, KEEP_PER_RUN)?;
     }
     Ok(())
 }
 
 /// Keep only the newest `keep` events of `run_id` (`None`: events without a run).
-pub fn prune(c: &Connection, run_id: Option<&str>, keep: i64) -> Result<usize, StoreError> {
-    Ok(super::exec(
-        c,
-        "DELETE FROM run_events WHERE run_id IS ?1 AND id <= (
-            SELECT id FROM run_events WHERE run_id IS ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-        params![run_id, keep],
-    )?)
+pub fn prune(c: &dyn Sql, run_id: Option<&str>, keep: i64) -> Result<usize, StoreError> {
+    // Two statements rather than SQLite's `run_id IS ?1`, which PostgreSQL does not read (and
+    // its `IS NOT DISTINCT FROM` would not use the index).
+    match run_id {
+        Some(run) => c.execute(
+            "DELETE FROM run_events WHERE run_id = ?1 AND id <= (
+                SELECT id FROM run_events WHERE run_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            args![run, keep],
+        ),
+        None => c.execute(
+            "DELETE FROM run_events WHERE run_id IS NULL AND id <= (
+                SELECT id FROM run_events WHERE run_id IS NULL ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+            args![keep],
+        ),
+    }
 }
 
 /// A run's events go with it.
-pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
-    super::exec(c, "DELETE FROM run_events WHERE run_id = ?1", [run_id])?;
-    super::exec(
-        c,
+pub fn delete_run(c: &dyn Sql, run_id: &str) -> Result<(), StoreError> {
+    c.execute("DELETE FROM run_events WHERE run_id = ?1", args![run_id])?;
+    c.execute(
         "DELETE FROM budget_alerts WHERE level = ?1",
-        [format!("run:{run_id}")],
+        args![format!("run:{run_id}")],
     )?;
     Ok(())
 }
@@ -73,17 +76,15 @@ pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
 pub type EventRow = (String, &'static str, Option<String>, String);
 
 /// The newest `limit` events, newest first.
-pub fn newest(c: &Connection, limit: usize) -> Result<Vec<EventRow>, StoreError> {
-    let mut st = c.prepare_cached(
+pub fn newest(c: &dyn Sql, limit: usize) -> Result<Vec<EventRow>, StoreError> {
+    c.query_map(
         "SELECT at, kind, run_id, message FROM run_events ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = st
-        .query_map([limit as i64], |r| {
+        args![limit],
+        |r| {
             let kind: String = r.get(1)?;
             Ok((r.get(0)?, kind_name(&kind), r.get(2)?, r.get(3)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! crash recovery charges each of them its held worst case (the provider may well have billed
 //! it) instead of giving the money back (`store::recovery::recover_stale`).
 
+use super::sql::Sql;
 use super::{StoreError, now_rfc3339};
+use crate::args;
 use crate::domain::Micros;
-use rusqlite::{Connection, params};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,13 +30,17 @@ pub fn next_n() -> i64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-pub fn insert(c: &Connection, k: &InflightCall) -> Result<(), StoreError> {
-    super::exec(
-        c,
-        "INSERT OR REPLACE INTO inflight_calls (reservation_id, n, run_id, task_id, attempt, role,
+pub fn insert(c: &dyn Sql, k: &InflightCall) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO inflight_calls (reservation_id, n, run_id, task_id, attempt, role,
             provider, model, simulated, worst_micros, started_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (reservation_id, n) DO UPDATE SET run_id = excluded.run_id,
+            task_id = excluded.task_id, attempt = excluded.attempt, role = excluded.role,
+            provider = excluded.provider, model = excluded.model,
+            simulated = excluded.simulated, worst_micros = excluded.worst_micros,
+            started_at = excluded.started_at",
+        args![
             k.reservation_id,
             k.n,
             k.run_id,
@@ -53,24 +58,22 @@ pub fn insert(c: &Connection, k: &InflightCall) -> Result<(), StoreError> {
 }
 
 /// The call ended and is settled in the same transaction.
-pub fn remove(c: &Connection, reservation_id: i64, n: i64) -> Result<(), StoreError> {
-    super::exec(
-        c,
+pub fn remove(c: &dyn Sql, reservation_id: i64, n: i64) -> Result<(), StoreError> {
+    c.execute(
         "DELETE FROM inflight_calls WHERE reservation_id = ?1 AND n = ?2",
-        params![reservation_id, n],
+        args![reservation_id, n],
     )?;
     Ok(())
 }
 
 /// Calls in flight on a reservation, oldest first; they are deleted.
-pub fn take_all(c: &Connection, reservation_id: i64) -> Result<Vec<InflightCall>, StoreError> {
-    let rows = c
-        .prepare(
-            "SELECT reservation_id, n, run_id, task_id, attempt, role, provider, model, simulated,
-                worst_micros
-             FROM inflight_calls WHERE reservation_id = ?1 ORDER BY started_at, n",
-        )?
-        .query_map([reservation_id], |r| {
+pub fn take_all(c: &dyn Sql, reservation_id: i64) -> Result<Vec<InflightCall>, StoreError> {
+    let rows = c.query_map(
+        "SELECT reservation_id, n, run_id, task_id, attempt, role, provider, model, simulated,
+            worst_micros
+         FROM inflight_calls WHERE reservation_id = ?1 ORDER BY started_at, n",
+        args![reservation_id],
+        |r| {
             Ok(InflightCall {
                 reservation_id: r.get(0)?,
                 n: r.get(1)?,
@@ -83,22 +86,20 @@ pub fn take_all(c: &Connection, reservation_id: i64) -> Result<Vec<InflightCall>
                 simulated: r.get(8)?,
                 worst: Micros(r.get(9)?),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    super::exec(
-        c,
+        },
+    )?;
+    c.execute(
         "DELETE FROM inflight_calls WHERE reservation_id = ?1",
-        [reservation_id],
+        args![reservation_id],
     )?;
     Ok(rows)
 }
 
 /// Rows whose reservation is gone (a call whose task was dropped mid-flight, then its lease
 /// released at the run's end) hold nothing any more.
-pub fn delete_orphans(c: &Connection) -> Result<usize, StoreError> {
-    Ok(super::exec(
-        c,
+pub fn delete_orphans(c: &dyn Sql) -> Result<usize, StoreError> {
+    c.execute(
         "DELETE FROM inflight_calls WHERE reservation_id NOT IN (SELECT id FROM reservations)",
-        [],
-    )?)
+        args![],
+    )
 }

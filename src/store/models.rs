@@ -1,25 +1,25 @@
 //! Persisted breakers, learned model profiles and the policy audit trail.
 
-use super::{StoreError, exec, now_rfc3339};
+use super::sql::Sql;
+use super::{StoreError, now_rfc3339};
+use crate::args;
 use crate::domain::{Micros, TaskType};
 use crate::routing::learning::Profile;
 use crate::routing::{Breaker, BreakerState};
-use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
 pub fn save_breaker(
-    c: &Connection,
+    c: &dyn Sql,
     model: &str,
     b: &Breaker,
     config_hash: &str,
 ) -> Result<(), StoreError> {
-    exec(
-        c,
+    c.execute(
         "INSERT INTO breakers (model, state, consecutive_failures, trips, open_until_ms, not_before_ms,
             config_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(model) DO UPDATE SET state = ?2, consecutive_failures = ?3, trips = ?4,
             open_until_ms = ?5, not_before_ms = ?6, config_hash = ?7, updated_at = ?8",
-        params![
+        args![
             model,
             b.state.as_str(),
             b.consecutive_failures,
@@ -34,12 +34,11 @@ pub fn save_breaker(
 }
 
 /// (model, breaker, config hash) of every persisted breaker.
-pub fn load_breakers(c: &Connection) -> Result<Vec<(String, Breaker, String)>, StoreError> {
-    let mut st = c.prepare(
+pub fn load_breakers(c: &dyn Sql) -> Result<Vec<(String, Breaker, String)>, StoreError> {
+    c.query_map(
         "SELECT model, state, consecutive_failures, trips, open_until_ms, not_before_ms, config_hash FROM breakers",
-    )?;
-    let rows = st
-        .query_map([], |r| {
+        args![],
+        |r| {
             let state: String = r.get(1)?;
             Ok((
                 r.get(0)?,
@@ -47,34 +46,27 @@ pub fn load_breakers(c: &Connection) -> Result<Vec<(String, Breaker, String)>, S
                     state: BreakerState::parse(&state),
                     consecutive_failures: r.get(2)?,
                     trips: r.get(3)?,
-                    open_until_ms: r.get::<_, i64>(4)?.max(0) as u64,
-                    not_before_ms: r.get::<_, i64>(5)?.max(0) as u64,
+                    open_until_ms: r.get::<i64>(4)?.max(0) as u64,
+                    not_before_ms: r.get::<i64>(5)?.max(0) as u64,
                     // A probe in flight belonged to a process that is gone.
                     probe_in_flight: false,
                 },
                 r.get(6)?,
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
-pub fn save_profile(
-    c: &Connection,
-    model: &str,
-    t: TaskType,
-    p: &Profile,
-) -> Result<(), StoreError> {
-    exec(
-        c,
+pub fn save_profile(c: &dyn Sql, model: &str, t: TaskType, p: &Profile) -> Result<(), StoreError> {
+    c.execute(
         "INSERT INTO model_profiles (model, task_type, samples, quality, calls, successes,
             latency_ema_ms, cost_total_micros, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(model, task_type) DO UPDATE SET samples = ?3, quality = ?4, calls = ?5,
             successes = ?6, latency_ema_ms = ?7, cost_total_micros = ?8, updated_at = ?9
          -- Snapshots are taken on several threads and queued in any order: never let an older
          -- one (fewer calls and samples) overwrite a newer one.
-         WHERE ?3 + ?5 >= model_profiles.samples + model_profiles.calls",
-        params![
+         WHERE excluded.samples + excluded.calls >= model_profiles.samples + model_profiles.calls",
+        args![
             model,
             t.as_str(),
             p.samples as i64,
@@ -89,33 +81,32 @@ pub fn save_profile(
     Ok(())
 }
 
-pub fn load_profiles(c: &Connection) -> Result<Vec<(String, TaskType, Profile)>, StoreError> {
-    let mut st = c.prepare(
+pub fn load_profiles(c: &dyn Sql) -> Result<Vec<(String, TaskType, Profile)>, StoreError> {
+    let rows = c.query_map(
         "SELECT model, task_type, samples, quality, calls, successes, latency_ema_ms, cost_total_micros
          FROM model_profiles",
-    )?;
-    let rows = st
-        .query_map([], |r| {
+        args![],
+        |r| {
             let t: String = r.get(1)?;
             Ok((
-                r.get::<_, String>(0)?,
+                r.get::<String>(0)?,
                 t,
                 Profile {
-                    samples: r.get::<_, i64>(2)?.max(0) as u64,
+                    samples: r.get::<i64>(2)?.max(0) as u64,
                     quality: r.get(3)?,
-                    calls: r.get::<_, i64>(4)?.max(0) as u64,
-                    successes: r.get::<_, i64>(5)?.max(0) as u64,
+                    calls: r.get::<i64>(4)?.max(0) as u64,
+                    successes: r.get::<i64>(5)?.max(0) as u64,
                     latency_ema_ms: r.get(6)?,
                     cost_total: Micros(r.get(7)?),
                 },
             ))
-        })?
-        .filter_map(|r| match r {
-            Ok((m, t, p)) => t.parse::<TaskType>().ok().map(|t| Ok((m, t, p))),
-            Err(e) => Some(Err(e)),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )?;
+    // Rows of task types this version does not know are skipped.
+    Ok(rows
+        .into_iter()
+        .filter_map(|(m, t, p)| t.parse::<TaskType>().ok().map(|t| (m, t, p)))
+        .collect())
 }
 
 /// One routing decision under policies.
@@ -129,12 +120,11 @@ pub struct AuditRow<'a> {
     pub allowed: bool,
 }
 
-pub fn insert_audit(c: &Connection, a: &AuditRow) -> Result<(), StoreError> {
-    exec(
-        c,
+pub fn insert_audit(c: &dyn Sql, a: &AuditRow) -> Result<(), StoreError> {
+    c.execute(
         "INSERT INTO audit (at, run_id, task_id, model, policies, mode, violations, allowed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
+        args![
             now_rfc3339(),
             a.run_id,
             a.task_id,
@@ -149,28 +139,27 @@ pub fn insert_audit(c: &Connection, a: &AuditRow) -> Result<(), StoreError> {
 }
 
 /// Audit records as the contract's JSON objects, oldest first.
-pub fn audit(c: &Connection, run: Option<&str>) -> Result<Vec<Value>, StoreError> {
-    let mut st = c.prepare(
+pub fn audit(c: &dyn Sql, run: Option<&str>) -> Result<Vec<Value>, StoreError> {
+    // The cast types the parameter for PostgreSQL, which cannot infer it from `IS NULL`.
+    c.query_map(
         "SELECT at, run_id, task_id, model, policies, mode, violations, allowed FROM audit
-         WHERE ?1 IS NULL OR run_id = ?1 ORDER BY id",
-    )?;
-    let rows = st
-        .query_map([run], |r| {
+         WHERE CAST(?1 AS TEXT) IS NULL OR run_id = ?1 ORDER BY id",
+        args![run],
+        |r| {
             let p: String = r.get(4)?;
             let v: String = r.get(6)?;
             Ok(json!({
-                "at": r.get::<_, String>(0)?,
-                "run": r.get::<_, Option<String>>(1)?,
-                "task": r.get::<_, Option<String>>(2)?,
-                "model": r.get::<_, String>(3)?,
+                "at": r.get::<String>(0)?,
+                "run": r.get::<Option<String>>(1)?,
+                "task": r.get::<Option<String>>(2)?,
+                "model": r.get::<String>(3)?,
                 "policies": serde_json::from_str::<Value>(&p).unwrap_or(json!([])),
-                "mode": r.get::<_, Option<String>>(5)?,
+                "mode": r.get::<Option<String>>(5)?,
                 "violations": serde_json::from_str::<Value>(&v).unwrap_or(json!([])),
-                "allowed": r.get::<_, bool>(7)?,
+                "allowed": r.get::<bool>(7)?,
             }))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Per model: calls, successes and latency percentiles from the telemetry.
@@ -182,21 +171,19 @@ pub struct CallStats {
     pub recent_ms: Vec<u64>,
 }
 
-pub fn call_stats(c: &Connection, model: &str) -> Result<CallStats, StoreError> {
-    let mut st = c.prepare_cached(
+pub fn call_stats(c: &dyn Sql, model: &str) -> Result<CallStats, StoreError> {
+    let rows: Vec<(u64, bool)> = c.query_map(
         "SELECT latency_ms, outcome = 'ok' FROM calls WHERE model = ?1 ORDER BY id DESC LIMIT 2000",
+        args![model],
+        |r| Ok((r.get::<i64>(0)?.max(0) as u64, r.get(1)?)),
     )?;
-    let rows: Vec<(u64, bool)> = st
-        .query_map([model], |r| {
-            Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?))
-        })?
-        .collect::<Result<_, _>>()?;
     let (calls, ok): (u64, u64) = c.query_row(
         // A call cut short by a crash says nothing about the model's health.
-        "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0) FROM calls
-         WHERE model = ?1 AND outcome != 'estimated'",
-        [model],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        "SELECT COUNT(*),
+            CAST(COALESCE(SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END), 0) AS BIGINT)
+         FROM calls WHERE model = ?1 AND outcome != 'estimated'",
+        args![model],
+        |r| Ok((r.get::<i64>(0)? as u64, r.get::<i64>(1)? as u64)),
     )?;
     let mut lat: Vec<u64> = rows.iter().filter(|(_, ok)| *ok).map(|(l, _)| *l).collect();
     let recent: Vec<u64> = lat.iter().take(40).rev().copied().collect();
@@ -221,6 +208,7 @@ pub fn call_stats(c: &Connection, model: &str) -> Result<CallStats, StoreError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn an_older_profile_snapshot_never_overwrites_a_newer_one() {

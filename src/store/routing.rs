@@ -4,8 +4,9 @@
 //! bounded: at most [`MAX_CANDIDATES`] candidates a record, reasons cut to [`MAX_REASON`]
 //! characters, and the newest [`KEEP_PER_RUN`] records a run.
 
+use super::sql::Sql;
 use super::{StoreError, now_rfc3339};
-use rusqlite::{Connection, params};
+use crate::args;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_CANDIDATES: usize = 24;
@@ -54,7 +55,7 @@ pub fn bounded(s: &str) -> String {
     out
 }
 
-pub fn insert(c: &Connection, r: &RoutingRecord) -> Result<(), StoreError> {
+pub fn insert(c: &dyn Sql, r: &RoutingRecord) -> Result<(), StoreError> {
     let mut cands = r.candidates.clone();
     cands.truncate(MAX_CANDIDATES);
     for k in &mut cands {
@@ -62,11 +63,11 @@ pub fn insert(c: &Connection, r: &RoutingRecord) -> Result<(), StoreError> {
         k.outcome = k.outcome.as_deref().map(bounded);
     }
     let json = serde_json::to_string(&cands).unwrap_or_else(|_| "[]".into());
-    super::exec(
+    let id: i64 = super::insert_returning_id(
         c,
         "INSERT INTO routing (run_id, task_id, attempt, role, strategy, chosen, reason,
             candidates, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+        args![
             r.run_id,
             r.task_id,
             r.attempt,
@@ -78,12 +79,11 @@ pub fn insert(c: &Connection, r: &RoutingRecord) -> Result<(), StoreError> {
             now_rfc3339()
         ],
     )?;
-    if c.last_insert_rowid() % PRUNE_EVERY == 0 {
-        super::exec(
-            c,
+    if id % PRUNE_EVERY == 0 {
+        c.execute(
             "DELETE FROM routing WHERE run_id = ?1 AND id <= (
                 SELECT id FROM routing WHERE run_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-            params![r.run_id, KEEP_PER_RUN],
+            args![r.run_id, KEEP_PER_RUN],
         )?;
     }
     Ok(())
@@ -91,16 +91,15 @@ pub fn insert(c: &Connection, r: &RoutingRecord) -> Result<(), StoreError> {
 
 /// The routing records of a task, by attempt then call order.
 pub fn for_task(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
     task_id: &str,
 ) -> Result<Vec<RoutingRecord>, StoreError> {
-    let mut st = c.prepare_cached(
+    c.query_map(
         "SELECT attempt, role, strategy, chosen, reason, candidates FROM routing
          WHERE run_id = ?1 AND task_id = ?2 ORDER BY attempt, id",
-    )?;
-    let rows = st
-        .query_map(params![run_id, task_id], |r| {
+        args![run_id, task_id],
+        |r| {
             let json: String = r.get(5)?;
             Ok(RoutingRecord {
                 run_id: run_id.to_string(),
@@ -113,19 +112,17 @@ pub fn for_task(
                 // A record this version cannot read shows no candidates rather than failing.
                 candidates: serde_json::from_str(&json).unwrap_or_default(),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Every routing record of a run, by task, attempt and call order.
-pub fn for_run(c: &Connection, run_id: &str) -> Result<Vec<RoutingRecord>, StoreError> {
-    let mut st = c.prepare_cached(
+pub fn for_run(c: &dyn Sql, run_id: &str) -> Result<Vec<RoutingRecord>, StoreError> {
+    c.query_map(
         "SELECT task_id, attempt, role, strategy, chosen, reason, candidates FROM routing
          WHERE run_id = ?1 ORDER BY task_id, attempt, id",
-    )?;
-    let rows = st
-        .query_map([run_id], |r| {
+        args![run_id],
+        |r| {
             let json: String = r.get(6)?;
             Ok(RoutingRecord {
                 run_id: run_id.to_string(),
@@ -137,9 +134,8 @@ pub fn for_run(c: &Connection, run_id: &str) -> Result<Vec<RoutingRecord>, Store
                 reason: r.get(5)?,
                 candidates: serde_json::from_str(&json).unwrap_or_default(),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 #[cfg(test)]

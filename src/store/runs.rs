@@ -1,24 +1,25 @@
 //! Runs, tasks, attempts, calls and artifacts: the SQL behind the engine's state changes.
 
 use super::records::*;
+use super::sql::{Row, Sql};
 use super::{StoreError, now_rfc3339};
+use crate::args;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::domain::{Micros, TaskSpec, TaskType, normalize_description};
 use crate::validators::{ValidatorResult, ValidatorSpec};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
-pub fn insert_run(c: &Connection, r: &NewRun) -> Result<(), StoreError> {
+pub fn insert_run(c: &dyn Sql, r: &NewRun) -> Result<(), StoreError> {
     let now = now_rfc3339();
     let plan = match &r.plan {
         Some(p) => Some(serde_json::to_string(p).map_err(|e| StoreError::Invalid(e.to_string()))?),
         None => None,
     };
-    crate::store::exec(c,
+    c.execute(
         "INSERT INTO runs (id, description, norm_description, criteria, team, strategy, budget_micros,
             time_limit_secs, concurrency, output_dir, plan_json, status, simulated, created_at,
             started_at, updated_at, host, os_user)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?13, ?13, ?14, ?15)",
-        params![
+        args![
             r.id,
             r.description,
             normalize_description(&r.description),
@@ -45,7 +46,7 @@ const RUN_COLS: &str = "id, description, criteria, team, strategy, budget_micros
     owner_pid, owner_start, plan_fallback, host, os_user";
 
 /// The owner recorded in columns `host, pid, start` (all set or none).
-fn owner_at(r: &Row, i: usize) -> rusqlite::Result<Option<super::owner::Owner>> {
+fn owner_at(r: &Row, i: usize) -> Result<Option<super::owner::Owner>, StoreError> {
     let host: Option<String> = r.get(i)?;
     let pid: Option<u32> = r.get(i + 1)?;
     let start: Option<String> = r.get(i + 2)?;
@@ -55,7 +56,7 @@ fn owner_at(r: &Row, i: usize) -> rusqlite::Result<Option<super::owner::Owner>> 
     })
 }
 
-fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
+fn run_row(r: &Row) -> Result<RunRow, StoreError> {
     let status: String = r.get(10)?;
     Ok(RunRow {
         id: r.get(0)?,
@@ -64,14 +65,14 @@ fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
         team: r.get(3)?,
         strategy: r.get(4)?,
         budget: Micros(r.get(5)?),
-        time_limit_secs: r.get::<_, i64>(6)?.max(0) as u64,
-        concurrency: r.get::<_, i64>(7)?.max(1) as usize,
+        time_limit_secs: r.get::<i64>(6)?.max(0) as u64,
+        concurrency: r.get::<i64>(7)?.max(1) as usize,
         output_dir: r.get(8)?,
         plan_json: r.get(9)?,
         status: status.parse().unwrap_or(RunStatus::SystemFailure),
         status_reason: r.get(11)?,
         tasks_committed: r.get(12)?,
-        exec_ms: r.get::<_, i64>(13)?.max(0) as u64,
+        exec_ms: r.get::<i64>(13)?.max(0) as u64,
         spent: Micros(r.get(14)?),
         simulated: r.get(15)?,
         created_at: r.get(16)?,
@@ -85,14 +86,12 @@ fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
     })
 }
 
-pub fn get_run(c: &Connection, id: &str) -> Result<RunRow, StoreError> {
-    crate::store::query_row(
-        c,
+pub fn get_run(c: &dyn Sql, id: &str) -> Result<RunRow, StoreError> {
+    c.query_opt(
         &format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"),
-        [id],
+        args![id],
         run_row,
-    )
-    .optional()?
+    )?
     .ok_or_else(|| {
         StoreError::NotFound(format!(
             "no run with id `{id}` (see `orchestrator-tui runs`)"
@@ -101,37 +100,34 @@ pub fn get_run(c: &Connection, id: &str) -> Result<RunRow, StoreError> {
 }
 
 /// Newest run id, for `resume --last`.
-pub fn last_run_id(c: &Connection) -> Result<Option<String>, StoreError> {
-    Ok(crate::store::query_row(
-        c,
+pub fn last_run_id(c: &dyn Sql) -> Result<Option<String>, StoreError> {
+    c.query_opt(
         "SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1",
-        [],
+        args![],
         |r| r.get(0),
     )
-    .optional()?)
 }
 
 /// Runs with the same normalised description, newest first.
-pub fn runs_matching(c: &Connection, description: &str) -> Result<Vec<RunRow>, StoreError> {
-    let mut st = c.prepare(&format!(
-        "SELECT {RUN_COLS} FROM runs WHERE norm_description = ?1 ORDER BY created_at DESC, rowid DESC"
-    ))?;
-    let rows = st
-        .query_map([normalize_description(description)], run_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub fn runs_matching(c: &dyn Sql, description: &str) -> Result<Vec<RunRow>, StoreError> {
+    c.query_map(
+        &format!(
+            "SELECT {RUN_COLS} FROM runs WHERE norm_description = ?1 ORDER BY created_at DESC, rowid DESC"
+        ),
+        args![normalize_description(description)],
+        run_row,
+    )
 }
 
-pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
-    let mut st = c.prepare(
+pub fn list_runs(c: &dyn Sql) -> Result<Vec<RunSummary>, StoreError> {
+    c.query_map(
         "SELECT r.id, r.status, r.description, r.team, r.spent_micros, r.updated_at, r.created_at,
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id AND t.status IN ('completed','degraded')),
             (SELECT COUNT(*) FROM tasks t WHERE t.run_id = r.id),
             r.owner_host, r.owner_pid, r.owner_start, r.budget_micros, r.host, r.os_user
          FROM runs r ORDER BY r.created_at DESC, r.rowid DESC",
-    )?;
-    let rows = st
-        .query_map([], |r| {
+        args![],
+        |r| {
             let status: String = r.get(1)?;
             Ok(RunSummary {
                 id: r.get(0)?,
@@ -141,20 +137,19 @@ pub fn list_runs(c: &Connection) -> Result<Vec<RunSummary>, StoreError> {
                 spent: Micros(r.get(4)?),
                 updated_at: r.get(5)?,
                 created_at: r.get(6)?,
-                tasks_done: r.get::<_, i64>(7)? as u64,
-                tasks_total: r.get::<_, i64>(8)? as u64,
+                tasks_done: r.get::<i64>(7)? as u64,
+                tasks_total: r.get::<i64>(8)? as u64,
                 owner: owner_at(r, 9)?,
                 budget: Micros(r.get(12)?),
                 host: r.get(13)?,
                 user: r.get(14)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 pub fn set_run_status(
-    c: &Connection,
+    c: &dyn Sql,
     id: &str,
     status: RunStatus,
     reason: Option<&str>,
@@ -162,102 +157,96 @@ pub fn set_run_status(
     let now = now_rfc3339();
     let finished = (status != RunStatus::Running).then_some(now.clone());
     // A run that stops being driven has no owner any more.
-    crate::store::exec(
-        c,
+    c.execute(
         "UPDATE runs SET status = ?2, status_reason = ?3, updated_at = ?4, finished_at = ?5,
             owner_host = CASE WHEN ?2 = 'running' THEN owner_host END,
             owner_pid = CASE WHEN ?2 = 'running' THEN owner_pid END,
             owner_start = CASE WHEN ?2 = 'running' THEN owner_start END
          WHERE id = ?1",
-        params![id, status.as_str(), reason, now, finished],
+        args![id, status.as_str(), reason, now, finished],
     )?;
     Ok(())
 }
 
 /// Record the process that drives the run (with its lock; see `engine::lock::run_alive`).
-pub fn claim_run(c: &Connection, id: &str, o: &super::owner::Owner) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
+pub fn claim_run(c: &dyn Sql, id: &str, o: &super::owner::Owner) -> Result<(), StoreError> {
+    c.execute(
         "UPDATE runs SET owner_host = ?2, owner_pid = ?3, owner_start = ?4 WHERE id = ?1",
-        params![id, o.host, o.pid, o.start],
+        args![id, o.host, o.pid, o.start],
     )?;
     Ok(())
 }
 
 /// Mark a run as driven again (resume): running, not finished, new limits if given.
 pub fn reopen_run(
-    c: &Connection,
+    c: &dyn Sql,
     id: &str,
     budget: Option<Micros>,
     time_limit_secs: Option<u64>,
 ) -> Result<(), StoreError> {
     let now = now_rfc3339();
-    crate::store::exec(c,
+    c.execute(
         "UPDATE runs SET status = 'running', status_reason = NULL, updated_at = ?2, finished_at = NULL,
             budget_micros = COALESCE(?3, budget_micros), time_limit_secs = COALESCE(?4, time_limit_secs)
          WHERE id = ?1",
-        params![id, now, budget.map(|b| b.0), time_limit_secs.map(|t| t as i64)],
+        args![id, now, budget.map(|b| b.0), time_limit_secs.map(|t| t as i64)],
     )?;
     // Tasks caught mid-flight by a crash start over; their attempts so far are kept.
-    crate::store::exec(
-        c,
+    c.execute(
         "UPDATE tasks SET status = 'pending', status_reason = NULL
          WHERE run_id = ?1 AND status IN ('running', 'failed', 'skipped')",
-        [id],
+        args![id],
     )?;
     Ok(())
 }
 
-pub fn add_exec_ms(c: &Connection, id: &str, ms: u64) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
+pub fn add_exec_ms(c: &dyn Sql, id: &str, ms: u64) -> Result<(), StoreError> {
+    c.execute(
         "UPDATE runs SET exec_ms = exec_ms + ?2, updated_at = ?3 WHERE id = ?1",
-        params![id, ms as i64, now_rfc3339()],
+        args![id, ms as i64, now_rfc3339()],
     )?;
     Ok(())
 }
 
 /// Commit the task list and mark it committed in one step (resume then skips decomposition).
-pub fn insert_tasks(c: &Connection, run_id: &str, tasks: &[TaskSpec]) -> Result<(), StoreError> {
-    let mut st = c.prepare(
-        "INSERT INTO tasks (run_id, id, seq, type, prompt, dependencies, threshold, max_iterations,
-            max_output_tokens, validators, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
-    )?;
+pub fn insert_tasks(c: &dyn Sql, run_id: &str, tasks: &[TaskSpec]) -> Result<(), StoreError> {
     for (i, t) in tasks.iter().enumerate() {
-        st.execute(params![
-            run_id,
-            t.id,
-            i as i64,
-            t.task_type.as_str(),
-            t.prompt,
-            serde_json::to_string(&t.dependencies).unwrap_or_else(|_| "[]".into()),
-            t.threshold,
-            t.max_iterations,
-            t.max_output_tokens,
-            serde_json::to_string(&t.validators).unwrap_or_else(|_| "[]".into()),
-        ])?;
+        c.execute(
+            "INSERT INTO tasks (run_id, id, seq, type, prompt, dependencies, threshold,
+                max_iterations, max_output_tokens, validators, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
+            args![
+                run_id,
+                t.id,
+                i as i64,
+                t.task_type.as_str(),
+                t.prompt,
+                serde_json::to_string(&t.dependencies).unwrap_or_else(|_| "[]".into()),
+                t.threshold,
+                t.max_iterations,
+                t.max_output_tokens,
+                serde_json::to_string(&t.validators).unwrap_or_else(|_| "[]".into()),
+            ],
+        )?;
     }
-    crate::store::exec(
-        c,
+    c.execute(
         // The plan now lives in `tasks`; dropping the copy keeps the hot run row small (every
         // call updates it, and SQLite rewrites the whole row).
         "UPDATE runs SET tasks_committed = 1, plan_json = NULL, updated_at = ?2 WHERE id = ?1",
-        params![run_id, now_rfc3339()],
+        args![run_id, now_rfc3339()],
     )?;
     Ok(())
 }
 
-pub fn mark_plan_fallback(c: &Connection, run_id: &str) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
+pub fn mark_plan_fallback(c: &dyn Sql, run_id: &str) -> Result<(), StoreError> {
+    c.execute(
         "UPDATE runs SET plan_fallback = 1 WHERE id = ?1",
-        params![run_id],
+        args![run_id],
     )?;
     Ok(())
 }
 
-fn task_row(r: &Row) -> rusqlite::Result<TaskRow> {
+fn task_row(r: &Row) -> Result<TaskRow, StoreError> {
     let ty: String = r.get(1)?;
     let deps: String = r.get(3)?;
     let vals: String = r.get(7)?;
@@ -283,32 +272,30 @@ fn task_row(r: &Row) -> rusqlite::Result<TaskRow> {
     })
 }
 
-pub fn get_tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskRow>, StoreError> {
-    let mut st = c.prepare(
+pub fn get_tasks(c: &dyn Sql, run_id: &str) -> Result<Vec<TaskRow>, StoreError> {
+    c.query_map(
         "SELECT id, type, prompt, dependencies, threshold, max_iterations, max_output_tokens,
             validators, status, status_reason, model, reviewer, score, iterations, output
          FROM tasks WHERE run_id = ?1 ORDER BY seq",
-    )?;
-    let rows = st
-        .query_map([run_id], task_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        args![run_id],
+        task_row,
+    )
 }
 
 pub fn set_task_status(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
     task_id: &str,
     status: TaskStatus,
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
     let now = now_rfc3339();
-    crate::store::exec(c,
+    c.execute(
         "UPDATE tasks SET status = ?3, status_reason = ?4,
             started_at = CASE WHEN ?3 = 'running' THEN ?5 ELSE started_at END,
             finished_at = CASE WHEN ?3 IN ('completed','degraded','failed','skipped') THEN ?5 ELSE NULL END
          WHERE run_id = ?1 AND id = ?2",
-        params![run_id, task_id, status.as_str(), reason, now],
+        args![run_id, task_id, status.as_str(), reason, now],
     )?;
     Ok(())
 }
@@ -332,13 +319,18 @@ pub struct AttemptWrite<'a> {
     pub score_note: Option<&'a str>,
 }
 
-pub fn insert_attempt(c: &Connection, a: &AttemptWrite) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
-        "INSERT OR REPLACE INTO attempts (run_id, task_id, n, model, reviewer, evaluator, score,
+pub fn insert_attempt(c: &dyn Sql, a: &AttemptWrite) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO attempts (run_id, task_id, n, model, reviewer, evaluator, score,
             validators, failure_reason, critique, output, created_at, self_evaluated, score_note)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (run_id, task_id, n) DO UPDATE SET model = excluded.model,
+            reviewer = excluded.reviewer, evaluator = excluded.evaluator, score = excluded.score,
+            validators = excluded.validators, failure_reason = excluded.failure_reason,
+            critique = excluded.critique, output = excluded.output,
+            created_at = excluded.created_at, self_evaluated = excluded.self_evaluated,
+            score_note = excluded.score_note",
+        args![
             a.run_id,
             a.task_id,
             a.n,
@@ -360,7 +352,7 @@ pub fn insert_attempt(c: &Connection, a: &AttemptWrite) -> Result<(), StoreError
 
 /// The task's current result: best attempt so far; iterations = attempts recorded.
 pub fn update_task_result(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
     task_id: &str,
     model: Option<&str>,
@@ -368,41 +360,34 @@ pub fn update_task_result(
     score: Option<f64>,
     output: Option<&str>,
 ) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
+    c.execute(
         "UPDATE tasks SET model = COALESCE(?3, model), reviewer = COALESCE(?4, reviewer),
             score = COALESCE(?5, score), output = COALESCE(?6, output),
             iterations = (SELECT COUNT(*) FROM attempts a WHERE a.run_id = ?1 AND a.task_id = ?2)
          WHERE run_id = ?1 AND id = ?2",
-        params![run_id, task_id, model, reviewer, score, output],
+        args![run_id, task_id, model, reviewer, score, output],
     )?;
     Ok(())
 }
 
-pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
-    let mut st = c.prepare(
+pub fn get_attempts(c: &dyn Sql, run_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
+    // One grouped pass over the calls instead of a subquery per attempt.
+    let costs: std::collections::HashMap<(String, u32), i64> = c
+        .query_map(
+            "SELECT task_id, attempt, CAST(SUM(cost_micros) AS BIGINT) FROM calls
+             WHERE run_id = ?1 AND task_id IS NOT NULL AND attempt IS NOT NULL
+             GROUP BY task_id, attempt",
+            args![run_id],
+            |r| Ok(((r.get::<String>(0)?, r.get::<u32>(1)?), r.get::<i64>(2)?)),
+        )?
+        .into_iter()
+        .collect();
+    let rows = c.query_map(
         "SELECT a.task_id, a.n, a.model, a.reviewer, a.evaluator, a.score, a.validators,
             a.failure_reason, a.critique, a.output, a.created_at, a.self_evaluated, a.score_note
          FROM attempts a WHERE a.run_id = ?1 ORDER BY a.task_id, a.n",
-    )?;
-    // One grouped pass over the calls instead of a subquery per attempt.
-    let mut costs: std::collections::HashMap<(String, u32), i64> = std::collections::HashMap::new();
-    let mut cq = c.prepare(
-        "SELECT task_id, attempt, SUM(cost_micros) FROM calls
-         WHERE run_id = ?1 AND task_id IS NOT NULL AND attempt IS NOT NULL GROUP BY task_id, attempt",
-    )?;
-    for r in cq.query_map([run_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, u32>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (t, n, m) = r?;
-        costs.insert((t, n), m);
-    }
-    let rows = st
-        .query_map([run_id], |r| {
+        args![run_id],
+        |r| {
             let v: String = r.get(6)?;
             Ok(AttemptRow {
                 task_id: r.get(0)?,
@@ -420,8 +405,8 @@ pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, Sto
                 score_note: r.get(12)?,
                 cost: Micros::ZERO,
             })
-        })?
-        .collect::<Result<Vec<AttemptRow>, _>>()?;
+        },
+    )?;
     let rows = rows
         .into_iter()
         .map(|mut a| {
@@ -433,14 +418,15 @@ pub fn get_attempts(c: &Connection, run_id: &str) -> Result<Vec<AttemptRow>, Sto
 }
 
 /// Record one provider request and charge its settled cost to the run in the same transaction.
-pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
-    crate::store::exec(c,
+pub fn insert_call(c: &dyn Sql, k: &CallRecord) -> Result<i64, StoreError> {
+    let id: i64 = super::insert_returning_id(
+        c,
         "INSERT INTO calls (run_id, task_id, attempt, role, provider, model, simulated, input_tokens,
             cached_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, ttft_ms, outcome,
             error, retry, breaker_after, at, cache_write_tokens, cache_saving_micros)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
             ?20, ?21)",
-        params![
+        args![
             k.run_id,
             k.task_id,
             k.attempt,
@@ -464,14 +450,12 @@ pub fn insert_call(c: &Connection, k: &CallRecord) -> Result<i64, StoreError> {
             k.cache_saving.0
         ],
     )?;
-    let id = c.last_insert_rowid();
     if let Some(run) = &k.run_id
         && k.cost.0 != 0
     {
-        crate::store::exec(
-            c,
+        c.execute(
             "UPDATE runs SET spent_micros = spent_micros + ?2 WHERE id = ?1",
-            params![run, k.cost.0],
+            args![run, k.cost.0],
         )?;
     }
     Ok(id)
@@ -491,60 +475,59 @@ pub struct CallCounts {
     pub cache_saving: Micros,
 }
 
-pub fn call_counts(c: &Connection, run_id: &str) -> Result<CallCounts, StoreError> {
-    Ok(crate::store::query_row(
-        c,
-        "SELECT COUNT(*), COALESCE(SUM(outcome = 'ok'), 0), COALESCE(SUM(cost_micros), 0),
-            COALESCE(SUM(CASE WHEN outcome = 'estimated' THEN cost_micros END), 0),
-            COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(cache_write_tokens), 0),
-            COALESCE(SUM(cache_saving_micros), 0)
+pub fn call_counts(c: &dyn Sql, run_id: &str) -> Result<CallCounts, StoreError> {
+    c.query_row(
+        "SELECT COUNT(*),
+            CAST(COALESCE(SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT),
+            CAST(COALESCE(SUM(CASE WHEN outcome = 'estimated' THEN cost_micros END), 0) AS BIGINT),
+            CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT),
+            CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT),
+            CAST(COALESCE(SUM(cache_saving_micros), 0) AS BIGINT)
          FROM calls WHERE run_id = ?1",
-        [run_id],
+        args![run_id],
         |r| {
             Ok(CallCounts {
-                total: r.get::<_, i64>(0)? as u64,
-                ok: r.get::<_, i64>(1)? as u64,
+                total: r.get::<i64>(0)? as u64,
+                ok: r.get::<i64>(1)? as u64,
                 cost: Micros(r.get(2)?),
                 estimated: Micros(r.get(3)?),
-                cached_tokens: r.get::<_, i64>(4)?.max(0) as u64,
-                cache_write_tokens: r.get::<_, i64>(5)?.max(0) as u64,
+                cached_tokens: r.get::<i64>(4)?.max(0) as u64,
+                cache_write_tokens: r.get::<i64>(5)?.max(0) as u64,
                 cache_saving: Micros(r.get(6)?),
             })
         },
-    )?)
+    )
 }
 
 /// Settled cost per task of a run.
-pub fn task_costs(c: &Connection, run_id: &str) -> Result<Vec<(String, Micros)>, StoreError> {
-    let mut st = c.prepare(
-        "SELECT task_id, SUM(cost_micros) FROM calls WHERE run_id = ?1 AND task_id IS NOT NULL GROUP BY task_id",
-    )?;
-    let rows = st
-        .query_map([run_id], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub fn task_costs(c: &dyn Sql, run_id: &str) -> Result<Vec<(String, Micros)>, StoreError> {
+    c.query_map(
+        "SELECT task_id, CAST(SUM(cost_micros) AS BIGINT) FROM calls
+         WHERE run_id = ?1 AND task_id IS NOT NULL GROUP BY task_id",
+        args![run_id],
+        |r| Ok((r.get(0)?, Micros(r.get(1)?))),
+    )
 }
 
 pub fn insert_breaker_event(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: Option<&str>,
     e: &BreakerEventRow,
 ) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
+    c.execute(
         "INSERT INTO breaker_events (at, run_id, model, from_state, to_state, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![e.at, run_id, e.model, e.from, e.to, e.reason],
+        args![e.at, run_id, e.model, e.from, e.to, e.reason],
     )?;
     Ok(())
 }
 
-pub fn breaker_events(c: &Connection, run_id: &str) -> Result<Vec<BreakerEventRow>, StoreError> {
-    let mut st = c.prepare(
+pub fn breaker_events(c: &dyn Sql, run_id: &str) -> Result<Vec<BreakerEventRow>, StoreError> {
+    c.query_map(
         "SELECT at, model, from_state, to_state, reason FROM breaker_events WHERE run_id = ?1 ORDER BY id",
-    )?;
-    let rows = st
-        .query_map([run_id], |r| {
+        args![run_id],
+        |r| {
             Ok(BreakerEventRow {
                 at: r.get(0)?,
                 model: r.get(1)?,
@@ -552,100 +535,92 @@ pub fn breaker_events(c: &Connection, run_id: &str) -> Result<Vec<BreakerEventRo
                 to: r.get(3)?,
                 reason: r.get(4)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 pub fn insert_artifact(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
     task_id: Option<&str>,
     path: &str,
     bytes: u64,
 ) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
-        "INSERT OR REPLACE INTO artifacts (run_id, task_id, path, bytes) VALUES (?1, ?2, ?3, ?4)",
-        params![run_id, task_id, path, bytes as i64],
+    c.execute(
+        "INSERT INTO artifacts (run_id, task_id, path, bytes) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (run_id, path) DO UPDATE SET task_id = excluded.task_id,
+            bytes = excluded.bytes",
+        args![run_id, task_id, path, bytes as i64],
     )?;
     Ok(())
 }
 
 /// A path from model output that was refused: a finding of the task.
 pub fn insert_refusal(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
     task_id: &str,
     path: &str,
     reason: &str,
 ) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
+    c.execute(
         "INSERT INTO artifact_refusals (run_id, task_id, path, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![run_id, task_id, path, reason, now_rfc3339()],
+        args![run_id, task_id, path, reason, now_rfc3339()],
     )?;
     Ok(())
 }
 
 /// Files written for a run: (relative path, task id).
-pub fn artifacts(
-    c: &Connection,
-    run_id: &str,
-) -> Result<Vec<(String, Option<String>)>, StoreError> {
-    let mut st =
-        c.prepare("SELECT path, task_id FROM artifacts WHERE run_id = ?1 ORDER BY path")?;
-    let rows = st
-        .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub fn artifacts(c: &dyn Sql, run_id: &str) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    c.query_map(
+        "SELECT path, task_id FROM artifacts WHERE run_id = ?1 ORDER BY path",
+        args![run_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Refused paths per task: task id -> [(path, reason)].
 pub fn refusals(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
 ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, StoreError> {
-    let mut st = c.prepare(
+    let rows: Vec<(String, String, String)> = c.query_map(
         "SELECT task_id, path, reason FROM artifact_refusals WHERE run_id = ?1 ORDER BY id",
+        args![run_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     let mut m: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
-    for r in st.query_map([run_id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
-    })? {
-        let (t, p, why) = r?;
+    for (t, p, why) in rows {
         m.entry(t).or_default().push((p, why));
     }
     Ok(m)
 }
 
 pub fn log_event(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: Option<&str>,
     level: &str,
     message: &str,
 ) -> Result<(), StoreError> {
-    crate::store::exec(
-        c,
+    c.execute(
         "INSERT INTO run_events (at, run_id, level, message) VALUES (?1, ?2, ?3, ?4)",
-        params![now_rfc3339(), run_id, level, message],
+        args![now_rfc3339(), run_id, level, message],
     )?;
     Ok(())
 }
 
-pub fn delete_run(c: &Connection, run_id: &str) -> Result<(), StoreError> {
+pub fn delete_run(c: &dyn Sql, run_id: &str) -> Result<(), StoreError> {
     crate::store::events::delete_run(c, run_id)?;
-    crate::store::exec(c, "DELETE FROM calls WHERE run_id = ?1", [run_id])?;
-    crate::store::exec(c, "DELETE FROM runs WHERE id = ?1", [run_id])?;
+    c.execute("DELETE FROM calls WHERE run_id = ?1", args![run_id])?;
+    c.execute("DELETE FROM runs WHERE id = ?1", args![run_id])?;
     Ok(())
 }
 
 /// Did any call of the run go to a simulated provider (false when it made none)?
-pub fn any_call_simulated(c: &Connection, run_id: &str) -> Result<bool, StoreError> {
-    Ok(crate::store::query_row(
-        c,
+pub fn any_call_simulated(c: &dyn Sql, run_id: &str) -> Result<bool, StoreError> {
+    c.query_row(
         "SELECT COALESCE(MAX(simulated), 0) FROM calls WHERE run_id = ?1",
-        [run_id],
+        args![run_id],
         |r| r.get(0),
-    )?)
+    )
 }

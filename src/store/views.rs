@@ -1,9 +1,10 @@
 //! Read-only SQL behind the TUI's snapshots (`tui/data.rs` turns these rows into view data). The
 //! run list is `runs::list_runs`, shared with `runs`.
 
+use super::sql::Sql;
+use crate::args;
 use crate::domain::Micros;
 use crate::store::StoreError;
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// A task as the run detail lists it.
 pub struct TaskView {
@@ -28,19 +29,18 @@ pub struct TaskView {
 pub const PROMPT_HEAD: usize = 160;
 
 /// The tasks of a run in plan order, with their settled cost.
-pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskView>, StoreError> {
-    let mut st = c.prepare_cached(
+pub fn tasks(c: &dyn Sql, run_id: &str) -> Result<Vec<TaskView>, StoreError> {
+    c.query_map(
         "SELECT t.id, t.type, t.status, t.status_reason, t.model, t.iterations, t.max_iterations,
-            t.score, t.threshold, COALESCE(k.cost, 0), t.started_at, t.finished_at,
-            substr(t.prompt, 1, ?2), t.dependencies
+            t.score, t.threshold, CAST(COALESCE(k.cost, 0) AS BIGINT), t.started_at,
+            t.finished_at, substr(t.prompt, 1, ?2), t.dependencies
          FROM tasks t
          LEFT JOIN (SELECT task_id, SUM(cost_micros) AS cost FROM calls
                     WHERE run_id = ?1 AND task_id IS NOT NULL GROUP BY task_id) k
            ON k.task_id = t.id
          WHERE t.run_id = ?1 ORDER BY t.seq",
-    )?;
-    let rows = st
-        .query_map(params![run_id, PROMPT_HEAD as i64], |r| {
+        args![run_id, PROMPT_HEAD],
+        |r| {
             let deps: String = r.get(13)?;
             Ok(TaskView {
                 id: r.get(0)?,
@@ -58,23 +58,21 @@ pub fn tasks(c: &Connection, run_id: &str) -> Result<Vec<TaskView>, StoreError> 
                 prompt_head: r.get(12)?,
                 dependencies: serde_json::from_str(&deps).unwrap_or_default(),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// (prompt, final output) of one task.
 pub fn task_text(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
     task_id: &str,
 ) -> Result<Option<(String, Option<String>)>, StoreError> {
-    Ok(c.query_row(
+    c.query_opt(
         "SELECT prompt, output FROM tasks WHERE run_id = ?1 AND id = ?2",
-        params![run_id, task_id],
+        args![run_id, task_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
-    .optional()?)
 }
 
 /// An attempt as the task detail lists it.
@@ -95,20 +93,15 @@ pub struct AttemptView {
     pub cost: Micros,
 }
 
-pub fn attempts(
-    c: &Connection,
-    run_id: &str,
-    task_id: &str,
-) -> Result<Vec<AttemptView>, StoreError> {
-    let mut st = c.prepare_cached(
+pub fn attempts(c: &dyn Sql, run_id: &str, task_id: &str) -> Result<Vec<AttemptView>, StoreError> {
+    c.query_map(
         "SELECT a.n, a.model, a.reviewer, a.score, a.validators, a.failure_reason, a.critique,
             a.output, a.evaluator, a.self_evaluated, a.score_note,
-            (SELECT COALESCE(SUM(cost_micros), 0) FROM calls k
+            (SELECT CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM calls k
                WHERE k.run_id = a.run_id AND k.task_id = a.task_id AND k.attempt = a.n)
          FROM attempts a WHERE a.run_id = ?1 AND a.task_id = ?2 ORDER BY a.n",
-    )?;
-    let rows = st
-        .query_map(params![run_id, task_id], |r| {
+        args![run_id, task_id],
+        |r| {
             Ok(AttemptView {
                 n: r.get(0)?,
                 model: r.get(1)?,
@@ -123,115 +116,104 @@ pub fn attempts(
                 score_note: r.get(10)?,
                 cost: Micros(r.get(11)?),
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Per model: (calls, successful calls, cost).
-pub fn call_totals(c: &Connection) -> Result<Vec<(String, u64, u64, Micros)>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT model, COUNT(*), COALESCE(SUM(outcome = 'ok'), 0), COALESCE(SUM(cost_micros), 0)
+pub fn call_totals(c: &dyn Sql) -> Result<Vec<(String, u64, u64, Micros)>, StoreError> {
+    c.query_map(
+        "SELECT model, COUNT(*),
+            CAST(COALESCE(SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT)
          FROM calls GROUP BY model",
-    )?;
-    let rows = st
-        .query_map([], |r| {
+        args![],
+        |r| {
             Ok((
                 r.get(0)?,
-                r.get::<_, i64>(1)?.max(0) as u64,
-                r.get::<_, i64>(2)?.max(0) as u64,
+                r.get::<i64>(1)?.max(0) as u64,
+                r.get::<i64>(2)?.max(0) as u64,
                 Micros(r.get(3)?),
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Per model that has any: what prompt caching saved (`calls.cache_saving_micros`).
-pub fn cache_savings(c: &Connection) -> Result<Vec<(String, Micros)>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT model, SUM(cache_saving_micros) FROM calls
+pub fn cache_savings(c: &dyn Sql) -> Result<Vec<(String, Micros)>, StoreError> {
+    c.query_map(
+        "SELECT model, CAST(SUM(cache_saving_micros) AS BIGINT) FROM calls
          GROUP BY model HAVING SUM(cache_saving_micros) != 0",
-    )?;
-    let rows = st
-        .query_map([], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        args![],
+        |r| Ok((r.get(0)?, Micros(r.get(1)?))),
+    )
 }
 
 /// The latest `per_model` calls of every model, newest first: (model, outcome, latency ms).
 pub fn recent_calls(
-    c: &Connection,
+    c: &dyn Sql,
     per_model: usize,
 ) -> Result<Vec<(String, String, u64)>, StoreError> {
-    let mut st = c.prepare_cached(
+    c.query_map(
         "SELECT model, outcome, latency_ms FROM (
             SELECT model, outcome, latency_ms, id,
                 ROW_NUMBER() OVER (PARTITION BY model ORDER BY id DESC) AS rn
-            FROM calls)
+            FROM calls) AS numbered
          WHERE rn <= ?1 ORDER BY model, id DESC",
-    )?;
-    let rows = st
-        .query_map([per_model as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        args![per_model],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get::<i64>(2)?.max(0) as u64)),
+    )
 }
 
 /// The state each model's breaker moved to last, as recorded by any process: (model, state, at).
-pub fn last_breaker_states(c: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
-    let mut st = c.prepare_cached(
+pub fn last_breaker_states(c: &dyn Sql) -> Result<Vec<(String, String, String)>, StoreError> {
+    c.query_map(
         "SELECT model, to_state, at FROM breaker_events
          WHERE id IN (SELECT MAX(id) FROM breaker_events GROUP BY model)",
-    )?;
-    let rows = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        args![],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 /// Persisted breakers, the state every process shares: (model, state, consecutive failures,
 /// updated_at).
-pub fn stored_breakers(c: &Connection) -> Result<Vec<(String, String, u32, String)>, StoreError> {
-    let mut st =
-        c.prepare_cached("SELECT model, state, consecutive_failures, updated_at FROM breakers")?;
-    let rows = st
-        .query_map([], |r| {
+pub fn stored_breakers(c: &dyn Sql) -> Result<Vec<(String, String, u32, String)>, StoreError> {
+    c.query_map(
+        "SELECT model, state, consecutive_failures, updated_at FROM breakers",
+        args![],
+        |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
-                r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
+                r.get::<i64>(2)?.clamp(0, u32::MAX as i64) as u32,
                 r.get(3)?,
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// The newest breaker transition id (0 when there is none).
-pub fn last_breaker_event_id(c: &Connection) -> Result<i64, StoreError> {
-    Ok(
-        c.query_row("SELECT COALESCE(MAX(id), 0) FROM breaker_events", [], |r| {
-            r.get(0)
-        })?,
+pub fn last_breaker_event_id(c: &dyn Sql) -> Result<i64, StoreError> {
+    c.query_row(
+        "SELECT COALESCE(MAX(id), 0) FROM breaker_events",
+        args![],
+        |r| r.get(0),
     )
 }
 
 /// Breaker transitions with `after < id <= upto`, oldest first: (at, run, text). At most `limit`
 /// (the newest of them).
 pub fn breaker_events_between(
-    c: &Connection,
+    c: &dyn Sql,
     after: i64,
     upto: i64,
     limit: usize,
 ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
-    let mut st = c.prepare_cached(
+    let mut rows = c.query_map(
         "SELECT at, run_id, model, from_state, to_state, reason FROM breaker_events
          WHERE id > ?1 AND id <= ?2 ORDER BY id DESC LIMIT ?3",
-    )?;
-    let mut rows = st
-        .query_map(params![after, upto, limit as i64], |r| {
+        args![after, upto, limit],
+        |r| {
             let (model, from, to, reason): (String, String, String, String) =
                 (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
             Ok((
@@ -239,8 +221,8 @@ pub fn breaker_events_between(
                 r.get(1)?,
                 breaker_text(&model, &from, &to, &reason),
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     rows.reverse();
     Ok(rows)
 }
@@ -250,52 +232,46 @@ fn breaker_text(model: &str, from: &str, to: &str, reason: &str) -> String {
 }
 
 /// Average attempt score per (model, task type): (model, type, average, attempts).
-pub fn quality(c: &Connection) -> Result<Vec<(String, String, f64, u64)>, StoreError> {
-    let mut st = c.prepare_cached(
+pub fn quality(c: &dyn Sql) -> Result<Vec<(String, String, f64, u64)>, StoreError> {
+    c.query_map(
         "SELECT a.model, t.type, AVG(a.score), COUNT(*) FROM attempts a
          JOIN tasks t ON t.run_id = a.run_id AND t.id = a.task_id
          WHERE a.score IS NOT NULL AND a.model IS NOT NULL
          GROUP BY a.model, t.type ORDER BY a.model, t.type",
-    )?;
-    let rows = st
-        .query_map([], |r| {
+        args![],
+        |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
                 r.get(2)?,
-                r.get::<_, i64>(3)?.max(0) as u64,
+                r.get::<i64>(3)?.max(0) as u64,
             ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// The most expensive runs: (id, description, spent).
 pub fn spend_by_run(
-    c: &Connection,
+    c: &dyn Sql,
     limit: usize,
 ) -> Result<Vec<(String, String, Micros)>, StoreError> {
-    let mut st = c.prepare_cached(
+    c.query_map(
         "SELECT id, description, spent_micros FROM runs WHERE spent_micros > 0
          ORDER BY spent_micros DESC, created_at DESC LIMIT ?1",
-    )?;
-    let rows = st
-        .query_map([limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, Micros(r.get(2)?)))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+        args![limit],
+        |r| Ok((r.get(0)?, r.get(1)?, Micros(r.get(2)?))),
+    )
 }
 
 /// Spend per phase (call role), most expensive first.
-pub fn spend_by_phase(c: &Connection) -> Result<Vec<(String, Micros)>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT role, SUM(cost_micros) AS s FROM calls GROUP BY role HAVING s > 0 ORDER BY s DESC",
-    )?;
-    let rows = st
-        .query_map([], |r| Ok((r.get(0)?, Micros(r.get(1)?))))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+pub fn spend_by_phase(c: &dyn Sql) -> Result<Vec<(String, Micros)>, StoreError> {
+    // HAVING repeats the sum: PostgreSQL does not read output names there.
+    c.query_map(
+        "SELECT role, CAST(SUM(cost_micros) AS BIGINT) AS s FROM calls GROUP BY role
+         HAVING SUM(cost_micros) > 0 ORDER BY s DESC",
+        args![],
+        |r| Ok((r.get(0)?, Micros(r.get(1)?))),
+    )
 }
 
 /// (at, kind, run, text) of a stored event.
@@ -305,7 +281,7 @@ pub type HistoryRow = (String, &'static str, Option<String>, String);
 /// Breaker transitions up to id `breaker_upto` (later ones arrive through
 /// [`breaker_events_between`]) and stored run events, newest first.
 pub fn history(
-    c: &Connection,
+    c: &dyn Sql,
     limit: usize,
     breaker_upto: i64,
 ) -> Result<Vec<HistoryRow>, StoreError> {
@@ -325,26 +301,24 @@ pub fn history(
 /// The call each running task of a run is making, else its latest: (task, role, model, in
 /// flight). Calls in flight come from `inflight_calls` (written when a call starts).
 pub fn current_calls(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
 ) -> Result<Vec<(String, String, String, bool)>, StoreError> {
     let mut out: Vec<(String, String, String, bool)> = Vec::new();
-    let mut st = c.prepare_cached(
+    let in_flight = c.query_map(
         "SELECT task_id, role, model FROM inflight_calls
          WHERE run_id = ?1 AND task_id IS NOT NULL ORDER BY started_at DESC",
+        args![run_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, true)),
     )?;
-    for r in st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-        let (t, role, model) = r?;
-        out.push((t, role, model, true));
-    }
-    let mut st = c.prepare_cached(
+    out.extend(in_flight);
+    let latest = c.query_map(
         "SELECT task_id, role, model FROM calls WHERE id IN (
             SELECT MAX(id) FROM calls WHERE run_id = ?1 AND task_id IS NOT NULL GROUP BY task_id)",
+        args![run_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, false)),
     )?;
-    for r in st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
-        let (t, role, model) = r?;
-        out.push((t, role, model, false));
-    }
+    out.extend(latest);
     Ok(out)
 }
 
@@ -363,28 +337,29 @@ pub struct FailedCallView {
 /// Calls by a task that failed (outcomes that count as failures), oldest first, at most `limit`
 /// (the newest).
 pub fn failed_calls(
-    c: &Connection,
+    c: &dyn Sql,
     run_id: &str,
     task_id: &str,
     limit: usize,
 ) -> Result<Vec<FailedCallView>, StoreError> {
-    let mut st = c.prepare_cached(
+    let rows = c.query_map(
         "SELECT attempt, role, model, outcome, error, retry, at FROM calls
          WHERE run_id = ?1 AND task_id = ?2 AND outcome != 'ok' ORDER BY id DESC",
+        args![run_id, task_id],
+        |r| {
+            Ok(FailedCallView {
+                attempt: r.get(0)?,
+                role: r.get(1)?,
+                model: r.get(2)?,
+                outcome: r.get(3)?,
+                error: r.get(4)?,
+                retry: r.get::<i64>(5)?.clamp(0, u32::MAX as i64) as u32,
+                at: r.get(6)?,
+            })
+        },
     )?;
     let mut out = Vec::new();
-    for r in st.query_map(params![run_id, task_id], |r| {
-        Ok(FailedCallView {
-            attempt: r.get(0)?,
-            role: r.get(1)?,
-            model: r.get(2)?,
-            outcome: r.get(3)?,
-            error: r.get(4)?,
-            retry: r.get::<_, i64>(5)?.clamp(0, u32::MAX as i64) as u32,
-            at: r.get(6)?,
-        })
-    })? {
-        let f = r?;
+    for f in rows {
         if crate::domain::CallOutcome::parse(&f.outcome).is_some_and(|o| o.is_failure()) {
             out.push(f);
             if out.len() >= limit {
@@ -396,9 +371,17 @@ pub fn failed_calls(
     Ok(out)
 }
 
-/// Changes with every commit made through another connection (any thread or process).
-pub fn data_version(c: &Connection) -> Result<i64, StoreError> {
-    Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+/// Changes with every commit made through another connection (any thread or process). SQLite
+/// only: on PostgreSQL, which has no such counter, it changes at every call, so a reader never
+/// keeps stale data (a PostgreSQL reader learns of changes by LISTEN/NOTIFY, `pg/notify.rs`).
+pub fn data_version(c: &dyn Sql) -> Result<i64, StoreError> {
+    match c.sqlite() {
+        Some(conn) => Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?),
+        None => {
+            static CALLS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+            Ok(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        }
+    }
 }
 
 #[cfg(test)]

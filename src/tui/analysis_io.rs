@@ -84,7 +84,7 @@ pub fn spawn_analysis(engine: EngineHandle, tx: UnboundedSender<Msg>, path: Stri
         let saved = report.clone();
         let stored = engine
             .store()
-            .call(move |c| Ok(crate::store::analyses::save(c, &saved)?))
+            .call(move |c| crate::store::analyses::save(c, &saved))
             .await;
         let (id, warning) = match stored {
             Ok(id) => (Some(id), None),

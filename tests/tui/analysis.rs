@@ -421,7 +421,7 @@ async fn the_analysis_effect_runs_both_stages_and_stores_the_report() {
     let id = s.panes.analysis.id.expect("stored");
     let stored = app
         .store
-        .call_blocking(|c| Ok(orchestrator_tui::store::analyses::load_latest(c)?))
+        .call_blocking(|c| orchestrator_tui::store::analyses::load_latest(c))
         .expect("load")
         .expect("a stored analysis");
     assert_eq!(&stored, r);

@@ -184,7 +184,12 @@ impl From<postgres::Error> for StoreError {
                 message: format!("connection lost: {e}"),
             };
         }
-        StoreError::Postgres(e.to_string())
+        // The server's own message is the error's source (its Display says only "db error"):
+        // keep it, so errors say what failed and `retryable` can see a deadlock.
+        match std::error::Error::source(&e) {
+            Some(why) => StoreError::Postgres(format!("{e}: {why}")),
+            None => StoreError::Postgres(e.to_string()),
+        }
     }
 }
 
