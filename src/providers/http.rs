@@ -282,7 +282,7 @@ impl HttpProvider {
             // Never follow redirects: they would carry `x-api-key` / `x-goog-api-key` elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(opts.timeouts.connect.min(opts.timeouts.total))
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(pool_idle(&base_url))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
             .tcp_keepalive(Duration::from_secs(30))
@@ -650,8 +650,30 @@ fn fill_missing_usage(out: &mut ChatResponse, req: &ChatRequest) {
     }
 }
 
+/// How long an idle connection is kept for reuse. Local servers (llama.cpp, Ollama's and
+/// uvicorn's defaults) close idle keep-alive connections after about 5 s; reusing one they are
+/// closing fails the next call with "connection closed before message completed" (seen against
+/// llama-server: 2 of 27 calls of a run), which counts toward the model's breaker. Hosted APIs keep
+/// connections for a minute or more, and their TLS handshakes are worth saving.
+fn pool_idle(base_url: &str) -> Duration {
+    if super::discover::is_local(base_url) {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(90)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::pool_idle;
+
+    #[test]
+    fn local_servers_get_a_short_idle_pool() {
+        assert_eq!(pool_idle("http://127.0.0.1:8090/v1").as_secs(), 3);
+        assert_eq!(pool_idle("http://192.168.1.5:11434/v1").as_secs(), 3);
+        assert_eq!(pool_idle("https://api.openai.com/v1").as_secs(), 90);
+    }
+
     use super::*;
 
     #[test]
