@@ -282,7 +282,7 @@ impl HttpProvider {
             // Never follow redirects: they would carry `x-api-key` / `x-goog-api-key` elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(opts.timeouts.connect.min(opts.timeouts.total))
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(pool_idle(&base_url))
             .pool_max_idle_per_host(64)
             .tcp_nodelay(true)
             .tcp_keepalive(Duration::from_secs(30))
@@ -417,10 +417,24 @@ impl HttpProvider {
             .headers(self.auth.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .body(body);
-        let mut resp = clock
-            .guard(request.send(), cancel)
-            .await?
-            .map_err(|e| self.send_error(&e))?;
+        let again = request.try_clone();
+        let sent = std::time::Instant::now();
+        let mut resp = match clock.guard(request.send(), cancel).await? {
+            Ok(r) => r,
+            // A pooled connection the server was closing as it was reused: the request never
+            // reached it. Once more on a fresh connection, not as a fault of the model.
+            Err(e) if stale_connection(&e) && sent.elapsed() < STALE_WINDOW => match again {
+                Some(again) => {
+                    tracing::debug!(provider = %self.name, "connection closed at once: sent again");
+                    clock
+                        .guard(again.send(), cancel)
+                        .await?
+                        .map_err(|e| self.send_error(&e))?
+                }
+                None => return Err(self.send_error(&e)),
+            },
+            Err(e) => return Err(self.send_error(&e)),
+        };
         let status = resp.status();
         if !status.is_success() {
             let headers = std::mem::take(resp.headers_mut());
@@ -650,8 +664,64 @@ fn fill_missing_usage(out: &mut ChatResponse, req: &ChatRequest) {
     }
 }
 
+/// A send that failed this fast, with the connection closed or reset before any answer, was on
+/// a connection the server had closed; it did no work there.
+const STALE_WINDOW: Duration = Duration::from_millis(250);
+
+/// The connection was closed or reset under the request before any response came back
+/// (hyper's "connection closed before message completed", a reset, a broken pipe).
+fn stale_connection(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() {
+        return false;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        if err
+            .to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// How long an idle connection is kept for reuse. Local servers (llama.cpp, Ollama's and
+/// uvicorn's defaults) close idle keep-alive connections after about 5 s; reusing one they are
+/// closing fails the next call with "connection closed before message completed" (seen against
+/// llama-server: 2 of 27 calls of a run), which counts toward the model's breaker. Hosted APIs keep
+/// connections for a minute or more, and their TLS handshakes are worth saving.
+fn pool_idle(base_url: &str) -> Duration {
+    if super::discover::is_local(base_url) {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(90)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::pool_idle;
+
+    #[test]
+    fn local_servers_get_a_short_idle_pool() {
+        assert_eq!(pool_idle("http://127.0.0.1:8090/v1").as_secs(), 3);
+        assert_eq!(pool_idle("http://192.168.1.5:11434/v1").as_secs(), 3);
+        assert_eq!(pool_idle("https://api.openai.com/v1").as_secs(), 90);
+    }
+
     use super::*;
 
     #[test]

@@ -350,3 +350,68 @@ async fn cancellation_returns_promptly() {
         assert_eq!(s.served(), before);
     }
 }
+
+/// A server that closes the connection under a request, at once and without answering (what a
+/// server closing an idle keep-alive connection looks like to the client that reused it), gets
+/// the request again on a fresh connection: the call succeeds and is no fault of the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_at_once_is_sent_again_on_a_fresh_one() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let mut seen = 0;
+        for stream in listener.incoming().take(2) {
+            let mut stream = stream.unwrap();
+            seen += 1;
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut got = Vec::new();
+            // Read the whole request (headers and the body its Content-Length names).
+            loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let l = l.to_ascii_lowercase();
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            if seen == 1 {
+                drop(stream); // closed under the request, no answer
+                continue;
+            }
+            let body = r#"{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        seen
+    });
+    let mut o = orchestrator_tui::providers::HttpOptions::new(
+        "local",
+        WireFormat::OpenAi,
+        &format!("http://127.0.0.1:{port}/v1/"),
+        None,
+    );
+    o.stream = false;
+    o.timeouts = crate::support::loopback::clients::fast_timeouts();
+    let p = orchestrator_tui::providers::HttpProvider::new(o).unwrap();
+    let r = crate::support::loopback::clients::chat(&p, "m").await;
+    let r = r.expect("sent again on a fresh connection");
+    assert_eq!(r.text, "hello");
+    assert_eq!(server.join().unwrap(), 2);
+}
