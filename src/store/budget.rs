@@ -427,7 +427,7 @@ pub fn charge(c: &Connection, team: Option<&str>, actual: Micros) -> Result<(), 
 
 /// The burn-down series needs a point per level every ~half second, not one per call (writes on
 /// the hot path cost tail latency).
-fn series_due(level: &str) -> bool {
+pub(crate) fn series_due(level: &str) -> bool {
     use std::collections::HashMap;
     use std::sync::Mutex;
     use std::time::{Duration, Instant};

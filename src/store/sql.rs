@@ -44,7 +44,8 @@ pub trait Sql {
     fn sqlite(&self) -> Option<&rusqlite::Connection> {
         None
     }
-    /// Run `f` on the PostgreSQL transaction behind this (a savepoint when already in one).
+    /// Run `f` on the PostgreSQL transaction behind this (its error leaves the transaction to
+    /// be rolled back by the caller).
     fn with_pg(
         &self,
         _f: &mut dyn FnMut(&mut postgres::Transaction<'_>) -> Result<(), StoreError>,
@@ -595,11 +596,11 @@ impl Sql for PgSql<'_, '_> {
         &self,
         f: &mut dyn FnMut(&mut postgres::Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        // In the transaction itself, no savepoint: that is two round trips per budget or
+        // breaker operation, and a job's error already undoes its own writes (its savepoint or
+        // its transaction, store/serve.rs).
         let mut outer = self.tx.borrow_mut();
-        let mut sp = outer.transaction()?;
-        f(&mut sp)?;
-        sp.commit()?;
-        Ok(())
+        f(&mut outer)
     }
 }
 
