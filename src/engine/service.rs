@@ -70,6 +70,26 @@ fn recover(
     Ok(r)
 }
 
+/// Where a resumed run writes its new outputs. Files stay on the machine that wrote them: a run
+/// started on another host (the shared PostgreSQL store) in its data dir's default place
+/// (`<data dir>/outputs/<id>`) continues in this data dir's, in the same layout; an output
+/// directory the user named is used as named.
+/// `run` is (id, host that started it, stored output directory).
+fn local_output_dir(
+    run: (&str, Option<&str>, &str),
+    here: &str,
+    data_dir: &Path,
+) -> std::path::PathBuf {
+    let (id, host, stored) = run;
+    let stored = std::path::PathBuf::from(stored);
+    let elsewhere = host.is_some_and(|h| h != here);
+    if elsewhere && stored.ends_with(Path::new("outputs").join(id)) {
+        data_dir.join("outputs").join(id)
+    } else {
+        stored
+    }
+}
+
 /// Start the service (crash recovery ran when the context was built).
 pub fn spawn(ctx: EngineCtx) -> EngineHandle {
     let ctx = Arc::new(ctx);
@@ -319,7 +339,12 @@ impl EngineHandle {
                 })
             })
             .await?;
-        let output_dir = std::path::PathBuf::from(&row.output_dir);
+        let here = &store::owner::Owner::current().host;
+        let output_dir = local_output_dir(
+            (&row.id, row.host.as_deref(), &row.output_dir),
+            here,
+            &self.ctx.data_dir,
+        );
         if let Err(e) = std::fs::create_dir_all(&output_dir) {
             return Err(EngineError::Invalid(format!(
                 "cannot create the output directory {}: {e}",
@@ -407,5 +432,34 @@ impl EngineHandle {
     /// Minimum-cost estimate for a run of `tasks` tasks (dry runs and pre-flight messages).
     pub fn estimate(&self, tasks: usize, decompose: bool) -> Micros {
         preflight::estimate(&self.ctx.catalog, &self.ctx.registry, tasks, decompose)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_output_dir;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn a_run_resumed_on_another_host_writes_in_this_data_dir_in_the_same_layout() {
+        let here = Path::new("/home/b/data");
+        let a = "/home/a/data/outputs/r-1";
+        assert_eq!(
+            local_output_dir(("r-1", Some("host-a"), a), "host-b", here),
+            PathBuf::from("/home/b/data/outputs/r-1")
+        );
+        // The same host, an older run without a host, or a directory the user named: as stored.
+        assert_eq!(
+            local_output_dir(("r-1", Some("host-b"), a), "host-b", here),
+            PathBuf::from(a)
+        );
+        assert_eq!(
+            local_output_dir(("r-1", None, a), "host-b", here),
+            PathBuf::from(a)
+        );
+        assert_eq!(
+            local_output_dir(("r-1", Some("host-a"), "/srv/site"), "host-b", here),
+            PathBuf::from("/srv/site")
+        );
     }
 }
