@@ -3,6 +3,7 @@
 //! and let go when it ends. On SQLite the lock file in the data dir does this (`liveness.rs`),
 //! and claiming is a no-op.
 
+use super::sql::Sql;
 use super::{Job, Store, StoreError};
 
 /// A run's lock, held until this is dropped.
@@ -49,4 +50,24 @@ impl Drop for RunClaim {
             }
         })));
     }
+}
+
+/// On PostgreSQL, whether each run's lock is held (one query for all of them); nothing on
+/// SQLite.
+pub(crate) fn fill_locks<T>(
+    c: &dyn Sql,
+    rows: &mut [T],
+    id: impl Fn(&T) -> &String,
+    set: impl Fn(&mut T, bool),
+) -> Result<(), StoreError> {
+    if c.dialect() != super::sql::Dialect::Postgres || rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| id(r).clone()).collect();
+    let held = c.pg(|t| super::pg::liveness::runs_held(t, &ids))?;
+    for r in rows.iter_mut() {
+        let h = held.contains(id(r));
+        set(r, h);
+    }
+    Ok(())
 }

@@ -99,33 +99,13 @@ pub fn get_run(c: &dyn Sql, id: &str) -> Result<RunRow, StoreError> {
                 "no run with id `{id}` (see `orchestrator-tui runs`)"
             ))
         })?;
-    fill_locks(
+    super::claim::fill_locks(
         c,
         std::slice::from_mut(&mut run),
         |r| &r.id,
         |r, h| r.lock_held = Some(h),
     )?;
     Ok(run)
-}
-
-/// On PostgreSQL, whether each run's lock is held (one query for all of them); nothing on
-/// SQLite.
-fn fill_locks<T>(
-    c: &dyn Sql,
-    rows: &mut [T],
-    id: impl Fn(&T) -> &String,
-    set: impl Fn(&mut T, bool),
-) -> Result<(), StoreError> {
-    if c.dialect() != super::sql::Dialect::Postgres || rows.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<String> = rows.iter().map(|r| id(r).clone()).collect();
-    let held = c.pg(|t| super::pg::liveness::runs_held(t, &ids))?;
-    for r in rows.iter_mut() {
-        let h = held.contains(id(r));
-        set(r, h);
-    }
-    Ok(())
 }
 
 /// Newest run id, for `resume --last`.
@@ -146,7 +126,7 @@ pub fn runs_matching(c: &dyn Sql, description: &str) -> Result<Vec<RunRow>, Stor
         args![normalize_description(description)],
         run_row,
     )?;
-    fill_locks(c, &mut rows, |r| &r.id, |r, h| r.lock_held = Some(h))?;
+    super::claim::fill_locks(c, &mut rows, |r| &r.id, |r, h| r.lock_held = Some(h))?;
     Ok(rows)
 }
 
@@ -178,7 +158,7 @@ pub fn list_runs(c: &dyn Sql) -> Result<Vec<RunSummary>, StoreError> {
             })
         },
     )?;
-    fill_locks(c, &mut rows, |r| &r.id, |r, h| r.lock_held = Some(h))?;
+    super::claim::fill_locks(c, &mut rows, |r| &r.id, |r, h| r.lock_held = Some(h))?;
     Ok(rows)
 }
 
