@@ -5,6 +5,7 @@
 //! the key), so another engineer's key still reaches the model.
 
 use crate::routing::breaker::{Breaker, BreakerState};
+use crate::store::pg::Cached;
 use crate::store::{StoreError, now_rfc3339};
 use postgres::Transaction;
 
@@ -15,12 +16,12 @@ pub fn org_salt(t: Tx) -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| StoreError::Invalid("no randomness for the org salt".into()))?;
-    t.execute(
+    t.exec_c(
         "INSERT INTO org_settings (name, value) VALUES ('key_salt', $1)
          ON CONFLICT (name) DO NOTHING",
         &[&hex(&bytes)],
     )?;
-    Ok(t.query_one(
+    Ok(t.query_one_c(
         "SELECT value FROM org_settings WHERE name = 'key_salt'",
         &[],
     )?
@@ -51,7 +52,7 @@ pub fn save_breaker(
     key: Option<&str>,
 ) -> Result<(), StoreError> {
     if let (BreakerState::Disabled, Some(k)) = (b.state, key) {
-        t.execute(
+        t.exec_c(
             "INSERT INTO key_disables (model, key_hash, reason, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (model, key_hash) DO UPDATE SET reason = EXCLUDED.reason,
                 updated_at = EXCLUDED.updated_at",
@@ -59,7 +60,7 @@ pub fn save_breaker(
         )?;
         return Ok(());
     }
-    t.execute(
+    t.exec_c(
         "INSERT INTO breakers (model, state, consecutive_failures, trips, open_until_ms,
             not_before_ms, config_hash, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (model) DO UPDATE SET state = EXCLUDED.state,
@@ -82,7 +83,7 @@ pub fn save_breaker(
 
 /// A key works again for `model` (`models reset`).
 pub fn enable_for_key(t: Tx, model: &str, key: &str) -> Result<(), StoreError> {
-    t.execute(
+    t.exec_c(
         "DELETE FROM key_disables WHERE model = $1 AND key_hash = $2",
         &[&model, &key],
     )?;
@@ -127,7 +128,7 @@ pub fn load_breakers_for(
         })
         .collect();
     if !keys.is_empty() {
-        for r in t.query(
+        for r in t.query_c(
             "SELECT DISTINCT model FROM key_disables WHERE key_hash = ANY($1)",
             &[&keys],
         )? {

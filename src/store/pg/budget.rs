@@ -12,6 +12,7 @@ use crate::budget::level::{Level, levels, shared_levels};
 use crate::budget::period::period_key;
 use crate::domain::Micros;
 use crate::store::owner::Owner;
+use crate::store::pg::Cached;
 use crate::store::recovery::{Holder, Recovered};
 use crate::store::{StoreError, now_rfc3339};
 use postgres::Transaction;
@@ -19,7 +20,7 @@ use postgres::Transaction;
 type Tx<'a, 'b> = &'a mut Transaction<'b>;
 
 fn roll_period(t: Tx, level: &str) -> Result<(), StoreError> {
-    let row = t.query_opt(
+    let row = t.query_opt_c(
         "SELECT period, period_key FROM budget_levels WHERE level = $1",
         &[&level],
     )?;
@@ -30,7 +31,7 @@ fn roll_period(t: Tx, level: &str) -> Result<(), StoreError> {
         && key.as_deref() != Some(now_key.as_str())
         && key.as_deref().is_none_or(|k| k < now_key.as_str())
     {
-        t.execute(
+        t.exec_c(
             "UPDATE budget_levels SET spent_micros = 0, estimated_micros = 0, period_key = $2
              WHERE level = $1 AND period_key IS NOT DISTINCT FROM $3",
             &[&level, &now_key, &key],
@@ -41,7 +42,7 @@ fn roll_period(t: Tx, level: &str) -> Result<(), StoreError> {
 
 pub fn level(t: Tx, level: &str) -> Result<Option<LevelState>, StoreError> {
     roll_period(t, level)?;
-    let row = t.query_opt(
+    let row = t.query_opt_c(
         "SELECT level, cap_micros, spent_micros, reserved_micros, period, estimated_micros
          FROM budget_levels WHERE level = $1",
         &[&level],
@@ -76,7 +77,7 @@ pub fn all_levels(t: Tx) -> Result<Vec<LevelState>, StoreError> {
 
 pub fn set_cap(t: Tx, level: &str, cap: Micros, period: Option<&str>) -> Result<(), StoreError> {
     let key = period.and_then(|p| period_key(p, chrono::Utc::now()));
-    t.execute(
+    t.exec_c(
         "INSERT INTO budget_levels (level, cap_micros, period, period_key) VALUES ($1, $2, $3, $4)
          ON CONFLICT (level) DO UPDATE SET cap_micros = EXCLUDED.cap_micros,
             period = EXCLUDED.period,
@@ -90,17 +91,17 @@ pub fn set_cap(t: Tx, level: &str, cap: Micros, period: Option<&str>) -> Result<
 /// name). A team's row is created on first use, before any lock is taken.
 fn lock_levels(t: Tx, run: Option<&str>, team: Option<&str>) -> Result<(), StoreError> {
     if let Some(team) = team {
-        t.execute(
+        t.exec_c(
             "INSERT INTO budget_levels (level) VALUES ($1) ON CONFLICT (level) DO NOTHING",
             &[&Level::Team(team.to_string()).to_string()],
         )?;
     }
     if let Some(run) = run {
-        t.query("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", &[&run])?;
+        t.query_c("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", &[&run])?;
     }
     let mut names: Vec<String> = shared_levels(team).iter().map(|l| l.to_string()).collect();
     names.sort();
-    t.query(
+    t.query_c(
         "SELECT 1 FROM budget_levels WHERE level = ANY($1) ORDER BY level FOR UPDATE",
         &[&names],
     )?;
@@ -188,13 +189,13 @@ fn adjust_reserved(
         return Ok(());
     }
     if let Some(run) = run {
-        t.execute(
+        t.exec_c(
             "UPDATE runs SET reserved_micros = GREATEST(0, reserved_micros + $2) WHERE id = $1",
             &[&run, &delta],
         )?;
     }
     let names: Vec<String> = shared_levels(team).iter().map(|l| l.to_string()).collect();
-    t.execute(
+    t.exec_c(
         "UPDATE budget_levels SET reserved_micros = GREATEST(0, reserved_micros + $2)
          WHERE level = ANY($1)",
         &[&names, &delta],
@@ -206,7 +207,7 @@ fn adjust_reserved(
 type Held = (Option<String>, Option<String>, i64);
 
 fn held(t: Tx, id: i64) -> Result<Option<Held>, StoreError> {
-    Ok(t.query_opt(
+    Ok(t.query_opt_c(
         "SELECT run_id, team, amount_micros FROM reservations WHERE id = $1 FOR UPDATE",
         &[&id],
     )?
@@ -241,7 +242,7 @@ fn insert_reservation(
     amount: i64,
     s: &Stamp,
 ) -> Result<i64, StoreError> {
-    let row = t.query_one(
+    let row = t.query_one_c(
         "INSERT INTO reservations (run_id, team, pid, amount_micros, created_at, owner_host,
             owner_start, owner_lock)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -301,7 +302,7 @@ pub fn grow(t: Tx, id: i64, amount: Micros, margin: i64) -> Result<Reserve, Stor
     if let Some(d) = refusal(t, run.as_deref(), team.as_deref(), &ask)? {
         return Ok(Reserve::Denied(d));
     }
-    t.execute(
+    t.exec_c(
         "UPDATE reservations SET amount_micros = amount_micros + $2 WHERE id = $1",
         &[&id, &amount.0],
     )?;
@@ -316,7 +317,7 @@ pub fn shrink(t: Tx, id: i64, amount: Micros) -> Result<i64, StoreError> {
     let part = amount.0.min(held_now).max(0);
     if part > 0 {
         lock_levels(t, run.as_deref(), team.as_deref())?;
-        t.execute(
+        t.exec_c(
             "UPDATE reservations SET amount_micros = amount_micros - $2 WHERE id = $1",
             &[&id, &part],
         )?;
@@ -326,7 +327,7 @@ pub fn shrink(t: Tx, id: i64, amount: Micros) -> Result<i64, StoreError> {
 }
 
 pub fn lease_pressed(t: Tx, id: i64, spare: Micros) -> Result<bool, StoreError> {
-    let Some(row) = t.query_opt("SELECT team FROM reservations WHERE id = $1", &[&id])? else {
+    let Some(row) = t.query_opt_c("SELECT team FROM reservations WHERE id = $1", &[&id])? else {
         return Ok(false);
     };
     let team: Option<String> = row.get(0);
@@ -356,7 +357,7 @@ pub fn settle_part(t: Tx, id: i64, team: Option<&str>, actual: Micros) -> Result
     };
     lock_levels(t, run.as_deref(), team.as_deref())?;
     let part = actual.0.min(amount);
-    t.execute(
+    t.exec_c(
         "UPDATE reservations SET amount_micros = amount_micros - $2 WHERE id = $1",
         &[&id, &part],
     )?;
@@ -368,7 +369,7 @@ fn take(t: Tx, id: i64) -> Result<Option<Held>, StoreError> {
     let row = held(t, id)?;
     if let Some((run, team, _)) = &row {
         lock_levels(t, run.as_deref(), team.as_deref())?;
-        t.execute("DELETE FROM reservations WHERE id = $1", &[&id])?;
+        t.exec_c("DELETE FROM reservations WHERE id = $1", &[&id])?;
     }
     Ok(row)
 }
@@ -390,14 +391,14 @@ pub fn charge(t: Tx, team: Option<&str>, actual: Micros) -> Result<(), StoreErro
     let now = now_rfc3339();
     for l in shared_levels(team) {
         let l = l.to_string();
-        t.execute(
+        t.exec_c(
             "UPDATE budget_levels SET spent_micros = spent_micros + $2 WHERE level = $1",
             &[&l, &actual.0],
         )?;
         // A burn-down point per level about every half second, as on SQLite: one per call
         // is a round trip on the hot path.
         if crate::store::budget::series_due(&l) {
-            t.execute(
+            t.exec_c(
                 "INSERT INTO spend_series (at, level, spent_micros)
                  SELECT $1, level, spent_micros FROM budget_levels WHERE level = $2",
                 &[&now, &l],
@@ -429,7 +430,7 @@ pub fn series(t: Tx, level: &str, limit: usize) -> Result<Vec<(String, Micros)>,
 
 /// A reservation with the advisory lock that owns it.
 pub fn holders(t: Tx) -> Result<Vec<(Holder, Option<i64>)>, StoreError> {
-    Ok(t.query(
+    Ok(t.query_c(
         "SELECT id, run_id, team, pid, owner_host, owner_start, amount_micros, owner_lock
              FROM reservations ORDER BY id",
         &[],
@@ -484,7 +485,7 @@ pub fn recover(
         if held(t, h.id)?.is_none() {
             continue;
         }
-        let calls = t.query(
+        let calls = t.query_c(
             "DELETE FROM inflight_calls WHERE reservation_id = $1
              RETURNING run_id, task_id, attempt, role, provider, model, simulated, worst_micros",
             &[&h.id],
@@ -494,7 +495,7 @@ pub fn recover(
             let run: Option<String> = k.get(0);
             let run = match run {
                 Some(r)
-                    if t.query_opt("SELECT 1 FROM runs WHERE id = $1", &[&r])?
+                    if t.query_opt_c("SELECT 1 FROM runs WHERE id = $1", &[&r])?
                         .is_some() =>
                 {
                     Some(r)
@@ -502,7 +503,7 @@ pub fn recover(
                 _ => None,
             };
             let worst: i64 = k.get(7);
-            t.execute(
+            t.exec_c(
                 "INSERT INTO calls (run_id, task_id, attempt, role, provider, model, simulated,
                     cost_micros, latency_ms, outcome, error, at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11)",
@@ -521,7 +522,7 @@ pub fn recover(
                 ],
             )?;
             if let Some(r) = &run {
-                t.execute(
+                t.exec_c(
                     "UPDATE runs SET spent_micros = spent_micros + $2 WHERE id = $1",
                     &[r, &worst],
                 )?;
@@ -539,7 +540,7 @@ pub fn recover(
                 .iter()
                 .map(|l| l.to_string())
                 .collect();
-            t.execute(
+            t.exec_c(
                 "UPDATE budget_levels SET estimated_micros = estimated_micros + $2
                  WHERE level = ANY($1)",
                 &[&names, &charged],

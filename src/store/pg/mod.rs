@@ -201,6 +201,36 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
+type Params<'a> = &'a [&'a (dyn postgres::types::ToSql + Sync)];
+
+/// A transaction's statements prepared once per connection (`sql::StatementCache::prepared`):
+/// on the store thread a statement is then one round trip, not two (prepare, execute).
+pub trait Cached {
+    fn exec_c(&mut self, sql: &str, p: Params) -> Result<u64, StoreError>;
+    fn query_c(&mut self, sql: &str, p: Params) -> Result<Vec<postgres::Row>, StoreError>;
+    fn query_one_c(&mut self, sql: &str, p: Params) -> Result<postgres::Row, StoreError>;
+    fn query_opt_c(&mut self, sql: &str, p: Params) -> Result<Option<postgres::Row>, StoreError>;
+}
+
+impl Cached for postgres::Transaction<'_> {
+    fn exec_c(&mut self, sql: &str, p: Params) -> Result<u64, StoreError> {
+        let st = super::sql::StatementCache::prepared(self, sql)?;
+        Ok(self.execute(&st, p)?)
+    }
+    fn query_c(&mut self, sql: &str, p: Params) -> Result<Vec<postgres::Row>, StoreError> {
+        let st = super::sql::StatementCache::prepared(self, sql)?;
+        Ok(self.query(&st, p)?)
+    }
+    fn query_one_c(&mut self, sql: &str, p: Params) -> Result<postgres::Row, StoreError> {
+        let st = super::sql::StatementCache::prepared(self, sql)?;
+        Ok(self.query_one(&st, p)?)
+    }
+    fn query_opt_c(&mut self, sql: &str, p: Params) -> Result<Option<postgres::Row>, StoreError> {
+        let st = super::sql::StatementCache::prepared(self, sql)?;
+        Ok(self.query_opt(&st, p)?)
+    }
+}
+
 /// Is `e` a deadlock or serialization failure that running the transaction again resolves?
 pub fn retryable(e: &StoreError) -> bool {
     matches!(e, StoreError::Postgres(m) if m.contains("deadlock detected")
