@@ -22,39 +22,7 @@ use orchestrator_tui::store::{self, BudgetStore, NewRun};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
-/// A PostgreSQL schema of its own for one test, dropped when it ends.
-struct PgSchema {
-    target: PgTarget,
-}
-
-impl PgSchema {
-    fn new(tag: &str) -> Option<PgSchema> {
-        let Ok(url) = std::env::var("ORCHESTRATOR_TEST_PG_URL") else {
-            eprintln!(
-                "note: ORCHESTRATOR_TEST_PG_URL is not set: PostgreSQL part of {tag} skipped"
-            );
-            return None;
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("t_{tag}_{}_{nanos}", std::process::id());
-        let target = PgTarget::parse(&url, &name).expect("ORCHESTRATOR_TEST_PG_URL parses");
-        Some(PgSchema { target })
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.target.connect() {
-            let _ = c.batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                pg::quote_ident(self.target.schema())
-            ));
-        }
-    }
-}
+use crate::support::pg::PgSchema;
 
 /// What the concurrency test does through one connection of either backend.
 trait Ledger: Send {

@@ -6,40 +6,15 @@
 //! Each test has a schema of its own (`ORCHESTRATOR_TEST_PG_URL`; skipped without it).
 
 use crate::support::binary::*;
-use orchestrator_tui::store::pg::{self, PgTarget};
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-struct Shared {
-    target: PgTarget,
-    url: String,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Ok(mut c) = self.target.connect() {
-            let _ = c.batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                pg::quote_ident(self.target.schema())
-            ));
-        }
-    }
-}
+use crate::support::pg::PgSchema as Shared;
 
 fn shared(tag: &str) -> Option<Shared> {
-    let Ok(url) = std::env::var("ORCHESTRATOR_TEST_PG_URL") else {
-        eprintln!("note: ORCHESTRATOR_TEST_PG_URL is not set: {tag} skipped");
-        return None;
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let schema = format!("t_{tag}_{}_{nanos}", std::process::id());
-    let target = PgTarget::parse(&url, &schema).expect("the test URL parses");
-    Some(Shared { target, url })
+    Shared::new(tag)
 }
 
 /// A "machine": its own data dir, the shared store, simulated calls taking `latency` ms.

@@ -5,7 +5,7 @@
 use crate::support::binary::*;
 use orchestrator_tui::domain::Micros;
 use orchestrator_tui::store::NewRun;
-use orchestrator_tui::store::pg::{self, PgConn, PgTarget, liveness};
+use orchestrator_tui::store::pg::{self, PgConn, liveness};
 
 #[test]
 fn an_unreachable_server_is_exit_9_naming_host_and_database_never_the_password() {
@@ -34,44 +34,14 @@ fn a_bad_store_url_is_bad_input() {
     assert!(stderr(&out).contains("[store] url"), "{}", stderr(&out));
 }
 
-struct Shared {
-    url: String,
-    schema: String,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Ok(t) = PgTarget::parse(&self.url, &self.schema)
-            && let Ok(mut c) = t.connect()
-        {
-            let _ = c.batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                pg::quote_ident(&self.schema)
-            ));
-        }
-    }
-}
+use crate::support::pg::PgSchema as Shared;
 
 fn shared(tag: &str) -> Option<Shared> {
-    let Ok(url) = std::env::var("ORCHESTRATOR_TEST_PG_URL") else {
-        eprintln!("note: ORCHESTRATOR_TEST_PG_URL is not set: {tag} skipped");
-        return None;
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    Some(Shared {
-        url,
-        schema: format!("t_{tag}_{}_{nanos}", std::process::id()),
-    })
+    Shared::new(tag)
 }
 
 fn machine(s: &Shared) -> Env {
-    Env::new(&format!(
-        "[store]\nurl = \"{}\"\nschema = \"{}\"\n",
-        s.url, s.schema
-    ))
+    Env::new(&s.store_config())
 }
 
 #[test]
@@ -90,7 +60,7 @@ fn budgets_and_runs_are_shared_by_two_machines() {
     }
 
     // A run driven from "machine A" (its lock held by a session), one left by a dead driver.
-    let target = PgTarget::parse(&s.url, &s.schema).unwrap();
+    let target = s.target.clone();
     let conn = PgConn::open(&target).unwrap();
     let run = |id: &str| NewRun {
         id: id.into(),
@@ -156,11 +126,11 @@ fn store_status_names_backend_version_and_connection() {
     let (v, out) = m.json(&["store", "status", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(v["backend"], "postgres");
-    assert_eq!(v["schema"], s.schema.as_str());
+    assert_eq!(v["schema"], s.name());
     assert_eq!(v["schema_version"], known);
     let conn = v["connection"].as_str().unwrap();
     assert!(
-        conn.starts_with("postgres://") && conn.contains(&s.schema),
+        conn.starts_with("postgres://") && conn.contains(s.name()),
         "{v}"
     );
 }

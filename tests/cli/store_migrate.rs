@@ -3,46 +3,17 @@
 //! uses a schema of its own, dropped at the end.
 
 use crate::support::binary::*;
-use orchestrator_tui::store::pg::{self, PgTarget};
 use orchestrator_tui::store::sql::Value;
 
-struct Schema {
-    url: String,
-    name: String,
+use crate::support::pg::PgSchema as Schema;
+
+trait One {
+    fn one(&self, sql: &str) -> i64;
 }
 
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(t) = PgTarget::parse(&self.url, &self.name)
-            && let Ok(mut c) = t.connect()
-        {
-            let _ = c.batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                pg::quote_ident(&self.name)
-            ));
-        }
-    }
-}
-
-impl Schema {
-    fn new(tag: &str) -> Option<Schema> {
-        let Ok(url) = std::env::var("ORCHESTRATOR_TEST_PG_URL") else {
-            eprintln!("note: ORCHESTRATOR_TEST_PG_URL is not set: {tag} skipped");
-            return None;
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        Some(Schema {
-            url,
-            name: format!("t_{tag}_{}_{nanos}", std::process::id()),
-        })
-    }
-
+impl One for Schema {
     fn one(&self, sql: &str) -> i64 {
-        let t = PgTarget::parse(&self.url, &self.name).unwrap();
-        let mut c = t.connect().unwrap();
+        let mut c = self.target.connect().unwrap();
         let v: Value = c.query_one(sql, &[]).unwrap().get(0);
         match v {
             Value::Int(i) => i,
@@ -53,7 +24,13 @@ impl Schema {
 
 fn migrate(env: &Env, s: &Schema, extra: &[&str]) -> serde_json::Value {
     let mut args = vec![
-        "store", "migrate", "--to", &s.url, "--schema", &s.name, "--json",
+        "store",
+        "migrate",
+        "--to",
+        &s.url,
+        "--schema",
+        s.name(),
+        "--json",
     ];
     args.extend_from_slice(extra);
     let (v, out) = env.json(&args);
@@ -162,10 +139,7 @@ fn a_local_history_is_copied_once_with_its_spend() {
     );
 
     // The text form says what it did; a shared store listed with `runs` shows the copies.
-    let shared = Env::new(&format!(
-        "[store]\nurl = \"{}\"\nschema = \"{}\"\n",
-        s.url, s.name
-    ));
+    let shared = Env::new(&s.store_config());
     let (v, out) = shared.json(&["runs", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(v.as_array().map(Vec::len), Some(3), "{v}");

@@ -7,6 +7,7 @@
 
 pub mod binary;
 pub mod loopback;
+pub mod pg;
 pub mod repo;
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod tui_fixtures;

@@ -4,18 +4,15 @@
 
 use orchestrator_tui::domain::Micros;
 use orchestrator_tui::domain::status::RunStatus;
-use orchestrator_tui::store::pg::{self, PgTarget};
 use orchestrator_tui::store::{NewRun, Store};
 
 #[test]
 fn the_snapshot_shows_who_drives_each_run() {
-    let Ok(url) = std::env::var("ORCHESTRATOR_TEST_PG_URL") else {
-        eprintln!("note: ORCHESTRATOR_TEST_PG_URL is not set: PostgreSQL snapshot skipped");
+    // A schema of its own, dropped at the end.
+    let Some(schema) = crate::support::pg::PgSchema::new("tui_snap") else {
         return;
     };
-    let schema = format!("t_tui_snap_{}", std::process::id());
-    let target = PgTarget::parse(&url, &schema).unwrap();
-    let store = Store::open_pg(&target).unwrap();
+    let store = Store::open_pg(&schema.target).unwrap();
     let new = |id: &str| NewRun {
         id: id.into(),
         description: format!("build {id}"),
@@ -47,11 +44,6 @@ fn the_snapshot_shows_who_drives_each_run() {
     let status = |id: &str| snap.runs.iter().find(|r| r.id == id).map(|r| r.status);
     assert_eq!(status("r-live"), Some(RunStatus::Running));
     assert_eq!(status("r-dead"), Some(RunStatus::Interrupted));
+    // Connections go before the schema is dropped (its Drop).
     drop((claim, reader, store));
-    if let Ok(mut c) = target.connect() {
-        let _ = c.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-            pg::quote_ident(&schema)
-        ));
-    }
 }
