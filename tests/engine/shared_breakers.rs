@@ -14,7 +14,7 @@ use orchestrator_tui::providers::{
 };
 use orchestrator_tui::routing::BreakerState;
 use orchestrator_tui::store::Store;
-use orchestrator_tui::store::pg::{self, PgTarget};
+use orchestrator_tui::store::pg::PgTarget;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -120,12 +120,11 @@ fn machine(target: &PgTarget, key: &str, dir: &std::path::Path) -> EngineCtx {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outages_are_the_orgs_and_auth_disables_stay_with_their_key() {
-    let Ok(url) = std::env::var("ORCHESTRATOR_TEST_PG_URL") else {
-        eprintln!("note: ORCHESTRATOR_TEST_PG_URL is not set: shared breakers skipped");
+    // A schema of its own, dropped at the end, also when the test fails.
+    let Some(schema) = crate::support::pg::PgSchema::new("breakers") else {
         return;
     };
-    let schema = format!("t_breakers_{}", std::process::id());
-    let target = PgTarget::parse(&url, &schema).unwrap();
+    let target = schema.target.clone();
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
 
     let t = target.clone();
@@ -201,10 +200,6 @@ async fn outages_are_the_orgs_and_auth_disables_stay_with_their_key() {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let _ = conn.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-            pg::quote_ident(&schema)
-        ));
         hashes
     })
     .await

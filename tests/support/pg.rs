@@ -42,11 +42,17 @@ impl PgSchema {
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
-        if let Ok(mut c) = self.target.connect() {
-            let _ = c.batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                pg::quote_ident(self.target.schema())
-            ));
-        }
+        // On a thread of its own: the synchronous client must not connect inside a tokio
+        // runtime, and async tests drop their schema there (also when they fail).
+        let target = self.target.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = target.connect() {
+                let _ = c.batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {} CASCADE",
+                    pg::quote_ident(target.schema())
+                ));
+            }
+        })
+        .join();
     }
 }
