@@ -65,10 +65,27 @@ fn columns(src: &dyn Sql, table: &str) -> Result<Vec<String>, StoreError> {
     )
 }
 
+/// The source and each of its tables' columns, read once per import (runs are copied one by
+/// one, each through every history table).
+struct Source<'a> {
+    sql: &'a dyn Sql,
+    known: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl Source<'_> {
+    fn columns(&mut self, table: &str) -> Result<&[String], StoreError> {
+        if !self.known.contains_key(table) {
+            let cols = columns(self.sql, table)?;
+            self.known.insert(table.to_string(), cols);
+        }
+        Ok(self.known.get(table).map(Vec::as_slice).unwrap_or_default())
+    }
+}
+
 /// Copy the rows of `table` matching `filter` (a WHERE clause on the source), without the
 /// columns in `drop`; rows whose key the destination already has are skipped.
 fn copy(
-    src: &dyn Sql,
+    source: &mut Source<'_>,
     dst: &dyn Sql,
     table: &str,
     filter: &str,
@@ -76,14 +93,20 @@ fn copy(
     drop: &[&str],
     report: &mut ImportReport,
 ) -> Result<u64, StoreError> {
-    let cols: Vec<String> = columns(src, table)?
-        .into_iter()
+    let src = source.sql;
+    let cols: Vec<&String> = source
+        .columns(table)?
+        .iter()
         .filter(|c| !drop.contains(&c.as_str()))
         .collect();
     if cols.is_empty() {
         return Ok(0);
     }
-    let list = cols.join(", ");
+    let list = cols
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let rows = src.query(&format!("SELECT {list} FROM {table} WHERE {filter}"), args)?;
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
     let insert = format!(
@@ -108,6 +131,10 @@ pub fn import(
     live: &dyn Fn(&str, &Row) -> bool,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
+    let mut tables = Source {
+        sql: src,
+        known: Default::default(),
+    };
     let marker = format!("imported:{source}");
     let since: Option<String> = dst.query_opt(
         "SELECT value FROM org_settings WHERE name = ?1",
@@ -145,16 +172,32 @@ pub fn import(
             continue;
         }
         let by_run = crate::args![id];
-        copy(src, dst, "runs", "id = ?1", by_run, &drop_live, &mut report)?;
+        copy(
+            &mut tables,
+            dst,
+            "runs",
+            "id = ?1",
+            by_run,
+            &drop_live,
+            &mut report,
+        )?;
         for t in RUN_KEYED {
-            copy(src, dst, t, "run_id = ?1", by_run, &[], &mut report)?;
+            copy(&mut tables, dst, t, "run_id = ?1", by_run, &[], &mut report)?;
         }
         for t in RUN_ROWS {
-            copy(src, dst, t, "run_id = ?1", by_run, &["id"], &mut report)?;
+            copy(
+                &mut tables,
+                dst,
+                t,
+                "run_id = ?1",
+                by_run,
+                &["id"],
+                &mut report,
+            )?;
         }
         let series = format!("run:{id}");
         copy(
-            src,
+            &mut tables,
             dst,
             "spend_series",
             "level = ?1",
@@ -178,10 +221,26 @@ pub fn import(
             ),
             None => ("run_id IS NULL".to_string(), vec![]),
         };
-        copy(src, dst, table, &filter, &args, &["id"], &mut report)?;
+        copy(
+            &mut tables,
+            dst,
+            table,
+            &filter,
+            &args,
+            &["id"],
+            &mut report,
+        )?;
     }
     for t in IF_ABSENT {
-        copy(src, dst, t, "1 = 1", crate::args![], &[], &mut report)?;
+        copy(
+            &mut tables,
+            dst,
+            t,
+            "1 = 1",
+            crate::args![],
+            &[],
+            &mut report,
+        )?;
     }
     analyses(src, dst, since.as_deref(), &mut report)?;
     if since.is_none() {
