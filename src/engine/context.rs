@@ -260,39 +260,39 @@ impl EngineCtx {
     }
 
     pub fn emit(&self, e: EngineEvent) {
-        self.persist(&e);
-        // No receiver is fine: events are for observers, the store has the truth.
-        let _ = self.events.send(e);
-    }
-
-    /// Store what the Events pane lists about `e` (written behind: nothing waits on it). Failed
-    /// calls are stored with their call record and breaker transitions in their own table.
-    fn persist(&self, e: &EngineEvent) {
-        if matches!(e, EngineEvent::Call { .. } | EngineEvent::Breaker { .. }) {
-            return;
-        }
-        let lines = e.log_lines();
-        if lines.is_empty() {
-            return;
-        }
-        let run = e.run_id().map(String::from);
-        let queued = self.store.submit(
-            move |tx| {
-                for (kind, text) in &lines {
-                    crate::store::events::insert(tx, run.as_deref(), kind, text)?;
-                }
-                Ok(())
-            },
-            |r| {
+        if let Some(part) = Self::event_part(&e) {
+            let queued = self.store.submit(part, |r| {
                 // Not told to observers: that would be one more event to store.
                 if let Err(e) = r {
                     tracing::warn!("could not record an event: {e}");
                 }
-            },
-        );
-        if let Err(e) = queued {
-            tracing::warn!("could not record an event: {e}");
+            });
+            if let Err(e) = queued {
+                tracing::warn!("could not record an event: {e}");
+            }
         }
+        // No receiver is fine: events are for observers, the store has the truth.
+        let _ = self.events.send(e);
+    }
+
+    /// The write that stores what the Events pane lists about `e` (written behind: nothing
+    /// waits on it), if anything. Failed calls are stored with their call record and breaker
+    /// transitions in their own table.
+    pub(crate) fn event_part(e: &EngineEvent) -> Option<super::calls::Part> {
+        if matches!(e, EngineEvent::Call { .. } | EngineEvent::Breaker { .. }) {
+            return None;
+        }
+        let lines = e.log_lines();
+        if lines.is_empty() {
+            return None;
+        }
+        let run = e.run_id().map(String::from);
+        Some(Box::new(move |tx: &dyn crate::store::sql::Sql| {
+            for (kind, text) in &lines {
+                crate::store::events::insert(tx, run.as_deref(), kind, text)?;
+            }
+            Ok(())
+        }))
     }
 
     pub fn warn(&self, run_id: Option<&str>, message: String) {

@@ -2,7 +2,7 @@
 //! (written behind, so the hot path waits on nothing) for crash recovery to charge, and no call
 //! starts while the store cannot commit.
 
-use super::calls::{CallFail, CallSpec};
+use super::calls::{CallFail, CallSpec, Parts, not_recorded};
 use super::context::{EngineCtx, RunCtx};
 use crate::config::ModelInfo;
 use crate::domain::Micros;
@@ -30,8 +30,10 @@ pub(super) fn store_down(ctx: &EngineCtx, run: Option<&RunCtx>) -> CallFail {
 }
 
 /// Record, written behind, that a call holds `worst` of the run's lease while it is in flight:
-/// if the process dies before the call's settle, recovery charges it that worst case. Returns the
-/// row's key (the settle deletes the row).
+/// if the process dies before the call's settle, recovery charges it that worst case. `parts`
+/// (the call's pending writes) go in the same job. Returns the row's key (the settle deletes
+/// the row).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn note(
     ctx: &EngineCtx,
     run: Option<&RunCtx>,
@@ -40,9 +42,12 @@ pub(super) fn note(
     model: &ModelInfo,
     simulated: bool,
     worst: Micros,
+    mut parts: Parts,
 ) -> Option<(i64, i64)> {
     let (Some(lease), Some(run)) = (lease, run) else {
-        return None; // a reservation row of its own is recovered whole
+        // A reservation row of its own is recovered whole.
+        parts.submit(ctx, run.map(|r| r.id.as_str()));
+        return None;
     };
     let row = store::inflight::InflightCall {
         reservation_id: lease,
@@ -57,8 +62,18 @@ pub(super) fn note(
         worst,
     };
     let key = (lease, row.n);
-    let queued =
-        ctx.store
-            .submit_retried(None, move |tx| store::inflight::insert(tx, &row), |_| {});
+    let (events, err_run) = (ctx.events.clone(), Some(run.id.clone()));
+    let queued = ctx.store.submit_retried(
+        None,
+        move |tx| {
+            parts.run(tx)?;
+            store::inflight::insert(tx, &row)
+        },
+        move |r| {
+            if let Err(e) = r {
+                not_recorded(&events, err_run, "a call in flight", &e);
+            }
+        },
+    );
     queued.ok().map(|_| key)
 }

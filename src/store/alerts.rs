@@ -54,53 +54,51 @@ pub fn check(
     run_id: Option<&str>,
     team: Option<&str>,
 ) -> Result<Vec<Alert>, StoreError> {
-    // (shown name, stored key, cap, spent, period, period key)
+    // (shown name, stored key, cap, spent, period, period key). One statement for the run and
+    // its shared levels: on PostgreSQL each statement is a round trip on every call's settle.
+    let team_level = team.map(|t| format!("team:{t}"));
+    let rows: Vec<(
+        i64,
+        String,
+        Option<i64>,
+        i64,
+        Option<String>,
+        Option<String>,
+    )> = c.query_map(
+        "SELECT 0 AS k, 'run' AS level, budget_micros, spent_micros,
+                    CAST(NULL AS TEXT) AS period, CAST(NULL AS TEXT) AS period_key
+             FROM runs WHERE id = ?1
+             UNION ALL
+             SELECT 1 AS k, level, cap_micros, spent_micros, period, period_key
+             FROM budget_levels WHERE level = 'org' OR level = ?2
+             ORDER BY k, level",
+        args![run_id, team_level],
+        |x| {
+            Ok((
+                x.get(0)?,
+                x.get(1)?,
+                x.get(2)?,
+                x.get(3)?,
+                x.get(4)?,
+                x.get(5)?,
+            ))
+        },
+    )?;
     let mut levels: Vec<(String, String, Micros, Micros, Option<String>, String)> = Vec::new();
-    if let Some(r) = run_id
-        && let Some((cap, spent)) = c.query_opt(
-            "SELECT budget_micros, spent_micros FROM runs WHERE id = ?1",
-            args![r],
-            |x| Ok((x.get::<i64>(0)?, x.get::<i64>(1)?)),
-        )?
-    {
-        let key = format!("run:{r}");
+    for (k, level, cap, spent, period, pkey) in rows {
+        let Some(cap) = cap else { continue };
+        let (name, key) = match (k, run_id) {
+            (0, Some(r)) => ("run".to_string(), format!("run:{r}")),
+            _ => (level.clone(), level),
+        };
         levels.push((
-            "run".into(),
+            name,
             key,
             Micros(cap),
             Micros(spent),
-            None,
-            String::new(),
+            period,
+            pkey.unwrap_or_default(),
         ));
-    }
-    let mut shared = vec!["org".to_string()];
-    if let Some(t) = team {
-        shared.push(format!("team:{t}"));
-    }
-    for l in shared {
-        let row = c.query_opt(
-            "SELECT cap_micros, spent_micros, period, period_key FROM budget_levels
-             WHERE level = ?1",
-            args![l],
-            |x| {
-                Ok((
-                    x.get::<Option<i64>>(0)?,
-                    x.get::<i64>(1)?,
-                    x.get::<Option<String>>(2)?,
-                    x.get::<Option<String>>(3)?,
-                ))
-            },
-        )?;
-        if let Some((Some(cap), spent, period, key)) = row {
-            levels.push((
-                l.clone(),
-                l,
-                Micros(cap),
-                Micros(spent),
-                period,
-                key.unwrap_or_default(),
-            ));
-        }
     }
     let mut out = Vec::new();
     for (name, key, cap, spent, period, pkey) in levels {

@@ -329,6 +329,11 @@ CREATE TABLE cancel_requests (
     by_pid INTEGER NOT NULL
 );
 "#,
+    // 15: nothing on SQLite; on PostgreSQL a call's settle as one server-side function
+    // (`store/pg/schema.rs` PG_EXTRA 15: one round trip instead of seven).
+    r#"
+-- PostgreSQL only (settle_lease_part)
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

@@ -119,7 +119,11 @@ impl CallState<'_> {
             Hold::Row(_) => None,
         };
         let simulated = t.provider.is_simulated();
-        let noted = inflight::note(ctx, run, lease, self.spec, model, simulated, t.worst);
+        // Queued before the request is sent, with the call's pending writes.
+        let pending = self.pending.take();
+        let noted = inflight::note(
+            ctx, run, lease, self.spec, model, simulated, t.worst, pending,
+        );
         if let (Some(r), Some(task)) = (run, &self.spec.task_id) {
             ctx.emit(crate::engine::EngineEvent::Calling {
                 run_id: r.id.clone(),
@@ -145,7 +149,19 @@ impl CallState<'_> {
         };
         let rec = record::call_record(run, self.spec, &ended, observed.breaker());
         record::charged(ctx, run, hold, t.worst, &charge);
-        record::submit(ctx, run, hold, noted, rec, observed, result.is_ok());
+        let deferred = record::Deferred {
+            hold,
+            inflight: noted,
+            rec,
+            observed,
+            answered: result.is_ok(),
+        };
+        if matches!(result, Ok(_) | Err(ProviderError::Cancelled)) {
+            // The call ends here: its record goes when it does, with its routing record.
+            self.record = Some(deferred);
+        } else {
+            record::submit(ctx, run, deferred, self.pending.take());
+        }
         match result {
             Ok(response) => AttemptEnd::Answered(Box::new(CallOk {
                 model: model.clone(),

@@ -1,8 +1,9 @@
 //! The policy audit of routing decisions: models a policy blocked (once per call) and the one
-//! chosen, written behind like the call record it precedes.
+//! chosen, written behind with the call's next store job (`pending.rs`).
 
 use super::CallSpec;
-use super::record::not_recorded;
+use super::pending::Pending;
+use crate::engine::EngineEvent;
 use crate::engine::context::{EngineCtx, RunCtx};
 use crate::routing::router::Routed;
 use crate::store;
@@ -24,7 +25,7 @@ fn row(model: &str, d: &crate::routing::policy::Decision, allowed: bool) -> Row 
 }
 
 /// Audit the routing decision under policies: blocked models once per call, and the chosen one.
-/// The chosen model's policy warnings go to observers.
+/// The chosen model's policy warnings go to observers at once and to the store with the rows.
 pub(super) fn audit(
     ctx: &EngineCtx,
     run: Option<&RunCtx>,
@@ -32,6 +33,7 @@ pub(super) fn audit(
     routed: &Routed<'_>,
     chosen: Option<&str>,
     audited: &mut Vec<String>,
+    pending: &mut Pending,
 ) {
     let mut rows: Vec<Row> = Vec::new();
     for (m, d) in &routed.blocked {
@@ -45,7 +47,17 @@ pub(super) fn audit(
         && let Some((_, d)) = routed.allowed.iter().find(|(m, _)| m.id == c)
     {
         for w in &d.warnings {
-            ctx.warn_policy(run.map(|r| r.id.as_str()), c, w.clone());
+            let run_id = run.map(|r| r.id.as_str());
+            tracing::warn!(run = run_id, model = c, "policy warning: {w}");
+            let e = EngineEvent::Policy {
+                run_id: run_id.map(String::from),
+                model: c.to_string(),
+                message: w.clone(),
+            };
+            if let Some(part) = EngineCtx::event_part(&e) {
+                pending.push(part);
+            }
+            let _ = ctx.events.send(e);
         }
         rows.push(row(c, d, true));
     }
@@ -54,38 +66,21 @@ pub(super) fn audit(
     }
     let run_id = run.map(|r| r.id.clone());
     let task_id = spec.task_id.clone();
-    // Write-behind like the call record (which it precedes in the queue): nothing waits on it.
-    let (events, err_run) = (ctx.events.clone(), run_id.clone());
-    let queued = ctx.store.submit(
-        move |tx| {
-            for (model, policies, mode, violations, allowed) in &rows {
-                store::models::insert_audit(
-                    tx,
-                    &store::models::AuditRow {
-                        run_id: run_id.as_deref(),
-                        task_id: task_id.as_deref(),
-                        model,
-                        policies,
-                        mode: mode.as_deref(),
-                        violations,
-                        allowed: *allowed,
-                    },
-                )?;
-            }
-            Ok(())
-        },
-        move |r| {
-            if let Err(e) = r {
-                not_recorded(&events, err_run, "a policy decision", &e);
-            }
-        },
-    );
-    if let Err(e) = queued {
-        not_recorded(
-            &ctx.events,
-            run.map(|r| r.id.clone()),
-            "a policy decision",
-            &e,
-        );
-    }
+    pending.push(Box::new(move |tx: &dyn crate::store::sql::Sql| {
+        for (model, policies, mode, violations, allowed) in &rows {
+            store::models::insert_audit(
+                tx,
+                &store::models::AuditRow {
+                    run_id: run_id.as_deref(),
+                    task_id: task_id.as_deref(),
+                    model,
+                    policies,
+                    mode: mode.as_deref(),
+                    violations,
+                    allowed: *allowed,
+                },
+            )?;
+        }
+        Ok(())
+    }));
 }

@@ -6,12 +6,15 @@
 mod attempt;
 mod audit;
 mod backoff;
+mod pending;
 mod record;
 mod route;
 mod trace;
 mod window;
 
 pub use backoff::backoff;
+pub(crate) use pending::{Part, Parts};
+pub(crate) use record::not_recorded;
 pub use window::Windows;
 
 use super::context::{EngineCtx, RunCtx, Slot};
@@ -119,6 +122,11 @@ struct CallState<'a> {
     est_in: u64,
     /// The routing record of a task's call (`None` for other calls).
     trace: Option<trace::Trace>,
+    /// Writes that go with the call's next store job (`pending.rs`).
+    pending: pending::Pending,
+    /// The last attempt's settle and record, queued when the call ends (with its routing
+    /// record): nothing awaits between the attempt's end and the call's.
+    record: Option<record::Deferred>,
 }
 
 impl<'a> CallState<'a> {
@@ -150,6 +158,18 @@ impl<'a> CallState<'a> {
             est_in,
             trace: (run.is_some() && spec.task_id.is_some() && spec.attempt.is_some())
                 .then(trace::Trace::default),
+            pending: pending::Pending::default(),
+            record: None,
+        }
+    }
+
+    /// Queue what is waiting: the deferred record with the pending parts before it, else the
+    /// parts alone.
+    fn flush(&mut self) {
+        let parts = self.pending.take();
+        match self.record.take() {
+            Some(d) => record::submit(self.ctx, self.run, d, parts),
+            None => parts.submit(self.ctx, self.run.map(|r| r.id.as_str())),
         }
     }
 
@@ -260,9 +280,21 @@ pub async fn call(
     let result = models(&mut st, slot).await;
     if let (Some(t), Some(r)) = (st.trace.take(), run) {
         let chosen = result.as_ref().ok().map(|ok| ok.model.id.clone());
-        trace::store(ctx, r, spec, st.strategy, t, chosen);
+        if let Some(part) = trace::part(r, spec, st.strategy, t, chosen) {
+            st.pending.push(part);
+        }
     }
+    st.flush();
     result
+}
+
+impl Drop for CallState<'_> {
+    /// A call dropped while awaiting (its task aborted) still queues what it has written.
+    fn drop(&mut self) {
+        if !self.pending.is_empty() || self.record.is_some() {
+            self.flush();
+        }
+    }
 }
 
 /// Models in routing order until one answers or none is left.

@@ -3,6 +3,7 @@
 
 use super::CallSpec;
 use super::backoff::signal_of;
+use super::pending::Parts;
 use crate::config::ModelInfo;
 use crate::domain::{CallOutcome, Micros, TaskType};
 use crate::engine::EngineEvent;
@@ -143,18 +144,29 @@ pub(super) fn call_record(
     }
 }
 
-/// Settle and record without waiting: the hold keeps the worst case until the commit, and
-/// whatever the engine writes next is queued behind it (FIFO), so nothing that depends on this
-/// call can be durable before it is. Observers hear of the call once it is committed.
-pub(super) fn submit(
-    ctx: &EngineCtx,
-    run: Option<&RunCtx>,
-    hold: Hold,
-    inflight: Option<(i64, i64)>,
-    rec: CallRecord,
-    observed: Observed,
-    answered: bool,
-) {
+/// An attempt's settle and record, ready to queue.
+pub(super) struct Deferred {
+    pub hold: Hold,
+    /// The attempt's row in `inflight_calls` (deleted with the settle).
+    pub inflight: Option<(i64, i64)>,
+    pub rec: CallRecord,
+    pub observed: Observed,
+    /// The provider answered (its spend is counted as unrecorded if the write is given up).
+    pub answered: bool,
+}
+
+/// Settle and record without waiting, after `parts` (the call's pending writes) in the same
+/// job: the hold keeps the worst case until the commit, and whatever the engine writes next is
+/// queued behind it (FIFO), so nothing that depends on this call can be durable before it is.
+/// Observers hear of the call once it is committed.
+pub(super) fn submit(ctx: &EngineCtx, run: Option<&RunCtx>, d: Deferred, mut parts: Parts) {
+    let Deferred {
+        hold,
+        inflight,
+        rec,
+        observed,
+        answered,
+    } = d;
     let Observed {
         transitions,
         breaker_row,
@@ -176,6 +188,7 @@ pub(super) fn submit(
     let submitted = ctx.store.submit_retried(
         answered.then_some(cost),
         move |tx| {
+            parts.run(tx)?;
             if let Some((lease, n)) = inflight {
                 store::inflight::remove(tx, lease, n)?;
             }
@@ -271,7 +284,7 @@ pub(super) fn charged(
 }
 
 /// A write the engine did not wait for failed: log it and tell observers (from any thread).
-pub(super) fn not_recorded(
+pub(crate) fn not_recorded(
     events: &broadcast::Sender<EngineEvent>,
     run_id: Option<String>,
     what: &str,

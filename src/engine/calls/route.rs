@@ -87,6 +87,7 @@ impl CallState<'_> {
                 &routed,
                 model.as_ref().map(|m| m.id.as_str()),
                 &mut self.audited,
+                &mut self.pending,
             );
         }
         match model {
@@ -101,6 +102,8 @@ impl CallState<'_> {
     /// says and try them again; otherwise the call fails with the last error seen.
     pub(super) async fn refusal(&mut self, blocked: &[String]) -> Refusal {
         if let Some(d) = self.denial.take() {
+            // The call may wait: what it has written so far goes now.
+            self.flush();
             return match self.wait.after_refusal(self.run, &d, self.cancel).await {
                 Some(true) => {
                     // Try every candidate the budget refused again.

@@ -4,7 +4,7 @@
 //! once the call ends, written behind (`store/routing.rs`).
 
 use super::CallSpec;
-use crate::engine::context::{EngineCtx, RunCtx};
+use crate::engine::context::RunCtx;
 use crate::routing::explain::Verdict;
 use crate::routing::router::Routed;
 use crate::store::routing::{Candidate, MAX_CANDIDATES, RoutingRecord};
@@ -115,17 +115,17 @@ impl Trace {
     }
 }
 
-/// Store the record of a finished call (written behind; a failure is only logged).
-pub(super) fn store(
-    ctx: &EngineCtx,
+/// The write that stores the record of a finished call (it goes with the call's last record,
+/// written behind).
+pub(super) fn part(
     run: &RunCtx,
     spec: &CallSpec,
     strategy: crate::config::Strategy,
     trace: Trace,
     chosen: Option<String>,
-) {
+) -> Option<super::Part> {
     let (Some(task_id), Some(attempt)) = (spec.task_id.clone(), spec.attempt) else {
-        return;
+        return None;
     };
     let rec = RoutingRecord {
         run_id: run.id.clone(),
@@ -141,17 +141,9 @@ pub(super) fn store(
         reason: trace.reason.clone(),
         candidates: trace.kept(),
     };
-    let queued = ctx.store.submit(
-        move |tx| crate::store::routing::insert(tx, &rec),
-        |r| {
-            if let Err(e) = r {
-                tracing::warn!("could not record a routing decision: {e}");
-            }
-        },
-    );
-    if let Err(e) = queued {
-        tracing::warn!("could not record a routing decision: {e}");
-    }
+    Some(Box::new(move |tx: &dyn crate::store::sql::Sql| {
+        crate::store::routing::insert(tx, &rec)
+    }))
 }
 
 #[cfg(test)]

@@ -347,7 +347,32 @@ pub fn lease_pressed(t: Tx, id: i64, spare: Micros) -> Result<bool, StoreError> 
     Ok(false)
 }
 
+/// A call's charge against its run's lease: the part of the lease it used is no longer
+/// reserved, and `actual` is spent at org (and team) level. One round trip: the server-side
+/// function of migration 15 (`schema.rs`) runs what [`settle_part_steps`] does, in its order.
 pub fn settle_part(t: Tx, id: i64, team: Option<&str>, actual: Micros) -> Result<(), StoreError> {
+    if actual.0 <= 0 {
+        return Ok(());
+    }
+    let series: Vec<String> = shared_levels(team)
+        .iter()
+        .map(|l| l.to_string())
+        .filter(|l| crate::store::budget::series_due(l))
+        .collect();
+    t.exec_c(
+        "SELECT settle_lease_part($1, $2, $3, $4, $5)",
+        &[&id, &team, &actual.0, &now_rfc3339(), &series],
+    )?;
+    Ok(())
+}
+
+/// [`settle_part`] statement by statement (the function's reference; parity tests compare them).
+pub fn settle_part_steps(
+    t: Tx,
+    id: i64,
+    team: Option<&str>,
+    actual: Micros,
+) -> Result<(), StoreError> {
     if actual.0 <= 0 {
         return Ok(());
     }

@@ -12,6 +12,8 @@
 mod backend;
 pub mod breakers;
 pub mod budget;
+#[cfg(test)]
+mod budget_tests;
 pub mod import;
 pub mod liveness;
 pub mod notify;

@@ -125,6 +125,62 @@ const PG_EXTRA: &[(usize, &str)] = &[
          CREATE TRIGGER budget_changed AFTER INSERT OR UPDATE OR DELETE ON budget_levels
             FOR EACH STATEMENT EXECUTE FUNCTION notify_change();",
     ),
+    (
+        15,
+        // `budget.rs::settle_part` in one round trip (a call's settle is on every call's path:
+        // issue 19's latency goal): the same statements, locks in the same fixed order
+        // (reservation, run, levels by name). `p_series`: the levels due a burn-down point.
+        "CREATE FUNCTION settle_lease_part(p_id BIGINT, p_team TEXT, p_actual BIGINT,
+            p_at TEXT, p_series TEXT[]) RETURNS VOID LANGUAGE plpgsql AS $$
+         DECLARE
+            v_run TEXT;
+            v_team TEXT;
+            v_amount BIGINT;
+            v_found BOOLEAN;
+            v_part BIGINT;
+            v_levels TEXT[];
+         BEGIN
+            IF p_actual <= 0 THEN
+                RETURN;
+            END IF;
+            SELECT run_id, team, amount_micros INTO v_run, v_team, v_amount
+                FROM reservations WHERE id = p_id FOR UPDATE;
+            v_found := FOUND;
+            IF NOT v_found THEN
+                -- The lease is gone (released already): the money was still spent.
+                v_run := NULL;
+                v_team := p_team;
+            END IF;
+            IF v_team IS NOT NULL THEN
+                INSERT INTO budget_levels (level) VALUES ('team:' || v_team)
+                    ON CONFLICT (level) DO NOTHING;
+                v_levels := ARRAY['org', 'team:' || v_team];
+            ELSE
+                v_levels := ARRAY['org'];
+            END IF;
+            IF v_run IS NOT NULL THEN
+                PERFORM 1 FROM runs WHERE id = v_run FOR UPDATE;
+            END IF;
+            PERFORM 1 FROM budget_levels WHERE level = ANY(v_levels) ORDER BY level FOR UPDATE;
+            IF v_found THEN
+                v_part := LEAST(p_actual, v_amount);
+                UPDATE reservations SET amount_micros = amount_micros - v_part WHERE id = p_id;
+                IF v_part <> 0 THEN
+                    IF v_run IS NOT NULL THEN
+                        UPDATE runs SET reserved_micros = GREATEST(0, reserved_micros - v_part)
+                            WHERE id = v_run;
+                    END IF;
+                    UPDATE budget_levels SET reserved_micros = GREATEST(0, reserved_micros - v_part)
+                        WHERE level = ANY(v_levels);
+                END IF;
+            END IF;
+            UPDATE budget_levels SET spent_micros = spent_micros + p_actual
+                WHERE level = ANY(v_levels);
+            INSERT INTO spend_series (at, level, spent_micros)
+                SELECT p_at, level, spent_micros FROM budget_levels
+                WHERE level = ANY(v_levels) AND level = ANY(p_series);
+         END $$;",
+    ),
 ];
 
 /// The advisory lock key migrations are serialised on (one per schema).
