@@ -266,6 +266,7 @@ fn main() {
                 .await;
                 let others: Vec<String> = e.catalog().models.iter().filter(|m| m.id != model).map(|m| m.id.clone()).collect();
                 let (cpu0, _) = proc_stat();
+                let jobs0 = e.store().jobs_sent();
                 let spec = Arc::new({
                     let mut s = CallSpec::new(CallRole::Generate, "Reply with a short sentence.".into(), 64);
                     s.system = Some("You are a benchmark.".into());
@@ -279,6 +280,7 @@ fn main() {
                 })
                 .await;
                 let (cpu1, rss) = proc_stat();
+                let jobs = e.store().jobs_sent() - jobs0;
                 let (d, t) = (summary(direct.0.clone()), summary(through.0.clone()));
                 let added = |k: &str| t[k].as_f64().unwrap_or(0.0) - d[k].as_f64().unwrap_or(0.0);
                 results.push(json!({
@@ -288,6 +290,7 @@ fn main() {
                     "added_ms": {"p50": added("p50_ms"), "p90": added("p90_ms"), "p99": added("p99_ms"), "max": added("max_ms")},
                     "errors_engine": through.1, "errors_direct": direct.1,
                     "cpu_seconds_engine_phase": cpu1 - cpu0, "peak_rss_kb": rss,
+                    "store_jobs_per_call": jobs as f64 / (through.0.len() as f64).max(1.0),
                 }));
             }
         }

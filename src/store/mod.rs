@@ -121,6 +121,8 @@ struct Shared {
     health: Health,
     /// This process lost its locks on the PostgreSQL store to another: nothing runs any more.
     stopped: AtomicBool,
+    /// Jobs sent to the store thread so far (each may wake it): what a call costs the store.
+    jobs: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -229,6 +231,7 @@ impl Store {
             pg: Some(target.clone()),
             health: Health::default(),
             stopped: AtomicBool::new(false),
+            jobs: Default::default(),
         });
         Store::spawn(serve::Conn::Pg(Box::new(pg)), shared)
     }
@@ -244,6 +247,17 @@ impl Store {
                 message: e.to_string(),
             })?;
         Ok(Store { tx, shared })
+    }
+
+    /// Jobs sent to the store thread since it started (tests and benchmarks count what a model
+    /// call costs the store: each job is a hand-off to the store thread, often a wake-up).
+    pub fn jobs_sent(&self) -> u64 {
+        self.shared.jobs.load(Ordering::Relaxed)
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.shared.jobs.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(job).map_err(|_| StoreError::Closed)
     }
 
     /// Which database this is (SQLite or PostgreSQL).
@@ -291,6 +305,7 @@ impl Store {
             pg: None,
             health: Health::default(),
             stopped: AtomicBool::new(false),
+            jobs: Default::default(),
         });
         Store::spawn(serve::Conn::Sqlite(conn), shared)
     }
@@ -343,9 +358,7 @@ impl Store {
         let sh = self.shared.clone();
         let done = move |r: Result<R, StoreError>| done(r.map_err(|e| sh.name(e)));
         let w = Work::new(once(f), done, false, None);
-        self.tx
-            .send(Job::Plain(Box::new(w)))
-            .map_err(|_| StoreError::Closed)
+        self.send(Job::Plain(Box::new(w)))
     }
 
     /// Run `f` in a write transaction on the store thread and await its result, delivered only
@@ -405,9 +418,7 @@ impl Store {
         F: FnMut(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
         D: FnOnce(Result<R, StoreError>) + Send + 'static,
     {
-        self.tx
-            .send(Job::Tx(Box::new(w)))
-            .map_err(|_| StoreError::Closed)
+        self.send(Job::Tx(Box::new(w)))
     }
 
     /// Blocking variant of [`Self::call`] for one-shot commands and non-async callers.
@@ -431,11 +442,9 @@ impl Store {
         F: FnOnce(Option<&mut pg::liveness::Session>) -> R + Send + 'static,
     {
         let (otx, orx) = mpsc::channel();
-        self.tx
-            .send(Job::Session(Box::new(move |s| {
-                let _ = otx.send(f(s));
-            })))
-            .map_err(|_| StoreError::Closed)?;
+        self.send(Job::Session(Box::new(move |s| {
+            let _ = otx.send(f(s));
+        })))?;
         orx.recv().map_err(|_| StoreError::Closed)
     }
 
@@ -446,11 +455,9 @@ impl Store {
         F: FnOnce(Option<&mut pg::liveness::Session>) -> R + Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel();
-        self.tx
-            .send(Job::Session(Box::new(move |s| {
-                let _ = otx.send(f(s));
-            })))
-            .map_err(|_| StoreError::Closed)?;
+        self.send(Job::Session(Box::new(move |s| {
+            let _ = otx.send(f(s));
+        })))?;
         orx.await.map_err(|_| StoreError::Closed)
     }
 }

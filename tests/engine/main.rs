@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod call_writes;
 mod cancel_requests;
 mod context_windows;
 mod crash_recovery;
