@@ -241,7 +241,10 @@ impl Store {
         let sh = shared.clone();
         std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || serve::serve(&mut conn, &rx, &sh))
+            .spawn(move || {
+                background_priority();
+                serve::serve(&mut conn, &rx, &sh)
+            })
             .map_err(|e| StoreError::Open {
                 path: shared.label.clone(),
                 message: e.to_string(),
@@ -459,6 +462,19 @@ impl Store {
             let _ = otx.send(f(s));
         })))?;
         orx.await.map_err(|_| StoreError::Closed)
+    }
+}
+
+/// The store thread's writes are behind the engine (nothing on a call's path waits for them):
+/// on Linux it runs as SCHED_BATCH, whose wake-ups do not preempt a running thread, so a
+/// wake-up per call no longer cuts into the runtime threads serving other calls on a busy
+/// machine (it runs on an idle core, or when the running thread's slice ends).
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("ORCHESTRATOR_STORE_SCHED_NORMAL").is_none() {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sets the calling thread's policy (pid 0) from a valid sched_param.
+        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
     }
 }
 

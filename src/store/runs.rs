@@ -7,6 +7,7 @@ use crate::args;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::domain::{Micros, TaskSpec, TaskType, normalize_description};
 use crate::validators::{ValidatorResult, ValidatorSpec};
+use std::sync::LazyLock;
 
 pub fn insert_run(c: &dyn Sql, r: &NewRun) -> Result<(), StoreError> {
     let now = now_rfc3339();
@@ -432,38 +433,59 @@ pub fn get_attempts(c: &dyn Sql, run_id: &str) -> Result<Vec<AttemptRow>, StoreE
 }
 
 /// Record one provider request and charge its settled cost to the run in the same transaction.
+/// The columns of a call row, in the order of [`call_args`].
+const CALL_COLUMNS: &str =
+    "run_id, task_id, attempt, role, provider, model, simulated, input_tokens,
+    cached_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, ttft_ms, outcome,
+    error, retry, breaker_after, at, cache_write_tokens, cache_saving_micros";
+
+const CALL_VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+    ?17, ?18, ?19, ?20, ?21";
+
+fn call_args(k: &CallRecord) -> Vec<super::sql::Value> {
+    args![
+        k.run_id,
+        k.task_id,
+        k.attempt,
+        k.role,
+        k.provider,
+        k.model,
+        k.simulated,
+        k.input_tokens as i64,
+        k.cached_tokens as i64,
+        k.output_tokens as i64,
+        k.reasoning_tokens as i64,
+        k.cost.0,
+        k.latency_ms as i64,
+        k.ttft_ms.map(|t| t as i64),
+        k.outcome.as_str(),
+        k.error,
+        k.retry,
+        k.breaker_after,
+        k.at,
+        k.cache_write_tokens as i64,
+        k.cache_saving.0
+    ]
+    .to_vec()
+}
+
+/// Store a call's row and charge its cost to its run.
 pub fn insert_call(c: &dyn Sql, k: &CallRecord) -> Result<i64, StoreError> {
-    let id: i64 = super::insert_returning_id(
-        c,
-        "INSERT INTO calls (run_id, task_id, attempt, role, provider, model, simulated, input_tokens,
-            cached_tokens, output_tokens, reasoning_tokens, cost_micros, latency_ms, ttft_ms, outcome,
-            error, retry, breaker_after, at, cache_write_tokens, cache_saving_micros)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21)",
-        args![
-            k.run_id,
-            k.task_id,
-            k.attempt,
-            k.role,
-            k.provider,
-            k.model,
-            k.simulated,
-            k.input_tokens as i64,
-            k.cached_tokens as i64,
-            k.output_tokens as i64,
-            k.reasoning_tokens as i64,
-            k.cost.0,
-            k.latency_ms as i64,
-            k.ttft_ms.map(|t| t as i64),
-            k.outcome.as_str(),
-            k.error,
-            k.retry,
-            k.breaker_after,
-            k.at,
-            k.cache_write_tokens as i64,
-            k.cache_saving.0
-        ],
-    )?;
+    if c.sqlite().is_none() {
+        // PostgreSQL: one round trip on every call's settle (the run's charge rides along).
+        static ONE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH c AS (INSERT INTO calls ({CALL_COLUMNS}) VALUES ({CALL_VALUES}) RETURNING id),
+                      r AS (UPDATE runs SET spent_micros = spent_micros + ?12
+                            WHERE id = ?1 AND ?12 <> 0)
+                 SELECT id FROM c"
+            )
+        });
+        return c.query_row(&ONE, &call_args(k), |r| r.get(0));
+    }
+    static INSERT: LazyLock<String> =
+        LazyLock::new(|| format!("INSERT INTO calls ({CALL_COLUMNS}) VALUES ({CALL_VALUES})"));
+    let id: i64 = super::insert_returning_id(c, &INSERT, &call_args(k))?;
     if let Some(run) = &k.run_id
         && k.cost.0 != 0
     {
