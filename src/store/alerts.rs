@@ -47,6 +47,16 @@ pub fn reached(spent: Micros, cap: Micros) -> impl Iterator<Item = i64> {
         .filter(move |pct| cap.0 > 0 && (spent.0 as i128) * 100 >= (cap.0 as i128) * *pct as i128)
 }
 
+/// (0 for the run, 1 for a shared level; level; cap; spent; period; period key)
+type LevelRow = (
+    i64,
+    String,
+    Option<i64>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
 /// Record and return the thresholds reached and not warned about yet at the run's level and its
 /// shared levels (org, the team's).
 pub fn check(
@@ -57,14 +67,7 @@ pub fn check(
     // (shown name, stored key, cap, spent, period, period key). One statement for the run and
     // its shared levels: on PostgreSQL each statement is a round trip on every call's settle.
     let team_level = team.map(|t| format!("team:{t}"));
-    let rows: Vec<(
-        i64,
-        String,
-        Option<i64>,
-        i64,
-        Option<String>,
-        Option<String>,
-    )> = c.query_map(
+    let rows: Vec<LevelRow> = c.query_map(
         "SELECT 0 AS k, 'run' AS level, budget_micros, spent_micros,
                     CAST(NULL AS TEXT) AS period, CAST(NULL AS TEXT) AS period_key
              FROM runs WHERE id = ?1
