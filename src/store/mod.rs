@@ -465,13 +465,14 @@ impl Store {
     }
 }
 
-/// The store thread's writes are behind the engine (nothing on a call's path waits for them):
-/// on Linux it runs as SCHED_BATCH, whose wake-ups do not preempt a running thread, so a
-/// wake-up per call no longer cuts into the runtime threads serving other calls on a busy
-/// machine (it runs on an idle core, or when the running thread's slice ends).
+/// The store thread's writes are behind the engine (nothing on a call's path waits for them),
+/// so on Linux it may run as SCHED_BATCH, whose wake-ups do not preempt a running thread: a
+/// wake-up per call then does not cut into the runtime threads serving other calls on a busy
+/// machine. Opt-in (`ORCHESTRATOR_STORE_SCHED_BATCH=1`) until measured on a quiet machine: on
+/// PostgreSQL every round trip is a wake-up of this thread, which a busy machine then delays.
 fn background_priority() {
     #[cfg(target_os = "linux")]
-    if std::env::var_os("ORCHESTRATOR_STORE_SCHED_NORMAL").is_none() {
+    if std::env::var_os("ORCHESTRATOR_STORE_SCHED_BATCH").is_some_and(|v| v == "1") {
         let param = libc::sched_param { sched_priority: 0 };
         // SAFETY: sets the calling thread's policy (pid 0) from a valid sched_param.
         let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
