@@ -455,24 +455,53 @@ fn latest_analysis(c: &(impl Backend + ?Sized), cache: &mut Cache) -> Option<Sto
 
 /// The loader thread's handle: send requests, snapshots come back as `Msg::Snapshot`.
 pub struct Loader {
-    tx: std::sync::mpsc::Sender<SnapshotReq>,
+    tx: std::sync::mpsc::Sender<Wake>,
+}
+
+/// What wakes the loader thread.
+enum Wake {
+    /// The UI wants a snapshot.
+    Req(SnapshotReq),
+    /// The shared store changed (a PostgreSQL notification), or its listener connected or was
+    /// lost: load the last request again.
+    Changed,
 }
 
 /// How often the loader looks for commits it was not told about (another process's writes):
-/// what any process stores is on screen within about this long plus one load.
+/// what any process stores is on screen within about this long plus one load. On PostgreSQL the
+/// store tells the loader (LISTEN/NOTIFY) and this poll is only the fallback while the
+/// listener's connection is lost.
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Loader {
-    /// Start the loader. Besides answering requests it reloads (with the last request) whenever
-    /// `PRAGMA data_version` shows a commit it has not loaded yet.
+    /// Start the loader, polling every [`POLL`] (see [`Loader::spawn_polling`]).
     pub fn spawn(
         source: impl Into<store::reader::ReadTarget>,
         data_dir: PathBuf,
         catalog: ModelList,
         out: UnboundedSender<Msg>,
     ) -> std::io::Result<Loader> {
-        let (tx, rx) = std::sync::mpsc::channel::<SnapshotReq>();
+        Self::spawn_polling(source, data_dir, catalog, out, POLL)
+    }
+
+    /// Start the loader. Besides answering requests it reloads (with the last request) whenever
+    /// the store changed: on SQLite when `PRAGMA data_version` shows a commit it has not loaded
+    /// yet (checked every `poll`); on PostgreSQL when a notification says so, polling every
+    /// `poll` only while the listener is not connected. An idle store costs nothing then.
+    pub fn spawn_polling(
+        source: impl Into<store::reader::ReadTarget>,
+        data_dir: PathBuf,
+        catalog: ModelList,
+        out: UnboundedSender<Msg>,
+        poll: std::time::Duration,
+    ) -> std::io::Result<Loader> {
+        let (tx, rx) = std::sync::mpsc::channel::<Wake>();
         let source = source.into();
+        // On PostgreSQL: `Some(listening)`, set while the listener is connected.
+        let listening = match &source {
+            store::reader::ReadTarget::Postgres(t) => Some(listen(t, &tx, &out)?),
+            store::reader::ReadTarget::Sqlite(_) => None,
+        };
         std::thread::Builder::new()
             .name("tui-data".into())
             .spawn(move || {
@@ -488,8 +517,20 @@ impl Loader {
                 let mut last_req: Option<SnapshotReq> = None;
                 let mut loaded_version: Option<i64> = None;
                 loop {
-                    let mut req = match rx.recv_timeout(POLL) {
-                        Ok(r) => r,
+                    let told = listening
+                        .as_ref()
+                        .is_some_and(|l| l.load(std::sync::atomic::Ordering::SeqCst));
+                    let woke = if told {
+                        rx.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected)
+                    } else {
+                        rx.recv_timeout(poll)
+                    };
+                    let mut req = match woke {
+                        Ok(Wake::Req(r)) => r,
+                        Ok(Wake::Changed) => match &last_req {
+                            Some(r) => r.clone(),
+                            None => continue,
+                        },
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                             let changed = conn.read(|c| c.data_version()).ok() != loaded_version;
@@ -500,7 +541,9 @@ impl Loader {
                         }
                     };
                     while let Ok(newer) = rx.try_recv() {
-                        req = req.merge(newer);
+                        if let Wake::Req(newer) = newer {
+                            req = req.merge(newer);
+                        }
                     }
                     // Read before loading: a commit during the load is picked up by the next poll.
                     loaded_version = conn.read(|c| c.data_version()).ok();
@@ -534,8 +577,38 @@ impl Loader {
 
     /// Ask for a snapshot (never blocks).
     pub fn request(&self, req: SnapshotReq) {
-        let _ = self.tx.send(req);
+        let _ = self.tx.send(Wake::Req(req));
     }
+}
+
+/// Subscribe the loader to the shared store's notifications: every change (and every
+/// (re)connection, after which changes may have been missed) wakes it. Returns the flag that
+/// says the listener is connected. The subscription ends when the UI's channel closes.
+fn listen(
+    target: &store::pg::PgTarget,
+    tx: &std::sync::mpsc::Sender<Wake>,
+    out: &UnboundedSender<Msg>,
+) -> std::io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use crate::store::pg::notify::Heard;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listening = std::sync::Arc::new(AtomicBool::new(false));
+    let (flag, tx, out) = (listening.clone(), tx.clone(), out.clone());
+    store::pg::notify::watch(
+        target,
+        Box::new(move |heard| {
+            if out.is_closed() {
+                return false;
+            }
+            match heard {
+                Heard::Quiet => return true,
+                Heard::Listening => flag.store(true, Ordering::SeqCst),
+                Heard::Lost => flag.store(false, Ordering::SeqCst),
+                Heard::Changes(_) => {}
+            }
+            tx.send(Wake::Changed).is_ok()
+        }),
+    )?;
+    Ok(listening)
 }
 
 #[cfg(test)]

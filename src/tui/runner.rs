@@ -37,6 +37,9 @@ pub struct Options {
     pub refresh_min: Duration,
     /// Give up waiting for cancelled runs after this long when quitting.
     pub quit_timeout: Duration,
+    /// How often the loader looks for other processes' commits: on SQLite always, on
+    /// PostgreSQL only while its notification listener is lost (`data::Loader`).
+    pub store_poll: Duration,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             refresh_every: Duration::from_secs(2),
             refresh_min: Duration::from_millis(250),
             quit_timeout: Duration::from_secs(30),
+            store_poll: super::data::POLL,
         }
     }
 }
@@ -400,11 +404,12 @@ where
         .iter()
         .map(|m| (m.id.clone(), m.provider.clone()))
         .collect();
-    let loader = match Loader::spawn(
+    let loader = match Loader::spawn_polling(
         engine.store().read_target(),
         engine.data_dir().to_path_buf(),
         catalog,
         tx.clone(),
+        opts.store_poll,
     ) {
         Ok(l) => Some(l),
         Err(e) => {
