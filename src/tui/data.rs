@@ -521,7 +521,8 @@ impl Loader {
                         .as_ref()
                         .is_some_and(|l| l.load(std::sync::atomic::Ordering::SeqCst));
                     let woke = if told {
-                        rx.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected)
+                        rx.recv()
+                            .map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected)
                     } else {
                         rx.recv_timeout(poll)
                     };
