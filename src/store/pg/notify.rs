@@ -234,3 +234,66 @@ fn listen(target: &PgTarget, hub: &Hub, key: &str) {
         backoff = (backoff * 2).min(BACKOFF.1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::{Receiver, channel};
+
+    /// The next thing heard other than `Quiet` (bounded: the bound only ends a failing test).
+    fn next(rx: &Receiver<Heard>) -> Heard {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Heard::Quiet) => {}
+                Ok(h) => return h,
+                Err(e) => panic!("nothing heard: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn subscribers_hear_every_notified_table_and_the_listener_comes_back_after_a_loss() {
+        let Some(schema) = super::super::TestSchema::new("notify") else {
+            return;
+        };
+        // Migrated, with its triggers.
+        let store = crate::store::Store::open_pg(&schema.0).unwrap();
+        let (tx, rx) = channel();
+        watch(&schema.0, Box::new(move |h| tx.send(h.clone()).is_ok())).unwrap();
+        assert_eq!(next(&rx), Heard::Lost, "not connected yet");
+        assert_eq!(next(&rx), Heard::Listening);
+
+        // A statement on any notified table, even one changing no row, is heard.
+        let mut other = schema.0.connect().unwrap();
+        let tables = ["runs", "breakers", "budget_levels"]
+            .iter()
+            .chain(crate::store::pg::schema::NOTIFIED);
+        for table in tables {
+            other
+                .batch_execute(&format!("DELETE FROM {table} WHERE false"))
+                .unwrap();
+            let want = match *table {
+                "runs" => Change::Runs,
+                "breakers" => Change::Breakers,
+                "budget_levels" => Change::Budget,
+                t => Change::Other(t.to_string()),
+            };
+            assert_eq!(next(&rx), Heard::Changes(vec![want]), "{table}");
+        }
+
+        // The server drops the listener's connection: subscribers hear it, then it is back.
+        other
+            .batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE query = 'LISTEN orchestrator' AND datname = current_database()",
+            )
+            .unwrap();
+        assert_eq!(next(&rx), Heard::Lost);
+        assert_eq!(next(&rx), Heard::Listening);
+        other.batch_execute("DELETE FROM runs WHERE false").unwrap();
+        assert_eq!(next(&rx), Heard::Changes(vec![Change::Runs]));
+        drop((rx, other, store));
+    }
+}

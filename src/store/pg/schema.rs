@@ -278,7 +278,7 @@ mod tests {
 /// for the Models pane, reservations and spend points for budgets, events, analyses, learned
 /// profiles). Added to existing schemas at start, since the triggers are not a migration
 /// version of their own (SQLite has no equivalent).
-const NOTIFIED: &[&str] = &[
+pub(crate) const NOTIFIED: &[&str] = &[
     "tasks",
     "attempts",
     "calls",
