@@ -3,17 +3,15 @@
 //! back on the UI's channel. Requests that pile up are merged, so a burst of engine events costs
 //! one load.
 
-use super::action::Msg;
 use super::analysis::StoredAnalysis;
 use super::state::*;
 use crate::domain::CallOutcome;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::routing::breaker::BreakerState;
 use crate::store::sql::Sql;
-use crate::store::{self, Backend, BudgetStore, StoreError, ViewStore};
+use crate::store::{Backend, BudgetStore, StoreError, ViewStore};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use tokio::sync::mpsc::UnboundedSender;
+use std::path::Path;
 
 /// What to load besides the always-loaded lists.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,7 +24,7 @@ pub struct SnapshotReq {
 }
 
 impl SnapshotReq {
-    fn merge(self, newer: SnapshotReq) -> SnapshotReq {
+    pub(super) fn merge(self, newer: SnapshotReq) -> SnapshotReq {
         SnapshotReq {
             history: self.history || newer.history,
             ..newer
@@ -215,8 +213,8 @@ fn budget(c: &(impl BudgetStore + ViewStore + ?Sized)) -> Result<BudgetSnap, Sto
 
 /// Model and budget aggregates only change when the database does: they are reused while
 /// `PRAGMA data_version` (bumped by every commit of another connection, this process's store
-/// thread or another process) is unchanged, so an idle UI's periodic reload costs only the cheap
-/// queries. `MAX_AGE` only bounds what changes with the clock alone (budget periods).
+/// thread or another process) is unchanged, or on PostgreSQL while no change was notified, so an
+/// idle UI's periodic reload costs only the cheap queries. `MAX_AGE` only bounds what changes with the clock alone (budget periods).
 #[derive(Default)]
 pub struct Cache {
     key: Option<i64>,
@@ -228,6 +226,9 @@ pub struct Cache {
     analysis_id: Option<i64>,
     /// Where the Events pane's feed of stored events is (`feed.rs`).
     feed: super::feed::Cursors,
+    /// On PostgreSQL, what the store's notifications say (`loader.rs`): while they are heard,
+    /// their count stands for `data_version` (which changes at every read there).
+    pub(super) notified: Option<std::sync::Arc<super::loader::Notified>>,
 }
 
 const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -261,7 +262,10 @@ pub fn load_cached(
     };
     let (breaker_events, stored_events, history) =
         super::feed::events(c, req.history, &mut cache.feed)?;
-    let key = Some(c.data_version()?);
+    let key = Some(match cache.notified.as_ref().and_then(|n| n.generation()) {
+        Some(g) => g,
+        None => c.data_version()?,
+    });
     let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
     if !fresh {
         let profiles = c.profiles()?;
@@ -453,168 +457,10 @@ fn latest_analysis(c: &(impl Backend + ?Sized), cache: &mut Cache) -> Option<Sto
     }
 }
 
-/// The loader thread's handle: send requests, snapshots come back as `Msg::Snapshot`.
-pub struct Loader {
-    tx: std::sync::mpsc::Sender<Wake>,
-}
-
-/// What wakes the loader thread.
-enum Wake {
-    /// The UI wants a snapshot.
-    Req(SnapshotReq),
-    /// The shared store changed (a PostgreSQL notification), or its listener connected or was
-    /// lost: load the last request again.
-    Changed,
-}
-
-/// How often the loader looks for commits it was not told about (another process's writes):
-/// what any process stores is on screen within about this long plus one load. On PostgreSQL the
-/// store tells the loader (LISTEN/NOTIFY) and this poll is only the fallback while the
-/// listener's connection is lost.
-pub const POLL: std::time::Duration = std::time::Duration::from_millis(500);
-
-impl Loader {
-    /// Start the loader, polling every [`POLL`] (see [`Loader::spawn_polling`]).
-    pub fn spawn(
-        source: impl Into<store::reader::ReadTarget>,
-        data_dir: PathBuf,
-        catalog: ModelList,
-        out: UnboundedSender<Msg>,
-    ) -> std::io::Result<Loader> {
-        Self::spawn_polling(source, data_dir, catalog, out, POLL)
-    }
-
-    /// Start the loader. Besides answering requests it reloads (with the last request) whenever
-    /// the store changed: on SQLite when `PRAGMA data_version` shows a commit it has not loaded
-    /// yet (checked every `poll`); on PostgreSQL when a notification says so, polling every
-    /// `poll` only while the listener is not connected. An idle store costs nothing then.
-    pub fn spawn_polling(
-        source: impl Into<store::reader::ReadTarget>,
-        data_dir: PathBuf,
-        catalog: ModelList,
-        out: UnboundedSender<Msg>,
-        poll: std::time::Duration,
-    ) -> std::io::Result<Loader> {
-        let (tx, rx) = std::sync::mpsc::channel::<Wake>();
-        let source = source.into();
-        // On PostgreSQL: `Some(listening)`, set while the listener is connected.
-        let listening = match &source {
-            store::reader::ReadTarget::Postgres(t) => Some(listen(t, &tx, &out)?),
-            store::reader::ReadTarget::Sqlite(_) => None,
-        };
-        std::thread::Builder::new()
-            .name("tui-data".into())
-            .spawn(move || {
-                let mut conn = match source.open() {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = out.send(Msg::Failed(format!("cannot read the store: {e}")));
-                        return;
-                    }
-                };
-                let mut last_err: Option<String> = None;
-                let mut cache = Cache::default();
-                let mut last_req: Option<SnapshotReq> = None;
-                let mut loaded_version: Option<i64> = None;
-                loop {
-                    let told = listening
-                        .as_ref()
-                        .is_some_and(|l| l.load(std::sync::atomic::Ordering::SeqCst));
-                    let woke = if told {
-                        rx.recv()
-                            .map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected)
-                    } else {
-                        rx.recv_timeout(poll)
-                    };
-                    let mut req = match woke {
-                        Ok(Wake::Req(r)) => r,
-                        Ok(Wake::Changed) => match &last_req {
-                            Some(r) => r.clone(),
-                            None => continue,
-                        },
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                            let changed = conn.read(|c| c.data_version()).ok() != loaded_version;
-                            match (&last_req, changed) {
-                                (Some(r), true) => r.clone(),
-                                _ => continue,
-                            }
-                        }
-                    };
-                    while let Ok(newer) = rx.try_recv() {
-                        if let Wake::Req(newer) = newer {
-                            req = req.merge(newer);
-                        }
-                    }
-                    // Read before loading: a commit during the load is picked up by the next poll.
-                    loaded_version = conn.read(|c| c.data_version()).ok();
-                    let loaded =
-                        conn.read(|c| load_cached(c, &data_dir, &catalog, &req, &mut cache));
-                    last_req = Some(SnapshotReq {
-                        history: false,
-                        ..req
-                    });
-                    let msg = match loaded {
-                        Ok(s) => {
-                            last_err = None;
-                            Msg::Snapshot(Box::new(s))
-                        }
-                        Err(e) => {
-                            let text = format!("loading data: {e}");
-                            if last_err.as_ref() == Some(&text) {
-                                continue;
-                            }
-                            last_err = Some(text.clone());
-                            Msg::Failed(text)
-                        }
-                    };
-                    if out.send(msg).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        Ok(Loader { tx })
-    }
-
-    /// Ask for a snapshot (never blocks).
-    pub fn request(&self, req: SnapshotReq) {
-        let _ = self.tx.send(Wake::Req(req));
-    }
-}
-
-/// Subscribe the loader to the shared store's notifications: every change (and every
-/// (re)connection, after which changes may have been missed) wakes it. Returns the flag that
-/// says the listener is connected. The subscription ends when the UI's channel closes.
-fn listen(
-    target: &store::pg::PgTarget,
-    tx: &std::sync::mpsc::Sender<Wake>,
-    out: &UnboundedSender<Msg>,
-) -> std::io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
-    use crate::store::pg::notify::Heard;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let listening = std::sync::Arc::new(AtomicBool::new(false));
-    let (flag, tx, out) = (listening.clone(), tx.clone(), out.clone());
-    store::pg::notify::watch(
-        target,
-        Box::new(move |heard| {
-            if out.is_closed() {
-                return false;
-            }
-            match heard {
-                Heard::Quiet => return true,
-                Heard::Listening => flag.store(true, Ordering::SeqCst),
-                Heard::Lost => flag.store(false, Ordering::SeqCst),
-                Heard::Changes(_) => {}
-            }
-            tx.send(Wake::Changed).is_ok()
-        }),
-    )?;
-    Ok(listening)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store;
 
     /// A successful call of model `m1` that took 42 ms.
     fn call_at_42ms() -> store::CallRecord {

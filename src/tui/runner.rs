@@ -6,7 +6,8 @@
 
 use super::action::{Effect, Msg, NewRun};
 use super::app::{State, update};
-use super::data::{Loader, ModelList, SnapshotReq};
+use super::data::{ModelList, SnapshotReq};
+use super::loader::Loader;
 use super::terminal::FrameSync;
 use super::theme::Theme;
 use super::view::Screen;
@@ -50,7 +51,7 @@ impl Default for Options {
             refresh_every: Duration::from_secs(2),
             refresh_min: Duration::from_millis(250),
             quit_timeout: Duration::from_secs(30),
-            store_poll: super::data::POLL,
+            store_poll: super::loader::POLL,
         }
     }
 }
