@@ -103,7 +103,9 @@ fn outputs_json(
     host: Option<&str>,
     output_dir: &str,
 ) -> Value {
-    let mut groups: Vec<((Option<String>, String), Vec<String>)> = Vec::new();
+    // ((host, dir), files)
+    type Place = (Option<String>, String);
+    let mut groups: Vec<(Place, Vec<String>)> = Vec::new();
     for (h, d, path) in places {
         let key = (
             h.clone().or_else(|| host.map(String::from)),
@@ -114,7 +116,7 @@ fn outputs_json(
             None => groups.push((key, vec![path.clone()])),
         }
     }
-    let own = |k: &(Option<String>, String)| k.0.as_deref() == host && k.1 == output_dir;
+    let own = |k: &Place| k.0.as_deref() == host && k.1 == output_dir;
     groups.sort_by_key(|(k, _)| !own(k));
     Value::Array(
         groups

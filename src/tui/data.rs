@@ -228,7 +228,26 @@ pub struct Cache {
     feed: super::feed::Cursors,
     /// On PostgreSQL, what the store's notifications say (`loader.rs`): while they are heard,
     /// their count stands for `data_version` (which changes at every read there).
-    pub(super) notified: Option<std::sync::Arc<super::loader::Notified>>,
+    pub(super) notified: Option<std::sync::Arc<Notified>>,
+}
+
+/// What the store's notifications told the loader (`loader.rs`, PostgreSQL only).
+#[derive(Default)]
+pub struct Notified {
+    /// The listener is connected: changes are notified.
+    pub(super) listening: std::sync::atomic::AtomicBool,
+    /// Changes heard so far.
+    pub(super) heard: std::sync::atomic::AtomicI64,
+}
+
+impl Notified {
+    /// A key that changes with every notified change while listening (negative, so never equal
+    /// to a `data_version`); `None` while not listening.
+    pub fn generation(&self) -> Option<i64> {
+        self.listening
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| -1 - self.heard.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);

@@ -5,31 +5,12 @@
 //! `store/pg/notify.rs`), polling only while the listener's connection is lost.
 
 use super::action::Msg;
-use super::data::{Cache, ModelList, SnapshotReq, load_cached};
+use super::data::{Cache, ModelList, Notified, SnapshotReq, load_cached};
 use crate::store::{self, ViewStore};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use tokio::sync::mpsc::UnboundedSender;
-
-/// What the store's notifications told the loader.
-#[derive(Default)]
-pub struct Notified {
-    /// The listener is connected: changes are notified.
-    listening: AtomicBool,
-    /// Changes heard so far.
-    heard: AtomicI64,
-}
-
-impl Notified {
-    /// A key that changes with every notified change while listening (negative, so never equal
-    /// to a `data_version`); `None` while not listening.
-    pub fn generation(&self) -> Option<i64> {
-        self.listening
-            .load(Ordering::SeqCst)
-            .then(|| -1 - self.heard.load(Ordering::SeqCst))
-    }
-}
 
 /// The loader thread's handle: send requests, snapshots come back as `Msg::Snapshot`.
 pub struct Loader {

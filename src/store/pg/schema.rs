@@ -208,6 +208,57 @@ pub fn version(client: &mut Client) -> Result<u32, StoreError> {
     Ok(v.max(0) as u32)
 }
 
+/// Tables whose changes are notified besides those of migration 13 (`runs`, `breakers`,
+/// `key_disables`, `budget_levels`): what the TUI shows (tasks and attempts for burn-down, calls
+/// for the Models pane, reservations and spend points for budgets, events, analyses, learned
+/// profiles). Added to existing schemas at start, since the triggers are not a migration
+/// version of their own (SQLite has no equivalent).
+pub(crate) const NOTIFIED: &[&str] = &[
+    "tasks",
+    "attempts",
+    "calls",
+    "artifacts",
+    "reservations",
+    "spend_series",
+    "breaker_events",
+    "run_events",
+    "model_profiles",
+    "analyses",
+];
+
+/// Create the missing notify triggers (one catalog query when none is missing).
+pub fn ensure_notify_triggers(client: &mut Client, target: &PgTarget) -> Result<(), StoreError> {
+    let have: Vec<String> = client
+        .query(
+            "SELECT c.relname FROM pg_trigger t
+             JOIN pg_class c ON c.oid = t.tgrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND t.tgname = c.relname || '_notify'",
+            &[&target.schema()],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: String = NOTIFIED
+        .iter()
+        .filter(|t| !have.iter().any(|h| h == *t))
+        .map(|t| {
+            format!(
+                "CREATE OR REPLACE TRIGGER {t}_notify AFTER INSERT OR UPDATE OR DELETE ON {t}
+                    FOR EACH STATEMENT EXECUTE FUNCTION notify_change();\n"
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // Two processes starting at once: serialised by the migration lock held by the caller.
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&missing)?;
+    tx.commit()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,55 +322,4 @@ mod tests {
             .get(0);
         assert_eq!(have as usize, rowid_tables());
     }
-}
-
-/// Tables whose changes are notified besides those of migration 13 (`runs`, `breakers`,
-/// `key_disables`, `budget_levels`): what the TUI shows (tasks and attempts for burn-down, calls
-/// for the Models pane, reservations and spend points for budgets, events, analyses, learned
-/// profiles). Added to existing schemas at start, since the triggers are not a migration
-/// version of their own (SQLite has no equivalent).
-pub(crate) const NOTIFIED: &[&str] = &[
-    "tasks",
-    "attempts",
-    "calls",
-    "artifacts",
-    "reservations",
-    "spend_series",
-    "breaker_events",
-    "run_events",
-    "model_profiles",
-    "analyses",
-];
-
-/// Create the missing notify triggers (one catalog query when none is missing).
-pub fn ensure_notify_triggers(client: &mut Client, target: &PgTarget) -> Result<(), StoreError> {
-    let have: Vec<String> = client
-        .query(
-            "SELECT c.relname FROM pg_trigger t
-             JOIN pg_class c ON c.oid = t.tgrelid
-             JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = $1 AND t.tgname = c.relname || '_notify'",
-            &[&target.schema()],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let missing: String = NOTIFIED
-        .iter()
-        .filter(|t| !have.iter().any(|h| h == *t))
-        .map(|t| {
-            format!(
-                "CREATE OR REPLACE TRIGGER {t}_notify AFTER INSERT OR UPDATE OR DELETE ON {t}
-                    FOR EACH STATEMENT EXECUTE FUNCTION notify_change();\n"
-            )
-        })
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    // Two processes starting at once: serialised by the migration lock held by the caller.
-    let mut tx = client.transaction()?;
-    tx.batch_execute(&missing)?;
-    tx.commit()?;
-    Ok(())
 }
