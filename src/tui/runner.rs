@@ -225,25 +225,15 @@ fn spawn_effect(
                     Err(e) => Msg::Failed(format!("cannot resume {run_id}: {e}")),
                 }
             }
-            Effect::ShowOutputs(id) => {
-                let rid = id.clone();
-                let loaded = engine
-                    .store()
-                    .call(move |c| {
-                        let run = crate::store::runs::get_run(c, &rid)?;
-                        Ok((run.output_dir, crate::store::runs::artifacts(c, &rid)?))
-                    })
-                    .await;
-                match loaded {
-                    Ok((dir, files)) => Msg::Outputs(super::action::Outputs {
-                        run_id: id,
-                        dir,
-                        files,
-                        selected: 0,
-                    }),
-                    Err(e) => Msg::Failed(format!("cannot read the outputs of {id}: {e}")),
-                }
-            }
+            Effect::ShowOutputs(id) => match run_files(&engine, &id).await {
+                Ok(f) => Msg::Outputs(super::action::Outputs {
+                    run_id: id,
+                    dir: f.dir,
+                    files: f.files,
+                    selected: 0,
+                }),
+                Err(e) => Msg::Failed(format!("cannot read the outputs of {id}: {e}")),
+            },
             Effect::EditArtifact { run_id, path, task } => {
                 match artifact_path(&engine, &run_id, path, task).await {
                     Ok(p) => {
@@ -267,6 +257,40 @@ fn spawn_effect(
     });
 }
 
+/// A run's files as this machine sees them.
+struct RunFiles {
+    /// Where they are on this machine: the directory this host wrote them in, else the run's.
+    dir: String,
+    /// (path, task)
+    files: Vec<(String, Option<String>)>,
+    /// (host, directory, path) of each file that records them.
+    places: Vec<crate::store::runs::ArtifactPlace>,
+}
+
+async fn run_files(
+    engine: &EngineHandle,
+    run_id: &str,
+) -> Result<RunFiles, crate::store::StoreError> {
+    let id = run_id.to_string();
+    engine
+        .store()
+        .call(move |c| {
+            let run = crate::store::runs::get_run(c, &id)?;
+            let places = crate::store::runs::artifact_places(c, &id)?;
+            let here = &crate::store::owner::Owner::current().host;
+            let dir = places
+                .iter()
+                .find_map(|(h, d, _)| (h.as_ref() == Some(here)).then(|| d.clone()).flatten())
+                .unwrap_or(run.output_dir);
+            Ok(RunFiles {
+                dir,
+                files: crate::store::runs::artifacts(c, &id)?,
+                places,
+            })
+        })
+        .await
+}
+
 /// The file `e` opens: `path` in the run's output directory (joined safely: a stored path never
 /// leads outside it), or the first file written for `task`.
 async fn artifact_path(
@@ -275,15 +299,10 @@ async fn artifact_path(
     path: Option<String>,
     task: Option<String>,
 ) -> Result<PathBuf, String> {
-    let id = run_id.to_string();
-    let (dir, files) = engine
-        .store()
-        .call(move |c| {
-            let run = crate::store::runs::get_run(c, &id)?;
-            Ok((run.output_dir, crate::store::runs::artifacts(c, &id)?))
-        })
+    let f = run_files(engine, run_id)
         .await
         .map_err(|e| format!("cannot read the outputs of {run_id}: {e}"))?;
+    let files = f.files;
     let rel = match (path, &task) {
         (Some(p), _) => p,
         (None, Some(t)) => files
@@ -292,6 +311,18 @@ async fn artifact_path(
             .map(|(p, _)| p)
             .ok_or_else(|| format!("task {t} has no file written yet (o lists the run's files)"))?,
         (None, None) => return Err("no file chosen".into()),
+    };
+    // Files stay on the machine that wrote them (a run resumed elsewhere on a shared store).
+    let dir = match f.places.iter().find(|(_, _, p)| *p == rel) {
+        Some((Some(host), _, _)) if *host != crate::store::owner::Owner::current().host => {
+            return Err(format!(
+                "{} was written on {}: it is not on this machine",
+                crate::text_safe::clean_line(&rel),
+                crate::text_safe::clean_line(host)
+            ));
+        }
+        Some((_, Some(d), _)) => d.clone(),
+        _ => f.dir,
     };
     crate::artifacts::safe_join(std::path::Path::new(&dir), &rel)
         .map_err(|e| format!("cannot open {}: {e}", crate::text_safe::clean_line(&rel)))
