@@ -1,6 +1,6 @@
 //! Live updates: every change to the tables a TUI shows or an engine routes by sends a
-//! notification on channel `orchestrator` (a trigger per table, `schema.rs`), with the schema
-//! and table as payload. A `Listener` on its own connection hears changes made by any machine.
+//! notification on the schema's own channel ([`channel`]; a trigger per table, `schema.rs`),
+//! with the table as payload: listeners hear nothing of the other schemas of the database. A `Listener` on its own connection hears changes made by any machine.
 //! [`watch`] shares one listener per store and process (the TUI's loader and the engine both
 //! subscribe) on a thread that blocks on it, reconnects with backoff when it is lost, and
 //! tells every subscriber what it heard.
@@ -20,19 +20,25 @@ pub enum Change {
     Other(String),
 }
 
+/// The channel a schema's changes are notified on: one per schema (several orgs or test suites
+/// share a database), named by a hash since a schema name may take all 63 characters a channel
+/// name has.
+pub fn channel(schema: &str) -> String {
+    format!(
+        "orchestrator_{:016x}",
+        super::liveness::key(schema, "notify") as u64
+    )
+}
+
 pub struct Listener {
     client: postgres::Client,
-    schema: String,
 }
 
 impl Listener {
     pub fn open(target: &PgTarget) -> Result<Listener, StoreError> {
         let mut client = target.connect()?;
-        client.batch_execute("LISTEN orchestrator")?;
-        Ok(Listener {
-            client,
-            schema: target.schema().to_string(),
-        })
+        client.batch_execute(&format!("LISTEN {}", channel(target.schema())))?;
+        Ok(Listener { client })
     }
 
     /// Whether the connection still answers (a silent network loss shows no error otherwise).
@@ -57,11 +63,7 @@ impl Listener {
         }
         let mut out = Vec::new();
         for note in notes {
-            let mut parts = note.payload().splitn(2, ' ');
-            if parts.next() != Some(self.schema.as_str()) {
-                continue;
-            }
-            let c = match parts.next().unwrap_or("") {
+            let c = match note.payload() {
                 "runs" => Change::Runs,
                 "breakers" | "key_disables" => Change::Breakers,
                 "budget_levels" => Change::Budget,
@@ -283,17 +285,28 @@ mod tests {
             assert_eq!(next(&rx), Heard::Changes(vec![want]), "{table}");
         }
 
+        // Another schema's changes are not heard.
+        let elsewhere = super::super::TestSchema::new("notify_other").unwrap();
+        let other_store = crate::store::Store::open_pg(&elsewhere.0).unwrap();
+        let mut there = elsewhere.0.connect().unwrap();
+        there.batch_execute("DELETE FROM runs WHERE false").unwrap();
+        other
+            .batch_execute("DELETE FROM breakers WHERE false")
+            .unwrap();
+        assert_eq!(next(&rx), Heard::Changes(vec![Change::Breakers]));
+
         // The server drops the listener's connection: subscribers hear it, then it is back.
         other
-            .batch_execute(
+            .execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE query = 'LISTEN orchestrator' AND datname = current_database()",
+                 WHERE query = $1 AND datname = current_database()",
+                &[&format!("LISTEN {}", super::channel(schema.0.schema()))],
             )
             .unwrap();
         assert_eq!(next(&rx), Heard::Lost);
         assert_eq!(next(&rx), Heard::Listening);
         other.batch_execute("DELETE FROM runs WHERE false").unwrap();
         assert_eq!(next(&rx), Heard::Changes(vec![Change::Runs]));
-        drop((rx, other, store));
+        drop((rx, other, store, there, other_store));
     }
 }

@@ -226,8 +226,28 @@ pub(crate) const NOTIFIED: &[&str] = &[
     "analyses",
 ];
 
-/// Create the missing notify triggers (one catalog query when none is missing).
+/// Notify on the schema's own channel (`notify::channel`) with the table as payload, and create
+/// the missing notify triggers (two catalog queries when nothing is missing). Migration 13's
+/// function notified every schema's changes on one channel, so every listener of the database
+/// woke for all of them: it is replaced.
 pub fn ensure_notify_triggers(client: &mut Client, target: &PgTarget) -> Result<(), StoreError> {
+    let channel = super::notify::channel(target.schema());
+    let source: Option<String> = client
+        .query_opt(
+            "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = $1 AND p.proname = 'notify_change'",
+            &[&target.schema()],
+        )?
+        .map(|r| r.get(0));
+    if !source.is_some_and(|s| s.contains(&channel)) {
+        client.batch_execute(&format!(
+            "CREATE OR REPLACE FUNCTION notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                PERFORM pg_notify('{channel}', TG_TABLE_NAME);
+                RETURN NULL;
+             END $$;"
+        ))?;
+    }
     let have: Vec<String> = client
         .query(
             "SELECT c.relname FROM pg_trigger t
