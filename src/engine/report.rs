@@ -266,3 +266,31 @@ pub fn runs_json_from(
         .collect();
     Value::Array(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::outputs_json;
+    use serde_json::json;
+
+    #[test]
+    fn outputs_are_grouped_by_machine_with_the_runs_own_place_first() {
+        let place = |h: Option<&str>, d: Option<&str>, p: &str| {
+            (h.map(String::from), d.map(String::from), p.to_string())
+        };
+        let places = vec![
+            place(Some("b"), Some("/b/outputs/r-1"), "a.py"),
+            // Recorded before hosts were: the run's own host and directory.
+            place(None, None, "b.py"),
+            place(Some("a"), Some("/a/outputs/r-1"), "c.py"),
+            place(Some("b"), Some("/b/outputs/r-1"), "d.py"),
+        ];
+        assert_eq!(
+            outputs_json(&places, Some("a"), "/a/outputs/r-1"),
+            json!([
+                {"host": "a", "dir": "/a/outputs/r-1", "files": ["b.py", "c.py"]},
+                {"host": "b", "dir": "/b/outputs/r-1", "files": ["a.py", "d.py"]},
+            ])
+        );
+        assert_eq!(outputs_json(&[], Some("a"), "/x"), json!([]));
+    }
+}
