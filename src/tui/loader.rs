@@ -108,8 +108,19 @@ impl Loader {
                     }
                     // Read before loading: a commit during the load is picked up by the next poll.
                     loaded_version = conn.read(|c| c.data_version()).ok();
-                    let loaded =
+                    let mut loaded =
                         conn.read(|c| load_cached(c, &data_dir, &catalog, &req, &mut cache));
+                    // A PostgreSQL connection the server dropped (restart, network): open it
+                    // again and load once more, so the UI recovers as soon as the server is back.
+                    if loaded.is_err()
+                        && conn.is_closed()
+                        && let Ok(fresh) = source.open()
+                    {
+                        conn = fresh;
+                        loaded_version = conn.read(|c| c.data_version()).ok();
+                        loaded =
+                            conn.read(|c| load_cached(c, &data_dir, &catalog, &req, &mut cache));
+                    }
                     last_req = Some(SnapshotReq {
                         history: false,
                         ..req

@@ -144,3 +144,96 @@ fn another_machines_run_breaker_and_spend_reach_the_tui_without_polling() {
     // Connections go before the schema is dropped (its Drop).
     drop((loader, rx, there, here));
 }
+
+#[test]
+fn the_tui_recovers_when_the_server_drops_its_connections() {
+    let Some(schema) = crate::support::pg::PgSchema::new("tui_reconnect") else {
+        return;
+    };
+    let here = Store::open_pg(&schema.target).expect("the PostgreSQL store");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let loader = Loader::spawn_polling(here.read_target(), dir.path().into(), vec![], tx, POLL)
+        .expect("loader");
+    let mut state = State::new(0, 8.0, true);
+    loader.request(SnapshotReq::default());
+    until(&rt, &mut rx, &mut state, "the first snapshot", |s| {
+        s.runs.is_empty()
+    });
+    // The server drops the TUI's reader and listener (a restart, an administrator).
+    let target = schema.target.clone();
+    let dropped = std::thread::spawn(move || {
+        let mut c = target.connect().unwrap();
+        let mut n = 0;
+        for what in ["reader", "listener"] {
+            let name = format!("orchestrator-tui {what} {}", target.schema());
+            n += c
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE application_name = left($1, 63) AND datname = current_database()",
+                    &[&name],
+                )
+                .unwrap()
+                .len();
+        }
+        n
+    })
+    .join()
+    .unwrap();
+    assert_eq!(dropped, 2, "the reader and the listener were connected");
+    // Another machine writes: the TUI shows it once both connections are back (no poll).
+    let there = Store::open_pg(&schema.target).expect("the second machine's store");
+    there
+        .call_blocking(|c| {
+            store::runs::insert_run(
+                c,
+                &NewRun {
+                    id: "r-after".into(),
+                    description: "written while the TUI reconnected".into(),
+                    criteria: String::new(),
+                    team: None,
+                    strategy: "quality".into(),
+                    budget: Micros(1_000_000),
+                    time_limit_secs: 60,
+                    concurrency: 1,
+                    output_dir: "/tmp/unused".into(),
+                    plan: None,
+                    simulated: true,
+                },
+            )
+        })
+        .unwrap();
+    until_any(&rt, &mut rx, &mut state, |s| {
+        s.runs.iter().any(|r| r.id == "r-after")
+    });
+    drop((loader, rx, there, here));
+}
+
+/// [`until`], where failures to load (the dropped connection, once) are expected on the way.
+fn until_any(
+    rt: &tokio::runtime::Runtime,
+    rx: &mut UnboundedReceiver<Msg>,
+    state: &mut State,
+    ok: impl Fn(&Snapshot) -> bool,
+) {
+    let found = rt.block_on(async {
+        tokio::time::timeout(DEADLINE, async {
+            while let Some(m) = rx.recv().await {
+                if let Msg::Snapshot(s) = m {
+                    let done = ok(&s);
+                    update(state, Msg::Snapshot(s));
+                    if done {
+                        return;
+                    }
+                }
+            }
+            panic!("loader stopped");
+        })
+        .await
+    });
+    assert!(found.is_ok(), "the run written after the drop is not shown");
+}

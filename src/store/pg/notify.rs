@@ -37,7 +37,11 @@ pub struct Listener {
 impl Listener {
     pub fn open(target: &PgTarget) -> Result<Listener, StoreError> {
         let mut client = target.connect()?;
-        client.batch_execute(&format!("LISTEN {}", channel(target.schema())))?;
+        client.batch_execute(&format!(
+            "SET application_name = 'orchestrator-tui listener {}'; LISTEN {}",
+            target.schema(),
+            channel(target.schema())
+        ))?;
         Ok(Listener { client })
     }
 
@@ -299,8 +303,8 @@ mod tests {
         other
             .execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE query = $1 AND datname = current_database()",
-                &[&format!("LISTEN {}", super::channel(schema.0.schema()))],
+                 WHERE application_name = left($1, 63) AND datname = current_database()",
+                &[&format!("orchestrator-tui listener {}", schema.0.schema())],
             )
             .unwrap();
         assert_eq!(next(&rx), Heard::Lost);
