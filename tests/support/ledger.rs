@@ -12,10 +12,11 @@ use orchestrator_tui::store::{self, StoreError};
 pub enum LedgerDb {
     Sqlite(rusqlite::Connection),
     Pg {
-        conn: PgConn,
+        // Boxed, with the schema: each holds a client config of ~1 KB.
+        conn: Box<PgConn>,
         cache: StatementCache,
         // Dropped last: the schema goes once the connection is closed.
-        _schema: PgSchema,
+        _schema: Box<PgSchema>,
     },
 }
 
@@ -37,9 +38,9 @@ impl LedgerDb {
             .batch_execute("SET synchronous_commit = off")
             .expect("session setting");
         Some(LedgerDb::Pg {
-            conn,
+            conn: Box::new(conn),
             cache: StatementCache::default(),
-            _schema: schema,
+            _schema: Box::new(schema),
         })
     }
 
