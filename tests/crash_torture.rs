@@ -87,42 +87,55 @@ enum Db {
 type Attempt = (i64, String, Option<String>, Option<f64>);
 
 impl Db {
-    /// The first column of the first row as an integer; 0 while the store does not exist yet.
+    /// The first column of the first row as an integer. A query the store refuses fails the
+    /// test: a check of "none left" must not pass because its SQL does not run on a backend.
     fn one(&self, sql: &str) -> i64 {
         self.rows(sql, |r| r.int(0)).first().copied().unwrap_or(0)
     }
 
-    /// Every row mapped by `f`; none when the store is not there yet or the query fails (a
-    /// poll before the binary created its tables).
+    /// Like `one`, but 0 while the binary has not created the store yet (polling at start).
+    fn poll_one(&self, sql: &str) -> i64 {
+        self.try_rows(sql, |r| r.int(0))
+            .ok()
+            .and_then(|v| v.first().copied())
+            .unwrap_or(0)
+    }
+
+    /// Every row mapped by `f`; a failing query fails the test.
     fn rows<T>(&self, sql: &str, f: impl Fn(&dyn Cells) -> T) -> Vec<T> {
+        self.try_rows(sql, f)
+            .unwrap_or_else(|e| panic!("{e} in `{sql}`"))
+    }
+
+    fn try_rows<T>(&self, sql: &str, f: impl Fn(&dyn Cells) -> T) -> Result<Vec<T>, String> {
         match self {
             Db::Sqlite(path) => {
-                let Some(c) = path.exists().then(|| Connection::open(path).ok()).flatten() else {
-                    return vec![];
-                };
-                let Ok(mut st) = c.prepare(sql) else {
-                    return vec![];
-                };
-                let Ok(rows) = st.query_map([], |r| Ok(f(r))) else {
-                    return vec![];
-                };
-                rows.filter_map(Result::ok).collect()
+                if !path.exists() {
+                    return Err("no database yet".into());
+                }
+                let c = Connection::open(path).map_err(|e| e.to_string())?;
+                // The binary may be writing (and a killed one left its WAL to recover).
+                c.busy_timeout(Duration::from_secs(10))
+                    .map_err(|e| e.to_string())?;
+                let mut st = c.prepare(sql).map_err(|e| e.to_string())?;
+                let rows = st.query_map([], |r| Ok(f(r))).map_err(|e| e.to_string())?;
+                rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
             }
             Db::Pg { schema, client } => {
                 let mut slot = client.borrow_mut();
                 if slot.is_none() {
-                    *slot = schema.target.connect().ok().map(Box::new);
+                    *slot = Some(Box::new(
+                        schema.target.connect().map_err(|e| e.to_string())?,
+                    ));
                 }
-                let Some(c) = slot.as_mut() else {
-                    return vec![];
-                };
+                let c = slot.as_mut().ok_or("no connection")?;
                 match c.query(sql, &[]) {
-                    Ok(rows) => rows.iter().map(|r| f(r)).collect(),
+                    Ok(rows) => Ok(rows.iter().map(|r| f(r)).collect()),
                     Err(e) => {
                         if e.is_closed() {
                             *slot = None;
                         }
-                        vec![]
+                        Err(e.to_string())
                     }
                 }
             }
@@ -211,33 +224,34 @@ trait Cells {
     fn opt_real(&self, i: usize) -> Option<f64>;
 }
 
+// A column of another type than the check expects fails the test (never read as 0).
 impl Cells for rusqlite::Row<'_> {
     fn int(&self, i: usize) -> i64 {
-        self.get(i).unwrap_or(0)
+        self.get(i).expect("an integer column")
     }
     fn text(&self, i: usize) -> String {
-        self.get(i).unwrap_or_default()
+        self.get(i).expect("a text column")
     }
     fn opt_text(&self, i: usize) -> Option<String> {
-        self.get(i).ok().flatten()
+        self.get(i).expect("a text column or NULL")
     }
     fn opt_real(&self, i: usize) -> Option<f64> {
-        self.get(i).ok().flatten()
+        self.get(i).expect("a real column or NULL")
     }
 }
 
 impl Cells for postgres::Row {
     fn int(&self, i: usize) -> i64 {
-        self.try_get(i).unwrap_or(0)
+        self.try_get(i).expect("an integer column")
     }
     fn text(&self, i: usize) -> String {
-        self.try_get(i).unwrap_or_default()
+        self.try_get(i).expect("a text column")
     }
     fn opt_text(&self, i: usize) -> Option<String> {
-        self.try_get(i).ok().flatten()
+        self.try_get(i).expect("a text column or NULL")
     }
     fn opt_real(&self, i: usize) -> Option<f64> {
-        self.try_get(i).ok().flatten()
+        self.try_get(i).expect("a real column or NULL")
     }
 }
 
@@ -333,7 +347,7 @@ fn torture(backend: Backend, tasks: usize, kills: usize) {
     let mut killed = 0;
     let mut next = Some(spawn(&env, &["run", "--plan", &plan_path, "--json"]));
     wait_for("the run row", &ctx, || {
-        db.one("SELECT COUNT(*) FROM runs") == 1
+        db.poll_one("SELECT COUNT(*) FROM runs") == 1
     });
     let mut rounds = 0;
     while let Some(mut child) = next.take() {
