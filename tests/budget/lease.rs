@@ -327,7 +327,7 @@ fn leases_never_overspend_and_refuse_only_when_a_call_cannot_fit_on_postgres() {
         return;
     };
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: PG_CASES,
+        cases: crate::support::ledger::cases(PG_CASES),
         ..ProptestConfig::default()
     });
     if let Err(e) = runner.run(&strategy(), |(caps, budgets, ops)| {

@@ -381,7 +381,7 @@ fn ledger_never_overspends_and_reservations_return_to_zero_on_postgres() {
         return;
     };
     let mut runner = TestRunner::new(ProptestConfig {
-        cases: 64,
+        cases: crate::support::ledger::cases(64),
         ..ProptestConfig::default()
     });
     let strategy = (caps(), proptest::collection::vec(op(), 1..60));

@@ -95,3 +95,12 @@ impl LedgerDb {
         .expect("query")
     }
 }
+
+/// `n` cases, or `PROPTEST_CASES` when set (long local runs of the PostgreSQL properties, which
+/// set their count explicitly).
+pub fn cases(n: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(n)
+}
