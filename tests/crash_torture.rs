@@ -416,7 +416,10 @@ fn torture(backend: Backend, tasks: usize, kills: usize) {
             stderr(&out)
         );
     }
-    eprintln!("{ctx}: {killed} kills");
+    eprintln!(
+        "{ctx}: {killed} kills; {} calls cut short by a kill charged their worst case",
+        db.one("SELECT COUNT(*) FROM calls WHERE outcome = 'estimated'")
+    );
     // Another command opens the store after the last driver: what it settles is part of the
     // ledger checked below (nothing should be left to settle).
     let out = env.run(&["budget", "--json"]);
