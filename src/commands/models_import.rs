@@ -194,6 +194,12 @@ fn report(
     parsed: &Parsed,
     m: &Merged,
 ) {
+    // A provider asked for but absent from the file (LiteLLM 1.106.2 has no `openrouter` rows,
+    // for one) would otherwise read as "0 added" with no hint why its models stay unpriced.
+    let without_rows: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !parsed.models.iter().any(|m| &m.provider == *w))
+        .collect();
     let skipped = json!({
         "no_price": parsed.skipped_no_price,
         "not_chat": parsed.skipped_not_chat,
@@ -215,6 +221,7 @@ fn report(
             "changed": changed,
             "unchanged": m.unchanged,
             "skipped": skipped,
+            "providers_without_rows": without_rows,
         }));
         return;
     }
@@ -234,6 +241,13 @@ fn report(
         parsed.skipped_provider,
         parsed.skipped_duplicate
     );
+    if !without_rows.is_empty() {
+        let names: Vec<&str> = without_rows.iter().map(|s| s.as_str()).collect();
+        crate::outln!(
+            "no priced chat rows in this file for: {} (price their models with [[models]] in your config)",
+            names.join(", ")
+        );
+    }
     let lines = m.added.iter().map(|id| format!("  + {id}")).chain(
         m.changed
             .iter()

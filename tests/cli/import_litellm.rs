@@ -120,6 +120,42 @@ fn dry_run_writes_nothing_and_providers_filter() {
     assert!(text.contains("google/gemini-3.1-pro-preview"), "{text}");
     assert!(!text.contains("anthropic/"), "{text}");
     assert!(!env.dir.path().join("models.imported.toml").exists());
+    // The real map has no `openrouter` rows: the report says so instead of a bare "0 added".
+    let out = env.run(&[
+        "models",
+        "import-litellm",
+        f.to_str().unwrap(),
+        "--providers",
+        "openrouter,groq",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["providers_without_rows"],
+        serde_json::json!(["openrouter"])
+    );
+    assert!(
+        v["added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().starts_with("groq/")),
+        "{v}"
+    );
+    let out = env.run(&[
+        "models",
+        "import-litellm",
+        f.to_str().unwrap(),
+        "--providers",
+        "openrouter",
+        "--dry-run",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no priced chat rows in this file for: openrouter"),
+        "{text}"
+    );
     let out = env.run(&[
         "models",
         "import-litellm",
