@@ -33,7 +33,7 @@ impl LedgerDb {
         let schema = PgSchema::new(tag)?;
         let conn = PgConn::open(&schema.target).expect("PostgreSQL store opens");
         // Commits need not reach the disk for these properties (no crash of the server is
-        // tested here): without it each case waits for hundreds of flushes.
+        // tested here), so no write transaction waits for its WAL flush.
         conn.client()
             .batch_execute("SET synchronous_commit = off")
             .expect("session setting");
@@ -42,10 +42,6 @@ impl LedgerDb {
             cache: StatementCache::default(),
             _schema: Box::new(schema),
         })
-    }
-
-    pub fn is_pg(&self) -> bool {
-        matches!(self, LedgerDb::Pg { .. })
     }
 
     /// Empty every table but the schema's version, so a property's next case starts fresh
