@@ -329,6 +329,13 @@ CREATE TABLE cancel_requests (
     by_pid INTEGER NOT NULL
 );
 "#,
+    // 15: where each output file was written (issue 19: files stay on the machine that wrote
+    // them; a run resumed on another machine writes its new outputs there); NULL on files of
+    // older versions (the run's own host and output directory).
+    r#"
+ALTER TABLE artifacts ADD COLUMN host TEXT;
+ALTER TABLE artifacts ADD COLUMN dir TEXT;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {
