@@ -149,6 +149,30 @@ fn field<'a>(v: &'a serde_json::Value, default: &'a str) -> std::borrow::Cow<'a,
     crate::text_safe::clean_line(v.as_str().unwrap_or(default))
 }
 
+/// Where the run's files are: its output directory, or per machine when some were written
+/// elsewhere (a run resumed on another machine of a shared store).
+fn outputs_text(v: &serde_json::Value) -> String {
+    let places = v["outputs"].as_array().cloned().unwrap_or_default();
+    let elsewhere = places
+        .iter()
+        .any(|p| p["host"] != v["host"] || p["dir"] != v["output_dir"]);
+    if !elsewhere {
+        return format!("output {}\n\n", field(&v["output_dir"], ""));
+    }
+    let mut s = String::new();
+    for p in places {
+        let n = p["files"].as_array().map_or(0, Vec::len);
+        s.push_str(&format!(
+            "output on {}: {} ({n} file{})\n",
+            field(&p["host"], "?"),
+            field(&p["dir"], ""),
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    s.push('\n');
+    s
+}
+
 /// Human summary of a run (stdout, text mode). Values come from providers and users: each is
 /// shown as one line without escape sequences.
 pub fn render_text(v: &serde_json::Value) -> String {
@@ -194,7 +218,7 @@ pub fn render_text(v: &serde_json::Value) -> String {
     if let Some(r) = g("status_reason").as_str() {
         s.push_str(&format!("reason: {}\n", crate::text_safe::clean_line(r)));
     }
-    s.push_str(&format!("output {}\n\n", field(&g("output_dir"), "")));
+    s.push_str(&outputs_text(v));
     s.push_str(&format!(
         "{:<8} {:<18} {:<10} {:<22} {:>6} {:>5} {:>9}\n",
         "task", "type", "status", "model", "score", "iter", "cost"

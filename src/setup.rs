@@ -116,7 +116,11 @@ pub fn load_config_file(file: Option<&Path>) -> Result<Config, CliError> {
 /// `[store] url` (or `ORCHESTRATOR_STORE_URL`) the store is the org-wide PostgreSQL one; an
 /// unreachable server is reported naming host and database (exit 9).
 pub fn open_app(cli: &Cli) -> Result<App, CliError> {
-    open_app_shared(cli)
+    let mut app = open_app_shared(cli)?;
+    // These commands use the store (its thread) and the engine only: the start-up connection
+    // (migrations checked, dead processes settled) is not kept open for the whole run.
+    app.shared = None;
+    Ok(app)
 }
 
 /// Connect to the PostgreSQL store if one is configured, bring its schema up to date, and

@@ -49,6 +49,9 @@ pub struct EngineCtx {
     pub data_dir: PathBuf,
     /// Context windows discovered from local servers or learned from overflows.
     pub windows: super::calls::Windows,
+    /// Follow breakers changed by other machines (`live.rs`): engines that run, not the
+    /// short-lived ones of administrative commands.
+    pub(super) follow_breakers: bool,
     /// Held while this process may hold reservations in the data dir (crash recovery in other
     /// processes leaves them alone while it is).
     _process_lock: Arc<crate::liveness::ProcessLock>,
@@ -241,6 +244,7 @@ impl EngineCtx {
             events,
             data_dir,
             windows: super::calls::Windows::default(),
+            follow_breakers: close_changed,
             _process_lock: process_lock,
         })
     }

@@ -517,11 +517,12 @@ async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output
         ctx.warn(Some(&run.id), w);
     }
     let (rid, tid) = (run.id.clone(), task.spec.id.clone());
+    let here = run.output_dir.to_string_lossy().into_owned();
     let saved = ctx
         .store
         .transact(move |tx| {
             for w in &report.written {
-                tx.insert_artifact(&rid, Some(&tid), &w.path, w.bytes)?;
+                tx.insert_artifact(&rid, Some(&tid), &w.path, w.bytes, &here)?;
             }
             for r in &report.refused {
                 tx.insert_refusal(&rid, &tid, &r.path, &r.reason)?;

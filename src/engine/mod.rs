@@ -13,6 +13,7 @@ pub mod feedback;
 pub mod fit;
 pub mod hold;
 mod inflight;
+mod live;
 pub mod outputs;
 pub mod preflight;
 pub mod report;

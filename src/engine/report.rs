@@ -45,6 +45,11 @@ pub fn run_json(
     let counts = c.call_counts(id)?;
     let breaker = c.run_breaker_events(id)?;
     let files = c.artifacts(id)?;
+    let outputs = outputs_json(
+        &c.artifact_places(id)?,
+        run.host.as_deref(),
+        &run.output_dir,
+    );
     let mut refused = c.refusals(id)?;
     let simulated = c.any_call_simulated(id).unwrap_or(run.simulated);
     let routing = c.run_routing(id)?;
@@ -74,6 +79,9 @@ pub fn run_json(
         "finished_at": run.finished_at,
         "updated_at": run.updated_at,
         "output_dir": run.output_dir,
+        // Files stay on the machine that wrote them: per machine and directory, its files (a run
+        // resumed on another machine has its new outputs there, in the same layout).
+        "outputs": outputs,
         "tasks_done": tasks_done,
         "tasks_total": tasks.len(),
         "tasks": tasks_json,
@@ -86,6 +94,36 @@ pub fn run_json(
         "cache_saving_usd": round(counts.cache_saving),
         "breaker_events": breaker,
     }))
+}
+
+/// `outputs` of `show`: the run's files grouped by (host, directory), the run's own place
+/// first. Files recorded before hosts were are at the run's host and output directory.
+fn outputs_json(
+    places: &[crate::store::runs::ArtifactPlace],
+    host: Option<&str>,
+    output_dir: &str,
+) -> Value {
+    // ((host, dir), files)
+    type Place = (Option<String>, String);
+    let mut groups: Vec<(Place, Vec<String>)> = Vec::new();
+    for (h, d, path) in places {
+        let key = (
+            h.clone().or_else(|| host.map(String::from)),
+            d.clone().unwrap_or_else(|| output_dir.to_string()),
+        );
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, files)) => files.push(path.clone()),
+            None => groups.push((key, vec![path.clone()])),
+        }
+    }
+    let own = |k: &Place| k.0.as_deref() == host && k.1 == output_dir;
+    groups.sort_by_key(|(k, _)| !own(k));
+    Value::Array(
+        groups
+            .into_iter()
+            .map(|((host, dir), files)| json!({"host": host, "dir": dir, "files": files}))
+            .collect(),
+    )
 }
 
 /// Each attempt gains `routing`: the routing of each of its calls (generate, critique, revise,
@@ -227,4 +265,32 @@ pub fn runs_json_from(
         })
         .collect();
     Value::Array(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outputs_json;
+    use serde_json::json;
+
+    #[test]
+    fn outputs_are_grouped_by_machine_with_the_runs_own_place_first() {
+        let place = |h: Option<&str>, d: Option<&str>, p: &str| {
+            (h.map(String::from), d.map(String::from), p.to_string())
+        };
+        let places = vec![
+            place(Some("b"), Some("/b/outputs/r-1"), "a.py"),
+            // Recorded before hosts were: the run's own host and directory.
+            place(None, None, "b.py"),
+            place(Some("a"), Some("/a/outputs/r-1"), "c.py"),
+            place(Some("b"), Some("/b/outputs/r-1"), "d.py"),
+        ];
+        assert_eq!(
+            outputs_json(&places, Some("a"), "/a/outputs/r-1"),
+            json!([
+                {"host": "a", "dir": "/a/outputs/r-1", "files": ["b.py", "c.py"]},
+                {"host": "b", "dir": "/b/outputs/r-1", "files": ["a.py", "d.py"]},
+            ])
+        );
+        assert_eq!(outputs_json(&[], Some("a"), "/x"), json!([]));
+    }
 }

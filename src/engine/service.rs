@@ -93,6 +93,9 @@ fn local_output_dir(
 /// Start the service (crash recovery ran when the context was built).
 pub fn spawn(ctx: EngineCtx) -> EngineHandle {
     let ctx = Arc::new(ctx);
+    if ctx.follow_breakers {
+        super::live::follow_breakers(&ctx);
+    }
     EngineHandle {
         ctx,
         active: Arc::new(Mutex::new(HashMap::new())),
@@ -133,6 +136,11 @@ impl EngineHandle {
     /// Calls go to the simulator (no provider key, or `[simulated] enabled = "always"`).
     pub fn is_simulated(&self) -> bool {
         self.ctx.registry.is_simulated()
+    }
+
+    /// `model`'s breaker as this engine's routing sees it now (read only).
+    pub fn breaker(&self, model: &str) -> crate::routing::Breaker {
+        self.ctx.health.get(model)
     }
 
     /// How many routing policies are in force (benchmarks report it).

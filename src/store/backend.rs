@@ -105,6 +105,8 @@ pub trait RunStore {
     fn any_call_simulated(&self, run: &str) -> Result<bool, StoreError>;
     fn run_breaker_events(&self, run: &str) -> Result<Vec<BreakerEventRow>, StoreError>;
     fn artifacts(&self, run: &str) -> Result<Vec<(String, Option<String>)>, StoreError>;
+    /// Where each file is: the host that wrote it and its directory there.
+    fn artifact_places(&self, run: &str) -> Result<Vec<super::runs::ArtifactPlace>, StoreError>;
     fn refusals(&self, run: &str) -> Result<HashMap<String, Vec<(String, String)>>, StoreError>;
     fn save_resume_state(
         &self,
@@ -133,6 +135,7 @@ pub trait RunStore {
         task: Option<&str>,
         path: &str,
         bytes: u64,
+        dir: &str,
     ) -> Result<(), StoreError>;
     fn insert_refusal(
         &self,
@@ -338,6 +341,12 @@ macro_rules! sql_backend {
             fn artifacts(&self, run: &str) -> Result<Vec<(String, Option<String>)>, StoreError> {
                 super::runs::artifacts(self, run)
             }
+            fn artifact_places(
+                &self,
+                run: &str,
+            ) -> Result<Vec<super::runs::ArtifactPlace>, StoreError> {
+                super::runs::artifact_places(self, run)
+            }
             fn refusals(
                 &self,
                 run: &str,
@@ -385,8 +394,9 @@ macro_rules! sql_backend {
                 task: Option<&str>,
                 path: &str,
                 bytes: u64,
+                dir: &str,
             ) -> Result<(), StoreError> {
-                super::runs::insert_artifact(self, run, task, path, bytes)
+                super::runs::insert_artifact(self, run, task, path, bytes, dir)
             }
             fn insert_refusal(
                 &self,

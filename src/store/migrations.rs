@@ -329,8 +329,15 @@ CREATE TABLE cancel_requests (
     by_pid INTEGER NOT NULL
 );
 "#,
-    // 15: nothing on SQLite; on PostgreSQL a call's settle as one server-side function
-    // (`store/pg/schema.rs` PG_EXTRA 15: one round trip instead of seven).
+    // 15: where each output file was written (issue 19: files stay on the machine that wrote
+    // them; a run resumed on another machine writes its new outputs there); NULL on files of
+    // older versions (the run's own host and output directory).
+    r#"
+ALTER TABLE artifacts ADD COLUMN host TEXT;
+ALTER TABLE artifacts ADD COLUMN dir TEXT;
+"#,
+    // 16: nothing on SQLite; on PostgreSQL a call's settle as one server-side function
+    // (`store/pg/schema.rs` PG_EXTRA 16: one round trip instead of seven).
     r#"
 -- PostgreSQL only (settle_lease_part)
 "#,

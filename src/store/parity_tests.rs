@@ -164,10 +164,11 @@ fn scenario(db: &dyn Sql) -> Result<Vec<String>, StoreError> {
     runs::insert_breaker_event(db, Some("r-1"), &ev)?;
     runs::insert_breaker_event(db, None, &ev)?;
     note!("breaker events", runs::breaker_events(db, "r-1")?);
-    runs::insert_artifact(db, "r-1", Some("t1"), "src/a.rs", 10)?;
-    runs::insert_artifact(db, "r-1", Some("t2"), "src/a.rs", 12)?;
-    runs::insert_artifact(db, "r-1", None, "README.md", 3)?;
+    runs::insert_artifact(db, "r-1", Some("t1"), "src/a.rs", 10, "/o")?;
+    runs::insert_artifact(db, "r-1", Some("t2"), "src/a.rs", 12, "/o")?;
+    runs::insert_artifact(db, "r-1", None, "README.md", 3, "/o")?;
     note!("artifacts", runs::artifacts(db, "r-1")?);
+    note!("artifact places", runs::artifact_places(db, "r-1")?);
     runs::insert_refusal(db, "r-1", "t1", "../x", "outside")?;
     note!("refusals", runs::refusals(db, "r-1")?);
     runs::log_event(db, Some("r-1"), "info", "logged")?;

@@ -31,15 +31,31 @@ impl ReadTarget {
     pub fn open(&self) -> Result<Reader, StoreError> {
         Ok(match self {
             ReadTarget::Sqlite(p) => Reader::Sqlite(super::open_connection(p)?),
-            ReadTarget::Postgres(t) => Reader::Postgres {
-                client: Box::new(t.connect()?),
-                cache: StatementCache::default(),
-            },
+            ReadTarget::Postgres(t) => {
+                let mut client = t.connect()?;
+                // Named in pg_stat_activity (what each connection of a process is for).
+                client.batch_execute(&format!(
+                    "SET application_name = 'orchestrator-tui reader {}'",
+                    t.schema()
+                ))?;
+                Reader::Postgres {
+                    client: Box::new(client),
+                    cache: StatementCache::default(),
+                }
+            }
         })
     }
 }
 
 impl Reader {
+    /// The server closed the connection (PostgreSQL; a SQLite file never is).
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Reader::Sqlite(_) => false,
+            Reader::Postgres { client, .. } => client.is_closed(),
+        }
+    }
+
     /// Run `f` on the connection (on PostgreSQL in a transaction of its own, rolled back).
     pub fn read<R>(
         &mut self,

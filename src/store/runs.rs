@@ -575,20 +575,37 @@ pub fn breaker_events(c: &dyn Sql, run_id: &str) -> Result<Vec<BreakerEventRow>,
     )
 }
 
+/// A file written for a run, in `dir` (the run's output directory on this machine), recorded
+/// with this host: the machine that has it.
 pub fn insert_artifact(
     c: &dyn Sql,
     run_id: &str,
     task_id: Option<&str>,
     path: &str,
     bytes: u64,
+    dir: &str,
 ) -> Result<(), StoreError> {
+    let host = &super::owner::Owner::current().host;
     c.execute(
-        "INSERT INTO artifacts (run_id, task_id, path, bytes) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO artifacts (run_id, task_id, path, bytes, host, dir)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (run_id, path) DO UPDATE SET task_id = excluded.task_id,
-            bytes = excluded.bytes",
-        args![run_id, task_id, path, bytes as i64],
+            bytes = excluded.bytes, host = excluded.host, dir = excluded.dir",
+        args![run_id, task_id, path, bytes as i64, host, dir],
     )?;
     Ok(())
+}
+
+/// Where a run's files are: (host, directory, relative path), `None` for files recorded before
+/// the host was (the run's own host and output directory), by path.
+pub type ArtifactPlace = (Option<String>, Option<String>, String);
+
+pub fn artifact_places(c: &dyn Sql, run_id: &str) -> Result<Vec<ArtifactPlace>, StoreError> {
+    c.query_map(
+        "SELECT host, dir, path FROM artifacts WHERE run_id = ?1 ORDER BY path",
+        args![run_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 /// A path from model output that was refused: a finding of the task.

@@ -3,17 +3,15 @@
 //! back on the UI's channel. Requests that pile up are merged, so a burst of engine events costs
 //! one load.
 
-use super::action::Msg;
 use super::analysis::StoredAnalysis;
 use super::state::*;
 use crate::domain::CallOutcome;
 use crate::domain::status::{RunStatus, TaskStatus};
 use crate::routing::breaker::BreakerState;
 use crate::store::sql::Sql;
-use crate::store::{self, Backend, BudgetStore, StoreError, ViewStore};
+use crate::store::{Backend, BudgetStore, StoreError, ViewStore};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use tokio::sync::mpsc::UnboundedSender;
+use std::path::Path;
 
 /// What to load besides the always-loaded lists.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,7 +24,7 @@ pub struct SnapshotReq {
 }
 
 impl SnapshotReq {
-    fn merge(self, newer: SnapshotReq) -> SnapshotReq {
+    pub(super) fn merge(self, newer: SnapshotReq) -> SnapshotReq {
         SnapshotReq {
             history: self.history || newer.history,
             ..newer
@@ -215,8 +213,8 @@ fn budget(c: &(impl BudgetStore + ViewStore + ?Sized)) -> Result<BudgetSnap, Sto
 
 /// Model and budget aggregates only change when the database does: they are reused while
 /// `PRAGMA data_version` (bumped by every commit of another connection, this process's store
-/// thread or another process) is unchanged, so an idle UI's periodic reload costs only the cheap
-/// queries. `MAX_AGE` only bounds what changes with the clock alone (budget periods).
+/// thread or another process) is unchanged, or on PostgreSQL while no change was notified, so an
+/// idle UI's periodic reload costs only the cheap queries. `MAX_AGE` only bounds what changes with the clock alone (budget periods).
 #[derive(Default)]
 pub struct Cache {
     key: Option<i64>,
@@ -228,6 +226,28 @@ pub struct Cache {
     analysis_id: Option<i64>,
     /// Where the Events pane's feed of stored events is (`feed.rs`).
     feed: super::feed::Cursors,
+    /// On PostgreSQL, what the store's notifications say (`loader.rs`): while they are heard,
+    /// their count stands for `data_version` (which changes at every read there).
+    pub(super) notified: Option<std::sync::Arc<Notified>>,
+}
+
+/// What the store's notifications told the loader (`loader.rs`, PostgreSQL only).
+#[derive(Default)]
+pub struct Notified {
+    /// The listener is connected: changes are notified.
+    pub(super) listening: std::sync::atomic::AtomicBool,
+    /// Changes heard so far.
+    pub(super) heard: std::sync::atomic::AtomicI64,
+}
+
+impl Notified {
+    /// A key that changes with every notified change while listening (negative, so never equal
+    /// to a `data_version`); `None` while not listening.
+    pub fn generation(&self) -> Option<i64> {
+        self.listening
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| -1 - self.heard.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -261,7 +281,10 @@ pub fn load_cached(
     };
     let (breaker_events, stored_events, history) =
         super::feed::events(c, req.history, &mut cache.feed)?;
-    let key = Some(c.data_version()?);
+    let key = Some(match cache.notified.as_ref().and_then(|n| n.generation()) {
+        Some(g) => g,
+        None => c.data_version()?,
+    });
     let fresh = cache.at.is_some_and(|t| t.elapsed() < MAX_AGE) && cache.key == key;
     if !fresh {
         let profiles = c.profiles()?;
@@ -453,94 +476,10 @@ fn latest_analysis(c: &(impl Backend + ?Sized), cache: &mut Cache) -> Option<Sto
     }
 }
 
-/// The loader thread's handle: send requests, snapshots come back as `Msg::Snapshot`.
-pub struct Loader {
-    tx: std::sync::mpsc::Sender<SnapshotReq>,
-}
-
-/// How often the loader looks for commits it was not told about (another process's writes):
-/// what any process stores is on screen within about this long plus one load.
-pub const POLL: std::time::Duration = std::time::Duration::from_millis(500);
-
-impl Loader {
-    /// Start the loader. Besides answering requests it reloads (with the last request) whenever
-    /// `PRAGMA data_version` shows a commit it has not loaded yet.
-    pub fn spawn(
-        source: impl Into<store::reader::ReadTarget>,
-        data_dir: PathBuf,
-        catalog: ModelList,
-        out: UnboundedSender<Msg>,
-    ) -> std::io::Result<Loader> {
-        let (tx, rx) = std::sync::mpsc::channel::<SnapshotReq>();
-        let source = source.into();
-        std::thread::Builder::new()
-            .name("tui-data".into())
-            .spawn(move || {
-                let mut conn = match source.open() {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = out.send(Msg::Failed(format!("cannot read the store: {e}")));
-                        return;
-                    }
-                };
-                let mut last_err: Option<String> = None;
-                let mut cache = Cache::default();
-                let mut last_req: Option<SnapshotReq> = None;
-                let mut loaded_version: Option<i64> = None;
-                loop {
-                    let mut req = match rx.recv_timeout(POLL) {
-                        Ok(r) => r,
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                            let changed = conn.read(|c| c.data_version()).ok() != loaded_version;
-                            match (&last_req, changed) {
-                                (Some(r), true) => r.clone(),
-                                _ => continue,
-                            }
-                        }
-                    };
-                    while let Ok(newer) = rx.try_recv() {
-                        req = req.merge(newer);
-                    }
-                    // Read before loading: a commit during the load is picked up by the next poll.
-                    loaded_version = conn.read(|c| c.data_version()).ok();
-                    let loaded =
-                        conn.read(|c| load_cached(c, &data_dir, &catalog, &req, &mut cache));
-                    last_req = Some(SnapshotReq {
-                        history: false,
-                        ..req
-                    });
-                    let msg = match loaded {
-                        Ok(s) => {
-                            last_err = None;
-                            Msg::Snapshot(Box::new(s))
-                        }
-                        Err(e) => {
-                            let text = format!("loading data: {e}");
-                            if last_err.as_ref() == Some(&text) {
-                                continue;
-                            }
-                            last_err = Some(text.clone());
-                            Msg::Failed(text)
-                        }
-                    };
-                    if out.send(msg).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        Ok(Loader { tx })
-    }
-
-    /// Ask for a snapshot (never blocks).
-    pub fn request(&self, req: SnapshotReq) {
-        let _ = self.tx.send(req);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store;
 
     /// A successful call of model `m1` that took 42 ms.
     fn call_at_42ms() -> store::CallRecord {

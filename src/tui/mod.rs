@@ -24,6 +24,7 @@ pub mod events;
 mod feed;
 mod input;
 pub mod keymap;
+pub mod loader;
 pub mod mouse;
 pub mod panes;
 pub mod runner;

@@ -6,7 +6,8 @@
 
 use super::action::{Effect, Msg, NewRun};
 use super::app::{State, update};
-use super::data::{Loader, ModelList, SnapshotReq};
+use super::data::{ModelList, SnapshotReq};
+use super::loader::Loader;
 use super::terminal::FrameSync;
 use super::theme::Theme;
 use super::view::Screen;
@@ -37,6 +38,9 @@ pub struct Options {
     pub refresh_min: Duration,
     /// Give up waiting for cancelled runs after this long when quitting.
     pub quit_timeout: Duration,
+    /// How often the loader looks for other processes' commits: on SQLite always, on
+    /// PostgreSQL only while its notification listener is lost (`data::Loader`).
+    pub store_poll: Duration,
 }
 
 impl Default for Options {
@@ -47,6 +51,7 @@ impl Default for Options {
             refresh_every: Duration::from_secs(2),
             refresh_min: Duration::from_millis(250),
             quit_timeout: Duration::from_secs(30),
+            store_poll: super::loader::POLL,
         }
     }
 }
@@ -220,25 +225,15 @@ fn spawn_effect(
                     Err(e) => Msg::Failed(format!("cannot resume {run_id}: {e}")),
                 }
             }
-            Effect::ShowOutputs(id) => {
-                let rid = id.clone();
-                let loaded = engine
-                    .store()
-                    .call(move |c| {
-                        let run = crate::store::runs::get_run(c, &rid)?;
-                        Ok((run.output_dir, crate::store::runs::artifacts(c, &rid)?))
-                    })
-                    .await;
-                match loaded {
-                    Ok((dir, files)) => Msg::Outputs(super::action::Outputs {
-                        run_id: id,
-                        dir,
-                        files,
-                        selected: 0,
-                    }),
-                    Err(e) => Msg::Failed(format!("cannot read the outputs of {id}: {e}")),
-                }
-            }
+            Effect::ShowOutputs(id) => match run_files(&engine, &id).await {
+                Ok(f) => Msg::Outputs(super::action::Outputs {
+                    run_id: id,
+                    dir: f.dir,
+                    files: f.files,
+                    selected: 0,
+                }),
+                Err(e) => Msg::Failed(format!("cannot read the outputs of {id}: {e}")),
+            },
             Effect::EditArtifact { run_id, path, task } => {
                 match artifact_path(&engine, &run_id, path, task).await {
                     Ok(p) => {
@@ -262,6 +257,40 @@ fn spawn_effect(
     });
 }
 
+/// A run's files as this machine sees them.
+struct RunFiles {
+    /// Where they are on this machine: the directory this host wrote them in, else the run's.
+    dir: String,
+    /// (path, task)
+    files: Vec<(String, Option<String>)>,
+    /// (host, directory, path) of each file that records them.
+    places: Vec<crate::store::runs::ArtifactPlace>,
+}
+
+async fn run_files(
+    engine: &EngineHandle,
+    run_id: &str,
+) -> Result<RunFiles, crate::store::StoreError> {
+    let id = run_id.to_string();
+    engine
+        .store()
+        .call(move |c| {
+            let run = crate::store::runs::get_run(c, &id)?;
+            let places = crate::store::runs::artifact_places(c, &id)?;
+            let here = &crate::store::owner::Owner::current().host;
+            let dir = places
+                .iter()
+                .find_map(|(h, d, _)| (h.as_ref() == Some(here)).then(|| d.clone()).flatten())
+                .unwrap_or(run.output_dir);
+            Ok(RunFiles {
+                dir,
+                files: crate::store::runs::artifacts(c, &id)?,
+                places,
+            })
+        })
+        .await
+}
+
 /// The file `e` opens: `path` in the run's output directory (joined safely: a stored path never
 /// leads outside it), or the first file written for `task`.
 async fn artifact_path(
@@ -270,15 +299,10 @@ async fn artifact_path(
     path: Option<String>,
     task: Option<String>,
 ) -> Result<PathBuf, String> {
-    let id = run_id.to_string();
-    let (dir, files) = engine
-        .store()
-        .call(move |c| {
-            let run = crate::store::runs::get_run(c, &id)?;
-            Ok((run.output_dir, crate::store::runs::artifacts(c, &id)?))
-        })
+    let f = run_files(engine, run_id)
         .await
         .map_err(|e| format!("cannot read the outputs of {run_id}: {e}"))?;
+    let files = f.files;
     let rel = match (path, &task) {
         (Some(p), _) => p,
         (None, Some(t)) => files
@@ -287,6 +311,18 @@ async fn artifact_path(
             .map(|(p, _)| p)
             .ok_or_else(|| format!("task {t} has no file written yet (o lists the run's files)"))?,
         (None, None) => return Err("no file chosen".into()),
+    };
+    // Files stay on the machine that wrote them (a run resumed elsewhere on a shared store).
+    let dir = match f.places.iter().find(|(_, _, p)| *p == rel) {
+        Some((Some(host), _, _)) if *host != crate::store::owner::Owner::current().host => {
+            return Err(format!(
+                "{} was written on {}: it is not on this machine",
+                crate::text_safe::clean_line(&rel),
+                crate::text_safe::clean_line(host)
+            ));
+        }
+        Some((_, Some(d), _)) => d.clone(),
+        _ => f.dir,
     };
     crate::artifacts::safe_join(std::path::Path::new(&dir), &rel)
         .map_err(|e| format!("cannot open {}: {e}", crate::text_safe::clean_line(&rel)))
@@ -400,11 +436,12 @@ where
         .iter()
         .map(|m| (m.id.clone(), m.provider.clone()))
         .collect();
-    let loader = match Loader::spawn(
+    let loader = match Loader::spawn_polling(
         engine.store().read_target(),
         engine.data_dir().to_path_buf(),
         catalog,
         tx.clone(),
+        opts.store_poll,
     ) {
         Ok(l) => Some(l),
         Err(e) => {

@@ -6,6 +6,7 @@ mod support;
 
 mod engine;
 mod lease;
+mod ledger_props;
 mod processes;
 mod shared_store;
 mod strategy;

@@ -258,3 +258,86 @@ fn eight_processes_on_two_machines_never_pass_the_org_cap() {
 fn killed_processes_leave_the_shared_ledger_balanced() {
     many_processes_against_one_cap("eng_kill", "0.25", 3);
 }
+
+#[test]
+fn a_run_resumed_on_another_machine_shows_where_each_machine_wrote_its_files() {
+    let Some(s) = shared("eng_outputs") else {
+        return;
+    };
+    // Two machines by name too (`ORCHESTRATOR_HOST`): files stay on the one that wrote them.
+    let a = machine(&s, (0, 3)).with_var("ORCHESTRATOR_HOST", "machine-a");
+    let b = machine(&s, (150, 300)).with_var("ORCHESTRATOR_HOST", "machine-b");
+    let plan = b.write("plan.json", &flat_plan(6));
+    // B drives a plan of 6 tasks one at a time, and is SIGKILLed once its first file is written.
+    let mut child = b
+        .cmd()
+        .args([
+            "run",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--headless",
+            "--json",
+        ])
+        .args(["--concurrency", "1", "--budget", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the binary");
+    let mut conn = s.target.connect().unwrap();
+    wait_for("B wrote a file", 60, || {
+        // (An error until B's process has migrated the schema.)
+        conn.query_one(
+            "SELECT COUNT(*) FROM artifacts WHERE host = 'machine-b'",
+            &[],
+        )
+        .is_ok_and(|r| r.get::<_, i64>(0) > 0)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (v, _) = a.json(&["runs", "--json"]);
+    let run = v[0]["id"].as_str().expect("the run").to_string();
+    wait_for("A sees the run interrupted", 30, || {
+        let (v, _) = a.json(&["show", &run, "--json"]);
+        v["status"] == "interrupted"
+    });
+    let (v, out) = a.json(&["resume", &run, "--headless", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(v["status"], "success", "{v}");
+
+    // Either machine's `show` says which machine has which files, and where.
+    let (w, out) = b.json(&["show", &run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let places = w["outputs"].as_array().expect("outputs").clone();
+    let dir_of = |m: &Env| m.data().join("outputs").join(&run);
+    assert_eq!(w["host"], "machine-b", "{w}");
+    assert_eq!(w["output_dir"], dir_of(&b).to_str().unwrap(), "{w}");
+    assert_eq!(places.len(), 2, "{w}");
+    let mut total = 0;
+    for (p, m, host) in [(&places[0], &b, "machine-b"), (&places[1], &a, "machine-a")] {
+        // The starting machine's place first; each file is in that machine's data dir, in the
+        // same layout.
+        assert_eq!(p["host"], host, "{w}");
+        assert_eq!(p["dir"], dir_of(m).to_str().unwrap(), "{w}");
+        let files = p["files"].as_array().expect("files");
+        assert!(!files.is_empty(), "{w}");
+        for f in files {
+            let f = f.as_str().unwrap();
+            assert!(dir_of(m).join(f).is_file(), "{host} has {f}");
+        }
+        total += files.len();
+    }
+    let artifacts: usize = w["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["artifacts"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(total, artifacts, "every file is in one place: {w}");
+    // The text says it too.
+    let out = a.run(&["show", &run]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (host, m) in [("machine-b", &b), ("machine-a", &a)] {
+        let line = format!("output on {host}: {}", dir_of(m).display());
+        assert!(text.contains(&line), "{line} in:\n{text}");
+    }
+}

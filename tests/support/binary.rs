@@ -34,6 +34,8 @@ pub const CLEARED_ENV: &[&str] = &[
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// Variables set for every command of this environment.
+    pub vars: Vec<(String, String)>,
 }
 
 impl Env {
@@ -43,7 +45,17 @@ impl Env {
         // No exploration: routing is deterministic unless a test asks for it.
         let base = "[simulated]\nlatency_ms_min = 0\nlatency_ms_max = 3\n[retry]\nbackoff_base_ms = 1\nbackoff_cap_ms = 2\n[routing]\nexplore_rate = 0.0\n";
         std::fs::write(&config, merge(base, extra_config)).expect("write config");
-        Env { dir, config }
+        Env {
+            dir,
+            config,
+            vars: Vec::new(),
+        }
+    }
+
+    /// This environment with `key=value` set for its commands.
+    pub fn with_var(mut self, key: &str, value: &str) -> Env {
+        self.vars.push((key.into(), value.into()));
+        self
     }
 
     pub fn data(&self) -> PathBuf {
@@ -58,6 +70,9 @@ impl Env {
             .arg(&self.config);
         for k in CLEARED_ENV {
             c.env_remove(k);
+        }
+        for (k, v) in &self.vars {
+            c.env(k, v);
         }
         c
     }

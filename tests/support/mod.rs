@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod ledger;
 pub mod loopback;
 pub mod pg;
 pub mod repo;

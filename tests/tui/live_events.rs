@@ -215,7 +215,7 @@ async fn a_run_driven_here_lists_each_stored_line_once() {
 /// without being asked and sends the new event with its next snapshot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loader_sends_another_processs_event_without_being_asked() {
-    use orchestrator_tui::tui::data::Loader;
+    use orchestrator_tui::tui::loader::Loader;
     let d = tempfile::tempdir().expect("tempdir");
     let path = d.path().join("orchestrator.db");
     let mut other = store::open_connection(&path).expect("writer");

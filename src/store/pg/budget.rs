@@ -349,7 +349,7 @@ pub fn lease_pressed(t: Tx, id: i64, spare: Micros) -> Result<bool, StoreError> 
 
 /// A call's charge against its run's lease: the part of the lease it used is no longer
 /// reserved, and `actual` is spent at org (and team) level. One round trip: the server-side
-/// function of migration 15 (`schema.rs`) runs what [`settle_part_steps`] does, in its order.
+/// function of migration 16 (`schema.rs`) runs what [`settle_part_steps`] does, in its order.
 pub fn settle_part(t: Tx, id: i64, team: Option<&str>, actual: Micros) -> Result<(), StoreError> {
     if actual.0 <= 0 {
         return Ok(());

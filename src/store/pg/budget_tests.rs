@@ -1,4 +1,4 @@
-//! The settle of a lease as one server-side function (migration 15) leaves the ledger exactly
+//! The settle of a lease as one server-side function (migration 16) leaves the ledger exactly
 //! as the statements it replaces do.
 
 use super::budget::{self, Stamp};

@@ -126,7 +126,7 @@ const PG_EXTRA: &[(usize, &str)] = &[
             FOR EACH STATEMENT EXECUTE FUNCTION notify_change();",
     ),
     (
-        15,
+        16,
         // `budget.rs::settle_part` in one round trip (a call's settle is on every call's path:
         // issue 19's latency goal): the same statements, locks in the same fixed order
         // (reservation, run, levels by name). `p_series`: the levels due a burn-down point.
@@ -231,6 +231,7 @@ fn migrate_locked(client: &mut Client, target: &PgTarget) -> Result<u32, StoreEr
         tx.commit()?;
     }
     add_missing_rowids(client, target)?;
+    ensure_notify_triggers(client, target)?;
     version(client)
 }
 
@@ -261,6 +262,77 @@ pub fn version(client: &mut Client) -> Result<u32, StoreError> {
         .query_one("SELECT version FROM schema_version", &[])?
         .get(0);
     Ok(v.max(0) as u32)
+}
+
+/// Tables whose changes are notified besides those of migration 13 (`runs`, `breakers`,
+/// `key_disables`, `budget_levels`): what the TUI shows (tasks and attempts for burn-down, calls
+/// for the Models pane, reservations and spend points for budgets, events, analyses, learned
+/// profiles). Added to existing schemas at start, since the triggers are not a migration
+/// version of their own (SQLite has no equivalent).
+pub(crate) const NOTIFIED: &[&str] = &[
+    "tasks",
+    "attempts",
+    "calls",
+    "artifacts",
+    "reservations",
+    "spend_series",
+    "breaker_events",
+    "run_events",
+    "model_profiles",
+    "analyses",
+];
+
+/// Notify on the schema's own channel (`notify::channel`) with the table as payload, and create
+/// the missing notify triggers (two catalog queries when nothing is missing). Migration 13's
+/// function notified every schema's changes on one channel, so every listener of the database
+/// woke for all of them: it is replaced.
+pub fn ensure_notify_triggers(client: &mut Client, target: &PgTarget) -> Result<(), StoreError> {
+    let channel = super::notify::channel(target.schema());
+    let source: Option<String> = client
+        .query_opt(
+            "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = $1 AND p.proname = 'notify_change'",
+            &[&target.schema()],
+        )?
+        .map(|r| r.get(0));
+    if !source.is_some_and(|s| s.contains(&channel)) {
+        client.batch_execute(&format!(
+            "CREATE OR REPLACE FUNCTION notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                PERFORM pg_notify('{channel}', TG_TABLE_NAME);
+                RETURN NULL;
+             END $$;"
+        ))?;
+    }
+    let have: Vec<String> = client
+        .query(
+            "SELECT c.relname FROM pg_trigger t
+             JOIN pg_class c ON c.oid = t.tgrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND t.tgname = c.relname || '_notify'",
+            &[&target.schema()],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: String = NOTIFIED
+        .iter()
+        .filter(|t| !have.iter().any(|h| h == *t))
+        .map(|t| {
+            format!(
+                "CREATE OR REPLACE TRIGGER {t}_notify AFTER INSERT OR UPDATE OR DELETE ON {t}
+                    FOR EACH STATEMENT EXECUTE FUNCTION notify_change();\n"
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // Two processes starting at once: serialised by the migration lock held by the caller.
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&missing)?;
+    tx.commit()?;
+    Ok(())
 }
 
 #[cfg(test)]
