@@ -316,14 +316,25 @@ impl EngineCtx {
         });
     }
 
-    /// A policy's warning about the model chosen for a call.
-    pub fn warn_policy(&self, run_id: Option<&str>, model: &str, message: String) {
+    /// A policy's warning about the model chosen for a call: told to observers at once, stored
+    /// with the call's next job (`pending`).
+    pub(crate) fn warn_policy(
+        &self,
+        run_id: Option<&str>,
+        model: &str,
+        message: String,
+        pending: &mut super::calls::Pending,
+    ) {
         tracing::warn!(run = run_id, model, "policy warning: {message}");
-        self.emit(EngineEvent::Policy {
+        let e = EngineEvent::Policy {
             run_id: run_id.map(String::from),
             model: model.to_string(),
             message,
-        });
+        };
+        if let Some(part) = Self::event_part(&e) {
+            pending.push(part);
+        }
+        let _ = self.events.send(e);
     }
 }
 

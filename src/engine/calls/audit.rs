@@ -3,7 +3,6 @@
 
 use super::CallSpec;
 use super::pending::Pending;
-use crate::engine::EngineEvent;
 use crate::engine::context::{EngineCtx, RunCtx};
 use crate::routing::router::Routed;
 use crate::store;
@@ -47,17 +46,7 @@ pub(super) fn audit(
         && let Some((_, d)) = routed.allowed.iter().find(|(m, _)| m.id == c)
     {
         for w in &d.warnings {
-            let run_id = run.map(|r| r.id.as_str());
-            tracing::warn!(run = run_id, model = c, "policy warning: {w}");
-            let e = EngineEvent::Policy {
-                run_id: run_id.map(String::from),
-                model: c.to_string(),
-                message: w.clone(),
-            };
-            if let Some(part) = EngineCtx::event_part(&e) {
-                pending.push(part);
-            }
-            let _ = ctx.events.send(e);
+            ctx.warn_policy(run.map(|r| r.id.as_str()), c, w.clone(), pending);
         }
         rows.push(row(c, d, true));
     }

@@ -13,7 +13,7 @@ mod trace;
 mod window;
 
 pub use backoff::backoff;
-pub(crate) use pending::{Part, Parts};
+pub(crate) use pending::{Part, Parts, Pending};
 pub(crate) use record::not_recorded;
 pub use window::Windows;
 
