@@ -4,7 +4,15 @@
 //! sent straight to the server in the same run. The calls are made within a run, as a project's
 //! calls are (its budget lease, run/org ledger and call rows all in play). Prints JSON.
 //!
+//! Both paths are measured in alternating blocks (`--block-ms`, 200 by default: direct, engine,
+//! engine, direct, ...), so a noisy neighbour or a frequency change on a shared machine lands on
+//! both rather than on whichever ran during it; `--sequential` runs all direct calls first, then
+//! all engine calls (the method of the figures before 2026-12-05). After an engine block the
+//! store thread's queue is drained before the next block starts, so the engine's writes behind
+//! a call are not counted against the direct path.
+//!
 //! cargo bench --bench overhead_bench [-- --rates 100,500,1000 --secs 5]
+//!   [--block-ms 200 | --sequential]
 //!   [--store postgres://user@host/db]  (the org-wide store: a schema of its own, dropped after)
 
 #[path = "../tests/support/loopback/mod.rs"]
@@ -92,7 +100,7 @@ fn summary(mut v: Vec<f64>) -> Value {
 }
 
 /// Fire `f` at `rate` per second for `secs` (open loop); latencies in ms and error count.
-async fn open_loop<F, Fut>(rate: u64, secs: f64, f: F) -> (Vec<f64>, u64, f64)
+async fn open_loop<F, Fut>(rate: u64, secs: f64, f: &F) -> (Vec<f64>, u64, f64)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool> + Send + 'static,
@@ -121,6 +129,79 @@ where
     }
     let achieved = total as f64 / start.elapsed().as_secs_f64();
     (lat, errors, achieved)
+}
+
+/// One path's calls over all its blocks: latencies, errors, calls sent and seconds spent.
+#[derive(Default)]
+struct Phase {
+    lat: Vec<f64>,
+    errors: u64,
+    sent: f64,
+    secs: f64,
+    cpu: f64,
+}
+
+impl Phase {
+    fn add(&mut self, (lat, errors, achieved): (Vec<f64>, u64, f64), secs: f64, cpu: f64) {
+        let sent = (lat.len() as u64 + errors) as f64;
+        self.lat.extend(lat);
+        self.errors += errors;
+        self.sent += sent;
+        self.secs += if achieved > 0.0 {
+            sent / achieved
+        } else {
+            secs
+        };
+        self.cpu += cpu;
+    }
+
+    fn rate(&self) -> f64 {
+        self.sent / self.secs.max(1e-9)
+    }
+}
+
+/// `secs` of calls at `rate` on each path, in alternating blocks of `block` seconds (or one block
+/// each, direct first, when `block` is at least `secs`). `drain` runs after each engine block.
+async fn measure<D, DF, E, EF, W, WF>(
+    rate: u64,
+    secs: f64,
+    block: f64,
+    direct: D,
+    engine: E,
+    drain: W,
+) -> (Phase, Phase)
+where
+    D: Fn() -> DF,
+    DF: std::future::Future<Output = bool> + Send + 'static,
+    E: Fn() -> EF,
+    EF: std::future::Future<Output = bool> + Send + 'static,
+    W: Fn() -> WF,
+    WF: std::future::Future<Output = ()>,
+{
+    let (mut d, mut e) = (Phase::default(), Phase::default());
+    let blocks = (secs / block).ceil().max(1.0) as usize;
+    let each = secs / blocks as f64;
+    for i in 0..blocks {
+        // Direct, engine, engine, direct, ...: neither path always goes first.
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for is_direct in order {
+            let cpu0 = proc_stat().0;
+            if is_direct {
+                let r = open_loop(rate, each, &direct).await;
+                d.add(r, each, proc_stat().0 - cpu0);
+            } else {
+                let r = open_loop(rate, each, &engine).await;
+                // The store's work behind these calls counts as theirs.
+                drain().await;
+                e.add(r, each, proc_stat().0 - cpu0);
+            }
+        }
+    }
+    (d, e)
 }
 
 fn engine(server: &MockProvider, dir: &std::path::Path) -> EngineHandle {
@@ -217,6 +298,14 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let secs: f64 = arg("--secs").and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let block: f64 = if std::env::args().any(|a| a == "--sequential") {
+        secs
+    } else {
+        arg("--block-ms")
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(200.0)
+            / 1000.0
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -251,46 +340,60 @@ fn main() {
             let (url, headers, body) = raw_request(&server, model, format == "anthropic");
             for &rate in &rates {
                 let (c2, u2, h2, b2) = (client.clone(), url.clone(), headers.clone(), body.clone());
-                let direct = open_loop(rate, secs, move || {
-                    let mut rq = c2.post(&u2).header("content-type", "application/json").body(b2.clone());
-                    for (k, v) in &h2 {
-                        rq = rq.header(*k, v);
-                    }
-                    async move {
-                        match rq.send().await {
-                            Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                            _ => false,
-                        }
-                    }
-                })
-                .await;
                 let others: Vec<String> = e.catalog().models.iter().filter(|m| m.id != model).map(|m| m.id.clone()).collect();
-                let (cpu0, _) = proc_stat();
-                let jobs0 = e.store().jobs_sent();
+                let (jobs0, groups0) = (e.store().jobs_sent(), e.store().groups_run());
                 let spec = Arc::new({
                     let mut s = CallSpec::new(CallRole::Generate, "Reply with a short sentence.".into(), 64);
                     s.system = Some("You are a benchmark.".into());
                     s.exclude = others;
                     s
                 });
-                let (r2, e2) = (run.clone(), e.clone());
-                let through = open_loop(rate, secs, move || {
-                    let (e, spec, run) = (e2.clone(), spec.clone(), r2.clone());
-                    async move { e.call(Some(&run), &spec).await.is_ok() }
-                })
+                let (r2, e2, e3) = (run.clone(), e.clone(), e.clone());
+                let (direct, through) = measure(
+                    rate,
+                    secs,
+                    block,
+                    move || {
+                        let mut rq = c2.post(&u2).header("content-type", "application/json").body(b2.clone());
+                        for (k, v) in &h2 {
+                            rq = rq.header(*k, v);
+                        }
+                        async move {
+                            match rq.send().await {
+                                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                                _ => false,
+                            }
+                        }
+                    },
+                    move || {
+                        let (e, spec, run) = (e2.clone(), spec.clone(), r2.clone());
+                        async move { e.call(Some(&run), &spec).await.is_ok() }
+                    },
+                    // Behind every write queued so far (the queue is FIFO).
+                    move || {
+                        let e = e3.clone();
+                        async move {
+                            let _ = e.store().call(|_| Ok(())).await;
+                        }
+                    },
+                )
                 .await;
-                let (cpu1, rss) = proc_stat();
+                let (_, rss) = proc_stat();
                 let jobs = e.store().jobs_sent() - jobs0;
-                let (d, t) = (summary(direct.0.clone()), summary(through.0.clone()));
+                let groups = e.store().groups_run() - groups0;
+                let (d, t) = (summary(direct.lat.clone()), summary(through.lat.clone()));
                 let added = |k: &str| t[k].as_f64().unwrap_or(0.0) - d[k].as_f64().unwrap_or(0.0);
                 results.push(json!({
                     "format": format, "model": model, "offered_rate": rate, "seconds": secs,
-                    "achieved_rate_engine": through.2, "achieved_rate_direct": direct.2,
+                    "method": if block >= secs { "sequential" } else { "interleaved" }, "block_seconds": block.min(secs),
+                    "achieved_rate_engine": through.rate(), "achieved_rate_direct": direct.rate(),
                     "direct": d, "engine": t,
                     "added_ms": {"p50": added("p50_ms"), "p90": added("p90_ms"), "p99": added("p99_ms"), "max": added("max_ms")},
-                    "errors_engine": through.1, "errors_direct": direct.1,
-                    "cpu_seconds_engine_phase": cpu1 - cpu0, "peak_rss_kb": rss,
-                    "store_jobs_per_call": jobs as f64 / (through.0.len() as f64).max(1.0),
+                    "errors_engine": through.errors, "errors_direct": direct.errors,
+                    "cpu_seconds_engine_phase": through.cpu, "cpu_seconds_direct_phase": direct.cpu,
+                    "peak_rss_kb": rss,
+                    "store_jobs_per_call": jobs as f64 / (through.lat.len() as f64).max(1.0),
+                    "store_commits_per_call": groups as f64 / (through.lat.len() as f64).max(1.0),
                 }));
             }
         }

@@ -27,6 +27,7 @@ pub mod routing;
 pub mod runs;
 mod serve;
 pub mod sql;
+pub mod stmt_stats;
 pub mod structured;
 pub mod tui_reads;
 pub mod views;
@@ -123,6 +124,8 @@ struct Shared {
     stopped: AtomicBool,
     /// Jobs sent to the store thread so far (each may wake it): what a call costs the store.
     jobs: std::sync::atomic::AtomicU64,
+    /// Groups of write jobs the store thread has committed (or tried to): one transaction each.
+    groups: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -232,6 +235,7 @@ impl Store {
             health: Health::default(),
             stopped: AtomicBool::new(false),
             jobs: Default::default(),
+            groups: Default::default(),
         });
         Store::spawn(serve::Conn::Pg(Box::new(pg)), shared)
     }
@@ -256,6 +260,12 @@ impl Store {
     /// call costs the store: each job is a hand-off to the store thread, often a wake-up).
     pub fn jobs_sent(&self) -> u64 {
         self.shared.jobs.load(Ordering::Relaxed)
+    }
+
+    /// Groups of write jobs run as one transaction each so far (jobs per group: how much the
+    /// store thread's group commit saves).
+    pub fn groups_run(&self) -> u64 {
+        self.shared.groups.load(Ordering::Relaxed)
     }
 
     fn send(&self, job: Job) -> Result<(), StoreError> {
@@ -309,6 +319,7 @@ impl Store {
             health: Health::default(),
             stopped: AtomicBool::new(false),
             jobs: Default::default(),
+            groups: Default::default(),
         });
         Store::spawn(serve::Conn::Sqlite(conn), shared)
     }

@@ -11,7 +11,15 @@ use super::sql::PgSql;
 use super::{Job, MAX_GROUP, Shared, StoreError, TxJob, is_busy};
 use rusqlite::Connection;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Under load, a write job that arrives within this long of the previous commit waits out the
+/// rest of it before its group is drained: the jobs sent meanwhile join the group, so several
+/// calls share one commit (and one WAL write of the pages they all touch), and while the thread
+/// sleeps here a sender has no one to wake (a futex wake-up per job otherwise, paid on the
+/// call's runtime thread). An idle store commits a job at once. Nothing on a call's path waits
+/// for these writes; a reader's job queued behind them waits at most this long more.
+const GATHER: Duration = Duration::from_millis(1);
 
 /// The connection the store thread owns.
 pub(super) enum Conn {
@@ -37,6 +45,7 @@ pub(super) fn serve(conn: &mut Conn, rx: &mpsc::Receiver<Job>, sh: &Shared) {
         super::pg::thread::set_owner_lock(Some(pg.process_key()));
     }
     let mut next: Option<Job> = None;
+    let mut committed: Option<Instant> = None;
     loop {
         let job = match next.take() {
             Some(j) => j,
@@ -56,6 +65,9 @@ pub(super) fn serve(conn: &mut Conn, rx: &mpsc::Receiver<Job>, sh: &Shared) {
                 Conn::Sqlite(_) => f(None),
             },
             Job::Tx(f) => {
+                if let Some(left) = committed.and_then(|t| GATHER.checked_sub(t.elapsed())) {
+                    std::thread::sleep(left);
+                }
                 let mut group = vec![f];
                 while group.len() < MAX_GROUP {
                     match rx.try_recv() {
@@ -67,7 +79,9 @@ pub(super) fn serve(conn: &mut Conn, rx: &mpsc::Receiver<Job>, sh: &Shared) {
                         Err(_) => break,
                     }
                 }
+                sh.groups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 run_group(conn, group, sh);
+                committed = Some(Instant::now());
             }
         }
     }
