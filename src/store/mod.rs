@@ -101,6 +101,8 @@ enum Job {
 
 /// Most transactional jobs committed together (bounds the latency one commit adds).
 const MAX_GROUP: usize = 128;
+/// Prepared statements a connection keeps (rusqlite's LRU cache).
+const STATEMENT_CACHE: usize = 256;
 
 /// Where the store is.
 #[derive(Debug, Clone)]
@@ -211,6 +213,9 @@ pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         .map_err(open_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_err)?;
+    // A call's writes alone run some twenty distinct statements; rusqlite keeps 16 by default,
+    // and one evicted is parsed and planned again on its next use.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

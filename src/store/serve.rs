@@ -199,7 +199,7 @@ fn try_group(conn: &Connection, group: &mut [TxJob]) -> Try {
     let mut all_ok = true;
     for j in group.iter_mut() {
         // A savepoint per job so one job's error undoes only its own writes.
-        let sp = alone || conn.execute_batch("SAVEPOINT job").is_ok();
+        let sp = alone || step(conn, "SAVEPOINT job").is_ok();
         all_ok &= sp;
         let ok = match j.run(conn) {
             Ran::Ok => true,
@@ -211,11 +211,11 @@ fn try_group(conn: &Connection, group: &mut [TxJob]) -> Try {
         };
         if !alone && sp {
             let end = if ok {
-                "RELEASE job"
+                step(conn, "RELEASE job")
             } else {
-                "ROLLBACK TO job; RELEASE job"
+                step(conn, "ROLLBACK TO job").and_then(|()| step(conn, "RELEASE job"))
             };
-            if let Err(e) = conn.execute_batch(end) {
+            if let Err(e) = end {
                 if let Some(t) = unavailable(conn, &e) {
                     return t;
                 }
@@ -225,7 +225,7 @@ fn try_group(conn: &Connection, group: &mut [TxJob]) -> Try {
         all_ok &= ok || !alone;
     }
     let commit = if all_ok {
-        match conn.execute_batch("COMMIT") {
+        match step(conn, "COMMIT") {
             Ok(()) => Ok(()),
             Err(e) => {
                 if let Some(t) = unavailable(conn, &e) {
@@ -328,11 +328,17 @@ fn run_pg_jobs(
     }
 }
 
+/// Run a transaction-control statement through the statement cache: a group of jobs runs
+/// several (begin, a savepoint and its release per job, commit), parsed once instead of each time.
+fn step(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(|_| ())
+}
+
 /// `BEGIN IMMEDIATE`, retrying while another process holds the write lock beyond the timeout.
 fn begin_immediate(conn: &Connection) -> rusqlite::Result<()> {
     let mut tries = 0;
     loop {
-        match conn.execute_batch("BEGIN IMMEDIATE") {
+        match step(conn, "BEGIN IMMEDIATE") {
             Err(e) if is_busy(&e) && tries < 20 => {
                 tries += 1;
                 std::thread::sleep(Duration::from_millis(5 * tries));
