@@ -42,7 +42,7 @@ impl Drop for RunClaim {
     fn drop(&mut self) {
         let run = std::mem::take(&mut self.run);
         // Queued behind the run's last writes; nobody waits for it.
-        let _ = self.store.tx.send(Job::Session(Box::new(move |s| {
+        let _ = self.store.send(Job::Session(Box::new(move |s| {
             if let Some(s) = s
                 && let Err(e) = s.release_run(&run)
             {

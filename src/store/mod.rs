@@ -94,9 +94,17 @@ enum Job {
     /// Runs alone: on SQLite with the bare connection (it manages its own transactions), on
     /// PostgreSQL in a transaction of its own. Its result is delivered after its commit.
     Plain(TxJob),
-    /// Runs inside a transaction the store thread opens; queued ones share one commit.
-    Tx(TxJob),
+    /// Runs inside a transaction the store thread opens; queued ones share one commit. The
+    /// flag: someone awaits its commit (`transact`), so it is not held back to gather a group.
+    Tx(TxJob, bool),
     Session(SessionJob),
+}
+
+impl Job {
+    /// Someone waits for this job to be done (every job but a write sent behind).
+    fn awaited(&self) -> bool {
+        !matches!(self, Job::Tx(_, false))
+    }
 }
 
 /// Most transactional jobs committed together (bounds the latency one commit adds).
@@ -128,6 +136,8 @@ struct Shared {
     jobs: std::sync::atomic::AtomicU64,
     /// Groups of write jobs the store thread has committed (or tried to): one transaction each.
     groups: std::sync::atomic::AtomicU64,
+    /// Jobs someone awaits, queued and not yet taken by the store thread.
+    awaited: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -174,6 +184,8 @@ impl Shared {
 pub struct Store {
     tx: mpsc::Sender<Job>,
     shared: Arc<Shared>,
+    /// The store thread, unparked when a job someone awaits is queued (serve.rs's GATHER).
+    thread: std::thread::Thread,
 }
 
 pub const DB_FILE: &str = "orchestrator.db";
@@ -241,6 +253,7 @@ impl Store {
             stopped: AtomicBool::new(false),
             jobs: Default::default(),
             groups: Default::default(),
+            awaited: Default::default(),
         });
         Store::spawn(serve::Conn::Pg(Box::new(pg)), shared)
     }
@@ -248,7 +261,7 @@ impl Store {
     fn spawn(mut conn: serve::Conn, shared: Arc<Shared>) -> Result<Store, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>();
         let sh = shared.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("store".into())
             .spawn(move || {
                 background_priority();
@@ -257,8 +270,10 @@ impl Store {
             .map_err(|e| StoreError::Open {
                 path: shared.label.clone(),
                 message: e.to_string(),
-            })?;
-        Ok(Store { tx, shared })
+            })?
+            .thread()
+            .clone();
+        Ok(Store { tx, shared, thread })
     }
 
     /// Jobs sent to the store thread since it started (tests and benchmarks count what a model
@@ -275,7 +290,25 @@ impl Store {
 
     fn send(&self, job: Job) -> Result<(), StoreError> {
         self.shared.jobs.fetch_add(1, Ordering::Relaxed);
-        self.tx.send(job).map_err(|_| StoreError::Closed)
+        let awaited = job.awaited();
+        if awaited {
+            // Counted before it is queued: the store thread uncounts it when it takes it.
+            self.shared.awaited.fetch_add(1, Ordering::SeqCst);
+        }
+        match self.tx.send(job) {
+            Ok(()) => {
+                if awaited {
+                    self.thread.unpark();
+                }
+                Ok(())
+            }
+            Err(_) => {
+                if awaited {
+                    self.shared.awaited.fetch_sub(1, Ordering::SeqCst);
+                }
+                Err(StoreError::Closed)
+            }
+        }
     }
 
     /// Which database this is (SQLite or PostgreSQL).
@@ -325,6 +358,7 @@ impl Store {
             stopped: AtomicBool::new(false),
             jobs: Default::default(),
             groups: Default::default(),
+            awaited: Default::default(),
         });
         Store::spawn(serve::Conn::Sqlite(conn), shared)
     }
@@ -389,9 +423,10 @@ impl Store {
         F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
     {
         let (otx, orx) = tokio::sync::oneshot::channel();
-        self.submit(f, move |r| {
+        let done = move |r| {
             let _ = otx.send(r);
-        })?;
+        };
+        self.queue(Work::new(once(f), done, false, None), true)?;
         orx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -404,7 +439,7 @@ impl Store {
         F: FnOnce(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
         D: FnOnce(Result<R, StoreError>) + Send + 'static,
     {
-        self.queue(Work::new(once(f), done, false, None))
+        self.queue(Work::new(once(f), done, false, None), false)
     }
 
     /// `submit` for a write that must not be lost (a call's settle and record): while the
@@ -422,7 +457,7 @@ impl Store {
         F: FnMut(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
         D: FnOnce(Result<R, StoreError>) + Send + 'static,
     {
-        let sent = self.queue(Work::new(f, done, true, answered));
+        let sent = self.queue(Work::new(f, done, true, answered), false);
         if sent.is_err()
             && let Some(cost) = answered
         {
@@ -431,13 +466,13 @@ impl Store {
         sent
     }
 
-    fn queue<R, F, D>(&self, w: Work<R, F, D>) -> Result<(), StoreError>
+    fn queue<R, F, D>(&self, w: Work<R, F, D>, awaited: bool) -> Result<(), StoreError>
     where
         R: Send + 'static,
         F: FnMut(&dyn Sql) -> Result<R, StoreError> + Send + 'static,
         D: FnOnce(Result<R, StoreError>) + Send + 'static,
     {
-        self.send(Job::Tx(Box::new(w)))
+        self.send(Job::Tx(Box::new(w), awaited))
     }
 
     /// Blocking variant of [`Self::call`] for one-shot commands and non-async callers.

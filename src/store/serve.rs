@@ -10,16 +10,46 @@ use super::pg::thread::{Lost, PgThread};
 use super::sql::PgSql;
 use super::{Job, MAX_GROUP, Shared, StoreError, TxJob, is_busy};
 use rusqlite::Connection;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Under load, a write job that arrives within this long of the previous commit waits out the
-/// rest of it before its group is drained: the jobs sent meanwhile join the group, so several
-/// calls share one commit (and one WAL write of the pages they all touch), and while the thread
-/// sleeps here a sender has no one to wake (a futex wake-up per job otherwise, paid on the
-/// call's runtime thread). An idle store commits a job at once. Nothing on a call's path waits
-/// for these writes; a reader's job queued behind them waits at most this long more.
+/// Under load, a write sent behind (nobody awaits it) that arrives within this long of the
+/// previous commit waits out the rest of it before its group is drained: the jobs sent meanwhile
+/// join the group, so several calls share one commit (and one WAL write of the pages they all
+/// touch), and while the thread waits here a sender of such a write has no one to wake (a futex
+/// wake-up per job otherwise, paid on the call's runtime thread). An idle store commits at once,
+/// and a job someone awaits (a read, `transact`) ends the wait as soon as it is queued.
 const GATHER: Duration = Duration::from_millis(1);
+
+/// How much longer a write sent behind waits for others to join its group: none while a job
+/// someone awaits is queued, none once [`GATHER`] has passed since the last commit (or there was
+/// none), else the rest of it.
+fn hold_back(awaited_queued: usize, since_commit: Option<Duration>) -> Option<Duration> {
+    match since_commit {
+        Some(since) if awaited_queued == 0 => GATHER.checked_sub(since).filter(|d| !d.is_zero()),
+        _ => None,
+    }
+}
+
+/// Wait as [`hold_back`] says, woken early when a job someone awaits is queued.
+fn gather(committed: Option<Instant>, sh: &Shared) {
+    while let Some(left) = hold_back(
+        sh.awaited.load(Ordering::SeqCst),
+        committed.map(|t| t.elapsed()),
+    ) {
+        // Unparked by `Store::send` for an awaited job; a stale unpark only loops once more.
+        std::thread::park_timeout(left);
+    }
+}
+
+/// The store thread took `job` off the queue.
+fn took(job: Job, sh: &Shared) -> Job {
+    if job.awaited() {
+        sh.awaited.fetch_sub(1, Ordering::SeqCst);
+    }
+    job
+}
 
 /// The connection the store thread owns.
 pub(super) enum Conn {
@@ -50,7 +80,7 @@ pub(super) fn serve(conn: &mut Conn, rx: &mpsc::Receiver<Job>, sh: &Shared) {
         let job = match next.take() {
             Some(j) => j,
             None => match rx.recv() {
-                Ok(j) => j,
+                Ok(j) => took(j, sh),
                 Err(_) => return,
             },
         };
@@ -64,14 +94,14 @@ pub(super) fn serve(conn: &mut Conn, rx: &mpsc::Receiver<Job>, sh: &Shared) {
                 Conn::Pg(pg) => f(Some(pg.session())),
                 Conn::Sqlite(_) => f(None),
             },
-            Job::Tx(f) => {
-                if let Some(left) = committed.and_then(|t| GATHER.checked_sub(t.elapsed())) {
-                    std::thread::sleep(left);
+            Job::Tx(f, awaited) => {
+                if !awaited {
+                    gather(committed, sh);
                 }
                 let mut group = vec![f];
                 while group.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(Job::Tx(g)) => group.push(g),
+                    match rx.try_recv().map(|j| took(j, sh)) {
+                        Ok(Job::Tx(g, _)) => group.push(g),
                         Ok(other) => {
                             next = Some(other);
                             break;
@@ -345,5 +375,26 @@ fn begin_immediate(conn: &Connection) -> rusqlite::Result<()> {
             }
             r => return r,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_behind_waits_for_company_only_under_load_and_never_ahead_of_an_awaited_job() {
+        let ms = Duration::from_millis;
+        let us = Duration::from_micros;
+        // Idle: the first job, or one long after the last commit, commits at once.
+        assert_eq!(hold_back(0, None), None);
+        assert_eq!(hold_back(0, Some(ms(5))), None);
+        assert_eq!(hold_back(0, Some(GATHER)), None);
+        // Under load: the rest of the gathering time.
+        assert_eq!(hold_back(0, Some(us(300))), Some(GATHER - us(300)));
+        assert_eq!(hold_back(0, Some(Duration::ZERO)), Some(GATHER));
+        // Someone waits for a job in the queue: no holding back at all.
+        assert_eq!(hold_back(1, Some(us(300))), None);
+        assert_eq!(hold_back(3, Some(Duration::ZERO)), None);
     }
 }

@@ -115,3 +115,45 @@ async fn submitted_job_is_done_before_later_jobs_run() {
     assert_eq!(n, 1);
     assert_eq!(drx.try_recv().ok(), Some(true));
 }
+
+#[tokio::test]
+async fn writes_behind_and_awaited_jobs_share_commits_and_leave_no_one_counted_as_waiting() {
+    let (_dir, store) = store_with("CREATE TABLE t (x INTEGER)").await;
+    let groups0 = store.groups_run();
+    // A burst sent behind, then an awaited write and a read queued after it: the awaited jobs
+    // see every write before them, and the burst shares commits (gathered under load).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..200i64 {
+        let tx = tx.clone();
+        store
+            .submit(
+                move |c| c.execute("INSERT INTO t (x) VALUES (?1)", crate::args![i]),
+                move |r| {
+                    let _ = tx.send(r.is_ok());
+                },
+            )
+            .unwrap();
+    }
+    let n = store
+        .transact(|c| {
+            c.execute("INSERT INTO t (x) VALUES (-1)", crate::args![])?;
+            count(c)
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 201, "the awaited write runs after every write queued before it");
+    assert_eq!(store.call(count).await.unwrap(), 201);
+    drop(tx);
+    let mut ok = 0;
+    while let Some(r) = rx.recv().await {
+        ok += usize::from(r);
+    }
+    assert_eq!(ok, 200);
+    let groups = store.groups_run() - groups0;
+    assert!(groups < 201, "{groups} commits for 201 queued writes");
+    assert_eq!(
+        store.shared.awaited.load(Ordering::SeqCst),
+        0,
+        "every awaited job was taken off the count"
+    );
+}
