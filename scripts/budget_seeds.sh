@@ -15,23 +15,27 @@ done_tasks() { # completed or degraded tasks of a run, from `show --json`
   "$BIN" --data-dir "$1" --config "$2" show "$3" --json |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(t["status"] in ("completed","degraded") for t in d["tasks"]))'
 }
+field() { # FILE KEY: a top-level field of a JSON file
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
 fail=0; exhausted=0
 for seed in $(seq "$FIRST" $((FIRST + COUNT - 1))); do
   d="$work/d$seed"; cfg="$work/c$seed.toml"
   printf '[simulated]\nseed = %d\n' "$seed" > "$cfg"
-  out=$("$BIN" --data-dir "$d" --config "$cfg" run "$DESC" --budget 0.02 --headless --json 2>"$work/e$seed" || true)
-  id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$out")
-  status=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["status"])' "$out")
-  cost=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["total_cost_usd"])' "$out")
+  # Read back from files: a run's JSON (its tasks' outputs) can exceed an argument's size limit.
+  "$BIN" --data-dir "$d" --config "$cfg" run "$DESC" --budget 0.02 --headless --json >"$work/o$seed" 2>"$work/e$seed" || true
+  id=$(field "$work/o$seed" id)
+  status=$(field "$work/o$seed" status)
+  cost=$(field "$work/o$seed" total_cost_usd)
   if [ "$status" != budget_exhausted ]; then
     echo "seed $seed: $status, spent \$$cost"
     continue
   fi
   exhausted=$((exhausted + 1))
   before=$(done_tasks "$d" "$cfg" "$id")
-  rout=$("$BIN" --data-dir "$d" --config "$cfg" resume "$id" --budget 0.02 --headless --json 2>>"$work/e$seed" || true)
-  rstatus=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["status"])' "$rout")
-  rcost=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["total_cost_usd"])' "$rout")
+  "$BIN" --data-dir "$d" --config "$cfg" resume "$id" --budget 0.02 --headless --json >"$work/r$seed" 2>>"$work/e$seed" || true
+  rstatus=$(field "$work/r$seed" status)
+  rcost=$(field "$work/r$seed" total_cost_usd)
   after=$(done_tasks "$d" "$cfg" "$id")
   verdict=ok
   if [ "$after" -ne "$before" ]; then verdict="FAIL: the resume completed $((after - before)) more task(s)"; fail=1; fi
