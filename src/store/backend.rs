@@ -91,7 +91,7 @@ impl StoredRun for RunSummary {
     }
 }
 
-/// Runs, their tasks and attempts, and where a resumed run continues (runs.rs, resume.rs).
+/// Runs, their tasks and attempts, and where a resumed run continues (runs/, resume.rs).
 pub trait RunStore {
     fn run(&self, id: &str) -> Result<RunRow, StoreError>;
     /// Every run, newest first.
