@@ -324,7 +324,8 @@ mod tests {
             c.reasoning_for(Some(TaskType::ComplexReasoning)),
             Reasoning {
                 effort: Some(ReasoningEffort::High),
-                thinking_budget: Some(8000)
+                thinking_budget: Some(8000),
+                outside_max_tokens: 0,
             }
         );
         assert_eq!(
