@@ -6,7 +6,8 @@
 //! final answer with `max_tokens` and thinks up to 32K tokens beyond it (a model's
 //! `reasoning_outside_max_tokens` says the same of any server): such an answer is legitimate,
 //! `ok` and charged its real cost, the hold covers it, and only reasoning past that bound is
-//! `malformed_usage`, charged the held worst case.
+//! `malformed_usage`, charged the held worst case. xAI reports reasoning beside
+//! `completion_tokens` rather than inside: it is billed on top, never dropped.
 //!
 //! The real binary runs a one-task plan on `model` (preferred) with `fallback` behind it.
 
@@ -274,5 +275,25 @@ async fn gemini_thoughts_count_inside_max_output_tokens() {
         // The hold: no more than max_tokens of output (plus the input estimate).
         assert!(*cost < (MAX_OUTPUT as i64 + 1000) * OUTPUT, "{cost}");
     }
+    d.assert_ledger_whole();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reasoning_reported_beside_completion_tokens_is_billed_on_top() {
+    // xAI's usage: reasoning_tokens beside completion_tokens, added in total_tokens
+    // (50 + 20 + 200 = 270). The provider bills 220 output tokens; so must the ledger.
+    let server = MockProvider::start().await;
+    fallback(&server);
+    let body = serde_json::json!({
+        "id": "x", "object": "chat.completion",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": REPLY}}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 270,
+                  "completion_tokens_details": {"reasoning_tokens": 200}},
+    });
+    server.script("grok-lab", [Reply::status(200, &body.to_string())]);
+    let d = Dir::new("openai", &server.openai_base_url(), "grok-lab", "");
+    d.run().await;
+    assert_charged_real_cost(&d, "grok-lab", 200);
     d.assert_ledger_whole();
 }
