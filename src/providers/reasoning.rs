@@ -111,7 +111,7 @@ mod tests {
         assert!(!supports_reasoning(&plain));
         assert!(supports_reasoning(&ModelInfo {
             reasoning: true,
-            ..plain.clone()
+            ..plain
         }));
     }
 
