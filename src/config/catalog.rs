@@ -40,6 +40,13 @@ pub struct ModelInfo {
     pub quality_by_type: BTreeMap<String, f64>,
     #[serde(default)]
     pub reasoning: bool,
+    /// Reasoning tokens the model's server may bill beyond a request's `max_tokens` because it
+    /// does not count the chain of thought inside it (DeepSeek R1's original API: up to 32K).
+    /// Unset: the built-in rule of `providers::reasoning::outside_max_tokens` (0 for every
+    /// provider that counts reasoning inside the limit). Held on every call and allowed by the
+    /// usage check, no more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_outside_max_tokens: Option<u32>,
     /// USD per million input tokens written to the provider's cache (Anthropic's 5-minute write);
     /// unset: cache writes are priced as input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +88,7 @@ impl Default for ModelInfo {
             quality: default_quality(),
             quality_by_type: BTreeMap::new(),
             reasoning: false,
+            reasoning_outside_max_tokens: None,
             cache_write: None,
             long_context_above: None,
             input_long: None,

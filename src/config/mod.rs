@@ -400,6 +400,7 @@ impl Config {
             .map(|o| crate::domain::Reasoning {
                 effort: o.reasoning_effort,
                 thinking_budget: o.thinking_budget,
+                outside_max_tokens: 0,
             })
             .unwrap_or_default()
     }

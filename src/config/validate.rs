@@ -245,6 +245,9 @@ impl Config {
                 float_in(&at(&format!("quality_by_type.{ty}")), *q, 0.0, 1.0)?;
             }
             int_in(&at("max_output"), m.max_output as u64, 1, 10_000_000)?;
+            if let Some(r) = m.reasoning_outside_max_tokens {
+                int_in(&at("reasoning_outside_max_tokens"), r as u64, 0, 10_000_000)?;
+            }
             if let Some(w) = m.context_window {
                 int_in(&at("context_window"), w as u64, 1, 100_000_000)?;
             }
@@ -324,7 +327,8 @@ mod tests {
             c.reasoning_for(Some(TaskType::ComplexReasoning)),
             Reasoning {
                 effort: Some(ReasoningEffort::High),
-                thinking_budget: Some(8000)
+                thinking_budget: Some(8000),
+                outside_max_tokens: 0,
             }
         );
         assert_eq!(
@@ -408,6 +412,15 @@ mod tests {
             "[[models]]\nid = \"x\"\nprovider = \"openai\"\nquality = 7.0\n",
             "models[0] (x).quality",
         );
+        refused(
+            "[[models]]\nid = \"x\"\nprovider = \"openai\"\nreasoning_outside_max_tokens = 20000000\n",
+            "models[0] (x).reasoning_outside_max_tokens",
+        );
+        let c = load(
+            "[[models]]\nid = \"x\"\nprovider = \"openai\"\nreasoning_outside_max_tokens = 32768\n",
+        )
+        .unwrap();
+        assert_eq!(c.models[0].reasoning_outside_max_tokens, Some(32768));
     }
 
     #[test]

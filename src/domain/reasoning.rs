@@ -36,9 +36,15 @@ pub struct Reasoning {
     /// Tokens the model may spend thinking, inside `max_tokens` (Anthropic requires
     /// `MIN_THINKING_BUDGET <= budget < max_tokens`; the engine raises `max_tokens` to fit it).
     pub thinking_budget: Option<u32>,
+    /// Reasoning tokens the provider may produce and bill beyond `max_tokens` (a server that
+    /// does not count the chain of thought inside it: `providers::reasoning::outside_max_tokens`).
+    /// Not sent: the engine holds them and `engine::usage::check` allows exactly them. 0 where
+    /// reasoning counts inside `max_tokens`.
+    pub outside_max_tokens: u32,
 }
 
 impl Reasoning {
+    /// No control is asked of the model (`outside_max_tokens` is the server's rule, not a control).
     pub fn is_none(&self) -> bool {
         self.effort.is_none() && self.thinking_budget.is_none()
     }

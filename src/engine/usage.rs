@@ -2,7 +2,8 @@
 //! is checked against what the request allowed before it is priced, and a call is never charged
 //! more than the worst case held for it: nothing a server says can push spend past a cap.
 //!
-//! - Usage the request could not have produced (more output than `max_tokens`, more input than
+//! - Usage the request could not have produced (more output than `max_tokens`, plus the
+//!   reasoning a server does not count inside it, `ChatRequest::max_billed_output`; more input than
 //!   the prompt could hold, counts that are not non-negative integers) is `malformed_usage`: the
 //!   answer is refused as a transient fault (the breaker counts it, the call is retried or falls
 //!   back), and the call is charged its held worst case, since the provider did serve it.
@@ -34,6 +35,16 @@ pub enum UsageError {
     ImpossibleCount,
     #[error("{output} output tokens for a request allowing at most {max_tokens}")]
     Output { output: u64, max_tokens: u32 },
+    #[error(
+        "{output} answer and {reasoning} reasoning tokens for a request allowing at most \
+         {max_tokens} + {outside} reasoning tokens beyond max_tokens"
+    )]
+    Reasoning {
+        output: u64,
+        reasoning: u64,
+        max_tokens: u32,
+        outside: u32,
+    },
     #[error("{input} input tokens for a prompt estimated at {estimate} (at most {bound} possible)")]
     Input {
         input: u64,
@@ -57,10 +68,23 @@ pub fn check(u: &Usage, req: &ChatRequest) -> Result<(), UsageError> {
         return Err(UsageError::ImpossibleCount);
     }
     let output = u.billed_output();
-    if output > u64::from(req.max_tokens) {
-        return Err(UsageError::Output {
-            output,
-            max_tokens: req.max_tokens,
+    // Reasoning a server does not count inside max_tokens may use `outside` more tokens, exactly
+    // what was held; not more. (The answer alone is not bounded separately: a server that
+    // reports no reasoning count gives answer and chain of thought as one number.)
+    if output > u64::from(req.max_billed_output()) {
+        let outside = req.reasoning.outside_max_tokens;
+        return Err(if outside == 0 {
+            UsageError::Output {
+                output,
+                max_tokens: req.max_tokens,
+            }
+        } else {
+            UsageError::Reasoning {
+                output: u.output,
+                reasoning: u.reasoning,
+                max_tokens: req.max_tokens,
+                outside,
+            }
         });
     }
     let input = u.total_input();
@@ -108,7 +132,7 @@ pub fn assess(
         cached_input: 0,
         cache_write: 0,
         output: u64::from(req.max_tokens),
-        reasoning: 0,
+        reasoning: u64::from(req.reasoning.outside_max_tokens),
     };
     let charge_held = |outcome, why: String| Charge {
         cost: worst,
@@ -159,7 +183,7 @@ pub fn assess(
             cost: worst,
             usage: reported,
             outcome: None,
-            // Only the input can be above the hold (output was checked against max_tokens).
+            // Only the input can be above the hold (output was checked against what was held).
             warning: Some(format!(
                 "{} cost ${:.6}, above the ${:.6} held for it: the provider counted more input \
                  tokens than estimated; charged the held amount",
@@ -308,6 +332,41 @@ mod tests {
         // A negative count decodes as INVALID_COUNT.
         let e = check(&usage(INVALID_COUNT, 1), &r).unwrap_err().to_string();
         assert!(e.contains("not a non-negative integer"), "{e}");
+    }
+
+    #[test]
+    fn reasoning_outside_max_tokens_is_allowed_up_to_what_was_held() {
+        let mut r = req();
+        r.reasoning.outside_max_tokens = 1000;
+        let thought = |output, reasoning| Usage {
+            output,
+            reasoning,
+            ..usage(10, 0)
+        };
+        // 500 answer tokens and 1000 reasoning tokens beyond them: what the request allowed.
+        assert_eq!(check(&thought(500, 1000), &r), Ok(()));
+        assert_eq!(check(&thought(100, 1400), &r), Ok(()));
+        let e = check(&thought(500, 1001), &r).unwrap_err().to_string();
+        assert!(
+            e.contains("500 answer and 1001 reasoning")
+                && e.contains("1000 reasoning tokens beyond"),
+            "{e}"
+        );
+        // Where reasoning counts inside max_tokens, the same answer is impossible.
+        assert!(check(&thought(500, 1000), &req()).is_err());
+        // The hold records the reasoning it covered.
+        let m = model();
+        let worst = m.worst_case(HELD_IN, r.max_billed_output());
+        let mut res = answer(thought(600, 2000));
+        let c = assess(&m, &r, HELD_IN, worst, &mut res);
+        assert_eq!(c.outcome, Some(MALFORMED_USAGE));
+        assert_eq!(
+            (c.cost, c.usage.output, c.usage.reasoning),
+            (worst, 500, 1000)
+        );
+        let mut res = answer(thought(400, 1000));
+        let c = assess(&m, &r, HELD_IN, worst, &mut res);
+        assert_eq!((c.cost, c.outcome), (Micros(10 + 2 * 1400), None));
     }
 
     #[test]

@@ -62,6 +62,14 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
+    /// Output tokens (answer and reasoning) the provider may bill for this request: `max_tokens`,
+    /// plus the reasoning its server does not count inside it. The worst case held and the
+    /// usage check both use this.
+    pub fn max_billed_output(&self) -> u32 {
+        self.max_tokens
+            .saturating_add(self.reasoning.outside_max_tokens)
+    }
+
     /// Rough input-token estimate (4 characters a token) used for reservations and estimates.
     pub fn estimated_input_tokens(&self) -> u64 {
         self.system.as_deref().map_or(0, estimate_tokens)

@@ -5,7 +5,8 @@
 //! system prompt as role `developer` and no temperature; `deepseek-reasoner` takes no
 //! temperature; Moonshot accepts temperature in [0, 1] (clamped) and its fixed-sampling models
 //! (K2 thinking, K2.5 and later) none. Usage: `prompt_tokens` includes cached tokens,
-//! `completion_tokens` includes reasoning tokens; both are split out here.
+//! `completion_tokens` includes reasoning tokens (xAI's does not: its reasoning is billed on top);
+//! both are split out here.
 
 use super::classify::{WireFormat, classify_stream_error};
 use super::sse::SseEvent;
@@ -155,15 +156,26 @@ pub(crate) fn usage(u: &Value) -> Usage {
         .unwrap_or(0)
         .min(prompt);
     let completion = n(u, "/completion_tokens").unwrap_or(0);
-    let reasoning = n(u, "/completion_tokens_details/reasoning_tokens")
-        .unwrap_or(0)
-        .min(completion);
+    let reasoning = n(u, "/completion_tokens_details/reasoning_tokens").unwrap_or(0);
+    // OpenAI, DeepSeek and most servers count reasoning inside `completion_tokens`; xAI counts
+    // it beside them ("counted separately from completion_tokens, but counted in the
+    // total_tokens"). Told apart by the sizes: reasoning above the completion, or a total that
+    // adds it on top, is billed on top; never the smaller reading.
+    let total = n(u, "/total_tokens");
+    let beside = reasoning > completion
+        || (reasoning > 0
+            && total == Some(prompt.saturating_add(completion).saturating_add(reasoning)));
+    let output = if beside {
+        completion
+    } else {
+        completion - reasoning
+    };
     Usage {
         input: prompt - cached,
         cached_input: cached,
         // OpenAI-format servers report no cache writes (none charges a write premium).
         cache_write: 0,
-        output: completion - reasoning,
+        output,
         reasoning,
     }
 }
@@ -464,6 +476,17 @@ mod tests {
             (usage(&no_prompt).input, usage(&no_prompt).cached_input),
             (30, 70)
         );
+        // xAI: reasoning beside completion_tokens, in total_tokens; billed on top.
+        let xai = json!({"prompt_tokens":32,"completion_tokens":9,"total_tokens":135,
+            "completion_tokens_details":{"reasoning_tokens":94}});
+        assert_eq!((usage(&xai).output, usage(&xai).reasoning), (9, 94));
+        let no_total = json!({"prompt_tokens":20,"completion_tokens":2,
+            "completion_tokens_details":{"reasoning_tokens":317}});
+        assert_eq!(usage(&no_total).billed_output(), 319);
+        // OpenAI's total does not add reasoning again: it stays inside.
+        let inside = json!({"prompt_tokens":100,"completion_tokens":50,"total_tokens":150,
+            "completion_tokens_details":{"reasoning_tokens":20}});
+        assert_eq!((usage(&inside).output, usage(&inside).reasoning), (30, 20));
         let moonshot = json!({"prompt_tokens":10,"completion_tokens":5,"cached_tokens":4});
         assert_eq!(usage(&moonshot).cached_input, 4);
         let nonsense = json!({"prompt_tokens":10,"prompt_tokens_details":{"cached_tokens":99}});

@@ -111,10 +111,15 @@ pub fn route<'c>(inp: &Inputs<'c>, strategy: Strategy, q: &RouteQuery, now_ms: u
             m.latency_ms as f64
         };
         if !inp.policies.is_empty() {
+            // Reasoning the model's server does not count inside max_tokens is held too.
+            let output = q
+                .max_tokens
+                .min(m.max_output)
+                .saturating_add(crate::providers::reasoning::outside_max_tokens(m));
             let facts = CallFacts {
                 team: q.team,
                 task_type: q.task_type,
-                worst_cost: Some(m.worst_case(q.est_input, q.max_tokens.min(m.max_output))),
+                worst_cost: Some(m.worst_case(q.est_input, output)),
                 p95_ms: Some(latency as u64),
             };
             let d = decide(inp.policies, m, &facts);
@@ -341,5 +346,43 @@ mod tests {
             .filter(|m| m.provider == "anthropic")
             .count();
         assert_eq!(r.blocked.len(), anthropic);
+    }
+
+    #[test]
+    fn a_cost_policy_counts_reasoning_held_beyond_max_tokens() {
+        let (_, cat, reg) = setup();
+        let health = Health::new(BreakerConfig::default());
+        let learning = Learning::default();
+        let cfg: Config =
+            toml::from_str("[[policy]]\nname='cap'\nmode='hard'\nmax_cost_per_call_usd=0.05\n")
+                .unwrap();
+        let policies = crate::routing::policy::parse(&cfg.policies).unwrap();
+        // $1 / $2 per million: 100 input and 4,000 output tokens are $0.0081, under the cap;
+        // R1's 32,768 chain-of-thought tokens beyond max_tokens make the hold $0.0737.
+        let priced = |id: &str| ModelInfo {
+            id: id.into(),
+            input: 1.0,
+            output: 2.0,
+            ..cat.get("deepseek-reasoner").unwrap().clone()
+        };
+        let one = |m: ModelInfo| Catalog { models: vec![m] };
+        let q = RouteQuery {
+            est_input: 100,
+            max_tokens: 4000,
+            ..Default::default()
+        };
+        for (m, blocked) in [(priced("deepseek-reasoner"), 0), (priced("deepseek-r1"), 1)] {
+            let cat = one(m);
+            let inp = Inputs {
+                catalog: &cat,
+                registry: &reg,
+                health: &health,
+                learning: &learning,
+                policies: &policies,
+            };
+            let r = route(&inp, Strategy::Quality, &q, 0);
+            assert_eq!(r.blocked.len(), blocked, "{}", cat.models[0].id);
+            assert_eq!(r.ranked.len(), 1 - blocked);
+        }
     }
 }

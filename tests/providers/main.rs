@@ -11,6 +11,7 @@ mod http_faults;
 mod networks;
 mod openai_compatible;
 mod prompt_caching;
+mod reasoning_bounds;
 mod structured_output;
 mod usage_faults;
 mod wire_formats;

@@ -25,7 +25,7 @@ use crate::domain::reasoning::MIN_THINKING_BUDGET;
 use crate::domain::{CallRole, Micros, Reasoning, TaskType};
 use crate::engine::fit::{TooLarge, fit};
 use crate::providers::caching;
-use crate::providers::reasoning::supports_reasoning;
+use crate::providers::reasoning::{outside_max_tokens, supports_reasoning};
 use crate::providers::{ChatRequest, ChatResponse, Message};
 use crate::routing::health::now_ms;
 use attempt::ModelEnd;
@@ -192,7 +192,9 @@ impl<'a> CallState<'a> {
 /// The request `spec` makes of `model`, fitted into a `window`-token context (`engine/fit.rs`),
 /// with the `reasoning` controls configured for its task type when the model takes them. A
 /// thinking budget raises `max_tokens` by as much (thinking counts inside it), up to the
-/// model's output limit, so the worst case held covers the thinking.
+/// model's output limit, so the worst case held covers the thinking. Reasoning a server does
+/// not count inside `max_tokens` (`providers::reasoning::outside_max_tokens`) is carried in
+/// `reasoning.outside_max_tokens`, held and allowed on top of it.
 fn request(
     spec: &CallSpec,
     model: &ModelInfo,
@@ -254,6 +256,7 @@ fn request(
         reasoning: Reasoning {
             effort: reasoning.effort,
             thinking_budget,
+            outside_max_tokens: outside_max_tokens(model),
         },
     })
 }
@@ -336,17 +339,19 @@ async fn models(st: &mut CallState<'_>, mut slot: Option<&mut Slot>) -> Result<C
             // breakpoints may write all of it to the cache, at the dearer write price.
             let held_in = req.estimated_input_tokens() + req.estimated_input_tokens() / 10 + 16;
             let may_write = caching::may_write(&req);
-            let worst = match model.try_worst_case_caching(held_in, req.max_tokens, may_write) {
-                Ok(w) => w,
-                Err(e) => {
-                    st.traced(&model.id, || {
-                        format!("budget: cannot hold its worst case: {e}")
-                    });
-                    st.last_error = Some(format!("{}: cannot hold its worst case: {e}", model.id));
-                    st.exclude.push(model.id.clone());
-                    continue 'models;
-                }
-            };
+            let worst =
+                match model.try_worst_case_caching(held_in, req.max_billed_output(), may_write) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        st.traced(&model.id, || {
+                            format!("budget: cannot hold its worst case: {e}")
+                        });
+                        st.last_error =
+                            Some(format!("{}: cannot hold its worst case: {e}", model.id));
+                        st.exclude.push(model.id.clone());
+                        continue 'models;
+                    }
+                };
             // Routing judged max-cost policies on an estimate; the request as built may hold
             // more (cache writes, a thinking budget): a HARD limit must hold for what is held.
             let facts = crate::routing::policy::CallFacts {
@@ -447,6 +452,7 @@ mod tests {
         let r = Reasoning {
             effort: Some(crate::domain::ReasoningEffort::High),
             thinking_budget: Some(8000),
+            ..Default::default()
         };
         let req = request(&spec, &sonnet, 200_000, r).unwrap();
         assert_eq!(req.max_tokens, 12_000);
@@ -471,6 +477,24 @@ mod tests {
         let req = request(&spec, gpt4o, 200_000, r).unwrap();
         assert_eq!(req.reasoning, Reasoning::default());
         assert_eq!(req.max_tokens, 4000.min(gpt4o.max_output));
+    }
+
+    #[test]
+    fn reasoning_a_server_does_not_count_in_max_tokens_is_carried_for_the_hold() {
+        let spec = CallSpec::new(CallRole::Generate, "write it".into(), 4000);
+        let r1 = ModelInfo {
+            id: "deepseek-r1".into(),
+            max_output: 8192,
+            ..Default::default()
+        };
+        let req = request(&spec, &r1, 128_000, Reasoning::default()).unwrap();
+        assert_eq!(req.max_tokens, 4000, "the answer's limit is sent unchanged");
+        assert_eq!(req.reasoning.outside_max_tokens, 32_768);
+        assert_eq!(req.max_billed_output(), 4000 + 32_768);
+        let catalog = crate::config::Catalog::embedded().unwrap();
+        let sonnet = catalog.get("claude-sonnet-4-6").unwrap();
+        let req = request(&spec, sonnet, 200_000, Reasoning::default()).unwrap();
+        assert_eq!(req.max_billed_output(), req.max_tokens);
     }
 
     #[test]
