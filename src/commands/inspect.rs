@@ -13,7 +13,11 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
         Some(pg) => {
             let schema = pg.target().schema().to_string();
             let runs = pg.tx(|t| crate::store::pg::runs::list_runs(t, &schema))?;
-            report::runs_json_from(&runs, |r| r.status)
+            let ids = runs.clone();
+            let blocked = app
+                .store
+                .call_blocking(move |c| report::blocked_runs(c, &ids))?;
+            report::runs_json_from(&runs, |r| r.status, &blocked)
         }
         None => app
             .store

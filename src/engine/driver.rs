@@ -592,7 +592,16 @@ fn close_run(
         stop: end.stop,
     };
     let status = final_status(&facts);
-    let reason = end.reason(status, counts.ok);
+    let mut reason = end.reason(status, counts.ok);
+    // Only a cycle's tasks are left: no resume can run them, and the reason says so.
+    if status.is_resumable()
+        && let Some(why) = super::resumable::blocked_rows(&tasks)
+    {
+        reason = Some(match reason {
+            Some(r) => format!("{r}; {why}"),
+            None => why,
+        });
+    }
     // Tasks left running by a cancelled in-flight call go back to pending.
     tx.requeue_running(id)?;
     tx.add_exec_ms(id, elapsed.as_millis() as u64)?;

@@ -17,6 +17,7 @@ mod live;
 pub mod outputs;
 pub mod preflight;
 pub mod report;
+pub mod resumable;
 pub mod semantic;
 pub mod service;
 pub mod task_loop;

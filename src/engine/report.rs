@@ -7,7 +7,7 @@ use crate::domain::status::RunStatus;
 use crate::liveness as lock;
 use crate::store::{AttemptRow, RunStore, StoreError, StoredRun, TaskRow};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// A stored status with liveness folded in: `running` without a live owner is `interrupted`.
@@ -59,7 +59,8 @@ pub fn run_json(
     Ok(json!({
         "id": run.id,
         "status": status,
-        "resumable": status.is_resumable(),
+        // A resume must be able to run something: not when only a cycle's tasks are left.
+        "resumable": super::resumable::resumable(status, &tasks),
         "status_reason": run.status_reason,
         "description": run.description,
         "criteria": run.criteria,
@@ -236,13 +237,39 @@ fn tasks_json(
 
 pub fn runs_json(c: &(impl RunStore + ?Sized), data_dir: &Path) -> Result<Value, StoreError> {
     let runs = c.list_runs()?;
-    Ok(runs_json_from(&runs, |r| effective_status(data_dir, r)))
+    let blocked = blocked_runs(c, &runs)?;
+    Ok(runs_json_from(
+        &runs,
+        |r| effective_status(data_dir, r),
+        &blocked,
+    ))
 }
 
-/// `runs --json` of `runs`, each shown with the status `status` gives it (liveness folded in).
+/// Ids of the runs among `runs` that a resume could not advance: every unfinished task is on a
+/// dependency cycle or depends on one (`engine/resumable.rs`). Only runs with unfinished tasks
+/// are read.
+pub fn blocked_runs(
+    c: &(impl RunStore + ?Sized),
+    runs: &[crate::store::RunSummary],
+) -> Result<HashSet<String>, StoreError> {
+    let mut out = HashSet::new();
+    for r in runs
+        .iter()
+        .filter(|r| r.tasks_total > 0 && r.tasks_done < r.tasks_total)
+    {
+        if super::resumable::blocked_rows(&c.tasks(&r.id)?).is_some() {
+            out.insert(r.id.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `runs --json` of `runs`, each shown with the status `status` gives it (liveness folded in);
+/// runs in `blocked` are not resumable whatever their status ([`blocked_runs`]).
 pub fn runs_json_from(
     runs: &[crate::store::RunSummary],
     status: impl Fn(&crate::store::RunSummary) -> crate::domain::status::RunStatus,
+    blocked: &HashSet<String>,
 ) -> Value {
     let v: Vec<Value> = runs
         .iter()
@@ -251,7 +278,7 @@ pub fn runs_json_from(
             json!({
                 "id": r.id,
                 "status": status,
-                "resumable": status.is_resumable(),
+                "resumable": status.is_resumable() && !blocked.contains(&r.id),
                 "description": r.description,
                 "team": r.team,
                 "total_cost_usd": round(r.spent),

@@ -11,8 +11,8 @@ use crate::domain::status::RunStatus;
 use crate::domain::status::StopReason;
 use crate::domain::{Micros, new_run_id};
 use crate::liveness as lock;
-use crate::store::BudgetStore;
 use crate::store::{self, NewRun, StoreError};
+use crate::store::{BudgetStore, RunStore};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -299,6 +299,17 @@ impl EngineHandle {
                 "run {} ended `{}`: terminal runs are not resumed (start a new run instead)",
                 row.id, row.status
             )));
+        }
+        // Only a cycle's tasks left: a resume would fail them again and run nothing.
+        let id = row.id.clone();
+        let tasks: Vec<store::TaskRow> = self
+            .ctx
+            .store
+            .call(move |c| c.tasks(&id))
+            .await
+            .map_err(invalid)?;
+        if let Some(why) = super::resumable::blocked_rows(&tasks) {
+            return Err(EngineError::Invalid(format!("run {} is {why}", row.id)));
         }
         if let Some(b) = req.budget
             && b.0 <= 0

@@ -141,7 +141,10 @@ async fn writes_behind_and_awaited_jobs_share_commits_and_leave_no_one_counted_a
         })
         .await
         .unwrap();
-    assert_eq!(n, 201, "the awaited write runs after every write queued before it");
+    assert_eq!(
+        n, 201,
+        "the awaited write runs after every write queued before it"
+    );
     assert_eq!(store.call(count).await.unwrap(), 201);
     drop(tx);
     let mut ok = 0;
