@@ -55,6 +55,7 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
                 )),
             }
         }
+        EngineEvent::TaskParked { .. } => ev.parked_text().map(|t| format!("[{run_id}] {t}")),
         EngineEvent::Breaker {
             model,
             from,
@@ -127,6 +128,7 @@ fn print_event(ev: &EngineEvent, run_id: &str) {
         EngineEvent::RunStarted { run_id: r, .. }
         | EngineEvent::Planned { run_id: r, .. }
         | EngineEvent::TaskChanged { run_id: r, .. }
+        | EngineEvent::TaskParked { run_id: r, .. }
         | EngineEvent::RunFinished { run_id: r, .. } => r == run_id,
         EngineEvent::Breaker { run_id: r, .. }
         | EngineEvent::Policy { run_id: r, .. }

@@ -7,7 +7,7 @@ use super::checkpoint::{self, Checkpoint};
 use super::context::{EngineCtx, RunCtx, Slot};
 use super::dag::Dag;
 use super::decompose::{self, parse_plan};
-use super::task_loop::{TaskOutcome, run_task};
+use super::task_loop::{Refused, TaskOutcome, run_task};
 use crate::budget::waiters;
 use crate::domain::Micros;
 use crate::domain::status::{RunFacts, RunStatus, StopReason, TaskStatus, final_status};
@@ -103,7 +103,7 @@ async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Plan, String> {
                 run.request_stop(StopReason::Cancelled, true);
                 return Err("cancelled during decomposition".into());
             }
-            Err(CallFail::Budget(d)) => {
+            Err(CallFail::Budget(d, _)) => {
                 run.request_stop(StopReason::BudgetExhausted, false);
                 return Err(format!("budget exhausted during decomposition: {d}"));
             }
@@ -340,8 +340,12 @@ impl<'a> Schedule<'a> {
                     set_status(ctx, run, &self.ids[k], TaskStatus::Skipped, Some(why)).await;
                 }
             }
-            TaskOutcome::Parked { checkpoint, reason } => {
-                park(ctx, run, &id, &checkpoint, reason).await;
+            TaskOutcome::Parked {
+                checkpoint,
+                reason,
+                refused,
+            } => {
+                park(ctx, run, &id, &checkpoint, reason, *refused).await;
                 self.parked.push((i, *checkpoint, self.finished));
             }
             TaskOutcome::Stopped(why, reason) => {
@@ -384,8 +388,16 @@ fn deadline(
         .unwrap_or(start)
 }
 
-/// A task waits at a call the budget refused: pending, with the reason and its resume point.
-async fn park(ctx: &EngineCtx, run: &RunCtx, task_id: &str, ck: &Checkpoint, reason: String) {
+/// A task waits at a call the budget refused: pending, with the reason and its resume point;
+/// observers are told which call, on which model, the budget refused (`TaskParked`).
+async fn park(
+    ctx: &EngineCtx,
+    run: &RunCtx,
+    task_id: &str,
+    ck: &Checkpoint,
+    reason: String,
+    refused: Refused,
+) {
     let (rid, tid, r, ck2) = (
         run.id.clone(),
         task_id.to_string(),
@@ -405,14 +417,14 @@ async fn park(ctx: &EngineCtx, run: &RunCtx, task_id: &str, ck: &Checkpoint, rea
             format!("task {task_id}: could not record where it waits: {e}"),
         );
     }
-    ctx.emit(EngineEvent::TaskChanged {
+    ctx.emit(EngineEvent::TaskParked {
         run_id: run.id.clone(),
         task_id: task_id.to_string(),
-        status: TaskStatus::Pending,
-        model: None,
         iteration: ck.iter,
-        score: None,
-        reason: Some(reason),
+        role: refused.role.as_str().to_string(),
+        model: refused.model,
+        refusal: refused.denial,
+        reason,
     });
 }
 
