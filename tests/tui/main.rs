@@ -16,6 +16,7 @@ mod flow;
 mod live_events;
 mod mine;
 mod mouse_rows;
+mod parked;
 mod pg_live;
 mod pg_snapshot;
 mod render;
