@@ -201,6 +201,16 @@ pub fn render_text(v: &serde_json::Value) -> String {
             ""
         }
     ));
+    // Resumed on another machine than the one that started it (a shared store).
+    if let (Some(d), Some(h)) = (g("driver_host").as_str(), g("host").as_str())
+        && d != h
+    {
+        s.push_str(&format!(
+            "driven on {} (started on {})\n",
+            crate::text_safe::clean_line(d),
+            crate::text_safe::clean_line(h)
+        ));
+    }
     let estimated = g("estimated_cost_usd").as_f64().unwrap_or(0.0);
     if estimated > 0.0 {
         s.push_str(&format!(

@@ -56,6 +56,7 @@ pub fn run_json(
     let mut tasks_json = tasks_json(&tasks, &attempts, &costs, &files, &mut refused);
     add_routing(&mut tasks_json, &routing);
     let tasks_done = tasks.iter().filter(|t| t.status.is_done()).count();
+    let driver = c.driven_host(id)?.or_else(|| run.host.clone());
     Ok(json!({
         "id": run.id,
         "status": status,
@@ -71,6 +72,8 @@ pub fn run_json(
         "plan_fallback": run.plan_fallback,
         "host": run.host,
         "user": run.user,
+        // The machine driving the run now, or that drove it last (`host` started it).
+        "driver_host": driver,
         "budget_usd": round(run.budget),
         "time_limit_secs": run.time_limit_secs,
         "total_cost_usd": round(run.spent),
@@ -237,39 +240,52 @@ fn tasks_json(
 
 pub fn runs_json(c: &(impl RunStore + ?Sized), data_dir: &Path) -> Result<Value, StoreError> {
     let runs = c.list_runs()?;
-    let blocked = blocked_runs(c, &runs)?;
+    let more = ListFacts::load(c, &runs)?;
     Ok(runs_json_from(
         &runs,
         |r| effective_status(data_dir, r),
-        &blocked,
+        &more,
     ))
 }
 
-/// Ids of the runs among `runs` that a resume could not advance: every unfinished task is on a
-/// dependency cycle or depends on one (`engine/resumable.rs`). Only runs with unfinished tasks
-/// are read.
-pub fn blocked_runs(
-    c: &(impl RunStore + ?Sized),
-    runs: &[crate::store::RunSummary],
-) -> Result<HashSet<String>, StoreError> {
-    let mut out = HashSet::new();
-    for r in runs
-        .iter()
-        .filter(|r| r.tasks_total > 0 && r.tasks_done < r.tasks_total)
-    {
-        if super::resumable::blocked_rows(&c.tasks(&r.id)?).is_some() {
-            out.insert(r.id.clone());
-        }
-    }
-    Ok(out)
+/// What `runs` shows besides the run rows themselves.
+#[derive(Debug, Default)]
+pub struct ListFacts {
+    /// Runs a resume could not advance: every unfinished task is on a dependency cycle or
+    /// depends on one (`engine/resumable.rs`).
+    pub blocked: HashSet<String>,
+    /// The machine that drove each run resumed at least once, last.
+    pub driven: HashMap<String, String>,
 }
 
-/// `runs --json` of `runs`, each shown with the status `status` gives it (liveness folded in);
-/// runs in `blocked` are not resumable whatever their status ([`blocked_runs`]).
+impl ListFacts {
+    /// Only runs with unfinished tasks have their tasks read.
+    pub fn load(
+        c: &(impl RunStore + ?Sized),
+        runs: &[crate::store::RunSummary],
+    ) -> Result<Self, StoreError> {
+        let mut blocked = HashSet::new();
+        for r in runs
+            .iter()
+            .filter(|r| r.tasks_total > 0 && r.tasks_done < r.tasks_total)
+        {
+            if super::resumable::blocked_rows(&c.tasks(&r.id)?).is_some() {
+                blocked.insert(r.id.clone());
+            }
+        }
+        Ok(ListFacts {
+            blocked,
+            driven: c.driven_hosts()?,
+        })
+    }
+}
+
+/// `runs --json` of `runs`, each shown with the status `status` gives it (liveness folded in)
+/// and the facts of `more`: blocked runs are not resumable whatever their status.
 pub fn runs_json_from(
     runs: &[crate::store::RunSummary],
     status: impl Fn(&crate::store::RunSummary) -> crate::domain::status::RunStatus,
-    blocked: &HashSet<String>,
+    more: &ListFacts,
 ) -> Value {
     let v: Vec<Value> = runs
         .iter()
@@ -278,7 +294,7 @@ pub fn runs_json_from(
             json!({
                 "id": r.id,
                 "status": status,
-                "resumable": status.is_resumable() && !blocked.contains(&r.id),
+                "resumable": status.is_resumable() && !more.blocked.contains(&r.id),
                 "description": r.description,
                 "team": r.team,
                 "total_cost_usd": round(r.spent),
@@ -288,6 +304,8 @@ pub fn runs_json_from(
                 "updated_at": r.updated_at,
                 "host": r.host,
                 "user": r.user,
+                // Where it is driven now or was last (`host` started it).
+                "driver_host": more.driven.get(&r.id).or(r.host.as_ref()),
             })
         })
         .collect();

@@ -354,6 +354,8 @@ impl EngineHandle {
                     // A cancel request left from before applies to the old drive, not this one.
                     store::cancel::clear(tx, &id)?;
                     store::runs::claim_run(tx, &id, store::owner::Owner::current())?;
+                    // Shown as where the run is driven now (it may have started elsewhere).
+                    store::resume::mark_driven(tx, &id, &store::owner::Owner::current().host)?;
                     tx.open_lease(&id, team.as_deref(), pid)
                 })
             })

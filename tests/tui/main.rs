@@ -7,6 +7,7 @@ mod support;
 mod act;
 mod act_engine;
 mod analysis;
+mod driven_host;
 mod e2e;
 mod e2e_act;
 mod engine;
