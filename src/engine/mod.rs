@@ -5,6 +5,7 @@ pub mod admin;
 pub mod calls;
 pub mod cancel;
 pub mod checkpoint;
+mod close;
 pub mod context;
 pub mod dag;
 pub mod decompose;
