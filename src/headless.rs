@@ -55,6 +55,7 @@ fn describe(ev: &EngineEvent, run_id: &str) -> Option<String> {
                 )),
             }
         }
+        EngineEvent::TaskParked { .. } => ev.parked_text().map(|t| format!("[{run_id}] {t}")),
         EngineEvent::Breaker {
             model,
             from,
@@ -127,6 +128,7 @@ fn print_event(ev: &EngineEvent, run_id: &str) {
         EngineEvent::RunStarted { run_id: r, .. }
         | EngineEvent::Planned { run_id: r, .. }
         | EngineEvent::TaskChanged { run_id: r, .. }
+        | EngineEvent::TaskParked { run_id: r, .. }
         | EngineEvent::RunFinished { run_id: r, .. } => r == run_id,
         EngineEvent::Breaker { run_id: r, .. }
         | EngineEvent::Policy { run_id: r, .. }
@@ -199,6 +201,16 @@ pub fn render_text(v: &serde_json::Value) -> String {
             ""
         }
     ));
+    // Resumed on another machine than the one that started it (a shared store).
+    if let (Some(d), Some(h)) = (g("driver_host").as_str(), g("host").as_str())
+        && d != h
+    {
+        s.push_str(&format!(
+            "driven on {} (started on {})\n",
+            crate::text_safe::clean_line(d),
+            crate::text_safe::clean_line(h)
+        ));
+    }
     let estimated = g("estimated_cost_usd").as_f64().unwrap_or(0.0);
     if estimated > 0.0 {
         s.push_str(&format!(

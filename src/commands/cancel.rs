@@ -51,16 +51,19 @@ pub fn cancel(
         }
     }
     let (id, dd) = (run.to_string(), app.data_dir.clone());
-    let row = app
-        .store
-        .call_blocking(move |c| crate::store::runs::get_run(c, &id))?;
+    let (row, tasks) = app.store.call_blocking(move |c| {
+        use crate::store::RunStore;
+        Ok((crate::store::runs::get_run(c, &id)?, c.tasks(&id)?))
+    })?;
     let status = effective_status(&dd, &row);
+    // Not when only a dependency cycle's tasks are left (`engine/resumable.rs`).
+    let resumable = crate::engine::resumable::resumable(status, &tasks);
     let v = json!({
         "id": row.id,
         "requested": requested,
         "stopped": stopped,
         "status": status.as_str(),
-        "resumable": status.is_resumable(),
+        "resumable": resumable,
         "status_reason": row.status_reason,
     });
     if json_out {
@@ -72,7 +75,7 @@ pub fn cancel(
             }
             (_, true) => crate::outln!(
                 "run {run} cancelled: {status}{}",
-                if status.is_resumable() {
+                if resumable {
                     " (resume it with `orchestrator-tui resume`)"
                 } else {
                     ""

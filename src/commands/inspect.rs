@@ -13,7 +13,11 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
         Some(pg) => {
             let schema = pg.target().schema().to_string();
             let runs = pg.tx(|t| crate::store::pg::runs::list_runs(t, &schema))?;
-            report::runs_json_from(&runs, |r| r.status)
+            let ids = runs.clone();
+            let more = app
+                .store
+                .call_blocking(move |c| report::ListFacts::load(c, &ids))?;
+            report::runs_json_from(&runs, |r| r.status, &more)
         }
         None => app
             .store
@@ -44,8 +48,10 @@ pub fn runs(cli: &Cli, json: bool) -> Result<i32, CliError> {
             .chars()
             .take(50)
             .collect();
-        // Who started it, where (runs of a shared store come from several machines).
-        let by = match (r["user"].as_str(), r["host"].as_str()) {
+        // Who started it, and where it is driven now or was last (runs of a shared store come
+        // from several machines; one may be resumed on another than it started on).
+        let host = r["driver_host"].as_str().or(r["host"].as_str());
+        let by = match (r["user"].as_str(), host) {
             (Some(u), Some(h)) => format!("{u}@{h}"),
             (None, Some(h)) => h.to_string(),
             _ => "-".to_string(),

@@ -10,7 +10,7 @@ use crate::engine::report;
 use crate::engine::{EngineHandle, ResumeRequest, RunRequest, Started};
 use crate::headless;
 use crate::setup::{App, CliError, open_app, runtime};
-use crate::store;
+use crate::store::{self, RunStore};
 use crate::text_safe;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -139,12 +139,21 @@ fn run_inner(cli: &Cli, args: &RunArgs) -> Result<i32, CliError> {
     if !args.new && req.plan.is_none() {
         let d = description.clone();
         let data_dir = app.data_dir.clone();
-        let matches = app
-            .store
-            .call_blocking(move |c| store::runs::runs_matching(c, &d))?;
+        // Each match with the tasks it has (a run only a cycle's tasks are left in is not resumable).
+        let matches = app.store.call_blocking(move |c| {
+            let mut out = Vec::new();
+            for r in store::runs::runs_matching(c, &d)? {
+                let tasks = c.tasks(&r.id)?;
+                out.push((r, tasks));
+            }
+            Ok(out)
+        })?;
         let resumable = matches
             .into_iter()
-            .find(|r| report::effective_status(&data_dir, r).is_resumable());
+            .find(|(r, tasks)| {
+                crate::engine::resumable::resumable(report::effective_status(&data_dir, r), tasks)
+            })
+            .map(|(r, _)| r);
         if let Some(m) = resumable {
             let interactive = std::io::stdin().is_terminal()
                 && std::io::stderr().is_terminal()

@@ -1,5 +1,5 @@
 //! Drives one run: decomposition (unless the task list is already committed), DAG scheduling with
-//! a concurrency limit, the time limit, stop requests, and the final status.
+//! a concurrency limit, the time limit and stop requests; `close.rs` records the final status.
 
 use super::EngineEvent;
 use super::calls::{CallFail, CallSpec, call};
@@ -7,17 +7,15 @@ use super::checkpoint::{self, Checkpoint};
 use super::context::{EngineCtx, RunCtx, Slot};
 use super::dag::Dag;
 use super::decompose::{self, parse_plan};
-use super::task_loop::{TaskOutcome, run_task};
-use crate::budget::waiters;
+use super::task_loop::{Refused, TaskOutcome, run_task};
 use crate::domain::Micros;
-use crate::domain::status::{RunFacts, RunStatus, StopReason, TaskStatus, final_status};
+use crate::domain::status::{RunStatus, StopReason, TaskStatus};
 use crate::domain::{CallRole, TaskSpec};
 use crate::prompts;
 use crate::prompts::schemas;
 use crate::store::lease;
 use crate::store::{self, BudgetStore, RunStore, TaskRow};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
@@ -34,7 +32,7 @@ pub async fn drive(ctx: Arc<EngineCtx>, run: Arc<RunCtx>, resumed: bool) -> RunS
     let keeper = tokio::spawn(keep_lease(ctx.clone(), run.clone()));
     let fatal = execute(&ctx, &run, started).await.err();
     keeper.abort();
-    finalize(&ctx, &run, started.elapsed(), fatal).await
+    super::close::finalize(&ctx, &run, started.elapsed(), fatal).await
 }
 
 async fn load_run(ctx: &EngineCtx, id: &str) -> Result<store::RunRow, String> {
@@ -103,7 +101,7 @@ async fn decompose(ctx: &EngineCtx, run: &RunCtx) -> Result<Plan, String> {
                 run.request_stop(StopReason::Cancelled, true);
                 return Err("cancelled during decomposition".into());
             }
-            Err(CallFail::Budget(d)) => {
+            Err(CallFail::Budget(d, _)) => {
                 run.request_stop(StopReason::BudgetExhausted, false);
                 return Err(format!("budget exhausted during decomposition: {d}"));
             }
@@ -340,8 +338,12 @@ impl<'a> Schedule<'a> {
                     set_status(ctx, run, &self.ids[k], TaskStatus::Skipped, Some(why)).await;
                 }
             }
-            TaskOutcome::Parked { checkpoint, reason } => {
-                park(ctx, run, &id, &checkpoint, reason).await;
+            TaskOutcome::Parked {
+                checkpoint,
+                reason,
+                refused,
+            } => {
+                park(ctx, run, &id, &checkpoint, reason, *refused).await;
                 self.parked.push((i, *checkpoint, self.finished));
             }
             TaskOutcome::Stopped(why, reason) => {
@@ -384,8 +386,16 @@ fn deadline(
         .unwrap_or(start)
 }
 
-/// A task waits at a call the budget refused: pending, with the reason and its resume point.
-async fn park(ctx: &EngineCtx, run: &RunCtx, task_id: &str, ck: &Checkpoint, reason: String) {
+/// A task waits at a call the budget refused: pending, with the reason and its resume point;
+/// observers are told which call, on which model, the budget refused (`TaskParked`).
+async fn park(
+    ctx: &EngineCtx,
+    run: &RunCtx,
+    task_id: &str,
+    ck: &Checkpoint,
+    reason: String,
+    refused: Refused,
+) {
     let (rid, tid, r, ck2) = (
         run.id.clone(),
         task_id.to_string(),
@@ -405,14 +415,14 @@ async fn park(ctx: &EngineCtx, run: &RunCtx, task_id: &str, ck: &Checkpoint, rea
             format!("task {task_id}: could not record where it waits: {e}"),
         );
     }
-    ctx.emit(EngineEvent::TaskChanged {
+    ctx.emit(EngineEvent::TaskParked {
         run_id: run.id.clone(),
         task_id: task_id.to_string(),
-        status: TaskStatus::Pending,
-        model: None,
         iteration: ck.iter,
-        score: None,
-        reason: Some(reason),
+        role: refused.role.as_str().to_string(),
+        model: refused.model,
+        refusal: refused.denial,
+        reason,
     });
 }
 
@@ -535,142 +545,5 @@ async fn write_task_output(ctx: &EngineCtx, run: &RunCtx, task: &TaskRow, output
             Some(&run.id),
             format!("task {}: could not record artifacts: {e}", task.spec.id),
         );
-    }
-}
-
-/// Why the run stopped, as the final status should say it.
-struct Ending {
-    stop: Option<StopReason>,
-    fatal: Option<String>,
-    /// What the store could not do, when it stopped the run.
-    store_down: Option<String>,
-    cancel_note: Option<String>,
-    /// The budget level that refused last, named in a `budget_exhausted` reason.
-    refused_by: Option<String>,
-}
-
-impl Ending {
-    /// The reason recorded with the final `status` (`ok`: the run's successful calls).
-    fn reason(&self, status: RunStatus, ok: u64) -> Option<String> {
-        match (status, &self.fatal, self.stop) {
-            (_, _, Some(StopReason::StoreUnavailable)) => self.store_down.clone(),
-            (_, Some(f), _) => Some(f.clone()),
-            (RunStatus::SystemFailure, None, _) if ok == 0 => {
-                Some("no model call succeeded".to_string())
-            }
-            (_, None, Some(StopReason::Cancelled)) => Some(
-                self.cancel_note
-                    .clone()
-                    .unwrap_or_else(|| "cancelled by the user".into()),
-            ),
-            (_, None, Some(StopReason::TimeLimit)) => Some("time limit reached".into()),
-            (_, None, Some(StopReason::BudgetExhausted)) => Some(
-                crate::budget::denial::exhausted_reason(self.refused_by.as_deref()),
-            ),
-            _ => None,
-        }
-    }
-}
-
-/// Close the run in one transaction: the lease's unused part goes back (every call of the run
-/// has ended and been settled: settles are queued ahead of this job), tasks left running go back
-/// to pending, and the final status is recorded. Returns (status, reason, the run's cost).
-fn close_run(
-    tx: &(impl BudgetStore + RunStore + ?Sized),
-    id: &str,
-    lease: i64,
-    elapsed: Duration,
-    end: &Ending,
-) -> Result<(RunStatus, Option<String>, Micros), store::StoreError> {
-    tx.release(lease)?;
-    tx.stop_waiting(&waiters::lease_owner(lease))?;
-    let tasks = tx.tasks(id)?;
-    let counts = tx.call_counts(id)?;
-    let facts = RunFacts {
-        tasks: tasks.iter().map(|t| t.status).collect(),
-        successful_calls: counts.ok,
-        stop: end.stop,
-    };
-    let status = final_status(&facts);
-    let reason = end.reason(status, counts.ok);
-    // Tasks left running by a cancelled in-flight call go back to pending.
-    tx.requeue_running(id)?;
-    tx.add_exec_ms(id, elapsed.as_millis() as u64)?;
-    tx.set_run_status(id, status, reason.as_deref())?;
-    Ok((status, reason, counts.cost))
-}
-
-async fn finalize(
-    ctx: &EngineCtx,
-    run: &RunCtx,
-    elapsed: Duration,
-    fatal: Option<String>,
-) -> RunStatus {
-    let id = run.id.clone();
-    let stop = run.stop_reason();
-    let end = Ending {
-        stop,
-        fatal,
-        store_down: (stop == Some(StopReason::StoreUnavailable))
-            .then(|| ctx.store.outage().map(|o| o.reason))
-            .flatten(),
-        cancel_note: run.cancel_note.get().cloned(),
-        refused_by: run
-            .refused_by
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone(),
-    };
-    let lease = run.lease.id;
-    let result = ctx
-        .store
-        .call(move |c| store::atomic(c, |tx| close_run(tx, &id, lease, elapsed, &end)))
-        .await;
-    let (status, reason, cost) = match result {
-        Ok(x) => x,
-        Err(e) => {
-            ctx.warn(
-                Some(&run.id),
-                format!("could not record the final status: {e}"),
-            );
-            // The store cannot commit: the run stays resumable, as after a crash.
-            let status = if e.is_unavailable() {
-                RunStatus::Interrupted
-            } else {
-                RunStatus::SystemFailure
-            };
-            (status, Some(e.to_string()), Default::default())
-        }
-    };
-    write_summary(ctx, &run.id, &run.output_dir).await;
-    ctx.emit(EngineEvent::RunFinished {
-        run_id: run.id.clone(),
-        status,
-        cost,
-        reason,
-    });
-    status
-}
-
-async fn write_summary(ctx: &EngineCtx, run_id: &str, out_dir: &Path) {
-    let id = run_id.to_string();
-    let data_dir = ctx.data_dir.clone();
-    let report = ctx
-        .store
-        .call(move |c| {
-            let run = c.run(&id)?;
-            let tasks = c.tasks(&id)?;
-            let json = super::report::run_json(c, &data_dir, &id)?;
-            let files = c.artifacts(&id)?;
-            Ok((run, tasks, json, files))
-        })
-        .await;
-    match report {
-        Ok((run, tasks, json, files)) => {
-            if let Err(e) = super::outputs::write_summary(out_dir, &run, &tasks, &files, &json) {
-                ctx.warn(Some(run_id), format!("could not write summary: {e}"));
-            }
-        }
-        Err(e) => ctx.warn(Some(run_id), format!("could not build summary: {e}")),
     }
 }

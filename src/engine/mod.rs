@@ -5,6 +5,7 @@ pub mod admin;
 pub mod calls;
 pub mod cancel;
 pub mod checkpoint;
+mod close;
 pub mod context;
 pub mod dag;
 pub mod decompose;
@@ -17,6 +18,7 @@ mod live;
 pub mod outputs;
 pub mod preflight;
 pub mod report;
+pub mod resumable;
 pub mod semantic;
 pub mod service;
 pub mod task_loop;
@@ -56,6 +58,22 @@ pub enum EngineEvent {
         iteration: u32,
         score: Option<f64>,
         reason: Option<String>,
+    },
+    /// A task waits at a call the budget refused (`checkpoint.rs`): back to pending, it goes
+    /// on from that call when another task's end frees budget, or when the run is resumed with
+    /// a larger budget.
+    TaskParked {
+        run_id: String,
+        task_id: String,
+        iteration: u32,
+        /// The refused call's step: generate, critique, revise or evaluate.
+        role: String,
+        /// The cheapest model the budget refused for it.
+        model: String,
+        /// The refusal: binding level, needed, left, spent and held.
+        refusal: String,
+        /// The task's status reason, as stored.
+        reason: String,
     },
     /// A call of a task starts on `model` (the task table shows it while it runs).
     Calling {
@@ -115,6 +133,7 @@ impl EngineEvent {
             EngineEvent::RunStarted { run_id, .. }
             | EngineEvent::Planned { run_id, .. }
             | EngineEvent::TaskChanged { run_id, .. }
+            | EngineEvent::TaskParked { run_id, .. }
             | EngineEvent::Calling { run_id, .. }
             | EngineEvent::RunFinished { run_id, .. } => Some(run_id),
             EngineEvent::Call { run_id, .. }
@@ -136,6 +155,26 @@ impl EngineEvent {
             }
             _ => None,
         }
+    }
+
+    /// The one line telling that a task parked (`TaskParked`), as observers show it.
+    pub fn parked_text(&self) -> Option<String> {
+        let EngineEvent::TaskParked {
+            task_id,
+            iteration,
+            role,
+            model,
+            refusal,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some(format!(
+            "task {task_id} parked: budget refused the {role} call to {model} (iteration \
+             {iteration}): {refusal}; it goes on from that call when budget frees up, or resume \
+             with a larger budget"
+        ))
     }
 
     /// What the Events pane lists for this event, as (kind, text): the kind is one of
@@ -168,6 +207,9 @@ impl EngineEvent {
                 vec![("error", format!("task {task_id} failed"))]
             }
             EngineEvent::TaskChanged { .. } | EngineEvent::Calling { .. } => vec![],
+            EngineEvent::TaskParked { .. } => {
+                vec![("budget", self.parked_text().unwrap_or_default())]
+            }
             EngineEvent::Call {
                 role,
                 model,

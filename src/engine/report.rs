@@ -7,7 +7,7 @@ use crate::domain::status::RunStatus;
 use crate::liveness as lock;
 use crate::store::{AttemptRow, RunStore, StoreError, StoredRun, TaskRow};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// A stored status with liveness folded in: `running` without a live owner is `interrupted`.
@@ -56,10 +56,12 @@ pub fn run_json(
     let mut tasks_json = tasks_json(&tasks, &attempts, &costs, &files, &mut refused);
     add_routing(&mut tasks_json, &routing);
     let tasks_done = tasks.iter().filter(|t| t.status.is_done()).count();
+    let driver = c.driven_host(id)?.or_else(|| run.host.clone());
     Ok(json!({
         "id": run.id,
         "status": status,
-        "resumable": status.is_resumable(),
+        // A resume must be able to run something: not when only a cycle's tasks are left.
+        "resumable": super::resumable::resumable(status, &tasks),
         "status_reason": run.status_reason,
         "description": run.description,
         "criteria": run.criteria,
@@ -70,6 +72,8 @@ pub fn run_json(
         "plan_fallback": run.plan_fallback,
         "host": run.host,
         "user": run.user,
+        // The machine driving the run now, or that drove it last (`host` started it).
+        "driver_host": driver,
         "budget_usd": round(run.budget),
         "time_limit_secs": run.time_limit_secs,
         "total_cost_usd": round(run.spent),
@@ -236,13 +240,52 @@ fn tasks_json(
 
 pub fn runs_json(c: &(impl RunStore + ?Sized), data_dir: &Path) -> Result<Value, StoreError> {
     let runs = c.list_runs()?;
-    Ok(runs_json_from(&runs, |r| effective_status(data_dir, r)))
+    let more = ListFacts::load(c, &runs)?;
+    Ok(runs_json_from(
+        &runs,
+        |r| effective_status(data_dir, r),
+        &more,
+    ))
 }
 
-/// `runs --json` of `runs`, each shown with the status `status` gives it (liveness folded in).
+/// What `runs` shows besides the run rows themselves.
+#[derive(Debug, Default)]
+pub struct ListFacts {
+    /// Runs a resume could not advance: every unfinished task is on a dependency cycle or
+    /// depends on one (`engine/resumable.rs`).
+    pub blocked: HashSet<String>,
+    /// The machine that drove each run resumed at least once, last.
+    pub driven: HashMap<String, String>,
+}
+
+impl ListFacts {
+    /// Only runs with unfinished tasks have their tasks read.
+    pub fn load(
+        c: &(impl RunStore + ?Sized),
+        runs: &[crate::store::RunSummary],
+    ) -> Result<Self, StoreError> {
+        let mut blocked = HashSet::new();
+        for r in runs
+            .iter()
+            .filter(|r| r.tasks_total > 0 && r.tasks_done < r.tasks_total)
+        {
+            if super::resumable::blocked_rows(&c.tasks(&r.id)?).is_some() {
+                blocked.insert(r.id.clone());
+            }
+        }
+        Ok(ListFacts {
+            blocked,
+            driven: c.driven_hosts()?,
+        })
+    }
+}
+
+/// `runs --json` of `runs`, each shown with the status `status` gives it (liveness folded in)
+/// and the facts of `more`: blocked runs are not resumable whatever their status.
 pub fn runs_json_from(
     runs: &[crate::store::RunSummary],
     status: impl Fn(&crate::store::RunSummary) -> crate::domain::status::RunStatus,
+    more: &ListFacts,
 ) -> Value {
     let v: Vec<Value> = runs
         .iter()
@@ -251,7 +294,7 @@ pub fn runs_json_from(
             json!({
                 "id": r.id,
                 "status": status,
-                "resumable": status.is_resumable(),
+                "resumable": status.is_resumable() && !more.blocked.contains(&r.id),
                 "description": r.description,
                 "team": r.team,
                 "total_cost_usd": round(r.spent),
@@ -261,6 +304,8 @@ pub fn runs_json_from(
                 "updated_at": r.updated_at,
                 "host": r.host,
                 "user": r.user,
+                // Where it is driven now or was last (`host` started it).
+                "driver_host": more.driven.get(&r.id).or(r.host.as_ref()),
             })
         })
         .collect();

@@ -11,8 +11,8 @@ use crate::domain::status::RunStatus;
 use crate::domain::status::StopReason;
 use crate::domain::{Micros, new_run_id};
 use crate::liveness as lock;
-use crate::store::BudgetStore;
 use crate::store::{self, NewRun, StoreError};
+use crate::store::{BudgetStore, RunStore};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -300,6 +300,17 @@ impl EngineHandle {
                 row.id, row.status
             )));
         }
+        // Only a cycle's tasks left: a resume would fail them again and run nothing.
+        let id = row.id.clone();
+        let tasks: Vec<store::TaskRow> = self
+            .ctx
+            .store
+            .call(move |c| c.tasks(&id))
+            .await
+            .map_err(invalid)?;
+        if let Some(why) = super::resumable::blocked_rows(&tasks) {
+            return Err(EngineError::Invalid(format!("run {} is {why}", row.id)));
+        }
         if let Some(b) = req.budget
             && b.0 <= 0
         {
@@ -343,6 +354,8 @@ impl EngineHandle {
                     // A cancel request left from before applies to the old drive, not this one.
                     store::cancel::clear(tx, &id)?;
                     store::runs::claim_run(tx, &id, store::owner::Owner::current())?;
+                    // Shown as where the run is driven now (it may have started elsewhere).
+                    store::resume::mark_driven(tx, &id, &store::owner::Owner::current().host)?;
                     tx.open_lease(&id, team.as_deref(), pid)
                 })
             })

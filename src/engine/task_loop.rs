@@ -37,7 +37,18 @@ pub enum TaskOutcome {
     Parked {
         checkpoint: Box<Checkpoint>,
         reason: String,
+        /// The refused call: its step and the cheapest model the budget refused for it, and
+        /// the refusal itself (level, needed, spent, held).
+        refused: Box<Refused>,
     },
+}
+
+/// The call a parked task waits at, as its `EngineEvent::TaskParked` tells it.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub role: CallRole,
+    pub model: String,
+    pub denial: String,
 }
 
 /// A task's iteration step ended the task early with this outcome (cancelled, parked, failed).
@@ -172,13 +183,13 @@ impl TaskRun<'_> {
 
     /// A critique, revision or evaluation call failed: cancelled and budget refusals end the
     /// task (stopped, parked); anything else is warned about and the step is skipped.
-    fn step_failed(&self, f: CallFail, what: &str) -> Step<()> {
+    fn step_failed(&self, f: CallFail, role: CallRole, what: &str) -> Step<()> {
         match f {
             CallFail::Cancelled => Err(TaskOutcome::Stopped(
                 StopReason::Cancelled,
                 "cancelled".into(),
             )),
-            CallFail::Budget(d) => Err(park(self.ck.clone(), &d)),
+            CallFail::Budget(d, model) => Err(park(self.ck.clone(), role, &d, model)),
             e => {
                 self.ctx.warn(
                     Some(&self.run.id),
@@ -262,7 +273,7 @@ impl TaskRun<'_> {
                 let c = parse_critique(&strip_markers(&ok.response.text));
                 self.ck.progress.critique = Some(c.text);
             }
-            Err(f) => self.step_failed(f, "critique skipped")?,
+            Err(f) => self.step_failed(f, CallRole::Critique, "critique skipped")?,
         }
         self.ck.progress.critiqued = true;
         Ok(())
@@ -297,7 +308,7 @@ impl TaskRun<'_> {
                 generated.output = strip_markers(&ok.response.text);
                 self.ck.progress.generated = Some(generated.clone());
             }
-            Err(f) => self.step_failed(f, "revision skipped")?,
+            Err(f) => self.step_failed(f, CallRole::Revise, "revision skipped")?,
         }
         self.ck.progress.revised = true;
         Ok(())
@@ -346,7 +357,7 @@ impl TaskRun<'_> {
                     self.ck.progress.eval_tries += 1;
                 }
                 Err(f) => {
-                    self.step_failed(f, "evaluation failed")?;
+                    self.step_failed(f, CallRole::Evaluate, "evaluation failed")?;
                     break;
                 }
             }
@@ -473,10 +484,20 @@ impl TaskRun<'_> {
 }
 
 /// A call refused by the budget: the task waits at it.
-fn park(ck: Checkpoint, d: &crate::budget::ledger::Denial) -> TaskOutcome {
+fn park(
+    ck: Checkpoint,
+    role: CallRole,
+    d: &crate::budget::ledger::Denial,
+    model: String,
+) -> TaskOutcome {
     TaskOutcome::Parked {
         checkpoint: Box::new(ck),
         reason: format!("budget exhausted: {d}"),
+        refused: Box::new(Refused {
+            role,
+            model,
+            denial: d.to_string(),
+        }),
     }
 }
 
@@ -494,7 +515,7 @@ async fn fail_attempt(
         CallFail::Cancelled => {
             return TaskOutcome::Stopped(StopReason::Cancelled, "cancelled".into());
         }
-        CallFail::Budget(d) => return park(ck, &d),
+        CallFail::Budget(d, model) => return park(ck, CallRole::Generate, &d, model),
         CallFail::NoModel(_) => {}
     }
     let reason = f.to_string();

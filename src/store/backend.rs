@@ -116,6 +116,10 @@ pub trait RunStore {
     ) -> Result<(), StoreError>;
     fn resume_states(&self, run: &str) -> Result<Vec<(String, String)>, StoreError>;
     fn last_attempts(&self, run: &str) -> Result<HashMap<String, u32>, StoreError>;
+    /// The machine that drove the run last, once it was resumed (`None`: where it started).
+    fn driven_host(&self, run: &str) -> Result<Option<String>, StoreError>;
+    /// (run id, machine that drove it last) of every run resumed at least once.
+    fn driven_hosts(&self) -> Result<HashMap<String, String>, StoreError>;
     fn requeue_running(&self, run: &str) -> Result<(), StoreError>;
     fn add_exec_ms(&self, run: &str, ms: u64) -> Result<(), StoreError>;
     /// Commit a run's task list (plan order).
@@ -366,6 +370,12 @@ macro_rules! sql_backend {
             }
             fn last_attempts(&self, run: &str) -> Result<HashMap<String, u32>, StoreError> {
                 super::resume::last_attempts(self, run)
+            }
+            fn driven_host(&self, run: &str) -> Result<Option<String>, StoreError> {
+                super::resume::driven_host(self, run)
+            }
+            fn driven_hosts(&self) -> Result<HashMap<String, String>, StoreError> {
+                super::resume::driven_hosts(self)
             }
             fn requeue_running(&self, run: &str) -> Result<(), StoreError> {
                 super::resume::requeue_running(self, run)

@@ -341,6 +341,11 @@ ALTER TABLE artifacts ADD COLUMN dir TEXT;
     r#"
 -- PostgreSQL only (settle_lease_part)
 "#,
+    // 17: the machine that drove each run last, set when a run is resumed (a shared store's run
+    // may be resumed on another machine than the one that started it, `host`); NULL: `host`.
+    r#"
+ALTER TABLE runs ADD COLUMN driven_host TEXT;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<u32> {

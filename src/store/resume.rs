@@ -1,6 +1,6 @@
 //! What a resumed run needs from the store besides its rows: where parked tasks continue
 //! (`tasks.resume_state`, JSON encoded by `engine/checkpoint.rs`), how far each task's attempt
-//! numbering got, and the tasks a stopped run left `running`.
+//! numbering got, the tasks a stopped run left `running`, and which machine drove it last.
 
 use super::StoreError;
 use super::sql::Sql;
@@ -54,4 +54,34 @@ pub fn requeue_running(c: &dyn Sql, run_id: &str) -> Result<(), StoreError> {
         args![run_id],
     )?;
     Ok(())
+}
+
+/// A run is driven (resumed) on `host` now: the machine `runs`, `show` and the TUI name for it.
+pub fn mark_driven(c: &dyn Sql, run_id: &str, host: &str) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE runs SET driven_host = ?2 WHERE id = ?1",
+        args![run_id, host],
+    )?;
+    Ok(())
+}
+
+/// (run id, host) of the runs resumed at least once: the machine that drove each last. Runs
+/// not in it were only ever driven where they started (`runs.host`).
+pub fn driven_hosts(c: &dyn Sql) -> Result<HashMap<String, String>, StoreError> {
+    let rows = c.query_map(
+        "SELECT id, driven_host FROM runs WHERE driven_host IS NOT NULL",
+        args![],
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
+    )?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The machine that drove run `run_id` last, when it was resumed at least once.
+pub fn driven_host(c: &dyn Sql, run_id: &str) -> Result<Option<String>, StoreError> {
+    let rows = c.query_map(
+        "SELECT driven_host FROM runs WHERE id = ?1",
+        args![run_id],
+        |r| r.get::<Option<String>>(0),
+    )?;
+    Ok(rows.into_iter().next().flatten())
 }

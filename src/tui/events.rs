@@ -51,6 +51,28 @@ pub fn engine_event(s: &mut State, ev: EngineEvent) -> Vec<Effect> {
             );
             crate::tui::panes::tasks::follow(s);
         }
+        // Parked: pending again, with the refusal as its reason.
+        EngineEvent::TaskParked {
+            run_id,
+            task_id,
+            iteration,
+            reason,
+            ..
+        } => {
+            task_changed(
+                s,
+                &run_id,
+                &task_id,
+                TaskUpdate {
+                    status: TaskStatus::Pending,
+                    model: None,
+                    iteration,
+                    score: None,
+                    reason: Some(reason),
+                },
+            );
+            crate::tui::panes::tasks::follow(s);
+        }
         EngineEvent::Calling {
             run_id,
             task_id,

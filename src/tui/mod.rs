@@ -19,6 +19,7 @@ pub mod acts;
 pub mod analysis_io;
 pub mod app;
 pub mod data;
+pub mod driven;
 pub mod echo;
 pub mod events;
 mod feed;

@@ -44,7 +44,9 @@ pub struct RunItem {
     pub tasks_total: u64,
     /// Creation time as shown (`MM-DD HH:MM`).
     pub created: String,
-    /// The machine and OS user that started it (`None`: a run of an older version).
+    /// The OS user that started it, and the machine driving it now or that drove it last (the
+    /// one that started it unless it was resumed elsewhere: `tui/driven.rs`); `None`: a run of
+    /// an older version.
     pub host: Option<String>,
     pub user: Option<String>,
 }

@@ -9,6 +9,7 @@ mod budget_set_run;
 mod import_litellm;
 mod limits;
 mod out_dir;
+mod parked_lines;
 mod real_model;
 mod run;
 mod shared_engine;

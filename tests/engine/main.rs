@@ -11,6 +11,7 @@ mod context_windows;
 mod crash_recovery;
 mod fault_scenarios;
 mod faults;
+mod planned_cycle;
 mod real_models;
 mod resume_crash;
 mod routing_policies;

@@ -202,8 +202,8 @@ impl CallState<'_> {
             Held::Denied(d) => {
                 self.traced(&model.id, || format!("budget: {d}"));
                 self.wait.refused.push(model.id.clone());
-                if self.denial.as_ref().is_none_or(|p| d.amount < p.amount) {
-                    self.denial = Some(d);
+                if self.denial.as_ref().is_none_or(|p| d.amount < p.0.amount) {
+                    self.denial = Some((d, model.id.clone()));
                 }
             }
             Held::Error(e) => self.last_error = Some(e),

@@ -91,9 +91,10 @@ pub enum CallFail {
     /// No capable, healthy, allowed model is left (`no_available_model`).
     #[error("no_available_model: {0}")]
     NoModel(String),
-    /// No candidate's reservation fits the budget.
+    /// No candidate's reservation fits the budget: the cheapest refusal, and the model it was
+    /// for (named when the task parks).
     #[error("budget exhausted: {0}")]
-    Budget(Denial),
+    Budget(Denial, String),
     #[error("cancelled")]
     Cancelled,
 }
@@ -107,8 +108,8 @@ struct CallState<'a> {
     strategy: Strategy,
     /// Models not to route to again (failed, refused, unusable).
     exclude: Vec<String>,
-    /// The refusal of the cheapest candidate this round.
-    denial: Option<Denial>,
+    /// The refusal of the cheapest candidate this round, and that candidate.
+    denial: Option<(Denial, String)>,
     /// How the call waits for headroom when every candidate is refused.
     wait: BudgetWait,
     last_error: Option<String>,

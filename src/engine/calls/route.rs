@@ -101,7 +101,7 @@ impl CallState<'_> {
     /// No candidate is left. When the budget refused some this round, wait as `BudgetWait`
     /// says and try them again; otherwise the call fails with the last error seen.
     pub(super) async fn refusal(&mut self, blocked: &[String]) -> Refusal {
-        if let Some(d) = self.denial.take() {
+        if let Some((d, model)) = self.denial.take() {
             // The call may wait: what it has written so far goes now.
             self.flush();
             return match self.wait.after_refusal(self.run, &d, self.cancel).await {
@@ -117,7 +117,7 @@ impl CallState<'_> {
                         *r.refused_by.lock().unwrap_or_else(|p| p.into_inner()) =
                             Some(d.level.clone());
                     }
-                    Refusal::Fail(CallFail::Budget(d))
+                    Refusal::Fail(CallFail::Budget(d, model))
                 }
                 None => {
                     self.wait.done(self.ctx);
