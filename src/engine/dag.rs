@@ -308,11 +308,12 @@ pub fn cycle_reason(c: &Cycle, ids: &[&str]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::TaskType;
 
-    fn spec(id: &str, deps: &[&str]) -> TaskSpec {
+    /// A task with `deps` (also used by engine/resumable.rs' tests).
+    pub(crate) fn spec(id: &str, deps: &[&str]) -> TaskSpec {
         TaskSpec {
             id: id.into(),
             task_type: TaskType::Summarization,

@@ -73,21 +73,8 @@ pub fn resumable(status: RunStatus, tasks: &[TaskRow]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TaskType;
+    use crate::engine::dag::tests::spec;
     use TaskStatus::*;
-
-    fn spec(id: &str, deps: &[&str]) -> TaskSpec {
-        TaskSpec {
-            id: id.into(),
-            task_type: TaskType::Summarization,
-            prompt: "p".into(),
-            dependencies: deps.iter().map(|d| d.to_string()).collect(),
-            threshold: 0.8,
-            max_iterations: 1,
-            max_output_tokens: 100,
-            validators: vec![],
-        }
-    }
 
     #[test]
     fn only_cycle_tasks_left_is_not_resumable() {

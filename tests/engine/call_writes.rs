@@ -45,8 +45,16 @@ fn engine(server: &MockProvider, dir: &std::path::Path) -> EngineHandle {
     orchestrator_tui::engine::spawn(ctx)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_in_a_run_reaches_the_store_in_two_jobs_with_all_its_writes() {
+/// A loopback server answering every call briefly, an engine on it, and a run open on that engine
+/// (`team`: the run's team, if any).
+async fn open_run(
+    dir: &std::path::Path,
+    team: Option<&str>,
+) -> (
+    MockProvider,
+    EngineHandle,
+    std::sync::Arc<orchestrator_tui::engine::RunCtx>,
+) {
     let server = MockProvider::start().await;
     server.set_default(Reply::text("A short answer.").usage(MockUsage {
         input: 20,
@@ -54,25 +62,29 @@ async fn a_call_in_a_run_reaches_the_store_in_two_jobs_with_all_its_writes() {
         output: 12,
         reasoning: 0,
     }));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let e = engine(&server, dir.path());
+    let e = engine(&server, dir);
     let run = e
         .open_run(RunRequest {
             description: "call writes".into(),
             criteria: String::new(),
             budget: Micros::from_usd(100.0),
             time_limit_secs: 600,
-            team: None,
+            team: team.map(str::to_string),
             concurrency: 4,
             strategy: Strategy::Quality,
-            output_dir: Some(dir.path().join("out")),
+            output_dir: Some(dir.join("out")),
             plan: None,
             force: true,
         })
         .await
         .expect("run");
-    let mut spec = CallSpec::new(CallRole::Generate, "Reply with a sentence.".into(), 64);
-    spec.task_id = Some("t1".into());
+    (server, e, run)
+}
+
+/// A task's generation call routed to gpt-4o only.
+fn gpt4o_call(e: &EngineHandle, prompt: String, task: &str) -> CallSpec {
+    let mut spec = CallSpec::new(CallRole::Generate, prompt, 64);
+    spec.task_id = Some(task.into());
     spec.attempt = Some(1);
     spec.exclude = e
         .catalog()
@@ -81,6 +93,14 @@ async fn a_call_in_a_run_reaches_the_store_in_two_jobs_with_all_its_writes() {
         .filter(|m| m.id != "gpt-4o")
         .map(|m| m.id.clone())
         .collect();
+    spec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_in_a_run_reaches_the_store_in_two_jobs_with_all_its_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, e, run) = open_run(dir.path(), None).await;
+    let spec = gpt4o_call(&e, "Reply with a sentence.".into(), "t1");
     // The first call grows the run's lease (an awaited job of its own); the second is a call
     // as a run makes most of them.
     e.call(Some(&run), &spec).await.expect("first call");
@@ -138,41 +158,10 @@ async fn a_call_in_a_run_reaches_the_store_in_two_jobs_with_all_its_writes() {
 /// the settle's alert check did, a fifth of the store thread's time at 1,000 calls/s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_call_paths_statements_are_compiled_once() {
-    let server = MockProvider::start().await;
-    server.set_default(Reply::text("A short answer.").usage(MockUsage {
-        input: 20,
-        cached: 0,
-        output: 12,
-        reasoning: 0,
-    }));
     let dir = tempfile::tempdir().expect("tempdir");
-    let e = engine(&server, dir.path());
-    let run = e
-        .open_run(RunRequest {
-            description: "statements".into(),
-            criteria: String::new(),
-            budget: Micros::from_usd(100.0),
-            time_limit_secs: 600,
-            team: Some("research".into()),
-            concurrency: 4,
-            strategy: Strategy::Quality,
-            output_dir: Some(dir.path().join("out")),
-            plan: None,
-            force: true,
-        })
-        .await
-        .expect("run");
+    let (_server, e, run) = open_run(dir.path(), Some("research")).await;
     for i in 0..6 {
-        let mut spec = CallSpec::new(CallRole::Generate, format!("Reply with sentence {i}."), 64);
-        spec.task_id = Some(format!("t{i}"));
-        spec.attempt = Some(1);
-        spec.exclude = e
-            .catalog()
-            .models
-            .iter()
-            .filter(|m| m.id != "gpt-4o")
-            .map(|m| m.id.clone())
-            .collect();
+        let spec = gpt4o_call(&e, format!("Reply with sentence {i}."), &format!("t{i}"));
         e.call(Some(&run), &spec).await.expect("call");
     }
     let again = e.store().reprepared().await.expect("statement stats");
