@@ -202,8 +202,14 @@ struct Schedule<'a> {
     /// when they were parked: one is tried again once another task has finished since (its
     /// spend and holdings changed), and the run ends `budget_exhausted` when only they are left.
     parked: Vec<(usize, Checkpoint, u64)>,
+    /// The call each task last parked at (iteration, attempt, step, model): refused again at
+    /// the same call when tried again, it is not announced again.
+    told: HashMap<usize, ParkedAt>,
     finished: u64,
 }
+
+/// Where a task waits: its iteration, attempt number, step and the model refused.
+type ParkedAt = (u32, u32, CallRole, String);
 
 impl<'a> Schedule<'a> {
     /// Load the run's tasks, attempt numbers and resume points.
@@ -238,6 +244,7 @@ impl<'a> Schedule<'a> {
             resume_points,
             inflight: JoinSet::new(),
             parked: Vec::new(),
+            told: HashMap::new(),
             finished: 0,
         })
     }
@@ -343,7 +350,15 @@ impl<'a> Schedule<'a> {
                 reason,
                 refused,
             } => {
-                park(ctx, run, &id, &checkpoint, reason, *refused).await;
+                let at = (
+                    checkpoint.iter,
+                    checkpoint.n,
+                    refused.role,
+                    refused.model.clone(),
+                );
+                let tell = self.told.get(&i) != Some(&at);
+                self.told.insert(i, at);
+                park(ctx, run, &id, &checkpoint, reason, *refused, tell).await;
                 self.parked.push((i, *checkpoint, self.finished));
             }
             TaskOutcome::Stopped(why, reason) => {
@@ -387,7 +402,8 @@ fn deadline(
 }
 
 /// A task waits at a call the budget refused: pending, with the reason and its resume point;
-/// observers are told which call, on which model, the budget refused (`TaskParked`).
+/// unless they were told already (`tell`), observers are told which call, on which model, the
+/// budget refused (`TaskParked`).
 async fn park(
     ctx: &EngineCtx,
     run: &RunCtx,
@@ -395,6 +411,7 @@ async fn park(
     ck: &Checkpoint,
     reason: String,
     refused: Refused,
+    tell: bool,
 ) {
     let (rid, tid, r, ck2) = (
         run.id.clone(),
@@ -414,6 +431,9 @@ async fn park(
             Some(&run.id),
             format!("task {task_id}: could not record where it waits: {e}"),
         );
+    }
+    if !tell {
+        return;
     }
     ctx.emit(EngineEvent::TaskParked {
         run_id: run.id.clone(),

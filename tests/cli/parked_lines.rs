@@ -55,3 +55,44 @@ fn headless_output_says_when_a_task_parks_at_a_refused_call() {
     assert!(at < end, "{err}");
     assert!(!err.contains("t1: stopped"), "{err}");
 }
+
+#[test]
+fn a_task_refused_again_at_the_same_call_is_announced_once() {
+    let env = Env::new("");
+    // t1 asks for more output than the budget can hold on any model (the cheapest, deepseek-chat,
+    // holds 8,192 tokens at $0.42/M: $0.0034); t2 and t3 fit. Each time one of them finishes,
+    // t1 is tried again and refused again at the very same call.
+    let plan = env.write(
+        "plan.json",
+        r#"[{"id": "t1", "type": "summarization", "prompt": "Summarise the history of Rome",
+             "max_output_tokens": 60000},
+            {"id": "t2", "type": "summarization", "prompt": "Summarise a day", "max_output_tokens": 200},
+            {"id": "t3", "type": "summarization", "prompt": "Summarise an hour", "max_output_tokens": 200}]"#,
+    );
+    let out = env
+        .cmd()
+        .args([
+            "run",
+            "--headless",
+            "--force",
+            "--concurrency",
+            "1",
+            "--strategy",
+            "cost",
+            "--budget",
+            "0.003",
+            "--plan",
+        ])
+        .arg(&plan)
+        .output()
+        .expect("run binary");
+    let err = stderr(&out);
+    assert_eq!(code(&out), 5, "{err}");
+    let (show, _) = env.json(&["runs", "--json"]);
+    assert!(show.to_string().contains("budget_exhausted"), "{show}");
+    let parked = err.lines().filter(|l| l.contains("task t1 parked")).count();
+    assert_eq!(parked, 1, "{err}");
+    // The other tasks did finish meanwhile (so t1 was tried again after the first refusal).
+    assert!(err.contains("t2: completed"), "{err}");
+    assert!(err.contains("t3: completed"), "{err}");
+}
