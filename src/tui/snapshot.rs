@@ -49,6 +49,9 @@ pub struct RunItem {
     /// an older version.
     pub host: Option<String>,
     pub user: Option<String>,
+    /// No resume can advance it: every unfinished task is on or behind a dependency cycle
+    /// (`engine/resumable.rs`), whatever its status says.
+    pub blocked: bool,
 }
 
 impl RunItem {

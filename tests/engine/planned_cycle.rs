@@ -97,6 +97,15 @@ async fn a_planned_cycle_fails_its_tasks_and_the_run_is_not_resumable() {
     assert!(!line.contains(" yes "), "{runs}");
     assert_eq!(code(&out), 3, "{stderr}");
 
+    // The TUI's run list says so too (its Resume column and `r` read `blocked`).
+    let store = orchestrator_tui::store::Store::open(&env.data()).expect("store");
+    let mut reader = store.read_target().open().expect("reader");
+    let snap = reader
+        .read(|c| orchestrator_tui::tui::data::load(c, &env.data(), &vec![], &Default::default()))
+        .expect("snapshot");
+    let row = snap.runs.iter().find(|r| r.id == id).expect("listed");
+    assert!(row.blocked, "{row:?}");
+
     // `resume` says why instead of failing the same tasks again.
     let resumed = run(&env, &["resume", &id]).await;
     let err = String::from_utf8_lossy(&resumed.stderr);

@@ -41,6 +41,7 @@ fn run(
         created: created.into(),
         host: None,
         user: None,
+        blocked: false,
     }
 }
 

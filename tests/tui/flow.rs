@@ -114,6 +114,35 @@ fn escape_closes_the_form_without_starting_anything() {
 }
 
 #[test]
+fn r_on_a_run_blocked_by_a_dependency_cycle_says_so_and_resumes_nothing() {
+    let mut s = fixtures::state();
+    let i = s
+        .runs
+        .iter()
+        .position(|r| r.status == RunStatus::Interrupted)
+        .expect("an interrupted fixture run");
+    let id = s.runs[i].id.clone();
+    let row = |s: &State| {
+        screen(s, 160, 40)
+            .lines()
+            .find(|l| l.contains(&id))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    assert!(row(&s).contains("yes"), "{}", row(&s));
+    s.runs[i].blocked = true;
+    assert!(!row(&s).contains("yes"), "{}", row(&s));
+    ch(&mut s, 'j');
+    assert_eq!(s.selected_run().map(|r| r.id.clone()), Some(id));
+    assert!(ch(&mut s, 'r').is_empty(), "nothing is resumed");
+    let flash = s.flash.as_ref().expect("a message");
+    assert!(
+        flash.error && flash.text.contains("dependency cycle"),
+        "{flash:?}"
+    );
+}
+
+#[test]
 fn r_resumes_the_selected_resumable_run_and_opens_it() {
     let mut s = fixtures::state();
     // The newest run is running here: not resumable.

@@ -36,27 +36,36 @@ pub(super) fn run_list(
     c: &(impl Backend + ?Sized),
     data_dir: &Path,
 ) -> Result<Vec<RunItem>, StoreError> {
-    Ok(c.list_runs()?
+    c.list_runs()?
         .into_iter()
-        .map(|r| RunItem {
-            status: crate::engine::report::effective_status(data_dir, &r),
-            created: local(&r.created_at, "%m-%d %H:%M"),
-            id: r.id,
-            description: r.description,
-            team: r.team,
-            spent: r.spent,
-            budget: r.budget,
-            tasks_done: r.tasks_done,
-            tasks_total: r.tasks_total,
-            // Written by any machine of a shared store: shown, so text-safe.
-            host: r
-                .host
-                .map(|h| crate::text_safe::clean_line(&h).into_owned()),
-            user: r
-                .user
-                .map(|u| crate::text_safe::clean_line(&u).into_owned()),
+        .map(|r| {
+            let status = crate::engine::report::effective_status(data_dir, &r);
+            // Only a run a resume could pick up has its tasks read (as `runs` does).
+            let blocked = status.is_resumable()
+                && r.tasks_total > 0
+                && r.tasks_done < r.tasks_total
+                && crate::engine::resumable::blocked_rows(&c.tasks(&r.id)?).is_some();
+            Ok(RunItem {
+                status,
+                blocked,
+                created: local(&r.created_at, "%m-%d %H:%M"),
+                id: r.id,
+                description: r.description,
+                team: r.team,
+                spent: r.spent,
+                budget: r.budget,
+                tasks_done: r.tasks_done,
+                tasks_total: r.tasks_total,
+                // Written by any machine of a shared store: shown, so text-safe.
+                host: r
+                    .host
+                    .map(|h| crate::text_safe::clean_line(&h).into_owned()),
+                user: r
+                    .user
+                    .map(|u| crate::text_safe::clean_line(&u).into_owned()),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The open run and its tasks (`None`: it was deleted).

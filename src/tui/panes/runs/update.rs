@@ -72,9 +72,16 @@ fn resume(s: &mut State) -> Vec<Effect> {
     let Some(r) = s.selected_run() else {
         return vec![];
     };
-    let (id, status) = (r.id.clone(), r.status);
+    let (id, status, blocked) = (r.id.clone(), r.status, r.blocked);
     if s.active.contains(&id) {
         s.flash(format!("run {id} is already running here"), true);
+        return vec![];
+    }
+    if blocked {
+        s.flash(
+            format!("run {id} is not resumable: every unfinished task is on a dependency cycle"),
+            true,
+        );
         return vec![];
     }
     if !status.is_resumable() {

@@ -109,7 +109,7 @@ impl Widget for RunsPane<'_> {
             let open = s.open_run.as_deref() == Some(r.id.as_str());
             let resume = if s.active.contains(&r.id) {
                 Span::styled("▶ here", t.running)
-            } else if r.status.is_resumable() {
+            } else if r.status.is_resumable() && !r.blocked {
                 Span::styled("↻ yes", t.accent)
             } else {
                 Span::styled("- no", t.muted)
