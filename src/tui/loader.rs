@@ -6,7 +6,7 @@
 
 use super::action::Msg;
 use super::data::{Cache, ModelList, Notified, SnapshotReq, load_cached};
-use crate::store::{self, ViewStore, sql::Sql};
+use crate::store::{self, ViewStore};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -108,7 +108,8 @@ impl Loader {
                     }
                     // Read before loading: a commit during the load is picked up by the next poll.
                     loaded_version = conn.read(|c| c.data_version()).ok();
-                    let mut loaded = conn.read(|c| load(c, &data_dir, &catalog, &req, &mut cache));
+                    let mut loaded =
+                        conn.read(|c| load_cached(c, &data_dir, &catalog, &req, &mut cache));
                     // A PostgreSQL connection the server dropped (restart, network): open it
                     // again and load once more, so the UI recovers as soon as the server is back.
                     if loaded.is_err()
@@ -117,7 +118,8 @@ impl Loader {
                     {
                         conn = fresh;
                         loaded_version = conn.read(|c| c.data_version()).ok();
-                        loaded = conn.read(|c| load(c, &data_dir, &catalog, &req, &mut cache));
+                        loaded =
+                            conn.read(|c| load_cached(c, &data_dir, &catalog, &req, &mut cache));
                     }
                     last_req = Some(SnapshotReq {
                         history: false,
@@ -155,19 +157,6 @@ impl Loader {
 /// (re)connection, after which changes may have been missed) wakes it. Returns the flag that
 /// says whether the listener is connected and counts the changes. The subscription ends when the
 /// UI's channel closes.
-/// A snapshot as the UI shows it: each run's host is where it is driven now (`driven.rs`).
-fn load(
-    c: &dyn Sql,
-    data_dir: &std::path::Path,
-    catalog: &ModelList,
-    req: &SnapshotReq,
-    cache: &mut Cache,
-) -> Result<super::snapshot::Snapshot, store::StoreError> {
-    let mut snap = load_cached(c, data_dir, catalog, req, cache)?;
-    super::driven::apply(c, &mut snap)?;
-    Ok(snap)
-}
-
 fn listen(
     target: &store::pg::PgTarget,
     tx: &std::sync::mpsc::Sender<Wake>,

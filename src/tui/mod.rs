@@ -19,7 +19,6 @@ pub mod acts;
 pub mod analysis_io;
 pub mod app;
 pub mod data;
-pub mod driven;
 pub mod echo;
 pub mod events;
 mod feed;

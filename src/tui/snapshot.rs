@@ -45,7 +45,7 @@ pub struct RunItem {
     /// Creation time as shown (`MM-DD HH:MM`).
     pub created: String,
     /// The OS user that started it, and the machine driving it now or that drove it last (the
-    /// one that started it unless it was resumed elsewhere: `tui/driven.rs`); `None`: a run of
+    /// one that started it unless it was resumed elsewhere: `runs.driven_host`, read in `tui/data/runs.rs`); `None`: a run of
     /// an older version.
     pub host: Option<String>,
     pub user: Option<String>,

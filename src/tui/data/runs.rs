@@ -36,18 +36,20 @@ pub(super) fn run_list(
     c: &(impl Backend + ?Sized),
     data_dir: &Path,
 ) -> Result<Vec<RunItem>, StoreError> {
-    c.list_runs()?
+    let runs = c.list_runs()?;
+    // What `runs` shows besides the rows: which runs a cycle blocks, where each was driven last.
+    let facts = crate::engine::report::ListFacts::load(c, &runs)?;
+    Ok(runs
         .into_iter()
         .map(|r| {
             let status = crate::engine::report::effective_status(data_dir, &r);
-            // Only a run a resume could pick up has its tasks read (as `runs` does).
-            let blocked = status.is_resumable()
-                && r.tasks_total > 0
-                && r.tasks_done < r.tasks_total
-                && crate::engine::resumable::blocked_rows(&c.tasks(&r.id)?).is_some();
-            Ok(RunItem {
+            // Written by any machine of a shared store: shown, so text-safe.
+            let safe = |v: &str| crate::text_safe::clean_line(v).into_owned();
+            RunItem {
+                blocked: status.is_resumable() && facts.blocked.contains(&r.id),
+                host: facts.driven.get(&r.id).or(r.host.as_ref()).map(|h| safe(h)),
+                user: r.user.as_deref().map(safe),
                 status,
-                blocked,
                 created: local(&r.created_at, "%m-%d %H:%M"),
                 id: r.id,
                 description: r.description,
@@ -56,16 +58,9 @@ pub(super) fn run_list(
                 budget: r.budget,
                 tasks_done: r.tasks_done,
                 tasks_total: r.tasks_total,
-                // Written by any machine of a shared store: shown, so text-safe.
-                host: r
-                    .host
-                    .map(|h| crate::text_safe::clean_line(&h).into_owned()),
-                user: r
-                    .user
-                    .map(|u| crate::text_safe::clean_line(&u).into_owned()),
-            })
+            }
         })
-        .collect()
+        .collect())
 }
 
 /// The open run and its tasks (`None`: it was deleted).
